@@ -1,0 +1,60 @@
+# Crypto Cat: the two commands a newcomer needs are `make run` and `make test`.
+# CMake + Ninja do the building; this file only wires the steps together.
+
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+LISTEN     ?= 127.0.0.1:7777
+DATA       ?= ./var
+FUZZ_SECONDS ?= 300
+JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
+
+.PHONY: all deps build asan run test test-release test-asan fuzz-build fuzz-smoke fuzz bench clean
+
+all: build
+
+deps:
+	@./scripts/install-deps.sh
+
+$(BUILD)/build.ninja: CMakeLists.txt
+	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+build: deps $(BUILD)/build.ninja
+	cmake --build $(BUILD) -j $(JOBS)
+
+$(ASAN_BUILD)/build.ninja: CMakeLists.txt
+	cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCC_SANITIZE=ON
+
+asan: deps $(ASAN_BUILD)/build.ninja
+	cmake --build $(ASAN_BUILD) -j $(JOBS)
+
+run: build
+	@mkdir -p $(DATA)
+	./$(BUILD)/cryptocat-server --listen $(LISTEN) --data $(DATA)
+
+# Every test: unit, Wycheproof, integration, on the normal build and under
+# ASan/UBSan, then the fuzz targets replay their seed corpora with a short smoke run.
+test: test-release test-asan fuzz-smoke
+
+test-release: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+test-asan: asan
+	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	  ctest --output-on-failure -j $(JOBS)
+
+$(FUZZ_BUILD)/build.ninja: CMakeLists.txt
+	CC=clang cmake -S . -B $(FUZZ_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCC_FUZZ=ON
+
+fuzz-build: deps $(FUZZ_BUILD)/build.ninja
+	cmake --build $(FUZZ_BUILD) -j $(JOBS)
+
+fuzz-smoke: fuzz-build
+	./scripts/fuzz.sh $(FUZZ_BUILD) 10
+
+# Long fuzzing runs: FUZZ_SECONDS per target (default 300).
+fuzz: fuzz-build
+	./scripts/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

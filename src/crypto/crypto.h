@@ -1,0 +1,152 @@
+/* The crypto layer: the only code that includes OpenSSL. Every primitive Crypto
+ * Cat uses, behind opaque types and fixed parameters:
+ *
+ *   RSA          identity and server keys, 2048..4096 bits, e = 65537
+ *   RSA-OAEP     SHA-256, MGF1-SHA-256, with a label (domain separation)
+ *   RSA-PSS      SHA-256, MGF1-SHA-256, 32-byte salt
+ *   X25519       ephemeral key agreement; an all-zero shared secret is refused
+ *   Ed25519      per-user message signing keys
+ *   HKDF-SHA256  every derived key
+ *   AES-256-GCM  12-byte nonce, 16-byte tag
+ *   SHA-256      transcripts and key fingerprints
+ *
+ * Secrets handed out by this layer live in caller memory; wipe them with
+ * mem_wipe() (util/buf.h) on every path out. */
+#ifndef CC_CRYPTO_H
+#define CC_CRYPTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/buf.h"
+#include "util/err.h"
+
+#define CRYPTO_SHA256_LEN 32
+#define CRYPTO_FINGERPRINT_LEN 32
+#define CRYPTO_X25519_LEN 32
+#define CRYPTO_ED25519_SEED_LEN 32
+#define CRYPTO_ED25519_PUB_LEN 32
+#define CRYPTO_ED25519_SIG_LEN 64
+#define CRYPTO_AEAD_KEY_LEN 32
+#define CRYPTO_AEAD_NONCE_LEN 12
+#define CRYPTO_AEAD_TAG_LEN 16
+#define CRYPTO_RSA_MIN_BITS 2048
+#define CRYPTO_RSA_MAX_BITS 4096
+#define CRYPTO_RSA_DEFAULT_BITS 3072
+/* Largest RSA-4096 SubjectPublicKeyInfo DER, with room to spare. */
+#define CRYPTO_RSA_PUB_DER_MAX 600
+/* Largest RSA ciphertext or signature (4096 bits). */
+#define CRYPTO_RSA_MAX_BYTES 512
+#define CRYPTO_HKDF_MAX_OUT (255 * 32)
+
+/* Call once at start-up; checks that the algorithms above are available. */
+cc_err crypto_init(void);
+
+/* CSPRNG (OpenSSL's DRBG). Fails only if the generator cannot be seeded. */
+cc_err crypto_random_bytes(void *out, size_t n);
+
+/* 1 if the n bytes at a and b are equal, else 0; time depends only on n. */
+int crypto_ct_equal(const void *a, const void *b, size_t n);
+
+void crypto_sha256(const void *p, size_t n, uint8_t out[CRYPTO_SHA256_LEN]);
+
+/* HKDF-SHA256 (RFC 5869), extract then expand. out_len <= CRYPTO_HKDF_MAX_OUT. */
+cc_err crypto_hkdf_sha256(const uint8_t *ikm, size_t ikm_len,
+			  const uint8_t *salt, size_t salt_len,
+			  const uint8_t *info, size_t info_len,
+			  uint8_t *out, size_t out_len);
+
+/* AES-256-GCM. seal writes pt_len + 16 bytes (ciphertext then tag) to out;
+ * open reads ct_len >= 16 bytes and writes ct_len - 16 bytes, or returns
+ * CC_ERR_AUTH (and writes nothing usable) if the tag does not verify.
+ * out may equal pt/ct (in place). */
+cc_err crypto_aead_seal(const uint8_t key[CRYPTO_AEAD_KEY_LEN],
+			const uint8_t nonce[CRYPTO_AEAD_NONCE_LEN],
+			const uint8_t *aad, size_t aad_len,
+			const uint8_t *pt, size_t pt_len, uint8_t *out);
+cc_err crypto_aead_open(const uint8_t key[CRYPTO_AEAD_KEY_LEN],
+			const uint8_t nonce[CRYPTO_AEAD_NONCE_LEN],
+			const uint8_t *aad, size_t aad_len,
+			const uint8_t *ct, size_t ct_len, uint8_t *out);
+/* AES-GCM with any key (16/24/32), IV (>= 1 byte) and tag (12..16) length,
+ * for the Wycheproof tests; production code uses the fixed form above. */
+cc_err crypto_aes_gcm_seal_ex(const uint8_t *key, size_t key_len,
+			      const uint8_t *iv, size_t iv_len,
+			      const uint8_t *aad, size_t aad_len,
+			      const uint8_t *pt, size_t pt_len,
+			      uint8_t *ct_out, uint8_t *tag_out, size_t tag_len);
+cc_err crypto_aes_gcm_open_ex(const uint8_t *key, size_t key_len,
+			      const uint8_t *iv, size_t iv_len,
+			      const uint8_t *aad, size_t aad_len,
+			      const uint8_t *ct, size_t ct_len,
+			      const uint8_t *tag, size_t tag_len, uint8_t *pt_out);
+
+/* X25519. keypair draws the private key from the CSPRNG. shared returns
+ * CC_ERR_AUTH when the result is all zeros (a low-order peer key). */
+cc_err crypto_x25519_keypair(uint8_t priv[CRYPTO_X25519_LEN], uint8_t pub[CRYPTO_X25519_LEN]);
+cc_err crypto_x25519_public(const uint8_t priv[CRYPTO_X25519_LEN], uint8_t pub[CRYPTO_X25519_LEN]);
+cc_err crypto_x25519_shared(const uint8_t priv[CRYPTO_X25519_LEN],
+			    const uint8_t peer_pub[CRYPTO_X25519_LEN],
+			    uint8_t out[CRYPTO_X25519_LEN]);
+
+/* Ed25519 (RFC 8032, pure). The private key is the 32-byte seed. */
+cc_err crypto_ed25519_keypair(uint8_t seed[CRYPTO_ED25519_SEED_LEN],
+			      uint8_t pub[CRYPTO_ED25519_PUB_LEN]);
+cc_err crypto_ed25519_public(const uint8_t seed[CRYPTO_ED25519_SEED_LEN],
+			     uint8_t pub[CRYPTO_ED25519_PUB_LEN]);
+cc_err crypto_ed25519_sign(const uint8_t seed[CRYPTO_ED25519_SEED_LEN],
+			   const uint8_t *msg, size_t msg_len,
+			   uint8_t sig[CRYPTO_ED25519_SIG_LEN]);
+/* CC_OK only for a valid signature of exactly 64 bytes. */
+cc_err crypto_ed25519_verify(const uint8_t pub[CRYPTO_ED25519_PUB_LEN],
+			     const uint8_t *msg, size_t msg_len,
+			     const uint8_t *sig, size_t sig_len);
+
+/* RSA keys: a private key (which also serves as its public key) or a public key. */
+struct crypto_rsa_key;
+
+cc_err crypto_rsa_generate(unsigned bits, struct crypto_rsa_key **out);
+void crypto_rsa_free(struct crypto_rsa_key *key);
+int crypto_rsa_is_private(const struct crypto_rsa_key *key);
+unsigned crypto_rsa_bits(const struct crypto_rsa_key *key);
+/* Size in bytes of a ciphertext or signature under this key. */
+size_t crypto_rsa_size(const struct crypto_rsa_key *key);
+
+/* SubjectPublicKeyInfo DER. Parsing refuses anything but an RSA key of
+ * CRYPTO_RSA_MIN_BITS..CRYPTO_RSA_MAX_BITS with e = 65537, and trailing bytes. */
+cc_err crypto_rsa_public_to_der(const struct crypto_rsa_key *key, struct buf *out);
+cc_err crypto_rsa_public_from_der(const uint8_t *der, size_t len, struct crypto_rsa_key **out);
+/* PKCS#8 private keys, DER or PEM (unencrypted: the file is 0600). Parsing
+ * accepts RSA keys of any size >= 1024 bits so test vectors load. */
+cc_err crypto_rsa_private_from_der(const uint8_t *der, size_t len, struct crypto_rsa_key **out);
+cc_err crypto_rsa_private_to_pem(const struct crypto_rsa_key *key, struct buf *out);
+cc_err crypto_rsa_private_from_pem(const char *pem, size_t len, struct crypto_rsa_key **out);
+/* Reads a PEM private key file; CC_ERR_NOT_FOUND if it does not exist. */
+cc_err crypto_rsa_load_private_file(const char *path, struct crypto_rsa_key **out);
+/* Writes a PEM private key file with mode 0600, atomically (temp file + rename). */
+cc_err crypto_rsa_save_private_file(const struct crypto_rsa_key *key, const char *path);
+
+/* SHA-256 of the public key's SubjectPublicKeyInfo DER. */
+cc_err crypto_rsa_fingerprint(const struct crypto_rsa_key *key,
+			      uint8_t out[CRYPTO_FINGERPRINT_LEN]);
+
+/* RSA-OAEP-SHA256. encrypt appends crypto_rsa_size() bytes to out. decrypt
+ * writes at most out_max bytes; any failure is CC_ERR_AUTH, with no detail
+ * (no padding oracle). */
+cc_err crypto_rsa_oaep_encrypt(const struct crypto_rsa_key *key,
+			       const uint8_t *label, size_t label_len,
+			       const uint8_t *pt, size_t pt_len, struct buf *out);
+cc_err crypto_rsa_oaep_decrypt(const struct crypto_rsa_key *key,
+			       const uint8_t *label, size_t label_len,
+			       const uint8_t *ct, size_t ct_len,
+			       uint8_t *out, size_t out_max, size_t *out_len);
+
+/* RSA-PSS-SHA256, 32-byte salt. sign appends crypto_rsa_size() bytes to out;
+ * verify returns CC_OK or CC_ERR_AUTH. */
+cc_err crypto_rsa_pss_sign(const struct crypto_rsa_key *key,
+			   const uint8_t *msg, size_t msg_len, struct buf *out);
+cc_err crypto_rsa_pss_verify(const struct crypto_rsa_key *key,
+			     const uint8_t *msg, size_t msg_len,
+			     const uint8_t *sig, size_t sig_len);
+
+#endif

@@ -1,0 +1,59 @@
+/* The store: the server's durable state behind one interface, and the only
+ * code that includes <sqlite3.h>. SQLite in WAL mode; the schema is versioned
+ * (PRAGMA user_version) and migrated forward on open.
+ *
+ * Nicknames are compared without regard to case: the store keeps the nickname
+ * as registered and a lowercase copy with a UNIQUE index. A key (by its
+ * fingerprint) owns at most one nickname. */
+#ifndef CC_STORE_H
+#define CC_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/err.h"
+
+#define STORE_NICK_MAX 32
+#define STORE_FINGERPRINT_LEN 32
+
+struct store;
+
+struct store_user {
+	int64_t id;
+	char nick[STORE_NICK_MAX + 1];
+	uint8_t fingerprint[STORE_FINGERPRINT_LEN];
+	uint8_t *pubkey;          /* SubjectPublicKeyInfo DER, malloc'd */
+	size_t pubkey_len;
+	uint64_t created_s;
+	uint64_t last_seen_s;
+};
+
+/* Opens (creating if needed) the database at path, sets WAL, foreign keys and
+ * a busy timeout, and migrates the schema to the newest version. */
+cc_err store_open(const char *path, struct store **out);
+void store_close(struct store *st);
+/* The schema version after migration. */
+int store_schema_version(struct store *st);
+
+/* Binds nick to the key with this fingerprint, or finds the binding:
+ *   nick free and key unknown      -> new user, CC_OK
+ *   nick bound to this key         -> last_seen updated, CC_OK
+ *   nick bound to another key      -> CC_ERR_NICK_TAKEN
+ *   key bound to another nick      -> CC_ERR_EXISTS (out->nick names it)
+ * out is filled on CC_OK and CC_ERR_EXISTS; release it with store_user_clear. */
+cc_err store_user_register(struct store *st, const char *nick,
+			   const uint8_t *pubkey, size_t pubkey_len,
+			   const uint8_t fingerprint[STORE_FINGERPRINT_LEN],
+			   uint64_t now_s, struct store_user *out);
+/* Case-insensitive lookup; CC_ERR_NOT_FOUND if nobody has the nickname. */
+cc_err store_user_get_by_nick(struct store *st, const char *nick, struct store_user *out);
+cc_err store_user_get_by_fingerprint(struct store *st,
+				     const uint8_t fingerprint[STORE_FINGERPRINT_LEN],
+				     struct store_user *out);
+cc_err store_user_get_by_id(struct store *st, int64_t id, struct store_user *out);
+/* Records that the user was seen now (on connect and on disconnect). */
+cc_err store_user_touch(struct store *st, int64_t id, uint64_t now_s);
+/* Frees what a get/register put in u (wipes nothing secret: keys are public). */
+void store_user_clear(struct store_user *u);
+
+#endif

@@ -1,0 +1,38 @@
+/* The one error enum of Crypto Cat. Values are part of the wire protocol
+ * (ERROR messages carry them as u16), so never renumber: only append. */
+#ifndef CC_UTIL_ERR_H
+#define CC_UTIL_ERR_H
+
+typedef enum cc_err {
+	CC_OK = 0,
+	CC_ERR_NOMEM = 1,          /* allocation failed */
+	CC_ERR_TRUNCATED = 2,      /* input ended before a field did */
+	CC_ERR_TOO_LARGE = 3,      /* a length over its cap */
+	CC_ERR_TRAILING = 4,       /* bytes left after a complete message */
+	CC_ERR_BAD_TYPE = 5,       /* unknown message type */
+	CC_ERR_MALFORMED = 6,      /* a field that does not parse */
+	CC_ERR_CRYPTO = 7,         /* a crypto library failure */
+	CC_ERR_AUTH = 8,           /* a tag, signature or key check failed */
+	CC_ERR_IO = 9,             /* read/write/socket failure */
+	CC_ERR_STORE = 10,         /* database failure */
+	CC_ERR_NOT_FOUND = 11,
+	CC_ERR_EXISTS = 12,
+	CC_ERR_VERSION = 13,       /* unsupported protocol version */
+	CC_ERR_NICK_TAKEN = 14,    /* nickname bound to another key */
+	CC_ERR_BAD_NICK = 15,      /* nickname not 1..32 of [A-Za-z0-9_.-] */
+	CC_ERR_STATE = 16,         /* message not allowed in this state */
+	CC_ERR_LIMIT = 17,         /* a server limit was reached */
+	CC_ERR_KEY_CHANGED = 18,   /* a pinned key changed */
+	CC_ERR_TIMEOUT = 19,
+	CC_ERR_CLOSED = 20,        /* peer closed the connection */
+	CC_ERR_USAGE = 21,         /* bad command line or command */
+	CC_ERR_INTERNAL = 22,      /* a bug: should never be seen */
+	CC_ERR_COUNT_
+} cc_err;
+
+/* A sentence for people: "nickname is taken". */
+const char *cc_err_str(cc_err err);
+/* A stable snake_case code for programs: "nick_taken". */
+const char *cc_err_code(cc_err err);
+
+#endif
