@@ -15,6 +15,9 @@
 
 #define STORE_NICK_MAX 32
 #define STORE_FINGERPRINT_LEN 32
+/* Largest public key (SubjectPublicKeyInfo DER) the store accepts; an
+ * RSA-4096 key is about 550 bytes. */
+#define STORE_PUBKEY_MAX 2048
 
 struct store;
 
@@ -34,13 +37,21 @@ cc_err store_open(const char *path, struct store **out);
 void store_close(struct store *st);
 /* The schema version after migration. */
 int store_schema_version(struct store *st);
+/* The newest schema version this code knows (the number of migration steps).
+ * store_open refuses a file with a newer one (CC_ERR_VERSION). */
+int store_schema_latest(void);
 
 /* Binds nick to the key with this fingerprint, or finds the binding:
  *   nick free and key unknown      -> new user, CC_OK
  *   nick bound to this key         -> last_seen updated, CC_OK
  *   nick bound to another key      -> CC_ERR_NICK_TAKEN
  *   key bound to another nick      -> CC_ERR_EXISTS (out->nick names it)
- * out is filled on CC_OK and CC_ERR_EXISTS; release it with store_user_clear. */
+ * out is filled on CC_OK and CC_ERR_EXISTS; release it with store_user_clear.
+ * A key that owns a nickname and asks for one bound to another key gets
+ * CC_ERR_EXISTS (its own binding), not CC_ERR_NICK_TAKEN. An invalid nickname is
+ * CC_ERR_BAD_NICK, an empty key CC_ERR_MALFORMED, a key over STORE_PUBKEY_MAX
+ * CC_ERR_TOO_LARGE. The get and register functions zero out first, so
+ * store_user_clear is always safe on it. */
 cc_err store_user_register(struct store *st, const char *nick,
 			   const uint8_t *pubkey, size_t pubkey_len,
 			   const uint8_t fingerprint[STORE_FINGERPRINT_LEN],

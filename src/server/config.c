@@ -1,0 +1,178 @@
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crypto/crypto.h"
+#include "proto/frame.h"
+#include "proto/msg.h"
+#include "server/server.h"
+#include "util/log.h"
+
+static const char server_usage[] =
+	"Usage: cryptocat-server [OPTIONS]\n"
+	"\n"
+	"The Crypto Cat relay: it authenticates clients, keeps nicknames and relays\n"
+	"end-to-end encrypted traffic it cannot read.\n"
+	"\n"
+	"Options:\n"
+	"  --listen ADDR:PORT       address to listen on (default 127.0.0.1:7777)\n"
+	"  --data DIR               key and database directory (default ./var)\n"
+	"  --log-level LEVEL        error, warn, info or debug (default info)\n"
+	"  --max-connections N      connection cap (default 10000)\n"
+	"  --max-frame BYTES        frame cap after authentication (default 1048576)\n"
+	"  --max-output BYTES       output queued for one client before it is dropped\n"
+	"                           (default 8388608)\n"
+	"  --handshake-timeout SEC  time allowed for the handshake (default 10)\n"
+	"  --idle-timeout SEC       ping a silent client after SEC, drop it after 2*SEC\n"
+	"                           (default 60)\n"
+	"  --rsa-bits N             size of a new server key, 2048..4096 (default 3072)\n"
+	"  --help                   show this help\n"
+	"  --version                show the version\n";
+
+void server_config_defaults(struct server_config *cfg)
+{
+	memset(cfg, 0, sizeof *cfg);
+	snprintf(cfg->listen_host, sizeof cfg->listen_host, "127.0.0.1");
+	cfg->listen_port = 7777;
+	snprintf(cfg->data_dir, sizeof cfg->data_dir, "./var");
+	cfg->rsa_bits = CRYPTO_RSA_DEFAULT_BITS;
+	cfg->max_frame = PROTO_FRAME_MAX_DEFAULT;
+	cfg->max_output = 8u * 1024 * 1024;
+	cfg->max_connections = 10000;
+	cfg->handshake_timeout_s = 10;
+	cfg->idle_timeout_s = 60;
+}
+
+/* Parses an unsigned decimal in [min, max]; 0 on success. */
+static int parse_number(const char *s, unsigned long long min, unsigned long long max,
+			unsigned long long *out)
+{
+	char *end;
+	if (!s || !*s || *s == '-')
+		return -1;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || *end || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* "HOST:PORT" or "[V6]:PORT". */
+static int parse_listen(const char *s, struct server_config *cfg)
+{
+	const char *colon = strrchr(s, ':');
+	unsigned long long port;
+	if (!colon || colon == s || parse_number(colon + 1, 1, 65535, &port))
+		return -1;
+	const char *host = s;
+	size_t host_len = (size_t)(colon - s);
+	if (host[0] == '[' && host_len >= 2 && host[host_len - 1] == ']') {
+		host++;
+		host_len -= 2;
+	}
+	if (host_len == 0 || host_len >= sizeof cfg->listen_host)
+		return -1;
+	memcpy(cfg->listen_host, host, host_len);
+	cfg->listen_host[host_len] = '\0';
+	cfg->listen_port = (uint16_t)port;
+	return 0;
+}
+
+cc_err server_config_parse(struct server_config *cfg, int argc, char **argv, int *exit_now)
+{
+	enum { OPT_LISTEN = 1, OPT_DATA, OPT_LOG, OPT_MAXCONN, OPT_MAXFRAME, OPT_MAXOUT,
+	       OPT_HS_TIMEOUT, OPT_IDLE, OPT_RSA, OPT_HELP, OPT_VERSION };
+	static const struct option options[] = {
+		{"listen", required_argument, NULL, OPT_LISTEN},
+		{"data", required_argument, NULL, OPT_DATA},
+		{"log-level", required_argument, NULL, OPT_LOG},
+		{"max-connections", required_argument, NULL, OPT_MAXCONN},
+		{"max-frame", required_argument, NULL, OPT_MAXFRAME},
+		{"max-output", required_argument, NULL, OPT_MAXOUT},
+		{"handshake-timeout", required_argument, NULL, OPT_HS_TIMEOUT},
+		{"idle-timeout", required_argument, NULL, OPT_IDLE},
+		{"rsa-bits", required_argument, NULL, OPT_RSA},
+		{"help", no_argument, NULL, OPT_HELP},
+		{"version", no_argument, NULL, OPT_VERSION},
+		{NULL, 0, NULL, 0},
+	};
+	unsigned long long v;
+	int opt, level, idx = 0;
+
+	*exit_now = 0;
+	optind = 1;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "", options, &idx)) != -1) {
+		switch (opt) {
+		case OPT_LISTEN:
+			if (parse_listen(optarg, cfg))
+				goto bad_value;
+			break;
+		case OPT_DATA:
+			if (!*optarg || strlen(optarg) >= sizeof cfg->data_dir)
+				goto bad_value;
+			snprintf(cfg->data_dir, sizeof cfg->data_dir, "%s", optarg);
+			break;
+		case OPT_LOG:
+			if ((level = log_level_parse(optarg)) < 0)
+				goto bad_value;
+			log_set_level((enum log_level)level);
+			break;
+		case OPT_MAXCONN:
+			if (parse_number(optarg, 1, 1000000, &v))
+				goto bad_value;
+			cfg->max_connections = (unsigned)v;
+			break;
+		case OPT_MAXFRAME:
+			if (parse_number(optarg, PROTO_FRAME_MAX_PREAUTH, PROTO_FRAME_MAX_LIMIT, &v))
+				goto bad_value;
+			cfg->max_frame = (size_t)v;
+			break;
+		case OPT_MAXOUT:
+			if (parse_number(optarg, 64 * 1024, 1ull << 32, &v))
+				goto bad_value;
+			cfg->max_output = (size_t)v;
+			break;
+		case OPT_HS_TIMEOUT:
+			if (parse_number(optarg, 1, 3600, &v))
+				goto bad_value;
+			cfg->handshake_timeout_s = (unsigned)v;
+			break;
+		case OPT_IDLE:
+			if (parse_number(optarg, 1, 86400, &v))
+				goto bad_value;
+			cfg->idle_timeout_s = (unsigned)v;
+			break;
+		case OPT_RSA:
+			if (parse_number(optarg, CRYPTO_RSA_MIN_BITS, CRYPTO_RSA_MAX_BITS, &v))
+				goto bad_value;
+			cfg->rsa_bits = (unsigned)v;
+			break;
+		case OPT_HELP:
+			fputs(server_usage, stdout);
+			*exit_now = 1;
+			return CC_OK;
+		case OPT_VERSION:
+			printf("cryptocat-server %s (protocol %d)\n", CC_VERSION, PROTO_VERSION);
+			*exit_now = 1;
+			return CC_OK;
+		default:
+			fprintf(stderr, "cryptocat-server: unknown option or missing value: %s\n",
+				argv[optind - 1]);
+			goto usage;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "cryptocat-server: unexpected argument: %s\n", argv[optind]);
+		goto usage;
+	}
+	return CC_OK;
+bad_value:
+	fprintf(stderr, "cryptocat-server: bad value for --%s: %s\n", options[idx].name, optarg);
+usage:
+	fputs("Try 'cryptocat-server --help'.\n", stderr);
+	return CC_ERR_USAGE;
+}

@@ -1,0 +1,579 @@
+/* The server's event loop: listener, connections, timers, batching, limits.
+ *
+ * Output to a connection is batched: messages are encoded into conn->pending
+ * as inner frames, and one deferred flush per loop turn seals everything
+ * pending for a connection into one record and hands it to one write. */
+#include "server/server.h"
+
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <unistd.h>
+
+#include "crypto/crypto.h"
+#include "proto/frame.h"
+#include "proto/msg.h"
+#include "server/server_internal.h"
+#include "store/store.h"
+#include "transport/chan.h"
+#include "util/clock.h"
+#include "util/log.h"
+
+static void conn_free(struct conn *c);
+static void conn_flush(struct conn *c);
+
+/* Connections are never freed in the middle of a callback that may still use
+ * them: conn_kill stops all I/O and the flush event frees them afterwards. */
+static void conn_kill(struct conn *c)
+{
+	if (c->dead)
+		return;
+	c->dead = true;
+	c->closing = true;
+	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+	c->dead_next = c->srv->graveyard;
+	c->srv->graveyard = c;
+	event_active(c->srv->flush_ev, EV_WRITE, 0);
+}
+
+static void conn_log(const struct conn *c, enum log_level level, const char *what, cc_err err)
+{
+	if (c->user_id)
+		log_msg(level, "conn %s (%s): %s: %s", c->peer, c->nick, what, cc_err_str(err));
+	else
+		log_msg(level, "conn %s: %s: %s", c->peer, what, cc_err_str(err));
+}
+
+/* Stops reading, sends what is queued, then frees (from the write callback). */
+static void conn_close_after_flush(struct conn *c)
+{
+	if (c->closing)
+		return;
+	c->closing = true;
+	conn_flush(c);
+	bufferevent_disable(c->bev, EV_READ);
+	if (!c->dead && evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+		conn_kill(c);
+	/* else conn_write_cb kills it once the output has drained */
+}
+
+static void conn_write_wire(struct conn *c)
+{
+	if (c->wire.len == 0)
+		return;
+	if (c->dead || bufferevent_write(c->bev, c->wire.data, c->wire.len) != 0)
+		conn_kill(c);
+	buf_reset(&c->wire);
+}
+
+/* Seals what is pending into one record (or a few, past the frame cap). */
+static void conn_flush(struct conn *c)
+{
+	if (c->pending.len == 0 || c->dead)
+		return;
+	cc_err err = chan_send(c->chan, c->pending.data, c->pending.len, &c->wire);
+	buf_reset(&c->pending);
+	if (err) {
+		conn_log(c, LOG_LEVEL_WARN, "seal", err);
+		buf_reset(&c->wire);
+		return;
+	}
+	size_t queued = evbuffer_get_length(bufferevent_get_output(c->bev));
+	if (queued + c->wire.len > c->srv->cfg->max_output) {
+		/* A reader too slow for what it is sent is dropped, never buffered
+		 * without bound. */
+		conn_log(c, LOG_LEVEL_WARN, "output cap reached, dropping", CC_ERR_LIMIT);
+		buf_reset(&c->wire);
+		conn_kill(c);
+		return;
+	}
+	conn_write_wire(c);
+}
+
+static void server_flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *srv = arg;
+	(void)fd;
+	(void)what;
+	while (srv->dirty) {
+		struct conn *c = srv->dirty;
+		srv->dirty = c->dirty_next;
+		c->dirty_next = NULL;
+		c->dirty = false;
+		conn_flush(c);
+	}
+	while (srv->graveyard) {
+		struct conn *c = srv->graveyard;
+		srv->graveyard = c->dead_next;
+		conn_free(c);
+	}
+}
+
+cc_err conn_queue_msg(struct conn *c, const struct proto_msg *m)
+{
+	size_t start = c->pending.len;
+	uint8_t *hdr;
+	cc_err err;
+
+	if (c->dead || !chan_is_open(c->chan))
+		return CC_ERR_STATE;
+	if ((err = buf_append_space(&c->pending, PROTO_FRAME_HEADER_LEN, &hdr)) ||
+	    (err = proto_msg_encode(m, &c->pending))) {
+		c->pending.len = start;
+		if (err == CC_ERR_TOO_LARGE)
+			conn_log(c, LOG_LEVEL_WARN, "pending output over its cap", err);
+		return err;
+	}
+	store_be32(c->pending.data + start, (uint32_t)(c->pending.len - start - PROTO_FRAME_HEADER_LEN));
+	if (!c->dirty) {
+		c->dirty = true;
+		c->dirty_next = c->srv->dirty;
+		c->srv->dirty = c;
+		event_active(c->srv->flush_ev, EV_WRITE, 0);
+	}
+	return CC_OK;
+}
+
+void conn_send_error(struct conn *c, uint32_t request_id, cc_err code, const char *text)
+{
+	struct proto_msg m = {.type = PROTO_ERROR};
+	m.u.error.request_id = request_id;
+	m.u.error.code = (uint16_t)code;
+	m.u.error.text = proto_bytes_str(text ? text : cc_err_str(code));
+	conn_queue_msg(c, &m);
+}
+
+static void conn_on_open(struct conn *c)
+{
+	struct server *srv = c->srv;
+	struct store_user user;
+	size_t der_len;
+	const uint8_t *der = chan_peer_key_der(c->chan, &der_len);
+	const uint8_t *fp = chan_peer_fingerprint(c->chan);
+	char text[128];
+
+	evtimer_del(c->timer);
+	cc_err err = store_user_register(srv->store, chan_peer_nick(c->chan), der, der_len, fp,
+					 clock_now_s(), &user);
+	if (err == CC_ERR_EXISTS) {
+		snprintf(text, sizeof text, "this key is registered as '%s'", user.nick);
+		conn_send_error(c, 0, err, text);
+	} else if (err) {
+		conn_send_error(c, 0, err, NULL);
+	}
+	if (err) {
+		conn_log(c, LOG_LEVEL_INFO, "registration refused", err);
+		store_user_clear(&user);
+		conn_close_after_flush(c);
+		return;
+	}
+	c->user_id = user.id;
+	snprintf(c->nick, sizeof c->nick, "%s", user.nick);
+	store_user_clear(&user);
+
+	struct proto_msg m = {.type = PROTO_WELCOME};
+	m.u.welcome.nick = proto_bytes_str(c->nick);
+	memcpy(m.u.welcome.fingerprint, fp, PROTO_FINGERPRINT_LEN);
+	m.u.welcome.server_time_ms = clock_now_ms();
+	m.u.welcome.max_frame = (uint32_t)srv->cfg->max_frame;
+	conn_queue_msg(c, &m);
+	/* Larger frames are allowed now that the client is known. */
+	bufferevent_setwatermark(c->bev, EV_READ, 0, srv->cfg->max_frame + PROTO_FRAME_HEADER_LEN);
+	evtimer_add(c->timer, srv->keepalive_tv);
+	log_info("conn %s: %s registered", c->peer, c->nick);
+}
+
+/* One authenticated message. Authorization comes from the session (c->user_id),
+ * never from a name inside the message. */
+static cc_err conn_on_message(struct conn *c, const uint8_t *body, size_t len)
+{
+	struct proto_msg m;
+	cc_err err = proto_msg_decode(body, len, &m);
+	if (err)
+		return err;
+	switch (m.type) {
+	case PROTO_PING: {
+		struct proto_msg pong = {.type = PROTO_PONG};
+		pong.u.ping.token = m.u.ping.token;
+		return conn_queue_msg(c, &pong);
+	}
+	case PROTO_PONG:
+		return CC_OK;
+	default:
+		return server_handle_request(c, &m);
+	}
+}
+
+static void conn_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+	struct evbuffer *input = bufferevent_get_input(bev);
+	uint8_t hdr[PROTO_FRAME_HEADER_LEN];
+	size_t body_len;
+	cc_err err = CC_OK;
+
+	while (!c->closing) {
+		size_t avail = evbuffer_get_length(input);
+		if (avail < PROTO_FRAME_HEADER_LEN)
+			return;
+		evbuffer_copyout(input, hdr, sizeof hdr);
+		/* The cap is checked on the header, before the body is buffered. */
+		err = proto_frame_header(hdr, chan_frame_cap(c->chan), &body_len);
+		if (err)
+			break;
+		size_t frame_len = PROTO_FRAME_HEADER_LEN + body_len;
+		if (avail < frame_len)
+			return;
+		uint8_t *frame = evbuffer_pullup(input, (ev_ssize_t)frame_len);
+		enum chan_event ev;
+		bool was_open = chan_is_open(c->chan);
+		err = chan_recv_frame(c->chan, frame, frame_len, &c->wire, &ev);
+		evbuffer_drain(input, frame_len);
+		conn_write_wire(c);
+		if (err)
+			break;
+		c->last_recv_ms = clock_now_ms();
+		c->ping_outstanding = false;
+		if (ev == CHAN_EVENT_OPEN && !was_open) {
+			conn_on_open(c);
+			continue;
+		}
+		if (ev != CHAN_EVENT_DATA)
+			continue;
+		const uint8_t *body;
+		while (!c->closing && (err = chan_pop_frame(c->chan, &body, &body_len)) == CC_OK)
+			if ((err = conn_on_message(c, body, body_len)))
+				break;
+		if (err != CC_ERR_TRUNCATED)
+			break;
+		err = CC_OK;
+	}
+	if (err && !c->closing) {
+		conn_log(c, LOG_LEVEL_INFO, "closing", err);
+		if (chan_is_open(c->chan) && c->user_id)
+			conn_send_error(c, 0, err, NULL);
+		conn_close_after_flush(c);
+	}
+}
+
+static void conn_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+	if (c->closing && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		conn_kill(c);
+}
+
+static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn *c = arg;
+	(void)bev;
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
+		log_debug("conn %s: closed by peer", c->peer);
+		conn_kill(c);
+	}
+}
+
+static void conn_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+	(void)fd;
+	(void)what;
+	if (!chan_is_open(c->chan) || !c->user_id) {
+		conn_log(c, LOG_LEVEL_INFO, "handshake", CC_ERR_TIMEOUT);
+		conn_kill(c);
+		return;
+	}
+	uint64_t idle_ms = (uint64_t)c->srv->cfg->idle_timeout_s * 1000;
+	uint64_t silent = clock_now_ms() - c->last_recv_ms;
+	if (silent >= 2 * idle_ms) {
+		conn_log(c, LOG_LEVEL_INFO, "idle", CC_ERR_TIMEOUT);
+		conn_kill(c);
+		return;
+	}
+	if (silent >= idle_ms && !c->ping_outstanding) {
+		struct proto_msg ping = {.type = PROTO_PING};
+		ping.u.ping.token = clock_now_ms();
+		c->ping_outstanding = true;
+		conn_queue_msg(c, &ping);
+	}
+	evtimer_add(c->timer, c->srv->keepalive_tv);
+}
+
+static void conn_free(struct conn *c)
+{
+	struct server *srv = c->srv;
+
+	if (c->dirty) {
+		struct conn **pp = &srv->dirty;
+		while (*pp != c)
+			pp = &(*pp)->dirty_next;
+		*pp = c->dirty_next;
+	}
+	if (c->user_id) {
+		store_user_touch(srv->store, c->user_id, clock_now_s());
+		server_on_disconnect(c);
+	}
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		srv->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	srv->nconns--;
+	if (c->timer)
+		event_free(c->timer);
+	bufferevent_free(c->bev);
+	chan_free(c->chan);
+	buf_free(&c->pending);
+	buf_free(&c->wire);
+	free(c);
+}
+
+static void peer_name(const struct sockaddr *sa, char *out, size_t n)
+{
+	char host[NI_MAXHOST], port[NI_MAXSERV];
+	socklen_t len = sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+						 : sizeof(struct sockaddr_in);
+	if (getnameinfo(sa, len, host, sizeof host, port, sizeof port,
+			NI_NUMERICHOST | NI_NUMERICSERV) == 0)
+		snprintf(out, n, "%s:%s", host, port);
+	else
+		snprintf(out, n, "?");
+}
+
+/* Refuses a connection over the cap with a plaintext ERROR, best effort. */
+static void refuse_connection(evutil_socket_t fd)
+{
+	struct proto_msg m = {.type = PROTO_ERROR};
+	struct buf body, frame;
+
+	m.u.error.code = CC_ERR_LIMIT;
+	m.u.error.text = proto_bytes_str("server is full");
+	buf_init(&body, 256);
+	buf_init(&frame, 256);
+	if (proto_msg_encode(&m, &body) == CC_OK &&
+	    proto_frame_put(&frame, body.data, body.len) == CC_OK) {
+		ssize_t w = send(fd, frame.data, frame.len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		(void)w;
+	}
+	buf_free(&body);
+	buf_free(&frame);
+	evutil_closesocket(fd);
+}
+
+static void server_accept_cb(struct evconnlistener *listener, evutil_socket_t fd,
+			     struct sockaddr *sa, int socklen, void *arg)
+{
+	struct server *srv = arg;
+	struct conn *c = NULL;
+	(void)listener;
+	(void)socklen;
+
+	if (srv->nconns >= srv->cfg->max_connections) {
+		log_warn("connection cap (%u) reached, refusing a connection",
+			 srv->cfg->max_connections);
+		refuse_connection(fd);
+		return;
+	}
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+
+	c = calloc(1, sizeof *c);
+	if (!c)
+		goto fail;
+	c->srv = srv;
+	peer_name(sa, c->peer, sizeof c->peer);
+	buf_init(&c->pending, srv->cfg->max_output);
+	buf_init(&c->wire, srv->cfg->max_output + PROTO_FRAME_MAX_LIMIT);
+	c->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (!c->bev)
+		goto fail;
+	fd = -1;  /* owned by the bufferevent now */
+	c->timer = evtimer_new(srv->base, conn_timer_cb, c);
+	if (!c->timer || chan_server_new(srv->key, srv->cfg->max_frame, &c->chan) != CC_OK)
+		goto fail;
+	c->next = srv->conns;
+	if (srv->conns)
+		srv->conns->prev = c;
+	srv->conns = c;
+	srv->nconns++;
+	c->last_recv_ms = clock_now_ms();
+
+	bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
+	bufferevent_setwatermark(c->bev, EV_READ, 0,
+				 PROTO_FRAME_MAX_PREAUTH + PROTO_FRAME_HEADER_LEN);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	struct timeval hs = {(time_t)srv->cfg->handshake_timeout_s, 0};
+	evtimer_add(c->timer, &hs);
+	log_debug("conn %s: accepted", c->peer);
+	return;
+fail:
+	log_error("cannot set up a connection: out of memory");
+	if (c) {
+		if (c->timer)
+			event_free(c->timer);
+		if (c->bev)
+			bufferevent_free(c->bev);
+		buf_free(&c->pending);
+		buf_free(&c->wire);
+		free(c);
+	}
+	if (fd >= 0)
+		evutil_closesocket(fd);
+}
+
+static void server_signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct server *srv = arg;
+	(void)what;
+	log_info("signal %d: shutting down", (int)sig);
+	event_base_loopexit(srv->base, NULL);
+}
+
+static void server_accept_error_cb(struct evconnlistener *listener, void *arg)
+{
+	(void)listener;
+	(void)arg;
+	/* EMFILE and friends: log and keep serving the connections we have. */
+	log_warn("accept: %s", strerror(errno));
+}
+
+static cc_err data_dir_prepare(const char *dir)
+{
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+		log_error("cannot create data directory %s: %s", dir, strerror(errno));
+		return CC_ERR_IO;
+	}
+	struct stat st;
+	if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+		log_error("data directory %s is not a directory", dir);
+		return CC_ERR_IO;
+	}
+	return CC_OK;
+}
+
+static cc_err server_key_load(struct server *srv)
+{
+	char path[4200];
+	uint8_t fp[CRYPTO_FINGERPRINT_LEN];
+	char fp_hex[2 * CRYPTO_FINGERPRINT_LEN + 1];
+
+	snprintf(path, sizeof path, "%s/server_key.pem", srv->cfg->data_dir);
+	cc_err err = crypto_rsa_load_private_file(path, &srv->key);
+	if (err == CC_ERR_NOT_FOUND) {
+		log_info("generating a %u-bit server key in %s", srv->cfg->rsa_bits, path);
+		if ((err = crypto_rsa_generate(srv->cfg->rsa_bits, &srv->key)) ||
+		    (err = crypto_rsa_save_private_file(srv->key, path)))
+			return err;
+	} else if (err) {
+		log_error("cannot load the server key %s: %s", path, cc_err_str(err));
+		return err;
+	}
+	if ((err = crypto_rsa_fingerprint(srv->key, fp)))
+		return err;
+	hex_encode(fp, sizeof fp, fp_hex);
+	log_info("server key fingerprint %s", fp_hex);
+	return CC_OK;
+}
+
+static cc_err server_listen(struct server *srv)
+{
+	struct addrinfo hints = {0}, *res = NULL;
+	char port[8];
+
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	snprintf(port, sizeof port, "%u", srv->cfg->listen_port);
+	int rc = getaddrinfo(srv->cfg->listen_host, port, &hints, &res);
+	if (rc != 0) {
+		log_error("cannot resolve %s: %s", srv->cfg->listen_host, gai_strerror(rc));
+		return CC_ERR_IO;
+	}
+	srv->listener = evconnlistener_new_bind(
+		srv->base, server_accept_cb, srv,
+		LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC, 1024,
+		res->ai_addr, (int)res->ai_addrlen);
+	freeaddrinfo(res);
+	if (!srv->listener) {
+		log_error("cannot listen on %s:%u: %s", srv->cfg->listen_host,
+			  srv->cfg->listen_port, strerror(errno));
+		return CC_ERR_IO;
+	}
+	evconnlistener_set_error_cb(srv->listener, server_accept_error_cb);
+	log_info("listening on %s:%u", srv->cfg->listen_host, srv->cfg->listen_port);
+	return CC_OK;
+}
+
+cc_err server_run(const struct server_config *cfg)
+{
+	struct server srv;
+	char db_path[4200];
+	cc_err err;
+
+	memset(&srv, 0, sizeof srv);
+	srv.cfg = cfg;
+	signal(SIGPIPE, SIG_IGN);
+	if ((err = crypto_init()) || (err = data_dir_prepare(cfg->data_dir)) ||
+	    (err = server_key_load(&srv)))
+		goto out;
+	snprintf(db_path, sizeof db_path, "%s/cryptocat.db", cfg->data_dir);
+	if ((err = store_open(db_path, &srv.store)))
+		goto out;
+	srv.base = event_base_new();
+	if (!srv.base) {
+		err = CC_ERR_NOMEM;
+		goto out;
+	}
+	/* Every connection's keepalive timer has the same period: one shared
+	 * timeout queue keeps thousands of them O(1). */
+	unsigned period_s = cfg->idle_timeout_s / 2 ? cfg->idle_timeout_s / 2 : 1;
+	struct timeval period = {(time_t)period_s, 0};
+	srv.keepalive_tv = event_base_init_common_timeout(srv.base, &period);
+	srv.flush_ev = event_new(srv.base, -1, 0, server_flush_cb, &srv);
+	srv.sigint = evsignal_new(srv.base, SIGINT, server_signal_cb, &srv);
+	srv.sigterm = evsignal_new(srv.base, SIGTERM, server_signal_cb, &srv);
+	if (!srv.flush_ev || !srv.sigint || !srv.sigterm || !srv.keepalive_tv) {
+		err = CC_ERR_NOMEM;
+		goto out;
+	}
+	evsignal_add(srv.sigint, NULL);
+	evsignal_add(srv.sigterm, NULL);
+	if ((err = server_listen(&srv)))
+		goto out;
+	event_base_dispatch(srv.base);
+	err = CC_OK;
+out:
+	while (srv.conns)
+		conn_free(srv.conns);  /* includes any in the graveyard */
+	srv.graveyard = NULL;
+	if (srv.listener)
+		evconnlistener_free(srv.listener);
+	if (srv.flush_ev)
+		event_free(srv.flush_ev);
+	if (srv.sigint)
+		event_free(srv.sigint);
+	if (srv.sigterm)
+		event_free(srv.sigterm);
+	if (srv.base)
+		event_base_free(srv.base);
+	if (srv.store)
+		store_close(srv.store);
+	crypto_rsa_free(srv.key);
+	if (!err)
+		log_info("stopped");
+	return err;
+}

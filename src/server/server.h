@@ -1,0 +1,33 @@
+/* The relay server: one libevent loop, many connections. */
+#ifndef CC_SERVER_H
+#define CC_SERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/err.h"
+
+struct server_config {
+	char listen_host[256];
+	uint16_t listen_port;
+	char data_dir[4096];
+	unsigned rsa_bits;              /* for a new server key */
+	size_t max_frame;               /* frame cap after authentication */
+	size_t max_output;              /* queued bytes before a slow reader is dropped */
+	unsigned max_connections;
+	unsigned handshake_timeout_s;
+	unsigned idle_timeout_s;        /* a silent client is pinged after this... */
+	                                /* ...and dropped after twice this */
+};
+
+/* Fills in the defaults: 127.0.0.1:7777, ./var, 10 s handshake, ... */
+void server_config_defaults(struct server_config *cfg);
+/* Parses the command line into cfg. Returns CC_OK, CC_ERR_USAGE (message
+ * printed), or sets *exit_now for --help and --version. */
+cc_err server_config_parse(struct server_config *cfg, int argc, char **argv, int *exit_now);
+
+/* Opens the data directory (key and database), listens, and runs until
+ * SIGINT or SIGTERM. */
+cc_err server_run(const struct server_config *cfg);
+
+#endif
