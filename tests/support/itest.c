@@ -1314,14 +1314,19 @@ static int client_fill(struct itest_client *c, int timeout_ms)
 		return -1;
 	struct pollfd pfd = {.fd = c->out_fd, .events = POLLIN};
 	int r = poll(&pfd, 1, timeout_ms);
-	if (r < 0)
-		return errno == EINTR ? 0 : -1;
+	if (r < 0 && errno == EINTR)
+		return 0;
+	if (r < 0) {
+		client_diag(c, "poll on its stdout: %s", strerror(errno));
+		c->out_eof = 1;
+		return -1;
+	}
 	if (r == 0)
 		return 0;
-	int got = 0;
-	for (;;) {
+	size_t got = 0;
+	while (got < 1024 * 1024) {
 		if (c->cap - c->len < 4096) {
-			if (c->cap >= ITEST_LINE_MAX) {
+			if (c->cap >= ITEST_LINE_MAX && !memchr(c->buf, '\n', c->len)) {
 				client_diag(c, "more than %u bytes without a newline",
 					ITEST_LINE_MAX);
 				c->out_eof = 1;
@@ -1333,16 +1338,17 @@ static int client_fill(struct itest_client *c, int timeout_ms)
 		ssize_t n = read(c->out_fd, c->buf + c->len, c->cap - c->len - 1);
 		if (n > 0) {
 			c->len += (size_t)n;
-			got = 1;
+			got += (size_t)n;
 			continue;
 		}
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return got;
+			return got > 0;
 		c->out_eof = 1;
-		return got ? 1 : -1;
+		return got > 0 ? 1 : -1;
 	}
+	return 1;
 }
 
 /* The next complete line (without "\n" or "\r\n"), malloc'd, or NULL. At

@@ -86,8 +86,9 @@ int itest_scale_ms(int ms);
 
 /* A fresh, empty directory $TMPDIR/cryptocat-itest-NAME-XXXXXX (TMPDIR
  * defaults to /tmp; characters of NAME outside [A-Za-z0-9_.-] become '_').
- * The string is owned by the library; the directory and all it holds are
- * removed by itest_cleanup(). NULL on failure (with a diagnostic). */
+ * The string is owned by the library and valid until itest_cleanup(), which
+ * removes the directory and all it holds. NULL on failure (with a
+ * diagnostic). */
 const char *itest_tmpdir(const char *name);
 /* Makes PARENT/NAME (mode 0700; fine if it exists) and returns that path,
  * owned by the library until itest_cleanup(). NULL on failure. */
@@ -132,8 +133,9 @@ void itest_server_kill(struct itest_server *s);
 /* Starts `cryptocat --batch --server 127.0.0.1:PORT --home HOME --nick NICK
  * --rsa-bits 2048 EXTRA_ARGS...`: --nick is left out if NICK is NULL, and
  * --rsa-bits 2048 if EXTRA_ARGS has --rsa-bits. stdin and stdout are pipes
- * to the test; stderr goes to HOME/../client-NICK-PID.log. HOME is not
- * created here (see itest_subdir()). NULL on failure. */
+ * to the test; stderr goes to HOME/../client-NICK.log (client-NICK-2.log for
+ * the second client of that nick, and so on). HOME is not created here (see
+ * itest_subdir()). NULL on failure. */
 struct itest_client *itest_client_start(int port, const char *home,
 	const char *nick, const char *const *extra_args);
 /* Starts the client binary with exactly ARGS (NULL-terminated, without
