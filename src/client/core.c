@@ -13,37 +13,16 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "client/client_internal.h"
 #include "client/home.h"
+#include "store/client_store.h"
 #include "crypto/crypto.h"
 #include "proto/frame.h"
 #include "transport/chan.h"
 #include "util/clock.h"
 #include "util/log.h"
 
-struct client {
-	struct client_config cfg;
-	struct event_base *base;
-	client_event_fn on_event;
-	void *event_ctx;
-	void (*state_cb)(void *ctx);
-	void *state_ctx;
-
-	struct crypto_rsa_key *identity;
-	char nick[PROTO_NICK_MAX + 1];
-	char server[300];                 /* "host:port", the pin's name */
-	const char *server_key_status;    /* "new" or "known" */
-
-	struct bufferevent *bev;
-	struct chan *chan;
-	struct buf wire;
-	enum client_state state;
-	int exit_status;
-	bool busy;
-	uint64_t ping_token;
-	uint64_t ping_sent_ms;
-};
-
-static void client_emit(struct client *cl, json_t *ev)
+void client_emit(struct client *cl, json_t *ev)
 {
 	if (!ev)
 		return;
@@ -51,13 +30,41 @@ static void client_emit(struct client *cl, json_t *ev)
 	json_decref(ev);
 }
 
-static void client_emit_error(struct client *cl, const char *code, const char *message)
+void client_emit_error(struct client *cl, const char *code, const char *message)
 {
 	client_emit(cl, json_pack("{s:s, s:s, s:s}", "event", "error", "code", code,
 				  "message", message));
 }
 
-static void client_notify(struct client *cl)
+void client_emit_room_error(struct client *cl, const char *room_hex, const char *from,
+			    const char *code, const char *message)
+{
+	json_t *ev = json_pack("{s:s, s:s, s:s, s:s}", "event", "error", "code", code, "message",
+			       message, "room", room_hex);
+	if (ev && from)
+		json_object_set_new(ev, "from", json_string(from));
+	client_emit(cl, ev);
+}
+
+uint32_t client_op_begin(struct client *cl, enum client_op op)
+{
+	cl->op = op;
+	cl->op_request = ++cl->next_request;
+	if (cl->op_request == 0)
+		cl->op_request = ++cl->next_request;  /* 0 means "no request" */
+	return cl->op_request;
+}
+
+void client_op_end(struct client *cl)
+{
+	cl->op = OP_NONE;
+	cl->op_request = 0;
+	mem_wipe(cl->op_key, sizeof cl->op_key);
+	buf_reset(&cl->op_record);
+	client_notify(cl);
+}
+
+void client_notify(struct client *cl)
 {
 	if (cl->state_cb)
 		cl->state_cb(cl->state_ctx);
@@ -70,7 +77,7 @@ static void client_close(struct client *cl, int exit_status)
 		return;
 	cl->state = CLIENT_CLOSED;
 	cl->exit_status = exit_status;
-	cl->busy = false;
+	cl->op = OP_NONE;
 	if (cl->bev) {
 		bufferevent_free(cl->bev);
 		cl->bev = NULL;
@@ -95,7 +102,7 @@ static void client_flush_wire(struct client *cl)
 	buf_reset(&cl->wire);
 }
 
-static cc_err client_send(struct client *cl, const struct proto_msg *m)
+cc_err client_send(struct client *cl, const struct proto_msg *m)
 {
 	cc_err err = chan_send_msg(cl->chan, m, &cl->wire);
 	if (!err)
@@ -138,12 +145,8 @@ static void client_on_server_key(struct client *cl)
 
 static void client_on_welcome(struct client *cl, const struct proto_welcome *w)
 {
-	char fp_hex[2 * CRYPTO_FINGERPRINT_LEN + 1], server_hex[2 * CRYPTO_FINGERPRINT_LEN + 1];
-	uint8_t own_fp[CRYPTO_FINGERPRINT_LEN];
-
 	/* The server echoes the key it authenticated; it must be ours. */
-	if (crypto_rsa_fingerprint(cl->identity, own_fp) ||
-	    !crypto_ct_equal(own_fp, w->fingerprint, sizeof own_fp)) {
+	if (!crypto_ct_equal(cl->fp, w->fingerprint, sizeof cl->fp)) {
 		client_fail(cl, "auth_failed", "the server registered a key that is not ours");
 		return;
 	}
@@ -152,9 +155,32 @@ static void client_on_welcome(struct client *cl, const struct proto_welcome *w)
 	chan_set_send_cap(cl->chan, w->max_frame);
 	if (home_nick_save(cl->cfg.home, cl->nick))
 		log_warn("cannot save the nickname in %s", cl->cfg.home);
-	hex_encode(own_fp, sizeof own_fp, fp_hex);
+	/* Publish the signing key, certified by the identity key, before
+	 * anything else: others verify our messages with it. */
+	struct proto_msg m = {.type = PROTO_SIGNING_KEY};
+	struct buf cert;
+	buf_init(&cert, PROTO_SIGN_CERT_MAX);
+	m.u.signing_key.request_id = client_op_begin(cl, OP_SIGNING_KEY);
+	memcpy(m.u.signing_key.sign_pub, cl->sign_pub, sizeof cl->sign_pub);
+	cc_err err = e2e_signing_cert_make(cl->identity, cl->sign_pub, &cert);
+	if (!err) {
+		m.u.signing_key.sign_cert = (struct proto_bytes){cert.data, cert.len};
+		err = client_send(cl, &m);
+	}
+	buf_free(&cert);
+	if (err)
+		client_fail(cl, cc_err_code(err), "cannot publish the signing key");
+}
+
+/* The server stored our signing key: registration is complete. */
+static void client_on_registered(struct client *cl)
+{
+	char fp_hex[2 * CRYPTO_FINGERPRINT_LEN + 1], server_hex[2 * CRYPTO_FINGERPRINT_LEN + 1];
+
+	hex_encode(cl->fp, sizeof cl->fp, fp_hex);
 	hex_encode(chan_peer_fingerprint(cl->chan), CRYPTO_FINGERPRINT_LEN, server_hex);
 	cl->state = CLIENT_READY;
+	cl->op = OP_NONE;
 	client_emit(cl, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "event", "registered", "nick",
 				  cl->nick, "fingerprint", fp_hex, "server", cl->server,
 				  "server_fingerprint", server_hex, "server_key",
@@ -174,10 +200,6 @@ static void client_on_error_msg(struct client *cl, const struct proto_error *e)
 		return;
 	}
 	client_emit_error(cl, code, text);
-	if (cl->busy) {
-		cl->busy = false;
-		client_notify(cl);
-	}
 }
 
 static cc_err client_on_message(struct client *cl, const uint8_t *body, size_t len)
@@ -186,8 +208,22 @@ static cc_err client_on_message(struct client *cl, const uint8_t *body, size_t l
 	cc_err err = proto_msg_decode(body, len, &m);
 	if (err)
 		return err;
+	bool answer = cl->op != OP_NONE && proto_msg_request_id(&m) == cl->op_request &&
+		      cl->op_request != 0;
+	if (answer && cl->op == OP_SIGNING_KEY) {
+		if (m.type == PROTO_OK) {
+			client_on_registered(cl);
+			return CC_OK;
+		}
+		if (m.type != PROTO_ERROR)
+			return CC_ERR_STATE;
+	}
 	if (cl->state != CLIENT_READY && m.type != PROTO_WELCOME && m.type != PROTO_ERROR)
 		return CC_ERR_STATE;
+	if (answer && cl->state == CLIENT_READY && cl->op != OP_PING) {
+		client_on_answer(cl, &m);
+		return CC_OK;
+	}
 	switch (m.type) {
 	case PROTO_WELCOME:
 		if (cl->state == CLIENT_READY)
@@ -203,13 +239,22 @@ static cc_err client_on_message(struct client *cl, const uint8_t *body, size_t l
 		return client_send(cl, &pong);
 	}
 	case PROTO_PONG:
-		if (cl->busy && m.u.ping.token == cl->ping_token) {
-			cl->busy = false;
+		if (cl->op == OP_PING && m.u.ping.token == cl->ping_token) {
 			client_emit(cl, json_pack("{s:s, s:I}", "event", "pong", "rtt_ms",
 						  (json_int_t)(clock_now_ms() - cl->ping_sent_ms)));
-			client_notify(cl);
+			client_op_end(cl);
 		}
 		return CC_OK;
+	case PROTO_ROOM_MSG:
+	case PROTO_ROOM_RECORD:
+		return client_on_room_message(cl, &m);
+	case PROTO_OK:
+	case PROTO_USERS:
+	case PROTO_ROOMS:
+	case PROTO_ROOM_STATE:
+	case PROTO_SENT:
+	case PROTO_JOIN_DONE:
+		return CC_OK;  /* an answer to a request we gave up on */
 	default:
 		return CC_ERR_BAD_TYPE;
 	}
@@ -342,14 +387,23 @@ static void client_cmd_ping(struct client *cl)
 		return;
 	ping.u.ping.token = cl->ping_token;
 	cl->ping_sent_ms = clock_now_ms();
-	if (client_send(cl, &ping) == CC_OK)
-		cl->busy = true;
+	client_op_begin(cl, OP_PING);
+	if (client_send(cl, &ping) != CC_OK)
+		client_op_end(cl);
 }
 
 static const char *const client_help[] = {
-	"/ping            measure the round trip to the server",
-	"/help            list the commands",
-	"/quit            leave",
+	"/create NICK[,NICK...] [TITLE]  make a room with these members; you are its admin",
+	"/rooms                          list your rooms",
+	"/join ROOM                      open a room: its backlog, then live messages",
+	"TEXT                            say TEXT in the current room (the last joined)",
+	"/say ROOM TEXT                  say TEXT in ROOM",
+	"/add NICK                       add a member to the current room (admin)",
+	"/disconnect [ROOM]              stop hearing a room live; stay a member",
+	"/leave ROOM                     stop being a member",
+	"/ping                           measure the round trip to the server",
+	"/help                           list the commands",
+	"/quit                           leave",
 };
 
 void client_command(struct client *cl, const char *line)
@@ -362,7 +416,8 @@ void client_command(struct client *cl, const char *line)
 		return;
 	}
 	if (line[0] != '/') {
-		client_emit_error(cl, "no_room", "join a room before talking");
+		client_cmd_text(cl, line);
+		client_notify(cl);
 		return;
 	}
 	if (n >= sizeof cmd) {
@@ -378,6 +433,20 @@ void client_command(struct client *cl, const char *line)
 		client_quit(cl);
 	} else if (strcmp(cmd, "/ping") == 0) {
 		client_cmd_ping(cl);
+	} else if (strcmp(cmd, "/create") == 0) {
+		client_cmd_create(cl, args);
+	} else if (strcmp(cmd, "/rooms") == 0) {
+		client_cmd_rooms(cl);
+	} else if (strcmp(cmd, "/join") == 0) {
+		client_cmd_join(cl, args);
+	} else if (strcmp(cmd, "/say") == 0) {
+		client_cmd_say(cl, args);
+	} else if (strcmp(cmd, "/add") == 0) {
+		client_cmd_add(cl, args);
+	} else if (strcmp(cmd, "/disconnect") == 0) {
+		client_cmd_disconnect(cl, args);
+	} else if (strcmp(cmd, "/leave") == 0) {
+		client_cmd_leave(cl, args);
 	} else if (strcmp(cmd, "/help") == 0) {
 		json_t *list = json_array();
 		for (size_t i = 0; i < sizeof client_help / sizeof client_help[0]; i++)
@@ -388,7 +457,6 @@ void client_command(struct client *cl, const char *line)
 		snprintf(msg, sizeof msg, "unknown command %s; try /help", cmd);
 		client_emit_error(cl, "unknown_command", msg);
 	}
-	(void)args;
 	client_notify(cl);
 }
 
@@ -409,7 +477,7 @@ int client_exit_status(const struct client *cl)
 
 int client_busy(const struct client *cl)
 {
-	return cl->busy;
+	return cl->op != OP_NONE;
 }
 
 void client_set_state_cb(struct client *cl, void (*fn)(void *ctx), void *ctx)
@@ -448,6 +516,7 @@ cc_err client_new(const struct client_config *cfg, struct event_base *base,
 	cl->event_ctx = ctx;
 	cl->state = CLIENT_CONNECTING;
 	buf_init(&cl->wire, 2 * PROTO_FRAME_MAX_LIMIT);
+	buf_init(&cl->op_record, PROTO_RECORD_MAX);
 	snprintf(cl->server, sizeof cl->server, strchr(cfg->host, ':') ? "[%s]:%u" : "%s:%u",
 		 cfg->host, cfg->port);
 	if ((err = crypto_init()) || (err = home_prepare(cfg->home)))
@@ -467,6 +536,12 @@ cc_err client_new(const struct client_config *cfg, struct event_base *base,
 		goto fail;
 	if (created)
 		log_info("made a new %u-bit identity key in %s", cfg->rsa_bits, cfg->home);
+	char db_path[4200];
+	snprintf(db_path, sizeof db_path, "%s/client.db", cfg->home);
+	if ((err = crypto_rsa_fingerprint(cl->identity, cl->fp)) ||
+	    (err = e2e_signing_key_derive(cl->identity, cl->sign_seed, cl->sign_pub)) ||
+	    (err = cstore_open(db_path, &cl->store)))
+		goto fail;
 	*out = cl;
 	return CC_OK;
 fail:
@@ -481,7 +556,12 @@ void client_free(struct client *cl)
 	if (cl->bev)
 		bufferevent_free(cl->bev);
 	chan_free(cl->chan);
+	client_rooms_free(cl);
+	cstore_close(cl->store);
 	crypto_rsa_free(cl->identity);
 	buf_free(&cl->wire);
+	buf_free(&cl->op_record);
+	mem_wipe(cl->sign_seed, sizeof cl->sign_seed);
+	mem_wipe(cl->op_key, sizeof cl->op_key);
 	free(cl);
 }

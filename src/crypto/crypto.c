@@ -22,10 +22,21 @@
 
 /* Fetched once by crypto_init(). With the legacy EVP_aes_256_gcm() style
  * OpenSSL 3 repeats a name lookup on every init; an explicit fetch does not.
- * Everything falls back to the implicit fetch if crypto_init() was not called. */
+ * Everything falls back to the implicit fetch if crypto_init() was not called.
+ * They live as long as the process. */
+static CRYPTO_ONCE crypto_fetch_once = CRYPTO_ONCE_STATIC_INIT;
 static EVP_CIPHER *crypto_aes256gcm;
 static EVP_MD *crypto_sha256_md;
 static EVP_KDF *crypto_hkdf;
+
+/* Once only, so that a server and a client in one process (tests) can both
+ * call crypto_init() from their own threads. */
+static void crypto_fetch(void)
+{
+	crypto_aes256gcm = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
+	crypto_sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+	crypto_hkdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
+}
 
 /* Fetches one algorithm to prove the providers can serve it, then lets it go. */
 static int crypto_init_check(const char *what, const char *name)
@@ -72,13 +83,8 @@ cc_err crypto_init(void)
 	for (size_t i = 0; i < sizeof checks / sizeof checks[0]; i++)
 		if (!crypto_init_check(checks[i].what, checks[i].name))
 			goto fail;
-	if (!crypto_aes256gcm)
-		crypto_aes256gcm = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
-	if (!crypto_sha256_md)
-		crypto_sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
-	if (!crypto_hkdf)
-		crypto_hkdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
-	if (!crypto_aes256gcm || !crypto_sha256_md || !crypto_hkdf) {
+	if (!CRYPTO_THREAD_run_once(&crypto_fetch_once, crypto_fetch) ||
+	    !crypto_aes256gcm || !crypto_sha256_md || !crypto_hkdf) {
 		log_error("crypto: OpenSSL lacks AES-256-GCM, SHA-256 or HKDF");
 		goto fail;
 	}
@@ -188,14 +194,15 @@ static const EVP_CIPHER *crypto_gcm_cipher(size_t key_len)
 	}
 }
 
-/* One GCM pass through EVP. enc: in is plaintext, tag is written; else in is
- * ciphertext and tag is checked. On failure out (and a tag being made) is wiped. */
-static cc_err crypto_gcm_evp(int enc, const uint8_t *key, size_t key_len,
+/* One GCM pass through EVP. Sealing (tag_in NULL) writes tag_out; opening
+ * checks tag_in. On failure out, and a tag being made, are wiped. */
+static cc_err crypto_gcm_evp(const uint8_t *key, size_t key_len,
 			     const uint8_t *iv, size_t iv_len,
 			     const uint8_t *aad, size_t aad_len,
 			     const uint8_t *in, size_t in_len, uint8_t *out,
-			     uint8_t *tag, size_t tag_len)
+			     const uint8_t *tag_in, uint8_t *tag_out, size_t tag_len)
 {
+	int enc = tag_in == NULL;
 	cc_err err = CC_ERR_CRYPTO;
 	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
 	uint8_t fin[16];
@@ -215,13 +222,13 @@ static cc_err crypto_gcm_evp(int enc, const uint8_t *key, size_t key_len,
 		       (size_t)n != in_len))
 		goto out;
 	if (!enc && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, (int)tag_len,
-					(void *)tag) != 1)
+					(void *)tag_in) != 1)
 		goto out;
 	if (EVP_CipherFinal_ex(ctx, fin, &n) != 1) {
 		err = enc ? CC_ERR_CRYPTO : CC_ERR_AUTH;
 		goto out;
 	}
-	if (enc && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, (int)tag_len, tag) != 1)
+	if (enc && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, (int)tag_len, tag_out) != 1)
 		goto out;
 	err = CC_OK;
 out:
@@ -230,7 +237,7 @@ out:
 		if (in_len)
 			mem_wipe(out, in_len);
 		if (enc)
-			mem_wipe(tag, tag_len);
+			mem_wipe(tag_out, tag_len);
 		ERR_clear_error();
 	}
 	return err;
@@ -259,12 +266,13 @@ static void crypto_gcm_block_encrypt(const unsigned char in[16], unsigned char o
  * although GCM allows them (and Wycheproof tests them), so drive OpenSSL's own
  * GCM mode (modes.h, not deprecated) with AES from EVP as the block cipher.
  * Production nonces are 12 bytes and never come here. */
-static cc_err crypto_gcm_long_iv(int enc, const uint8_t *key, size_t key_len,
+static cc_err crypto_gcm_long_iv(const uint8_t *key, size_t key_len,
 				 const uint8_t *iv, size_t iv_len,
 				 const uint8_t *aad, size_t aad_len,
 				 const uint8_t *in, size_t in_len, uint8_t *out,
-				 uint8_t *tag, size_t tag_len)
+				 const uint8_t *tag_in, uint8_t *tag_out, size_t tag_len)
 {
+	int enc = tag_in == NULL;
 	static const char *const ecb_names[] = {"AES-128-ECB", "AES-192-ECB", "AES-256-ECB"};
 	cc_err err = CC_ERR_CRYPTO;
 	struct crypto_gcm_block blk = {NULL, 0};
@@ -285,11 +293,11 @@ static cc_err crypto_gcm_long_iv(int enc, const uint8_t *key, size_t key_len,
 	if (enc) {
 		if (in_len && CRYPTO_gcm128_encrypt(gcm, in, out, in_len) != 0)
 			goto out;
-		CRYPTO_gcm128_tag(gcm, tag, tag_len);
+		CRYPTO_gcm128_tag(gcm, tag_out, tag_len);
 	} else {
 		if (in_len && CRYPTO_gcm128_decrypt(gcm, in, out, in_len) != 0)
 			goto out;
-		if (!blk.failed && CRYPTO_gcm128_finish(gcm, tag, tag_len) != 0) {
+		if (!blk.failed && CRYPTO_gcm128_finish(gcm, tag_in, tag_len) != 0) {
 			err = CC_ERR_AUTH;
 			goto out;
 		}
@@ -305,7 +313,7 @@ out:
 		if (in_len)
 			mem_wipe(out, in_len);
 		if (enc)
-			mem_wipe(tag, tag_len);
+			mem_wipe(tag_out, tag_len);
 		ERR_clear_error();
 	}
 	return err;
@@ -331,11 +339,13 @@ cc_err crypto_aes_gcm_seal_ex(const uint8_t *key, size_t key_len,
 	cc_err err = crypto_gcm_check(key_len, iv_len, aad_len, pt_len, tag_len);
 	if (err)
 		return err;
+	if (!tag_out)
+		return CC_ERR_USAGE;
 	if (iv_len > CRYPTO_GCM_EVP_IV_MAX)
-		return crypto_gcm_long_iv(1, key, key_len, iv, iv_len, aad, aad_len,
-					  pt, pt_len, ct_out, tag_out, tag_len);
-	return crypto_gcm_evp(1, key, key_len, iv, iv_len, aad, aad_len,
-			      pt, pt_len, ct_out, tag_out, tag_len);
+		return crypto_gcm_long_iv(key, key_len, iv, iv_len, aad, aad_len,
+					  pt, pt_len, ct_out, NULL, tag_out, tag_len);
+	return crypto_gcm_evp(key, key_len, iv, iv_len, aad, aad_len,
+			      pt, pt_len, ct_out, NULL, tag_out, tag_len);
 }
 
 cc_err crypto_aes_gcm_open_ex(const uint8_t *key, size_t key_len,
@@ -347,13 +357,13 @@ cc_err crypto_aes_gcm_open_ex(const uint8_t *key, size_t key_len,
 	cc_err err = crypto_gcm_check(key_len, iv_len, aad_len, ct_len, tag_len);
 	if (err)
 		return err;
-	/* The tag is only read, never written, when opening. */
-	uint8_t *t = (uint8_t *)tag;
+	if (!tag)   /* NULL would mean "seal" below */
+		return CC_ERR_USAGE;
 	if (iv_len > CRYPTO_GCM_EVP_IV_MAX)
-		return crypto_gcm_long_iv(0, key, key_len, iv, iv_len, aad, aad_len,
-					  ct, ct_len, pt_out, t, tag_len);
-	return crypto_gcm_evp(0, key, key_len, iv, iv_len, aad, aad_len,
-			      ct, ct_len, pt_out, t, tag_len);
+		return crypto_gcm_long_iv(key, key_len, iv, iv_len, aad, aad_len,
+					  ct, ct_len, pt_out, tag, NULL, tag_len);
+	return crypto_gcm_evp(key, key_len, iv, iv_len, aad, aad_len,
+			      ct, ct_len, pt_out, tag, NULL, tag_len);
 }
 
 cc_err crypto_aead_seal(const uint8_t key[CRYPTO_AEAD_KEY_LEN],

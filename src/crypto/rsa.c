@@ -161,6 +161,7 @@ cc_err crypto_rsa_public_from_der(const uint8_t *der, size_t len, struct crypto_
 	EVP_PKEY *pkey = NULL;
 	unsigned char *again = NULL;
 	const unsigned char *p = der;
+	int n;
 
 	*out = NULL;
 	if (len == 0)
@@ -177,7 +178,7 @@ cc_err crypto_rsa_public_from_der(const uint8_t *der, size_t len, struct crypto_
 		goto out;
 	/* One key, one encoding: the input must be exactly what we would write,
 	 * so a key cannot hide behind a second (BER) encoding or fingerprint. */
-	int n = i2d_PUBKEY(pkey, &again);
+	n = i2d_PUBKEY(pkey, &again);
 	if (n <= 0 || (size_t)n != len || memcmp(again, der, len) != 0) {
 		err = CC_ERR_MALFORMED;
 		goto out;
@@ -397,14 +398,14 @@ cc_err crypto_rsa_save_private_file(const struct crypto_rsa_key *key, const char
 	cc_err err;
 	struct buf pem;
 	char *tmp = NULL;
-	int fd = -1;
+	size_t plen = strlen(path);
+	int fd = -1, rc;
 
 	if (!key->is_private)
 		return CC_ERR_USAGE;
 	buf_init(&pem, 0);
 	if ((err = crypto_rsa_private_to_pem(key, &pem)))
 		goto out;
-	size_t plen = strlen(path);
 	if (!(tmp = malloc(plen + sizeof suffix))) {
 		err = CC_ERR_NOMEM;
 		goto out;
@@ -426,7 +427,7 @@ cc_err crypto_rsa_save_private_file(const struct crypto_rsa_key *key, const char
 	err = CC_ERR_IO;
 	if (fsync(fd) != 0)
 		goto out;
-	int rc = close(fd);
+	rc = close(fd);
 	fd = -1;
 	if (rc != 0 || rename(tmp, path) != 0)
 		goto out;

@@ -15,6 +15,7 @@ enum field_kind {
 	FIELD_BYTES32,  /* arg = cap */
 	FIELD_STR16,    /* arg = cap; UTF-8 */
 	FIELD_NICK,     /* bytes16, nickname charset */
+	FIELD_LIST,     /* arg = enum proto_item_kind */
 };
 
 struct field {
@@ -31,6 +32,50 @@ struct msg_spec {
 
 #define AT(member) offsetof(struct proto_msg, u.member)
 #define SPEC(name, fields) {name, fields, sizeof(fields) / sizeof(fields[0])}
+
+/* List items: the same tables, with offsets in the item's struct. */
+static const struct field nick_item_fields[] = {
+	{FIELD_NICK, offsetof(struct proto_nick_item, nick), PROTO_NICK_MAX},
+};
+static const struct field blob_item_fields[] = {
+	{FIELD_BYTES16, offsetof(struct proto_blob_item, data), PROTO_RECORD_MAX},
+};
+static const struct field user_item_fields[] = {
+	{FIELD_NICK, offsetof(struct proto_user_item, nick), PROTO_NICK_MAX},
+	{FIELD_BYTES16, offsetof(struct proto_user_item, identity_key), PROTO_RSA_PUB_MAX},
+	{FIELD_FIXED, offsetof(struct proto_user_item, sign_pub), PROTO_SIGN_PUB_LEN},
+	{FIELD_BYTES16, offsetof(struct proto_user_item, sign_cert), PROTO_SIGN_CERT_MAX},
+};
+static const struct field wrapped_item_fields[] = {
+	{FIELD_NICK, offsetof(struct proto_wrapped_item, nick), PROTO_NICK_MAX},
+	{FIELD_U32, offsetof(struct proto_wrapped_item, epoch), 0},
+	{FIELD_BYTES16, offsetof(struct proto_wrapped_item, wrapped), PROTO_WRAPPED_MAX},
+};
+static const struct field room_item_fields[] = {
+	{FIELD_FIXED, offsetof(struct proto_room_item, room_id), PROTO_ROOM_ID_LEN},
+	{FIELD_NICK, offsetof(struct proto_room_item, admin), PROTO_NICK_MAX},
+	{FIELD_U32, offsetof(struct proto_room_item, epoch), 0},
+	{FIELD_U32, offsetof(struct proto_room_item, members), 0},
+	{FIELD_U32, offsetof(struct proto_room_item, unread), 0},
+	{FIELD_BYTES16, offsetof(struct proto_room_item, title_ct), PROTO_TITLE_CT_MAX},
+	{FIELD_BYTES16, offsetof(struct proto_room_item, wrapped), PROTO_WRAPPED_MAX},
+};
+
+union proto_any_item {
+	struct proto_nick_item nick;
+	struct proto_blob_item blob;
+	struct proto_user_item user;
+	struct proto_wrapped_item wrapped;
+	struct proto_room_item room;
+};
+
+static const struct msg_spec item_specs[PROTO_ITEM_COUNT_] = {
+	[PROTO_ITEM_NICK] = SPEC("nick", nick_item_fields),
+	[PROTO_ITEM_BLOB] = SPEC("blob", blob_item_fields),
+	[PROTO_ITEM_USER] = SPEC("user", user_item_fields),
+	[PROTO_ITEM_WRAPPED] = SPEC("wrapped", wrapped_item_fields),
+	[PROTO_ITEM_ROOM] = SPEC("room", room_item_fields),
+};
 
 static const struct field client_hello_fields[] = {
 	{FIELD_U16, AT(client_hello.version), 0},
@@ -67,6 +112,79 @@ static const struct field error_fields[] = {
 	{FIELD_STR16, AT(error.text), PROTO_ERROR_TEXT_MAX},
 };
 
+static const struct field signing_key_fields[] = {
+	{FIELD_U32, AT(signing_key.request_id), 0},
+	{FIELD_FIXED, AT(signing_key.sign_pub), PROTO_SIGN_PUB_LEN},
+	{FIELD_BYTES16, AT(signing_key.sign_cert), PROTO_SIGN_CERT_MAX},
+};
+static const struct field request_fields[] = {
+	{FIELD_U32, AT(request.request_id), 0},
+};
+static const struct field users_get_fields[] = {
+	{FIELD_U32, AT(users_get.request_id), 0},
+	{FIELD_LIST, AT(users_get.nicks), PROTO_ITEM_NICK},
+};
+static const struct field users_fields[] = {
+	{FIELD_U32, AT(users.request_id), 0},
+	{FIELD_LIST, AT(users.users), PROTO_ITEM_USER},
+};
+static const struct field room_create_fields[] = {
+	{FIELD_U32, AT(room_create.request_id), 0},
+	{FIELD_FIXED, AT(room_create.room_id), PROTO_ROOM_ID_LEN},
+	{FIELD_BYTES16, AT(room_create.title_ct), PROTO_TITLE_CT_MAX},
+	{FIELD_LIST, AT(room_create.records), PROTO_ITEM_BLOB},
+	{FIELD_LIST, AT(room_create.keys), PROTO_ITEM_WRAPPED},
+};
+static const struct field rooms_fields[] = {
+	{FIELD_U32, AT(rooms.request_id), 0},
+	{FIELD_LIST, AT(rooms.rooms), PROTO_ITEM_ROOM},
+};
+static const struct field room_ref_fields[] = {
+	{FIELD_U32, AT(room_ref.request_id), 0},
+	{FIELD_FIXED, AT(room_ref.room_id), PROTO_ROOM_ID_LEN},
+};
+static const struct field room_state_fields[] = {
+	{FIELD_U32, AT(room_state.request_id), 0},
+	{FIELD_FIXED, AT(room_state.room_id), PROTO_ROOM_ID_LEN},
+	{FIELD_BYTES16, AT(room_state.title_ct), PROTO_TITLE_CT_MAX},
+	{FIELD_LIST, AT(room_state.records), PROTO_ITEM_BLOB},
+	{FIELD_LIST, AT(room_state.users), PROTO_ITEM_USER},
+	{FIELD_LIST, AT(room_state.keys), PROTO_ITEM_WRAPPED},
+	{FIELD_U32, AT(room_state.backlog), 0},
+};
+static const struct field room_msg_fields[] = {
+	{FIELD_FIXED, AT(room_msg.room_id), PROTO_ROOM_ID_LEN},
+	{FIELD_U64, AT(room_msg.msg_id), 0},
+	{FIELD_U64, AT(room_msg.server_ts_ms), 0},
+	{FIELD_BYTES16, AT(room_msg.envelope), PROTO_ENVELOPE_MAX},
+};
+static const struct field msg_send_fields[] = {
+	{FIELD_U32, AT(msg_send.request_id), 0},
+	{FIELD_BYTES16, AT(msg_send.envelope), PROTO_ENVELOPE_MAX},
+};
+static const struct field sent_fields[] = {
+	{FIELD_U32, AT(sent.request_id), 0},
+	{FIELD_FIXED, AT(sent.room_id), PROTO_ROOM_ID_LEN},
+	{FIELD_U64, AT(sent.msg_id), 0},
+	{FIELD_U64, AT(sent.server_ts_ms), 0},
+};
+static const struct field room_add_fields[] = {
+	{FIELD_U32, AT(room_add.request_id), 0},
+	{FIELD_FIXED, AT(room_add.room_id), PROTO_ROOM_ID_LEN},
+	{FIELD_BYTES16, AT(room_add.record), PROTO_RECORD_MAX},
+	{FIELD_BYTES16, AT(room_add.wrapped), PROTO_WRAPPED_MAX},
+};
+static const struct field room_record_fields[] = {
+	{FIELD_FIXED, AT(room_record.room_id), PROTO_ROOM_ID_LEN},
+	{FIELD_BYTES16, AT(room_record.record), PROTO_RECORD_MAX},
+	{FIELD_LIST, AT(room_record.users), PROTO_ITEM_USER},
+};
+static const struct field room_leave_fields[] = {
+	{FIELD_U32, AT(room_leave.request_id), 0},
+	{FIELD_FIXED, AT(room_leave.room_id), PROTO_ROOM_ID_LEN},
+	{FIELD_BYTES16, AT(room_leave.record), PROTO_RECORD_MAX},
+};
+
 static const struct msg_spec msg_specs[256] = {
 	[PROTO_CLIENT_HELLO] = SPEC("client_hello", client_hello_fields),
 	[PROTO_SERVER_HELLO] = SPEC("server_hello", server_hello_fields),
@@ -76,6 +194,23 @@ static const struct msg_spec msg_specs[256] = {
 	[PROTO_PING] = SPEC("ping", ping_fields),
 	[PROTO_PONG] = SPEC("pong", ping_fields),
 	[PROTO_ERROR] = SPEC("error", error_fields),
+	[PROTO_SIGNING_KEY] = SPEC("signing_key", signing_key_fields),
+	[PROTO_OK] = SPEC("ok", request_fields),
+	[PROTO_USERS_GET] = SPEC("users_get", users_get_fields),
+	[PROTO_USERS] = SPEC("users", users_fields),
+	[PROTO_ROOM_CREATE] = SPEC("room_create", room_create_fields),
+	[PROTO_ROOMS_LIST] = SPEC("rooms_list", request_fields),
+	[PROTO_ROOMS] = SPEC("rooms", rooms_fields),
+	[PROTO_ROOM_JOIN] = SPEC("room_join", room_ref_fields),
+	[PROTO_ROOM_STATE] = SPEC("room_state", room_state_fields),
+	[PROTO_ROOM_MSG] = SPEC("room_msg", room_msg_fields),
+	[PROTO_MSG_SEND] = SPEC("msg_send", msg_send_fields),
+	[PROTO_SENT] = SPEC("sent", sent_fields),
+	[PROTO_ROOM_ADD] = SPEC("room_add", room_add_fields),
+	[PROTO_ROOM_RECORD] = SPEC("room_record", room_record_fields),
+	[PROTO_ROOM_DISCONNECT] = SPEC("room_disconnect", room_ref_fields),
+	[PROTO_ROOM_LEAVE] = SPEC("room_leave", room_leave_fields),
+	[PROTO_JOIN_DONE] = SPEC("join_done", room_ref_fields),
 };
 
 const char *proto_type_name(uint8_t type)
@@ -139,6 +274,26 @@ struct proto_bytes proto_bytes_str(const char *s)
 	return b;
 }
 
+static cc_err spec_decode(struct bufreader *r, const struct msg_spec *spec, uint8_t *base);
+
+/* Reads a list: every item must decode; the list keeps the span of them. */
+static cc_err list_decode(struct bufreader *r, enum proto_item_kind kind, struct proto_list *l)
+{
+	union proto_any_item scratch;
+	cc_err err;
+
+	if ((err = bufreader_get_u16(r, &l->count)))
+		return err;
+	if (l->count > PROTO_LIST_MAX)
+		return CC_ERR_TOO_LARGE;
+	l->raw.p = r->p;
+	for (uint16_t i = 0; i < l->count; i++)
+		if ((err = spec_decode(r, &item_specs[kind], (uint8_t *)&scratch)))
+			return err;
+	l->raw.len = (size_t)(r->p - l->raw.p);
+	return CC_OK;
+}
+
 static cc_err field_decode(struct bufreader *r, const struct field *f, uint8_t *base)
 {
 	void *dst = base + f->offset;
@@ -170,8 +325,19 @@ static cc_err field_decode(struct bufreader *r, const struct field *f, uint8_t *
 		if (!err && !proto_nick_valid(view->p, view->len))
 			err = CC_ERR_BAD_NICK;
 		return err;
+	case FIELD_LIST:
+		return list_decode(r, (enum proto_item_kind)f->arg, dst);
 	}
 	return CC_ERR_INTERNAL;
+}
+
+static cc_err spec_decode(struct bufreader *r, const struct msg_spec *spec, uint8_t *base)
+{
+	cc_err err;
+	for (size_t i = 0; i < spec->count; i++)
+		if ((err = field_decode(r, &spec->fields[i], base)))
+			return err;
+	return CC_OK;
 }
 
 cc_err proto_msg_decode(const uint8_t *p, size_t len, struct proto_msg *out)
@@ -188,9 +354,8 @@ cc_err proto_msg_decode(const uint8_t *p, size_t len, struct proto_msg *out)
 	if (!spec->name)
 		return CC_ERR_BAD_TYPE;
 	out->type = type;
-	for (size_t i = 0; i < spec->count; i++)
-		if ((err = field_decode(&r, &spec->fields[i], (uint8_t *)out)))
-			return err;
+	if ((err = spec_decode(&r, spec, (uint8_t *)out)))
+		return err;
 	return bufreader_expect_end(&r);
 }
 
@@ -198,6 +363,11 @@ static cc_err field_encode(struct buf *b, const struct field *f, const uint8_t *
 {
 	const void *src = base + f->offset;
 	const struct proto_bytes *view = src;
+	const struct proto_list *list = src;
+	struct bufreader check;
+	struct proto_list checked;
+	uint8_t count[2];
+	cc_err err;
 
 	switch (f->kind) {
 	case FIELD_U8:
@@ -222,8 +392,58 @@ static cc_err field_encode(struct buf *b, const struct field *f, const uint8_t *
 			return CC_ERR_BAD_NICK;
 		return f->kind == FIELD_BYTES32 ? buf_put_bytes32(b, view->p, view->len)
 						: buf_put_bytes16(b, view->p, view->len);
+	case FIELD_LIST:
+		/* The items were encoded by proto_item_encode; check they are exactly
+		 * count valid items, as the receiver will. */
+		store_be16(count, list->count);
+		if ((err = buf_put_bytes(b, count, 2)) ||
+		    (err = buf_put_bytes(b, list->raw.p, list->raw.len)))
+			return err;
+		bufreader_init(&check, b->data + b->len - 2 - list->raw.len, 2 + list->raw.len);
+		if ((err = list_decode(&check, (enum proto_item_kind)f->arg, &checked)))
+			return err;
+		return bufreader_expect_end(&check);
 	}
 	return CC_ERR_INTERNAL;
+}
+
+static cc_err spec_encode(struct buf *out, const struct msg_spec *spec, const uint8_t *base)
+{
+	size_t start = out->len;
+	cc_err err;
+	for (size_t i = 0; i < spec->count; i++) {
+		if ((err = field_encode(out, &spec->fields[i], base))) {
+			out->len = start;  /* leave no half-written message behind */
+			return err;
+		}
+	}
+	return CC_OK;
+}
+
+cc_err proto_item_encode(enum proto_item_kind kind, const void *item, struct buf *raw)
+{
+	if ((unsigned)kind >= PROTO_ITEM_COUNT_)
+		return CC_ERR_BAD_TYPE;
+	return spec_encode(raw, &item_specs[kind], item);
+}
+
+void proto_list_iter_init(struct proto_list_iter *it, const struct proto_list *list,
+			  enum proto_item_kind kind)
+{
+	bufreader_init(&it->r, list->raw.p, list->raw.len);
+	it->kind = kind;
+	it->left = list->count;
+}
+
+cc_err proto_list_next(struct proto_list_iter *it, void *item)
+{
+	if (it->left == 0 || (unsigned)it->kind >= PROTO_ITEM_COUNT_)
+		return CC_ERR_NOT_FOUND;
+	cc_err err = spec_decode(&it->r, &item_specs[it->kind], item);
+	if (err)
+		return err;
+	it->left--;
+	return CC_OK;
 }
 
 cc_err proto_msg_encode(const struct proto_msg *m, struct buf *out)
@@ -236,11 +456,44 @@ cc_err proto_msg_encode(const struct proto_msg *m, struct buf *out)
 		return CC_ERR_BAD_TYPE;
 	if ((err = buf_put_u8(out, m->type)))
 		return err;
-	for (size_t i = 0; i < spec->count; i++) {
-		if ((err = field_encode(out, &spec->fields[i], (const uint8_t *)m))) {
-			out->len = start;  /* leave no half-written message behind */
-			return err;
-		}
+	if ((err = spec_encode(out, spec, (const uint8_t *)m)))
+		out->len = start;
+	return err;
+}
+
+uint32_t proto_msg_request_id(const struct proto_msg *m)
+{
+	switch (m->type) {
+	case PROTO_ERROR:
+		return m->u.error.request_id;
+	case PROTO_SIGNING_KEY:
+		return m->u.signing_key.request_id;
+	case PROTO_OK:
+	case PROTO_ROOMS_LIST:
+		return m->u.request.request_id;
+	case PROTO_USERS_GET:
+		return m->u.users_get.request_id;
+	case PROTO_USERS:
+		return m->u.users.request_id;
+	case PROTO_ROOM_CREATE:
+		return m->u.room_create.request_id;
+	case PROTO_ROOMS:
+		return m->u.rooms.request_id;
+	case PROTO_ROOM_JOIN:
+	case PROTO_ROOM_DISCONNECT:
+	case PROTO_JOIN_DONE:
+		return m->u.room_ref.request_id;
+	case PROTO_ROOM_STATE:
+		return m->u.room_state.request_id;
+	case PROTO_MSG_SEND:
+		return m->u.msg_send.request_id;
+	case PROTO_SENT:
+		return m->u.sent.request_id;
+	case PROTO_ROOM_ADD:
+		return m->u.room_add.request_id;
+	case PROTO_ROOM_LEAVE:
+		return m->u.room_leave.request_id;
+	default:
+		return 0;
 	}
-	return CC_OK;
 }

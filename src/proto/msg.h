@@ -26,6 +26,15 @@
 #define PROTO_RSA_BYTES_MAX 512
 #define PROTO_SEALED_AUTH_MAX 2048
 #define PROTO_ERROR_TEXT_MAX 1024
+#define PROTO_ROOM_ID_LEN 16
+#define PROTO_SIGN_PUB_LEN 32
+#define PROTO_SIGN_CERT_MAX 512
+#define PROTO_TITLE_CT_MAX 512
+#define PROTO_RECORD_MAX 2048
+#define PROTO_WRAPPED_MAX 512
+/* A room message envelope: 16 KiB of text plus its header and signature. */
+#define PROTO_ENVELOPE_MAX (20 * 1024)
+#define PROTO_LIST_MAX 4096
 
 enum proto_type {
 	PROTO_CLIENT_HELLO = 0x01,
@@ -35,13 +44,88 @@ enum proto_type {
 	PROTO_WELCOME = 0x05,
 	PROTO_PING = 0x06,
 	PROTO_PONG = 0x07,
+	/* rooms: requests carry a request_id that the answer (or ERROR) echoes */
+	PROTO_SIGNING_KEY = 0x10,
+	PROTO_OK = 0x11,
+	PROTO_USERS_GET = 0x12,
+	PROTO_USERS = 0x13,
+	PROTO_ROOM_CREATE = 0x14,
+	PROTO_ROOMS_LIST = 0x15,
+	PROTO_ROOMS = 0x16,
+	PROTO_ROOM_JOIN = 0x17,
+	PROTO_ROOM_STATE = 0x18,
+	PROTO_ROOM_MSG = 0x19,
+	PROTO_MSG_SEND = 0x1a,
+	PROTO_SENT = 0x1b,
+	PROTO_ROOM_ADD = 0x1c,
+	PROTO_ROOM_RECORD = 0x1d,
+	PROTO_ROOM_DISCONNECT = 0x1e,
+	PROTO_ROOM_LEAVE = 0x1f,
+	PROTO_JOIN_DONE = 0x20,
 	PROTO_ERROR = 0x7f,
+};
+
+/* Lists: a u16 count, then the items back to back. Decoding checks every
+ * item; the list keeps a view of the encoded items, read with an iterator.
+ * To encode, build raw with proto_item_encode and set count. */
+enum proto_item_kind {
+	PROTO_ITEM_NICK,      /* struct proto_nick_item */
+	PROTO_ITEM_BLOB,      /* struct proto_blob_item */
+	PROTO_ITEM_USER,      /* struct proto_user_item */
+	PROTO_ITEM_WRAPPED,   /* struct proto_wrapped_item */
+	PROTO_ITEM_ROOM,      /* struct proto_room_item */
+	PROTO_ITEM_COUNT_
 };
 
 /* A view of bytes inside the decoded input (or the caller's memory when encoding). */
 struct proto_bytes {
 	const uint8_t *p;
 	size_t len;
+};
+
+struct proto_list {
+	uint16_t count;
+	struct proto_bytes raw;
+};
+
+struct proto_list_iter {
+	struct bufreader r;
+	enum proto_item_kind kind;
+	uint16_t left;
+};
+
+struct proto_nick_item {
+	struct proto_bytes nick;
+};
+
+struct proto_blob_item {
+	struct proto_bytes data;          /* <= PROTO_RECORD_MAX */
+};
+
+/* A user as the server's directory knows it. */
+struct proto_user_item {
+	struct proto_bytes nick;
+	struct proto_bytes identity_key;  /* RSA DER */
+	uint8_t sign_pub[PROTO_SIGN_PUB_LEN];  /* all zeros: none yet */
+	struct proto_bytes sign_cert;     /* RSA-PSS over the signing key; empty: none */
+};
+
+/* A room key wrapped to a member for an epoch. */
+struct proto_wrapped_item {
+	struct proto_bytes nick;
+	uint32_t epoch;
+	struct proto_bytes wrapped;
+};
+
+/* A room in a ROOMS listing. */
+struct proto_room_item {
+	uint8_t room_id[PROTO_ROOM_ID_LEN];
+	struct proto_bytes admin;         /* nick */
+	uint32_t epoch;
+	uint32_t members;
+	uint32_t unread;
+	struct proto_bytes title_ct;      /* sealed under the epoch's key */
+	struct proto_bytes wrapped;       /* the epoch's key, wrapped to the asker */
 };
 
 struct proto_client_hello {
@@ -85,6 +169,93 @@ struct proto_error {
 	struct proto_bytes text;
 };
 
+/* Requests and answers about rooms; see docs/PROTOCOL.md section 7. */
+struct proto_signing_key {
+	uint32_t request_id;
+	uint8_t sign_pub[PROTO_SIGN_PUB_LEN];
+	struct proto_bytes sign_cert;
+};
+
+struct proto_request {                /* OK, ROOMS_LIST: just the id */
+	uint32_t request_id;
+};
+
+struct proto_users_get {
+	uint32_t request_id;
+	struct proto_list nicks;          /* PROTO_ITEM_NICK */
+};
+
+struct proto_users {
+	uint32_t request_id;
+	struct proto_list users;          /* PROTO_ITEM_USER */
+};
+
+struct proto_room_create {
+	uint32_t request_id;
+	uint8_t room_id[PROTO_ROOM_ID_LEN];
+	struct proto_bytes title_ct;
+	struct proto_list records;        /* PROTO_ITEM_BLOB: create, then adds */
+	struct proto_list keys;           /* PROTO_ITEM_WRAPPED, epoch 0 */
+};
+
+struct proto_rooms {
+	uint32_t request_id;
+	struct proto_list rooms;          /* PROTO_ITEM_ROOM */
+};
+
+struct proto_room_ref {               /* ROOM_JOIN, ROOM_DISCONNECT, JOIN_DONE */
+	uint32_t request_id;
+	uint8_t room_id[PROTO_ROOM_ID_LEN];
+};
+
+struct proto_room_state {
+	uint32_t request_id;
+	uint8_t room_id[PROTO_ROOM_ID_LEN];
+	struct proto_bytes title_ct;      /* of the current epoch */
+	struct proto_list records;        /* PROTO_ITEM_BLOB: the whole chain */
+	struct proto_list users;          /* PROTO_ITEM_USER: everyone the chain names */
+	struct proto_list keys;           /* PROTO_ITEM_WRAPPED: the asker's keys */
+	uint32_t backlog;                 /* ROOM_MSGs that follow before JOIN_DONE */
+};
+
+struct proto_room_msg {
+	uint8_t room_id[PROTO_ROOM_ID_LEN];
+	uint64_t msg_id;                  /* per room, from 1 */
+	uint64_t server_ts_ms;
+	struct proto_bytes envelope;      /* proto/room.h */
+};
+
+struct proto_msg_send {
+	uint32_t request_id;
+	struct proto_bytes envelope;
+};
+
+struct proto_sent {
+	uint32_t request_id;
+	uint8_t room_id[PROTO_ROOM_ID_LEN];
+	uint64_t msg_id;
+	uint64_t server_ts_ms;
+};
+
+struct proto_room_add {
+	uint32_t request_id;
+	uint8_t room_id[PROTO_ROOM_ID_LEN];
+	struct proto_bytes record;        /* the signed add record */
+	struct proto_bytes wrapped;       /* the current key, wrapped to the subject */
+};
+
+struct proto_room_record {            /* a membership change, to the members */
+	uint8_t room_id[PROTO_ROOM_ID_LEN];
+	struct proto_bytes record;
+	struct proto_list users;          /* PROTO_ITEM_USER: its actor and subject */
+};
+
+struct proto_room_leave {
+	uint32_t request_id;
+	uint8_t room_id[PROTO_ROOM_ID_LEN];
+	struct proto_bytes record;        /* the signed leave record */
+};
+
 struct proto_msg {
 	uint8_t type;
 	union {
@@ -95,6 +266,20 @@ struct proto_msg {
 		struct proto_welcome welcome;
 		struct proto_ping ping;       /* PING and PONG */
 		struct proto_error error;
+		struct proto_signing_key signing_key;
+		struct proto_request request;     /* OK, ROOMS_LIST */
+		struct proto_users_get users_get;
+		struct proto_users users;
+		struct proto_room_create room_create;
+		struct proto_rooms rooms;
+		struct proto_room_ref room_ref;   /* ROOM_JOIN, ROOM_DISCONNECT, JOIN_DONE */
+		struct proto_room_state room_state;
+		struct proto_room_msg room_msg;
+		struct proto_msg_send msg_send;
+		struct proto_sent sent;
+		struct proto_room_add room_add;
+		struct proto_room_record room_record;
+		struct proto_room_leave room_leave;
 	} u;
 };
 
@@ -104,6 +289,16 @@ cc_err proto_msg_decode(const uint8_t *p, size_t len, struct proto_msg *out);
 cc_err proto_msg_encode(const struct proto_msg *m, struct buf *out);
 /* The message's name for logs ("client_hello"), or NULL if unknown. */
 const char *proto_type_name(uint8_t type);
+
+/* The request_id of a request or answer, 0 for messages without one. */
+uint32_t proto_msg_request_id(const struct proto_msg *m);
+/* Appends one encoded item of the kind to raw. */
+cc_err proto_item_encode(enum proto_item_kind kind, const void *item, struct buf *raw);
+void proto_list_iter_init(struct proto_list_iter *it, const struct proto_list *list,
+			  enum proto_item_kind kind);
+/* CC_OK with the next item in *item (views into the list), CC_ERR_NOT_FOUND
+ * at the end. */
+cc_err proto_list_next(struct proto_list_iter *it, void *item);
 
 /* 1 if s (n bytes) is a valid nickname: 1..32 of [A-Za-z0-9_.-]. */
 int proto_nick_valid(const uint8_t *s, size_t n);

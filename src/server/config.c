@@ -27,6 +27,9 @@ static const char server_usage[] =
 	"  --handshake-timeout SEC  time allowed for the handshake (default 10)\n"
 	"  --idle-timeout SEC       ping a silent client after SEC, drop it after 2*SEC\n"
 	"                           (default 60)\n"
+	"  --history-days N         keep stored messages N days (default 30; 0 = forever)\n"
+	"  --history-max N          keep at most N messages per room (default 10000;\n"
+	"                           0 = no limit)\n"
 	"  --rsa-bits N             size of a new server key, 2048..4096 (default 3072)\n"
 	"  --help                   show this help\n"
 	"  --version                show the version\n";
@@ -43,6 +46,8 @@ void server_config_defaults(struct server_config *cfg)
 	cfg->max_connections = 10000;
 	cfg->handshake_timeout_s = 10;
 	cfg->idle_timeout_s = 60;
+	cfg->history_days = 30;
+	cfg->history_max = 10000;
 }
 
 /* Parses an unsigned decimal in [min, max]; 0 on success. */
@@ -84,7 +89,8 @@ static int parse_listen(const char *s, struct server_config *cfg)
 cc_err server_config_parse(struct server_config *cfg, int argc, char **argv, int *exit_now)
 {
 	enum { OPT_LISTEN = 1, OPT_DATA, OPT_LOG, OPT_MAXCONN, OPT_MAXFRAME, OPT_MAXOUT,
-	       OPT_HS_TIMEOUT, OPT_IDLE, OPT_RSA, OPT_HELP, OPT_VERSION };
+	       OPT_HS_TIMEOUT, OPT_IDLE, OPT_RSA, OPT_HIST_DAYS, OPT_HIST_MAX, OPT_HELP,
+	       OPT_VERSION };
 	static const struct option options[] = {
 		{"listen", required_argument, NULL, OPT_LISTEN},
 		{"data", required_argument, NULL, OPT_DATA},
@@ -95,6 +101,8 @@ cc_err server_config_parse(struct server_config *cfg, int argc, char **argv, int
 		{"handshake-timeout", required_argument, NULL, OPT_HS_TIMEOUT},
 		{"idle-timeout", required_argument, NULL, OPT_IDLE},
 		{"rsa-bits", required_argument, NULL, OPT_RSA},
+		{"history-days", required_argument, NULL, OPT_HIST_DAYS},
+		{"history-max", required_argument, NULL, OPT_HIST_MAX},
 		{"help", no_argument, NULL, OPT_HELP},
 		{"version", no_argument, NULL, OPT_VERSION},
 		{NULL, 0, NULL, 0},
@@ -150,6 +158,16 @@ cc_err server_config_parse(struct server_config *cfg, int argc, char **argv, int
 			if (parse_number(optarg, CRYPTO_RSA_MIN_BITS, CRYPTO_RSA_MAX_BITS, &v))
 				goto bad_value;
 			cfg->rsa_bits = (unsigned)v;
+			break;
+		case OPT_HIST_DAYS:
+			if (parse_number(optarg, 0, 36500, &v))
+				goto bad_value;
+			cfg->history_days = (unsigned)v;
+			break;
+		case OPT_HIST_MAX:
+			if (parse_number(optarg, 0, 100000000, &v))
+				goto bad_value;
+			cfg->history_max = (unsigned)v;
 			break;
 		case OPT_HELP:
 			fputs(server_usage, stdout);

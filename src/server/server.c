@@ -108,6 +108,7 @@ static void server_flush_cb(evutil_socket_t fd, short what, void *arg)
 	struct server *srv = arg;
 	(void)fd;
 	(void)what;
+	server_rooms_commit(srv);
 	while (srv->dirty) {
 		struct conn *c = srv->dirty;
 		srv->dirty = c->dirty_next;
@@ -120,6 +121,36 @@ static void server_flush_cb(evutil_socket_t fd, short what, void *arg)
 		srv->graveyard = c->dead_next;
 		conn_free(c);
 	}
+}
+
+static void conn_mark_dirty(struct conn *c)
+{
+	if (!c->dirty) {
+		c->dirty = true;
+		c->dirty_next = c->srv->dirty;
+		c->srv->dirty = c;
+		event_active(c->srv->flush_ev, EV_WRITE, 0);
+	}
+}
+
+size_t conn_queued(const struct conn *c)
+{
+	return c->pending.len + evbuffer_get_length(bufferevent_get_output(c->bev));
+}
+
+cc_err conn_queue_frame(struct conn *c, const uint8_t *frame, size_t len)
+{
+	if (c->dead || !chan_is_open(c->chan))
+		return CC_ERR_STATE;
+	cc_err err = buf_put_bytes(&c->pending, frame, len);
+	if (err) {
+		/* More than max_output waiting: a reader this slow is dropped. */
+		conn_log(c, LOG_LEVEL_WARN, "output cap reached, dropping", CC_ERR_LIMIT);
+		conn_kill(c);
+		return err;
+	}
+	conn_mark_dirty(c);
+	return CC_OK;
 }
 
 cc_err conn_queue_msg(struct conn *c, const struct proto_msg *m)
@@ -138,12 +169,7 @@ cc_err conn_queue_msg(struct conn *c, const struct proto_msg *m)
 		return err;
 	}
 	store_be32(c->pending.data + start, (uint32_t)(c->pending.len - start - PROTO_FRAME_HEADER_LEN));
-	if (!c->dirty) {
-		c->dirty = true;
-		c->dirty_next = c->srv->dirty;
-		c->srv->dirty = c;
-		event_active(c->srv->flush_ev, EV_WRITE, 0);
-	}
+	conn_mark_dirty(c);
 	return CC_OK;
 }
 
@@ -272,8 +298,11 @@ static void conn_read_cb(struct bufferevent *bev, void *arg)
 static void conn_write_cb(struct bufferevent *bev, void *arg)
 {
 	struct conn *c = arg;
-	if (c->closing && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+	size_t queued = evbuffer_get_length(bufferevent_get_output(bev));
+	if (c->closing && queued == 0)
 		conn_kill(c);
+	else if (!c->closing && c->pumping && queued <= c->srv->cfg->max_output / 4)
+		server_on_output_drained(c);
 }
 
 static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
@@ -344,14 +373,20 @@ static void conn_free(struct conn *c)
 
 static void peer_name(const struct sockaddr *sa, char *out, size_t n)
 {
-	char host[NI_MAXHOST], port[NI_MAXSERV];
+	/* Numeric forms only: an IPv6 address and a port fit in 64 bytes. */
+	char host[INET6_ADDRSTRLEN], port[8];
 	socklen_t len = sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
 						 : sizeof(struct sockaddr_in);
 	if (getnameinfo(sa, len, host, sizeof host, port, sizeof port,
-			NI_NUMERICHOST | NI_NUMERICSERV) == 0)
-		snprintf(out, n, "%s:%s", host, port);
-	else
-		snprintf(out, n, "?");
+			NI_NUMERICHOST | NI_NUMERICSERV) != 0)
+		snprintf(host, sizeof host, "?"), port[0] = '\0';
+	size_t hl = strnlen(host, sizeof host - 1), pl = strnlen(port, sizeof port - 1);
+	if (n < hl + pl + 2)
+		return;
+	memcpy(out, host, hl);
+	out[hl] = ':';
+	memcpy(out + hl + 1, port, pl);
+	out[hl + 1 + pl] = '\0';
 }
 
 /* Refuses a connection over the cap with a plaintext ERROR, best effort. */
@@ -395,6 +430,7 @@ static void server_accept_cb(struct evconnlistener *listener, evutil_socket_t fd
 	if (!c)
 		goto fail;
 	c->srv = srv;
+	c->id = ++srv->next_conn_id;
 	peer_name(sa, c->peer, sizeof c->peer);
 	buf_init(&c->pending, srv->cfg->max_output);
 	buf_init(&c->wire, srv->cfg->max_output + PROTO_FRAME_MAX_LIMIT);
@@ -413,6 +449,8 @@ static void server_accept_cb(struct evconnlistener *listener, evutil_socket_t fd
 	c->last_recv_ms = clock_now_ms();
 
 	bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
+	/* The write callback continues a backlog once the output has drained. */
+	bufferevent_setwatermark(c->bev, EV_WRITE, srv->cfg->max_output / 4, 0);
 	bufferevent_setwatermark(c->bev, EV_READ, 0,
 				 PROTO_FRAME_MAX_PREAUTH + PROTO_FRAME_HEADER_LEN);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
@@ -552,14 +590,17 @@ cc_err server_run(const struct server_config *cfg)
 	}
 	evsignal_add(srv.sigint, NULL);
 	evsignal_add(srv.sigterm, NULL);
-	if ((err = server_listen(&srv)))
+	if ((err = server_rooms_init(&srv)) || (err = server_listen(&srv)))
 		goto out;
 	event_base_dispatch(srv.base);
 	err = CC_OK;
 out:
+	if (srv.store)
+		server_rooms_commit(&srv);
 	while (srv.conns)
 		conn_free(srv.conns);  /* includes any in the graveyard */
 	srv.graveyard = NULL;
+	server_rooms_free(&srv);
 	if (srv.listener)
 		evconnlistener_free(srv.listener);
 	if (srv.flush_ev)

@@ -18,6 +18,8 @@ struct server_config {
 	unsigned handshake_timeout_s;
 	unsigned idle_timeout_s;        /* a silent client is pinged after this... */
 	                                /* ...and dropped after twice this */
+	unsigned history_days;          /* stored messages kept this long (0: forever) */
+	unsigned history_max;           /* at most this many per room (0: no limit) */
 };
 
 /* Fills in the defaults: 127.0.0.1:7777, ./var, 10 s handshake, ... */

@@ -18,6 +18,9 @@ struct crypto_rsa_key;
 struct chan;
 struct conn;
 
+struct live_room;
+struct pending_send;
+
 struct server {
 	const struct server_config *cfg;
 	struct event_base *base;
@@ -31,6 +34,16 @@ struct server {
 	unsigned nconns;
 	struct conn *dirty;              /* connections with pending output */
 	struct conn *graveyard;          /* connections to free */
+	uint64_t next_conn_id;
+
+	/* rooms.c */
+	struct live_room **live;         /* open-addressed by room row id */
+	size_t live_cap, live_count;
+	bool txn_open;                   /* messages of this loop turn, uncommitted */
+	struct pending_send *sends;      /* their senders, answered after the commit */
+	size_t nsends, sends_cap;
+	struct buf fanout;               /* one encoded ROOM_MSG frame, copied to each */
+	struct event *retention_ev;
 };
 
 struct conn {
@@ -51,10 +64,23 @@ struct conn {
 	bool dead;                       /* in the graveyard */
 	struct buf pending;              /* inner frames waiting for the flush */
 	struct buf wire;                 /* sealed records on their way out */
+	uint64_t id;
+
+	/* rooms.c */
+	int64_t *active_rooms;           /* room row ids this connection hears live */
+	size_t nactive, active_cap;
+	bool pumping;                    /* delivering a join's backlog */
+	int64_t pump_room;
+	uint32_t pump_request;
+	int64_t pump_after;              /* the last message id delivered */
 };
 
 /* Queues one message for the connection's next record. */
 cc_err conn_queue_msg(struct conn *c, const struct proto_msg *m);
+/* Queues an already encoded inner frame (u32 length and message). */
+cc_err conn_queue_frame(struct conn *c, const uint8_t *frame, size_t len);
+/* Bytes queued for the connection and not yet written. */
+size_t conn_queued(const struct conn *c);
 /* Queues an ERROR; text NULL means cc_err_str(code). */
 void conn_send_error(struct conn *c, uint32_t request_id, cc_err code, const char *text);
 
@@ -64,5 +90,13 @@ void conn_send_error(struct conn *c, uint32_t request_id, cc_err code, const cha
 cc_err server_handle_request(struct conn *c, const struct proto_msg *m);
 /* The connection's user is going away. */
 void server_on_disconnect(struct conn *c);
+/* The connection's output drained below half its cap: continue a backlog. */
+void server_on_output_drained(struct conn *c);
+
+cc_err server_rooms_init(struct server *srv);
+void server_rooms_free(struct server *srv);
+/* Commits the messages of this loop turn, then answers their senders and
+ * fans them out. Called by the flush event before output is sealed. */
+void server_rooms_commit(struct server *srv);
 
 #endif

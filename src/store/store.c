@@ -31,6 +31,82 @@ static const char *const store_migrations[] = {
 	 " created_s INTEGER NOT NULL CHECK(created_s >= 0),"
 	 " last_seen_s INTEGER NOT NULL CHECK(last_seen_s >= 0)"
 	 ") STRICT;"),
+	/* 2: signing keys, rooms, members, records, epochs, keys, messages.
+	 *
+	 * Sizes fixed by the protocol (ids, hashes, keys) are CHECKed here; caps
+	 * that may grow (STORE_BLOB_MAX, STORE_SIGN_CERT_MAX) only in the code, so
+	 * raising one needs no table rebuild. Numbers are literals, not macros: a
+	 * shipped step must never change.
+	 *
+	 * Foreign keys: a room's rows go with the room (CASCADE); a user's
+	 * memberships and wrapped keys go with the user. rooms.admin_user has no
+	 * action: deleting a user who still administers a room fails, so the
+	 * admin role must be handed over (or the room deleted) first.
+	 * messages.sender has no foreign key on purpose: a message outlives its
+	 * sender (nickname expiry deletes users), and the hot path checks less.
+	 *
+	 * members.id orders members by joining. messages.id is an internal rowid:
+	 * message rows are mostly over 200 bytes, too large for WITHOUT ROWID. */
+	("ALTER TABLE users ADD COLUMN sign_pub BLOB"
+	 " CHECK(sign_pub IS NULL OR length(sign_pub) = 32);"
+	 "ALTER TABLE users ADD COLUMN sign_cert BLOB"
+	 " CHECK((sign_cert IS NULL) = (sign_pub IS NULL)"
+	 " AND (sign_cert IS NULL OR length(sign_cert) > 0));"
+	 "CREATE TABLE rooms ("
+	 " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	 " room_id BLOB NOT NULL UNIQUE CHECK(length(room_id) = 16),"
+	 " admin_user INTEGER NOT NULL REFERENCES users(id),"
+	 " epoch INTEGER NOT NULL DEFAULT 0 CHECK(epoch BETWEEN 0 AND 4294967295),"
+	 " record_count INTEGER NOT NULL DEFAULT 0"
+	 "  CHECK(record_count BETWEEN 0 AND 4294967295),"
+	 " last_record_hash BLOB NOT NULL DEFAULT (zeroblob(32))"
+	 "  CHECK(length(last_record_hash) = 32),"
+	 " last_msg_id INTEGER NOT NULL DEFAULT 0 CHECK(last_msg_id >= 0),"
+	 " created_ms INTEGER NOT NULL CHECK(created_ms >= 0),"
+	 " rekey_owed INTEGER NOT NULL DEFAULT 0 CHECK(rekey_owed IN (0, 1))"
+	 ") STRICT;"
+	 "CREATE INDEX rooms_by_admin ON rooms(admin_user);"
+	 "CREATE TABLE members ("
+	 " id INTEGER PRIMARY KEY,"
+	 " room INTEGER NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,"
+	 " user INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+	 " first_msg_id INTEGER NOT NULL CHECK(first_msg_id >= 0),"
+	 " last_read_msg_id INTEGER NOT NULL CHECK(last_read_msg_id >= 0),"
+	 " since_epoch INTEGER NOT NULL CHECK(since_epoch BETWEEN 0 AND 4294967295),"
+	 " UNIQUE(room, user)"
+	 ") STRICT;"
+	 "CREATE INDEX members_by_user ON members(user, room);"
+	 "CREATE TABLE records ("
+	 " room INTEGER NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,"
+	 " seq INTEGER NOT NULL CHECK(seq BETWEEN 0 AND 4294967294),"
+	 " record BLOB NOT NULL CHECK(length(record) > 0),"
+	 " PRIMARY KEY(room, seq)"
+	 ") STRICT;"
+	 "CREATE TABLE epochs ("
+	 " room INTEGER NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,"
+	 " epoch INTEGER NOT NULL CHECK(epoch BETWEEN 0 AND 4294967295),"
+	 " title_ct BLOB NOT NULL CHECK(length(title_ct) > 0),"
+	 " PRIMARY KEY(room, epoch)"
+	 ") STRICT;"
+	 "CREATE TABLE room_keys ("
+	 " room INTEGER NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,"
+	 " user INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+	 " epoch INTEGER NOT NULL CHECK(epoch BETWEEN 0 AND 4294967295),"
+	 " wrapped BLOB NOT NULL CHECK(length(wrapped) > 0),"
+	 " PRIMARY KEY(room, user, epoch)"
+	 ") STRICT;"
+	 "CREATE INDEX room_keys_by_user ON room_keys(user);"
+	 "CREATE TABLE messages ("
+	 " id INTEGER PRIMARY KEY,"
+	 " room INTEGER NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,"
+	 " msg_id INTEGER NOT NULL CHECK(msg_id >= 1),"
+	 " sender INTEGER NOT NULL,"
+	 " epoch INTEGER NOT NULL CHECK(epoch BETWEEN 0 AND 4294967295),"
+	 " ts_ms INTEGER NOT NULL CHECK(ts_ms >= 0),"
+	 " blob BLOB NOT NULL CHECK(length(blob) > 0),"
+	 " UNIQUE(room, msg_id)"
+	 ") STRICT;"
+	 "CREATE INDEX messages_by_ts ON messages(ts_ms);"),
 };
 
 #define STORE_SCHEMA_LATEST ((int)(sizeof store_migrations / sizeof store_migrations[0]))
@@ -44,11 +120,46 @@ enum store_stmt_id {
 	STMT_USER_BY_ID,
 	STMT_USER_INSERT,
 	STMT_USER_TOUCH,
+	STMT_SIGN_SET,
+	STMT_SIGN_GET,
+	STMT_ROOM_INSERT,
+	STMT_ROOM_BY_ROOM_ID,
+	STMT_ROOM_BY_ID,
+	STMT_ROOM_DELETE,
+	STMT_ROOM_SET_ADMIN,
+	STMT_ROOM_SET_EPOCH,
+	STMT_ROOM_SET_REKEY,
+	STMT_MEMBER_INSERT,
+	STMT_MEMBER_DELETE,
+	STMT_MEMBER_GET,
+	STMT_MEMBER_SET_READ,
+	STMT_MEMBER_COUNT,
+	STMT_MEMBER_EACH,
+	STMT_MEMBER_EACH_ROOM_OF,
+	STMT_RECORD_INSERT,
+	STMT_RECORD_ROOM_UPDATE,
+	STMT_RECORD_EACH,
+	STMT_EPOCH_PUT,
+	STMT_EPOCH_GET,
+	STMT_KEY_PUT,
+	STMT_KEY_EACH,
+	STMT_MSG_INSERT,
+	STMT_MSG_ROOM_BUMP,
+	STMT_MSG_EACH,
+	STMT_MSG_COUNT_AFTER,
+	STMT_MSG_PRUNE_AGE,
+	STMT_MSG_PRUNE_COUNT,
 	STMT_COUNT_
 };
 
 /* Every user query selects these columns in this order (store_user_read). */
 #define STORE_USER_COLS "id, nick, pubkey, fingerprint, created_s, last_seen_s"
+/* And every room query these (store_room_read), every member query these
+ * (store_member_read). */
+#define STORE_ROOM_COLS \
+	"id, room_id, admin_user, epoch, record_count, last_record_hash, last_msg_id," \
+	" created_ms, rekey_owed"
+#define STORE_MEMBER_COLS "room, user, first_msg_id, last_read_msg_id, since_epoch"
 
 static const char *const store_stmt_sql[STMT_COUNT_] = {
 	[STMT_BEGIN] = "BEGIN IMMEDIATE",
@@ -60,12 +171,71 @@ static const char *const store_stmt_sql[STMT_COUNT_] = {
 	[STMT_USER_INSERT] = ("INSERT INTO users(nick, nick_lower, pubkey, fingerprint,"
 			      " created_s, last_seen_s) VALUES(?1, ?2, ?3, ?4, ?5, ?5)"),
 	[STMT_USER_TOUCH] = "UPDATE users SET last_seen_s = ?2 WHERE id = ?1",
+	[STMT_SIGN_SET] = "UPDATE users SET sign_pub = ?2, sign_cert = ?3 WHERE id = ?1",
+	[STMT_SIGN_GET] = "SELECT sign_pub, sign_cert FROM users WHERE id = ?1",
+	[STMT_ROOM_INSERT] = ("INSERT INTO rooms(room_id, admin_user, created_ms)"
+			      " VALUES(?1, ?2, ?3)"),
+	[STMT_ROOM_BY_ROOM_ID] = "SELECT " STORE_ROOM_COLS " FROM rooms WHERE room_id = ?1",
+	[STMT_ROOM_BY_ID] = "SELECT " STORE_ROOM_COLS " FROM rooms WHERE id = ?1",
+	[STMT_ROOM_DELETE] = "DELETE FROM rooms WHERE id = ?1",
+	[STMT_ROOM_SET_ADMIN] = "UPDATE rooms SET admin_user = ?2 WHERE id = ?1",
+	[STMT_ROOM_SET_EPOCH] = "UPDATE rooms SET epoch = ?2 WHERE id = ?1",
+	[STMT_ROOM_SET_REKEY] = "UPDATE rooms SET rekey_owed = ?2 WHERE id = ?1",
+	[STMT_MEMBER_INSERT] = ("INSERT INTO members(room, user, first_msg_id, last_read_msg_id,"
+				" since_epoch) VALUES(?1, ?2, ?3, max(?3 - 1, 0), ?4)"),
+	[STMT_MEMBER_DELETE] = "DELETE FROM members WHERE room = ?1 AND user = ?2",
+	[STMT_MEMBER_GET] = ("SELECT " STORE_MEMBER_COLS " FROM members"
+			     " WHERE room = ?1 AND user = ?2"),
+	[STMT_MEMBER_SET_READ] = ("UPDATE members SET last_read_msg_id = ?3"
+				  " WHERE room = ?1 AND user = ?2"),
+	[STMT_MEMBER_COUNT] = "SELECT count(*) FROM members WHERE room = ?1",
+	[STMT_MEMBER_EACH] = ("SELECT " STORE_MEMBER_COLS " FROM members"
+			      " WHERE room = ?1 ORDER BY id"),
+	[STMT_MEMBER_EACH_ROOM_OF] = ("SELECT " STORE_MEMBER_COLS " FROM members"
+				      " WHERE user = ?1 ORDER BY room"),
+	/* Inserts only when seq is the room's next record number: a chain has
+	 * no gaps. No row inserted: no room, or seq taken or too far ahead. */
+	[STMT_RECORD_INSERT] = ("INSERT INTO records(room, seq, record)"
+				" SELECT id, ?2, ?3 FROM rooms WHERE id = ?1 AND record_count = ?2"),
+	[STMT_RECORD_ROOM_UPDATE] = ("UPDATE rooms SET record_count = ?2 + 1,"
+				     " last_record_hash = ?3 WHERE id = ?1"),
+	[STMT_RECORD_EACH] = "SELECT seq, record FROM records WHERE room = ?1 ORDER BY seq",
+	[STMT_EPOCH_PUT] = ("INSERT INTO epochs(room, epoch, title_ct) VALUES(?1, ?2, ?3)"
+			    " ON CONFLICT(room, epoch) DO UPDATE SET title_ct = excluded.title_ct"),
+	[STMT_EPOCH_GET] = "SELECT title_ct FROM epochs WHERE room = ?1 AND epoch = ?2",
+	[STMT_KEY_PUT] = ("INSERT INTO room_keys(room, user, epoch, wrapped)"
+			  " VALUES(?1, ?2, ?3, ?4) ON CONFLICT(room, user, epoch)"
+			  " DO UPDATE SET wrapped = excluded.wrapped"),
+	[STMT_KEY_EACH] = ("SELECT epoch, wrapped FROM room_keys"
+			   " WHERE room = ?1 AND user = ?2 AND epoch >= ?3 ORDER BY epoch"),
+	/* The hot path: these two are all store_message_append runs. The insert
+	 * goes first so that a failure leaves nothing behind; no row inserted
+	 * means no such room. */
+	[STMT_MSG_INSERT] = ("INSERT INTO messages(room, msg_id, sender, epoch, ts_ms, blob)"
+			     " SELECT id, last_msg_id + 1, ?2, ?3, ?4, ?5 FROM rooms WHERE id = ?1"),
+	[STMT_MSG_ROOM_BUMP] = ("UPDATE rooms SET last_msg_id = last_msg_id + 1 WHERE id = ?1"
+				" RETURNING last_msg_id"),
+	[STMT_MSG_EACH] = ("SELECT msg_id, sender, epoch, ts_ms, blob FROM messages"
+			   " WHERE room = ?1 AND msg_id > ?2 ORDER BY msg_id LIMIT ?3"),
+	[STMT_MSG_COUNT_AFTER] = "SELECT count(*) FROM messages WHERE room = ?1 AND msg_id > ?2",
+	[STMT_MSG_PRUNE_AGE] = "DELETE FROM messages WHERE ts_ms < ?1",
+	/* Per room, everything at or below the (max + 1)-th newest id. CROSS
+	 * JOIN keeps rooms as the outer loop, so the threshold is looked up once
+	 * per room through the (room, msg_id) index rather than per message. */
+	[STMT_MSG_PRUNE_COUNT] = ("DELETE FROM messages WHERE id IN ("
+				  "SELECT m.id FROM rooms AS r CROSS JOIN messages AS m"
+				  " ON m.room = r.id AND m.msg_id <= ("
+				  "SELECT x.msg_id FROM messages AS x WHERE x.room = r.id"
+				  " ORDER BY x.msg_id DESC LIMIT 1 OFFSET ?1))"),
 };
 
 struct store {
 	sqlite3 *db;
 	sqlite3_stmt *stmt[STMT_COUNT_];
 	int version;
+	/* A transaction opened by store_begin is open (store_rollback clears
+	 * it even if SQLite already rolled back on its own). */
+	bool in_tx;
 };
 
 static void store_log_sqlite(sqlite3 *db, const char *what)
@@ -518,6 +688,9 @@ void store_close(struct store *st)
 {
 	if (!st)
 		return;
+	/* sqlite3_close rolls it back; say so, it is a caller's bug. */
+	if (st->in_tx)
+		log_warn("store: closed with a transaction open; rolled back");
 	for (int i = 0; i < STMT_COUNT_; i++)
 		sqlite3_finalize(st->stmt[i]);
 	if (st->db && sqlite3_close(st->db) != SQLITE_OK)
@@ -552,6 +725,12 @@ cc_err store_user_register(struct store *st, const char *nick,
 		return CC_ERR_TOO_LARGE;
 	if (now_s > INT64_MAX)
 		return CC_ERR_MALFORMED;
+	/* It commits on its own: inside a caller's transaction it would fail
+	 * to begin and then roll back the caller's work. */
+	if (st->in_tx) {
+		log_error("store: user registration inside a transaction");
+		return CC_ERR_STATE;
+	}
 	char lower[STORE_NICK_MAX + 1];
 	store_nick_lower(nick, len, lower);
 
@@ -672,4 +851,996 @@ void store_user_clear(struct store_user *u)
 		return;
 	free(u->pubkey);
 	memset(u, 0, sizeof *u);
+}
+
+/* ---- Helpers for the room tables ---------------------------------------- */
+
+static cc_err store_bind_i64(struct store *st, sqlite3_stmt *s, int i, int64_t v)
+{
+	return store_bind_check(st, sqlite3_bind_int64(s, i, v), "bind integer");
+}
+
+/* Callers check len against its cap first, so the int cast cannot wrap. */
+static cc_err store_bind_blob(struct store *st, sqlite3_stmt *s, int i, const void *p,
+			      size_t len)
+{
+	return store_bind_check(st, sqlite3_bind_blob(s, i, p, (int)len, SQLITE_STATIC),
+				"bind blob");
+}
+
+/* Steps a statement that returns no rows and resets it; bind_err is the
+ * outcome of binding it (on failure the statement is only reset). A
+ * duplicate key is CC_ERR_EXISTS and a missing parent row (a foreign key)
+ * CC_ERR_NOT_FOUND, both answers rather than failures, so not logged. */
+static cc_err store_stmt_write(struct store *st, enum store_stmt_id id, cc_err bind_err,
+			       const char *what)
+{
+	sqlite3_stmt *s = st->stmt[id];
+	if (bind_err) {
+		store_stmt_done(s);
+		return bind_err;
+	}
+	int rc = sqlite3_step(s);
+	cc_err err = CC_OK;
+	if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY) {
+		err = CC_ERR_EXISTS;
+	} else if (rc == SQLITE_CONSTRAINT_FOREIGNKEY) {
+		err = CC_ERR_NOT_FOUND;
+	} else if (rc != SQLITE_DONE) {
+		store_log_sqlite(st->db, what);
+		err = CC_ERR_STORE;
+	}
+	store_stmt_done(s);
+	return err;
+}
+
+/* As store_stmt_write, for an UPDATE or DELETE of one row by key: no row
+ * changed is CC_ERR_NOT_FOUND. */
+static cc_err store_stmt_write_one(struct store *st, enum store_stmt_id id, cc_err bind_err,
+				   const char *what)
+{
+	cc_err err = store_stmt_write(st, id, bind_err, what);
+	if (!err && sqlite3_changes(st->db) == 0)
+		err = CC_ERR_NOT_FOUND;
+	return err;
+}
+
+/* Every write checks this first: if SQLite rolled back the caller's
+ * transaction after an error (it does for some, e.g. a full disk), a later
+ * write must not quietly commit on its own. */
+static cc_err store_write_check(struct store *st)
+{
+	if (st->in_tx && sqlite3_get_autocommit(st->db)) {
+		log_error("store: the transaction was rolled back after an earlier error");
+		return CC_ERR_STORE;
+	}
+	return CC_OK;
+}
+
+/* For writes of several statements: opens a transaction unless the caller
+ * holds one; *own tells store_write_end to close it. */
+static cc_err store_write_begin(struct store *st, bool *own)
+{
+	*own = false;
+	cc_err err = store_write_check(st);
+	if (err || st->in_tx)
+		return err;
+	err = store_tx_begin(st);
+	if (!err)
+		*own = true;
+	return err;
+}
+
+static cc_err store_write_end(struct store *st, bool own, cc_err err)
+{
+	if (!own)
+		return err;
+	if (!err)
+		err = store_tx_commit(st);
+	if (err)
+		store_tx_rollback(st);
+	return err;
+}
+
+/* A walk's statement is stepped across calls into the caller's callback;
+ * the same walk started again from inside it would reset it under itself. */
+static cc_err store_walk_check(sqlite3_stmt *s)
+{
+	if (sqlite3_stmt_busy(s)) {
+		log_error("store: a walk was started again from its own callback");
+		return CC_ERR_STATE;
+	}
+	return CC_OK;
+}
+
+/* What a walk returns when its callback said stop with rv (non-zero). */
+static cc_err store_walk_stopped(int rv)
+{
+	if (rv > 0 && rv < CC_ERR_COUNT_)
+		return (cc_err)rv;
+	return CC_ERR_INTERNAL;
+}
+
+/* The column holds an INTEGER in [min, max]. */
+static bool store_col_int(sqlite3_stmt *s, int col, int64_t min, int64_t max, int64_t *v)
+{
+	if (sqlite3_column_type(s, col) != SQLITE_INTEGER)
+		return false;
+	*v = sqlite3_column_int64(s, col);
+	return *v >= min && *v <= max;
+}
+
+/* The column holds a BLOB of min..max bytes (min >= 1): CC_OK, CC_ERR_STORE
+ * if not, CC_ERR_NOMEM if SQLite could not hand it over. */
+static cc_err store_col_blob(sqlite3_stmt *s, int col, size_t min, size_t max,
+			     const uint8_t **p, size_t *len)
+{
+	if (sqlite3_column_type(s, col) != SQLITE_BLOB)
+		return CC_ERR_STORE;
+	const void *b = sqlite3_column_blob(s, col);
+	int n = sqlite3_column_bytes(s, col);
+	if (n < 0 || (size_t)n < min || (size_t)n > max)
+		return CC_ERR_STORE;
+	if (!b)
+		return CC_ERR_NOMEM;
+	*p = b;
+	*len = (size_t)n;
+	return CC_OK;
+}
+
+static cc_err store_blob_dup(const uint8_t *p, size_t len, uint8_t **out)
+{
+	*out = malloc(len);
+	if (!*out)
+		return CC_ERR_NOMEM;
+	memcpy(*out, p, len);
+	return CC_OK;
+}
+
+/* The blobs the store takes: 1..max bytes. Empty is refused: everything the
+ * store keeps is ciphertext or a signature, never empty. */
+static cc_err store_blob_check(const uint8_t *p, size_t len, size_t max)
+{
+	if (!p && len)
+		return CC_ERR_INTERNAL;
+	if (len == 0)
+		return CC_ERR_MALFORMED;
+	if (len > max)
+		return CC_ERR_TOO_LARGE;
+	return CC_OK;
+}
+
+/* Steps a query that returns one integer (a count) and resets it. */
+static cc_err store_stmt_count(struct store *st, enum store_stmt_id id, cc_err bind_err,
+			       uint32_t *count)
+{
+	sqlite3_stmt *s = st->stmt[id];
+	cc_err err = bind_err;
+	if (!err) {
+		int rc = sqlite3_step(s);
+		int64_t n;
+		if (rc != SQLITE_ROW) {
+			store_log_sqlite(st->db, "count");
+			err = CC_ERR_STORE;
+		} else if (!store_col_int(s, 0, 0, INT64_MAX, &n)) {
+			log_error("store: count is damaged");
+			err = CC_ERR_STORE;
+		} else {
+			*count = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
+		}
+	}
+	store_stmt_done(s);
+	return err;
+}
+
+/* ---- Signing keys ---------------------------------------------------------- */
+
+cc_err store_user_set_signing_key(struct store *st, int64_t user_id,
+				  const uint8_t pub[STORE_SIGN_PUB_LEN],
+				  const uint8_t *cert, size_t cert_len)
+{
+	if (!st || !pub)
+		return CC_ERR_INTERNAL;
+	cc_err err = store_blob_check(cert, cert_len, STORE_SIGN_CERT_MAX);
+	if (!err)
+		err = store_write_check(st);
+	if (err)
+		return err;
+	sqlite3_stmt *s = st->stmt[STMT_SIGN_SET];
+	err = store_bind_i64(st, s, 1, user_id);
+	if (!err)
+		err = store_bind_blob(st, s, 2, pub, STORE_SIGN_PUB_LEN);
+	if (!err)
+		err = store_bind_blob(st, s, 3, cert, cert_len);
+	return store_stmt_write_one(st, STMT_SIGN_SET, err, "set signing key");
+}
+
+cc_err store_user_get_signing_key(struct store *st, int64_t user_id,
+				  uint8_t pub[STORE_SIGN_PUB_LEN], uint8_t **cert,
+				  size_t *cert_len)
+{
+	if (cert)
+		*cert = NULL;
+	if (cert_len)
+		*cert_len = 0;
+	if (!st || !pub || !cert || !cert_len)
+		return CC_ERR_INTERNAL;
+	sqlite3_stmt *s = st->stmt[STMT_SIGN_GET];
+	cc_err err = store_bind_i64(st, s, 1, user_id);
+	if (err)
+		goto out;
+	int rc = sqlite3_step(s);
+	if (rc == SQLITE_DONE) {
+		err = CC_ERR_NOT_FOUND;
+		goto out;
+	}
+	if (rc != SQLITE_ROW) {
+		store_log_sqlite(st->db, "read signing key");
+		err = CC_ERR_STORE;
+		goto out;
+	}
+	if (sqlite3_column_type(s, 0) == SQLITE_NULL && sqlite3_column_type(s, 1) == SQLITE_NULL) {
+		err = CC_ERR_NOT_FOUND;
+		goto out;
+	}
+	const uint8_t *p, *c;
+	size_t p_len, c_len;
+	err = store_col_blob(s, 0, STORE_SIGN_PUB_LEN, STORE_SIGN_PUB_LEN, &p, &p_len);
+	if (!err)
+		err = store_col_blob(s, 1, 1, STORE_SIGN_CERT_MAX, &c, &c_len);
+	if (err == CC_ERR_STORE)
+		log_error("store: signing key of user %lld is damaged", (long long)user_id);
+	if (!err)
+		err = store_blob_dup(c, c_len, cert);
+	if (!err) {
+		memcpy(pub, p, STORE_SIGN_PUB_LEN);
+		*cert_len = c_len;
+	}
+out:
+	store_stmt_done(s);
+	return err;
+}
+
+/* ---- Transactions ---------------------------------------------------------- */
+
+cc_err store_begin(struct store *st)
+{
+	if (!st)
+		return CC_ERR_INTERNAL;
+	if (st->in_tx || !sqlite3_get_autocommit(st->db)) {
+		log_error("store: a transaction is already open");
+		return CC_ERR_STATE;
+	}
+	cc_err err = store_tx_begin(st);
+	if (!err)
+		st->in_tx = true;
+	return err;
+}
+
+/* On failure nothing was committed and the transaction is closed, so a
+ * store_rollback after it is harmless but not needed. */
+cc_err store_commit(struct store *st)
+{
+	if (!st)
+		return CC_ERR_INTERNAL;
+	if (!st->in_tx) {
+		log_error("store: commit without a transaction");
+		return CC_ERR_STATE;
+	}
+	st->in_tx = false;
+	if (sqlite3_get_autocommit(st->db)) {
+		log_error("store: commit: the transaction was already rolled back after an error");
+		return CC_ERR_STORE;
+	}
+	cc_err err = store_tx_commit(st);
+	if (err)
+		store_tx_rollback(st);
+	return err;
+}
+
+void store_rollback(struct store *st)
+{
+	if (!st)
+		return;
+	st->in_tx = false;
+	store_tx_rollback(st);
+}
+
+/* ---- Rooms ---------------------------------------------------------------- */
+
+static cc_err store_room_read(sqlite3_stmt *s, struct store_room *r)
+{
+	int64_t id = 0, admin, epoch, count, last_msg, created, rekey;
+	const uint8_t *rid, *hash;
+	size_t rid_len, hash_len;
+	if (!store_col_int(s, 0, INT64_MIN, INT64_MAX, &id) ||
+	    !store_col_int(s, 2, INT64_MIN, INT64_MAX, &admin) ||
+	    !store_col_int(s, 3, 0, UINT32_MAX, &epoch) ||
+	    !store_col_int(s, 4, 0, UINT32_MAX, &count) ||
+	    !store_col_int(s, 6, 0, INT64_MAX, &last_msg) ||
+	    !store_col_int(s, 7, 0, INT64_MAX, &created) ||
+	    !store_col_int(s, 8, 0, 1, &rekey))
+		goto corrupt;
+	cc_err err = store_col_blob(s, 1, STORE_ROOM_ID_LEN, STORE_ROOM_ID_LEN, &rid, &rid_len);
+	if (!err)
+		err = store_col_blob(s, 5, STORE_HASH_LEN, STORE_HASH_LEN, &hash, &hash_len);
+	if (err == CC_ERR_STORE)
+		goto corrupt;
+	if (err)
+		return err;
+	r->id = id;
+	memcpy(r->room_id, rid, STORE_ROOM_ID_LEN);
+	r->admin_user = admin;
+	r->epoch = (uint32_t)epoch;
+	r->record_count = (uint32_t)count;
+	memcpy(r->last_record_hash, hash, STORE_HASH_LEN);
+	r->last_msg_id = last_msg;
+	r->created_ms = (uint64_t)created;
+	r->rekey_owed = rekey != 0;
+	return CC_OK;
+
+corrupt:
+	log_error("store: rooms row %lld is damaged", (long long)id);
+	return CC_ERR_STORE;
+}
+
+/* Steps a bound room query: CC_OK with r filled, CC_ERR_NOT_FOUND, or an
+ * error. Always resets the statement; r is zeroed on failure. */
+static cc_err store_room_fetch(struct store *st, enum store_stmt_id id, cc_err bind_err,
+			       struct store_room *r)
+{
+	sqlite3_stmt *s = st->stmt[id];
+	cc_err err = bind_err;
+	if (!err) {
+		int rc = sqlite3_step(s);
+		if (rc == SQLITE_ROW) {
+			err = store_room_read(s, r);
+		} else if (rc == SQLITE_DONE) {
+			err = CC_ERR_NOT_FOUND;
+		} else {
+			store_log_sqlite(st->db, "read room");
+			err = CC_ERR_STORE;
+		}
+	}
+	store_stmt_done(s);
+	if (err)
+		memset(r, 0, sizeof *r);
+	return err;
+}
+
+/* CC_ERR_NOT_FOUND also when admin_user is no user. */
+cc_err store_room_create(struct store *st, const uint8_t room_id[STORE_ROOM_ID_LEN],
+			 int64_t admin_user, uint64_t now_ms, int64_t *out_id)
+{
+	if (out_id)
+		*out_id = 0;
+	if (!st || !room_id)
+		return CC_ERR_INTERNAL;
+	if (now_ms > INT64_MAX)
+		return CC_ERR_MALFORMED;
+	cc_err err = store_write_check(st);
+	if (err)
+		return err;
+	sqlite3_stmt *s = st->stmt[STMT_ROOM_INSERT];
+	err = store_bind_blob(st, s, 1, room_id, STORE_ROOM_ID_LEN);
+	if (!err)
+		err = store_bind_i64(st, s, 2, admin_user);
+	if (!err)
+		err = store_bind_i64(st, s, 3, (int64_t)now_ms);
+	err = store_stmt_write(st, STMT_ROOM_INSERT, err, "insert room");
+	if (!err && out_id)
+		*out_id = sqlite3_last_insert_rowid(st->db);
+	return err;
+}
+
+cc_err store_room_get(struct store *st, const uint8_t room_id[STORE_ROOM_ID_LEN],
+		      struct store_room *out)
+{
+	if (!out)
+		return CC_ERR_INTERNAL;
+	memset(out, 0, sizeof *out);
+	if (!st || !room_id)
+		return CC_ERR_INTERNAL;
+	sqlite3_stmt *s = st->stmt[STMT_ROOM_BY_ROOM_ID];
+	cc_err err = store_bind_blob(st, s, 1, room_id, STORE_ROOM_ID_LEN);
+	return store_room_fetch(st, STMT_ROOM_BY_ROOM_ID, err, out);
+}
+
+cc_err store_room_get_by_id(struct store *st, int64_t id, struct store_room *out)
+{
+	if (!out)
+		return CC_ERR_INTERNAL;
+	memset(out, 0, sizeof *out);
+	if (!st)
+		return CC_ERR_INTERNAL;
+	sqlite3_stmt *s = st->stmt[STMT_ROOM_BY_ID];
+	cc_err err = store_bind_i64(st, s, 1, id);
+	return store_room_fetch(st, STMT_ROOM_BY_ID, err, out);
+}
+
+/* The foreign keys cascade to members, records, epochs, keys and messages,
+ * all in this one statement. */
+cc_err store_room_delete(struct store *st, int64_t room)
+{
+	if (!st)
+		return CC_ERR_INTERNAL;
+	cc_err err = store_write_check(st);
+	if (err)
+		return err;
+	err = store_bind_i64(st, st->stmt[STMT_ROOM_DELETE], 1, room);
+	return store_stmt_write_one(st, STMT_ROOM_DELETE, err, "delete room");
+}
+
+/* CC_ERR_NOT_FOUND if there is no such room or no such user. */
+cc_err store_room_set_admin(struct store *st, int64_t room, int64_t user)
+{
+	if (!st)
+		return CC_ERR_INTERNAL;
+	cc_err err = store_write_check(st);
+	if (err)
+		return err;
+	sqlite3_stmt *s = st->stmt[STMT_ROOM_SET_ADMIN];
+	err = store_bind_i64(st, s, 1, room);
+	if (!err)
+		err = store_bind_i64(st, s, 2, user);
+	return store_stmt_write_one(st, STMT_ROOM_SET_ADMIN, err, "set room admin");
+}
+
+cc_err store_room_set_epoch(struct store *st, int64_t room, uint32_t epoch)
+{
+	if (!st)
+		return CC_ERR_INTERNAL;
+	cc_err err = store_write_check(st);
+	if (err)
+		return err;
+	sqlite3_stmt *s = st->stmt[STMT_ROOM_SET_EPOCH];
+	err = store_bind_i64(st, s, 1, room);
+	if (!err)
+		err = store_bind_i64(st, s, 2, epoch);
+	return store_stmt_write_one(st, STMT_ROOM_SET_EPOCH, err, "set room epoch");
+}
+
+cc_err store_room_set_rekey_owed(struct store *st, int64_t room, bool owed)
+{
+	if (!st)
+		return CC_ERR_INTERNAL;
+	cc_err err = store_write_check(st);
+	if (err)
+		return err;
+	sqlite3_stmt *s = st->stmt[STMT_ROOM_SET_REKEY];
+	err = store_bind_i64(st, s, 1, room);
+	if (!err)
+		err = store_bind_i64(st, s, 2, owed ? 1 : 0);
+	return store_stmt_write_one(st, STMT_ROOM_SET_REKEY, err, "set rekey owed");
+}
+
+/* ---- Members ---------------------------------------------------------------- */
+
+static cc_err store_member_read(sqlite3_stmt *s, struct store_member *m)
+{
+	int64_t room = 0, user = 0, first, last_read, since;
+	if (!store_col_int(s, 0, INT64_MIN, INT64_MAX, &room) ||
+	    !store_col_int(s, 1, INT64_MIN, INT64_MAX, &user) ||
+	    !store_col_int(s, 2, 0, INT64_MAX, &first) ||
+	    !store_col_int(s, 3, 0, INT64_MAX, &last_read) ||
+	    !store_col_int(s, 4, 0, UINT32_MAX, &since)) {
+		log_error("store: members row (%lld, %lld) is damaged", (long long)room,
+			  (long long)user);
+		return CC_ERR_STORE;
+	}
+	m->room = room;
+	m->user = user;
+	m->first_msg_id = first;
+	m->last_read_msg_id = last_read;
+	m->since_epoch = (uint32_t)since;
+	return CC_OK;
+}
+
+/* last_read_msg_id starts just before first_msg_id: nothing delivered yet.
+ * CC_ERR_NOT_FOUND if there is no such room or user. */
+cc_err store_member_add(struct store *st, int64_t room, int64_t user, int64_t first_msg_id,
+			uint32_t since_epoch)
+{
+	if (!st)
+		return CC_ERR_INTERNAL;
+	if (first_msg_id < 0)
+		return CC_ERR_MALFORMED;
+	cc_err err = store_write_check(st);
+	if (err)
+		return err;
+	sqlite3_stmt *s = st->stmt[STMT_MEMBER_INSERT];
+	err = store_bind_i64(st, s, 1, room);
+	if (!err)
+		err = store_bind_i64(st, s, 2, user);
+	if (!err)
+		err = store_bind_i64(st, s, 3, first_msg_id);
+	if (!err)
+		err = store_bind_i64(st, s, 4, since_epoch);
+	return store_stmt_write(st, STMT_MEMBER_INSERT, err, "add member");
+}
+
+/* The member's wrapped keys stay (they hold nothing it did not already
+ * have); they go with the room or the user. */
+cc_err store_member_remove(struct store *st, int64_t room, int64_t user)
+{
+	if (!st)
+		return CC_ERR_INTERNAL;
+	cc_err err = store_write_check(st);
+	if (err)
+		return err;
+	sqlite3_stmt *s = st->stmt[STMT_MEMBER_DELETE];
+	err = store_bind_i64(st, s, 1, room);
+	if (!err)
+		err = store_bind_i64(st, s, 2, user);
+	return store_stmt_write_one(st, STMT_MEMBER_DELETE, err, "remove member");
+}
+
+cc_err store_member_get(struct store *st, int64_t room, int64_t user, struct store_member *out)
+{
+	if (!out)
+		return CC_ERR_INTERNAL;
+	memset(out, 0, sizeof *out);
+	if (!st)
+		return CC_ERR_INTERNAL;
+	sqlite3_stmt *s = st->stmt[STMT_MEMBER_GET];
+	cc_err err = store_bind_i64(st, s, 1, room);
+	if (!err)
+		err = store_bind_i64(st, s, 2, user);
+	if (!err) {
+		int rc = sqlite3_step(s);
+		if (rc == SQLITE_ROW) {
+			err = store_member_read(s, out);
+		} else if (rc == SQLITE_DONE) {
+			err = CC_ERR_NOT_FOUND;
+		} else {
+			store_log_sqlite(st->db, "read member");
+			err = CC_ERR_STORE;
+		}
+	}
+	store_stmt_done(s);
+	if (err)
+		memset(out, 0, sizeof *out);
+	return err;
+}
+
+/* Sets the mark as given, even backwards: the server decides. */
+cc_err store_member_set_read(struct store *st, int64_t room, int64_t user, int64_t msg_id)
+{
+	if (!st)
+		return CC_ERR_INTERNAL;
+	if (msg_id < 0)
+		return CC_ERR_MALFORMED;
+	cc_err err = store_write_check(st);
+	if (err)
+		return err;
+	sqlite3_stmt *s = st->stmt[STMT_MEMBER_SET_READ];
+	err = store_bind_i64(st, s, 1, room);
+	if (!err)
+		err = store_bind_i64(st, s, 2, user);
+	if (!err)
+		err = store_bind_i64(st, s, 3, msg_id);
+	return store_stmt_write_one(st, STMT_MEMBER_SET_READ, err, "set last read");
+}
+
+/* 0 for a room that does not exist. */
+cc_err store_member_count(struct store *st, int64_t room, uint32_t *count)
+{
+	if (count)
+		*count = 0;
+	if (!st || !count)
+		return CC_ERR_INTERNAL;
+	cc_err err = store_bind_i64(st, st->stmt[STMT_MEMBER_COUNT], 1, room);
+	return store_stmt_count(st, STMT_MEMBER_COUNT, err, count);
+}
+
+/* The member walks: the statement is bound to key, then each row goes to
+ * fn. fn may call any store function except the same walk (CC_ERR_STATE)
+ * and the transaction functions; rows it writes may or may not show up
+ * later in the walk. */
+static cc_err store_member_walk(struct store *st, enum store_stmt_id id, int64_t key,
+				store_member_fn fn, void *ctx)
+{
+	sqlite3_stmt *s = st->stmt[id];
+	cc_err err = store_walk_check(s);
+	if (err)
+		return err;
+	err = store_bind_i64(st, s, 1, key);
+	while (!err) {
+		int rc = sqlite3_step(s);
+		if (rc == SQLITE_DONE)
+			break;
+		if (rc != SQLITE_ROW) {
+			store_log_sqlite(st->db, "walk members");
+			err = CC_ERR_STORE;
+			break;
+		}
+		struct store_member m;
+		err = store_member_read(s, &m);
+		if (!err) {
+			int rv = fn(ctx, &m);
+			if (rv)
+				err = store_walk_stopped(rv);
+		}
+	}
+	store_stmt_done(s);
+	return err;
+}
+
+cc_err store_member_each(struct store *st, int64_t room, store_member_fn fn, void *ctx)
+{
+	if (!st || !fn)
+		return CC_ERR_INTERNAL;
+	return store_member_walk(st, STMT_MEMBER_EACH, room, fn, ctx);
+}
+
+/* In order of the rooms' row ids (oldest room first). */
+cc_err store_member_each_room_of(struct store *st, int64_t user, store_member_fn fn,
+				 void *ctx)
+{
+	if (!st || !fn)
+		return CC_ERR_INTERNAL;
+	return store_member_walk(st, STMT_MEMBER_EACH_ROOM_OF, user, fn, ctx);
+}
+
+/* ---- Blob walks (records, keys) ------------------------------------------ */
+
+/* Steps a bound query whose rows are (u32 number, blob of 1..max bytes) and
+ * hands each to fn; the same rules for fn as store_member_walk. */
+static cc_err store_blob_walk(struct store *st, enum store_stmt_id id, cc_err bind_err,
+			      size_t max, store_blob_fn fn, void *ctx)
+{
+	sqlite3_stmt *s = st->stmt[id];
+	cc_err err = bind_err;
+	while (!err) {
+		int rc = sqlite3_step(s);
+		if (rc == SQLITE_DONE)
+			break;
+		if (rc != SQLITE_ROW) {
+			store_log_sqlite(st->db, "walk");
+			err = CC_ERR_STORE;
+			break;
+		}
+		int64_t n = -1;
+		const uint8_t *p;
+		size_t len;
+		if (!store_col_int(s, 0, 0, UINT32_MAX, &n))
+			err = CC_ERR_STORE;
+		else
+			err = store_col_blob(s, 1, 1, max, &p, &len);
+		if (err == CC_ERR_STORE)
+			log_error("store: row %lld of a record or key walk is damaged",
+				  (long long)n);
+		if (!err) {
+			int rv = fn(ctx, (uint32_t)n, p, len);
+			if (rv)
+				err = store_walk_stopped(rv);
+		}
+	}
+	store_stmt_done(s);
+	return err;
+}
+
+/* ---- Membership records ----------------------------------------------------- */
+
+/* seq must be the room's record_count: smaller is CC_ERR_EXISTS, larger
+ * (a gap in the chain) CC_ERR_STATE; no room is CC_ERR_NOT_FOUND. */
+cc_err store_record_append(struct store *st, int64_t room, uint32_t seq,
+			   const uint8_t *record, size_t len,
+			   const uint8_t hash[STORE_HASH_LEN])
+{
+	if (!st || !hash)
+		return CC_ERR_INTERNAL;
+	cc_err err = store_blob_check(record, len, STORE_BLOB_MAX);
+	if (err)
+		return err;
+	/* record_count is a u32 and would not hold seq + 1. */
+	if (seq == UINT32_MAX)
+		return CC_ERR_LIMIT;
+	bool own;
+	err = store_write_begin(st, &own);
+	if (err)
+		return err;
+
+	sqlite3_stmt *s = st->stmt[STMT_RECORD_INSERT];
+	err = store_bind_i64(st, s, 1, room);
+	if (!err)
+		err = store_bind_i64(st, s, 2, seq);
+	if (!err)
+		err = store_bind_blob(st, s, 3, record, len);
+	err = store_stmt_write(st, STMT_RECORD_INSERT, err, "insert record");
+	if (!err && sqlite3_changes(st->db) == 0) {
+		/* Nothing written yet: find out why. */
+		struct store_room r;
+		err = store_room_get_by_id(st, room, &r);
+		if (!err)
+			err = seq < r.record_count ? CC_ERR_EXISTS : CC_ERR_STATE;
+	}
+	if (!err) {
+		s = st->stmt[STMT_RECORD_ROOM_UPDATE];
+		err = store_bind_i64(st, s, 1, room);
+		if (!err)
+			err = store_bind_i64(st, s, 2, seq);
+		if (!err)
+			err = store_bind_blob(st, s, 3, hash, STORE_HASH_LEN);
+		err = store_stmt_write_one(st, STMT_RECORD_ROOM_UPDATE, err, "update record count");
+	}
+	return store_write_end(st, own, err);
+}
+
+cc_err store_record_each(struct store *st, int64_t room, store_blob_fn fn, void *ctx)
+{
+	if (!st || !fn)
+		return CC_ERR_INTERNAL;
+	sqlite3_stmt *s = st->stmt[STMT_RECORD_EACH];
+	cc_err err = store_walk_check(s);
+	if (err)
+		return err;
+	err = store_bind_i64(st, s, 1, room);
+	return store_blob_walk(st, STMT_RECORD_EACH, err, STORE_BLOB_MAX, fn, ctx);
+}
+
+/* ---- Keys and epochs ---------------------------------------------------------- */
+
+/* Replaces the title if the epoch has one; CC_ERR_NOT_FOUND if no room. */
+cc_err store_epoch_put(struct store *st, int64_t room, uint32_t epoch,
+		       const uint8_t *title_ct, size_t len)
+{
+	if (!st)
+		return CC_ERR_INTERNAL;
+	cc_err err = store_blob_check(title_ct, len, STORE_BLOB_MAX);
+	if (!err)
+		err = store_write_check(st);
+	if (err)
+		return err;
+	sqlite3_stmt *s = st->stmt[STMT_EPOCH_PUT];
+	err = store_bind_i64(st, s, 1, room);
+	if (!err)
+		err = store_bind_i64(st, s, 2, epoch);
+	if (!err)
+		err = store_bind_blob(st, s, 3, title_ct, len);
+	return store_stmt_write(st, STMT_EPOCH_PUT, err, "put epoch");
+}
+
+cc_err store_epoch_get(struct store *st, int64_t room, uint32_t epoch, uint8_t **title_ct,
+		       size_t *len)
+{
+	if (title_ct)
+		*title_ct = NULL;
+	if (len)
+		*len = 0;
+	if (!st || !title_ct || !len)
+		return CC_ERR_INTERNAL;
+	sqlite3_stmt *s = st->stmt[STMT_EPOCH_GET];
+	cc_err err = store_bind_i64(st, s, 1, room);
+	if (!err)
+		err = store_bind_i64(st, s, 2, epoch);
+	if (!err) {
+		int rc = sqlite3_step(s);
+		const uint8_t *p;
+		size_t n;
+		if (rc == SQLITE_ROW) {
+			err = store_col_blob(s, 0, 1, STORE_BLOB_MAX, &p, &n);
+			if (err == CC_ERR_STORE)
+				log_error("store: epoch %u of room %lld is damaged", epoch,
+					  (long long)room);
+			if (!err)
+				err = store_blob_dup(p, n, title_ct);
+			if (!err)
+				*len = n;
+		} else if (rc == SQLITE_DONE) {
+			err = CC_ERR_NOT_FOUND;
+		} else {
+			store_log_sqlite(st->db, "read epoch");
+			err = CC_ERR_STORE;
+		}
+	}
+	store_stmt_done(s);
+	return err;
+}
+
+/* CC_ERR_NOT_FOUND if there is no such room or user. */
+cc_err store_key_put(struct store *st, int64_t room, uint32_t epoch, int64_t user,
+		     const uint8_t *wrapped, size_t len)
+{
+	if (!st)
+		return CC_ERR_INTERNAL;
+	cc_err err = store_blob_check(wrapped, len, STORE_BLOB_MAX);
+	if (!err)
+		err = store_write_check(st);
+	if (err)
+		return err;
+	sqlite3_stmt *s = st->stmt[STMT_KEY_PUT];
+	err = store_bind_i64(st, s, 1, room);
+	if (!err)
+		err = store_bind_i64(st, s, 2, user);
+	if (!err)
+		err = store_bind_i64(st, s, 3, epoch);
+	if (!err)
+		err = store_bind_blob(st, s, 4, wrapped, len);
+	return store_stmt_write(st, STMT_KEY_PUT, err, "put key");
+}
+
+cc_err store_key_each(struct store *st, int64_t room, int64_t user, uint32_t min_epoch,
+		      store_blob_fn fn, void *ctx)
+{
+	if (!st || !fn)
+		return CC_ERR_INTERNAL;
+	sqlite3_stmt *s = st->stmt[STMT_KEY_EACH];
+	cc_err err = store_walk_check(s);
+	if (err)
+		return err;
+	err = store_bind_i64(st, s, 1, room);
+	if (!err)
+		err = store_bind_i64(st, s, 2, user);
+	if (!err)
+		err = store_bind_i64(st, s, 3, min_epoch);
+	return store_blob_walk(st, STMT_KEY_EACH, err, STORE_BLOB_MAX, fn, ctx);
+}
+
+/* ---- Messages -------------------------------------------------------------- */
+
+/* Two statements, prepared once; in its own transaction only if the caller
+ * holds none (the server batches many into one: group commit). The sender
+ * is not checked against users (see migration 2). CC_ERR_NOT_FOUND if no
+ * such room. */
+cc_err store_message_append(struct store *st, int64_t room, int64_t sender, uint32_t epoch,
+			    uint64_t ts_ms, const uint8_t *blob, size_t len,
+			    int64_t *msg_id)
+{
+	if (msg_id)
+		*msg_id = 0;
+	if (!st)
+		return CC_ERR_INTERNAL;
+	cc_err err = store_blob_check(blob, len, STORE_BLOB_MAX);
+	if (err)
+		return err;
+	if (ts_ms > INT64_MAX)
+		return CC_ERR_MALFORMED;
+	bool own;
+	err = store_write_begin(st, &own);
+	if (err)
+		return err;
+
+	sqlite3_stmt *s = st->stmt[STMT_MSG_INSERT];
+	err = store_bind_i64(st, s, 1, room);
+	if (!err)
+		err = store_bind_i64(st, s, 2, sender);
+	if (!err)
+		err = store_bind_i64(st, s, 3, epoch);
+	if (!err)
+		err = store_bind_i64(st, s, 4, (int64_t)ts_ms);
+	if (!err)
+		err = store_bind_blob(st, s, 5, blob, len);
+	err = store_stmt_write(st, STMT_MSG_INSERT, err, "insert message");
+	if (!err && sqlite3_changes(st->db) == 0)
+		err = CC_ERR_NOT_FOUND;
+	/* A clash on (room, msg_id) would mean last_msg_id went backwards. */
+	if (err == CC_ERR_EXISTS) {
+		log_error("store: room %lld: next message id already taken", (long long)room);
+		err = CC_ERR_STORE;
+	}
+
+	int64_t id = 0;
+	if (!err) {
+		s = st->stmt[STMT_MSG_ROOM_BUMP];
+		err = store_bind_i64(st, s, 1, room);
+		int rc = err ? SQLITE_OK : sqlite3_step(s);
+		if (!err && rc == SQLITE_ROW) {
+			if (!store_col_int(s, 0, 1, INT64_MAX, &id)) {
+				log_error("store: room %lld: last_msg_id is damaged",
+					  (long long)room);
+				err = CC_ERR_STORE;
+			} else {
+				rc = sqlite3_step(s);
+			}
+		}
+		if (!err && rc != SQLITE_DONE) {
+			store_log_sqlite(st->db, "update last message id");
+			err = CC_ERR_STORE;
+		}
+		store_stmt_done(s);
+	}
+	err = store_write_end(st, own, err);
+	if (!err && msg_id)
+		*msg_id = id;
+	return err;
+}
+
+cc_err store_message_each(struct store *st, int64_t room, int64_t after_id, uint32_t limit,
+			  store_message_fn fn, void *ctx)
+{
+	if (!st || !fn)
+		return CC_ERR_INTERNAL;
+	sqlite3_stmt *s = st->stmt[STMT_MSG_EACH];
+	cc_err err = store_walk_check(s);
+	if (err)
+		return err;
+	err = store_bind_i64(st, s, 1, room);
+	if (!err)
+		err = store_bind_i64(st, s, 2, after_id);
+	/* A negative LIMIT is no limit. */
+	if (!err)
+		err = store_bind_i64(st, s, 3, limit ? (int64_t)limit : -1);
+	while (!err) {
+		int rc = sqlite3_step(s);
+		if (rc == SQLITE_DONE)
+			break;
+		if (rc != SQLITE_ROW) {
+			store_log_sqlite(st->db, "walk messages");
+			err = CC_ERR_STORE;
+			break;
+		}
+		struct store_message m = {.room = room};
+		int64_t epoch, ts;
+		if (!store_col_int(s, 0, 1, INT64_MAX, &m.msg_id) ||
+		    !store_col_int(s, 1, INT64_MIN, INT64_MAX, &m.sender) ||
+		    !store_col_int(s, 2, 0, UINT32_MAX, &epoch) ||
+		    !store_col_int(s, 3, 0, INT64_MAX, &ts))
+			err = CC_ERR_STORE;
+		else
+			err = store_col_blob(s, 4, 1, STORE_BLOB_MAX, &m.blob, &m.len);
+		if (err == CC_ERR_STORE)
+			log_error("store: message %lld of room %lld is damaged",
+				  (long long)m.msg_id, (long long)room);
+		if (!err) {
+			m.epoch = (uint32_t)epoch;
+			m.ts_ms = (uint64_t)ts;
+			int rv = fn(ctx, &m);
+			if (rv)
+				err = store_walk_stopped(rv);
+		}
+	}
+	store_stmt_done(s);
+	return err;
+}
+
+/* Saturates at UINT32_MAX. */
+cc_err store_message_count_after(struct store *st, int64_t room, int64_t after_id,
+				 uint32_t *count)
+{
+	if (count)
+		*count = 0;
+	if (!st || !count)
+		return CC_ERR_INTERNAL;
+	sqlite3_stmt *s = st->stmt[STMT_MSG_COUNT_AFTER];
+	cc_err err = store_bind_i64(st, s, 1, room);
+	if (!err)
+		err = store_bind_i64(st, s, 2, after_id);
+	return store_stmt_count(st, STMT_MSG_COUNT_AFTER, err, count);
+}
+
+/* Both passes in one transaction (the caller's or our own). Message ids are
+ * never reused after a prune: rooms.last_msg_id keeps counting. */
+cc_err store_message_prune(struct store *st, uint64_t before_ms, uint32_t max_per_room,
+			   uint64_t *deleted)
+{
+	if (deleted)
+		*deleted = 0;
+	if (!st)
+		return CC_ERR_INTERNAL;
+	if (before_ms > INT64_MAX)
+		return CC_ERR_MALFORMED;
+	if (before_ms == 0 && max_per_room == 0)
+		return CC_OK;
+	bool own;
+	cc_err err = store_write_begin(st, &own);
+	if (err)
+		return err;
+	uint64_t n = 0;
+	if (before_ms) {
+		err = store_bind_i64(st, st->stmt[STMT_MSG_PRUNE_AGE], 1, (int64_t)before_ms);
+		err = store_stmt_write(st, STMT_MSG_PRUNE_AGE, err, "prune messages by age");
+		if (!err)
+			n += (uint64_t)sqlite3_changes64(st->db);
+	}
+	if (!err && max_per_room) {
+		err = store_bind_i64(st, st->stmt[STMT_MSG_PRUNE_COUNT], 1, max_per_room);
+		err = store_stmt_write(st, STMT_MSG_PRUNE_COUNT, err, "prune messages by count");
+		if (!err)
+			n += (uint64_t)sqlite3_changes64(st->db);
+	}
+	err = store_write_end(st, own, err);
+	if (!err && deleted)
+		*deleted = n;
+	return err;
 }

@@ -8,6 +8,7 @@
 #ifndef CC_STORE_H
 #define CC_STORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -66,5 +67,152 @@ cc_err store_user_get_by_id(struct store *st, int64_t id, struct store_user *out
 cc_err store_user_touch(struct store *st, int64_t id, uint64_t now_s);
 /* Frees what a get/register put in u (wipes nothing secret: keys are public). */
 void store_user_clear(struct store_user *u);
+
+/* ---- Signing keys -------------------------------------------------------
+ * Each user has an Ed25519 signing key certified by its RSA identity key
+ * (the certificate is opaque here: a signature the clients check). */
+
+#define STORE_SIGN_PUB_LEN 32
+#define STORE_SIGN_CERT_MAX 1024
+
+/* Sets or replaces the user's signing key and certificate. */
+cc_err store_user_set_signing_key(struct store *st, int64_t user_id,
+				  const uint8_t pub[STORE_SIGN_PUB_LEN],
+				  const uint8_t *cert, size_t cert_len);
+/* CC_ERR_NOT_FOUND if the user has none yet. cert is malloc'd (free it). */
+cc_err store_user_get_signing_key(struct store *st, int64_t user_id,
+				  uint8_t pub[STORE_SIGN_PUB_LEN], uint8_t **cert,
+				  size_t *cert_len);
+
+/* ---- Transactions -------------------------------------------------------
+ * Room operations touch several tables; the server wraps each operation (and
+ * each batch of messages: group commit) in one transaction. The functions
+ * below do not open transactions of their own. Not nestable. */
+
+cc_err store_begin(struct store *st);
+cc_err store_commit(struct store *st);
+/* Never fails in a way the caller can act on; logs instead. */
+void store_rollback(struct store *st);
+
+/* ---- Rooms --------------------------------------------------------------
+ * A room is known to the clients by a 16-byte random id, to the store by its
+ * row id. Its membership is a hash-chained list of signed records (opaque
+ * blobs here; src/e2e/ gives them meaning), its keys are wrapped per member
+ * and epoch, its messages are opaque ciphertext blobs numbered per room from 1. */
+
+#define STORE_ROOM_ID_LEN 16
+#define STORE_HASH_LEN 32
+#define STORE_BLOB_MAX (1024 * 1024)
+
+struct store_room {
+	int64_t id;
+	uint8_t room_id[STORE_ROOM_ID_LEN];
+	int64_t admin_user;
+	uint32_t epoch;               /* current key epoch */
+	uint32_t record_count;        /* records in the chain (next seq) */
+	uint8_t last_record_hash[STORE_HASH_LEN];  /* zeros when no record */
+	int64_t last_msg_id;          /* 0 when no message yet */
+	uint64_t created_ms;
+	bool rekey_owed;              /* a member left: the admin owes a new epoch */
+};
+
+/* CC_ERR_EXISTS if a room with this id exists. */
+cc_err store_room_create(struct store *st, const uint8_t room_id[STORE_ROOM_ID_LEN],
+			 int64_t admin_user, uint64_t now_ms, int64_t *out_id);
+cc_err store_room_get(struct store *st, const uint8_t room_id[STORE_ROOM_ID_LEN],
+		      struct store_room *out);
+cc_err store_room_get_by_id(struct store *st, int64_t id, struct store_room *out);
+/* Deletes the room and everything in it (members, records, keys, messages). */
+cc_err store_room_delete(struct store *st, int64_t room);
+cc_err store_room_set_admin(struct store *st, int64_t room, int64_t user);
+cc_err store_room_set_epoch(struct store *st, int64_t room, uint32_t epoch);
+cc_err store_room_set_rekey_owed(struct store *st, int64_t room, bool owed);
+
+/* ---- Members ------------------------------------------------------------ */
+
+struct store_member {
+	int64_t room;
+	int64_t user;
+	int64_t first_msg_id;         /* the first message this member may read */
+	int64_t last_read_msg_id;     /* the last message delivered to it */
+	uint32_t since_epoch;         /* the epoch it joined in */
+};
+
+/* CC_ERR_EXISTS if already a member. */
+cc_err store_member_add(struct store *st, int64_t room, int64_t user, int64_t first_msg_id,
+			uint32_t since_epoch);
+/* CC_ERR_NOT_FOUND if not a member. */
+cc_err store_member_remove(struct store *st, int64_t room, int64_t user);
+/* CC_ERR_NOT_FOUND if not a member (also how the server answers a probe). */
+cc_err store_member_get(struct store *st, int64_t room, int64_t user, struct store_member *out);
+cc_err store_member_set_read(struct store *st, int64_t room, int64_t user, int64_t msg_id);
+cc_err store_member_count(struct store *st, int64_t room, uint32_t *count);
+/* Calls fn for each member of the room, in order of joining (rowid).
+ * A non-zero return from fn stops the walk and is returned as CC_ERR_INTERNAL
+ * unless it is a cc_err, which is returned as is. */
+typedef int (*store_member_fn)(void *ctx, const struct store_member *m);
+cc_err store_member_each(struct store *st, int64_t room, store_member_fn fn, void *ctx);
+/* Calls fn for each room the user is a member of (m->room is the room row id). */
+cc_err store_member_each_room_of(struct store *st, int64_t user, store_member_fn fn,
+				 void *ctx);
+
+/* ---- Membership records ------------------------------------------------- */
+
+/* Appends record number seq; CC_ERR_EXISTS if seq is taken. Also stores
+ * hash (the record's chain hash) as the room's last_record_hash and
+ * seq + 1 as its record_count. */
+cc_err store_record_append(struct store *st, int64_t room, uint32_t seq,
+			   const uint8_t *record, size_t len,
+			   const uint8_t hash[STORE_HASH_LEN]);
+typedef int (*store_blob_fn)(void *ctx, uint32_t n, const uint8_t *blob, size_t len);
+/* Calls fn(ctx, seq, record, len) for each record in order. */
+cc_err store_record_each(struct store *st, int64_t room, store_blob_fn fn, void *ctx);
+
+/* ---- Keys and epochs ---------------------------------------------------- */
+
+/* Stores the epoch's encrypted title (opaque). */
+cc_err store_epoch_put(struct store *st, int64_t room, uint32_t epoch,
+		       const uint8_t *title_ct, size_t len);
+/* title_ct is malloc'd. CC_ERR_NOT_FOUND if the epoch is unknown. */
+cc_err store_epoch_get(struct store *st, int64_t room, uint32_t epoch, uint8_t **title_ct,
+		       size_t *len);
+/* A room key of this epoch wrapped to this user (opaque); replaces any. */
+cc_err store_key_put(struct store *st, int64_t room, uint32_t epoch, int64_t user,
+		     const uint8_t *wrapped, size_t len);
+/* Calls fn(ctx, epoch, wrapped, len) for the user's keys of epochs >= min_epoch,
+ * in epoch order. */
+cc_err store_key_each(struct store *st, int64_t room, int64_t user, uint32_t min_epoch,
+		      store_blob_fn fn, void *ctx);
+
+/* ---- Messages -------------------------------------------------------------- */
+
+struct store_message {
+	int64_t room;
+	int64_t msg_id;
+	int64_t sender;               /* user row id */
+	uint32_t epoch;
+	uint64_t ts_ms;               /* the server's time of receipt */
+	const uint8_t *blob;          /* valid only during the callback */
+	size_t len;
+};
+
+/* Appends a message with the next id of the room (last_msg_id + 1), which
+ * it returns, and updates the room's last_msg_id. */
+cc_err store_message_append(struct store *st, int64_t room, int64_t sender, uint32_t epoch,
+			    uint64_t ts_ms, const uint8_t *blob, size_t len,
+			    int64_t *msg_id);
+typedef int (*store_message_fn)(void *ctx, const struct store_message *m);
+/* Calls fn for the room's messages with id > after_id, oldest first, at most
+ * limit of them (0: no limit). */
+cc_err store_message_each(struct store *st, int64_t room, int64_t after_id, uint32_t limit,
+			  store_message_fn fn, void *ctx);
+/* Messages of the room with id > after_id. */
+cc_err store_message_count_after(struct store *st, int64_t room, int64_t after_id,
+				 uint32_t *count);
+/* Retention: deletes messages older than before_ms (0: no age limit) and, per
+ * room, all but the newest max_per_room (0: no count limit). *deleted gets
+ * how many went. */
+cc_err store_message_prune(struct store *st, uint64_t before_ms, uint32_t max_per_room,
+			   uint64_t *deleted);
 
 #endif

@@ -27,6 +27,14 @@ static const struct {
 	[CC_ERR_CLOSED] = {"closed", "connection closed"},
 	[CC_ERR_USAGE] = {"usage", "bad usage"},
 	[CC_ERR_INTERNAL] = {"internal", "internal error"},
+	[CC_ERR_UNKNOWN_USER] = {"unknown_user", "no user has that nickname"},
+	[CC_ERR_NO_SUCH_ROOM] = {"no_such_room", "no such room"},
+	[CC_ERR_NOT_ADMIN] = {"not_admin", "only the room's admin may do that"},
+	[CC_ERR_STALE_EPOCH] = {"stale_epoch", "the room has a newer key"},
+	[CC_ERR_MUST_TRANSFER_ADMIN] = {"must_transfer_admin", "hand the admin role to another member first"},
+	[CC_ERR_TOO_LONG] = {"too_long", "message too long"},
+	[CC_ERR_FORBIDDEN] = {"forbidden", "not allowed"},
+	[CC_ERR_SECURITY] = {"security", "a security check failed"},
 };
 
 const char *cc_err_str(cc_err err)

@@ -27,6 +27,14 @@ typedef enum cc_err {
 	CC_ERR_CLOSED = 20,        /* peer closed the connection */
 	CC_ERR_USAGE = 21,         /* bad command line or command */
 	CC_ERR_INTERNAL = 22,      /* a bug: should never be seen */
+	CC_ERR_UNKNOWN_USER = 23,  /* no user has that nickname */
+	CC_ERR_NO_SUCH_ROOM = 24,  /* no room, or not a member: the same answer */
+	CC_ERR_NOT_ADMIN = 25,     /* only the room's admin may do that */
+	CC_ERR_STALE_EPOCH = 26,   /* the room has a newer key: refresh, then retry */
+	CC_ERR_MUST_TRANSFER_ADMIN = 27, /* the admin must hand the role over first */
+	CC_ERR_TOO_LONG = 28,      /* message text over its limit */
+	CC_ERR_FORBIDDEN = 29,     /* the session may not do that */
+	CC_ERR_SECURITY = 30,      /* a signature, chain or key check failed */
 	CC_ERR_COUNT_
 } cc_err;
 

@@ -1,0 +1,127 @@
+/* What the client core's files share. */
+#ifndef CC_CLIENT_INTERNAL_H
+#define CC_CLIENT_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "client/client.h"
+#include "crypto/crypto.h"
+#include "e2e/e2e.h"
+#include "proto/msg.h"
+#include "util/buf.h"
+
+struct bufferevent;
+struct chan;
+struct client_store;
+
+/* A user as a room's directory knows them: keys checked against the chain. */
+struct client_user {
+	char nick[PROTO_NICK_MAX + 1];
+	uint8_t fp[CRYPTO_FINGERPRINT_LEN];
+	struct crypto_rsa_key *key;
+	uint8_t sign_pub[CRYPTO_ED25519_PUB_LEN];
+	bool sign_ok;                     /* sign_pub's certificate verified */
+};
+
+struct client_room {
+	uint8_t room_id[PROTO_ROOM_ID_LEN];
+	char id_hex[2 * PROTO_ROOM_ID_LEN + 1];
+	char title[E2E_TITLE_MAX + 1];
+	struct e2e_chain chain;           /* verified membership */
+	struct client_user *users;
+	size_t nusers;
+	bool joined;                      /* state loaded and hearing it live */
+	uint64_t last_msg_id;             /* highest server message id processed */
+};
+
+/* The command waiting for the server (one at a time). */
+enum client_op {
+	OP_NONE,
+	OP_PING,
+	OP_SIGNING_KEY,                   /* part of connecting */
+	OP_CREATE_USERS,
+	OP_CREATE,
+	OP_ROOMS,
+	OP_JOIN,
+	OP_SEND,
+	OP_ADD_USERS,
+	OP_ADD,
+	OP_DISCONNECT,
+	OP_LEAVE_LOAD,                    /* /leave of a room not loaded: join quietly first */
+	OP_LEAVE,
+};
+
+struct client {
+	struct client_config cfg;
+	struct event_base *base;
+	client_event_fn on_event;
+	void *event_ctx;
+	void (*state_cb)(void *ctx);
+	void *state_ctx;
+
+	struct crypto_rsa_key *identity;
+	uint8_t fp[CRYPTO_FINGERPRINT_LEN];
+	uint8_t sign_seed[CRYPTO_ED25519_SEED_LEN];
+	uint8_t sign_pub[CRYPTO_ED25519_PUB_LEN];
+	struct client_store *store;
+	char nick[PROTO_NICK_MAX + 1];
+	char server[300];                 /* "host:port", the pin's name */
+	const char *server_key_status;    /* "new" or "known" */
+
+	struct bufferevent *bev;
+	struct chan *chan;
+	struct buf wire;
+	enum client_state state;
+	int exit_status;
+
+	/* the command in flight */
+	enum client_op op;
+	uint32_t op_request;
+	uint32_t next_request;
+	uint64_t ping_token;
+	uint64_t ping_sent_ms;
+	uint8_t op_room[PROTO_ROOM_ID_LEN];
+	char op_title[E2E_TITLE_MAX + 1];
+	char op_nick[PROTO_NICK_MAX + 1];
+	uint8_t op_key[E2E_KEY_LEN];      /* create: the new room key (wiped after) */
+	uint64_t op_seq;
+	struct buf op_record;             /* the record the op sends */
+	struct client_room *op_new_room;  /* create/join: the room being built */
+	bool op_failed;                   /* join: the state did not verify */
+
+	struct client_room **rooms;
+	size_t nrooms;
+	struct client_room *current;      /* where plain lines go */
+};
+
+void client_emit(struct client *cl, json_t *ev);
+void client_emit_error(struct client *cl, const char *code, const char *message);
+/* An error about a room (and a claimed sender, if any). */
+void client_emit_room_error(struct client *cl, const char *room_hex, const char *from,
+			    const char *code, const char *message);
+cc_err client_send(struct client *cl, const struct proto_msg *m);
+/* Starts a request: a fresh request id, the op, busy until done. */
+uint32_t client_op_begin(struct client *cl, enum client_op op);
+/* The op finished (with its events emitted): the next command may run. */
+void client_op_end(struct client *cl);
+void client_notify(struct client *cl);
+
+/* rooms.c */
+void client_cmd_create(struct client *cl, const char *args);
+void client_cmd_rooms(struct client *cl);
+void client_cmd_join(struct client *cl, const char *args);
+void client_cmd_say(struct client *cl, const char *args);
+void client_cmd_text(struct client *cl, const char *text);
+void client_cmd_add(struct client *cl, const char *args);
+void client_cmd_disconnect(struct client *cl, const char *args);
+void client_cmd_leave(struct client *cl, const char *args);
+/* A room message from the server (not an answer). 0, or an error that ends
+ * the connection. */
+cc_err client_on_room_message(struct client *cl, const struct proto_msg *m);
+/* An answer to the op in flight (OK, USERS, ROOMS, ROOM_STATE, SENT, JOIN_DONE,
+ * or ERROR). */
+void client_on_answer(struct client *cl, const struct proto_msg *m);
+void client_rooms_free(struct client *cl);
+
+#endif

@@ -1,0 +1,281 @@
+#include "e2e/e2e.h"
+
+#include <string.h>
+
+/* Labels: every signature, wrap, hash and key derivation has its own, so no
+ * value made for one purpose can pass for another. */
+static const char LABEL_SIGNING_SEED[] = "cryptocat/1 signing seed";
+static const char LABEL_SIGNING_CERT[] = "cryptocat/1 signing key";
+static const char LABEL_RECORD[] = "cryptocat/1 record";
+static const char LABEL_ROOM_KEY[] = "cryptocat/1 room key";
+static const char LABEL_KEY_COMMIT[] = "cryptocat/1 key commit";
+static const char LABEL_MESSAGE[] = "cryptocat/1 message";
+static const char LABEL_TITLE[] = "cryptocat/1 title";
+
+/* label || 0x00 || room || u32 epoch: the context of keys, wraps and titles. */
+static cc_err put_context(struct buf *b, const char *label,
+			  const uint8_t room[PROTO_ROOM_ID_LEN], uint32_t epoch)
+{
+	cc_err err;
+	if ((err = buf_put_bytes(b, label, strlen(label) + 1)) ||
+	    (err = buf_put_bytes(b, room, PROTO_ROOM_ID_LEN)))
+		return err;
+	return buf_put_u32(b, epoch);
+}
+
+/* label || 0x00 || data: what every signature covers. */
+static cc_err put_labelled(struct buf *b, const char *label, const uint8_t *data, size_t len)
+{
+	cc_err err = buf_put_bytes(b, label, strlen(label) + 1);
+	return err ? err : buf_put_bytes(b, data, len);
+}
+
+cc_err e2e_signing_key_derive(const struct crypto_rsa_key *identity,
+			      uint8_t seed[CRYPTO_ED25519_SEED_LEN],
+			      uint8_t pub[CRYPTO_ED25519_PUB_LEN])
+{
+	struct buf pem;
+	cc_err err;
+
+	buf_init(&pem, 64 * 1024);
+	if ((err = crypto_rsa_private_to_pem(identity, &pem)) ||
+	    (err = crypto_hkdf_sha256(pem.data, pem.len, NULL, 0,
+				      (const uint8_t *)LABEL_SIGNING_SEED,
+				      strlen(LABEL_SIGNING_SEED), seed, CRYPTO_ED25519_SEED_LEN)))
+		goto out;
+	err = crypto_ed25519_public(seed, pub);
+out:
+	buf_free(&pem);
+	if (err)
+		mem_wipe(seed, CRYPTO_ED25519_SEED_LEN);
+	return err;
+}
+
+cc_err e2e_signing_cert_make(const struct crypto_rsa_key *identity,
+			     const uint8_t pub[CRYPTO_ED25519_PUB_LEN], struct buf *cert)
+{
+	struct buf input;
+	cc_err err;
+
+	buf_init(&input, 256);
+	if (!(err = put_labelled(&input, LABEL_SIGNING_CERT, pub, CRYPTO_ED25519_PUB_LEN)))
+		err = crypto_rsa_pss_sign(identity, input.data, input.len, cert);
+	buf_free(&input);
+	return err;
+}
+
+cc_err e2e_signing_cert_verify(const struct crypto_rsa_key *identity_pub,
+			       const uint8_t pub[CRYPTO_ED25519_PUB_LEN],
+			       const uint8_t *cert, size_t cert_len)
+{
+	struct buf input;
+	cc_err err;
+
+	buf_init(&input, 256);
+	if (!(err = put_labelled(&input, LABEL_SIGNING_CERT, pub, CRYPTO_ED25519_PUB_LEN)))
+		err = crypto_rsa_pss_verify(identity_pub, input.data, input.len, cert, cert_len);
+	buf_free(&input);
+	return err ? CC_ERR_AUTH : CC_OK;
+}
+
+cc_err e2e_room_key_new(uint8_t key[E2E_KEY_LEN])
+{
+	return crypto_random_bytes(key, E2E_KEY_LEN);
+}
+
+void e2e_key_commit(const uint8_t room[PROTO_ROOM_ID_LEN], uint32_t epoch,
+		    const uint8_t key[E2E_KEY_LEN], uint8_t out[PROTO_HASH_LEN])
+{
+	struct buf input;
+
+	buf_init(&input, 256);
+	if (put_context(&input, LABEL_KEY_COMMIT, room, epoch) == CC_OK &&
+	    buf_put_bytes(&input, key, E2E_KEY_LEN) == CC_OK)
+		crypto_sha256(input.data, input.len, out);
+	else
+		memset(out, 0, PROTO_HASH_LEN);  /* matches nothing real */
+	buf_free(&input);
+}
+
+cc_err e2e_key_wrap(const struct crypto_rsa_key *member, const uint8_t room[PROTO_ROOM_ID_LEN],
+		    uint32_t epoch, const uint8_t key[E2E_KEY_LEN], struct buf *out)
+{
+	struct buf label;
+	cc_err err;
+
+	buf_init(&label, 256);
+	if (!(err = put_context(&label, LABEL_ROOM_KEY, room, epoch)))
+		err = crypto_rsa_oaep_encrypt(member, label.data, label.len, key, E2E_KEY_LEN, out);
+	buf_free(&label);
+	return err;
+}
+
+cc_err e2e_key_unwrap(const struct crypto_rsa_key *identity,
+		      const uint8_t room[PROTO_ROOM_ID_LEN], uint32_t epoch,
+		      const uint8_t *wrapped, size_t len, uint8_t key[E2E_KEY_LEN])
+{
+	struct buf label;
+	size_t got = 0;
+	cc_err err;
+
+	buf_init(&label, 256);
+	if (!(err = put_context(&label, LABEL_ROOM_KEY, room, epoch)))
+		err = crypto_rsa_oaep_decrypt(identity, label.data, label.len, wrapped, len, key,
+					      E2E_KEY_LEN, &got);
+	buf_free(&label);
+	if (!err && got != E2E_KEY_LEN)
+		err = CC_ERR_AUTH;
+	if (err)
+		mem_wipe(key, E2E_KEY_LEN);
+	return err ? CC_ERR_AUTH : CC_OK;
+}
+
+cc_err e2e_title_seal(const uint8_t key[E2E_KEY_LEN], const uint8_t room[PROTO_ROOM_ID_LEN],
+		      uint32_t epoch, const char *title, struct buf *out)
+{
+	size_t n = strlen(title);
+	uint8_t nonce[CRYPTO_AEAD_NONCE_LEN], *dst;
+	struct buf aad;
+	cc_err err;
+
+	if (n > E2E_TITLE_MAX)
+		return CC_ERR_TOO_LARGE;
+	if (!proto_utf8_valid((const uint8_t *)title, n))
+		return CC_ERR_MALFORMED;
+	buf_init(&aad, 256);
+	if ((err = put_context(&aad, LABEL_TITLE, room, epoch)) ||
+	    (err = crypto_random_bytes(nonce, sizeof nonce)) ||
+	    (err = buf_put_bytes(out, nonce, sizeof nonce)) ||
+	    (err = buf_append_space(out, n + CRYPTO_AEAD_TAG_LEN, &dst)))
+		goto out;
+	err = crypto_aead_seal(key, nonce, aad.data, aad.len, (const uint8_t *)title, n, dst);
+out:
+	buf_free(&aad);
+	return err;
+}
+
+cc_err e2e_title_open(const uint8_t key[E2E_KEY_LEN], const uint8_t room[PROTO_ROOM_ID_LEN],
+		      uint32_t epoch, const uint8_t *ct, size_t len, char out[E2E_TITLE_MAX + 1])
+{
+	struct buf aad;
+	cc_err err;
+
+	if (len < CRYPTO_AEAD_NONCE_LEN + CRYPTO_AEAD_TAG_LEN ||
+	    len - CRYPTO_AEAD_NONCE_LEN - CRYPTO_AEAD_TAG_LEN > E2E_TITLE_MAX)
+		return CC_ERR_MALFORMED;
+	size_t n = len - CRYPTO_AEAD_NONCE_LEN - CRYPTO_AEAD_TAG_LEN;
+	buf_init(&aad, 256);
+	if (!(err = put_context(&aad, LABEL_TITLE, room, epoch)))
+		err = crypto_aead_open(key, ct, aad.data, aad.len, ct + CRYPTO_AEAD_NONCE_LEN,
+				       len - CRYPTO_AEAD_NONCE_LEN, (uint8_t *)out);
+	buf_free(&aad);
+	if (err)
+		return CC_ERR_AUTH;
+	out[n] = '\0';
+	if (!proto_utf8_valid((const uint8_t *)out, n)) {
+		out[0] = '\0';
+		return CC_ERR_MALFORMED;
+	}
+	return CC_OK;
+}
+
+cc_err e2e_record_sign(const struct crypto_rsa_key *actor, const struct proto_record *rec,
+		       struct buf *out)
+{
+	struct buf unsigned_part, input, sig;
+	struct proto_record signed_rec = *rec;
+	cc_err err;
+
+	buf_init(&unsigned_part, PROTO_RECORD_MAX);
+	buf_init(&input, PROTO_RECORD_MAX);
+	buf_init(&sig, PROTO_RSA_BYTES_MAX);
+	if ((err = proto_record_encode_unsigned(rec, &unsigned_part)) ||
+	    (err = put_labelled(&input, LABEL_RECORD, unsigned_part.data, unsigned_part.len)) ||
+	    (err = crypto_rsa_pss_sign(actor, input.data, input.len, &sig)))
+		goto out;
+	signed_rec.signature = (struct proto_bytes){sig.data, sig.len};
+	err = proto_record_encode(&signed_rec, out);
+out:
+	buf_free(&unsigned_part);
+	buf_free(&input);
+	buf_free(&sig);
+	return err;
+}
+
+cc_err e2e_record_verify_sig(const struct crypto_rsa_key *actor, const struct proto_record *rec)
+{
+	struct buf input;
+	cc_err err;
+
+	buf_init(&input, PROTO_RECORD_MAX);
+	if (!(err = put_labelled(&input, LABEL_RECORD, rec->signed_part.p, rec->signed_part.len)))
+		err = crypto_rsa_pss_verify(actor, input.data, input.len, rec->signature.p,
+					    rec->signature.len);
+	buf_free(&input);
+	return err ? CC_ERR_AUTH : CC_OK;
+}
+
+void e2e_record_hash(const uint8_t *record, size_t len, uint8_t out[PROTO_HASH_LEN])
+{
+	crypto_sha256(record, len, out);
+}
+
+cc_err e2e_message_seal(const uint8_t sign_seed[CRYPTO_ED25519_SEED_LEN],
+			const uint8_t key[E2E_KEY_LEN], struct proto_envelope *env,
+			const uint8_t *text, size_t text_len, struct buf *out)
+{
+	struct buf header, ct, input;
+	uint8_t *dst;
+	cc_err err;
+
+	if (text_len > PROTO_TEXT_MAX)
+		return CC_ERR_TOO_LARGE;
+	buf_init(&header, 256);
+	buf_init(&ct, PROTO_TEXT_MAX + CRYPTO_AEAD_TAG_LEN);
+	buf_init(&input, PROTO_ENVELOPE_MAX + 64);
+	if ((err = proto_envelope_encode_header(env, &header)) ||
+	    (err = crypto_random_bytes(env->nonce, sizeof env->nonce)) ||
+	    (err = buf_append_space(&ct, text_len + CRYPTO_AEAD_TAG_LEN, &dst)) ||
+	    (err = crypto_aead_seal(key, env->nonce, header.data, header.len, text, text_len, dst)))
+		goto out;
+	env->ciphertext = (struct proto_bytes){ct.data, ct.len};
+	if ((err = buf_put_bytes(&input, LABEL_MESSAGE, sizeof LABEL_MESSAGE)) ||
+	    (err = proto_envelope_encode_unsigned(env, &input)) ||
+	    (err = crypto_ed25519_sign(sign_seed, input.data, input.len, env->signature)))
+		goto out;
+	err = proto_envelope_encode(env, out);
+out:
+	env->ciphertext = (struct proto_bytes){NULL, 0};
+	buf_free(&header);
+	buf_free(&ct);
+	buf_free(&input);
+	return err;
+}
+
+cc_err e2e_message_open(const uint8_t sign_pub[CRYPTO_ED25519_PUB_LEN],
+			const uint8_t key[E2E_KEY_LEN], const struct proto_envelope *env,
+			uint8_t *text, size_t *text_len)
+{
+	struct buf input;
+	cc_err err;
+
+	/* The signature first: nothing unauthenticated reaches the decryption. */
+	buf_init(&input, PROTO_ENVELOPE_MAX + 64);
+	if (!(err = put_labelled(&input, LABEL_MESSAGE, env->signed_part.p, env->signed_part.len)))
+		err = crypto_ed25519_verify(sign_pub, input.data, input.len, env->signature,
+					    PROTO_SIG_LEN);
+	buf_free(&input);
+	if (err)
+		return CC_ERR_AUTH;
+	if (env->ciphertext.len < CRYPTO_AEAD_TAG_LEN ||
+	    env->ciphertext.len - CRYPTO_AEAD_TAG_LEN > PROTO_TEXT_MAX)
+		return CC_ERR_MALFORMED;
+	size_t n = env->ciphertext.len - CRYPTO_AEAD_TAG_LEN;
+	if (crypto_aead_open(key, env->nonce, env->header.p, env->header.len, env->ciphertext.p,
+			     env->ciphertext.len, text))
+		return CC_ERR_AUTH;
+	if (!proto_utf8_valid(text, n))
+		return CC_ERR_MALFORMED;
+	*text_len = n;
+	return CC_OK;
+}

@@ -1,0 +1,80 @@
+/* The end-to-end formats the server stores but cannot read or forge:
+ * membership records and room message envelopes. Codecs only; signing,
+ * sealing and verification are in src/e2e/. docs/PROTOCOL.md section 8. */
+#ifndef CC_PROTO_ROOM_H
+#define CC_PROTO_ROOM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto/msg.h"
+#include "util/buf.h"
+
+#define PROTO_RECORD_VERSION 1
+#define PROTO_ENVELOPE_VERSION 1
+#define PROTO_HASH_LEN 32
+#define PROTO_NONCE_LEN 12
+#define PROTO_SIG_LEN 64
+/* Longest message text, in bytes of UTF-8. */
+#define PROTO_TEXT_MAX (16 * 1024)
+
+enum proto_record_action {
+	PROTO_REC_CREATE = 1,   /* actor = subject = the creator, the first admin */
+	PROTO_REC_ADD = 2,      /* the admin adds subject */
+	PROTO_REC_KICK = 3,     /* the admin expels subject; new epoch */
+	PROTO_REC_LEAVE = 4,    /* subject leaves (actor = subject) */
+	PROTO_REC_ADMIN = 5,    /* the admin hands the role to subject */
+	PROTO_REC_REKEY = 6,    /* the admin starts a new epoch */
+};
+
+/* A membership record: one change to a room's membership, signed by its actor
+ * and chained to the previous record by hash. */
+struct proto_record {
+	uint8_t version;
+	uint8_t room_id[PROTO_ROOM_ID_LEN];
+	uint32_t seq;                           /* 0 for the create record */
+	uint8_t prev_hash[PROTO_HASH_LEN];      /* zeros for seq 0 */
+	uint8_t action;
+	struct proto_bytes actor;               /* nick */
+	uint8_t actor_fp[PROTO_FINGERPRINT_LEN];
+	struct proto_bytes subject;             /* nick */
+	uint8_t subject_fp[PROTO_FINGERPRINT_LEN];
+	uint32_t epoch;                         /* the epoch once this record applies */
+	uint8_t key_commit[PROTO_HASH_LEN];     /* commits to that epoch's key */
+	uint64_t time_ms;                       /* the actor's clock */
+	struct proto_bytes signature;           /* RSA-PSS by the actor */
+	struct proto_bytes signed_part;         /* decode only: every byte before signature */
+};
+
+/* Decodes exactly len bytes. Views point into p. */
+cc_err proto_record_decode(const uint8_t *p, size_t len, struct proto_record *out);
+/* Encodes every field but the signature (what the actor signs). */
+cc_err proto_record_encode_unsigned(const struct proto_record *rec, struct buf *out);
+/* Encodes the whole record, signature included. */
+cc_err proto_record_encode(const struct proto_record *rec, struct buf *out);
+
+/* A room message: header (the AEAD's associated data), nonce, ciphertext,
+ * and the sender's Ed25519 signature over all of it. */
+struct proto_envelope {
+	uint8_t version;
+	uint8_t room_id[PROTO_ROOM_ID_LEN];
+	uint32_t epoch;
+	struct proto_bytes sender;              /* nick */
+	uint64_t seq;                           /* per sender and room, from 1 */
+	uint64_t time_ms;                       /* the sender's clock */
+	uint8_t nonce[PROTO_NONCE_LEN];
+	struct proto_bytes ciphertext;          /* text and the 16-byte tag */
+	uint8_t signature[PROTO_SIG_LEN];
+	struct proto_bytes header;              /* decode only: version..time_ms */
+	struct proto_bytes signed_part;         /* decode only: version..ciphertext */
+};
+
+cc_err proto_envelope_decode(const uint8_t *p, size_t len, struct proto_envelope *out);
+/* Encodes the header alone (the associated data). */
+cc_err proto_envelope_encode_header(const struct proto_envelope *env, struct buf *out);
+/* Encodes header, nonce and ciphertext (what the sender signs). */
+cc_err proto_envelope_encode_unsigned(const struct proto_envelope *env, struct buf *out);
+/* Encodes everything, signature included. */
+cc_err proto_envelope_encode(const struct proto_envelope *env, struct buf *out);
+
+#endif

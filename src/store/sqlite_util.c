@@ -1,0 +1,279 @@
+#include "store/sqlite_util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util/log.h"
+
+void sqlite_util_log(const char *name, sqlite3 *db, const char *what)
+{
+	log_error("%s: %s: %s (code %d)", name, what, sqlite3_errmsg(db),
+		  sqlite3_extended_errcode(db));
+}
+
+void sqlite_util_stmt_done(sqlite3_stmt *s)
+{
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+}
+
+cc_err sqlite_util_stmt_run(const char *name, sqlite3_stmt *s, const char *what)
+{
+	int rc = sqlite3_step(s);
+	cc_err err = CC_OK;
+	if (rc != SQLITE_DONE) {
+		sqlite_util_log(name, sqlite3_db_handle(s), what);
+		err = CC_ERR_STORE;
+	}
+	sqlite_util_stmt_done(s);
+	return err;
+}
+
+cc_err sqlite_util_bind_check(const char *name, sqlite3_stmt *s, int rc, const char *what)
+{
+	if (rc == SQLITE_OK)
+		return CC_OK;
+	sqlite_util_log(name, sqlite3_db_handle(s), what);
+	return CC_ERR_STORE;
+}
+
+cc_err sqlite_util_exec(const char *name, sqlite3 *db, const char *sql, const char *what)
+{
+	char *msg = NULL;
+	if (sqlite3_exec(db, sql, NULL, NULL, &msg) == SQLITE_OK)
+		return CC_OK;
+	log_error("%s: %s: %s (code %d)", name, what, msg ? msg : sqlite3_errmsg(db),
+		  sqlite3_extended_errcode(db));
+	sqlite3_free(msg);
+	return CC_ERR_STORE;
+}
+
+/* Runs a one-row pragma and hands back its first column as an integer or
+ * copies it as text into text (if not NULL). */
+static cc_err sqlite_util_pragma_query(const char *name, sqlite3 *db, const char *sql,
+				       int *num, char *text, size_t text_max)
+{
+	sqlite3_stmt *s = NULL;
+	cc_err err = CC_OK;
+	if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK) {
+		sqlite_util_log(name, db, sql);
+		return CC_ERR_STORE;
+	}
+	if (sqlite3_step(s) != SQLITE_ROW) {
+		sqlite_util_log(name, db, sql);
+		err = CC_ERR_STORE;
+		goto out;
+	}
+	if (num)
+		*num = sqlite3_column_int(s, 0);
+	if (text && text_max > 0) {
+		const unsigned char *t = sqlite3_column_text(s, 0);
+		int n = sqlite3_column_bytes(s, 0);
+		if (!t || n < 0 || (size_t)n >= text_max) {
+			text[0] = '\0';
+		} else {
+			memcpy(text, t, (size_t)n);
+			text[n] = '\0';
+		}
+	}
+out:
+	sqlite3_finalize(s);
+	return err;
+}
+
+static cc_err sqlite_util_version_check(const struct sqlite_util_schema *schema, int version,
+					const char *path)
+{
+	if (version >= 0 && version <= schema->latest)
+		return CC_OK;
+	if (version < 0)
+		log_error("%s: %s has an invalid schema version %d; refusing to open it",
+			  schema->name, path, version);
+	else
+		log_error("%s: %s has schema version %d but this program knows only up"
+			  " to %d; refusing to open it (use a newer Crypto Cat)",
+			  schema->name, path, version, schema->latest);
+	return CC_ERR_VERSION;
+}
+
+/* Applies the missing steps, one transaction each. The version is read again
+ * inside each write transaction so two processes opening a new file at once
+ * cannot both apply a step. */
+static cc_err sqlite_util_migrate(const struct sqlite_util_schema *schema, sqlite3 *db,
+				  const char *path, int *version)
+{
+	const char *name = schema->name;
+	for (;;) {
+		cc_err err = sqlite_util_exec(name, db, "BEGIN IMMEDIATE", "begin migration");
+		if (err)
+			return err;
+		int v = 0;
+		err = sqlite_util_pragma_query(name, db, "PRAGMA user_version", &v, NULL, 0);
+		if (!err)
+			err = sqlite_util_version_check(schema, v, path);
+		if (!err && v == schema->latest) {
+			err = sqlite_util_exec(name, db, "COMMIT", "end migration");
+			if (!err) {
+				*version = v;
+				return CC_OK;
+			}
+		}
+		if (!err)
+			err = sqlite_util_exec(name, db, schema->migrations[v], "migrate schema");
+		if (!err) {
+			/* PRAGMA takes no bound parameters; the value is our own integer. */
+			char sql[48];
+			snprintf(sql, sizeof sql, "PRAGMA user_version = %d", v + 1);
+			err = sqlite_util_exec(name, db, sql, "set schema version");
+		}
+		if (!err)
+			err = sqlite_util_exec(name, db, "COMMIT", "commit migration");
+		if (err) {
+			if (!sqlite3_get_autocommit(db))
+				sqlite_util_exec(name, db, "ROLLBACK", "roll back migration");
+			return err;
+		}
+		log_info("%s: %s migrated to schema version %d", name, path, v + 1);
+	}
+}
+
+/* Creates the file ourselves so it is born 0600: SQLite would apply only the
+ * umask, and its -wal and -shm files copy the database file's mode. */
+static cc_err sqlite_util_file_prepare(const char *name, const char *path)
+{
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
+	if (fd < 0) {
+		log_error("%s: cannot open %s: %s", name, path, strerror(errno));
+		return CC_ERR_STORE;
+	}
+	cc_err err = CC_OK;
+	struct stat sb;
+	if (fstat(fd, &sb) != 0) {
+		log_error("%s: cannot stat %s: %s", name, path, strerror(errno));
+		err = CC_ERR_STORE;
+	} else if (!S_ISREG(sb.st_mode)) {
+		log_error("%s: %s is not a regular file", name, path);
+		err = CC_ERR_STORE;
+	} else if ((sb.st_mode & 07777) != 0600) {
+		if (sb.st_mode & 077)
+			log_warn("%s: %s had mode %04o; setting 0600",
+				 name, path, (unsigned)(sb.st_mode & 07777));
+		if (fchmod(fd, 0600) != 0) {
+			log_error("%s: cannot chmod %s: %s", name, path, strerror(errno));
+			err = CC_ERR_STORE;
+		}
+	}
+	close(fd);
+	return err;
+}
+
+cc_err sqlite_util_open(const struct sqlite_util_schema *schema, const char *path,
+			sqlite3 **out, int *version)
+{
+	if (!out)
+		return CC_ERR_INTERNAL;
+	*out = NULL;
+	if (!schema || !version || schema->latest < 0 ||
+	    (schema->latest > 0 && !schema->migrations))
+		return CC_ERR_INTERNAL;
+	const char *name = schema->name;
+	if (!path || !*path) {
+		log_error("%s: no database path", name);
+		return CC_ERR_USAGE;
+	}
+	int in_memory = strcmp(path, ":memory:") == 0;
+	if (!in_memory) {
+		cc_err err = sqlite_util_file_prepare(name, path);
+		if (err)
+			return err;
+	}
+
+	sqlite3 *db = NULL;
+	cc_err err = CC_OK;
+	int rc = sqlite3_open_v2(path, &db,
+				 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+				 NULL);
+	if (rc != SQLITE_OK) {
+		if (db)
+			sqlite_util_log(name, db, path);
+		else
+			log_error("%s: %s: %s", name, path, sqlite3_errstr(rc));
+		err = rc == SQLITE_NOMEM ? CC_ERR_NOMEM : CC_ERR_STORE;
+		goto fail;
+	}
+	sqlite3_extended_result_codes(db, 1);
+	/* Refuse writable_schema and other ways to corrupt the file through SQL. */
+	sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, 1, (int *)NULL);
+	if (sqlite3_busy_timeout(db, 5000) != SQLITE_OK) {
+		sqlite_util_log(name, db, "busy timeout");
+		err = CC_ERR_STORE;
+		goto fail;
+	}
+	/* FULL: in WAL mode NORMAL may lose the last commits on power loss, and
+	 * what a caller was told is stored must survive. */
+	err = sqlite_util_exec(name, db, "PRAGMA foreign_keys = ON; PRAGMA trusted_schema = OFF;"
+			       " PRAGMA synchronous = FULL;", "set pragmas");
+	if (err)
+		goto fail;
+
+	/* Check the version before anything writes to a file from the future. */
+	int v = 0;
+	err = sqlite_util_pragma_query(name, db, "PRAGMA user_version", &v, NULL, 0);
+	if (!err)
+		err = sqlite_util_version_check(schema, v, path);
+	if (err)
+		goto fail;
+
+	char mode[16];
+	err = sqlite_util_pragma_query(name, db, "PRAGMA journal_mode = WAL", NULL, mode,
+				       sizeof mode);
+	if (err)
+		goto fail;
+	if (strcmp(mode, "wal") != 0 && !in_memory)
+		log_warn("%s: %s: journal mode is %s, not wal", name, path, mode);
+
+	err = sqlite_util_migrate(schema, db, path, version);
+	if (err)
+		goto fail;
+	*out = db;
+	return CC_OK;
+
+fail:
+	sqlite_util_close(name, db);
+	return err;
+}
+
+void sqlite_util_close(const char *name, sqlite3 *db)
+{
+	if (db && sqlite3_close(db) != SQLITE_OK)
+		sqlite_util_log(name, db, "close");
+}
+
+cc_err sqlite_util_prepare_all(const char *name, sqlite3 *db, const char *const *sql,
+			       sqlite3_stmt **stmt, int n)
+{
+	for (int i = 0; i < n; i++)
+		stmt[i] = NULL;
+	for (int i = 0; i < n; i++) {
+		int rc = sqlite3_prepare_v3(db, sql[i], -1, SQLITE_PREPARE_PERSISTENT, &stmt[i],
+					    NULL);
+		if (rc != SQLITE_OK) {
+			sqlite_util_log(name, db, "prepare statement");
+			sqlite_util_finalize_all(stmt, n);
+			return rc == SQLITE_NOMEM ? CC_ERR_NOMEM : CC_ERR_STORE;
+		}
+	}
+	return CC_OK;
+}
+
+void sqlite_util_finalize_all(sqlite3_stmt **stmt, int n)
+{
+	for (int i = 0; i < n; i++) {
+		sqlite3_finalize(stmt[i]);
+		stmt[i] = NULL;
+	}
+}
