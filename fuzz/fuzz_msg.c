@@ -186,7 +186,13 @@ static void gen_msg(const struct proto_msg *m, const char *name)
 {
 	struct buf out;
 	buf_init(&out, 0);
-	CHECK(proto_msg_encode(m, &out) == CC_OK);
+	cc_err err = proto_msg_encode(m, &out);
+	if (err != CC_OK) {
+		/* A new type whose fields need values: add a case above. */
+		fprintf(stderr, "fuzz_msg seeds: type 0x%02x (%s): %s\n", m->type,
+			proto_type_name(m->type), cc_err_str(err));
+		exit(1);
+	}
 	gen_write(name ? name : proto_type_name(m->type), out.data, out.len);
 	buf_free(&out);
 }
@@ -224,8 +230,7 @@ static void gen_seeds(void)
 	for (unsigned t = 0; t < 256; t++) {
 		if (!proto_type_name((uint8_t)t))
 			continue;
-		/* Every field gets a plausible value; which ones a type has is the
-		 * codec's business, so set them all through each union member. */
+		/* Plausible values for the fields each type has. */
 		memset(&m, 0, sizeof m);
 		m.type = (uint8_t)t;
 		switch (t) {
@@ -313,11 +318,6 @@ static void gen_seeds(void)
 		default:
 			/* Only fixed-size fields (ids, request ids): zeros encode. */
 			break;
-		}
-		if (proto_msg_encode(&m, &(struct buf){.max = BUF_MAX_DEFAULT}) != CC_OK) {
-			fprintf(stderr, "fuzz_msg seeds: no sample for type 0x%02x (%s)\n", t,
-				proto_type_name((uint8_t)t));
-			exit(1);
 		}
 		gen_msg(&m, NULL);
 	}

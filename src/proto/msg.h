@@ -169,7 +169,7 @@ struct proto_error {
 	struct proto_bytes text;
 };
 
-/* Requests and answers about rooms; see docs/PROTOCOL.md section 7. */
+/* Requests and answers about rooms; see docs/PROTOCOL.md section 8. */
 struct proto_signing_key {
 	uint32_t request_id;
 	uint8_t sign_pub[PROTO_SIGN_PUB_LEN];

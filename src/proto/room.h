@@ -1,6 +1,6 @@
 /* The end-to-end formats the server stores but cannot read or forge:
  * membership records and room message envelopes. Codecs only; signing,
- * sealing and verification are in src/e2e/. docs/PROTOCOL.md section 8. */
+ * sealing and verification are in src/e2e/. docs/PROTOCOL.md section 9. */
 #ifndef CC_PROTO_ROOM_H
 #define CC_PROTO_ROOM_H
 

@@ -1679,6 +1679,28 @@ cc_err store_key_each(struct store *st, int64_t room, int64_t user, uint32_t min
 
 /* ---- Messages -------------------------------------------------------------- */
 
+/* Steps the RETURNING update of rooms.last_msg_id: exactly one row. */
+static cc_err store_msg_bump_step(struct store *st, sqlite3_stmt *s, int64_t room, int64_t *id)
+{
+	int rc = sqlite3_step(s);
+	if (rc == SQLITE_DONE) {
+		/* The insert just found the room, in the same transaction. */
+		log_error("store: room %lld vanished while a message was added", (long long)room);
+		return CC_ERR_STORE;
+	}
+	if (rc == SQLITE_ROW) {
+		if (!store_col_int(s, 0, 1, INT64_MAX, id)) {
+			log_error("store: room %lld: last_msg_id is damaged", (long long)room);
+			return CC_ERR_STORE;
+		}
+		rc = sqlite3_step(s);
+		if (rc == SQLITE_DONE)
+			return CC_OK;
+	}
+	store_log_sqlite(st->db, "update last message id");
+	return CC_ERR_STORE;
+}
+
 /* Two statements, prepared once; in its own transaction only if the caller
  * holds none (the server batches many into one: group commit). The sender
  * is not checked against users (see migration 2). CC_ERR_NOT_FOUND if no
@@ -1724,20 +1746,8 @@ cc_err store_message_append(struct store *st, int64_t room, int64_t sender, uint
 	if (!err) {
 		s = st->stmt[STMT_MSG_ROOM_BUMP];
 		err = store_bind_i64(st, s, 1, room);
-		int rc = err ? SQLITE_OK : sqlite3_step(s);
-		if (!err && rc == SQLITE_ROW) {
-			if (!store_col_int(s, 0, 1, INT64_MAX, &id)) {
-				log_error("store: room %lld: last_msg_id is damaged",
-					  (long long)room);
-				err = CC_ERR_STORE;
-			} else {
-				rc = sqlite3_step(s);
-			}
-		}
-		if (!err && rc != SQLITE_DONE) {
-			store_log_sqlite(st->db, "update last message id");
-			err = CC_ERR_STORE;
-		}
+		if (!err)
+			err = store_msg_bump_step(st, s, room, &id);
 		store_stmt_done(s);
 	}
 	err = store_write_end(st, own, err);
