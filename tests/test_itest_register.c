@@ -26,8 +26,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "crypto/crypto.h"
 #include "support/itest.h"
 #include "support/itest_extra.h"
+#include "util/buf.h"
 
 #define FP_HEX_LEN 64
 
@@ -177,23 +179,17 @@ static void test_nick_binding(void **state)
 
 /* ---- pinned server key ------------------------------------------------ */
 
-/* The fingerprint the server logged at start-up ("server key fingerprint X"). */
-static void logged_server_fp(const struct itest_server *srv, char out[FP_HEX_LEN + 1])
+/* The fingerprint of the key the server keeps in DATA (made at first start). */
+static void server_key_fp(const char *data, char out[FP_HEX_LEN + 1])
 {
-	static const char tag[] = "server key fingerprint ";
-	char *log = itest_read_file(itest_server_log(srv), NULL);
-	assert_non_null(log);
-	/* The log is appended to across restarts on one port: take the last. */
-	char *p = NULL;
-	for (char *q = strstr(log, tag); q; q = strstr(q + 1, tag))
-		p = q;
-	assert_non_null(p);
-	p += strlen(tag);
-	assert_true(strlen(p) >= FP_HEX_LEN);
-	memcpy(out, p, FP_HEX_LEN);
-	out[FP_HEX_LEN] = '\0';
-	free(log);
-	check_fp_hex(out);
+	struct crypto_rsa_key *key = NULL;
+	uint8_t fp[CRYPTO_FINGERPRINT_LEN];
+	assert_int_equal(crypto_init(), CC_OK);
+	assert_int_equal(crypto_rsa_load_private_file(itest_path(data, "server_key.pem"), &key),
+		CC_OK);
+	assert_int_equal(crypto_rsa_fingerprint(key, fp), CC_OK);
+	crypto_rsa_free(key);
+	hex_encode(fp, sizeof fp, out);
 }
 
 static void test_server_key_changed(void **state)
@@ -214,7 +210,7 @@ static void test_server_key_changed(void **state)
 	assert_non_null(srv);
 	int port = itest_server_port(srv);
 	char fp_a[FP_HEX_LEN + 1], fp_b[FP_HEX_LEN + 1];
-	logged_server_fp(srv, fp_a);
+	server_key_fp(data_a, fp_a);
 	json_t *ev = register_once(port, home, "carol", "carol", "new");
 	assert_string_equal(itest_json_str(ev, "server_fingerprint"), fp_a);
 	json_decref(ev);
@@ -230,9 +226,11 @@ static void test_server_key_changed(void **state)
 	/* Another server (another key) on the same address. */
 	srv = itest_server_start_on(data_b, port, server_args);
 	assert_non_null(srv);
-	logged_server_fp(srv, fp_b);
+	server_key_fp(data_b, fp_b);
 	/* One log per port: count what this server adds. */
-	int registered_before = count_in_file(itest_server_log(srv), "registered");
+	char log_b[4200];
+	snprintf(log_b, sizeof log_b, "%s", itest_server_log(srv));
+	int registered_before = count_in_file(log_b, "registered");
 	assert_string_not_equal(fp_a, fp_b);
 	ev = refused_once(port, home, "carol", "server_key_changed", 3);
 	char server[32];
@@ -241,9 +239,9 @@ static void test_server_key_changed(void **state)
 	assert_string_equal(itest_json_str(ev, "pinned"), fp_a);
 	assert_string_equal(itest_json_str(ev, "offered"), fp_b);
 	json_decref(ev);
-	/* The client stopped before it sent who it is: nothing registered. */
-	assert_int_equal(count_in_file(itest_server_log(srv), "registered"), registered_before);
 	assert_int_equal(itest_server_stop(srv), 0);
+	/* The client stopped before it sent who it is: nothing registered. */
+	assert_int_equal(count_in_file(log_b, "registered"), registered_before);
 
 	/* The pin is untouched (byte for byte). */
 	char *known_after = itest_read_file(known_path, NULL);
@@ -488,18 +486,12 @@ static void test_signals(void **state)
 	struct itest_server *srv = itest_server_start(data, server_args);
 	assert_non_null(srv);
 	int port = itest_server_port(srv);
-	char log[4200];  /* the string goes with the server struct */
-	snprintf(log, sizeof log, "%s", itest_server_log(srv));
 	stop_with_clients(port, srv, dir, SIGTERM, "new");
-	char want[32];
-	snprintf(want, sizeof want, "signal %d: shutting down", SIGTERM);
-	assert_true(itest_file_contains(log, want));
 
 	srv = itest_server_start_on(data, port, server_args);
 	assert_non_null(srv);
+	/* A default SIGINT would show as 130: 0 means it was handled. */
 	stop_with_clients(port, srv, dir, SIGINT, "known");
-	snprintf(want, sizeof want, "signal %d: shutting down", SIGINT);
-	assert_true(itest_file_contains(log, want));
 }
 
 int main(void)

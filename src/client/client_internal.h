@@ -22,6 +22,7 @@ struct client_user {
 	struct crypto_rsa_key *key;
 	uint8_t sign_pub[CRYPTO_ED25519_PUB_LEN];
 	bool sign_ok;                     /* sign_pub's certificate verified */
+	bool trusted;                     /* the key we pinned for this nickname */
 };
 
 struct client_room {
@@ -50,6 +51,14 @@ enum client_op {
 	OP_DISCONNECT,
 	OP_LEAVE_LOAD,                    /* /leave of a room not loaded: join quietly first */
 	OP_LEAVE,
+	OP_KICK_USERS,                    /* (unused: the chain has the member's key) */
+	OP_KICK,
+	OP_ADMIN,
+	OP_REKEY_FETCH,                   /* a new key is owed: load the room... */
+	OP_REKEY,                         /* ...and make it */
+	OP_FINGERPRINT,
+	OP_SAFETY,
+	OP_VERIFY,
 };
 
 struct client {
@@ -93,6 +102,16 @@ struct client {
 	struct client_room **rooms;
 	size_t nrooms;
 	struct client_room *current;      /* where plain lines go */
+
+	/* rooms that owe a new key (we are their admin): made when idle */
+	uint8_t (*owed)[PROTO_ROOM_ID_LEN];
+	size_t nowed;
+	/* key changes already announced this session: nick and new fingerprint */
+	struct client_member_key {
+		char nick[PROTO_NICK_MAX + 1];
+		uint8_t fp[CRYPTO_FINGERPRINT_LEN];
+	} *announced;
+	size_t nannounced;
 };
 
 void client_emit(struct client *cl, json_t *ev);
@@ -123,5 +142,23 @@ cc_err client_on_room_message(struct client *cl, const struct proto_msg *m);
  * or ERROR). */
 void client_on_answer(struct client *cl, const struct proto_msg *m);
 void client_rooms_free(struct client *cl);
+void client_cmd_kick(struct client *cl, const char *args);
+void client_cmd_admin(struct client *cl, const char *args);
+/* Starts owed work (new room keys) if idle; 1 if it started something. */
+int client_rooms_work(struct client *cl);
+/* Marks every loaded directory entry of nick with this key as trusted. */
+void client_rooms_trust(struct client *cl, const char *nick, const uint8_t fp[CRYPTO_FINGERPRINT_LEN]);
+
+/* trust.c: pinned user keys (trust on first use) */
+/* Pins a key on first sight. 1 if it is the pinned key; 0 if the nickname's
+ * pinned key differs (announced once as key_changed) and was not verified. */
+int client_trust_check(struct client *cl, const char *nick,
+		       const uint8_t fp[CRYPTO_FINGERPRINT_LEN]);
+void client_cmd_fingerprint(struct client *cl, const char *args);
+void client_cmd_safety(struct client *cl, const char *args);
+void client_cmd_verify(struct client *cl, const char *args);
+/* The USERS answer to a trust command. */
+void client_trust_on_users(struct client *cl, const struct proto_users *users);
+void client_trust_free(struct client *cl);
 
 #endif

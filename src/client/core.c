@@ -61,6 +61,8 @@ void client_op_end(struct client *cl)
 	cl->op_request = 0;
 	mem_wipe(cl->op_key, sizeof cl->op_key);
 	buf_reset(&cl->op_record);
+	/* Owed work (a room's new key) goes before the next command. */
+	client_rooms_work(cl);
 	client_notify(cl);
 }
 
@@ -185,6 +187,8 @@ static void client_on_registered(struct client *cl)
 				  cl->nick, "fingerprint", fp_hex, "server", cl->server,
 				  "server_fingerprint", server_hex, "server_key",
 				  cl->server_key_status));
+	/* New keys owed while we were away are made now, before any command. */
+	client_rooms_work(cl);
 	client_notify(cl);
 }
 
@@ -218,6 +222,8 @@ static cc_err client_on_message(struct client *cl, const uint8_t *body, size_t l
 		if (m.type != PROTO_ERROR)
 			return CC_ERR_STATE;
 	}
+	if (cl->state != CLIENT_READY && m.type == PROTO_REKEY_OWED)
+		return client_on_room_message(cl, &m);  /* kept for when we are ready */
 	if (cl->state != CLIENT_READY && m.type != PROTO_WELCOME && m.type != PROTO_ERROR)
 		return CC_ERR_STATE;
 	if (answer && cl->state == CLIENT_READY && cl->op != OP_PING) {
@@ -241,12 +247,13 @@ static cc_err client_on_message(struct client *cl, const uint8_t *body, size_t l
 	case PROTO_PONG:
 		if (cl->op == OP_PING && m.u.ping.token == cl->ping_token) {
 			client_emit(cl, json_pack("{s:s, s:I}", "event", "pong", "rtt_ms",
-						  (json_int_t)(clock_now_ms() - cl->ping_sent_ms)));
+						  (json_int_t)(clock_mono_ms() - cl->ping_sent_ms)));
 			client_op_end(cl);
 		}
 		return CC_OK;
 	case PROTO_ROOM_MSG:
 	case PROTO_ROOM_RECORD:
+	case PROTO_REKEY_OWED:
 		return client_on_room_message(cl, &m);
 	case PROTO_OK:
 	case PROTO_USERS:
@@ -386,7 +393,7 @@ static void client_cmd_ping(struct client *cl)
 	if (crypto_random_bytes(&cl->ping_token, sizeof cl->ping_token))
 		return;
 	ping.u.ping.token = cl->ping_token;
-	cl->ping_sent_ms = clock_now_ms();
+	cl->ping_sent_ms = clock_mono_ms();
 	client_op_begin(cl, OP_PING);
 	if (client_send(cl, &ping) != CC_OK)
 		client_op_end(cl);
@@ -401,6 +408,11 @@ static const char *const client_help[] = {
 	"/add NICK                       add a member to the current room (admin)",
 	"/disconnect [ROOM]              stop hearing a room live; stay a member",
 	"/leave ROOM                     stop being a member",
+	"/kick NICK                      expel a member of the current room; new key (admin)",
+	"/admin NICK                     hand the admin role of the current room to a member",
+	"/fingerprint [NICK]             show your key's fingerprint, or NICK's",
+	"/safety NICK                    show the safety number you and NICK should both see",
+	"/verify NICK                    record that you compared NICK's safety number",
 	"/ping                           measure the round trip to the server",
 	"/help                           list the commands",
 	"/quit                           leave",
@@ -447,6 +459,16 @@ void client_command(struct client *cl, const char *line)
 		client_cmd_disconnect(cl, args);
 	} else if (strcmp(cmd, "/leave") == 0) {
 		client_cmd_leave(cl, args);
+	} else if (strcmp(cmd, "/kick") == 0) {
+		client_cmd_kick(cl, args);
+	} else if (strcmp(cmd, "/admin") == 0) {
+		client_cmd_admin(cl, args);
+	} else if (strcmp(cmd, "/fingerprint") == 0) {
+		client_cmd_fingerprint(cl, args);
+	} else if (strcmp(cmd, "/safety") == 0) {
+		client_cmd_safety(cl, args);
+	} else if (strcmp(cmd, "/verify") == 0) {
+		client_cmd_verify(cl, args);
 	} else if (strcmp(cmd, "/help") == 0) {
 		json_t *list = json_array();
 		for (size_t i = 0; i < sizeof client_help / sizeof client_help[0]; i++)
@@ -557,6 +579,7 @@ void client_free(struct client *cl)
 		bufferevent_free(cl->bev);
 	chan_free(cl->chan);
 	client_rooms_free(cl);
+	client_trust_free(cl);
 	cstore_close(cl->store);
 	crypto_rsa_free(cl->identity);
 	buf_free(&cl->wire);

@@ -88,6 +88,9 @@ void client_rooms_free(struct client *cl)
 	cl->current = NULL;
 	room_free(cl->op_new_room);
 	cl->op_new_room = NULL;
+	free(cl->owed);
+	cl->owed = NULL;
+	cl->nowed = 0;
 }
 
 static struct client_user *room_user(const struct client_room *r,
@@ -109,9 +112,10 @@ static const struct crypto_rsa_key *room_key_lookup(void *ctx,
 /* Adds a directory entry. The fingerprint is computed here from the key, never
  * taken from the server; a signing key counts only if its certificate
  * verifies under that key. */
-static cc_err room_add_user(struct client_room *r, const char *nick, const uint8_t *der,
-			    size_t der_len, const uint8_t sign_pub[CRYPTO_ED25519_PUB_LEN],
-			    const uint8_t *cert, size_t cert_len)
+static cc_err room_add_user(struct client *cl, struct client_room *r, const char *nick,
+			    const uint8_t *der, size_t der_len,
+			    const uint8_t sign_pub[CRYPTO_ED25519_PUB_LEN], const uint8_t *cert,
+			    size_t cert_len)
 {
 	struct client_user u = {0};
 	cc_err err;
@@ -125,12 +129,14 @@ static cc_err room_add_user(struct client_room *r, const char *nick, const uint8
 	if (have) {
 		crypto_rsa_free(u.key);
 		snprintf(have->nick, sizeof have->nick, "%s", nick);
+		have->trusted = client_trust_check(cl, have->nick, have->fp);
 		if (have->sign_ok || !cert_len)
 			return CC_OK;
 		u = *have;
 		u.key = have->key;
 	} else {
 		snprintf(u.nick, sizeof u.nick, "%s", nick);
+		u.trusted = client_trust_check(cl, u.nick, u.fp);
 	}
 	if (cert_len && e2e_signing_cert_verify(u.key, sign_pub, cert, cert_len) == CC_OK) {
 		memcpy(u.sign_pub, sign_pub, sizeof u.sign_pub);
@@ -150,16 +156,18 @@ static cc_err room_add_user(struct client_room *r, const char *nick, const uint8
 	return CC_OK;
 }
 
-static cc_err room_add_user_item(struct client_room *r, const struct proto_user_item *it)
+static cc_err room_add_user_item(struct client *cl, struct client_room *r,
+				 const struct proto_user_item *it)
 {
 	char nick[PROTO_NICK_MAX + 1];
 	memcpy(nick, it->nick.p, it->nick.len);
 	nick[it->nick.len] = '\0';
-	return room_add_user(r, nick, it->identity_key.p, it->identity_key.len, it->sign_pub,
+	return room_add_user(cl, r, nick, it->identity_key.p, it->identity_key.len, it->sign_pub,
 			     it->sign_cert.p, it->sign_cert.len);
 }
 
-static cc_err room_add_users(struct client_room *r, const struct proto_list *users)
+static cc_err room_add_users(struct client *cl, struct client_room *r,
+			     const struct proto_list *users)
 {
 	struct proto_list_iter it;
 	struct proto_user_item item;
@@ -167,9 +175,20 @@ static cc_err room_add_users(struct client_room *r, const struct proto_list *use
 
 	proto_list_iter_init(&it, users, PROTO_ITEM_USER);
 	while (proto_list_next(&it, &item) == CC_OK)
-		if ((err = room_add_user_item(r, &item)))
+		if ((err = room_add_user_item(cl, r, &item)))
 			return err;
 	return CC_OK;
+}
+
+void client_rooms_trust(struct client *cl, const char *nick,
+			const uint8_t fp[CRYPTO_FINGERPRINT_LEN])
+{
+	for (size_t i = 0; i < cl->nrooms; i++)
+		for (size_t k = 0; k < cl->rooms[i]->nusers; k++) {
+			struct client_user *u = &cl->rooms[i]->users[k];
+			if (strcasecmp(u->nick, nick) == 0)
+				u->trusted = memcmp(u->fp, fp, CRYPTO_FINGERPRINT_LEN) == 0;
+		}
 }
 
 /* Ourselves, from our own key (never from the server). */
@@ -182,7 +201,7 @@ static cc_err room_add_self(struct client *cl, struct client_room *r)
 	buf_init(&cert, PROTO_SIGN_CERT_MAX);
 	if (!(err = crypto_rsa_public_to_der(cl->identity, &der)) &&
 	    !(err = e2e_signing_cert_make(cl->identity, cl->sign_pub, &cert)))
-		err = room_add_user(r, cl->nick, der.data, der.len, cl->sign_pub, cert.data,
+		err = room_add_user(cl, r, cl->nick, der.data, der.len, cl->sign_pub, cert.data,
 				    cert.len);
 	buf_free(&der);
 	buf_free(&cert);
@@ -335,10 +354,37 @@ void client_cmd_create(struct client *cl, const char *args)
 	struct proto_msg m = {.type = PROTO_USERS_GET};
 	m.u.users_get.request_id = client_op_begin(cl, OP_CREATE_USERS);
 	m.u.users_get.nicks = (struct proto_list){count, {raw.data, raw.len}};
-	if (client_send(cl, &m))
+	/* Keep what we asked for: the answer must name exactly these users. */
+	buf_reset(&cl->op_record);
+	if (buf_put_u16(&cl->op_record, count) || buf_put_bytes(&cl->op_record, raw.data, raw.len) ||
+	    client_send(cl, &m))
 		client_op_end(cl);
 out:
 	buf_free(&raw);
+}
+
+/* 1 if the server answered with exactly the users asked for, in order. */
+static int users_match_request(const struct buf *asked, const struct proto_users *users)
+{
+	struct proto_list want = {0};
+	struct proto_list_iter wi, gi;
+	struct proto_nick_item w;
+	struct proto_user_item g;
+
+	if (asked->len < 2)
+		return 0;
+	want.count = load_be16(asked->data);
+	want.raw = (struct proto_bytes){asked->data + 2, asked->len - 2};
+	if (want.count != users->users.count)
+		return 0;
+	proto_list_iter_init(&wi, &want, PROTO_ITEM_NICK);
+	proto_list_iter_init(&gi, &users->users, PROTO_ITEM_USER);
+	while (proto_list_next(&wi, &w) == CC_OK) {
+		if (proto_list_next(&gi, &g) != CC_OK || g.nick.len != w.nick.len ||
+		    strncasecmp((const char *)g.nick.p, (const char *)w.nick.p, w.nick.len) != 0)
+			return 0;
+	}
+	return 1;
 }
 
 /* The invitees' keys arrived: make the room, its key and its records. */
@@ -356,6 +402,11 @@ static void create_on_users(struct client *cl, const struct proto_users *users)
 	buf_init(&keys, 256 * 1024);
 	buf_init(&one, PROTO_WRAPPED_MAX);
 	buf_init(&title, PROTO_TITLE_CT_MAX);
+	if (!users_match_request(&cl->op_record, users)) {
+		/* A server slipping someone else into the room. */
+		err = CC_ERR_SECURITY;
+		goto fail;
+	}
 	if ((err = crypto_random_bytes(room_id, sizeof room_id)) ||
 	    (err = e2e_room_key_new(cl->op_key)) || !(r = room_new(room_id))) {
 		err = err ? err : CC_ERR_NOMEM;
@@ -368,11 +419,16 @@ static void create_on_users(struct client *cl, const struct proto_users *users)
 		goto fail;
 	proto_list_iter_init(&it, &users->users, PROTO_ITEM_USER);
 	while (proto_list_next(&it, &item) == CC_OK) {
-		if ((err = room_add_user_item(r, &item)))
+		if ((err = room_add_user_item(cl, r, &item)))
 			goto fail;
 		struct client_user *u = &r->users[r->nusers - 1];
 		if (memcmp(u->fp, cl->fp, CRYPTO_FINGERPRINT_LEN) == 0)
 			continue;  /* ourselves under another case */
+		if (!u->trusted) {
+			/* Never give a room key to a key we did not pin. */
+			err = CC_ERR_KEY_CHANGED;
+			goto fail;
+		}
 		if ((err = room_record_add(cl, r, PROTO_REC_ADD, u->nick, u->fp, 0, commit, &records,
 					   &nrecords)))
 			goto fail;
@@ -407,7 +463,12 @@ static void create_on_users(struct client *cl, const struct proto_users *users)
 	goto out;
 fail:
 	room_free(r);
-	client_emit_error(cl, cc_err_code(err), "cannot create the room");
+	client_emit_error(cl, cc_err_code(err),
+			  err == CC_ERR_SECURITY ? "the server answered with users we did not ask for"
+			  : err == CC_ERR_KEY_CHANGED
+				  ? "a member's key is not the one pinned: compare fingerprints "
+				    "(/safety NICK), then /verify NICK; no room was made"
+				  : "cannot create the room");
 	client_op_end(cl);
 out:
 	buf_free(&records);
@@ -504,7 +565,7 @@ static cc_err join_verify(struct client *cl, struct client_room *r,
 	uint8_t key[E2E_KEY_LEN], commit[PROTO_HASH_LEN];
 	cc_err err;
 
-	if ((err = room_add_users(r, &st->users)) || (err = room_add_self(cl, r))) {
+	if ((err = room_add_users(cl, r, &st->users)) || (err = room_add_self(cl, r))) {
 		*why = "a member's key does not parse";
 		return err;
 	}
@@ -717,7 +778,7 @@ static void on_room_msg(struct client *cl, const struct proto_room_msg *rm)
 				  "room", r->id_hex, "from", from, "text", (const char *)text,
 				  text_len, "seq", (json_int_t)env.seq, "ts",
 				  (json_int_t)env.time_ms, "msg_id", (json_int_t)rm->msg_id,
-				  "verified", 1));
+				  "verified", u->trusted ? 1 : 0));
 	goto done;
 reject:
 	client_emit_room_error(cl, r->id_hex, *from ? from : NULL, code, why);
@@ -781,7 +842,8 @@ static void add_on_users(struct client *cl, const struct proto_users *users)
 
 	buf_init(&wrapped, PROTO_WRAPPED_MAX);
 	proto_list_iter_init(&it, &users->users, PROTO_ITEM_USER);
-	if (!r || proto_list_next(&it, &item) != CC_OK || (err = room_add_user_item(r, &item)))
+	if (!r || proto_list_next(&it, &item) != CC_OK ||
+	    (err = room_add_user_item(cl, r, &item)))
 		goto fail;
 	struct client_user *u = NULL;
 	for (size_t i = 0; i < r->nusers; i++)
@@ -791,6 +853,16 @@ static void add_on_users(struct client *cl, const struct proto_users *users)
 	if (!u || !commit) {
 		err = CC_ERR_INTERNAL;
 		goto fail;
+	}
+	if (!u->trusted) {
+		/* The server offers another key than the one we pinned: refuse. */
+		client_emit_room_error(cl, r->id_hex, NULL, "key_changed",
+				       "the key the server gives for that user is not the one "
+				       "pinned; nothing was added. Compare /safety NICK, then "
+				       "/verify NICK");
+		buf_free(&wrapped);
+		client_op_end(cl);
+		return;
 	}
 	buf_reset(&cl->op_record);
 	if ((err = room_current_key(cl, r, key)))
@@ -828,6 +900,32 @@ static void add_on_ok(struct client *cl)
 				  r->id_hex, "nick", cl->op_nick, "by", cl->nick));
 }
 
+/* Our key of the room's (new) current epoch, from a relayed record: kept only
+ * if it matches the chain's commitment. */
+static void room_take_key(struct client *cl, struct client_room *r, const struct proto_list *keys)
+{
+	struct proto_list_iter it;
+	struct proto_wrapped_item w;
+	uint8_t key[E2E_KEY_LEN], commit[PROTO_HASH_LEN];
+
+	proto_list_iter_init(&it, keys, PROTO_ITEM_WRAPPED);
+	while (proto_list_next(&it, &w) == CC_OK) {
+		const uint8_t *want = e2e_chain_commit(&r->chain, w.epoch);
+		if (w.epoch != r->chain.epoch || !want ||
+		    e2e_key_unwrap(cl->identity, r->room_id, w.epoch, w.wrapped.p, w.wrapped.len,
+				   key) != CC_OK)
+			continue;
+		e2e_key_commit(r->room_id, w.epoch, key, commit);
+		if (crypto_ct_equal(want, commit, sizeof commit))
+			cstore_key_put(cl->store, r->room_id, w.epoch, key);
+		else
+			client_emit_room_error(cl, r->id_hex, NULL, "security",
+					       "the server handed out a room key the admin did not "
+					       "commit to");
+		mem_wipe(key, sizeof key);
+	}
+}
+
 /* A membership change someone else made, relayed by the server. */
 static void on_room_record(struct client *cl, const struct proto_room_record *rr)
 {
@@ -837,7 +935,7 @@ static void on_room_record(struct client *cl, const struct proto_room_record *rr
 
 	if (!r || !r->joined)
 		return;
-	if (room_add_users(r, &rr->users) != CC_OK ||
+	if (room_add_users(cl, r, &rr->users) != CC_OK ||
 	    e2e_chain_apply(&r->chain, rr->record.p, rr->record.len, room_key_lookup, r, &why)) {
 		client_emit_room_error(cl, r->id_hex, NULL, "security",
 				       *why ? why : "a membership record does not verify");
@@ -849,6 +947,18 @@ static void on_room_record(struct client *cl, const struct proto_room_record *rr
 	actor[rec.actor.len] = '\0';
 	memcpy(subject, rec.subject.p, rec.subject.len);
 	subject[rec.subject.len] = '\0';
+	if (rec.action == PROTO_REC_KICK && memcmp(rec.subject_fp, cl->fp, PROTO_FINGERPRINT_LEN) == 0) {
+		/* We were expelled: the room and its keys are no longer ours. */
+		char hex[2 * PROTO_ROOM_ID_LEN + 1];
+		memcpy(hex, r->id_hex, sizeof hex);
+		room_remove(cl, r);
+		cstore_room_forget(cl->store, rr->room_id);
+		client_emit(cl, json_pack("{s:s, s:s, s:s}", "event", "expelled", "room", hex, "by",
+					  actor));
+		return;
+	}
+	if (rec.action == PROTO_REC_KICK || rec.action == PROTO_REC_REKEY)
+		room_take_key(cl, r, &rr->keys);
 	switch (rec.action) {
 	case PROTO_REC_ADD:
 		client_emit(cl, json_pack("{s:s, s:s, s:s, s:s}", "event", "member_added", "room",
@@ -858,18 +968,332 @@ static void on_room_record(struct client *cl, const struct proto_room_record *rr
 		client_emit(cl, json_pack("{s:s, s:s, s:s}", "event", "member_left", "room",
 					  r->id_hex, "nick", subject));
 		break;
+	case PROTO_REC_KICK:
+		client_emit(cl, json_pack("{s:s, s:s, s:s, s:s, s:i}", "event", "member_kicked", "room",
+					  r->id_hex, "nick", subject, "by", actor, "epoch",
+					  (int)r->chain.epoch));
+		break;
+	case PROTO_REC_ADMIN:
+		client_emit(cl, json_pack("{s:s, s:s, s:s, s:s}", "event", "admin_changed", "room",
+					  r->id_hex, "admin", subject, "by", actor));
+		break;
+	case PROTO_REC_REKEY:
+		client_emit(cl, json_pack("{s:s, s:s, s:i, s:s}", "event", "rekeyed", "room",
+					  r->id_hex, "epoch", (int)r->chain.epoch, "by", actor));
+		break;
+	case PROTO_REC_EXPIRE:
+		client_emit(cl, json_pack("{s:s, s:s, s:s}", "event", "member_expired", "room",
+					  r->id_hex, "nick", subject));
+		break;
 	default:
 		break;
 	}
 }
 
+/* Remembers a room that owes a new key, once. */
+static void owed_add(struct client *cl, const uint8_t room_id[PROTO_ROOM_ID_LEN])
+{
+	for (size_t i = 0; i < cl->nowed; i++)
+		if (memcmp(cl->owed[i], room_id, PROTO_ROOM_ID_LEN) == 0)
+			return;
+	void *p = realloc(cl->owed, (cl->nowed + 1) * sizeof *cl->owed);
+	if (!p)
+		return;
+	cl->owed = p;
+	memcpy(cl->owed[cl->nowed++], room_id, PROTO_ROOM_ID_LEN);
+}
+
 cc_err client_on_room_message(struct client *cl, const struct proto_msg *m)
 {
-	if (m->type == PROTO_ROOM_MSG)
+	if (m->type == PROTO_ROOM_MSG) {
 		on_room_msg(cl, &m->u.room_msg);
-	else if (m->type == PROTO_ROOM_RECORD)
+	} else if (m->type == PROTO_ROOM_RECORD) {
 		on_room_record(cl, &m->u.room_record);
+	} else if (m->type == PROTO_REKEY_OWED) {
+		owed_add(cl, m->u.room_ref.room_id);
+		if (cl->state == CLIENT_READY && client_rooms_work(cl))
+			client_notify(cl);
+	}
 	return CC_OK;
+}
+
+/* ---- new epochs: /kick, owed rekeys; /admin ------------------------------------ */
+
+/* Wraps key (of the chain's current epoch) to every member in keys. */
+static cc_err wrap_to_members(struct client_room *r, const uint8_t key[E2E_KEY_LEN],
+			      uint32_t epoch, const uint8_t *skip_fp, struct buf *keys,
+			      uint16_t *count)
+{
+	struct buf one;
+	cc_err err = CC_OK;
+
+	buf_init(&one, PROTO_WRAPPED_MAX);
+	for (size_t i = 0; i < r->chain.nmembers && !err; i++) {
+		const struct e2e_member *mem = &r->chain.members[i];
+		struct client_user *u = room_user(r, mem->fp);
+		struct proto_wrapped_item w;
+		if (skip_fp && memcmp(mem->fp, skip_fp, PROTO_FINGERPRINT_LEN) == 0)
+			continue;
+		if (!u) {
+			err = CC_ERR_SECURITY;
+			break;
+		}
+		buf_reset(&one);
+		if ((err = e2e_key_wrap(u->key, r->room_id, epoch, key, &one)))
+			break;
+		w.nick = proto_bytes_str(mem->nick);
+		w.epoch = epoch;
+		w.wrapped = (struct proto_bytes){one.data, one.len};
+		if (!(err = proto_item_encode(PROTO_ITEM_WRAPPED, &w, keys)))
+			(*count)++;
+	}
+	buf_free(&one);
+	return err;
+}
+
+static void send_new_epoch(struct client *cl, struct client_room *r, uint8_t type,
+			   enum client_op op, const struct buf *records, uint16_t nrecords,
+			   uint32_t epoch, const uint8_t *skip_fp)
+{
+	struct buf keys, title;
+	uint16_t nkeys = 0;
+	cc_err err;
+
+	buf_init(&keys, 512 * 1024);
+	buf_init(&title, PROTO_TITLE_CT_MAX);
+	if ((err = wrap_to_members(r, cl->op_key, epoch, skip_fp, &keys, &nkeys)) ||
+	    (err = e2e_title_seal(cl->op_key, r->room_id, epoch, r->title, &title)))
+		goto out;
+	struct proto_msg m = {.type = type};
+	m.u.room_rekey.request_id = client_op_begin(cl, op);
+	memcpy(m.u.room_rekey.room_id, r->room_id, PROTO_ROOM_ID_LEN);
+	memcpy(cl->op_room, r->room_id, PROTO_ROOM_ID_LEN);
+	m.u.room_rekey.records = (struct proto_list){nrecords, {records->data, records->len}};
+	m.u.room_rekey.title_ct = (struct proto_bytes){title.data, title.len};
+	m.u.room_rekey.keys = (struct proto_list){nkeys, {keys.data, keys.len}};
+	cl->op_seq = epoch;
+	err = client_send(cl, &m);
+out:
+	if (err) {
+		client_emit_room_error(cl, r->id_hex, NULL, cc_err_code(err),
+				       "cannot start a new key epoch");
+		client_op_end(cl);
+	}
+	buf_free(&keys);
+	buf_free(&title);
+}
+
+/* A member of the current room named by the command, other than ourselves. */
+static const struct e2e_member *command_member(struct client *cl, const char *args,
+					       struct client_room **room, const char *usage)
+{
+	struct client_room *r = cl->current;
+	size_t n = strcspn(args, " \t");
+
+	if (!r || !r->joined) {
+		client_emit_error(cl, "no_room", "join the room first (/join ROOM)");
+		return NULL;
+	}
+	if (!proto_nick_valid((const uint8_t *)args, n) || args[n + strspn(args + n, " \t")]) {
+		client_emit_room_error(cl, r->id_hex, NULL, "usage", usage);
+		return NULL;
+	}
+	if (!self_is_admin(cl, r)) {
+		client_emit_room_error(cl, r->id_hex, NULL, "not_admin",
+				       "only the room's admin may do that");
+		return NULL;
+	}
+	char nick[PROTO_NICK_MAX + 1];
+	memcpy(nick, args, n);
+	nick[n] = '\0';
+	const struct e2e_member *m = e2e_chain_member_by_nick(&r->chain, nick);
+	if (!m || memcmp(m->fp, cl->fp, CRYPTO_FINGERPRINT_LEN) == 0) {
+		client_emit_room_error(cl, r->id_hex, NULL, "not_member",
+				       "name another member of the room");
+		return NULL;
+	}
+	*room = r;
+	return m;
+}
+
+void client_cmd_kick(struct client *cl, const char *args)
+{
+	struct client_room *r;
+	const struct e2e_member *m = command_member(cl, args, &r, "/kick NICK");
+	uint8_t commit[PROTO_HASH_LEN];
+	struct buf records;
+	struct proto_blob_item item;
+
+	if (!m)
+		return;
+	snprintf(cl->op_nick, sizeof cl->op_nick, "%s", m->nick);
+	uint32_t epoch = r->chain.epoch + 1;
+	buf_init(&records, PROTO_RECORD_MAX + 16);
+	buf_reset(&cl->op_record);
+	if (e2e_room_key_new(cl->op_key) != CC_OK)
+		goto fail;
+	e2e_key_commit(r->room_id, epoch, cl->op_key, commit);
+	if (room_record_make(cl, r, PROTO_REC_KICK, m->nick, m->fp, epoch, commit,
+			     &cl->op_record) != CC_OK)
+		goto fail;
+	item.data = (struct proto_bytes){cl->op_record.data, cl->op_record.len};
+	if (proto_item_encode(PROTO_ITEM_BLOB, &item, &records) != CC_OK)
+		goto fail;
+	/* The expelled member gets no key of the new epoch. */
+	send_new_epoch(cl, r, PROTO_ROOM_KICK, OP_KICK, &records, 1, epoch, m->fp);
+	buf_free(&records);
+	return;
+fail:
+	buf_free(&records);
+	mem_wipe(cl->op_key, sizeof cl->op_key);
+	client_emit_room_error(cl, r->id_hex, NULL, "internal", "cannot expel the member");
+}
+
+static void kick_on_ok(struct client *cl)
+{
+	struct client_room *r = room_find(cl, cl->op_room);
+	const char *why;
+	if (!r || e2e_chain_apply(&r->chain, cl->op_record.data, cl->op_record.len,
+				  room_key_lookup, r, &why) != CC_OK ||
+	    cstore_key_put(cl->store, r->room_id, r->chain.epoch, cl->op_key) != CC_OK)
+		return;
+	client_emit(cl, json_pack("{s:s, s:s, s:s, s:s, s:i}", "event", "member_kicked", "room",
+				  r->id_hex, "nick", cl->op_nick, "by", cl->nick, "epoch",
+				  (int)r->chain.epoch));
+}
+
+void client_cmd_admin(struct client *cl, const char *args)
+{
+	struct client_room *r;
+	const struct e2e_member *m = command_member(cl, args, &r, "/admin NICK");
+	const uint8_t *commit;
+
+	if (!m)
+		return;
+	commit = e2e_chain_commit(&r->chain, r->chain.epoch);
+	snprintf(cl->op_nick, sizeof cl->op_nick, "%s", m->nick);
+	buf_reset(&cl->op_record);
+	if (!commit || room_record_make(cl, r, PROTO_REC_ADMIN, m->nick, m->fp, r->chain.epoch,
+					commit, &cl->op_record) != CC_OK) {
+		client_emit_room_error(cl, r->id_hex, NULL, "internal", "cannot hand the role over");
+		return;
+	}
+	struct proto_msg msg = {.type = PROTO_ROOM_ADMIN};
+	msg.u.room_leave.request_id = client_op_begin(cl, OP_ADMIN);
+	memcpy(msg.u.room_leave.room_id, r->room_id, PROTO_ROOM_ID_LEN);
+	memcpy(cl->op_room, r->room_id, PROTO_ROOM_ID_LEN);
+	msg.u.room_leave.record = (struct proto_bytes){cl->op_record.data, cl->op_record.len};
+	if (client_send(cl, &msg))
+		client_op_end(cl);
+}
+
+static void admin_on_ok(struct client *cl)
+{
+	struct client_room *r = room_find(cl, cl->op_room);
+	const char *why;
+	if (!r || e2e_chain_apply(&r->chain, cl->op_record.data, cl->op_record.len,
+				  room_key_lookup, r, &why) != CC_OK)
+		return;
+	client_emit(cl, json_pack("{s:s, s:s, s:s, s:s}", "event", "admin_changed", "room",
+				  r->id_hex, "admin", cl->op_nick, "by", cl->nick));
+}
+
+int client_rooms_work(struct client *cl)
+{
+	if (cl->op != OP_NONE || cl->state != CLIENT_READY || cl->nowed == 0)
+		return 0;
+	uint8_t room_id[PROTO_ROOM_ID_LEN];
+	memcpy(room_id, cl->owed[0], PROTO_ROOM_ID_LEN);
+	memmove(cl->owed, cl->owed + 1, --cl->nowed * sizeof *cl->owed);
+	struct proto_msg m = {.type = PROTO_ROOM_FETCH};
+	m.u.room_ref.request_id = client_op_begin(cl, OP_REKEY_FETCH);
+	memcpy(m.u.room_ref.room_id, room_id, PROTO_ROOM_ID_LEN);
+	memcpy(cl->op_room, room_id, PROTO_ROOM_ID_LEN);
+	if (client_send(cl, &m)) {
+		cl->op = OP_NONE;
+		return 0;
+	}
+	return 1;
+}
+
+/* The owed room's state arrived: sign out the gone members, start an epoch. */
+static void rekey_on_state(struct client *cl, const struct proto_room_state *st)
+{
+	const char *why = "";
+	struct client_room *r = room_new(st->room_id);
+	struct buf records;
+	uint16_t nrecords = 0;
+	struct proto_list_iter it;
+	struct proto_blob_item gone;
+	uint8_t commit[PROTO_HASH_LEN];
+	cc_err err = r ? join_verify(cl, r, st, &why) : CC_ERR_NOMEM;
+
+	buf_init(&records, 256 * 1024);
+	if (err)
+		goto fail;
+	/* The gone admin first: its successor signs that, and is admin after. */
+	for (int pass = 0; pass < 2; pass++) {
+		proto_list_iter_init(&it, &st->gone, PROTO_ITEM_BLOB);
+		while (proto_list_next(&it, &gone) == CC_OK) {
+			if (gone.data.len < PROTO_FINGERPRINT_LEN)
+				continue;
+			const struct e2e_member *m = e2e_chain_member(&r->chain, gone.data.p);
+			bool is_admin = m && memcmp(r->chain.admin.fp, m->fp, PROTO_FINGERPRINT_LEN) == 0;
+			if (!m || is_admin != (pass == 0))
+				continue;
+			struct e2e_member who = *m;
+			const uint8_t *cur = e2e_chain_commit(&r->chain, r->chain.epoch);
+			if ((err = room_record_add(cl, r, PROTO_REC_EXPIRE, who.nick, who.fp,
+						   r->chain.epoch, cur, &records, &nrecords))) {
+				why = "not ours to sign out";
+				goto fail;
+			}
+			client_emit(cl, json_pack("{s:s, s:s, s:s}", "event", "member_expired", "room",
+						  r->id_hex, "nick", who.nick));
+		}
+	}
+	if (!self_is_admin(cl, r)) {
+		/* Someone else owes it (the role moved): nothing for us to do. */
+		room_free(r);
+		buf_free(&records);
+		client_op_end(cl);
+		return;
+	}
+	uint32_t epoch = r->chain.epoch + 1;
+	if ((err = e2e_room_key_new(cl->op_key)))
+		goto fail;
+	e2e_key_commit(r->room_id, epoch, cl->op_key, commit);
+	if ((err = room_record_add(cl, r, PROTO_REC_REKEY, cl->nick, cl->fp, epoch, commit,
+				   &records, &nrecords)))
+		goto fail;
+	struct client_room *old = room_find(cl, r->room_id);
+	r->joined = old && old->joined;
+	cl->op_new_room = r;
+	send_new_epoch(cl, r, PROTO_ROOM_REKEY, OP_REKEY, &records, nrecords, epoch, NULL);
+	buf_free(&records);
+	return;
+fail:
+	client_emit_room_error(cl, r ? r->id_hex : "", NULL, err == CC_ERR_SECURITY ? "security"
+									     : cc_err_code(err),
+			       *why ? why : "cannot make the room's new key");
+	room_free(r);
+	buf_free(&records);
+	client_op_end(cl);
+}
+
+static void rekey_on_ok(struct client *cl)
+{
+	struct client_room *r = cl->op_new_room;
+	cl->op_new_room = NULL;
+	if (!r)
+		return;
+	if (cstore_key_put(cl->store, r->room_id, r->chain.epoch, cl->op_key) != CC_OK ||
+	    room_install(cl, r) != CC_OK) {
+		room_free(r);
+		return;
+	}
+	client_emit(cl, json_pack("{s:s, s:s, s:i, s:s}", "event", "rekeyed", "room", r->id_hex,
+				  "epoch", (int)r->chain.epoch, "by", cl->nick));
 }
 
 /* "[ROOM]": the given room, else the current one. */
@@ -967,7 +1391,9 @@ void client_on_answer(struct client *cl, const struct proto_msg *m)
 		text[m->u.error.text.len] = '\0';
 		bool about_room = cl->op == OP_JOIN || cl->op == OP_SEND || cl->op == OP_ADD ||
 				  cl->op == OP_ADD_USERS || cl->op == OP_DISCONNECT ||
-				  cl->op == OP_LEAVE || cl->op == OP_LEAVE_LOAD;
+				  cl->op == OP_LEAVE || cl->op == OP_LEAVE_LOAD ||
+				  cl->op == OP_KICK || cl->op == OP_ADMIN ||
+				  cl->op == OP_REKEY_FETCH || cl->op == OP_REKEY;
 		if (about_room)
 			client_emit_room_error(cl, hex, NULL, code, text);
 		else
@@ -1036,6 +1462,34 @@ void client_on_answer(struct client *cl, const struct proto_msg *m)
 			client_emit(cl, json_pack("{s:s, s:s}", "event", "disconnected", "room", hex));
 			client_op_end(cl);
 		}
+		return;
+	case OP_KICK:
+		if (m->type == PROTO_OK) {
+			kick_on_ok(cl);
+			client_op_end(cl);
+		}
+		return;
+	case OP_ADMIN:
+		if (m->type == PROTO_OK) {
+			admin_on_ok(cl);
+			client_op_end(cl);
+		}
+		return;
+	case OP_REKEY_FETCH:
+		if (m->type == PROTO_ROOM_STATE)
+			rekey_on_state(cl, &m->u.room_state);
+		return;
+	case OP_REKEY:
+		if (m->type == PROTO_OK) {
+			rekey_on_ok(cl);
+			client_op_end(cl);
+		}
+		return;
+	case OP_FINGERPRINT:
+	case OP_SAFETY:
+	case OP_VERIFY:
+		if (m->type == PROTO_USERS)
+			client_trust_on_users(cl, &m->u.users);
 		return;
 	case OP_LEAVE:
 		if (m->type == PROTO_OK) {

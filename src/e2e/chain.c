@@ -225,6 +225,23 @@ cc_err e2e_chain_apply(struct e2e_chain *chain, const uint8_t *record, size_t le
 		if (!actor_is_admin || !same_member(&actor, rec.subject_fp))
 			REFUSE(CC_ERR_STATE, "only the admin may start a new epoch");
 		break;
+	case PROTO_REC_EXPIRE:
+		if (!subject_member || same_member(&actor, rec.subject_fp))
+			REFUSE(CC_ERR_STATE, "the subject is not a member another can expire");
+		if (same_member(&chain->admin, rec.subject_fp)) {
+			/* The admin is gone: the earliest-joined other member takes over. */
+			const struct e2e_member *heir = NULL;
+			for (size_t i = 0; i < chain->nmembers && !heir; i++)
+				if (!same_member(&chain->members[i], rec.subject_fp))
+					heir = &chain->members[i];
+			if (!heir || !same_member(heir, rec.actor_fp))
+				REFUSE(CC_ERR_STATE, "only the earliest member may succeed the admin");
+			new_admin = actor;
+		} else if (!actor_is_admin) {
+			REFUSE(CC_ERR_STATE, "only the admin may expire members");
+		}
+		next_remove_member(&n, rec.subject_fp, rec.epoch + 1);
+		break;
 	default:
 		REFUSE(CC_ERR_MALFORMED, "unknown action");
 	}

@@ -150,6 +150,7 @@ static const struct field room_state_fields[] = {
 	{FIELD_LIST, AT(room_state.records), PROTO_ITEM_BLOB},
 	{FIELD_LIST, AT(room_state.users), PROTO_ITEM_USER},
 	{FIELD_LIST, AT(room_state.keys), PROTO_ITEM_WRAPPED},
+	{FIELD_LIST, AT(room_state.gone), PROTO_ITEM_BLOB},
 	{FIELD_U32, AT(room_state.backlog), 0},
 };
 static const struct field room_msg_fields[] = {
@@ -178,6 +179,14 @@ static const struct field room_record_fields[] = {
 	{FIELD_FIXED, AT(room_record.room_id), PROTO_ROOM_ID_LEN},
 	{FIELD_BYTES16, AT(room_record.record), PROTO_RECORD_MAX},
 	{FIELD_LIST, AT(room_record.users), PROTO_ITEM_USER},
+	{FIELD_LIST, AT(room_record.keys), PROTO_ITEM_WRAPPED},
+};
+static const struct field room_rekey_fields[] = {
+	{FIELD_U32, AT(room_rekey.request_id), 0},
+	{FIELD_FIXED, AT(room_rekey.room_id), PROTO_ROOM_ID_LEN},
+	{FIELD_LIST, AT(room_rekey.records), PROTO_ITEM_BLOB},
+	{FIELD_BYTES16, AT(room_rekey.title_ct), PROTO_TITLE_CT_MAX},
+	{FIELD_LIST, AT(room_rekey.keys), PROTO_ITEM_WRAPPED},
 };
 static const struct field room_leave_fields[] = {
 	{FIELD_U32, AT(room_leave.request_id), 0},
@@ -211,6 +220,11 @@ static const struct msg_spec msg_specs[256] = {
 	[PROTO_ROOM_DISCONNECT] = SPEC("room_disconnect", room_ref_fields),
 	[PROTO_ROOM_LEAVE] = SPEC("room_leave", room_leave_fields),
 	[PROTO_JOIN_DONE] = SPEC("join_done", room_ref_fields),
+	[PROTO_ROOM_KICK] = SPEC("room_kick", room_rekey_fields),
+	[PROTO_ROOM_ADMIN] = SPEC("room_admin", room_leave_fields),
+	[PROTO_ROOM_REKEY] = SPEC("room_rekey", room_rekey_fields),
+	[PROTO_ROOM_FETCH] = SPEC("room_fetch", room_ref_fields),
+	[PROTO_REKEY_OWED] = SPEC("rekey_owed", room_ref_fields),
 };
 
 const char *proto_type_name(uint8_t type)
@@ -482,7 +496,12 @@ uint32_t proto_msg_request_id(const struct proto_msg *m)
 	case PROTO_ROOM_JOIN:
 	case PROTO_ROOM_DISCONNECT:
 	case PROTO_JOIN_DONE:
+	case PROTO_ROOM_FETCH:
+	case PROTO_REKEY_OWED:
 		return m->u.room_ref.request_id;
+	case PROTO_ROOM_KICK:
+	case PROTO_ROOM_REKEY:
+		return m->u.room_rekey.request_id;
 	case PROTO_ROOM_STATE:
 		return m->u.room_state.request_id;
 	case PROTO_MSG_SEND:
@@ -492,6 +511,7 @@ uint32_t proto_msg_request_id(const struct proto_msg *m)
 	case PROTO_ROOM_ADD:
 		return m->u.room_add.request_id;
 	case PROTO_ROOM_LEAVE:
+	case PROTO_ROOM_ADMIN:
 		return m->u.room_leave.request_id;
 	default:
 		return 0;

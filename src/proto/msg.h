@@ -62,6 +62,11 @@ enum proto_type {
 	PROTO_ROOM_DISCONNECT = 0x1e,
 	PROTO_ROOM_LEAVE = 0x1f,
 	PROTO_JOIN_DONE = 0x20,
+	PROTO_ROOM_KICK = 0x21,
+	PROTO_ROOM_ADMIN = 0x22,
+	PROTO_ROOM_REKEY = 0x23,
+	PROTO_ROOM_FETCH = 0x24,
+	PROTO_REKEY_OWED = 0x25,
 	PROTO_ERROR = 0x7f,
 };
 
@@ -203,7 +208,8 @@ struct proto_rooms {
 	struct proto_list rooms;          /* PROTO_ITEM_ROOM */
 };
 
-struct proto_room_ref {               /* ROOM_JOIN, ROOM_DISCONNECT, JOIN_DONE */
+struct proto_room_ref {               /* ROOM_JOIN, ROOM_DISCONNECT, JOIN_DONE,
+					 ROOM_FETCH, REKEY_OWED (request_id 0) */
 	uint32_t request_id;
 	uint8_t room_id[PROTO_ROOM_ID_LEN];
 };
@@ -215,6 +221,8 @@ struct proto_room_state {
 	struct proto_list records;        /* PROTO_ITEM_BLOB: the whole chain */
 	struct proto_list users;          /* PROTO_ITEM_USER: everyone the chain names */
 	struct proto_list keys;           /* PROTO_ITEM_WRAPPED: the asker's keys */
+	struct proto_list gone;           /* PROTO_ITEM_BLOB: fingerprint || nick of
+					     members whose nickname expired */
 	uint32_t backlog;                 /* ROOM_MSGs that follow before JOIN_DONE */
 };
 
@@ -248,6 +256,17 @@ struct proto_room_record {            /* a membership change, to the members */
 	uint8_t room_id[PROTO_ROOM_ID_LEN];
 	struct proto_bytes record;
 	struct proto_list users;          /* PROTO_ITEM_USER: its actor and subject */
+	struct proto_list keys;           /* PROTO_ITEM_WRAPPED: the recipient's key of a
+					     new epoch (none if the epoch is unchanged) */
+};
+
+/* KICK and REKEY start an epoch: records, the new title and key per member. */
+struct proto_room_rekey {             /* ROOM_KICK (one record), ROOM_REKEY */
+	uint32_t request_id;
+	uint8_t room_id[PROTO_ROOM_ID_LEN];
+	struct proto_list records;        /* PROTO_ITEM_BLOB */
+	struct proto_bytes title_ct;      /* under the new epoch's key */
+	struct proto_list keys;           /* PROTO_ITEM_WRAPPED: the new epoch, every member */
 };
 
 struct proto_room_leave {
@@ -279,7 +298,9 @@ struct proto_msg {
 		struct proto_sent sent;
 		struct proto_room_add room_add;
 		struct proto_room_record room_record;
-		struct proto_room_leave room_leave;
+		struct proto_room_leave room_leave;   /* ROOM_LEAVE, ROOM_ADMIN */
+		struct proto_room_rekey room_rekey;   /* ROOM_KICK, ROOM_REKEY */
+		/* ROOM_FETCH and REKEY_OWED use room_ref */
 	} u;
 };
 

@@ -30,6 +30,8 @@ static const char server_usage[] =
 	"  --history-days N         keep stored messages N days (default 30; 0 = forever)\n"
 	"  --history-max N          keep at most N messages per room (default 10000;\n"
 	"                           0 = no limit)\n"
+	"  --nick-ttl SEC           free a nickname whose owner has been away SEC\n"
+	"                           seconds (default 86400; 0 = never)\n"
 	"  --rsa-bits N             size of a new server key, 2048..4096 (default 3072)\n"
 	"  --help                   show this help\n"
 	"  --version                show the version\n";
@@ -48,6 +50,7 @@ void server_config_defaults(struct server_config *cfg)
 	cfg->idle_timeout_s = 60;
 	cfg->history_days = 30;
 	cfg->history_max = 10000;
+	cfg->nick_ttl_s = 86400;
 }
 
 /* Parses an unsigned decimal in [min, max]; 0 on success. */
@@ -89,7 +92,7 @@ static int parse_listen(const char *s, struct server_config *cfg)
 cc_err server_config_parse(struct server_config *cfg, int argc, char **argv, int *exit_now)
 {
 	enum { OPT_LISTEN = 1, OPT_DATA, OPT_LOG, OPT_MAXCONN, OPT_MAXFRAME, OPT_MAXOUT,
-	       OPT_HS_TIMEOUT, OPT_IDLE, OPT_RSA, OPT_HIST_DAYS, OPT_HIST_MAX, OPT_HELP,
+	       OPT_HS_TIMEOUT, OPT_IDLE, OPT_RSA, OPT_HIST_DAYS, OPT_HIST_MAX, OPT_NICK_TTL, OPT_HELP,
 	       OPT_VERSION };
 	static const struct option options[] = {
 		{"listen", required_argument, NULL, OPT_LISTEN},
@@ -103,6 +106,7 @@ cc_err server_config_parse(struct server_config *cfg, int argc, char **argv, int
 		{"rsa-bits", required_argument, NULL, OPT_RSA},
 		{"history-days", required_argument, NULL, OPT_HIST_DAYS},
 		{"history-max", required_argument, NULL, OPT_HIST_MAX},
+		{"nick-ttl", required_argument, NULL, OPT_NICK_TTL},
 		{"help", no_argument, NULL, OPT_HELP},
 		{"version", no_argument, NULL, OPT_VERSION},
 		{NULL, 0, NULL, 0},
@@ -168,6 +172,11 @@ cc_err server_config_parse(struct server_config *cfg, int argc, char **argv, int
 			if (parse_number(optarg, 0, 100000000, &v))
 				goto bad_value;
 			cfg->history_max = (unsigned)v;
+			break;
+		case OPT_NICK_TTL:
+			if (parse_number(optarg, 0, 100ull * 365 * 86400, &v))
+				goto bad_value;
+			cfg->nick_ttl_s = v;
 			break;
 		case OPT_HELP:
 			fputs(server_usage, stdout);

@@ -24,6 +24,10 @@
 
 /* Backlog is read in batches of this many messages per turn. */
 #define PUMP_BATCH 64
+/* A room's whole state (chain and directory) travels in one ROOM_STATE, which
+ * must fit a 1 MiB frame even with RSA-4096 keys. */
+#define ROOM_MEMBERS_MAX 256
+#define ROOM_RECORDS_MAX 800
 
 struct live_room {
 	int64_t room;
@@ -298,9 +302,40 @@ static cc_err user_item_put(struct server *srv, const struct store_user *u, stru
 
 /* Sends a record, with its actor's and subject's directory entries, to every
  * live member of the room but `except`. */
+static void broadcast_record_keyed(struct server *srv, int64_t room,
+				   const uint8_t room_id[PROTO_ROOM_ID_LEN], const uint8_t *rec,
+				   size_t len, const struct conn *except,
+				   const struct proto_list *keys);
+
 static void broadcast_record(struct server *srv, int64_t room,
 			     const uint8_t room_id[PROTO_ROOM_ID_LEN], const uint8_t *rec,
 			     size_t len, const struct conn *except)
+{
+	broadcast_record_keyed(srv, room, room_id, rec, len, except, NULL);
+}
+
+/* The wrapped key in keys meant for nick, as a one-item list in raw. */
+static uint16_t key_for_nick(const struct proto_list *keys, const char *nick, struct buf *raw)
+{
+	struct proto_list_iter it;
+	struct proto_wrapped_item w;
+
+	buf_reset(raw);
+	if (!keys)
+		return 0;
+	proto_list_iter_init(&it, keys, PROTO_ITEM_WRAPPED);
+	while (proto_list_next(&it, &w) == CC_OK)
+		if (w.nick.len == strlen(nick) && strncasecmp((const char *)w.nick.p, nick, w.nick.len) == 0)
+			return proto_item_encode(PROTO_ITEM_WRAPPED, &w, raw) == CC_OK ? 1 : 0;
+	return 0;
+}
+
+/* Sends a record to every live member of the room but `except`, each with its
+ * own wrapped key of a new epoch when keys is given. */
+static void broadcast_record_keyed(struct server *srv, int64_t room,
+				   const uint8_t room_id[PROTO_ROOM_ID_LEN], const uint8_t *rec,
+				   size_t len, const struct conn *except,
+				   const struct proto_list *keys)
 {
 	struct live_room *lr = live_find(srv, room);
 	struct proto_msg m = {.type = PROTO_ROOM_RECORD};
@@ -325,11 +360,21 @@ static void broadcast_record(struct server *srv, int64_t room,
 	memcpy(m.u.room_record.room_id, room_id, PROTO_ROOM_ID_LEN);
 	m.u.room_record.record = (struct proto_bytes){rec, len};
 	m.u.room_record.users = (struct proto_list){nusers, {users.data, users.len}};
-	for (size_t i = lr->n; i-- > 0;)
-		if (lr->conns[i] != except)
-			conn_queue_msg(lr->conns[i], &m);
+	struct buf key;
+	buf_init(&key, PROTO_WRAPPED_MAX + 64);
+	for (size_t i = lr->n; i-- > 0;) {
+		if (lr->conns[i] == except)
+			continue;
+		uint16_t n = key_for_nick(keys, lr->conns[i]->nick, &key);
+		m.u.room_record.keys = (struct proto_list){n, {key.data, key.len}};
+		conn_queue_msg(lr->conns[i], &m);
+	}
+	buf_free(&key);
 	buf_free(&users);
 }
+
+static void notify_owed(struct server *srv, int64_t user);
+static void room_drop_user(struct server *srv, int64_t room, int64_t user);
 
 /* ---- requests ------------------------------------------------------------- */
 
@@ -421,6 +466,11 @@ static cc_err handle_room_create(struct conn *c, const struct proto_room_create 
 	cc_err err;
 
 	e2e_chain_init(&chain, req->room_id);
+	if (req->records.count > ROOM_MEMBERS_MAX) {
+		err = CC_ERR_LIMIT;
+		why = "a room has at most 256 members";
+		goto reply;
+	}
 	if (req->records.count == 0 || req->keys.count != req->records.count) {
 		err = CC_ERR_MALFORMED;
 		why = "a room needs its records and one key per member";
@@ -607,6 +657,8 @@ static cc_err handle_rooms_list(struct conn *c, uint32_t request_id)
 
 struct state_ctx {
 	struct server *srv;
+	struct buf *gone;
+	uint16_t ngone;
 	struct buf *records;
 	uint16_t nrecords;
 	struct buf *users;
@@ -673,6 +725,17 @@ static int state_key(void *ctx, uint32_t epoch, const uint8_t *wrapped, size_t l
 	return 0;
 }
 
+static int state_gone(void *ctx, uint32_t n, const uint8_t *blob, size_t len)
+{
+	struct state_ctx *sc = ctx;
+	struct proto_blob_item item = {{blob, len}};
+	(void)n;
+	if ((sc->err = proto_item_encode(PROTO_ITEM_BLOB, &item, sc->gone)))
+		return 1;
+	sc->ngone++;
+	return 0;
+}
+
 static int pump_message(void *ctx, const struct store_message *sm)
 {
 	struct conn *c = ctx;
@@ -731,14 +794,71 @@ void server_on_output_drained(struct conn *c)
 	pump_backlog(c);
 }
 
+/* Queues ROOM_STATE for a member: chain, directory, its keys, gone members. */
+static cc_err queue_room_state(struct conn *c, uint32_t request_id, const struct store_room *room,
+			       const struct store_member *member, uint32_t backlog)
+{
+	struct server *srv = c->srv;
+	struct buf records, users, keys, gone;
+	uint8_t *title = NULL;
+	size_t title_len = 0;
+	cc_err err;
+
+	buf_init(&records, srv->cfg->max_frame / 2);
+	buf_init(&users, srv->cfg->max_frame / 2);
+	buf_init(&keys, srv->cfg->max_frame / 4);
+	buf_init(&gone, srv->cfg->max_frame / 4);
+	struct state_ctx sc = {.srv = srv, .records = &records, .users = &users, .keys = &keys,
+			       .gone = &gone, .nick = c->nick};
+	if ((err = store_record_each(srv->store, room->id, state_record, &sc)) || sc.err ||
+	    (err = store_key_each(srv->store, room->id, c->user_id, member->since_epoch,
+				  state_key, &sc)) || sc.err ||
+	    (err = store_room_gone_each(srv->store, room->id, state_gone, &sc)) || sc.err)
+		goto out;
+	err = store_epoch_get(srv->store, room->id, room->epoch, &title, &title_len);
+	if (err && err != CC_ERR_NOT_FOUND)
+		goto out;
+	struct proto_msg m = {.type = PROTO_ROOM_STATE};
+	struct proto_room_state *st = &m.u.room_state;
+	st->request_id = request_id;
+	memcpy(st->room_id, room->room_id, PROTO_ROOM_ID_LEN);
+	st->title_ct = (struct proto_bytes){title, title_len};
+	st->records = (struct proto_list){sc.nrecords, {records.data, records.len}};
+	st->users = (struct proto_list){sc.nusers, {users.data, users.len}};
+	st->keys = (struct proto_list){sc.nkeys, {keys.data, keys.len}};
+	st->gone = (struct proto_list){sc.ngone, {gone.data, gone.len}};
+	st->backlog = backlog;
+	err = conn_queue_msg(c, &m);
+out:
+	if (sc.err)
+		err = sc.err;
+	free(title);
+	free(sc.seen);
+	buf_free(&records);
+	buf_free(&users);
+	buf_free(&keys);
+	buf_free(&gone);
+	return err;
+}
+
+static cc_err handle_room_fetch(struct conn *c, const struct proto_room_ref *req)
+{
+	struct store_room room;
+	struct store_member member;
+	server_rooms_commit(c->srv);
+	cc_err err = room_of_member(c, req->room_id, &room, &member);
+	if (!err)
+		err = queue_room_state(c, req->request_id, &room, &member, 0);
+	if (err)
+		conn_send_error(c, req->request_id, err, NULL);
+	return CC_OK;
+}
+
 static cc_err handle_room_join(struct conn *c, const struct proto_room_ref *req)
 {
 	struct server *srv = c->srv;
 	struct store_room room;
 	struct store_member member;
-	struct buf records, users, keys;
-	uint8_t *title = NULL;
-	size_t title_len = 0;
 	uint32_t backlog = 0;
 	cc_err err;
 
@@ -751,36 +871,18 @@ static cc_err handle_room_join(struct conn *c, const struct proto_room_ref *req)
 		conn_send_error(c, req->request_id, err, NULL);
 		return CC_OK;
 	}
-	buf_init(&records, srv->cfg->max_frame / 4);
-	buf_init(&users, srv->cfg->max_frame / 4);
-	buf_init(&keys, srv->cfg->max_frame / 4);
-	struct state_ctx sc = {.srv = srv, .records = &records, .users = &users, .keys = &keys,
-			       .nick = c->nick};
+	if (conn_is_active(c, room.id)) {
+		/* Rejoining: what was delivered live counts as read; go on from there. */
+		live_remove(c, room.id);
+		if ((err = room_of_member(c, req->room_id, &room, &member)))
+			goto out;
+	}
 	int64_t after = member.last_read_msg_id > member.first_msg_id - 1
 				? member.last_read_msg_id
 				: member.first_msg_id - 1;
-	if ((err = store_record_each(srv->store, room.id, state_record, &sc)) || sc.err ||
-	    (err = store_key_each(srv->store, room.id, c->user_id, member.since_epoch, state_key,
-				  &sc)) || sc.err ||
-	    (err = store_message_count_after(srv->store, room.id, after, &backlog)))
+	if ((err = store_message_count_after(srv->store, room.id, after, &backlog)))
 		goto out;
-	err = store_epoch_get(srv->store, room.id, room.epoch, &title, &title_len);
-	if (err && err != CC_ERR_NOT_FOUND)
-		goto out;
-	err = CC_OK;
-	if (conn_is_active(c, room.id))
-		live_remove(c, room.id);  /* rejoining: start again from the store */
-
-	struct proto_msg m = {.type = PROTO_ROOM_STATE};
-	struct proto_room_state *st = &m.u.room_state;
-	st->request_id = req->request_id;
-	memcpy(st->room_id, room.room_id, PROTO_ROOM_ID_LEN);
-	st->title_ct = (struct proto_bytes){title, title_len};
-	st->records = (struct proto_list){sc.nrecords, {records.data, records.len}};
-	st->users = (struct proto_list){sc.nusers, {users.data, users.len}};
-	st->keys = (struct proto_list){sc.nkeys, {keys.data, keys.len}};
-	st->backlog = backlog;
-	if ((err = conn_queue_msg(c, &m)))
+	if ((err = queue_room_state(c, req->request_id, &room, &member, backlog)))
 		goto out;
 	c->pumping = true;
 	c->pump_room = room.id;
@@ -788,13 +890,8 @@ static cc_err handle_room_join(struct conn *c, const struct proto_room_ref *req)
 	c->pump_after = after;
 	pump_backlog(c);
 out:
-	if (err || sc.err)
-		conn_send_error(c, req->request_id, sc.err ? sc.err : err, NULL);
-	free(title);
-	free(sc.seen);
-	buf_free(&records);
-	buf_free(&users);
-	buf_free(&keys);
+	if (err)
+		conn_send_error(c, req->request_id, err, NULL);
 	return CC_OK;
 }
 
@@ -948,7 +1045,14 @@ static cc_err handle_room_add(struct conn *c, const struct proto_room_add *req)
 		err = err == CC_ERR_NOT_FOUND ? CC_ERR_UNKNOWN_USER : err;
 		goto reply;
 	}
-	if ((err = chain_load(srv, &room, &chain, &keys)) || (err = store_begin(srv->store)))
+	if ((err = chain_load(srv, &room, &chain, &keys)))
+		goto reply;
+	if (chain.nmembers >= ROOM_MEMBERS_MAX || chain.count >= ROOM_RECORDS_MAX) {
+		err = CC_ERR_LIMIT;
+		why = "the room is full (256 members, 800 membership changes)";
+		goto reply;
+	}
+	if ((err = store_begin(srv->store)))
 		goto reply;
 	if ((err = chain_append(c, &room, &chain, &keys, req->record.p, req->record.len, &why)) ||
 	    (err = store_member_add(srv->store, room.id, subject.id, room.last_msg_id + 1,
@@ -1046,8 +1150,10 @@ static cc_err handle_room_leave(struct conn *c, const struct proto_room_leave *r
 		goto rollback;
 	log_info("conn %s: %s left a room%s", c->peer, c->nick,
 		 chain.nmembers ? "" : ", which ended with it");
-	if (chain.nmembers)
+	if (chain.nmembers) {
 		broadcast_record(srv, room.id, room.room_id, req->record.p, req->record.len, c);
+		notify_owed(srv, room.admin_user);  /* the admin owes a new key */
+	}
 	goto reply;
 rollback:
 	store_rollback(srv->store);
@@ -1059,6 +1165,297 @@ reply:
 	e2e_chain_free(&chain);
 	key_cache_free(&keys);
 	return CC_OK;
+}
+
+/* ---- new epochs: kick, rekey (after leaves and expiries), admin handover ---- */
+
+/* Tells each of the user's connections which rooms owe a new key. */
+static int owed_notify_one(void *ctx, const struct store_member *m)
+{
+	struct conn *c = ctx;
+	struct store_room room;
+	struct proto_msg msg = {.type = PROTO_REKEY_OWED};
+	if (store_room_get_by_id(c->srv->store, m->room, &room) == CC_OK) {
+		memcpy(msg.u.room_ref.room_id, room.room_id, PROTO_ROOM_ID_LEN);
+		conn_queue_msg(c, &msg);
+	}
+	return 0;
+}
+
+static void notify_owed(struct server *srv, int64_t user)
+{
+	for (struct conn *c = srv->conns; c; c = c->next)
+		if (c->user_id == user && !c->dead && !c->closing)
+			store_room_each_owed(srv->store, user, owed_notify_one, c);
+}
+
+void server_on_registered(struct conn *c)
+{
+	store_room_each_owed(c->srv->store, c->user_id, owed_notify_one, c);
+}
+
+static int count_blob_cb(void *ctx, uint32_t n, const uint8_t *blob, size_t len)
+{
+	(void)n;
+	(void)blob;
+	(void)len;
+	(*(uint32_t *)ctx)++;
+	return 0;
+}
+
+struct gone_find {
+	const uint8_t *fp;
+	bool found;
+};
+
+static int gone_find_cb(void *ctx, uint32_t n, const uint8_t *blob, size_t len)
+{
+	struct gone_find *gf = ctx;
+	(void)n;
+	if (len >= PROTO_FINGERPRINT_LEN && memcmp(blob, gf->fp, PROTO_FINGERPRINT_LEN) == 0)
+		gf->found = true;
+	return 0;
+}
+
+/* KICK (one record) or REKEY (EXPIREs, then one REKEY): a new epoch, its
+ * title and one key per remaining member, checked and stored at once. */
+static cc_err handle_new_epoch(struct conn *c, const struct proto_room_rekey *req, bool kick)
+{
+	struct server *srv = c->srv;
+	struct store_room room;
+	struct e2e_chain chain;
+	struct key_cache keys = {.srv = srv};
+	struct proto_list_iter it;
+	struct proto_blob_item item;
+	struct proto_record rec;
+	struct store_user kicked = {0};
+	const char *why = "";
+	uint16_t left = req->records.count;
+	cc_err err;
+
+	server_rooms_commit(srv);
+	e2e_chain_init(&chain, req->room_id);
+	if ((err = room_of_member(c, req->room_id, &room, NULL)))
+		goto reply;
+	if (room.admin_user != c->user_id) {
+		err = CC_ERR_NOT_ADMIN;
+		goto reply;
+	}
+	if (left == 0 || (kick && left != 1)) {
+		err = CC_ERR_MALFORMED;
+		why = "a new epoch takes its records";
+		goto reply;
+	}
+	if ((err = chain_load(srv, &room, &chain, &keys)))
+		goto reply;
+	if (chain.count + left > ROOM_RECORDS_MAX) {
+		err = CC_ERR_LIMIT;
+		goto reply;
+	}
+	if ((err = store_begin(srv->store)))
+		goto reply;
+	proto_list_iter_init(&it, &req->records, PROTO_ITEM_BLOB);
+	while (proto_list_next(&it, &item) == CC_OK) {
+		left--;
+		if ((err = record_actor_is_session(c, item.data.p, item.data.len, &rec)))
+			goto rollback;
+		uint8_t want = kick ? PROTO_REC_KICK : left ? PROTO_REC_EXPIRE : PROTO_REC_REKEY;
+		if (rec.action != want) {
+			err = CC_ERR_MALFORMED;
+			why = kick ? "not a kick record" : "expire records, then one rekey record";
+			goto rollback;
+		}
+		if (rec.action == PROTO_REC_EXPIRE) {
+			/* Only the server knows who is gone: no expiring anyone else. */
+			struct gone_find gf = {rec.subject_fp, false};
+			store_room_gone_each(srv->store, room.id, gone_find_cb, &gf);
+			if (!gf.found) {
+				err = CC_ERR_FORBIDDEN;
+				why = "that member's nickname has not expired";
+				goto rollback;
+			}
+			if ((err = store_room_gone_remove(srv->store, room.id, rec.subject_fp)))
+				goto rollback;
+		}
+		if ((err = chain_append(c, &room, &chain, &keys, item.data.p, item.data.len, &why)))
+			goto rollback;
+		if (rec.action == PROTO_REC_KICK) {
+			if ((err = store_user_get_by_fingerprint(srv->store, rec.subject_fp, &kicked)) ||
+			    (err = store_member_remove(srv->store, room.id, kicked.id)))
+				goto rollback;
+		}
+	}
+	/* Exactly one key of the new epoch for every member the chain now has. */
+	if (req->keys.count != chain.nmembers) {
+		err = CC_ERR_MALFORMED;
+		why = "the new key must go to every member, and only to members";
+		goto rollback;
+	}
+	struct proto_wrapped_item w;
+	proto_list_iter_init(&it, &req->keys, PROTO_ITEM_WRAPPED);
+	while (proto_list_next(&it, &w) == CC_OK) {
+		struct store_user u;
+		char nick[PROTO_NICK_MAX + 1];
+		memcpy(nick, w.nick.p, w.nick.len);
+		nick[w.nick.len] = '\0';
+		if (w.epoch != chain.epoch || store_user_get_by_nick(srv->store, nick, &u) != CC_OK) {
+			err = CC_ERR_MALFORMED;
+			why = "a key for an unknown user or epoch";
+			goto rollback;
+		}
+		bool member = e2e_chain_member(&chain, u.fingerprint) != NULL;
+		err = member ? store_key_put(srv->store, room.id, chain.epoch, u.id, w.wrapped.p,
+					     w.wrapped.len)
+			     : CC_ERR_MALFORMED;
+		store_user_clear(&u);
+		if (err) {
+			why = "a key for someone who is not a member";
+			goto rollback;
+		}
+	}
+	uint32_t gone_count = 0;
+	if ((err = store_epoch_put(srv->store, room.id, chain.epoch, req->title_ct.p,
+				   req->title_ct.len)) ||
+	    (err = store_room_set_epoch(srv->store, room.id, chain.epoch)))
+		goto rollback;
+	struct store_user admin;
+	if ((err = store_user_get_by_fingerprint(srv->store, chain.admin.fp, &admin)))
+		goto rollback;
+	err = store_room_set_admin(srv->store, room.id, admin.id);
+	store_user_clear(&admin);
+	if (err)
+		goto rollback;
+	/* Still owed while someone gone is not yet signed out of the chain. */
+	err = store_room_gone_each(srv->store, room.id, count_blob_cb, &gone_count);
+	if (err || (err = store_room_set_rekey_owed(srv->store, room.id, gone_count > 0)) ||
+	    (err = store_commit(srv->store)))
+		goto rollback;
+	log_info("conn %s: %s started epoch %u of a room", c->peer, c->nick, chain.epoch);
+
+	/* Tell the members: every record, the last with each one's new key. */
+	proto_list_iter_init(&it, &req->records, PROTO_ITEM_BLOB);
+	for (uint16_t i = 0; proto_list_next(&it, &item) == CC_OK; i++) {
+		bool last = i + 1 == req->records.count;
+		broadcast_record_keyed(srv, room.id, room.room_id, item.data.p, item.data.len, c,
+				       last ? &req->keys : NULL);
+	}
+	/* The expelled member heard its own kick (without a key); now cut it off. */
+	if (kick)
+		room_drop_user(srv, room.id, kicked.id);
+	goto reply;
+rollback:
+	store_rollback(srv->store);
+reply:
+	if (err)
+		conn_send_error(c, req->request_id, err, *why ? why : NULL);
+	else
+		reply_ok(c, req->request_id);
+	store_user_clear(&kicked);
+	e2e_chain_free(&chain);
+	key_cache_free(&keys);
+	return CC_OK;
+}
+
+static cc_err handle_room_admin(struct conn *c, const struct proto_room_leave *req)
+{
+	struct server *srv = c->srv;
+	struct store_room room;
+	struct proto_record rec;
+	struct store_user subject = {0};
+	struct e2e_chain chain;
+	struct key_cache keys = {.srv = srv};
+	const char *why = "";
+	cc_err err;
+
+	server_rooms_commit(srv);
+	e2e_chain_init(&chain, req->room_id);
+	if ((err = room_of_member(c, req->room_id, &room, NULL)))
+		goto reply;
+	if (room.admin_user != c->user_id) {
+		err = CC_ERR_NOT_ADMIN;
+		goto reply;
+	}
+	if ((err = record_actor_is_session(c, req->record.p, req->record.len, &rec)))
+		goto reply;
+	if (rec.action != PROTO_REC_ADMIN) {
+		err = CC_ERR_MALFORMED;
+		why = "not an admin record";
+		goto reply;
+	}
+	if ((err = store_user_get_by_fingerprint(srv->store, rec.subject_fp, &subject))) {
+		err = err == CC_ERR_NOT_FOUND ? CC_ERR_UNKNOWN_USER : err;
+		goto reply;
+	}
+	if ((err = chain_load(srv, &room, &chain, &keys)) || (err = store_begin(srv->store)))
+		goto reply;
+	if ((err = chain_append(c, &room, &chain, &keys, req->record.p, req->record.len, &why)) ||
+	    (err = store_room_set_admin(srv->store, room.id, subject.id)) ||
+	    (err = store_commit(srv->store))) {
+		store_rollback(srv->store);
+		goto reply;
+	}
+	log_info("conn %s: %s handed a room to %s", c->peer, c->nick, subject.nick);
+	broadcast_record(srv, room.id, room.room_id, req->record.p, req->record.len, c);
+	/* A new key may be owed (someone left while the old admin was away). */
+	notify_owed(srv, subject.id);
+reply:
+	if (err)
+		conn_send_error(c, req->request_id, err, *why ? why : NULL);
+	else
+		reply_ok(c, req->request_id);
+	store_user_clear(&subject);
+	e2e_chain_free(&chain);
+	key_cache_free(&keys);
+	return CC_OK;
+}
+
+/* ---- nickname expiry ----------------------------------------------------- */
+
+struct idle_ctx {
+	struct server *srv;
+	int64_t *ids;
+	size_t n, cap;
+};
+
+static int idle_collect(void *ctx, const struct store_user *u)
+{
+	struct idle_ctx *ic = ctx;
+	for (struct conn *c = ic->srv->conns; c; c = c->next)
+		if (c->user_id == u->id)
+			return 0;  /* here now: not away */
+	if (ic->n == ic->cap) {
+		size_t cap = ic->cap ? ic->cap * 2 : 16;
+		int64_t *ids = realloc(ic->ids, cap * sizeof *ids);
+		if (!ids)
+			return 1;
+		ic->ids = ids;
+		ic->cap = cap;
+	}
+	ic->ids[ic->n++] = u->id;
+	return 0;
+}
+
+void server_expire_idle(struct server *srv)
+{
+	struct idle_ctx ic = {srv, NULL, 0, 0};
+	uint64_t now = clock_now_s();
+	uint64_t ttl = srv->cfg->nick_ttl_s;
+
+	if (ttl == 0 || now < ttl)
+		return;
+	server_rooms_commit(srv);
+	if (store_user_each_idle(srv->store, now - ttl, idle_collect, &ic) == CC_OK) {
+		for (size_t i = 0; i < ic.n; i++) {
+			if (store_user_expire(srv->store, ic.ids[i]) == CC_OK)
+				log_info("a nickname expired after %llu s away (user %lld)",
+					 (unsigned long long)ttl, (long long)ic.ids[i]);
+		}
+	}
+	if (ic.n)
+		for (struct conn *c = srv->conns; c; c = c->next)
+			if (c->user_id && !c->dead)
+				store_room_each_owed(srv->store, c->user_id, owed_notify_one, c);
+	free(ic.ids);
 }
 
 /* ---- dispatch and lifecycle ------------------------------------------------ */
@@ -1084,6 +1481,14 @@ cc_err server_handle_request(struct conn *c, const struct proto_msg *m)
 		return handle_room_disconnect(c, &m->u.room_ref);
 	case PROTO_ROOM_LEAVE:
 		return handle_room_leave(c, &m->u.room_leave);
+	case PROTO_ROOM_KICK:
+		return handle_new_epoch(c, &m->u.room_rekey, true);
+	case PROTO_ROOM_REKEY:
+		return handle_new_epoch(c, &m->u.room_rekey, false);
+	case PROTO_ROOM_ADMIN:
+		return handle_room_admin(c, &m->u.room_leave);
+	case PROTO_ROOM_FETCH:
+		return handle_room_fetch(c, &m->u.room_ref);
 	default:
 		/* Handshake or server-to-client messages have no business here. */
 		return CC_ERR_STATE;
@@ -1118,6 +1523,7 @@ static void retention_cb(evutil_socket_t fd, short what, void *arg)
 	if (store_message_prune(srv->store, before, srv->cfg->history_max, &deleted) == CC_OK &&
 	    deleted)
 		log_info("retention: deleted %llu old messages", (unsigned long long)deleted);
+	server_expire_idle(srv);
 }
 
 cc_err server_rooms_init(struct server *srv)
@@ -1128,8 +1534,9 @@ cc_err server_rooms_init(struct server *srv)
 	srv->retention_ev = event_new(srv->base, -1, EV_PERSIST, retention_cb, srv);
 	if (!srv->live || !srv->retention_ev)
 		return CC_ERR_NOMEM;
-	struct timeval hourly = {3600, 0};
-	event_add(srv->retention_ev, &hourly);
+	/* Retention and nickname expiry, every minute (cheap: indexed queries). */
+	struct timeval every = {60, 0};
+	event_add(srv->retention_ev, &every);
 	retention_cb(-1, 0, srv);  /* once at start */
 	return CC_OK;
 }

@@ -192,6 +192,8 @@ static void conn_on_open(struct conn *c)
 	char text[128];
 
 	evtimer_del(c->timer);
+	/* Free expired nicknames first, so one can be taken the moment it is. */
+	server_expire_idle(srv);
 	cc_err err = store_user_register(srv->store, chan_peer_nick(c->chan), der, der_len, fp,
 					 clock_now_s(), &user);
 	if (err == CC_ERR_EXISTS) {
@@ -220,6 +222,7 @@ static void conn_on_open(struct conn *c)
 	bufferevent_setwatermark(c->bev, EV_READ, 0, srv->cfg->max_frame + PROTO_FRAME_HEADER_LEN);
 	evtimer_add(c->timer, srv->keepalive_tv);
 	log_info("conn %s: %s registered", c->peer, c->nick);
+	server_on_registered(c);
 }
 
 /* One authenticated message. Authorization comes from the session (c->user_id),
@@ -271,7 +274,7 @@ static void conn_read_cb(struct bufferevent *bev, void *arg)
 		conn_write_wire(c);
 		if (err)
 			break;
-		c->last_recv_ms = clock_now_ms();
+		c->last_recv_ms = clock_mono_ms();
 		c->ping_outstanding = false;
 		if (ev == CHAN_EVENT_OPEN && !was_open) {
 			conn_on_open(c);
@@ -326,8 +329,9 @@ static void conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	uint64_t idle_ms = (uint64_t)c->srv->cfg->idle_timeout_s * 1000;
-	uint64_t silent = clock_now_ms() - c->last_recv_ms;
-	if (silent >= 2 * idle_ms) {
+	uint64_t silent = clock_mono_ms() - c->last_recv_ms;
+	/* Dropped only after a ping went unanswered: a client that answers stays. */
+	if (silent >= 2 * idle_ms && c->ping_outstanding) {
 		conn_log(c, LOG_LEVEL_INFO, "idle", CC_ERR_TIMEOUT);
 		conn_kill(c);
 		return;
@@ -446,7 +450,7 @@ static void server_accept_cb(struct evconnlistener *listener, evutil_socket_t fd
 		srv->conns->prev = c;
 	srv->conns = c;
 	srv->nconns++;
-	c->last_recv_ms = clock_now_ms();
+	c->last_recv_ms = clock_mono_ms();
 
 	bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
 	/* The write callback continues a backlog once the output has drained. */
@@ -578,8 +582,9 @@ cc_err server_run(const struct server_config *cfg)
 	}
 	/* Every connection's keepalive timer has the same period: one shared
 	 * timeout queue keeps thousands of them O(1). */
-	unsigned period_s = cfg->idle_timeout_s / 2 ? cfg->idle_timeout_s / 2 : 1;
-	struct timeval period = {(time_t)period_s, 0};
+	/* Half the idle timeout, so a tick always falls between 1x and 2x. */
+	struct timeval period = {(time_t)(cfg->idle_timeout_s / 2),
+				 (suseconds_t)(cfg->idle_timeout_s % 2) * 500000};
 	srv.keepalive_tv = event_base_init_common_timeout(srv.base, &period);
 	srv.flush_ev = event_new(srv.base, -1, 0, server_flush_cb, &srv);
 	srv.sigint = evsignal_new(srv.base, SIGINT, server_signal_cb, &srv);

@@ -20,6 +20,8 @@ struct server_config {
 	                                /* ...and dropped after twice this */
 	unsigned history_days;          /* stored messages kept this long (0: forever) */
 	unsigned history_max;           /* at most this many per room (0: no limit) */
+	uint64_t nick_ttl_s;            /* a nickname is freed after its owner has been
+					   away this long (0: never) */
 };
 
 /* Fills in the defaults: 127.0.0.1:7777, ./var, 10 s handshake, ... */

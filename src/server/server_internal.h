@@ -90,6 +90,10 @@ void conn_send_error(struct conn *c, uint32_t request_id, cc_err code, const cha
 cc_err server_handle_request(struct conn *c, const struct proto_msg *m);
 /* The connection's user is going away. */
 void server_on_disconnect(struct conn *c);
+/* The connection's user just registered: tell it which rooms owe a new key. */
+void server_on_registered(struct conn *c);
+/* Frees the nicknames of users away longer than the TTL (rooms.c). */
+void server_expire_idle(struct server *srv);
 /* The connection's output drained below half its cap: continue a backlog. */
 void server_on_output_drained(struct conn *c);
 

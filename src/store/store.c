@@ -1,16 +1,12 @@
 #include "store/store.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#include <sqlite3.h>
-
+#include "store/sqlite_util.h"
 #include "util/log.h"
+
+#define STORE_NAME "store"
 
 /* Schema steps, oldest first: step i takes user_version i to i + 1, in one
  * transaction. Only ever append; a step that has shipped never changes.
@@ -107,9 +103,26 @@ static const char *const store_migrations[] = {
 	 " UNIQUE(room, msg_id)"
 	 ") STRICT;"
 	 "CREATE INDEX messages_by_ts ON messages(ts_ms);"),
+	/* 3: nickname expiry. room_gone lists the members a room lost to expiry
+	 * (user rows are deleted, so it keeps their fingerprint and nickname)
+	 * until the admin signs their removal; it goes with the room. The index
+	 * serves the idle-user scan. */
+	("CREATE TABLE room_gone ("
+	 " room INTEGER NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,"
+	 " fingerprint BLOB NOT NULL CHECK(length(fingerprint) = 32),"
+	 " nick TEXT NOT NULL CHECK(length(nick) BETWEEN 1 AND 32),"
+	 " PRIMARY KEY(room, fingerprint)"
+	 ") STRICT;"
+	 "CREATE INDEX users_by_last_seen ON users(last_seen_s);"),
 };
 
 #define STORE_SCHEMA_LATEST ((int)(sizeof store_migrations / sizeof store_migrations[0]))
+
+static const struct sqlite_util_schema store_schema = {
+	.name = STORE_NAME,
+	.migrations = store_migrations,
+	.latest = STORE_SCHEMA_LATEST,
+};
 
 enum store_stmt_id {
 	STMT_BEGIN,
@@ -149,6 +162,15 @@ enum store_stmt_id {
 	STMT_MSG_COUNT_AFTER,
 	STMT_MSG_PRUNE_AGE,
 	STMT_MSG_PRUNE_COUNT,
+	STMT_USER_IDLE,
+	STMT_EXPIRE_GONE,
+	STMT_EXPIRE_OWED,
+	STMT_EXPIRE_ROOMS,
+	STMT_EXPIRE_ADMIN,
+	STMT_EXPIRE_USER,
+	STMT_GONE_EACH,
+	STMT_GONE_DELETE,
+	STMT_ROOM_EACH_OWED,
 	STMT_COUNT_
 };
 
@@ -227,6 +249,43 @@ static const char *const store_stmt_sql[STMT_COUNT_] = {
 				  " ON m.room = r.id AND m.msg_id <= ("
 				  "SELECT x.msg_id FROM messages AS x WHERE x.room = r.id"
 				  " ORDER BY x.msg_id DESC LIMIT 1 OFFSET ?1))"),
+	[STMT_USER_IDLE] = ("SELECT " STORE_USER_COLS " FROM users WHERE last_seen_s < ?1"
+			    " ORDER BY last_seen_s, id"),
+	/* store_user_expire runs these five in this order, all keyed by the
+	 * user's id. First, while the memberships are still there: each room
+	 * remembers the user as gone (a key that comes back, joins again and
+	 * expires again is remembered once, under its latest nickname) and owes
+	 * a new epoch. */
+	[STMT_EXPIRE_GONE] = ("INSERT INTO room_gone(room, fingerprint, nick)"
+			      " SELECT m.room, u.fingerprint, u.nick FROM members AS m"
+			      " JOIN users AS u ON u.id = m.user WHERE m.user = ?1"
+			      " ON CONFLICT(room, fingerprint) DO UPDATE SET nick = excluded.nick"),
+	[STMT_EXPIRE_OWED] = ("UPDATE rooms SET rekey_owed = 1"
+			      " WHERE id IN (SELECT room FROM members WHERE user = ?1)"),
+	/* Then the rooms it belongs to or administers that nobody else belongs
+	 * to go (with everything in them, the gone rows just added included)... */
+	[STMT_EXPIRE_ROOMS] = ("DELETE FROM rooms"
+			       " WHERE (admin_user = ?1"
+			       " OR id IN (SELECT room FROM members WHERE user = ?1))"
+			       " AND NOT EXISTS (SELECT 1 FROM members AS m"
+			       " WHERE m.room = rooms.id AND m.user <> ?1)"),
+	/* ...so every room it still administers has another member, and the
+	 * earliest-joined of them takes over (rooms.admin_user has no ON DELETE
+	 * action: this must come before the user row goes). */
+	[STMT_EXPIRE_ADMIN] = ("UPDATE rooms SET admin_user = (SELECT m.user FROM members AS m"
+			       " WHERE m.room = rooms.id AND m.user <> ?1 ORDER BY m.id LIMIT 1)"
+			       " WHERE admin_user = ?1"),
+	/* Last the user: its signing key is in the row, its memberships and
+	 * wrapped keys cascade; its messages stay (messages.sender has no
+	 * foreign key). */
+	[STMT_EXPIRE_USER] = "DELETE FROM users WHERE id = ?1",
+	[STMT_GONE_EACH] = ("SELECT fingerprint, nick FROM room_gone WHERE room = ?1"
+			    " ORDER BY rowid"),
+	[STMT_GONE_DELETE] = "DELETE FROM room_gone WHERE room = ?1 AND fingerprint = ?2",
+	/* The admin's own membership row; rooms has no column of these names. */
+	[STMT_ROOM_EACH_OWED] = ("SELECT " STORE_MEMBER_COLS " FROM rooms AS r"
+				 " JOIN members AS m ON m.room = r.id AND m.user = r.admin_user"
+				 " WHERE r.admin_user = ?1 AND r.rekey_owed = 1 ORDER BY r.id"),
 };
 
 struct store {
@@ -238,40 +297,15 @@ struct store {
 	bool in_tx;
 };
 
-static void store_log_sqlite(sqlite3 *db, const char *what)
-{
-	log_error("store: %s: %s (code %d)", what, sqlite3_errmsg(db),
-		  sqlite3_extended_errcode(db));
-}
-
-/* Leaves a statement ready for its next use and drops its bindings, which
- * may point at caller memory (bound with SQLITE_STATIC). */
-static void store_stmt_done(sqlite3_stmt *s)
-{
-	sqlite3_reset(s);
-	sqlite3_clear_bindings(s);
-}
-
-/* Steps a statement that returns no rows, then resets it. */
+/* Shorthands that bind the log name and the statement table. */
 static cc_err store_stmt_run(struct store *st, enum store_stmt_id id, const char *what)
 {
-	sqlite3_stmt *s = st->stmt[id];
-	int rc = sqlite3_step(s);
-	cc_err err = CC_OK;
-	if (rc != SQLITE_DONE) {
-		store_log_sqlite(st->db, what);
-		err = CC_ERR_STORE;
-	}
-	store_stmt_done(s);
-	return err;
+	return sqlite_util_stmt_run(STORE_NAME, st->stmt[id], what);
 }
 
-static cc_err store_bind_check(struct store *st, int rc, const char *what)
+static cc_err store_bind_check(sqlite3_stmt *s, int rc, const char *what)
 {
-	if (rc == SQLITE_OK)
-		return CC_OK;
-	store_log_sqlite(st->db, what);
-	return CC_ERR_STORE;
+	return sqlite_util_bind_check(STORE_NAME, s, rc, what);
 }
 
 static cc_err store_tx_begin(struct store *st)
@@ -386,10 +420,10 @@ static cc_err store_user_fetch(struct store *st, enum store_stmt_id id, struct s
 	} else if (rc == SQLITE_DONE) {
 		err = CC_ERR_NOT_FOUND;
 	} else {
-		store_log_sqlite(st->db, "read user");
+		sqlite_util_log(STORE_NAME, st->db, "read user");
 		err = CC_ERR_STORE;
 	}
-	store_stmt_done(s);
+	sqlite_util_stmt_done(s);
 	if (err)
 		store_user_clear(u);
 	return err;
@@ -399,10 +433,10 @@ static cc_err store_user_fetch_by_nick_lower(struct store *st, const char *lower
 					     struct store_user *u)
 {
 	sqlite3_stmt *s = st->stmt[STMT_USER_BY_NICK];
-	cc_err err = store_bind_check(st, sqlite3_bind_text(s, 1, lower, (int)len, SQLITE_STATIC),
+	cc_err err = store_bind_check(s, sqlite3_bind_text(s, 1, lower, (int)len, SQLITE_STATIC),
 				      "bind nickname");
 	if (err) {
-		store_stmt_done(s);
+		sqlite_util_stmt_done(s);
 		return err;
 	}
 	return store_user_fetch(st, STMT_USER_BY_NICK, u);
@@ -412,11 +446,11 @@ static cc_err store_user_fetch_by_fingerprint(struct store *st, const uint8_t *f
 					      struct store_user *u)
 {
 	sqlite3_stmt *s = st->stmt[STMT_USER_BY_FINGERPRINT];
-	cc_err err = store_bind_check(st, sqlite3_bind_blob(s, 1, fp, STORE_FINGERPRINT_LEN,
+	cc_err err = store_bind_check(s, sqlite3_bind_blob(s, 1, fp, STORE_FINGERPRINT_LEN,
 							    SQLITE_STATIC),
 				      "bind fingerprint");
 	if (err) {
-		store_stmt_done(s);
+		sqlite_util_stmt_done(s);
 		return err;
 	}
 	return store_user_fetch(st, STMT_USER_BY_FINGERPRINT, u);
@@ -425,11 +459,11 @@ static cc_err store_user_fetch_by_fingerprint(struct store *st, const uint8_t *f
 static cc_err store_user_set_last_seen(struct store *st, int64_t id, uint64_t now_s)
 {
 	sqlite3_stmt *s = st->stmt[STMT_USER_TOUCH];
-	cc_err err = store_bind_check(st, sqlite3_bind_int64(s, 1, id), "bind id");
+	cc_err err = store_bind_check(s, sqlite3_bind_int64(s, 1, id), "bind id");
 	if (!err)
-		err = store_bind_check(st, sqlite3_bind_int64(s, 2, (int64_t)now_s), "bind time");
+		err = store_bind_check(s, sqlite3_bind_int64(s, 2, (int64_t)now_s), "bind time");
 	if (err) {
-		store_stmt_done(s);
+		sqlite_util_stmt_done(s);
 		return err;
 	}
 	err = store_stmt_run(st, STMT_USER_TOUCH, "update last_seen");
@@ -443,156 +477,28 @@ static cc_err store_user_insert(struct store *st, const char *nick, const char *
 				uint64_t now_s, int64_t *id)
 {
 	sqlite3_stmt *s = st->stmt[STMT_USER_INSERT];
-	cc_err err = store_bind_check(st, sqlite3_bind_text(s, 1, nick, (int)len, SQLITE_STATIC),
+	cc_err err = store_bind_check(s, sqlite3_bind_text(s, 1, nick, (int)len, SQLITE_STATIC),
 				      "bind nickname");
 	if (!err)
-		err = store_bind_check(st, sqlite3_bind_text(s, 2, lower, (int)len, SQLITE_STATIC),
+		err = store_bind_check(s, sqlite3_bind_text(s, 2, lower, (int)len, SQLITE_STATIC),
 				       "bind nickname");
 	if (!err)
-		err = store_bind_check(st, sqlite3_bind_blob(s, 3, pubkey, (int)pubkey_len,
+		err = store_bind_check(s, sqlite3_bind_blob(s, 3, pubkey, (int)pubkey_len,
 							     SQLITE_STATIC),
 				       "bind public key");
 	if (!err)
-		err = store_bind_check(st, sqlite3_bind_blob(s, 4, fp, STORE_FINGERPRINT_LEN,
+		err = store_bind_check(s, sqlite3_bind_blob(s, 4, fp, STORE_FINGERPRINT_LEN,
 							     SQLITE_STATIC),
 				       "bind fingerprint");
 	if (!err)
-		err = store_bind_check(st, sqlite3_bind_int64(s, 5, (int64_t)now_s), "bind time");
+		err = store_bind_check(s, sqlite3_bind_int64(s, 5, (int64_t)now_s), "bind time");
 	if (err) {
-		store_stmt_done(s);
+		sqlite_util_stmt_done(s);
 		return err;
 	}
 	err = store_stmt_run(st, STMT_USER_INSERT, "insert user");
 	if (!err)
 		*id = sqlite3_last_insert_rowid(st->db);
-	return err;
-}
-
-/* Runs SQL that takes no parameters (pragmas, migrations). */
-static cc_err store_exec(sqlite3 *db, const char *sql, const char *what)
-{
-	char *msg = NULL;
-	if (sqlite3_exec(db, sql, NULL, NULL, &msg) == SQLITE_OK)
-		return CC_OK;
-	log_error("store: %s: %s (code %d)", what, msg ? msg : sqlite3_errmsg(db),
-		  sqlite3_extended_errcode(db));
-	sqlite3_free(msg);
-	return CC_ERR_STORE;
-}
-
-/* Runs a one-row pragma and hands back its first column as an integer or
- * copies it as text into text (if not NULL). */
-static cc_err store_pragma_query(sqlite3 *db, const char *sql, int *num,
-				 char *text, size_t text_max)
-{
-	sqlite3_stmt *s = NULL;
-	cc_err err = CC_OK;
-	if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK) {
-		store_log_sqlite(db, sql);
-		return CC_ERR_STORE;
-	}
-	if (sqlite3_step(s) != SQLITE_ROW) {
-		store_log_sqlite(db, sql);
-		err = CC_ERR_STORE;
-		goto out;
-	}
-	if (num)
-		*num = sqlite3_column_int(s, 0);
-	if (text && text_max > 0) {
-		const unsigned char *t = sqlite3_column_text(s, 0);
-		int n = sqlite3_column_bytes(s, 0);
-		if (!t || n < 0 || (size_t)n >= text_max) {
-			text[0] = '\0';
-		} else {
-			memcpy(text, t, (size_t)n);
-			text[n] = '\0';
-		}
-	}
-out:
-	sqlite3_finalize(s);
-	return err;
-}
-
-static cc_err store_version_check(int version, const char *path)
-{
-	if (version >= 0 && version <= STORE_SCHEMA_LATEST)
-		return CC_OK;
-	if (version < 0)
-		log_error("store: %s has an invalid schema version %d; refusing to open it",
-			  path, version);
-	else
-		log_error("store: %s has schema version %d but this program knows only up"
-			  " to %d; refusing to open it (use a newer Crypto Cat)",
-			  path, version, STORE_SCHEMA_LATEST);
-	return CC_ERR_VERSION;
-}
-
-/* Applies the missing steps, one transaction each. The version is read again
- * inside each write transaction so two processes opening a new file at once
- * cannot both apply a step. */
-static cc_err store_migrate(sqlite3 *db, const char *path, int *version)
-{
-	for (;;) {
-		cc_err err = store_exec(db, "BEGIN IMMEDIATE", "begin migration");
-		if (err)
-			return err;
-		int v = 0;
-		err = store_pragma_query(db, "PRAGMA user_version", &v, NULL, 0);
-		if (!err)
-			err = store_version_check(v, path);
-		if (!err && v == STORE_SCHEMA_LATEST) {
-			err = store_exec(db, "COMMIT", "end migration");
-			if (!err) {
-				*version = v;
-				return CC_OK;
-			}
-		}
-		if (!err)
-			err = store_exec(db, store_migrations[v], "migrate schema");
-		if (!err) {
-			/* PRAGMA takes no bound parameters; the value is our own integer. */
-			char sql[48];
-			snprintf(sql, sizeof sql, "PRAGMA user_version = %d", v + 1);
-			err = store_exec(db, sql, "set schema version");
-		}
-		if (!err)
-			err = store_exec(db, "COMMIT", "commit migration");
-		if (err) {
-			if (!sqlite3_get_autocommit(db))
-				store_exec(db, "ROLLBACK", "roll back migration");
-			return err;
-		}
-		log_info("store: %s migrated to schema version %d", path, v + 1);
-	}
-}
-
-/* Creates the file ourselves so it is born 0600: SQLite would apply only the
- * umask, and its -wal and -shm files copy the database file's mode. */
-static cc_err store_file_prepare(const char *path)
-{
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
-	if (fd < 0) {
-		log_error("store: cannot open %s: %s", path, strerror(errno));
-		return CC_ERR_STORE;
-	}
-	cc_err err = CC_OK;
-	struct stat sb;
-	if (fstat(fd, &sb) != 0) {
-		log_error("store: cannot stat %s: %s", path, strerror(errno));
-		err = CC_ERR_STORE;
-	} else if (!S_ISREG(sb.st_mode)) {
-		log_error("store: %s is not a regular file", path);
-		err = CC_ERR_STORE;
-	} else if ((sb.st_mode & 07777) != 0600) {
-		if (sb.st_mode & 077)
-			log_warn("store: %s had mode %04o; setting 0600",
-				 path, (unsigned)(sb.st_mode & 07777));
-		if (fchmod(fd, 0600) != 0) {
-			log_error("store: cannot chmod %s: %s", path, strerror(errno));
-			err = CC_ERR_STORE;
-		}
-	}
-	close(fd);
 	return err;
 }
 
@@ -606,82 +512,20 @@ cc_err store_open(const char *path, struct store **out)
 	if (!out)
 		return CC_ERR_INTERNAL;
 	*out = NULL;
-	if (!path || !*path) {
-		log_error("store: no database path");
-		return CC_ERR_USAGE;
-	}
-	int in_memory = strcmp(path, ":memory:") == 0;
-	if (!in_memory) {
-		cc_err err = store_file_prepare(path);
-		if (err)
-			return err;
-	}
-
 	struct store *st = calloc(1, sizeof *st);
 	if (!st)
 		return CC_ERR_NOMEM;
-	cc_err err = CC_OK;
-	int rc = sqlite3_open_v2(path, &st->db,
-				 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-				 NULL);
-	if (rc != SQLITE_OK) {
-		if (st->db)
-			store_log_sqlite(st->db, path);
-		else
-			log_error("store: %s: %s", path, sqlite3_errstr(rc));
-		err = rc == SQLITE_NOMEM ? CC_ERR_NOMEM : CC_ERR_STORE;
-		goto fail;
-	}
-	sqlite3_extended_result_codes(st->db, 1);
-	/* Refuse writable_schema and other ways to corrupt the file through SQL. */
-	sqlite3_db_config(st->db, SQLITE_DBCONFIG_DEFENSIVE, 1, (int *)NULL);
-	if (sqlite3_busy_timeout(st->db, 5000) != SQLITE_OK) {
-		store_log_sqlite(st->db, "busy timeout");
-		err = CC_ERR_STORE;
-		goto fail;
-	}
-	/* FULL: in WAL mode NORMAL may lose the last commits on power loss, and
-	 * an acknowledged request must survive. */
-	err = store_exec(st->db, "PRAGMA foreign_keys = ON; PRAGMA trusted_schema = OFF;"
-			 " PRAGMA synchronous = FULL;", "set pragmas");
-	if (err)
-		goto fail;
-
-	/* Check the version before anything writes to a file from the future. */
-	int version = 0;
-	err = store_pragma_query(st->db, "PRAGMA user_version", &version, NULL, 0);
+	cc_err err = sqlite_util_open(&store_schema, path, &st->db, &st->version);
 	if (!err)
-		err = store_version_check(version, path);
-	if (err)
-		goto fail;
-
-	char mode[16];
-	err = store_pragma_query(st->db, "PRAGMA journal_mode = WAL", NULL, mode, sizeof mode);
-	if (err)
-		goto fail;
-	if (strcmp(mode, "wal") != 0 && !in_memory)
-		log_warn("store: %s: journal mode is %s, not wal", path, mode);
-
-	err = store_migrate(st->db, path, &st->version);
-	if (err)
-		goto fail;
-
-	for (int i = 0; i < STMT_COUNT_; i++) {
-		rc = sqlite3_prepare_v3(st->db, store_stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
-					&st->stmt[i], NULL);
-		if (rc != SQLITE_OK) {
-			store_log_sqlite(st->db, "prepare statement");
-			err = CC_ERR_STORE;
-			goto fail;
-		}
+		err = sqlite_util_prepare_all(STORE_NAME, st->db, store_stmt_sql, st->stmt,
+					      STMT_COUNT_);
+	if (err) {
+		store_close(st);
+		return err;
 	}
-	log_info("store: opened %s (schema version %d)", path, st->version);
+	log_info(STORE_NAME ": opened %s (schema version %d)", path, st->version);
 	*out = st;
 	return CC_OK;
-
-fail:
-	store_close(st);
-	return err;
 }
 
 void store_close(struct store *st)
@@ -691,10 +535,8 @@ void store_close(struct store *st)
 	/* sqlite3_close rolls it back; say so, it is a caller's bug. */
 	if (st->in_tx)
 		log_warn("store: closed with a transaction open; rolled back");
-	for (int i = 0; i < STMT_COUNT_; i++)
-		sqlite3_finalize(st->stmt[i]);
-	if (st->db && sqlite3_close(st->db) != SQLITE_OK)
-		store_log_sqlite(st->db, "close");
+	sqlite_util_finalize_all(st->stmt, STMT_COUNT_);
+	sqlite_util_close(STORE_NAME, st->db);
 	free(st);
 }
 
@@ -828,9 +670,9 @@ cc_err store_user_get_by_id(struct store *st, int64_t id, struct store_user *out
 	if (!st)
 		return CC_ERR_INTERNAL;
 	sqlite3_stmt *s = st->stmt[STMT_USER_BY_ID];
-	cc_err err = store_bind_check(st, sqlite3_bind_int64(s, 1, id), "bind id");
+	cc_err err = store_bind_check(s, sqlite3_bind_int64(s, 1, id), "bind id");
 	if (err) {
-		store_stmt_done(s);
+		sqlite_util_stmt_done(s);
 		return err;
 	}
 	return store_user_fetch(st, STMT_USER_BY_ID, out);
@@ -855,16 +697,15 @@ void store_user_clear(struct store_user *u)
 
 /* ---- Helpers for the room tables ---------------------------------------- */
 
-static cc_err store_bind_i64(struct store *st, sqlite3_stmt *s, int i, int64_t v)
+static cc_err store_bind_i64(sqlite3_stmt *s, int i, int64_t v)
 {
-	return store_bind_check(st, sqlite3_bind_int64(s, i, v), "bind integer");
+	return store_bind_check(s, sqlite3_bind_int64(s, i, v), "bind integer");
 }
 
 /* Callers check len against its cap first, so the int cast cannot wrap. */
-static cc_err store_bind_blob(struct store *st, sqlite3_stmt *s, int i, const void *p,
-			      size_t len)
+static cc_err store_bind_blob(sqlite3_stmt *s, int i, const void *p, size_t len)
 {
-	return store_bind_check(st, sqlite3_bind_blob(s, i, p, (int)len, SQLITE_STATIC),
+	return store_bind_check(s, sqlite3_bind_blob(s, i, p, (int)len, SQLITE_STATIC),
 				"bind blob");
 }
 
@@ -877,7 +718,7 @@ static cc_err store_stmt_write(struct store *st, enum store_stmt_id id, cc_err b
 {
 	sqlite3_stmt *s = st->stmt[id];
 	if (bind_err) {
-		store_stmt_done(s);
+		sqlite_util_stmt_done(s);
 		return bind_err;
 	}
 	int rc = sqlite3_step(s);
@@ -887,10 +728,10 @@ static cc_err store_stmt_write(struct store *st, enum store_stmt_id id, cc_err b
 	} else if (rc == SQLITE_CONSTRAINT_FOREIGNKEY) {
 		err = CC_ERR_NOT_FOUND;
 	} else if (rc != SQLITE_DONE) {
-		store_log_sqlite(st->db, what);
+		sqlite_util_log(STORE_NAME, st->db, what);
 		err = CC_ERR_STORE;
 	}
-	store_stmt_done(s);
+	sqlite_util_stmt_done(s);
 	return err;
 }
 
@@ -1020,7 +861,7 @@ static cc_err store_stmt_count(struct store *st, enum store_stmt_id id, cc_err b
 		int rc = sqlite3_step(s);
 		int64_t n;
 		if (rc != SQLITE_ROW) {
-			store_log_sqlite(st->db, "count");
+			sqlite_util_log(STORE_NAME, st->db, "count");
 			err = CC_ERR_STORE;
 		} else if (!store_col_int(s, 0, 0, INT64_MAX, &n)) {
 			log_error("store: count is damaged");
@@ -1029,7 +870,7 @@ static cc_err store_stmt_count(struct store *st, enum store_stmt_id id, cc_err b
 			*count = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
 		}
 	}
-	store_stmt_done(s);
+	sqlite_util_stmt_done(s);
 	return err;
 }
 
@@ -1047,11 +888,11 @@ cc_err store_user_set_signing_key(struct store *st, int64_t user_id,
 	if (err)
 		return err;
 	sqlite3_stmt *s = st->stmt[STMT_SIGN_SET];
-	err = store_bind_i64(st, s, 1, user_id);
+	err = store_bind_i64(s, 1, user_id);
 	if (!err)
-		err = store_bind_blob(st, s, 2, pub, STORE_SIGN_PUB_LEN);
+		err = store_bind_blob(s, 2, pub, STORE_SIGN_PUB_LEN);
 	if (!err)
-		err = store_bind_blob(st, s, 3, cert, cert_len);
+		err = store_bind_blob(s, 3, cert, cert_len);
 	return store_stmt_write_one(st, STMT_SIGN_SET, err, "set signing key");
 }
 
@@ -1066,7 +907,7 @@ cc_err store_user_get_signing_key(struct store *st, int64_t user_id,
 	if (!st || !pub || !cert || !cert_len)
 		return CC_ERR_INTERNAL;
 	sqlite3_stmt *s = st->stmt[STMT_SIGN_GET];
-	cc_err err = store_bind_i64(st, s, 1, user_id);
+	cc_err err = store_bind_i64(s, 1, user_id);
 	if (err)
 		goto out;
 	int rc = sqlite3_step(s);
@@ -1075,7 +916,7 @@ cc_err store_user_get_signing_key(struct store *st, int64_t user_id,
 		goto out;
 	}
 	if (rc != SQLITE_ROW) {
-		store_log_sqlite(st->db, "read signing key");
+		sqlite_util_log(STORE_NAME, st->db, "read signing key");
 		err = CC_ERR_STORE;
 		goto out;
 	}
@@ -1097,7 +938,7 @@ cc_err store_user_get_signing_key(struct store *st, int64_t user_id,
 		*cert_len = c_len;
 	}
 out:
-	store_stmt_done(s);
+	sqlite_util_stmt_done(s);
 	return err;
 }
 
@@ -1198,11 +1039,11 @@ static cc_err store_room_fetch(struct store *st, enum store_stmt_id id, cc_err b
 		} else if (rc == SQLITE_DONE) {
 			err = CC_ERR_NOT_FOUND;
 		} else {
-			store_log_sqlite(st->db, "read room");
+			sqlite_util_log(STORE_NAME, st->db, "read room");
 			err = CC_ERR_STORE;
 		}
 	}
-	store_stmt_done(s);
+	sqlite_util_stmt_done(s);
 	if (err)
 		memset(r, 0, sizeof *r);
 	return err;
@@ -1222,11 +1063,11 @@ cc_err store_room_create(struct store *st, const uint8_t room_id[STORE_ROOM_ID_L
 	if (err)
 		return err;
 	sqlite3_stmt *s = st->stmt[STMT_ROOM_INSERT];
-	err = store_bind_blob(st, s, 1, room_id, STORE_ROOM_ID_LEN);
+	err = store_bind_blob(s, 1, room_id, STORE_ROOM_ID_LEN);
 	if (!err)
-		err = store_bind_i64(st, s, 2, admin_user);
+		err = store_bind_i64(s, 2, admin_user);
 	if (!err)
-		err = store_bind_i64(st, s, 3, (int64_t)now_ms);
+		err = store_bind_i64(s, 3, (int64_t)now_ms);
 	err = store_stmt_write(st, STMT_ROOM_INSERT, err, "insert room");
 	if (!err && out_id)
 		*out_id = sqlite3_last_insert_rowid(st->db);
@@ -1242,7 +1083,7 @@ cc_err store_room_get(struct store *st, const uint8_t room_id[STORE_ROOM_ID_LEN]
 	if (!st || !room_id)
 		return CC_ERR_INTERNAL;
 	sqlite3_stmt *s = st->stmt[STMT_ROOM_BY_ROOM_ID];
-	cc_err err = store_bind_blob(st, s, 1, room_id, STORE_ROOM_ID_LEN);
+	cc_err err = store_bind_blob(s, 1, room_id, STORE_ROOM_ID_LEN);
 	return store_room_fetch(st, STMT_ROOM_BY_ROOM_ID, err, out);
 }
 
@@ -1254,7 +1095,7 @@ cc_err store_room_get_by_id(struct store *st, int64_t id, struct store_room *out
 	if (!st)
 		return CC_ERR_INTERNAL;
 	sqlite3_stmt *s = st->stmt[STMT_ROOM_BY_ID];
-	cc_err err = store_bind_i64(st, s, 1, id);
+	cc_err err = store_bind_i64(s, 1, id);
 	return store_room_fetch(st, STMT_ROOM_BY_ID, err, out);
 }
 
@@ -1267,7 +1108,7 @@ cc_err store_room_delete(struct store *st, int64_t room)
 	cc_err err = store_write_check(st);
 	if (err)
 		return err;
-	err = store_bind_i64(st, st->stmt[STMT_ROOM_DELETE], 1, room);
+	err = store_bind_i64(st->stmt[STMT_ROOM_DELETE], 1, room);
 	return store_stmt_write_one(st, STMT_ROOM_DELETE, err, "delete room");
 }
 
@@ -1280,9 +1121,9 @@ cc_err store_room_set_admin(struct store *st, int64_t room, int64_t user)
 	if (err)
 		return err;
 	sqlite3_stmt *s = st->stmt[STMT_ROOM_SET_ADMIN];
-	err = store_bind_i64(st, s, 1, room);
+	err = store_bind_i64(s, 1, room);
 	if (!err)
-		err = store_bind_i64(st, s, 2, user);
+		err = store_bind_i64(s, 2, user);
 	return store_stmt_write_one(st, STMT_ROOM_SET_ADMIN, err, "set room admin");
 }
 
@@ -1294,9 +1135,9 @@ cc_err store_room_set_epoch(struct store *st, int64_t room, uint32_t epoch)
 	if (err)
 		return err;
 	sqlite3_stmt *s = st->stmt[STMT_ROOM_SET_EPOCH];
-	err = store_bind_i64(st, s, 1, room);
+	err = store_bind_i64(s, 1, room);
 	if (!err)
-		err = store_bind_i64(st, s, 2, epoch);
+		err = store_bind_i64(s, 2, epoch);
 	return store_stmt_write_one(st, STMT_ROOM_SET_EPOCH, err, "set room epoch");
 }
 
@@ -1308,9 +1149,9 @@ cc_err store_room_set_rekey_owed(struct store *st, int64_t room, bool owed)
 	if (err)
 		return err;
 	sqlite3_stmt *s = st->stmt[STMT_ROOM_SET_REKEY];
-	err = store_bind_i64(st, s, 1, room);
+	err = store_bind_i64(s, 1, room);
 	if (!err)
-		err = store_bind_i64(st, s, 2, owed ? 1 : 0);
+		err = store_bind_i64(s, 2, owed ? 1 : 0);
 	return store_stmt_write_one(st, STMT_ROOM_SET_REKEY, err, "set rekey owed");
 }
 
@@ -1349,13 +1190,13 @@ cc_err store_member_add(struct store *st, int64_t room, int64_t user, int64_t fi
 	if (err)
 		return err;
 	sqlite3_stmt *s = st->stmt[STMT_MEMBER_INSERT];
-	err = store_bind_i64(st, s, 1, room);
+	err = store_bind_i64(s, 1, room);
 	if (!err)
-		err = store_bind_i64(st, s, 2, user);
+		err = store_bind_i64(s, 2, user);
 	if (!err)
-		err = store_bind_i64(st, s, 3, first_msg_id);
+		err = store_bind_i64(s, 3, first_msg_id);
 	if (!err)
-		err = store_bind_i64(st, s, 4, since_epoch);
+		err = store_bind_i64(s, 4, since_epoch);
 	return store_stmt_write(st, STMT_MEMBER_INSERT, err, "add member");
 }
 
@@ -1369,9 +1210,9 @@ cc_err store_member_remove(struct store *st, int64_t room, int64_t user)
 	if (err)
 		return err;
 	sqlite3_stmt *s = st->stmt[STMT_MEMBER_DELETE];
-	err = store_bind_i64(st, s, 1, room);
+	err = store_bind_i64(s, 1, room);
 	if (!err)
-		err = store_bind_i64(st, s, 2, user);
+		err = store_bind_i64(s, 2, user);
 	return store_stmt_write_one(st, STMT_MEMBER_DELETE, err, "remove member");
 }
 
@@ -1383,9 +1224,9 @@ cc_err store_member_get(struct store *st, int64_t room, int64_t user, struct sto
 	if (!st)
 		return CC_ERR_INTERNAL;
 	sqlite3_stmt *s = st->stmt[STMT_MEMBER_GET];
-	cc_err err = store_bind_i64(st, s, 1, room);
+	cc_err err = store_bind_i64(s, 1, room);
 	if (!err)
-		err = store_bind_i64(st, s, 2, user);
+		err = store_bind_i64(s, 2, user);
 	if (!err) {
 		int rc = sqlite3_step(s);
 		if (rc == SQLITE_ROW) {
@@ -1393,11 +1234,11 @@ cc_err store_member_get(struct store *st, int64_t room, int64_t user, struct sto
 		} else if (rc == SQLITE_DONE) {
 			err = CC_ERR_NOT_FOUND;
 		} else {
-			store_log_sqlite(st->db, "read member");
+			sqlite_util_log(STORE_NAME, st->db, "read member");
 			err = CC_ERR_STORE;
 		}
 	}
-	store_stmt_done(s);
+	sqlite_util_stmt_done(s);
 	if (err)
 		memset(out, 0, sizeof *out);
 	return err;
@@ -1414,11 +1255,11 @@ cc_err store_member_set_read(struct store *st, int64_t room, int64_t user, int64
 	if (err)
 		return err;
 	sqlite3_stmt *s = st->stmt[STMT_MEMBER_SET_READ];
-	err = store_bind_i64(st, s, 1, room);
+	err = store_bind_i64(s, 1, room);
 	if (!err)
-		err = store_bind_i64(st, s, 2, user);
+		err = store_bind_i64(s, 2, user);
 	if (!err)
-		err = store_bind_i64(st, s, 3, msg_id);
+		err = store_bind_i64(s, 3, msg_id);
 	return store_stmt_write_one(st, STMT_MEMBER_SET_READ, err, "set last read");
 }
 
@@ -1429,7 +1270,7 @@ cc_err store_member_count(struct store *st, int64_t room, uint32_t *count)
 		*count = 0;
 	if (!st || !count)
 		return CC_ERR_INTERNAL;
-	cc_err err = store_bind_i64(st, st->stmt[STMT_MEMBER_COUNT], 1, room);
+	cc_err err = store_bind_i64(st->stmt[STMT_MEMBER_COUNT], 1, room);
 	return store_stmt_count(st, STMT_MEMBER_COUNT, err, count);
 }
 
@@ -1444,13 +1285,13 @@ static cc_err store_member_walk(struct store *st, enum store_stmt_id id, int64_t
 	cc_err err = store_walk_check(s);
 	if (err)
 		return err;
-	err = store_bind_i64(st, s, 1, key);
+	err = store_bind_i64(s, 1, key);
 	while (!err) {
 		int rc = sqlite3_step(s);
 		if (rc == SQLITE_DONE)
 			break;
 		if (rc != SQLITE_ROW) {
-			store_log_sqlite(st->db, "walk members");
+			sqlite_util_log(STORE_NAME, st->db, "walk members");
 			err = CC_ERR_STORE;
 			break;
 		}
@@ -1462,7 +1303,7 @@ static cc_err store_member_walk(struct store *st, enum store_stmt_id id, int64_t
 				err = store_walk_stopped(rv);
 		}
 	}
-	store_stmt_done(s);
+	sqlite_util_stmt_done(s);
 	return err;
 }
 
@@ -1496,7 +1337,7 @@ static cc_err store_blob_walk(struct store *st, enum store_stmt_id id, cc_err bi
 		if (rc == SQLITE_DONE)
 			break;
 		if (rc != SQLITE_ROW) {
-			store_log_sqlite(st->db, "walk");
+			sqlite_util_log(STORE_NAME, st->db, "walk");
 			err = CC_ERR_STORE;
 			break;
 		}
@@ -1516,7 +1357,7 @@ static cc_err store_blob_walk(struct store *st, enum store_stmt_id id, cc_err bi
 				err = store_walk_stopped(rv);
 		}
 	}
-	store_stmt_done(s);
+	sqlite_util_stmt_done(s);
 	return err;
 }
 
@@ -1542,11 +1383,11 @@ cc_err store_record_append(struct store *st, int64_t room, uint32_t seq,
 		return err;
 
 	sqlite3_stmt *s = st->stmt[STMT_RECORD_INSERT];
-	err = store_bind_i64(st, s, 1, room);
+	err = store_bind_i64(s, 1, room);
 	if (!err)
-		err = store_bind_i64(st, s, 2, seq);
+		err = store_bind_i64(s, 2, seq);
 	if (!err)
-		err = store_bind_blob(st, s, 3, record, len);
+		err = store_bind_blob(s, 3, record, len);
 	err = store_stmt_write(st, STMT_RECORD_INSERT, err, "insert record");
 	if (!err && sqlite3_changes(st->db) == 0) {
 		/* Nothing written yet: find out why. */
@@ -1557,11 +1398,11 @@ cc_err store_record_append(struct store *st, int64_t room, uint32_t seq,
 	}
 	if (!err) {
 		s = st->stmt[STMT_RECORD_ROOM_UPDATE];
-		err = store_bind_i64(st, s, 1, room);
+		err = store_bind_i64(s, 1, room);
 		if (!err)
-			err = store_bind_i64(st, s, 2, seq);
+			err = store_bind_i64(s, 2, seq);
 		if (!err)
-			err = store_bind_blob(st, s, 3, hash, STORE_HASH_LEN);
+			err = store_bind_blob(s, 3, hash, STORE_HASH_LEN);
 		err = store_stmt_write_one(st, STMT_RECORD_ROOM_UPDATE, err, "update record count");
 	}
 	return store_write_end(st, own, err);
@@ -1575,7 +1416,7 @@ cc_err store_record_each(struct store *st, int64_t room, store_blob_fn fn, void 
 	cc_err err = store_walk_check(s);
 	if (err)
 		return err;
-	err = store_bind_i64(st, s, 1, room);
+	err = store_bind_i64(s, 1, room);
 	return store_blob_walk(st, STMT_RECORD_EACH, err, STORE_BLOB_MAX, fn, ctx);
 }
 
@@ -1593,11 +1434,11 @@ cc_err store_epoch_put(struct store *st, int64_t room, uint32_t epoch,
 	if (err)
 		return err;
 	sqlite3_stmt *s = st->stmt[STMT_EPOCH_PUT];
-	err = store_bind_i64(st, s, 1, room);
+	err = store_bind_i64(s, 1, room);
 	if (!err)
-		err = store_bind_i64(st, s, 2, epoch);
+		err = store_bind_i64(s, 2, epoch);
 	if (!err)
-		err = store_bind_blob(st, s, 3, title_ct, len);
+		err = store_bind_blob(s, 3, title_ct, len);
 	return store_stmt_write(st, STMT_EPOCH_PUT, err, "put epoch");
 }
 
@@ -1611,9 +1452,9 @@ cc_err store_epoch_get(struct store *st, int64_t room, uint32_t epoch, uint8_t *
 	if (!st || !title_ct || !len)
 		return CC_ERR_INTERNAL;
 	sqlite3_stmt *s = st->stmt[STMT_EPOCH_GET];
-	cc_err err = store_bind_i64(st, s, 1, room);
+	cc_err err = store_bind_i64(s, 1, room);
 	if (!err)
-		err = store_bind_i64(st, s, 2, epoch);
+		err = store_bind_i64(s, 2, epoch);
 	if (!err) {
 		int rc = sqlite3_step(s);
 		const uint8_t *p;
@@ -1630,11 +1471,11 @@ cc_err store_epoch_get(struct store *st, int64_t room, uint32_t epoch, uint8_t *
 		} else if (rc == SQLITE_DONE) {
 			err = CC_ERR_NOT_FOUND;
 		} else {
-			store_log_sqlite(st->db, "read epoch");
+			sqlite_util_log(STORE_NAME, st->db, "read epoch");
 			err = CC_ERR_STORE;
 		}
 	}
-	store_stmt_done(s);
+	sqlite_util_stmt_done(s);
 	return err;
 }
 
@@ -1650,13 +1491,13 @@ cc_err store_key_put(struct store *st, int64_t room, uint32_t epoch, int64_t use
 	if (err)
 		return err;
 	sqlite3_stmt *s = st->stmt[STMT_KEY_PUT];
-	err = store_bind_i64(st, s, 1, room);
+	err = store_bind_i64(s, 1, room);
 	if (!err)
-		err = store_bind_i64(st, s, 2, user);
+		err = store_bind_i64(s, 2, user);
 	if (!err)
-		err = store_bind_i64(st, s, 3, epoch);
+		err = store_bind_i64(s, 3, epoch);
 	if (!err)
-		err = store_bind_blob(st, s, 4, wrapped, len);
+		err = store_bind_blob(s, 4, wrapped, len);
 	return store_stmt_write(st, STMT_KEY_PUT, err, "put key");
 }
 
@@ -1669,11 +1510,11 @@ cc_err store_key_each(struct store *st, int64_t room, int64_t user, uint32_t min
 	cc_err err = store_walk_check(s);
 	if (err)
 		return err;
-	err = store_bind_i64(st, s, 1, room);
+	err = store_bind_i64(s, 1, room);
 	if (!err)
-		err = store_bind_i64(st, s, 2, user);
+		err = store_bind_i64(s, 2, user);
 	if (!err)
-		err = store_bind_i64(st, s, 3, min_epoch);
+		err = store_bind_i64(s, 3, min_epoch);
 	return store_blob_walk(st, STMT_KEY_EACH, err, STORE_BLOB_MAX, fn, ctx);
 }
 
@@ -1697,7 +1538,7 @@ static cc_err store_msg_bump_step(struct store *st, sqlite3_stmt *s, int64_t roo
 		if (rc == SQLITE_DONE)
 			return CC_OK;
 	}
-	store_log_sqlite(st->db, "update last message id");
+	sqlite_util_log(STORE_NAME, st->db, "update last message id");
 	return CC_ERR_STORE;
 }
 
@@ -1724,15 +1565,15 @@ cc_err store_message_append(struct store *st, int64_t room, int64_t sender, uint
 		return err;
 
 	sqlite3_stmt *s = st->stmt[STMT_MSG_INSERT];
-	err = store_bind_i64(st, s, 1, room);
+	err = store_bind_i64(s, 1, room);
 	if (!err)
-		err = store_bind_i64(st, s, 2, sender);
+		err = store_bind_i64(s, 2, sender);
 	if (!err)
-		err = store_bind_i64(st, s, 3, epoch);
+		err = store_bind_i64(s, 3, epoch);
 	if (!err)
-		err = store_bind_i64(st, s, 4, (int64_t)ts_ms);
+		err = store_bind_i64(s, 4, (int64_t)ts_ms);
 	if (!err)
-		err = store_bind_blob(st, s, 5, blob, len);
+		err = store_bind_blob(s, 5, blob, len);
 	err = store_stmt_write(st, STMT_MSG_INSERT, err, "insert message");
 	if (!err && sqlite3_changes(st->db) == 0)
 		err = CC_ERR_NOT_FOUND;
@@ -1745,10 +1586,10 @@ cc_err store_message_append(struct store *st, int64_t room, int64_t sender, uint
 	int64_t id = 0;
 	if (!err) {
 		s = st->stmt[STMT_MSG_ROOM_BUMP];
-		err = store_bind_i64(st, s, 1, room);
+		err = store_bind_i64(s, 1, room);
 		if (!err)
 			err = store_msg_bump_step(st, s, room, &id);
-		store_stmt_done(s);
+		sqlite_util_stmt_done(s);
 	}
 	err = store_write_end(st, own, err);
 	if (!err && msg_id)
@@ -1765,18 +1606,18 @@ cc_err store_message_each(struct store *st, int64_t room, int64_t after_id, uint
 	cc_err err = store_walk_check(s);
 	if (err)
 		return err;
-	err = store_bind_i64(st, s, 1, room);
+	err = store_bind_i64(s, 1, room);
 	if (!err)
-		err = store_bind_i64(st, s, 2, after_id);
+		err = store_bind_i64(s, 2, after_id);
 	/* A negative LIMIT is no limit. */
 	if (!err)
-		err = store_bind_i64(st, s, 3, limit ? (int64_t)limit : -1);
+		err = store_bind_i64(s, 3, limit ? (int64_t)limit : -1);
 	while (!err) {
 		int rc = sqlite3_step(s);
 		if (rc == SQLITE_DONE)
 			break;
 		if (rc != SQLITE_ROW) {
-			store_log_sqlite(st->db, "walk messages");
+			sqlite_util_log(STORE_NAME, st->db, "walk messages");
 			err = CC_ERR_STORE;
 			break;
 		}
@@ -1800,7 +1641,7 @@ cc_err store_message_each(struct store *st, int64_t room, int64_t after_id, uint
 				err = store_walk_stopped(rv);
 		}
 	}
-	store_stmt_done(s);
+	sqlite_util_stmt_done(s);
 	return err;
 }
 
@@ -1813,9 +1654,9 @@ cc_err store_message_count_after(struct store *st, int64_t room, int64_t after_i
 	if (!st || !count)
 		return CC_ERR_INTERNAL;
 	sqlite3_stmt *s = st->stmt[STMT_MSG_COUNT_AFTER];
-	cc_err err = store_bind_i64(st, s, 1, room);
+	cc_err err = store_bind_i64(s, 1, room);
 	if (!err)
-		err = store_bind_i64(st, s, 2, after_id);
+		err = store_bind_i64(s, 2, after_id);
 	return store_stmt_count(st, STMT_MSG_COUNT_AFTER, err, count);
 }
 
@@ -1838,13 +1679,13 @@ cc_err store_message_prune(struct store *st, uint64_t before_ms, uint32_t max_pe
 		return err;
 	uint64_t n = 0;
 	if (before_ms) {
-		err = store_bind_i64(st, st->stmt[STMT_MSG_PRUNE_AGE], 1, (int64_t)before_ms);
+		err = store_bind_i64(st->stmt[STMT_MSG_PRUNE_AGE], 1, (int64_t)before_ms);
 		err = store_stmt_write(st, STMT_MSG_PRUNE_AGE, err, "prune messages by age");
 		if (!err)
 			n += (uint64_t)sqlite3_changes64(st->db);
 	}
 	if (!err && max_per_room) {
-		err = store_bind_i64(st, st->stmt[STMT_MSG_PRUNE_COUNT], 1, max_per_room);
+		err = store_bind_i64(st->stmt[STMT_MSG_PRUNE_COUNT], 1, max_per_room);
 		err = store_stmt_write(st, STMT_MSG_PRUNE_COUNT, err, "prune messages by count");
 		if (!err)
 			n += (uint64_t)sqlite3_changes64(st->db);
@@ -1853,4 +1694,170 @@ cc_err store_message_prune(struct store *st, uint64_t before_ms, uint32_t max_pe
 	if (!err && deleted)
 		*deleted = n;
 	return err;
+}
+
+/* ---- Nickname expiry --------------------------------------------------------- */
+
+/* Oldest first, by the (last_seen_s) index. The same rules for fn as
+ * store_member_walk; in particular it may expire the user it is handed. */
+cc_err store_user_each_idle(struct store *st, uint64_t before_s, store_user_fn fn, void *ctx)
+{
+	if (!st || !fn)
+		return CC_ERR_INTERNAL;
+	if (before_s > INT64_MAX)
+		return CC_ERR_MALFORMED;
+	sqlite3_stmt *s = st->stmt[STMT_USER_IDLE];
+	cc_err err = store_walk_check(s);
+	if (err)
+		return err;
+	err = store_bind_i64(s, 1, (int64_t)before_s);
+	while (!err) {
+		int rc = sqlite3_step(s);
+		if (rc == SQLITE_DONE)
+			break;
+		if (rc != SQLITE_ROW) {
+			sqlite_util_log(STORE_NAME, st->db, "walk idle users");
+			err = CC_ERR_STORE;
+			break;
+		}
+		struct store_user u = {0};
+		err = store_user_read(s, &u);
+		if (!err) {
+			int rv = fn(ctx, &u);
+			if (rv)
+				err = store_walk_stopped(rv);
+		}
+		store_user_clear(&u);
+	}
+	sqlite_util_stmt_done(s);
+	return err;
+}
+
+/* Set-based: a handful of statements whatever the number of rooms, none of
+ * them a walk, so it may run from inside any walk's callback. Every step is
+ * keyed by the user id alone; a constraint failing here is a bug or a
+ * damaged file (CC_ERR_STORE, logged), never an answer. CC_ERR_NOT_FOUND
+ * (nothing changed) if there is no such user. */
+cc_err store_user_expire(struct store *st, int64_t user_id)
+{
+	static const struct {
+		enum store_stmt_id id;
+		const char *what;
+	} steps[] = {
+		{STMT_EXPIRE_GONE, "expire user: list as gone"},
+		{STMT_EXPIRE_OWED, "expire user: mark rekey owed"},
+		{STMT_EXPIRE_ROOMS, "expire user: delete emptied rooms"},
+		{STMT_EXPIRE_ADMIN, "expire user: hand over admin"},
+		{STMT_EXPIRE_USER, "expire user: delete user"},
+	};
+	if (!st)
+		return CC_ERR_INTERNAL;
+	/* It commits on its own, as store_user_register does. */
+	if (st->in_tx) {
+		log_error("store: user expiry inside a transaction");
+		return CC_ERR_STATE;
+	}
+	cc_err err = store_tx_begin(st);
+	if (err)
+		return err;
+	for (size_t i = 0; !err && i < sizeof steps / sizeof steps[0]; i++) {
+		sqlite3_stmt *s = st->stmt[steps[i].id];
+		err = store_bind_i64(s, 1, user_id);
+		if (err)
+			sqlite_util_stmt_done(s);
+		else
+			err = store_stmt_run(st, steps[i].id, steps[i].what);
+	}
+	/* The last step deleted the user row, or there was none. */
+	if (!err && sqlite3_changes(st->db) == 0)
+		err = CC_ERR_NOT_FOUND;
+	return store_write_end(st, true, err);
+}
+
+/* Reads a room_gone row (fingerprint, nick) into blob as fingerprint then
+ * nickname; blob has STORE_FINGERPRINT_LEN + STORE_NICK_MAX bytes. */
+static cc_err store_gone_read(sqlite3_stmt *s, uint8_t *blob, size_t *len)
+{
+	const uint8_t *fp;
+	size_t fp_len;
+	cc_err err = store_col_blob(s, 0, STORE_FINGERPRINT_LEN, STORE_FINGERPRINT_LEN, &fp,
+				    &fp_len);
+	if (err == CC_ERR_NOMEM)
+		return err;
+	char nick[STORE_NICK_MAX + 1];
+	const unsigned char *t = sqlite3_column_text(s, 1);
+	int n = sqlite3_column_bytes(s, 1);
+	size_t checked_len;
+	if (err || sqlite3_column_type(s, 1) != SQLITE_TEXT || !t || n < 1 ||
+	    n > STORE_NICK_MAX)
+		goto corrupt;
+	memcpy(nick, t, (size_t)n);
+	nick[n] = '\0';
+	if (!store_nick_valid(nick, &checked_len) || checked_len != (size_t)n)
+		goto corrupt;
+	memcpy(blob, fp, STORE_FINGERPRINT_LEN);
+	memcpy(blob + STORE_FINGERPRINT_LEN, nick, (size_t)n);
+	*len = STORE_FINGERPRINT_LEN + (size_t)n;
+	return CC_OK;
+
+corrupt:
+	log_error("store: a room_gone row is damaged");
+	return CC_ERR_STORE;
+}
+
+/* In the order the members went. The same rules for fn as store_member_walk. */
+cc_err store_room_gone_each(struct store *st, int64_t room, store_blob_fn fn, void *ctx)
+{
+	if (!st || !fn)
+		return CC_ERR_INTERNAL;
+	sqlite3_stmt *s = st->stmt[STMT_GONE_EACH];
+	cc_err err = store_walk_check(s);
+	if (err)
+		return err;
+	err = store_bind_i64(s, 1, room);
+	while (!err) {
+		int rc = sqlite3_step(s);
+		if (rc == SQLITE_DONE)
+			break;
+		if (rc != SQLITE_ROW) {
+			sqlite_util_log(STORE_NAME, st->db, "walk gone members");
+			err = CC_ERR_STORE;
+			break;
+		}
+		uint8_t blob[STORE_FINGERPRINT_LEN + STORE_NICK_MAX];
+		size_t len;
+		err = store_gone_read(s, blob, &len);
+		if (!err) {
+			int rv = fn(ctx, 0, blob, len);
+			if (rv)
+				err = store_walk_stopped(rv);
+		}
+	}
+	sqlite_util_stmt_done(s);
+	return err;
+}
+
+/* CC_ERR_NOT_FOUND if the room does not list this fingerprint as gone. */
+cc_err store_room_gone_remove(struct store *st, int64_t room,
+			      const uint8_t fingerprint[STORE_FINGERPRINT_LEN])
+{
+	if (!st || !fingerprint)
+		return CC_ERR_INTERNAL;
+	cc_err err = store_write_check(st);
+	if (err)
+		return err;
+	sqlite3_stmt *s = st->stmt[STMT_GONE_DELETE];
+	err = store_bind_i64(s, 1, room);
+	if (!err)
+		err = store_bind_blob(s, 2, fingerprint, STORE_FINGERPRINT_LEN);
+	return store_stmt_write_one(st, STMT_GONE_DELETE, err, "remove gone member");
+}
+
+/* In order of the rooms' row ids. A room whose admin is not among its
+ * members (the server never makes one) is not listed. */
+cc_err store_room_each_owed(struct store *st, int64_t admin_user, store_member_fn fn, void *ctx)
+{
+	if (!st || !fn)
+		return CC_ERR_INTERNAL;
+	return store_member_walk(st, STMT_ROOM_EACH_OWED, admin_user, fn, ctx);
 }

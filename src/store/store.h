@@ -215,4 +215,30 @@ cc_err store_message_count_after(struct store *st, int64_t room, int64_t after_i
 cc_err store_message_prune(struct store *st, uint64_t before_ms, uint32_t max_per_room,
 			   uint64_t *deleted);
 
+/* ---- Nickname expiry ------------------------------------------------------
+ * A nickname whose owner has been away longer than the server's TTL is freed:
+ * the user is deleted, and each room it belonged to remembers it as "gone"
+ * (its fingerprint and nickname) until the room's admin signs the records
+ * that remove it from the chain and start a new epoch. */
+
+typedef int (*store_user_fn)(void *ctx, const struct store_user *u);
+/* Calls fn for each user with last_seen_s < before_s (oldest first). */
+cc_err store_user_each_idle(struct store *st, uint64_t before_s, store_user_fn fn, void *ctx);
+/* Deletes the user (its nickname is free again) in one transaction of its own
+ * (CC_ERR_STATE inside a caller's). For each room it was a member of: the
+ * membership row goes, (fingerprint, nickname) is added to the room's gone
+ * list and rekey_owed is set; if it was the admin, the role passes to the
+ * earliest-joined remaining member; a room left without members is deleted.
+ * Its stored messages stay (they are the room's history). */
+cc_err store_user_expire(struct store *st, int64_t user_id);
+/* Calls fn(ctx, 0, blob, len) for each gone member of the room, where blob
+ * is the 32-byte fingerprint followed by the nickname (no NUL). */
+cc_err store_room_gone_each(struct store *st, int64_t room, store_blob_fn fn, void *ctx);
+/* Forgets a gone member (its removal was signed into the chain). */
+cc_err store_room_gone_remove(struct store *st, int64_t room,
+			      const uint8_t fingerprint[STORE_FINGERPRINT_LEN]);
+/* Calls fn for each room administered by user whose rekey_owed is set
+ * (m->room is the room row id; other fields describe the admin's membership). */
+cc_err store_room_each_owed(struct store *st, int64_t admin_user, store_member_fn fn, void *ctx);
+
 #endif

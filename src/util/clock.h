@@ -12,5 +12,8 @@
 uint64_t clock_now_ms(void);
 /* Unix time in seconds. */
 uint64_t clock_now_s(void);
+/* Milliseconds of a monotonic clock, for timeouts: never steps, never
+ * controlled by tests. */
+uint64_t clock_mono_ms(void);
 
 #endif

@@ -1,0 +1,517 @@
+/* Fuzz target: membership records (proto/room.h) and the chain rules that
+ * apply them (e2e/e2e.h).
+ *
+ * The input is one encoded record. proto_record_decode must not crash; when
+ * it accepts, the codec is canonical (re-encoding gives the input) and
+ * signed_part is exactly the unsigned encoding. Then e2e_chain_apply gets the
+ * bytes three times, and must never crash nor leave a refused record behind:
+ *
+ *   1. a fresh chain for the record's own room whose lookup knows nobody: it
+ *      must refuse everything;
+ *   2. a fresh chain whose lookup knows alice and bob (the example keys of
+ *      tests/data): only a create signed by its actor may apply;
+ *   3. a copy of the room "alice created, then added bob", with the same
+ *      lookup: what applies is checked against the rules of e2e.h, written
+ *      out again here for that state, and a second apply of the same bytes
+ *      (a replay) must be refused.
+ *
+ * The fuzzer cannot forge RSA signatures, so beyond the seeds it mostly
+ * explores the refusals; the seeds (one valid record of every action for 2
+ * and 3, and a few the rules refuse) take every rule's accepting path.
+ * They are reproducible: the random generator is reseeded with fixed seeds,
+ * so the base room's records, and the hash the seeds chain to, are the same
+ * on every run. Regenerate them (after any change to the record format or
+ * the signing labels) with
+ *
+ *	CC_FUZZ_GEN_SEEDS=fuzz/corpus/record build-fuzz/fuzz_record
+ *
+ * which writes them and exits; see fuzz/README.md. */
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crypto/crypto.h"
+#include "crypto/rng_test.h"
+#include "e2e/e2e.h"
+#include "proto/room.h"
+#include "util/buf.h"
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define CHECK(cond)                  \
+	do {                         \
+		if (!(cond))         \
+			abort();     \
+	} while (0)
+
+/* The fuzz build has no source path to read keys from, so the example keys
+ * of tests/data are copied here. alice: example_server_key.pem. */
+static const char alice_pem[] =
+	"-----BEGIN PRIVATE KEY-----\n"
+	"MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC8U1V3kRnYwL0K\n"
+	"UvinGiiywV9gR70r330MBbVxCuk4MlGY6yGZKE6OQ3L9Cybk0wcUALknLS6nWfHi\n"
+	"2jMlRrtJx/z9hYJgpJvHOW3qzMlOrR7mvICTQ8kzEeppmOyYTTR63uMjVMg3llQ/\n"
+	"NYF1EAkAJjk0woTFv5u/eCN/k7bF86Auvdq1+Ps7XTZtmzeyBwmrqFEEy8p8OhHR\n"
+	"HFXycypUaDQpC/FiIrmGM6673alSbYnvV6HQONhKEFxIH5XttfTsiBKZ4lm9mvEG\n"
+	"fkWNIZftH7cfn5ibDJ1UsO0Xt765EIQMpcfm1h+cxn6Qryuf8f4bB+STh1rksFSz\n"
+	"8QJEFkI7AgMBAAECggEAGVPj1LbREROq2O6bvm2IN7JGD37WdEYUXT+PTWq4PvSV\n"
+	"gMlutVh0aDGuD1YmnvO6qfgG7rvm4F76ZxYNdt/yZFPfNIF2LWU2Bi81FzT/hfNG\n"
+	"iqWjbSrarmGkcxs8BqerfTLovWGzo7Y2EmIxzPqhG0IIw429qZLBcZjIvWmyVSDZ\n"
+	"gfGWtyQBuiu3Z5wqizgO0vuGtsSw0oCuluJxEvWVqrJojO66jfGB6mMaOKaoWBo5\n"
+	"dMGen1vNI80YH8MlY4mNnvxOJj+k5KKp5NeSw1D2im8IFOd9ezt6FK0jHHU9yonx\n"
+	"JYGGmzhqqthrQ+iXQxYyobaNuzEl4tRc+ZIv7BH0YQKBgQDxMVKecc5odHfaxKm3\n"
+	"Mu/Z0/2FByNj/kyNi6+ancIUjvkFuX6kEFV0b7BqnW869Dx8eqXzXnGQcENLzCCu\n"
+	"E00JHPeRMAiYkXg7UXjRwtJrGvzMB5PDC/9gv2JKOsKJMPaVxCBP1a+BCs3B/QdJ\n"
+	"SPALDzioCzofI36iOhvS1NECqQKBgQDH4yFxVrvjSKAvlvK3pCJWu2zwwL1ELzsm\n"
+	"hwkq8B6ueudGJ8Y+mnhKB1JlLcyuayEIX6JsBRSzCYsxdEqBMHiSVmRh+JUPS2aK\n"
+	"97kxQId3xhD0KGG8u8+QzvRfFaSS40BWR4OqPAyZP1ZB4egJ91mdTwrpELppAchF\n"
+	"RQ3HcngQQwKBgCG9lKE1qnpSULH58QP/zC3cygpiBUFnwa3LbLVkfFID7jIu0NiC\n"
+	"sHGpbjR78aN9pziCr9Rr0dcy3TctRyUS7iPoOXnGDm3Ja9hgfVZaurThAZxJMxKG\n"
+	"CyOtokJgFfa7MsOgvCRu8C5NJJuOmgZWfb4OUw6vA2J3xK9NEbdcriCBAoGADTWi\n"
+	"YSYVNpj3FQ4Jrj8nkcnDEkn6eAYTB6HG5lKGBIvUutsoC70Tk/jV5h/XtfMYdMA1\n"
+	"MKRJUOehjjwcLFtyrGEPMzZFS4R1G1vxniKgkTbCqg/9HYbf2bcDiUEZ5ickek8x\n"
+	"kU90mbAI2EPAnN/+yRmPJAXZ+9SFUqaUmYikDJcCgYEAo/UAILCOF2nGmnAed4ft\n"
+	"QuY655NHcTzoTx0Rk86owsD108XNNE8gMRwAEsfsg/Yh0YZM266aeiQtvKSipizo\n"
+	"D8occ0Kc9M1VK32KVIWPCyrYTRL0VvnTTFakiG5kEjXRP4FQQvuQT/lefKg8tRvi\n"
+	"NJSu196hyAqdLmU09nv2JXg=\n"
+	"-----END PRIVATE KEY-----\n";
+/* bob: example_client_key.pem. */
+static const char bob_pem[] =
+	"-----BEGIN PRIVATE KEY-----\n"
+	"MIIEvgIBADANBgkqhkiG9w0BAQEFAASCBKgwggSkAgEAAoIBAQCGBXa0pI+ecSJ4\n"
+	"pKvCg+dEnKhWWyGaNyKJJrsOULQl6k7t1TFEAQoSIPkGlVktg+oY13U/fdSxybQc\n"
+	"lLsmIziOIdKpuIrLj0kY0xc6LVZHuoFlqIijoIePYjlvoBWq0j9JkBAe0w+Yoyvs\n"
+	"lo7axKV7cwz+oUv0h1pDX/QtLZfsQhVnxvgSmmBeNtxzPkV7rbqjGupzYSAVCTB1\n"
+	"KlhWHJPCzgBYRw8yfmAVKdThlhSqmBQZAW/D7schw8gvJTeWpWQOfmsJ7N9ru9Ou\n"
+	"vCmSOtepWORKkATC5kbjS/nQk0MRqb0K/I5yYwUogpGKEi7zyjQb8gBdijBtqe4m\n"
+	"/GsugjERAgMBAAECggEAAM8uIxOeUWbd/iwCZIOO5TVr98+HkaqVEQ50kTbQC62R\n"
+	"SfLgYAiAktDzqARFXFbAVmOQr/A21VcCOSz1v1p1mDggkUlNv0JvftChgoatD3RT\n"
+	"HTXKE3Df+K/vaFrnXpdz7eIKkuET5khP9tcG6E/JLwhoEu6O6pxZoXAGJbKxiOnw\n"
+	"AeA8GbzQDOioLiWI6bwEqY/b/62Ltmpx4XUBH+yoaht2w1BQiZDr+AvIYcmpswl2\n"
+	"6IqZONT50M8+/J/UrQh4Q6Gb25GX4kv/xweog5uoYnJB21kC9HuIgAmy0kjyjBmq\n"
+	"e3OeCR6g25DXFERr9ybexKHusmGFbJ2FLB2z9bjLpQKBgQC8h0pkML7Pg7vOJU6x\n"
+	"/hWtO73m8fh6/UVYbWCwpuDU6HfP5CNtGTkvGeJUsBq8uDomR4rdG/CyaezdvH/Y\n"
+	"lUNGbLR10vUwE5PFff5kv9eJKVo/SUqobmbq9fvRtKJQc4P4VLmO5a0wNvdl0l6l\n"
+	"0wF1w0OcXgo/z0VEKJaH/q8wHQKBgQC1/E6qN5/eAvAVD9vO1ChfLmypPhrt5BM3\n"
+	"q1v1CChIJFIRjC9fjEdFYP++kikJi7tGmQTgU3KVla1TAG3ehwevRlao7jnbuejv\n"
+	"7ieqc4KF5urha3F5xECfpBaDpwG2luTds8WDW8PqfPqAOguu7Cua7afe3Omq/dfI\n"
+	"eGoLBKRahQKBgQCZJrKJF4w6WYKcYXQ/ZfBIDSskzFaV2t+ViS0t9DLa4opKKMOa\n"
+	"og3xNG7Ha1QdEO+0HxQwsLzkwuX372RQFllTgYVL3fbuekjl+4dIYwv90ckNdkWe\n"
+	"9CjJINDTt5DQGDcR6gnfircZXt21KqNWxEYAW4K2KTLcSU20o+A9U+kPBQKBgQCq\n"
+	"gZHGo8UyQnhkk24zs817mEiQrTKX7tgekXvf8Vukc/s8m6aLFCh2lXIoQFMYsYWu\n"
+	"mJHcB/NUuV8iZEWMd+E4VGO/dSxadS4NFoqthfolsPwiZgN0ve56ZEf/44qUY35d\n"
+	"RiDpeSHvYldlqnzl0DrutnpRMZPw9FKnbkKUvi2q7QKBgBdvMBJ9jXyXpA4Kdf0r\n"
+	"tb0Y8ZsXZbwJ/SDafHGnNE4nzDt32EQZPpD0kETO0SmjK+OZ5fHG8hZJpxqJGrJa\n"
+	"ZbulvPTV+ry+NvyTi/uOjbr1s/XgLGFLKyYb1HAlr/Gs2uptz+lW+PxkqDUNOurj\n"
+	"47WNWmQ2B/nCL105m7jXCIW5\n"
+	"-----END PRIVATE KEY-----\n";
+
+static const uint8_t room[PROTO_ROOM_ID_LEN] = {'f', 'u', 'z', 'z', '_', 'r', 'e', 'c',
+						 'o', 'r', 'd', ' ', 'r', 'o', 'o', 'm'};
+/* The base room's records are signed under this seed. */
+static const char base_seed[] = "cryptocat fuzz_record base";
+static const char seeds_seed[] = "cryptocat fuzz_record seeds";
+
+struct id {
+	const char *nick;
+	struct crypto_rsa_key *key;
+	uint8_t fp[PROTO_FINGERPRINT_LEN];
+};
+
+static struct id alice = {"alice", NULL, {0}};
+static struct id bob = {"bob", NULL, {0}};
+/* Never has a key: a subject only. */
+static struct id carol = {"carol", NULL, {0xca, 0x10, 0x1}};
+
+/* The base room: alice created it and added bob; epoch 0. */
+static struct e2e_chain base;
+
+static const struct crypto_rsa_key *lookup_none(void *ctx,
+						const uint8_t fp[PROTO_FINGERPRINT_LEN])
+{
+	(void)ctx;
+	(void)fp;
+	return NULL;
+}
+
+static const struct crypto_rsa_key *lookup_known(void *ctx,
+						 const uint8_t fp[PROTO_FINGERPRINT_LEN])
+{
+	(void)ctx;
+	if (memcmp(fp, alice.fp, PROTO_FINGERPRINT_LEN) == 0)
+		return alice.key;
+	if (memcmp(fp, bob.fp, PROTO_FINGERPRINT_LEN) == 0)
+		return bob.key;
+	return NULL;
+}
+
+/* The key of each epoch, so the records' commitments can be recomputed. */
+static void epoch_commit(uint32_t epoch, uint8_t out[PROTO_HASH_LEN])
+{
+	uint8_t key[E2E_KEY_LEN];
+	for (size_t i = 0; i < E2E_KEY_LEN; i++)
+		key[i] = (uint8_t)(epoch * 37 + i);
+	e2e_key_commit(room, epoch, key, out);
+}
+
+/* A deep copy, so each input starts from the same base. */
+static void chain_copy(struct e2e_chain *dst, const struct e2e_chain *src)
+{
+	*dst = *src;
+	dst->members = malloc((src->nmembers + 1) * sizeof *dst->members);
+	dst->spans = malloc((src->nspans + 1) * sizeof *dst->spans);
+	dst->commits = malloc(((size_t)src->ncommits + 1) * sizeof *dst->commits);
+	CHECK(dst->members && dst->spans && dst->commits);
+	memcpy(dst->members, src->members, src->nmembers * sizeof *dst->members);
+	memcpy(dst->spans, src->spans, src->nspans * sizeof *dst->spans);
+	memcpy(dst->commits, src->commits, src->ncommits * sizeof *dst->commits);
+}
+
+/* Refused records change nothing: compare every field and array. */
+static bool chain_equal(const struct e2e_chain *a, const struct e2e_chain *b)
+{
+	return memcmp(a->room_id, b->room_id, PROTO_ROOM_ID_LEN) == 0 && a->count == b->count &&
+	       memcmp(a->last_hash, b->last_hash, PROTO_HASH_LEN) == 0 && a->epoch == b->epoch &&
+	       memcmp(&a->admin, &b->admin, sizeof a->admin) == 0 && a->ended == b->ended &&
+	       a->nmembers == b->nmembers && a->nspans == b->nspans &&
+	       a->ncommits == b->ncommits &&
+	       (!a->nmembers ||
+		memcmp(a->members, b->members, a->nmembers * sizeof *a->members) == 0) &&
+	       (!a->nspans || memcmp(a->spans, b->spans, a->nspans * sizeof *a->spans) == 0) &&
+	       (!a->ncommits ||
+		memcmp(a->commits, b->commits, a->ncommits * sizeof *a->commits) == 0);
+}
+
+static bool is_member(const struct e2e_chain *c, const uint8_t fp[PROTO_FINGERPRINT_LEN])
+{
+	return e2e_chain_member(c, fp) != NULL;
+}
+
+static bool fp_is(const uint8_t fp[PROTO_FINGERPRINT_LEN], const struct id *who)
+{
+	return memcmp(fp, who->fp, PROTO_FINGERPRINT_LEN) == 0;
+}
+
+/* The record applied to the base room: check the outcome against e2e.h's
+ * rules, restated from the base state (admin alice; members alice, bob). */
+static void check_base_applied(const struct e2e_chain *c, const struct proto_record *rec,
+			       const uint8_t *data, size_t size)
+{
+	uint8_t h[PROTO_HASH_LEN];
+	bool by_admin = fp_is(rec->actor_fp, &alice);
+	bool new_epoch = rec->action == PROTO_REC_KICK || rec->action == PROTO_REC_REKEY;
+	bool subject_was = is_member(&base, rec->subject_fp);
+
+	/* Signed by a known actor, in sequence, chained, for this room. */
+	CHECK(fp_is(rec->actor_fp, &alice) || fp_is(rec->actor_fp, &bob));
+	CHECK(rec->seq == base.count);
+	CHECK(memcmp(rec->prev_hash, base.last_hash, PROTO_HASH_LEN) == 0);
+	CHECK(memcmp(rec->room_id, room, PROTO_ROOM_ID_LEN) == 0);
+	CHECK(rec->epoch == base.epoch + (new_epoch ? 1 : 0));
+	if (!new_epoch)
+		CHECK(memcmp(rec->key_commit, base.commits[base.epoch], PROTO_HASH_LEN) == 0);
+	CHECK(c->count == base.count + 1);
+	CHECK(c->epoch == rec->epoch);
+	e2e_record_hash(data, size, h);
+	CHECK(memcmp(c->last_hash, h, PROTO_HASH_LEN) == 0);
+	CHECK(c->ncommits == rec->epoch + 1);
+	CHECK(memcmp(e2e_chain_commit(c, rec->epoch), rec->key_commit, PROTO_HASH_LEN) == 0);
+
+	switch (rec->action) {
+	case PROTO_REC_ADD:
+		CHECK(by_admin && !subject_was);
+		CHECK(c->nmembers == base.nmembers + 1 && is_member(c, rec->subject_fp));
+		CHECK(e2e_chain_sender(c, c->members[c->nmembers - 1].nick, c->epoch));
+		break;
+	case PROTO_REC_KICK:
+		CHECK(by_admin && subject_was && !fp_is(rec->subject_fp, &alice));
+		CHECK(c->nmembers == base.nmembers - 1 && !is_member(c, rec->subject_fp));
+		break;
+	case PROTO_REC_LEAVE:
+		/* Only bob can: alice is the admin and not alone. */
+		CHECK(!by_admin && fp_is(rec->subject_fp, &bob));
+		CHECK(c->nmembers == base.nmembers - 1 && !is_member(c, bob.fp));
+		CHECK(!c->ended);
+		break;
+	case PROTO_REC_ADMIN:
+		CHECK(by_admin && subject_was && !fp_is(rec->subject_fp, &alice));
+		CHECK(fp_is(c->admin.fp, &bob) && c->nmembers == base.nmembers);
+		break;
+	case PROTO_REC_REKEY:
+		CHECK(by_admin && fp_is(rec->subject_fp, &alice));
+		CHECK(c->nmembers == base.nmembers);
+		break;
+	case PROTO_REC_EXPIRE:
+		/* alice expires bob, or bob (the earliest other member)
+		 * expires alice and takes the role. */
+		CHECK(subject_was && memcmp(rec->actor_fp, rec->subject_fp, PROTO_FINGERPRINT_LEN));
+		CHECK(c->nmembers == base.nmembers - 1 && !is_member(c, rec->subject_fp));
+		if (fp_is(rec->subject_fp, &alice))
+			CHECK(fp_is(rec->actor_fp, &bob) && fp_is(c->admin.fp, &bob));
+		else
+			CHECK(by_admin);
+		break;
+	default:
+		/* CREATE never applies to a room that exists. */
+		CHECK(0);
+	}
+	if (rec->action != PROTO_REC_ADMIN && rec->action != PROTO_REC_EXPIRE)
+		CHECK(fp_is(c->admin.fp, &alice));
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct proto_record rec;
+	struct e2e_chain c;
+	struct buf out;
+	const char *why;
+
+	cc_err err = proto_record_decode(data, size, &rec);
+	if (err != CC_OK) {
+		CHECK(err > CC_OK && err < CC_ERR_COUNT_);
+		/* The chain says the same, and nothing changes. */
+		e2e_chain_init(&c, room);
+		CHECK(e2e_chain_apply(&c, data, size, lookup_known, NULL, &why) == err);
+		CHECK(c.count == 0 && c.nmembers == 0 && why && why[0]);
+		e2e_chain_free(&c);
+		return 0;
+	}
+
+	/* Canonical: the one encoding of these fields is the input. */
+	buf_init(&out, 0);
+	CHECK(proto_record_encode(&rec, &out) == CC_OK);
+	CHECK(out.len == size && memcmp(out.data, data, size) == 0);
+	/* signed_part: the unsigned encoding, at the start of the input. */
+	buf_reset(&out);
+	CHECK(proto_record_encode_unsigned(&rec, &out) == CC_OK);
+	CHECK(rec.signed_part.p == data && rec.signed_part.len == out.len);
+	CHECK(out.len == size - 2 - rec.signature.len);
+	CHECK(memcmp(out.data, data, out.len) == 0);
+	buf_free(&out);
+
+	/* 1. Nobody known: always refused (the room is the record's own, so
+	 * the lookup is reached whenever seq and prev_hash allow). */
+	e2e_chain_init(&c, rec.room_id);
+	err = e2e_chain_apply(&c, data, size, lookup_none, NULL, &why);
+	CHECK(err != CC_OK && why && why[0]);
+	CHECK(c.count == 0 && c.nmembers == 0 && c.nspans == 0 && c.ncommits == 0);
+	e2e_chain_free(&c);
+
+	/* 2. A fresh room: only a proper create. */
+	e2e_chain_init(&c, rec.room_id);
+	err = e2e_chain_apply(&c, data, size, lookup_known, NULL, &why);
+	if (err == CC_OK) {
+		CHECK(rec.action == PROTO_REC_CREATE && rec.seq == 0 && rec.epoch == 0);
+		CHECK(memcmp(rec.actor_fp, rec.subject_fp, PROTO_FINGERPRINT_LEN) == 0);
+		CHECK(fp_is(rec.actor_fp, &alice) || fp_is(rec.actor_fp, &bob));
+		CHECK(c.count == 1 && c.nmembers == 1 && c.epoch == 0 && c.ncommits == 1);
+		CHECK(memcmp(c.admin.fp, rec.actor_fp, PROTO_FINGERPRINT_LEN) == 0);
+		CHECK(memcmp(c.commits[0], rec.key_commit, PROTO_HASH_LEN) == 0);
+		CHECK(e2e_chain_sender(&c, c.admin.nick, 0) != NULL);
+	} else {
+		CHECK(c.count == 0 && c.nmembers == 0 && why && why[0]);
+	}
+	e2e_chain_free(&c);
+
+	/* 3. The base room. */
+	chain_copy(&c, &base);
+	err = e2e_chain_apply(&c, data, size, lookup_known, NULL, &why);
+	if (err == CC_OK) {
+		check_base_applied(&c, &rec, data, size);
+		struct e2e_chain after;
+		chain_copy(&after, &c);
+		CHECK(e2e_chain_apply(&c, data, size, lookup_known, NULL, &why) == CC_ERR_AUTH);
+		CHECK(chain_equal(&c, &after));
+		e2e_chain_free(&after);
+	} else {
+		CHECK(err == CC_ERR_AUTH || err == CC_ERR_STATE);
+		CHECK(chain_equal(&c, &base) && why && why[0]);
+	}
+	e2e_chain_free(&c);
+	return 0;
+}
+
+/* ---- the base room and the seeds ---- */
+
+static void must(cc_err err, const char *what)
+{
+	if (err != CC_OK) {
+		fprintf(stderr, "fuzz_record: %s: %s\n", what, cc_err_str(err));
+		exit(1);
+	}
+}
+
+/* A record for chain c's next slot, committing to the epoch's key. */
+static void next_record(const struct e2e_chain *c, struct proto_record *rec, uint8_t action,
+			const struct id *actor, const struct id *subject, uint32_t epoch)
+{
+	memset(rec, 0, sizeof *rec);
+	rec->version = PROTO_RECORD_VERSION;
+	memcpy(rec->room_id, c->room_id, PROTO_ROOM_ID_LEN);
+	rec->seq = c->count;
+	if (c->count)
+		memcpy(rec->prev_hash, c->last_hash, PROTO_HASH_LEN);
+	rec->action = action;
+	rec->actor = proto_bytes_str(actor->nick);
+	memcpy(rec->actor_fp, actor->fp, PROTO_FINGERPRINT_LEN);
+	rec->subject = proto_bytes_str(subject->nick);
+	memcpy(rec->subject_fp, subject->fp, PROTO_FINGERPRINT_LEN);
+	rec->epoch = epoch;
+	epoch_commit(epoch, rec->key_commit);
+	rec->time_ms = 1700000000000ull + c->count;
+}
+
+/* Signs (under the current random seed) and appends to out. */
+static void sign_into(const struct proto_record *rec, const struct id *signer, struct buf *out)
+{
+	buf_reset(out);
+	must(e2e_record_sign(signer->key, rec, out), "sign");
+}
+
+/* The same two records every time: the seeds chain to the second's hash. */
+static void base_build(void)
+{
+	struct proto_record rec;
+	struct buf b;
+	const char *why = "";
+
+	buf_init(&b, 0);
+	crypto_test_rng_seed((const uint8_t *)base_seed, strlen(base_seed));
+	e2e_chain_init(&base, room);
+	next_record(&base, &rec, PROTO_REC_CREATE, &alice, &alice, 0);
+	sign_into(&rec, &alice, &b);
+	must(e2e_chain_apply(&base, b.data, b.len, lookup_known, NULL, &why), why);
+	next_record(&base, &rec, PROTO_REC_ADD, &alice, &bob, 0);
+	sign_into(&rec, &alice, &b);
+	must(e2e_chain_apply(&base, b.data, b.len, lookup_known, NULL, &why), why);
+	crypto_test_rng_restore();
+	buf_free(&b);
+}
+
+static void gen_write(const char *dir, const char *name, const struct buf *b)
+{
+	char path[4096];
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	FILE *f = fopen(path, "wb");
+	if (!f || fwrite(b->data, 1, b->len, f) != b->len || fclose(f) != 0) {
+		fprintf(stderr, "fuzz_record seeds: cannot write %s\n", path);
+		exit(1);
+	}
+	printf("%s (%zu bytes)\n", path, b->len);
+}
+
+/* Signs rec, checks what the base room (or a fresh one, for seq 0) says
+ * about it, and writes it. */
+static void gen_record(const char *dir, const char *name, const struct proto_record *rec,
+		       const struct id *signer, cc_err want)
+{
+	struct e2e_chain c;
+	struct buf b;
+	const char *why = "";
+
+	buf_init(&b, 0);
+	sign_into(rec, signer, &b);
+	if (rec->seq == 0)
+		e2e_chain_init(&c, room);
+	else
+		chain_copy(&c, &base);
+	cc_err err = e2e_chain_apply(&c, b.data, b.len, lookup_known, NULL, &why);
+	if (err != want) {
+		fprintf(stderr, "fuzz_record seeds: %s: %s (%s), wanted %s\n", name,
+			cc_err_str(err), why, cc_err_str(want));
+		exit(1);
+	}
+	e2e_chain_free(&c);
+	gen_write(dir, name, &b);
+	buf_free(&b);
+}
+
+static void gen_seeds(const char *dir)
+{
+	struct e2e_chain fresh;
+	struct proto_record rec;
+	uint8_t sig[PROTO_RSA_BYTES_MAX];
+	struct buf b;
+
+	crypto_test_rng_seed((const uint8_t *)seeds_seed, strlen(seeds_seed));
+	e2e_chain_init(&fresh, room);
+	/* Every action's accepting path. */
+	next_record(&fresh, &rec, PROTO_REC_CREATE, &alice, &alice, 0);
+	gen_record(dir, "create", &rec, &alice, CC_OK);
+	next_record(&base, &rec, PROTO_REC_ADD, &alice, &carol, 0);
+	gen_record(dir, "add", &rec, &alice, CC_OK);
+	next_record(&base, &rec, PROTO_REC_KICK, &alice, &bob, 1);
+	gen_record(dir, "kick", &rec, &alice, CC_OK);
+	next_record(&base, &rec, PROTO_REC_LEAVE, &bob, &bob, 0);
+	gen_record(dir, "leave", &rec, &bob, CC_OK);
+	next_record(&base, &rec, PROTO_REC_ADMIN, &alice, &bob, 0);
+	gen_record(dir, "admin", &rec, &alice, CC_OK);
+	next_record(&base, &rec, PROTO_REC_REKEY, &alice, &alice, 1);
+	gen_record(dir, "rekey", &rec, &alice, CC_OK);
+	next_record(&base, &rec, PROTO_REC_EXPIRE, &alice, &bob, 0);
+	gen_record(dir, "expire", &rec, &alice, CC_OK);
+	next_record(&base, &rec, PROTO_REC_EXPIRE, &bob, &alice, 0);
+	gen_record(dir, "expire_admin", &rec, &bob, CC_OK);
+	/* Validly signed, refused by the rules. */
+	next_record(&base, &rec, PROTO_REC_ADD, &bob, &carol, 0);
+	gen_record(dir, "add_by_member", &rec, &bob, CC_ERR_STATE);
+	next_record(&base, &rec, PROTO_REC_LEAVE, &alice, &alice, 0);
+	gen_record(dir, "leave_admin_not_alone", &rec, &alice, CC_ERR_STATE);
+	next_record(&base, &rec, PROTO_REC_KICK, &alice, &alice, 1);
+	gen_record(dir, "kick_self", &rec, &alice, CC_ERR_STATE);
+	next_record(&base, &rec, PROTO_REC_CREATE, &bob, &bob, 0);
+	gen_record(dir, "create_again", &rec, &bob, CC_ERR_STATE);
+	/* Validly signed, refused by the chain checks. */
+	next_record(&base, &rec, PROTO_REC_ADD, &alice, &carol, 1);
+	gen_record(dir, "add_wrong_epoch", &rec, &alice, CC_ERR_AUTH);
+	next_record(&base, &rec, PROTO_REC_ADD, &alice, &carol, 0);
+	epoch_commit(7, rec.key_commit);
+	gen_record(dir, "add_wrong_commit", &rec, &alice, CC_ERR_AUTH);
+	next_record(&base, &rec, PROTO_REC_ADD, &alice, &carol, 0);
+	gen_record(dir, "add_signed_by_other", &rec, &bob, CC_ERR_AUTH);
+
+	/* Codec edges: longest nicks with the largest signature, and an empty
+	 * signature (both for another room). */
+	for (size_t i = 0; i < sizeof sig; i++)
+		sig[i] = (uint8_t)(i * 151 + 3);
+	next_record(&base, &rec, PROTO_REC_ADMIN, &alice, &bob, 0);
+	rec.room_id[0] ^= 0xff;
+	rec.actor = proto_bytes_str("AZaz09_.-abcdefghijklmnopqrstuvw");
+	rec.subject = proto_bytes_str("x");
+	rec.signature = (struct proto_bytes){sig, sizeof sig};
+	buf_init(&b, 0);
+	must(proto_record_encode(&rec, &b), "encode");
+	gen_write(dir, "longest", &b);
+	buf_reset(&b);
+	rec.signature.len = 0;
+	must(proto_record_encode(&rec, &b), "encode");
+	gen_write(dir, "unsigned", &b);
+	buf_free(&b);
+	e2e_chain_free(&fresh);
+	crypto_test_rng_restore();
+}
+
+static void load(const char *pem, struct id *who)
+{
+	must(crypto_rsa_private_from_pem(pem, strlen(pem), &who->key), "key");
+	must(crypto_rsa_fingerprint(who->key, who->fp), "fingerprint");
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	(void)argc;
+	(void)argv;
+	must(crypto_init(), "crypto_init");
+	load(alice_pem, &alice);
+	load(bob_pem, &bob);
+	base_build();
+	const char *dir = getenv("CC_FUZZ_GEN_SEEDS");
+	if (dir) {
+		gen_seeds(dir);
+		exit(0);
+	}
+	return 0;
+}
