@@ -12,8 +12,20 @@
  * The random generator is reseeded with a fixed seed before each input, so
  * the server's ephemeral key and random are the same every time and a
  * recorded CLIENT_KEY stays valid: seeds in fuzz/corpus/handshake/ take the
- * fuzzer past the handshake. Regenerate them (after any change to the
- * handshake or the key schedule) with
+ * fuzzer past the handshake.
+ *
+ * Mutated records never pass their tag, so a second input form lets the
+ * fuzzer shape what is inside them. An input whose first byte is not 0 (a
+ * stream starting so would announce a frame over 16 MiB, refused at once) is
+ *
+ *	0x01..0xff || { u16 length || record plaintext }*
+ *
+ * (the last plaintext may be cut short): a client with fixed random draws does
+ * the handshake and seals each plaintext with chan_send; the server then takes
+ * that stream as above.
+ *
+ * Regenerate the seeds (after any change to the handshake or the key
+ * schedule) with
  *
  *	CC_FUZZ_GEN_SEEDS=fuzz/corpus/handshake build-fuzz/fuzz_handshake
  *
@@ -107,7 +119,7 @@ static const char server_seed[] = "cryptocat fuzz_handshake server";
 static const char client_seed[] = "cryptocat fuzz_handshake client";
 static const char client_seed2[] = "cryptocat fuzz_handshake client key";
 
-static struct crypto_rsa_key *server_key;
+static struct crypto_rsa_key *server_key, *client_key;
 
 static void rng_seed_str(const char *seed)
 {
@@ -141,7 +153,8 @@ static void check_handshake_output(const struct buf *out, cc_err err, int opened
 	CHECK(!opened || hello);
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+/* A fresh server takes the stream frame by frame. */
+static void server_run(const uint8_t *data, size_t size)
 {
 	struct chan *ch;
 	struct buf hs_out, data_out;
@@ -215,6 +228,63 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	chan_free(ch);
 	buf_free(&hs_out);
 	buf_free(&data_out);
+}
+
+/* The client's half of the handshake, its draws fixed: CLIENT_HELLO into
+ * wire, then, given the server's hello, CLIENT_KEY. */
+static cc_err client_hello(struct chan **c, struct buf *wire)
+{
+	cc_err err;
+	rng_seed_str(client_seed);
+	if ((err = chan_client_new(client_key, "fuzzer", PROTO_FRAME_MAX_DEFAULT, c)))
+		return err;
+	return chan_client_start(*c, wire);
+}
+
+static cc_err client_key_send(struct chan *c, const struct buf *server_hello, struct buf *wire)
+{
+	enum chan_event ev;
+	cc_err err;
+	if ((err = chan_recv_frame(c, server_hello->data, server_hello->len, wire, &ev)))
+		return err;
+	if (ev != CHAN_EVENT_SERVER_KEY)
+		return CC_ERR_STATE;
+	rng_seed_str(client_seed2);
+	return chan_client_continue(c, wire);
+}
+
+/* What the server answers the fixed CLIENT_HELLO, computed once. */
+static struct buf cached_server_hello;
+
+/* The second input form: record plaintexts, sealed by a real client. */
+static void records_run(const uint8_t *data, size_t size)
+{
+	struct chan *c;
+	struct buf stream;
+
+	buf_init(&stream, 0);
+	CHECK(client_hello(&c, &stream) == CC_OK);
+	CHECK(client_key_send(c, &cached_server_hello, &stream) == CC_OK);
+	while (size > 0) {
+		size_t n = size >= 2 ? load_be16(data) : 0;
+		size_t skip = size >= 2 ? 2 : size;
+		if (n > size - skip)
+			n = size - skip;
+		CHECK(chan_send(c, data + skip, n, &stream) == CC_OK);
+		data += skip + n;
+		size -= skip + n;
+	}
+	chan_free(c);
+	server_run(stream.data, stream.len);
+	buf_free(&stream);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	if (size > 0 && data[0] != 0)
+		records_run(data + 1, size - 1);
+	else
+		server_run(data, size);
 	return 0;
 }
 
@@ -277,13 +347,10 @@ static void gen_inner(struct buf *plain, const struct proto_msg *m)
 
 static void gen_seeds(const char *dir)
 {
-	struct crypto_rsa_key *client_key;
 	struct chan *c, *s;
 	struct buf hello, shello, ckey, recs, tail, file, plain;
 	struct proto_msg m;
 
-	gen_check(crypto_rsa_private_from_pem(client_pem, strlen(client_pem), &client_key),
-		  "client key");
 	buf_init(&hello, 0);
 	buf_init(&shello, 0);
 	buf_init(&ckey, 0);
@@ -294,15 +361,11 @@ static void gen_seeds(const char *dir)
 
 	/* The handshake, each side under its own fixed seed; the server's draws
 	 * happen exactly as in LLVMFuzzerTestOneInput. */
-	rng_seed_str(client_seed);
-	gen_check(chan_client_new(client_key, "fuzzer", PROTO_FRAME_MAX_DEFAULT, &c), "client");
-	gen_check(chan_client_start(c, &hello), "client hello");
+	gen_check(client_hello(&c, &hello), "client hello");
 	rng_seed_str(server_seed);
 	gen_check(chan_server_new(server_key, PROTO_FRAME_MAX_DEFAULT, &s), "server");
 	gen_deliver(s, &hello, &shello, CHAN_EVENT_NONE, "server hello");
-	rng_seed_str(client_seed2);
-	gen_deliver(c, &shello, &ckey, CHAN_EVENT_SERVER_KEY, "server key");
-	gen_check(chan_client_continue(c, &ckey), "client key");
+	gen_check(client_key_send(c, &shello, &ckey), "client key");
 	gen_deliver(s, &ckey, &tail, CHAN_EVENT_OPEN, "open");
 
 	/* Records: one PING; PING, PONG and ERROR in one record; a PING cut
@@ -356,9 +419,27 @@ static void gen_seeds(const char *dir)
 	store_be16(file.data + PROTO_FRAME_HEADER_LEN + 1, PROTO_VERSION + 1);
 	gen_write(dir, "client_hello_bad_version", &file);
 
+	/* The records form: the same inner frames as plaintexts to seal. */
+	buf_reset(&file);
+	gen_check(buf_put_u8(&file, 1), "records");
+	buf_reset(&plain);
+	memset(&m, 0, sizeof m);
+	m.type = PROTO_PING;
+	m.u.ping.token = 5;
+	gen_inner(&plain, &m);
+	gen_inner(&plain, &m);
+	gen_check(buf_put_bytes16(&file, plain.data, plain.len), "records");
+	gen_check(buf_put_bytes16(&file, plain.data, 6), "records");
+	gen_check(buf_put_bytes16(&file, plain.data + 6, plain.len - 6), "records");
+	gen_write(dir, "records_pings", &file);
+	static const uint8_t over_cap[] = {0, 4, 0, 0x10, 0, 1};
+	buf_reset(&file);
+	gen_check(buf_put_u8(&file, 1), "records");
+	gen_check(buf_put_bytes(&file, over_cap, sizeof over_cap), "records");
+	gen_write(dir, "records_inner_over_cap", &file);
+
 	chan_free(c);
 	chan_free(s);
-	crypto_rsa_free(client_key);
 	buf_free(&hello);
 	buf_free(&shello);
 	buf_free(&ckey);
@@ -374,8 +455,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argc;
 	(void)argv;
 	if (crypto_init() != CC_OK ||
-	    crypto_rsa_private_from_pem(server_pem, strlen(server_pem), &server_key) != CC_OK) {
-		fprintf(stderr, "fuzz_handshake: cannot load the server key\n");
+	    crypto_rsa_private_from_pem(server_pem, strlen(server_pem), &server_key) != CC_OK ||
+	    crypto_rsa_private_from_pem(client_pem, strlen(client_pem), &client_key) != CC_OK) {
+		fprintf(stderr, "fuzz_handshake: cannot load the example keys\n");
 		abort();
 	}
 	const char *dir = getenv("CC_FUZZ_GEN_SEEDS");
@@ -383,5 +465,20 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		gen_seeds(dir);
 		exit(0);
 	}
+
+	/* The server's answer to the fixed CLIENT_HELLO, for the records form. */
+	struct chan *c, *s;
+	struct buf hello;
+	enum chan_event ev;
+	buf_init(&hello, 0);
+	buf_init(&cached_server_hello, 0);
+	CHECK(client_hello(&c, &hello) == CC_OK);
+	rng_seed_str(server_seed);
+	CHECK(chan_server_new(server_key, PROTO_FRAME_MAX_DEFAULT, &s) == CC_OK);
+	CHECK(chan_recv_frame(s, hello.data, hello.len, &cached_server_hello, &ev) == CC_OK);
+	chan_free(s);
+	chan_free(c);
+	buf_free(&hello);
+	crypto_test_rng_restore();
 	return 0;
 }

@@ -252,7 +252,7 @@ static void check_base_applied(const struct e2e_chain *c, const struct proto_rec
 		if (fp_is(rec->subject_fp, &alice))
 			CHECK(fp_is(rec->actor_fp, &bob) && fp_is(c->admin.fp, &bob));
 		else
-			CHECK(by_admin);
+			CHECK(by_admin && fp_is(c->admin.fp, &alice));
 		break;
 	default:
 		/* CREATE never applies to a room that exists. */

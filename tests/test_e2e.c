@@ -879,6 +879,42 @@ static void test_chain_rekey(void **state)
 	e2e_chain_free(&c);
 }
 
+static void test_chain_expire(void **state)
+{
+	(void)state;
+	struct e2e_chain c;
+	base_chain(&c);
+
+	/* Only the admin expires another member; nobody expires itself; the
+	 * epoch stays (a rekey follows). */
+	refuse(&c, CC_ERR_STATE, PROTO_REC_EXPIRE, &bob, &carol, 0);
+	refuse(&c, CC_ERR_STATE, PROTO_REC_EXPIRE, &alice, &dave, 0);
+	refuse(&c, CC_ERR_STATE, PROTO_REC_EXPIRE, &bob, &bob, 0);
+	refuse(&c, CC_ERR_STATE, PROTO_REC_EXPIRE, &alice, &alice, 0);
+	refuse(&c, CC_ERR_AUTH, PROTO_REC_EXPIRE, &alice, &carol, 1);
+	assert_int_equal(step(&c, PROTO_REC_EXPIRE, &alice, &carol, 0), CC_OK);
+	const struct who *const want[] = {&alice, &bob};
+	assert_members(&c, want, 2);
+	assert_int_equal(c.epoch, 0);
+	assert_memory_equal(c.admin.fp, alice.fp, PROTO_FINGERPRINT_LEN);
+	/* Like a leave: her epoch-0 messages count until the rekey. */
+	assert_non_null(e2e_chain_sender(&c, "carol", 0));
+	assert_int_equal(step(&c, PROTO_REC_REKEY, &alice, &alice, 1), CC_OK);
+	assert_null(e2e_chain_sender(&c, "carol", 1));
+	e2e_chain_free(&c);
+
+	/* An expired admin: only the earliest-joined other member (bob, not
+	 * carol) may record it, and becomes the admin. */
+	base_chain(&c);
+	refuse(&c, CC_ERR_STATE, PROTO_REC_EXPIRE, &carol, &alice, 0);
+	assert_int_equal(step(&c, PROTO_REC_EXPIRE, &bob, &alice, 0), CC_OK);
+	assert_memory_equal(c.admin.fp, bob.fp, PROTO_FINGERPRINT_LEN);
+	assert_null(e2e_chain_member(&c, alice.fp));
+	assert_int_equal(step(&c, PROTO_REC_REKEY, &bob, &bob, 1), CC_OK);
+	refuse(&c, CC_ERR_STATE, PROTO_REC_ADD, &alice, &dave, 1);
+	e2e_chain_free(&c);
+}
+
 /* Signs rec with signer and expects an authentication refusal that changes
  * nothing. */
 static void refuse_auth(struct e2e_chain *c, const struct proto_record *rec,
@@ -1107,6 +1143,7 @@ int main(void)
 		cmocka_unit_test(test_chain_leave),
 		cmocka_unit_test(test_chain_admin),
 		cmocka_unit_test(test_chain_rekey),
+		cmocka_unit_test(test_chain_expire),
 		cmocka_unit_test(test_chain_refusals),
 		cmocka_unit_test(test_chain_auth_before_rules),
 		cmocka_unit_test(test_chain_end),

@@ -145,7 +145,7 @@ static int group_teardown(void **state)
 
 /* ---- sample messages: every type, fields at their minimum and maximum ---- */
 
-enum { SAMPLE_COUNT = 38 };
+enum { SAMPLE_COUNT = 45 };
 
 static void room_id_set(uint8_t id[PROTO_ROOM_ID_LEN], size_t off)
 {
@@ -305,6 +305,7 @@ static void sample_make(size_t i, struct proto_msg *m)
 		m->u.room_state.records = lists[PROTO_ITEM_BLOB];
 		m->u.room_state.users = lists[PROTO_ITEM_USER];
 		m->u.room_state.keys = lists[PROTO_ITEM_WRAPPED];
+		m->u.room_state.gone = lists[PROTO_ITEM_BLOB];
 		m->u.room_state.backlog = 250;
 		break;
 	case 27:
@@ -312,6 +313,7 @@ static void sample_make(size_t i, struct proto_msg *m)
 		m->u.room_state.records = empty_list;
 		m->u.room_state.users = empty_list;
 		m->u.room_state.keys = empty_list;
+		m->u.room_state.gone = empty_list;
 		m->u.room_state.backlog = UINT32_MAX;
 		break;
 	case 28:
@@ -349,6 +351,8 @@ static void sample_make(size_t i, struct proto_msg *m)
 		m->type = PROTO_ROOM_RECORD;
 		room_id_set(m->u.room_record.room_id, 28);
 		m->u.room_record.record = pat(0, PROTO_RECORD_MAX);
+		m->u.room_record.users = empty_list;
+		m->u.room_record.keys = empty_list;
 		break;
 	case 34:
 		m->type = PROTO_ROOM_DISCONNECT;
@@ -369,6 +373,49 @@ static void sample_make(size_t i, struct proto_msg *m)
 	case 37:
 		m->type = PROTO_MSG_SEND;
 		m->u.msg_send.envelope = pat(0, 0);
+		break;
+	case 38:
+		m->type = PROTO_ROOM_RECORD;
+		room_id_set(m->u.room_record.room_id, 33);
+		m->u.room_record.record = pat(34, 300);
+		m->u.room_record.users = lists[PROTO_ITEM_USER];
+		m->u.room_record.keys = lists[PROTO_ITEM_WRAPPED];
+		break;
+	case 39:
+		m->type = PROTO_ROOM_KICK;
+		m->u.room_rekey.request_id = 16;
+		room_id_set(m->u.room_rekey.room_id, 35);
+		m->u.room_rekey.records = lists[PROTO_ITEM_BLOB];
+		m->u.room_rekey.title_ct = pat(36, 48);
+		m->u.room_rekey.keys = lists[PROTO_ITEM_WRAPPED];
+		break;
+	case 40:
+		m->type = PROTO_ROOM_REKEY;
+		m->u.room_rekey.request_id = 17;
+		m->u.room_rekey.records = empty_list;
+		m->u.room_rekey.title_ct = pat(0, PROTO_TITLE_CT_MAX);
+		m->u.room_rekey.keys = empty_list;
+		break;
+	case 41:
+		m->type = PROTO_ROOM_ADMIN;
+		m->u.room_leave.request_id = 18;
+		room_id_set(m->u.room_leave.room_id, 37);
+		m->u.room_leave.record = pat(38, 350);
+		break;
+	case 42:
+		m->type = PROTO_ROOM_FETCH;
+		m->u.room_ref.request_id = 19;
+		room_id_set(m->u.room_ref.room_id, 39);
+		break;
+	case 43:
+		m->type = PROTO_REKEY_OWED;
+		room_id_set(m->u.room_ref.room_id, 40);
+		break;
+	case 44:
+		m->type = PROTO_ROOM_REKEY;
+		m->u.room_rekey.request_id = UINT32_MAX;
+		m->u.room_rekey.records = lists[PROTO_ITEM_BLOB];
+		m->u.room_rekey.keys = lists[PROTO_ITEM_WRAPPED];
 		break;
 	default:
 		fail_msg("no sample %zu", i);
@@ -475,6 +522,8 @@ static void assert_msg_equal(const struct proto_msg *a, const struct proto_msg *
 	case PROTO_ROOM_JOIN:
 	case PROTO_ROOM_DISCONNECT:
 	case PROTO_JOIN_DONE:
+	case PROTO_ROOM_FETCH:
+	case PROTO_REKEY_OWED:
 		assert_int_equal(a->u.room_ref.request_id, b->u.room_ref.request_id);
 		ID_EQ(a->u.room_ref.room_id, b->u.room_ref.room_id);
 		break;
@@ -485,6 +534,7 @@ static void assert_msg_equal(const struct proto_msg *a, const struct proto_msg *
 		assert_list_equal(a->u.room_state.records, b->u.room_state.records);
 		assert_list_equal(a->u.room_state.users, b->u.room_state.users);
 		assert_list_equal(a->u.room_state.keys, b->u.room_state.keys);
+		assert_list_equal(a->u.room_state.gone, b->u.room_state.gone);
 		assert_int_equal(a->u.room_state.backlog, b->u.room_state.backlog);
 		break;
 	case PROTO_ROOM_MSG:
@@ -512,8 +562,19 @@ static void assert_msg_equal(const struct proto_msg *a, const struct proto_msg *
 	case PROTO_ROOM_RECORD:
 		ID_EQ(a->u.room_record.room_id, b->u.room_record.room_id);
 		assert_view_equal(a->u.room_record.record, b->u.room_record.record);
+		assert_list_equal(a->u.room_record.users, b->u.room_record.users);
+		assert_list_equal(a->u.room_record.keys, b->u.room_record.keys);
+		break;
+	case PROTO_ROOM_KICK:
+	case PROTO_ROOM_REKEY:
+		assert_int_equal(a->u.room_rekey.request_id, b->u.room_rekey.request_id);
+		ID_EQ(a->u.room_rekey.room_id, b->u.room_rekey.room_id);
+		assert_list_equal(a->u.room_rekey.records, b->u.room_rekey.records);
+		assert_view_equal(a->u.room_rekey.title_ct, b->u.room_rekey.title_ct);
+		assert_list_equal(a->u.room_rekey.keys, b->u.room_rekey.keys);
 		break;
 	case PROTO_ROOM_LEAVE:
+	case PROTO_ROOM_ADMIN:
 		assert_int_equal(a->u.room_leave.request_id, b->u.room_leave.request_id);
 		ID_EQ(a->u.room_leave.room_id, b->u.room_leave.room_id);
 		assert_view_equal(a->u.room_leave.record, b->u.room_leave.record);
@@ -628,12 +689,38 @@ static void test_msg_type_names(void **state)
 		{PROTO_MSG_SEND, "msg_send"}, {PROTO_SENT, "sent"}, {PROTO_ROOM_ADD, "room_add"},
 		{PROTO_ROOM_RECORD, "room_record"}, {PROTO_ROOM_DISCONNECT, "room_disconnect"},
 		{PROTO_ROOM_LEAVE, "room_leave"}, {PROTO_JOIN_DONE, "join_done"},
+		{PROTO_ROOM_KICK, "room_kick"}, {PROTO_ROOM_ADMIN, "room_admin"},
+		{PROTO_ROOM_REKEY, "room_rekey"}, {PROTO_ROOM_FETCH, "room_fetch"},
+		{PROTO_REKEY_OWED, "rekey_owed"},
 	};
 	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
 		assert_string_equal(proto_type_name(names[i].type), names[i].name);
 	/* Type 0 is never a message: an all-zero buffer must not parse. */
 	assert_null(proto_type_name(0));
 	assert_null(proto_type_name(0xff));
+}
+
+/* Requests and their answers carry a request_id first; the rest carry none. */
+static void test_msg_request_id(void **state)
+{
+	(void)state;
+	static const uint8_t without[] = {
+		PROTO_CLIENT_HELLO, PROTO_SERVER_HELLO, PROTO_CLIENT_KEY, PROTO_CLIENT_AUTH,
+		PROTO_WELCOME, PROTO_PING, PROTO_PONG, PROTO_ROOM_MSG, PROTO_ROOM_RECORD,
+	};
+	for (size_t i = 0; i < SAMPLE_COUNT; i++) {
+		struct proto_msg m;
+		struct buf enc;
+		sample_make(i, &m);
+		encode_ok(&m, &enc);
+		uint32_t want = load_be32(enc.data + 1);
+		if (memchr(without, m.type, sizeof without))
+			want = 0;
+		if (proto_msg_request_id(&m) != want)
+			fail_msg("sample %zu (%s): request_id %u, want %u", i,
+				 proto_type_name(m.type), proto_msg_request_id(&m), want);
+		buf_free(&enc);
+	}
 }
 
 static void test_decode_unknown_type(void **state)
@@ -715,6 +802,9 @@ static const struct var_field {
 	VF(32, room_add.wrapped, PROTO_WRAPPED_MAX),
 	VF(33, room_record.record, PROTO_RECORD_MAX),
 	VF(35, room_leave.record, PROTO_RECORD_MAX),
+	VF(38, room_record.record, PROTO_RECORD_MAX),
+	VF(39, room_rekey.title_ct, PROTO_TITLE_CT_MAX),
+	VF(41, room_leave.record, PROTO_RECORD_MAX),
 };
 
 static struct proto_bytes *field_at(struct proto_msg *m, size_t offset)
@@ -1644,6 +1734,7 @@ int main(void)
 		cmocka_unit_test(test_msg_roundtrip),
 		cmocka_unit_test(test_msg_layout),
 		cmocka_unit_test(test_msg_type_names),
+		cmocka_unit_test(test_msg_request_id),
 		cmocka_unit_test(test_decode_unknown_type),
 		cmocka_unit_test(test_decode_every_truncation),
 		cmocka_unit_test(test_decode_trailing),

@@ -447,7 +447,7 @@ static cc_err store_user_fetch_by_fingerprint(struct store *st, const uint8_t *f
 {
 	sqlite3_stmt *s = st->stmt[STMT_USER_BY_FINGERPRINT];
 	cc_err err = store_bind_check(s, sqlite3_bind_blob(s, 1, fp, STORE_FINGERPRINT_LEN,
-							    SQLITE_STATIC),
+							   SQLITE_STATIC),
 				      "bind fingerprint");
 	if (err) {
 		sqlite_util_stmt_done(s);
@@ -484,11 +484,11 @@ static cc_err store_user_insert(struct store *st, const char *nick, const char *
 				       "bind nickname");
 	if (!err)
 		err = store_bind_check(s, sqlite3_bind_blob(s, 3, pubkey, (int)pubkey_len,
-							     SQLITE_STATIC),
+							    SQLITE_STATIC),
 				       "bind public key");
 	if (!err)
 		err = store_bind_check(s, sqlite3_bind_blob(s, 4, fp, STORE_FINGERPRINT_LEN,
-							     SQLITE_STATIC),
+							    SQLITE_STATIC),
 				       "bind fingerprint");
 	if (!err)
 		err = store_bind_check(s, sqlite3_bind_int64(s, 5, (int64_t)now_s), "bind time");
