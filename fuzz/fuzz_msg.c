@@ -127,6 +127,16 @@ static void check_lists(const struct proto_msg *m)
 		check_list(&m->u.room_state.records, PROTO_ITEM_BLOB);
 		check_list(&m->u.room_state.users, PROTO_ITEM_USER);
 		check_list(&m->u.room_state.keys, PROTO_ITEM_WRAPPED);
+		check_list(&m->u.room_state.gone, PROTO_ITEM_BLOB);
+		break;
+	case PROTO_ROOM_RECORD:
+		check_list(&m->u.room_record.users, PROTO_ITEM_USER);
+		check_list(&m->u.room_record.keys, PROTO_ITEM_WRAPPED);
+		break;
+	case PROTO_ROOM_KICK:
+	case PROTO_ROOM_REKEY:
+		check_list(&m->u.room_rekey.records, PROTO_ITEM_BLOB);
+		check_list(&m->u.room_rekey.keys, PROTO_ITEM_WRAPPED);
 		break;
 	default:
 		break;
@@ -293,6 +303,7 @@ static void gen_seeds(void)
 			m.u.room_state.records = blob_list;
 			m.u.room_state.users = user_list;
 			m.u.room_state.keys = key_list;
+			m.u.room_state.gone = blob_list;
 			m.u.room_state.backlog = 3;
 			break;
 		case PROTO_ROOM_MSG:
@@ -310,13 +321,25 @@ static void gen_seeds(void)
 			break;
 		case PROTO_ROOM_RECORD:
 			m.u.room_record.record = gen_bytes(300);
+			m.u.room_record.users = user_list;
+			m.u.room_record.keys = key_list;
+			break;
+		case PROTO_ROOM_KICK:
+		case PROTO_ROOM_REKEY:
+			m.u.room_rekey.request_id = 9;
+			m.u.room_rekey.records = blob_list;
+			m.u.room_rekey.title_ct = gen_bytes(40);
+			m.u.room_rekey.keys = key_list;
 			break;
 		case PROTO_ROOM_LEAVE:
+		case PROTO_ROOM_ADMIN:
 			m.u.room_leave.request_id = 8;
 			m.u.room_leave.record = gen_bytes(300);
 			break;
 		default:
-			/* Only fixed-size fields (ids, request ids): zeros encode. */
+			/* Only fixed-size fields (ids, request ids): zeros encode. A
+			 * request id makes the seed look like real traffic. */
+			m.u.room_ref.request_id = t;
 			break;
 		}
 		gen_msg(&m, NULL);

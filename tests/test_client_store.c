@@ -7,7 +7,6 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -18,11 +17,11 @@
 #include <unistd.h>
 
 #include "store/client_store.h"
+#include "support/tmpdir.h"
 #include "util/log.h"
 
 struct fixture {
-	char dir[64];
-	char path[128];
+	struct tmpdir tmp;            /* first: see tmpdir_fixture_new */
 	struct client_store *cs;
 };
 
@@ -33,35 +32,11 @@ static void test_fill(uint8_t seed, uint8_t *p, size_t n)
 		p[i] = (uint8_t)(seed * 31 + i * 7 + 1);
 }
 
-static void test_dir_remove(const char *dir)
-{
-	DIR *d = opendir(dir);
-	if (!d)
-		return;
-	struct dirent *e;
-	while ((e = readdir(d)) != NULL) {
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-			continue;
-		unlinkat(dirfd(d), e->d_name, 0);
-	}
-	closedir(d);
-	rmdir(dir);
-}
-
 static int setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof *f);
-	if (!f)
-		return -1;
-	snprintf(f->dir, sizeof f->dir, "/tmp/cc_test_cstore_XXXXXX");
-	if (!mkdtemp(f->dir)) {
-		free(f);
-		return -1;
-	}
-	snprintf(f->path, sizeof f->path, "%s/client.db", f->dir);
-	if (cstore_open(f->path, &f->cs) != CC_OK) {
-		test_dir_remove(f->dir);
-		free(f);
+	struct fixture *f = tmpdir_fixture_new(sizeof *f, "cc_test_cstore", "client.db");
+	if (!f || cstore_open(f->tmp.path, &f->cs) != CC_OK) {
+		tmpdir_fixture_free(f);
 		return -1;
 	}
 	*state = f;
@@ -72,8 +47,7 @@ static int teardown(void **state)
 {
 	struct fixture *f = *state;
 	cstore_close(f->cs);
-	test_dir_remove(f->dir);
-	free(f);
+	tmpdir_fixture_free(f);
 	return 0;
 }
 
@@ -81,29 +55,8 @@ static void test_reopen(struct fixture *f)
 {
 	cstore_close(f->cs);
 	f->cs = NULL;
-	assert_int_equal(cstore_open(f->path, &f->cs), CC_OK);
+	assert_int_equal(cstore_open(f->tmp.path, &f->cs), CC_OK);
 	assert_non_null(f->cs);
-}
-
-/* user_version is the big-endian u32 at offset 60 of the file header. */
-static uint32_t test_header_version_get(const char *path)
-{
-	uint8_t be[4];
-	int fd = open(path, O_RDONLY);
-	assert_true(fd >= 0);
-	assert_int_equal(pread(fd, be, sizeof be, 60), (ssize_t)sizeof be);
-	close(fd);
-	return (uint32_t)be[0] << 24 | (uint32_t)be[1] << 16 | (uint32_t)be[2] << 8 | be[3];
-}
-
-static void test_header_version_set(const char *path, uint32_t version)
-{
-	uint8_t be[4] = {(uint8_t)(version >> 24), (uint8_t)(version >> 16),
-			 (uint8_t)(version >> 8), (uint8_t)version};
-	int fd = open(path, O_WRONLY);
-	assert_true(fd >= 0);
-	assert_int_equal(pwrite(fd, be, sizeof be, 60), (ssize_t)sizeof be);
-	close(fd);
 }
 
 static void test_file_mode(void **state)
@@ -116,10 +69,10 @@ static void test_file_mode(void **state)
 	assert_int_equal(cstore_seq_next(f->cs, room, &seq), CC_OK);
 
 	struct stat sb;
-	assert_int_equal(stat(f->path, &sb), 0);
+	assert_int_equal(stat(f->tmp.path, &sb), 0);
 	assert_int_equal(sb.st_mode & 07777, 0600);
 	char wal[160];
-	snprintf(wal, sizeof wal, "%s-wal", f->path);
+	snprintf(wal, sizeof wal, "%s-wal", f->tmp.path);
 	assert_int_equal(stat(wal, &sb), 0);
 	assert_int_equal(sb.st_mode & 07777, 0600);
 }
@@ -128,7 +81,7 @@ static void test_file_mode_tightened(void **state)
 {
 	struct fixture *f = *state;
 	char path[160];
-	snprintf(path, sizeof path, "%s/loose.db", f->dir);
+	snprintf(path, sizeof path, "%s/loose.db", f->tmp.dir);
 	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
 	assert_true(fd >= 0);
 	assert_int_equal(fchmod(fd, 0644), 0);
@@ -292,7 +245,7 @@ static void test_seq_next_two_handles(void **state)
 	uint8_t room[CSTORE_ROOM_ID_LEN];
 	test_fill(14, room, sizeof room);
 	struct client_store *cs2 = NULL;
-	assert_int_equal(cstore_open(f->path, &cs2), CC_OK);
+	assert_int_equal(cstore_open(f->tmp.path, &cs2), CC_OK);
 	uint64_t expect = 1;
 	for (int i = 0; i < 20; i++) {
 		uint64_t seq;
@@ -325,7 +278,8 @@ static void test_seq_next_survives_crash(void **state)
 		struct client_store *cs = NULL;
 		uint64_t got = 0;
 		close(fds[0]);
-		if (cstore_open(f->path, &cs) != CC_OK || cstore_seq_next(cs, room, &got) != CC_OK)
+		if (cstore_open(f->tmp.path, &cs) != CC_OK ||
+		    cstore_seq_next(cs, room, &got) != CC_OK)
 			got = 0;
 		if (write(fds[1], &got, sizeof got) != (ssize_t)sizeof got)
 			_exit(2);
@@ -341,7 +295,7 @@ static void test_seq_next_survives_crash(void **state)
 	assert_int_equal(WEXITSTATUS(status), 0);
 	assert_int_equal(child_seq, 2);
 
-	assert_int_equal(cstore_open(f->path, &f->cs), CC_OK);
+	assert_int_equal(cstore_open(f->tmp.path, &f->cs), CC_OK);
 	assert_int_equal(cstore_seq_next(f->cs, room, &seq), CC_OK);
 	assert_int_equal(seq, 3);
 }
@@ -526,23 +480,23 @@ static void test_future_version_refused(void **state)
 	/* The last close checkpoints the WAL into the file and removes it, so
 	 * the header on disk is the whole truth. */
 	char wal[160];
-	snprintf(wal, sizeof wal, "%s-wal", f->path);
+	snprintf(wal, sizeof wal, "%s-wal", f->tmp.path);
 	assert_int_not_equal(access(wal, F_OK), 0);
-	uint32_t latest = test_header_version_get(f->path);
+	uint32_t latest = tmpdir_db_version_get(f->tmp.path);
 	assert_true(latest >= 1);
-	test_header_version_set(f->path, latest + 1);
+	tmpdir_db_version_set(f->tmp.path, latest + 1);
 
 	struct client_store *cs = (struct client_store *)&cs; /* must be reset to NULL */
-	assert_int_equal(cstore_open(f->path, &cs), CC_ERR_VERSION);
+	assert_int_equal(cstore_open(f->tmp.path, &cs), CC_ERR_VERSION);
 	assert_null(cs);
 	/* Negative versions are nobody's. */
-	test_header_version_set(f->path, 0xffffffffu);
-	assert_int_equal(cstore_open(f->path, &cs), CC_ERR_VERSION);
+	tmpdir_db_version_set(f->tmp.path, 0xffffffffu);
+	assert_int_equal(cstore_open(f->tmp.path, &cs), CC_ERR_VERSION);
 	assert_null(cs);
 
 	/* Put it back: the data was not touched. */
-	test_header_version_set(f->path, latest);
-	assert_int_equal(cstore_open(f->path, &f->cs), CC_OK);
+	tmpdir_db_version_set(f->tmp.path, latest);
+	assert_int_equal(cstore_open(f->tmp.path, &f->cs), CC_OK);
 	assert_int_equal(cstore_key_get(f->cs, room, 1, got), CC_OK);
 	assert_memory_equal(got, key, sizeof key);
 }
@@ -551,7 +505,7 @@ static void test_not_a_database(void **state)
 {
 	struct fixture *f = *state;
 	char path[160];
-	snprintf(path, sizeof path, "%s/junk.db", f->dir);
+	snprintf(path, sizeof path, "%s/junk.db", f->tmp.dir);
 	FILE *fp = fopen(path, "w");
 	assert_non_null(fp);
 	for (int i = 0; i < 4096; i++)
@@ -562,14 +516,14 @@ static void test_not_a_database(void **state)
 	assert_null(cs);
 
 	/* A directory, a missing parent, no path at all. */
-	assert_int_equal(cstore_open(f->dir, &cs), CC_ERR_STORE);
+	assert_int_equal(cstore_open(f->tmp.dir, &cs), CC_ERR_STORE);
 	assert_null(cs);
-	snprintf(path, sizeof path, "%s/missing/x.db", f->dir);
+	snprintf(path, sizeof path, "%s/missing/x.db", f->tmp.dir);
 	assert_int_equal(cstore_open(path, &cs), CC_ERR_STORE);
 	assert_int_equal(cstore_open("", &cs), CC_ERR_USAGE);
 	assert_int_equal(cstore_open(NULL, &cs), CC_ERR_USAGE);
 	assert_null(cs);
-	assert_int_equal(cstore_open(f->path, NULL), CC_ERR_INTERNAL);
+	assert_int_equal(cstore_open(f->tmp.path, NULL), CC_ERR_INTERNAL);
 }
 
 static void test_in_memory(void **state)

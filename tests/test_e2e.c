@@ -527,7 +527,8 @@ struct keytab {
 	unsigned calls;
 };
 
-static const struct crypto_rsa_key *keytab_lookup(void *ctx, const uint8_t fp[PROTO_FINGERPRINT_LEN])
+static const struct crypto_rsa_key *keytab_lookup(void *ctx,
+						  const uint8_t fp[PROTO_FINGERPRINT_LEN])
 {
 	struct keytab *t = ctx;
 	t->calls++;

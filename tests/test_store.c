@@ -5,7 +5,6 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -15,11 +14,11 @@
 #include <unistd.h>
 
 #include "store/store.h"
+#include "support/tmpdir.h"
 #include "util/log.h"
 
 struct fixture {
-	char dir[64];
-	char path[128];
+	struct tmpdir tmp;            /* first: see tmpdir_fixture_new */
 	struct store *st;
 };
 
@@ -34,35 +33,11 @@ static void test_key_make(uint8_t seed, uint8_t *key, size_t key_len,
 		fp[i] = (uint8_t)(seed ^ (i * 7));
 }
 
-static void test_dir_remove(const char *dir)
-{
-	DIR *d = opendir(dir);
-	if (!d)
-		return;
-	struct dirent *e;
-	while ((e = readdir(d)) != NULL) {
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-			continue;
-		unlinkat(dirfd(d), e->d_name, 0);
-	}
-	closedir(d);
-	rmdir(dir);
-}
-
 static int setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof *f);
-	if (!f)
-		return -1;
-	snprintf(f->dir, sizeof f->dir, "/tmp/cc_test_store_XXXXXX");
-	if (!mkdtemp(f->dir)) {
-		free(f);
-		return -1;
-	}
-	snprintf(f->path, sizeof f->path, "%s/server.db", f->dir);
-	if (store_open(f->path, &f->st) != CC_OK) {
-		test_dir_remove(f->dir);
-		free(f);
+	struct fixture *f = tmpdir_fixture_new(sizeof *f, "cc_test_store", "server.db");
+	if (!f || store_open(f->tmp.path, &f->st) != CC_OK) {
+		tmpdir_fixture_free(f);
 		return -1;
 	}
 	*state = f;
@@ -73,8 +48,7 @@ static int teardown(void **state)
 {
 	struct fixture *f = *state;
 	store_close(f->st);
-	test_dir_remove(f->dir);
-	free(f);
+	tmpdir_fixture_free(f);
 	return 0;
 }
 
@@ -82,7 +56,7 @@ static void test_reopen(struct fixture *f)
 {
 	store_close(f->st);
 	f->st = NULL;
-	assert_int_equal(store_open(f->path, &f->st), CC_OK);
+	assert_int_equal(store_open(f->tmp.path, &f->st), CC_OK);
 	assert_non_null(f->st);
 }
 
@@ -106,10 +80,10 @@ static void test_file_mode(void **state)
 	store_user_clear(&u);
 
 	struct stat sb;
-	assert_int_equal(stat(f->path, &sb), 0);
+	assert_int_equal(stat(f->tmp.path, &sb), 0);
 	assert_int_equal(sb.st_mode & 07777, 0600);
 	char wal[160];
-	snprintf(wal, sizeof wal, "%s-wal", f->path);
+	snprintf(wal, sizeof wal, "%s-wal", f->tmp.path);
 	assert_int_equal(stat(wal, &sb), 0);
 	assert_int_equal(sb.st_mode & 07777, 0600);
 }
@@ -118,7 +92,7 @@ static void test_file_mode_tightened(void **state)
 {
 	struct fixture *f = *state;
 	char path[160];
-	snprintf(path, sizeof path, "%s/loose.db", f->dir);
+	snprintf(path, sizeof path, "%s/loose.db", f->tmp.dir);
 	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
 	assert_true(fd >= 0);
 	assert_int_equal(fchmod(fd, 0644), 0);
@@ -348,17 +322,6 @@ static void test_ids_distinct(void **state)
 	}
 }
 
-/* user_version is the big-endian u32 at offset 60 of the file header. */
-static void test_header_version_set(const char *path, uint32_t version)
-{
-	uint8_t be[4] = {(uint8_t)(version >> 24), (uint8_t)(version >> 16),
-			 (uint8_t)(version >> 8), (uint8_t)version};
-	int fd = open(path, O_WRONLY);
-	assert_true(fd >= 0);
-	assert_int_equal(pwrite(fd, be, sizeof be, 60), (ssize_t)sizeof be);
-	close(fd);
-}
-
 static void test_future_version_refused(void **state)
 {
 	struct fixture *f = *state;
@@ -373,21 +336,21 @@ static void test_future_version_refused(void **state)
 	/* The last close checkpoints the WAL into the file and removes it, so
 	 * the header on disk is the whole truth. */
 	char wal[160];
-	snprintf(wal, sizeof wal, "%s-wal", f->path);
+	snprintf(wal, sizeof wal, "%s-wal", f->tmp.path);
 	assert_int_not_equal(access(wal, F_OK), 0);
-	test_header_version_set(f->path, (uint32_t)store_schema_latest() + 1);
+	tmpdir_db_version_set(f->tmp.path, (uint32_t)store_schema_latest() + 1);
 
 	struct store *st = (struct store *)&st; /* must be reset to NULL */
-	assert_int_equal(store_open(f->path, &st), CC_ERR_VERSION);
+	assert_int_equal(store_open(f->tmp.path, &st), CC_ERR_VERSION);
 	assert_null(st);
 	/* Negative versions are nobody's. */
-	test_header_version_set(f->path, 0xffffffffu);
-	assert_int_equal(store_open(f->path, &st), CC_ERR_VERSION);
+	tmpdir_db_version_set(f->tmp.path, 0xffffffffu);
+	assert_int_equal(store_open(f->tmp.path, &st), CC_ERR_VERSION);
 	assert_null(st);
 
 	/* Put it back: the data was not touched. */
-	test_header_version_set(f->path, (uint32_t)store_schema_latest());
-	assert_int_equal(store_open(f->path, &f->st), CC_OK);
+	tmpdir_db_version_set(f->tmp.path, (uint32_t)store_schema_latest());
+	assert_int_equal(store_open(f->tmp.path, &f->st), CC_OK);
 	assert_int_equal(store_user_get_by_nick(f->st, "ivan", &u), CC_OK);
 	store_user_clear(&u);
 }
@@ -396,7 +359,7 @@ static void test_not_a_database(void **state)
 {
 	struct fixture *f = *state;
 	char path[160];
-	snprintf(path, sizeof path, "%s/junk.db", f->dir);
+	snprintf(path, sizeof path, "%s/junk.db", f->tmp.dir);
 	FILE *fp = fopen(path, "w");
 	assert_non_null(fp);
 	for (int i = 0; i < 4096; i++)
@@ -407,14 +370,14 @@ static void test_not_a_database(void **state)
 	assert_null(st);
 
 	/* A directory, a missing parent, no path at all. */
-	assert_int_equal(store_open(f->dir, &st), CC_ERR_STORE);
+	assert_int_equal(store_open(f->tmp.dir, &st), CC_ERR_STORE);
 	assert_null(st);
-	snprintf(path, sizeof path, "%s/missing/x.db", f->dir);
+	snprintf(path, sizeof path, "%s/missing/x.db", f->tmp.dir);
 	assert_int_equal(store_open(path, &st), CC_ERR_STORE);
 	assert_int_equal(store_open("", &st), CC_ERR_USAGE);
 	assert_int_equal(store_open(NULL, &st), CC_ERR_USAGE);
 	assert_null(st);
-	assert_int_equal(store_open(f->path, NULL), CC_ERR_INTERNAL);
+	assert_int_equal(store_open(f->tmp.path, NULL), CC_ERR_INTERNAL);
 }
 
 static void test_bad_nick(void **state)

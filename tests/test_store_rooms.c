@@ -7,7 +7,6 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -16,43 +15,19 @@
 #include <unistd.h>
 
 #include "store/store.h"
+#include "support/tmpdir.h"
 #include "util/log.h"
 
 struct fixture {
-	char dir[64];
-	char path[128];
+	struct tmpdir tmp;            /* first: see tmpdir_fixture_new */
 	struct store *st;
 };
 
-static void test_dir_remove(const char *dir)
-{
-	DIR *d = opendir(dir);
-	if (!d)
-		return;
-	struct dirent *e;
-	while ((e = readdir(d)) != NULL) {
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-			continue;
-		unlinkat(dirfd(d), e->d_name, 0);
-	}
-	closedir(d);
-	rmdir(dir);
-}
-
 static int setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof *f);
-	if (!f)
-		return -1;
-	snprintf(f->dir, sizeof f->dir, "/tmp/cc_test_store_rooms_XXXXXX");
-	if (!mkdtemp(f->dir)) {
-		free(f);
-		return -1;
-	}
-	snprintf(f->path, sizeof f->path, "%s/server.db", f->dir);
-	if (store_open(f->path, &f->st) != CC_OK) {
-		test_dir_remove(f->dir);
-		free(f);
+	struct fixture *f = tmpdir_fixture_new(sizeof *f, "cc_test_store_rooms", "server.db");
+	if (!f || store_open(f->tmp.path, &f->st) != CC_OK) {
+		tmpdir_fixture_free(f);
 		return -1;
 	}
 	*state = f;
@@ -63,8 +38,7 @@ static int teardown(void **state)
 {
 	struct fixture *f = *state;
 	store_close(f->st);
-	test_dir_remove(f->dir);
-	free(f);
+	tmpdir_fixture_free(f);
 	return 0;
 }
 
@@ -72,7 +46,7 @@ static void test_reopen(struct fixture *f)
 {
 	store_close(f->st);
 	f->st = NULL;
-	assert_int_equal(store_open(f->path, &f->st), CC_OK);
+	assert_int_equal(store_open(f->tmp.path, &f->st), CC_OK);
 }
 
 /* A fake key and fingerprint made from seed. */
@@ -295,7 +269,7 @@ static void test_upgrade_from_v1(void **state)
 {
 	struct fixture *f = *state;
 	char path[160];
-	snprintf(path, sizeof path, "%s/v1.db", f->dir);
+	snprintf(path, sizeof path, "%s/v1.db", f->tmp.dir);
 	test_v1_write(path);
 
 	struct store *st;

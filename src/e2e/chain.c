@@ -47,6 +47,8 @@ const struct e2e_member *e2e_chain_member_by_nick(const struct e2e_chain *chain,
 const struct e2e_member *e2e_chain_sender(const struct e2e_chain *chain, const char *nick,
 					  uint32_t epoch)
 {
+	if (epoch > chain->epoch)
+		return NULL;  /* an epoch that has not started */
 	for (size_t i = chain->nspans; i-- > 0;) {
 		const struct e2e_span *s = &chain->spans[i];
 		if (epoch >= s->from && epoch < s->to && strcasecmp(s->who.nick, nick) == 0)
@@ -197,6 +199,11 @@ cc_err e2e_chain_apply(struct e2e_chain *chain, const uint8_t *record, size_t le
 			REFUSE(CC_ERR_STATE, "only the admin may add members");
 		if (subject_member)
 			REFUSE(CC_ERR_STATE, "the subject is already a member");
+		/* One nickname, one member (also one who can still send this epoch):
+		 * receivers find senders by nickname. */
+		const struct e2e_member *same_nick = e2e_chain_sender(chain, subject.nick, chain->epoch);
+		if (same_nick && !same_member(same_nick, rec.subject_fp))
+			REFUSE(CC_ERR_STATE, "another member has that nickname");
 		next_add_member(&n, &subject, rec.epoch);
 		break;
 	case PROTO_REC_KICK:

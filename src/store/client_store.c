@@ -139,27 +139,11 @@ static cc_err cstore_tx_begin(struct client_store *cs)
 	return cstore_run(cs, STMT_BEGIN, "begin transaction");
 }
 
-static cc_err cstore_tx_commit(struct client_store *cs)
-{
-	return cstore_run(cs, STMT_COMMIT, "commit");
-}
-
-static void cstore_tx_rollback(struct client_store *cs)
-{
-	/* Some errors already rolled the transaction back. */
-	if (sqlite3_get_autocommit(cs->db))
-		return;
-	cstore_run(cs, STMT_ROLLBACK, "rollback");
-}
-
 /* Commits on success, rolls back otherwise; returns the outcome. */
 static cc_err cstore_tx_end(struct client_store *cs, cc_err err)
 {
-	if (!err)
-		err = cstore_tx_commit(cs);
-	if (err)
-		cstore_tx_rollback(cs);
-	return err;
+	return sqlite_util_tx_end(CSTORE_NAME, cs->stmt[STMT_COMMIT], cs->stmt[STMT_ROLLBACK],
+				  err);
 }
 
 /* Steps a bound query that returns at most one row and reads its first
@@ -169,56 +153,22 @@ static cc_err cstore_fetch_int(struct client_store *cs, enum cstore_stmt_id id, 
 			       int64_t *v, const char *what)
 {
 	sqlite3_stmt *s = cs->stmt[id];
-	cc_err err;
-	int rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
+	cc_err err = sqlite_util_step_row(CSTORE_NAME, s, what);
+	if (!err) {
 		int64_t x = sqlite3_column_int64(s, 0);
 		if (sqlite3_column_type(s, 0) != SQLITE_INTEGER || x < min) {
 			log_error(CSTORE_NAME ": %s: a row is damaged", what);
 			err = CC_ERR_STORE;
 		} else {
 			*v = x;
-			err = CC_OK;
 		}
-	} else if (rc == SQLITE_DONE) {
-		err = CC_ERR_NOT_FOUND;
-	} else {
-		sqlite_util_log(CSTORE_NAME, cs->db, what);
-		err = CC_ERR_STORE;
 	}
 	sqlite_util_stmt_done(s);
 	return err;
 }
 
-/* 1 if nick is 1..CSTORE_NICK_MAX of [A-Za-z0-9_.-]; *len gets its length.
- * Reads at most CSTORE_NICK_MAX + 1 bytes. Same rule as the server's. */
-static int cstore_nick_valid(const char *nick, size_t *len)
-{
-	if (!nick)
-		return 0;
-	size_t n = strnlen(nick, CSTORE_NICK_MAX + 1);
-	if (n < 1 || n > CSTORE_NICK_MAX)
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		char c = nick[i];
-		int ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-			 (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
-		if (!ok)
-			return 0;
-	}
-	*len = n;
-	return 1;
-}
-
-/* ASCII only, independent of the locale; out has CSTORE_NICK_MAX + 1 bytes. */
-static void cstore_nick_lower(const char *nick, size_t len, char *out)
-{
-	for (size_t i = 0; i < len; i++) {
-		char c = nick[i];
-		out[i] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
-	}
-	out[len] = '\0';
-}
+/* The nickname rule is the server's (sqlite_util). */
+_Static_assert(CSTORE_NICK_MAX == SQLITE_UTIL_NICK_MAX, "one nickname rule");
 
 cc_err cstore_open(const char *path, struct client_store **out)
 {
@@ -291,8 +241,8 @@ cc_err cstore_key_get(struct client_store *cs, const uint8_t room[CSTORE_ROOM_ID
 		sqlite_util_stmt_done(s);
 		return err;
 	}
-	int rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
+	err = sqlite_util_step_row(CSTORE_NAME, s, "read room key");
+	if (!err) {
 		const void *p = sqlite3_column_blob(s, 0);
 		if (sqlite3_column_type(s, 0) != SQLITE_BLOB || !p ||
 		    sqlite3_column_bytes(s, 0) != CSTORE_KEY_LEN) {
@@ -302,11 +252,6 @@ cc_err cstore_key_get(struct client_store *cs, const uint8_t room[CSTORE_ROOM_ID
 		} else {
 			memcpy(key, p, CSTORE_KEY_LEN);
 		}
-	} else if (rc == SQLITE_DONE) {
-		err = CC_ERR_NOT_FOUND;
-	} else {
-		sqlite_util_log(CSTORE_NAME, cs->db, "read room key");
-		err = CC_ERR_STORE;
 	}
 	sqlite_util_stmt_done(s);
 	return err;
@@ -429,10 +374,10 @@ cc_err cstore_pin_get(struct client_store *cs, const char *nick, struct cstore_p
 	if (!cs)
 		return CC_ERR_INTERNAL;
 	size_t len;
-	if (!cstore_nick_valid(nick, &len))
+	if (!sqlite_util_nick_valid(nick, &len))
 		return CC_ERR_BAD_NICK;
 	char lower[CSTORE_NICK_MAX + 1];
-	cstore_nick_lower(nick, len, lower);
+	sqlite_util_nick_lower(nick, len, lower);
 
 	sqlite3_stmt *s = cs->stmt[STMT_PIN_GET];
 	cc_err err = sqlite_util_bind_check(CSTORE_NAME, s,
@@ -443,38 +388,25 @@ cc_err cstore_pin_get(struct client_store *cs, const char *nick, struct cstore_p
 		sqlite_util_stmt_done(s);
 		return err;
 	}
-	int rc = sqlite3_step(s);
-	if (rc == SQLITE_DONE) {
-		err = CC_ERR_NOT_FOUND;
-	} else if (rc != SQLITE_ROW) {
-		sqlite_util_log(CSTORE_NAME, cs->db, "read pin");
-		err = CC_ERR_STORE;
-	} else {
+	err = sqlite_util_step_row(CSTORE_NAME, s, "read pin");
+	if (!err) {
 		/* The schema enforces all of this, but a damaged or hand-edited
 		 * file must not overflow out or yield another user's pin. */
 		err = CC_ERR_STORE;
-		const unsigned char *n = sqlite3_column_text(s, 0);
-		int n_len = sqlite3_column_bytes(s, 0);
 		const void *fp = sqlite3_column_blob(s, 1);
 		int fp_len = sqlite3_column_bytes(s, 1);
 		int64_t verified = sqlite3_column_int64(s, 2);
 		int64_t first_seen = sqlite3_column_int64(s, 3);
-		size_t checked_len;
+		size_t n_len;
 		char have[CSTORE_NICK_MAX + 1];
-		if (sqlite3_column_type(s, 0) == SQLITE_TEXT &&
-		    sqlite3_column_type(s, 1) == SQLITE_BLOB &&
+		if (sqlite3_column_type(s, 1) == SQLITE_BLOB &&
 		    sqlite3_column_type(s, 2) == SQLITE_INTEGER &&
 		    sqlite3_column_type(s, 3) == SQLITE_INTEGER &&
-		    n && n_len >= 1 && n_len <= CSTORE_NICK_MAX && fp && fp_len == CSTORE_FP_LEN &&
-		    (verified == 0 || verified == 1) && first_seen >= 0) {
-			memcpy(out->nick, n, (size_t)n_len);
-			out->nick[n_len] = '\0';
-			if (cstore_nick_valid(out->nick, &checked_len) &&
-			    checked_len == (size_t)n_len) {
-				cstore_nick_lower(out->nick, checked_len, have);
-				if (strcmp(have, lower) == 0)
-					err = CC_OK;
-			}
+		    fp && fp_len == CSTORE_FP_LEN && (verified == 0 || verified == 1) &&
+		    first_seen >= 0 && sqlite_util_col_nick(s, 0, out->nick, &n_len)) {
+			sqlite_util_nick_lower(out->nick, n_len, have);
+			if (strcmp(have, lower) == 0)
+				err = CC_OK;
 		}
 		if (err) {
 			log_error(CSTORE_NAME ": pins row is damaged");
@@ -496,12 +428,12 @@ cc_err cstore_pin_put(struct client_store *cs, const char *nick,
 	if (!cs || !fp)
 		return CC_ERR_INTERNAL;
 	size_t len;
-	if (!cstore_nick_valid(nick, &len))
+	if (!sqlite_util_nick_valid(nick, &len))
 		return CC_ERR_BAD_NICK;
 	if (now_ms > INT64_MAX)
 		return CC_ERR_MALFORMED;
 	char lower[CSTORE_NICK_MAX + 1];
-	cstore_nick_lower(nick, len, lower);
+	sqlite_util_nick_lower(nick, len, lower);
 
 	sqlite3_stmt *s = cs->stmt[STMT_PIN_PUT];
 	cc_err err = sqlite_util_bind_check(CSTORE_NAME, s,

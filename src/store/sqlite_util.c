@@ -33,6 +33,17 @@ cc_err sqlite_util_stmt_run(const char *name, sqlite3_stmt *s, const char *what)
 	return err;
 }
 
+cc_err sqlite_util_step_row(const char *name, sqlite3_stmt *s, const char *what)
+{
+	int rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		return CC_OK;
+	if (rc == SQLITE_DONE)
+		return CC_ERR_NOT_FOUND;
+	sqlite_util_log(name, sqlite3_db_handle(s), what);
+	return CC_ERR_STORE;
+}
+
 cc_err sqlite_util_bind_check(const char *name, sqlite3_stmt *s, int rc, const char *what)
 {
 	if (rc == SQLITE_OK)
@@ -50,6 +61,23 @@ cc_err sqlite_util_exec(const char *name, sqlite3 *db, const char *sql, const ch
 		  sqlite3_extended_errcode(db));
 	sqlite3_free(msg);
 	return CC_ERR_STORE;
+}
+
+void sqlite_util_tx_rollback(const char *name, sqlite3_stmt *rollback)
+{
+	if (sqlite3_get_autocommit(sqlite3_db_handle(rollback)))
+		return;
+	sqlite_util_stmt_run(name, rollback, "rollback");
+}
+
+cc_err sqlite_util_tx_end(const char *name, sqlite3_stmt *commit, sqlite3_stmt *rollback,
+			  cc_err err)
+{
+	if (!err)
+		err = sqlite_util_stmt_run(name, commit, "commit");
+	if (err)
+		sqlite_util_tx_rollback(name, rollback);
+	return err;
 }
 
 /* Runs a one-row pragma and hands back its first column as an integer or
@@ -276,4 +304,48 @@ void sqlite_util_finalize_all(sqlite3_stmt **stmt, int n)
 		sqlite3_finalize(stmt[i]);
 		stmt[i] = NULL;
 	}
+}
+
+bool sqlite_util_nick_valid(const char *nick, size_t *len)
+{
+	if (!nick)
+		return false;
+	size_t n = strnlen(nick, SQLITE_UTIL_NICK_MAX + 1);
+	if (n < 1 || n > SQLITE_UTIL_NICK_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = nick[i];
+		bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+			  (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
+		if (!ok)
+			return false;
+	}
+	*len = n;
+	return true;
+}
+
+void sqlite_util_nick_lower(const char *nick, size_t len, char *out)
+{
+	for (size_t i = 0; i < len; i++) {
+		char c = nick[i];
+		out[i] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+	}
+	out[len] = '\0';
+}
+
+bool sqlite_util_col_nick(sqlite3_stmt *s, int col, char *out, size_t *len)
+{
+	if (sqlite3_column_type(s, col) != SQLITE_TEXT)
+		return false;
+	const unsigned char *t = sqlite3_column_text(s, col);
+	int n = sqlite3_column_bytes(s, col);
+	if (!t || n < 1 || n > SQLITE_UTIL_NICK_MAX)
+		return false;
+	memcpy(out, t, (size_t)n);
+	out[n] = '\0';
+	size_t checked_len;
+	if (!sqlite_util_nick_valid(out, &checked_len) || checked_len != (size_t)n)
+		return false;
+	*len = checked_len;
+	return true;
 }

@@ -303,6 +303,11 @@ static cc_err store_stmt_run(struct store *st, enum store_stmt_id id, const char
 	return sqlite_util_stmt_run(STORE_NAME, st->stmt[id], what);
 }
 
+static cc_err store_step_row(sqlite3_stmt *s, const char *what)
+{
+	return sqlite_util_step_row(STORE_NAME, s, what);
+}
+
 static cc_err store_bind_check(sqlite3_stmt *s, int rc, const char *what)
 {
 	return sqlite_util_bind_check(STORE_NAME, s, rc, what);
@@ -313,48 +318,14 @@ static cc_err store_tx_begin(struct store *st)
 	return store_stmt_run(st, STMT_BEGIN, "begin transaction");
 }
 
-static cc_err store_tx_commit(struct store *st)
+/* Commits if err is CC_OK, else (or if that fails) rolls back. */
+static cc_err store_tx_end(struct store *st, cc_err err)
 {
-	return store_stmt_run(st, STMT_COMMIT, "commit");
+	return sqlite_util_tx_end(STORE_NAME, st->stmt[STMT_COMMIT], st->stmt[STMT_ROLLBACK], err);
 }
 
-static void store_tx_rollback(struct store *st)
-{
-	/* Some errors already rolled the transaction back. */
-	if (sqlite3_get_autocommit(st->db))
-		return;
-	store_stmt_run(st, STMT_ROLLBACK, "rollback");
-}
-
-/* 1 if nick is 1..STORE_NICK_MAX of [A-Za-z0-9_.-]; *len gets its length.
- * Reads at most STORE_NICK_MAX + 1 bytes. */
-static int store_nick_valid(const char *nick, size_t *len)
-{
-	if (!nick)
-		return 0;
-	size_t n = strnlen(nick, STORE_NICK_MAX + 1);
-	if (n < 1 || n > STORE_NICK_MAX)
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		char c = nick[i];
-		int ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-			 (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
-		if (!ok)
-			return 0;
-	}
-	*len = n;
-	return 1;
-}
-
-/* ASCII only, independent of the locale; out has STORE_NICK_MAX + 1 bytes. */
-static void store_nick_lower(const char *nick, size_t len, char *out)
-{
-	for (size_t i = 0; i < len; i++) {
-		char c = nick[i];
-		out[i] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
-	}
-	out[len] = '\0';
-}
+/* The nickname rule is shared with the client's store (sqlite_util). */
+_Static_assert(STORE_NICK_MAX == SQLITE_UTIL_NICK_MAX, "one nickname rule");
 
 /* Fills u from the current row of a STORE_USER_COLS query. The schema
  * enforces all of this, but a damaged or hand-edited file must not overflow
@@ -362,19 +333,13 @@ static void store_nick_lower(const char *nick, size_t len, char *out)
 static cc_err store_user_read(sqlite3_stmt *s, struct store_user *u)
 {
 	int64_t id = sqlite3_column_int64(s, 0);
-	if (sqlite3_column_type(s, 0) != SQLITE_INTEGER || sqlite3_column_type(s, 1) != SQLITE_TEXT ||
+	if (sqlite3_column_type(s, 0) != SQLITE_INTEGER ||
 	    sqlite3_column_type(s, 2) != SQLITE_BLOB || sqlite3_column_type(s, 3) != SQLITE_BLOB ||
 	    sqlite3_column_type(s, 4) != SQLITE_INTEGER || sqlite3_column_type(s, 5) != SQLITE_INTEGER)
 		goto corrupt;
 
-	const unsigned char *nick = sqlite3_column_text(s, 1);
-	int nick_len = sqlite3_column_bytes(s, 1);
-	if (!nick || nick_len < 1 || nick_len > STORE_NICK_MAX)
-		goto corrupt;
-	memcpy(u->nick, nick, (size_t)nick_len);
-	u->nick[nick_len] = '\0';
-	size_t checked_len;
-	if (!store_nick_valid(u->nick, &checked_len) || checked_len != (size_t)nick_len)
+	size_t nick_len;
+	if (!sqlite_util_col_nick(s, 1, u->nick, &nick_len))
 		goto corrupt;
 
 	const void *fp = sqlite3_column_blob(s, 3);
@@ -413,16 +378,9 @@ corrupt:
 static cc_err store_user_fetch(struct store *st, enum store_stmt_id id, struct store_user *u)
 {
 	sqlite3_stmt *s = st->stmt[id];
-	cc_err err;
-	int rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
+	cc_err err = store_step_row(s, "read user");
+	if (!err)
 		err = store_user_read(s, u);
-	} else if (rc == SQLITE_DONE) {
-		err = CC_ERR_NOT_FOUND;
-	} else {
-		sqlite_util_log(STORE_NAME, st->db, "read user");
-		err = CC_ERR_STORE;
-	}
 	sqlite_util_stmt_done(s);
 	if (err)
 		store_user_clear(u);
@@ -559,7 +517,7 @@ cc_err store_user_register(struct store *st, const char *nick,
 	if (!st || !fingerprint || (!pubkey && pubkey_len))
 		return CC_ERR_INTERNAL;
 	size_t len;
-	if (!store_nick_valid(nick, &len))
+	if (!sqlite_util_nick_valid(nick, &len))
 		return CC_ERR_BAD_NICK;
 	if (pubkey_len == 0)
 		return CC_ERR_MALFORMED;
@@ -574,7 +532,7 @@ cc_err store_user_register(struct store *st, const char *nick,
 		return CC_ERR_STATE;
 	}
 	char lower[STORE_NICK_MAX + 1];
-	store_nick_lower(nick, len, lower);
+	sqlite_util_nick_lower(nick, len, lower);
 
 	cc_err err = store_tx_begin(st);
 	if (err)
@@ -583,7 +541,7 @@ cc_err store_user_register(struct store *st, const char *nick,
 	err = store_user_fetch_by_fingerprint(st, fingerprint, out);
 	if (err == CC_OK) {
 		char have[STORE_NICK_MAX + 1];
-		store_nick_lower(out->nick, strlen(out->nick), have);
+		sqlite_util_nick_lower(out->nick, strlen(out->nick), have);
 		if (out->pubkey_len != pubkey_len || memcmp(out->pubkey, pubkey, pubkey_len) != 0) {
 			/* The caller derives the fingerprint from the key, so this is a bug
 			 * (or a SHA-256 collision); never hand out the other key. */
@@ -623,13 +581,7 @@ cc_err store_user_register(struct store *st, const char *nick,
 		}
 	}
 
-	if (err == CC_OK) {
-		err = store_tx_commit(st);
-		if (err)
-			store_tx_rollback(st);
-	} else {
-		store_tx_rollback(st);
-	}
+	err = store_tx_end(st, err);
 	if (err != CC_OK && err != CC_ERR_EXISTS)
 		store_user_clear(out);
 	return err;
@@ -643,10 +595,10 @@ cc_err store_user_get_by_nick(struct store *st, const char *nick, struct store_u
 	if (!st)
 		return CC_ERR_INTERNAL;
 	size_t len;
-	if (!store_nick_valid(nick, &len))
+	if (!sqlite_util_nick_valid(nick, &len))
 		return CC_ERR_BAD_NICK;
 	char lower[STORE_NICK_MAX + 1];
-	store_nick_lower(nick, len, lower);
+	sqlite_util_nick_lower(nick, len, lower);
 	return store_user_fetch_by_nick_lower(st, lower, len, out);
 }
 
@@ -774,13 +726,7 @@ static cc_err store_write_begin(struct store *st, bool *own)
 
 static cc_err store_write_end(struct store *st, bool own, cc_err err)
 {
-	if (!own)
-		return err;
-	if (!err)
-		err = store_tx_commit(st);
-	if (err)
-		store_tx_rollback(st);
-	return err;
+	return own ? store_tx_end(st, err) : err;
 }
 
 /* A walk's statement is stepped across calls into the caller's callback;
@@ -908,18 +854,10 @@ cc_err store_user_get_signing_key(struct store *st, int64_t user_id,
 		return CC_ERR_INTERNAL;
 	sqlite3_stmt *s = st->stmt[STMT_SIGN_GET];
 	cc_err err = store_bind_i64(s, 1, user_id);
+	if (!err)
+		err = store_step_row(s, "read signing key");
 	if (err)
 		goto out;
-	int rc = sqlite3_step(s);
-	if (rc == SQLITE_DONE) {
-		err = CC_ERR_NOT_FOUND;
-		goto out;
-	}
-	if (rc != SQLITE_ROW) {
-		sqlite_util_log(STORE_NAME, st->db, "read signing key");
-		err = CC_ERR_STORE;
-		goto out;
-	}
 	if (sqlite3_column_type(s, 0) == SQLITE_NULL && sqlite3_column_type(s, 1) == SQLITE_NULL) {
 		err = CC_ERR_NOT_FOUND;
 		goto out;
@@ -973,10 +911,7 @@ cc_err store_commit(struct store *st)
 		log_error("store: commit: the transaction was already rolled back after an error");
 		return CC_ERR_STORE;
 	}
-	cc_err err = store_tx_commit(st);
-	if (err)
-		store_tx_rollback(st);
-	return err;
+	return store_tx_end(st, CC_OK);
 }
 
 void store_rollback(struct store *st)
@@ -984,7 +919,7 @@ void store_rollback(struct store *st)
 	if (!st)
 		return;
 	st->in_tx = false;
-	store_tx_rollback(st);
+	sqlite_util_tx_rollback(STORE_NAME, st->stmt[STMT_ROLLBACK]);
 }
 
 /* ---- Rooms ---------------------------------------------------------------- */
@@ -1032,17 +967,10 @@ static cc_err store_room_fetch(struct store *st, enum store_stmt_id id, cc_err b
 {
 	sqlite3_stmt *s = st->stmt[id];
 	cc_err err = bind_err;
-	if (!err) {
-		int rc = sqlite3_step(s);
-		if (rc == SQLITE_ROW) {
-			err = store_room_read(s, r);
-		} else if (rc == SQLITE_DONE) {
-			err = CC_ERR_NOT_FOUND;
-		} else {
-			sqlite_util_log(STORE_NAME, st->db, "read room");
-			err = CC_ERR_STORE;
-		}
-	}
+	if (!err)
+		err = store_step_row(s, "read room");
+	if (!err)
+		err = store_room_read(s, r);
 	sqlite_util_stmt_done(s);
 	if (err)
 		memset(r, 0, sizeof *r);
@@ -1227,17 +1155,10 @@ cc_err store_member_get(struct store *st, int64_t room, int64_t user, struct sto
 	cc_err err = store_bind_i64(s, 1, room);
 	if (!err)
 		err = store_bind_i64(s, 2, user);
-	if (!err) {
-		int rc = sqlite3_step(s);
-		if (rc == SQLITE_ROW) {
-			err = store_member_read(s, out);
-		} else if (rc == SQLITE_DONE) {
-			err = CC_ERR_NOT_FOUND;
-		} else {
-			sqlite_util_log(STORE_NAME, st->db, "read member");
-			err = CC_ERR_STORE;
-		}
-	}
+	if (!err)
+		err = store_step_row(s, "read member");
+	if (!err)
+		err = store_member_read(s, out);
 	sqlite_util_stmt_done(s);
 	if (err)
 		memset(out, 0, sizeof *out);
@@ -1455,26 +1376,20 @@ cc_err store_epoch_get(struct store *st, int64_t room, uint32_t epoch, uint8_t *
 	cc_err err = store_bind_i64(s, 1, room);
 	if (!err)
 		err = store_bind_i64(s, 2, epoch);
+	if (!err)
+		err = store_step_row(s, "read epoch");
+	const uint8_t *p;
+	size_t n;
 	if (!err) {
-		int rc = sqlite3_step(s);
-		const uint8_t *p;
-		size_t n;
-		if (rc == SQLITE_ROW) {
-			err = store_col_blob(s, 0, 1, STORE_BLOB_MAX, &p, &n);
-			if (err == CC_ERR_STORE)
-				log_error("store: epoch %u of room %lld is damaged", epoch,
-					  (long long)room);
-			if (!err)
-				err = store_blob_dup(p, n, title_ct);
-			if (!err)
-				*len = n;
-		} else if (rc == SQLITE_DONE) {
-			err = CC_ERR_NOT_FOUND;
-		} else {
-			sqlite_util_log(STORE_NAME, st->db, "read epoch");
-			err = CC_ERR_STORE;
-		}
+		err = store_col_blob(s, 0, 1, STORE_BLOB_MAX, &p, &n);
+		if (err == CC_ERR_STORE)
+			log_error("store: epoch %u of room %lld is damaged", epoch,
+				  (long long)room);
 	}
+	if (!err)
+		err = store_blob_dup(p, n, title_ct);
+	if (!err)
+		*len = n;
 	sqlite_util_stmt_done(s);
 	return err;
 }
@@ -1771,7 +1686,7 @@ cc_err store_user_expire(struct store *st, int64_t user_id)
 	/* The last step deleted the user row, or there was none. */
 	if (!err && sqlite3_changes(st->db) == 0)
 		err = CC_ERR_NOT_FOUND;
-	return store_write_end(st, true, err);
+	return store_tx_end(st, err);
 }
 
 /* Reads a room_gone row (fingerprint, nick) into blob as fingerprint then
@@ -1779,30 +1694,20 @@ cc_err store_user_expire(struct store *st, int64_t user_id)
 static cc_err store_gone_read(sqlite3_stmt *s, uint8_t *blob, size_t *len)
 {
 	const uint8_t *fp;
-	size_t fp_len;
+	size_t fp_len, nick_len;
+	char nick[STORE_NICK_MAX + 1];
 	cc_err err = store_col_blob(s, 0, STORE_FINGERPRINT_LEN, STORE_FINGERPRINT_LEN, &fp,
 				    &fp_len);
-	if (err == CC_ERR_NOMEM)
+	if (!err && !sqlite_util_col_nick(s, 1, nick, &nick_len))
+		err = CC_ERR_STORE;
+	if (err == CC_ERR_STORE)
+		log_error("store: a room_gone row is damaged");
+	if (err)
 		return err;
-	char nick[STORE_NICK_MAX + 1];
-	const unsigned char *t = sqlite3_column_text(s, 1);
-	int n = sqlite3_column_bytes(s, 1);
-	size_t checked_len;
-	if (err || sqlite3_column_type(s, 1) != SQLITE_TEXT || !t || n < 1 ||
-	    n > STORE_NICK_MAX)
-		goto corrupt;
-	memcpy(nick, t, (size_t)n);
-	nick[n] = '\0';
-	if (!store_nick_valid(nick, &checked_len) || checked_len != (size_t)n)
-		goto corrupt;
 	memcpy(blob, fp, STORE_FINGERPRINT_LEN);
-	memcpy(blob + STORE_FINGERPRINT_LEN, nick, (size_t)n);
-	*len = STORE_FINGERPRINT_LEN + (size_t)n;
+	memcpy(blob + STORE_FINGERPRINT_LEN, nick, nick_len);
+	*len = STORE_FINGERPRINT_LEN + nick_len;
 	return CC_OK;
-
-corrupt:
-	log_error("store: a room_gone row is damaged");
-	return CC_ERR_STORE;
 }
 
 /* In the order the members went. The same rules for fn as store_member_walk. */

@@ -208,6 +208,22 @@ json_t *rt_expect_room_error(struct itest_client *c, const char *code, const cha
 	return ev;
 }
 
+void rt_expect_left(struct itest_client *c, const char *room, const char *nick, int epoch,
+		    const char *by)
+{
+	json_t *ev = itest_client_expect(c, "member_left", ITEST_TIMEOUT_MS);
+	assert_non_null(ev);
+	assert_string_equal(itest_json_str(ev, "room"), room);
+	assert_string_equal(itest_json_str(ev, "nick"), nick);
+	json_decref(ev);
+	ev = itest_client_expect(c, "rekeyed", ITEST_TIMEOUT_MS);
+	assert_non_null(ev);
+	assert_string_equal(itest_json_str(ev, "room"), room);
+	assert_int_equal(itest_json_int(ev, "epoch", -1), epoch);
+	assert_string_equal(itest_json_str(ev, "by"), by);
+	json_decref(ev);
+}
+
 /* ---- the server's database ------------------------------------------------ */
 
 static char rt_db[4200];

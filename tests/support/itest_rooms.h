@@ -73,6 +73,11 @@ long long rt_expect_msg(struct itest_client *c, const char *room, const char *fr
 json_t *rt_expect_room_error(struct itest_client *c, const char *code, const char *room,
 			     const char *from);
 
+/* NICK left ROOM: C gets member_left, then "rekeyed" (the new EPOCH that a
+ * departure starts, made by the admin BY's client by itself). */
+void rt_expect_left(struct itest_client *c, const char *room, const char *nick, int epoch,
+		    const char *by);
+
 /* ---- the server's database ------------------------------------------------ */
 
 /* The sqlite3 program (ITEST_SQLITE3, else /usr/bin/sqlite3), or NULL with

@@ -1,0 +1,493 @@
+/* Integration tests of a room's membership lifecycle: a real
+ * cryptocat-server and real batch clients on 127.0.0.1 (and, where a
+ * well-behaved client never tries, a raw session or an edit of the server's
+ * database).
+ *
+ * What is proved end to end: an expelled member hears nothing more, cannot
+ * post, and cannot read what is sent after, even holding the stored
+ * ciphertext and every key its client ever had; the admin role can be handed
+ * over, and only the admin may change the membership; a leave costs a new
+ * key, made by the admin's client on its own, at once or the moment it next
+ * connects; nicknames whose owners stay away for a day expire, their users
+ * are signed out of their rooms (the admin's too, by its successor) and the
+ * nickname goes to whoever registers it next, who gets none of the old
+ * rooms; and a message of an old epoch slipped back in is never shown. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "support/itest.h"
+#include "support/itest_lifecycle.h"
+#include "support/itest_rooms.h"
+
+static const char *const three[] = {"alice", "bob", "carol", NULL};
+
+/* Each of the N clients joins ROOM, with nothing waiting. */
+static void join_all(struct itest_client **c, size_t n, const char *room)
+{
+	for (size_t i = 0; i < n; i++)
+		json_decref(rt_join(c[i], room, 0));
+}
+
+/* FROM says TEXT in its current room; each of the N listeners hears it next,
+ * verified. */
+static void say_heard(struct itest_client *from, const char *room, const char *text,
+		      struct itest_client **to, size_t n)
+{
+	struct rt_sent s = rt_say(from, room, text, 1);
+	for (size_t i = 0; i < n; i++)
+		rt_expect_msg(to[i], room, itest_client_nick(from), text, s.seq, s.msg_id);
+}
+
+/* member_kicked at C: NICK expelled by BY, new epoch EPOCH. */
+static void see_kicked(struct itest_client *c, const char *room, const char *nick,
+		       const char *by, int epoch)
+{
+	json_t *ev = lc_expect(c, "member_kicked", room, "nick", nick, "by", by, NULL);
+	assert_int_equal(itest_json_int(ev, "epoch", -1), epoch);
+	json_decref(ev);
+}
+
+/* rekeyed at C: epoch EPOCH, made by BY. */
+static void see_rekeyed(struct itest_client *c, const char *room, int epoch, const char *by)
+{
+	json_t *ev = lc_expect(c, "rekeyed", room, "by", by, NULL);
+	assert_int_equal(itest_json_int(ev, "epoch", -1), epoch);
+	json_decref(ev);
+}
+
+/* ---- 1. kick -------------------------------------------------------------------- */
+
+static void test_kick(void **state)
+{
+	struct lc_fixture f;
+	struct itest_client *c[3];
+	char room[RT_ROOM_HEX], text[128];
+	uint8_t key[LC_KEY_LEN], carol_old[LC_KEY_LEN];
+	uint32_t epoch;
+	json_t *ev;
+	(void)state;
+
+	lc_start(&f, "kick", 0);
+	rt_clients(f.port, f.dir, three, 3, c);
+	struct itest_client *alice = c[0], *bob = c[1], *carol = c[2];
+	const char *carol_home = lc_home(&f, "carol"), *bob_home = lc_home(&f, "bob");
+	rt_create(alice, "bob,carol", "Kick", three, room);
+	join_all(c, 3, room);
+	say_heard(alice, room, "before the kick", c + 1, 2);
+	/* What carol's client held before: the epoch-0 key. */
+	assert_int_equal(lc_home_key(carol_home, room, 0, carol_old), 0);
+
+	ev = rt_cmd(alice, "member_kicked", "/kick carol");
+	assert_string_equal(itest_json_str(ev, "room"), room);
+	assert_string_equal(itest_json_str(ev, "nick"), "carol");
+	assert_string_equal(itest_json_str(ev, "by"), "alice");
+	assert_int_equal(itest_json_int(ev, "epoch", -1), 1);
+	json_decref(ev);
+	see_kicked(bob, room, "carol", "alice", 1);
+	lc_see(carol, "expelled", room, "by", "alice", NULL);
+
+	/* The next message is in epoch 1: bob reads it, carol hears nothing. */
+	struct itest_client *bob_only[] = {bob};
+	say_heard(alice, room, "secret", bob_only, 1);
+	assert_true(itest_client_expect_silence(carol, 500));
+
+	/* The room is gone for her, whatever she tries. */
+	ev = lc_cmd_error(carol, "no_such_room", "/join %s", room);
+	assert_string_equal(itest_json_str(ev, "room"), room);
+	json_decref(ev);
+	lc_rooms_empty(carol);
+	json_decref(lc_cmd_error(carol, "not_joined", "/say %s let me back", room));
+	json_decref(lc_cmd_error(carol, "no_room", "let me back"));
+	lc_rooms_has(alice, room, "alice", 2, 1);
+
+	/* Nor does the server take her messages, in either epoch, from her own
+	 * key on a session of her own. */
+	struct lc_wc w;
+	lc_wc_open(&w, f.port, carol_home, "carol");
+	lc_wc_send_expect(&w, room, 1, "carol", 100, CC_ERR_NO_SUCH_ROOM);
+	lc_wc_send_expect(&w, room, 0, "carol", 101, CC_ERR_NO_SUCH_ROOM);
+	lc_wc_close(&w);
+	assert_true(itest_client_expect_silence(bob, 200));
+
+	/* The stored ciphertext of "secret": no key carol ever had opens it. */
+	size_t len;
+	uint8_t *blob = rt_sql_blob(&len, "SELECT hex(blob) FROM messages ORDER BY msg_id DESC"
+				    " LIMIT 1");
+	assert_int_equal(lc_open_envelope(carol_old, blob, len, text, sizeof text, &epoch), -1);
+	assert_int_equal(epoch, 1);
+	for (uint32_t e = 0; e <= 5; e++)
+		if (lc_home_key(carol_home, room, e, key) == 0)
+			assert_int_equal(lc_open_envelope(key, blob, len, text, sizeof text, NULL), -1);
+	/* The server never had a key of hers for the new epoch to give. */
+	assert_int_equal(rt_sql_int("SELECT count(*) FROM room_keys WHERE user = %lld AND"
+				    " epoch >= 1", lc_user_id("carol")), 0);
+	/* Positive control: bob's epoch-1 key opens it (and his epoch-0 key
+	 * does not: the key really changed). */
+	assert_int_equal(lc_home_key(bob_home, room, 1, key), 0);
+	assert_int_equal(lc_open_envelope(key, blob, len, text, sizeof text, NULL), 0);
+	assert_string_equal(text, "secret");
+	assert_int_equal(lc_home_key(bob_home, room, 0, key), 0);
+	assert_memory_equal(key, carol_old, LC_KEY_LEN);
+	assert_int_equal(lc_open_envelope(key, blob, len, text, sizeof text, NULL), -1);
+	free(blob);
+
+	lc_quit_all(c, 3);
+	lc_stop(&f);
+}
+
+/* ---- 2. admin handover, leave, the room's end ------------------------------------- */
+
+static void test_admin_handover(void **state)
+{
+	static const char *const nicks[] = {"alice", "bob", "carol", "dave"};
+	struct lc_fixture f;
+	struct itest_client *c[4];
+	char room[RT_ROOM_HEX];
+	json_t *ev;
+	(void)state;
+
+	lc_start(&f, "handover", 0);
+	rt_clients(f.port, f.dir, nicks, 4, c);
+	struct itest_client *alice = c[0], *bob = c[1], *carol = c[2], *dave = c[3];
+	rt_create(alice, "bob,carol", "Handover", three, room);
+	join_all(c, 3, room);
+
+	ev = rt_cmd(alice, "admin_changed", "/admin bob");
+	assert_string_equal(itest_json_str(ev, "room"), room);
+	assert_string_equal(itest_json_str(ev, "admin"), "bob");
+	assert_string_equal(itest_json_str(ev, "by"), "alice");
+	json_decref(ev);
+	lc_see(bob, "admin_changed", room, "admin", "bob", "by", "alice", NULL);
+	lc_see(carol, "admin_changed", room, "admin", "bob", "by", "alice", NULL);
+	lc_rooms_has(carol, room, "bob", 3, 0);
+
+	/* alice is an ordinary member now. */
+	json_decref(lc_cmd_error(alice, "not_admin", "/add dave"));
+	json_decref(lc_cmd_error(alice, "not_admin", "/kick carol"));
+	json_decref(lc_cmd_error(alice, "not_admin", "/admin carol"));
+	lc_rooms_empty(dave);
+	/* bob is the admin: he adds dave, then expels him (epoch 1). */
+	ev = rt_cmd(bob, "member_added", "/add dave");
+	assert_string_equal(itest_json_str(ev, "nick"), "dave");
+	assert_string_equal(itest_json_str(ev, "by"), "bob");
+	json_decref(ev);
+	lc_see(alice, "member_added", room, "nick", "dave", "by", "bob", NULL);
+	lc_see(carol, "member_added", room, "nick", "dave", "by", "bob", NULL);
+	lc_rooms_has(dave, room, "bob", 4, 0);
+	ev = rt_cmd(bob, "member_kicked", "/kick dave");
+	assert_string_equal(itest_json_str(ev, "nick"), "dave");
+	assert_int_equal(itest_json_int(ev, "epoch", -1), 1);
+	json_decref(ev);
+	see_kicked(alice, room, "dave", "bob", 1);
+	see_kicked(carol, room, "dave", "bob", 1);
+	lc_rooms_empty(dave);
+
+	/* Not the admin any more, alice may leave; bob, the admin, online and
+	 * in the room, makes the new key by himself. */
+	ev = rt_cmd(alice, "left", "/leave %s", room);
+	assert_string_equal(itest_json_str(ev, "room"), room);
+	json_decref(ev);
+	lc_see(bob, "member_left", room, "nick", "alice", NULL);
+	see_rekeyed(bob, room, 2, "bob");
+	lc_see(carol, "member_left", room, "nick", "alice", NULL);
+	see_rekeyed(carol, room, 2, "bob");
+	struct itest_client *carol_only[] = {carol};
+	say_heard(bob, room, "in epoch two", carol_only, 1);
+	assert_int_equal(rt_sql_int("SELECT epoch FROM messages ORDER BY msg_id DESC LIMIT 1"), 2);
+	lc_rooms_has(bob, room, "bob", 2, 2);
+	lc_rooms_empty(alice);
+	json_decref(lc_cmd_error(alice, "no_such_room", "/join %s", room));
+	assert_true(itest_client_expect_silence(alice, 200));
+
+	/* The admin may not leave others behind... */
+	ev = lc_cmd_error(bob, "must_transfer_admin", "/leave %s", room);
+	assert_string_equal(itest_json_str(ev, "room"), room);
+	json_decref(ev);
+	lc_rooms_has(carol, room, "bob", 2, 2);
+	/* ...but the last member may, and the room ends with it. */
+	json_decref(rt_cmd(carol, "left", "/leave %s", room));
+	lc_see(bob, "member_left", room, "nick", "carol", NULL);
+	see_rekeyed(bob, room, 3, "bob");
+	json_decref(rt_cmd(bob, "left", "/leave %s", room));
+	lc_rooms_empty(bob);
+	lc_rooms_empty(carol);
+	json_decref(lc_cmd_error(bob, "no_such_room", "/join %s", room));
+	assert_int_equal(rt_sql_int("SELECT count(*) FROM rooms"), 0);
+
+	lc_quit_all(c, 4);
+	lc_stop(&f);
+}
+
+/* ---- 3. a rekey owed while the admin is away ------------------------------------- */
+
+static void test_owed_rekey_offline_admin(void **state)
+{
+	static const char *const nicks[] = {"bob", "carol", "dave"};
+	static const char *const members[] = {"bob", "carol", "dave", NULL};
+	struct lc_fixture f;
+	struct itest_client *c[3];
+	char room[RT_ROOM_HEX];
+	(void)state;
+
+	lc_start(&f, "owed", 0);
+	rt_clients(f.port, f.dir, nicks, 3, c);
+	struct itest_client *bob = c[0], *carol = c[1], *dave = c[2];
+	rt_create(bob, "carol,dave", "Owed", members, room);
+	join_all(c, 3, room);
+	say_heard(bob, room, "epoch zero", c + 1, 2);
+	rt_quit(bob);
+
+	json_decref(rt_cmd(carol, "left", "/leave %s", room));
+	lc_see(dave, "member_left", room, "nick", "carol", NULL);
+	assert_int_equal(rt_sql_int("SELECT rekey_owed FROM rooms"), 1);
+
+	/* bob comes back with a command already waiting: the owed key is made
+	 * first, before it runs. */
+	bob = itest_client_start(f.port, lc_home(&f, "bob"), NULL, NULL);
+	assert_non_null(bob);
+	assert_int_equal(itest_client_send(bob, "/rooms"), 0);
+	lc_see(bob, "registered", NULL, "nick", "bob", NULL);
+	see_rekeyed(bob, room, 1, "bob");
+	json_t *ev = itest_client_expect(bob, "rooms", ITEST_TIMEOUT_MS);
+	assert_non_null(ev);
+	json_t *r = rt_rooms_find(json_object_get(ev, "rooms"), room);
+	assert_non_null(r);
+	assert_int_equal(itest_json_int(r, "epoch", -1), 1);
+	assert_int_equal(itest_json_int(r, "members", -1), 2);
+	json_decref(ev);
+	see_rekeyed(dave, room, 1, "bob");
+	assert_int_equal(rt_sql_int("SELECT rekey_owed FROM rooms"), 0);
+	/* Only the members left have a key of epoch 1. */
+	assert_int_equal(rt_sql_int("SELECT count(*) FROM room_keys WHERE epoch = 1"), 2);
+	assert_int_equal(rt_sql_int("SELECT count(*) FROM room_keys WHERE epoch = 1 AND user = %lld",
+				    lc_user_id("carol")), 0);
+
+	/* dave hears bob in the new epoch. */
+	ev = rt_join(bob, room, 0);
+	assert_int_equal(itest_json_int(ev, "epoch", -1), 1);
+	json_decref(ev);
+	struct itest_client *dave_only[] = {dave};
+	say_heard(bob, room, "after the rekey", dave_only, 1);
+	assert_int_equal(rt_sql_int("SELECT epoch FROM messages ORDER BY msg_id DESC LIMIT 1"), 1);
+	assert_true(itest_client_expect_silence(carol, 200));
+
+	c[0] = bob;
+	lc_quit_all(c, 3);
+	lc_stop(&f);
+}
+
+/* ---- 4. nickname expiry ------------------------------------------------------------ */
+
+/* Starts a client from its home (saved nickname), pings, quits: it was seen. */
+static void visit(struct lc_fixture *f, const char *nick)
+{
+	struct itest_client *c = rt_client(f->port, lc_home(f, nick), NULL, nick);
+	rt_ping(c);
+	rt_quit(c);
+}
+
+static void test_nick_expiry(void **state)
+{
+	struct lc_fixture f;
+	struct itest_client *c[3];
+	char room[RT_ROOM_HEX], old_fp[LC_FP_HEX], new_fp[LC_FP_HEX];
+	json_t *ev;
+	(void)state;
+
+	lc_start(&f, "expiry", 1);
+	rt_clients(f.port, f.dir, three, 3, c);
+	rt_create(c[0], "bob,carol", "Expiry", three, room);
+	join_all(c, 3, room);
+	say_heard(c[0], room, "day one", c + 1, 2);
+	lc_user_fp("carol", old_fp);
+	lc_quit_all(c, 3);
+
+	/* 23 hours on, everyone but carol drops by: no one is gone yet. */
+	lc_clock_hours(&f, 23);
+	visit(&f, "alice");
+	visit(&f, "bob");
+	assert_int_equal(rt_sql_int("SELECT count(*) FROM users"), 3);
+
+	/* 25 hours on, carol has been away over a day: when alice (the admin)
+	 * connects, carol is signed out and a new key made before anything
+	 * else. */
+	lc_clock_hours(&f, 25);
+	struct itest_client *alice = itest_client_start(f.port, lc_home(&f, "alice"), NULL, NULL);
+	assert_non_null(alice);
+	lc_see(alice, "registered", NULL, "nick", "alice", NULL);
+	lc_see(alice, "member_expired", room, "nick", "carol", NULL);
+	see_rekeyed(alice, room, 1, "alice");
+	lc_rooms_has(alice, room, "alice", 2, 1);
+	assert_int_equal(rt_sql_int("SELECT count(*) FROM users WHERE nick_lower = 'carol'"), 0);
+	assert_int_equal(rt_sql_int("SELECT count(*) FROM room_gone"), 0);
+	assert_int_equal(rt_sql_int("SELECT rekey_owed FROM rooms"), 0);
+
+	struct itest_client *bob = rt_client(f.port, lc_home(&f, "bob"), NULL, "bob");
+	ev = rt_join(bob, room, 0);
+	static const char *const two[] = {"alice", "bob", NULL};
+	assert_true(rt_same_list(json_object_get(ev, "members"), two));
+	assert_int_equal(itest_json_int(ev, "epoch", -1), 1);
+	json_decref(ev);
+	json_decref(rt_join(alice, room, 0));
+	struct itest_client *bob_only[] = {bob};
+	say_heard(alice, room, "carol is gone", bob_only, 1);
+
+	/* The nickname is free: a new key takes it, and gets nothing of the
+	 * old carol's. */
+	struct itest_client *carol2 = rt_client(f.port, lc_home(&f, "carol-new"), "carol", "carol");
+	lc_user_fp("carol", new_fp);
+	assert_string_not_equal(old_fp, new_fp);
+	lc_rooms_empty(carol2);
+	json_decref(lc_cmd_error(carol2, "no_such_room", "/join %s", room));
+	/* The old key no longer owns it. */
+	struct itest_client *carol_old = itest_client_start(f.port, lc_home(&f, "carol"), NULL, NULL);
+	assert_non_null(carol_old);
+	ev = itest_client_expect_error(carol_old, "nick_taken", ITEST_TIMEOUT_MS);
+	assert_non_null(ev);
+	json_decref(ev);
+	assert_int_equal(itest_client_wait_exit(carol_old, ITEST_TIMEOUT_MS), 1);
+
+	struct itest_client *all[] = {alice, bob, carol2};
+	lc_quit_all(all, 3);
+	lc_stop(&f);
+}
+
+/* The admin stays away: its successor (the earliest-joined other member)
+ * signs it out and takes the role. A member connected all along is never
+ * expired, however long ago it connected. */
+static void test_admin_expiry(void **state)
+{
+	struct lc_fixture f;
+	struct itest_client *c[3];
+	char room[RT_ROOM_HEX];
+	(void)state;
+
+	lc_start(&f, "admin-expiry", 1);
+	rt_clients(f.port, f.dir, three, 3, c);
+	struct itest_client *carol = c[2];
+	rt_create(c[0], "bob,carol", "Heirs", three, room);
+	join_all(c, 3, room);
+	say_heard(c[0], room, "the admin speaks", c + 1, 2);
+	rt_quit(c[0]);
+	rt_quit(c[1]);
+
+	lc_clock_hours(&f, 23);
+	visit(&f, "bob");
+	lc_clock_hours(&f, 25);
+	/* bob's registration runs the expiry: alice is gone, carol (connected
+	 * since hour 0) is not. */
+	struct itest_client *bob = itest_client_start(f.port, lc_home(&f, "bob"), NULL, NULL);
+	assert_non_null(bob);
+	lc_see(bob, "registered", NULL, "nick", "bob", NULL);
+	lc_see(bob, "member_expired", room, "nick", "alice", NULL);
+	see_rekeyed(bob, room, 1, "bob");
+	lc_rooms_has(bob, room, "bob", 2, 1);
+	lc_see(carol, "member_expired", room, "nick", "alice", NULL);
+	see_rekeyed(carol, room, 1, "bob");
+	lc_rooms_has(carol, room, "bob", 2, 1);
+	assert_int_equal(rt_sql_int("SELECT count(*) FROM users WHERE nick_lower = 'alice'"), 0);
+	assert_int_equal(rt_sql_int("SELECT count(*) FROM users WHERE nick_lower = 'carol'"), 1);
+
+	/* bob is the admin, for the chain too: he talks in the new epoch, and
+	 * hands the role on. */
+	json_t *ev = rt_join(bob, room, 0);
+	assert_string_equal(itest_json_str(ev, "admin"), "bob");
+	json_decref(ev);
+	struct itest_client *carol_only[] = {carol};
+	say_heard(bob, room, "bob runs the room", carol_only, 1);
+	json_decref(rt_cmd(bob, "admin_changed", "/admin carol"));
+	lc_see(carol, "admin_changed", room, "admin", "carol", "by", "bob", NULL);
+
+	/* A day later still, both connected: another registration runs the
+	 * expiry, and takes neither. */
+	lc_clock_hours(&f, 50);
+	struct itest_client *erin = rt_client(f.port, lc_home(&f, "erin"), "erin", "erin");
+	assert_int_equal(rt_sql_int("SELECT count(*) FROM users WHERE nick_lower IN"
+				    " ('bob', 'carol', 'erin')"), 3);
+	lc_rooms_has(carol, room, "carol", 2, 1);
+
+	struct itest_client *all[] = {bob, carol, erin};
+	lc_quit_all(all, 3);
+	lc_stop(&f);
+}
+
+/* ---- 5. a message of an old epoch, slipped back in ----------------------------------- */
+
+static void test_old_epoch_replay(void **state)
+{
+	static const char *const nicks[] = {"alice", "bob", "carol", "dave"};
+	struct lc_fixture f;
+	struct itest_client *c[4];
+	char room[RT_ROOM_HEX];
+	json_t *ev;
+	(void)state;
+
+	lc_start(&f, "replay", 0);
+	rt_clients(f.port, f.dir, nicks, 4, c);
+	struct itest_client *alice = c[0], *bob = c[1], *carol = c[2], *dave = c[3];
+	rt_create(alice, "bob,carol", "Replay", three, room);
+	join_all(c, 3, room);
+	struct itest_client *bc[] = {bob, carol}, *ab[] = {alice, bob};
+	say_heard(alice, room, "old from alice", bc, 2);                 /* msg 1 */
+	struct rt_sent s = rt_say(carol, room, "old from carol", 1);      /* msg 2 */
+	for (int i = 0; i < 2; i++)
+		rt_expect_msg(ab[i], room, "carol", "old from carol", s.seq, s.msg_id);
+
+	json_decref(rt_cmd(alice, "member_kicked", "/kick carol"));
+	see_kicked(bob, room, "carol", "alice", 1);
+	lc_see(carol, "expelled", room, "by", "alice", NULL);
+	json_decref(rt_cmd(alice, "member_added", "/add dave"));
+	lc_see(bob, "member_added", room, "nick", "dave", "by", "alice", NULL);
+	json_decref(rt_join(dave, room, 0));
+	struct itest_client *bd[] = {bob, dave};
+	say_heard(alice, room, "new from alice", bd, 2);                  /* msg 3 */
+	for (int i = 0; i < 2; i++)
+		json_decref(rt_cmd(bd[i], "disconnected", "/disconnect"));
+
+	/* The server (or whoever holds its disk) stores both epoch-0 envelopes
+	 * again as new messages. */
+	long long r = lc_room_row(room);
+	char *out = rt_sql("INSERT INTO messages(room, msg_id, sender, epoch, ts_ms, blob)"
+			   " SELECT room, msg_id + 3, sender, epoch, ts_ms, blob FROM messages"
+			   " WHERE room = %lld AND msg_id IN (1, 2);"
+			   "UPDATE rooms SET last_msg_id = 5 WHERE id = %lld", r, r);
+	free(out);
+
+	/* bob has the old key and saw both: replays. dave joined in epoch 1
+	 * and has no key for them. Neither is ever shown. */
+	ev = rt_join(bob, room, 2);
+	json_decref(ev);
+	json_decref(rt_expect_room_error(bob, "replayed", room, "alice"));
+	json_decref(rt_expect_room_error(bob, "replayed", room, "carol"));
+	ev = rt_join(dave, room, 2);
+	json_decref(ev);
+	json_decref(rt_expect_room_error(dave, "no_key", room, "alice"));
+	json_decref(rt_expect_room_error(dave, "no_key", room, "carol"));
+
+	/* And the room goes on. */
+	say_heard(alice, room, "still here", bd, 2);
+	assert_true(itest_client_expect_silence(carol, 200));
+	lc_quit_all(c, 4);
+	lc_stop(&f);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_teardown(test_kick, lc_teardown),
+		cmocka_unit_test_teardown(test_admin_handover, lc_teardown),
+		cmocka_unit_test_teardown(test_owed_rekey_offline_admin, lc_teardown),
+		cmocka_unit_test_teardown(test_nick_expiry, lc_teardown),
+		cmocka_unit_test_teardown(test_admin_expiry, lc_teardown),
+		cmocka_unit_test_teardown(test_old_epoch_replay, lc_teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
