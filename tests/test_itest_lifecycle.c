@@ -251,7 +251,7 @@ static void test_owed_rekey_offline_admin(void **state)
 
 	/* bob comes back with a command already waiting: the owed key is made
 	 * first, before it runs. */
-	bob = itest_client_start(f.port, lc_home(&f, "bob"), NULL, NULL);
+	bob = itest_client_start(f.port, lc_home(&f, "bob"), "bob", NULL);
 	assert_non_null(bob);
 	assert_int_equal(itest_client_send(bob, "/rooms"), 0);
 	lc_see(bob, "registered", NULL, "nick", "bob", NULL);
@@ -316,17 +316,19 @@ static void test_nick_expiry(void **state)
 	visit(&f, "bob");
 	assert_int_equal(rt_sql_int("SELECT count(*) FROM users"), 3);
 
-	/* 25 hours on, carol has been away over a day: when alice (the admin)
-	 * connects, carol is signed out and a new key made before anything
-	 * else. */
+	/* 25 hours on, carol has been away over a day. The server frees her
+	 * nickname as it starts; when alice (the admin) connects, carol is
+	 * signed out of the room and a new key made before anything else. */
 	lc_clock_hours(&f, 25);
-	struct itest_client *alice = itest_client_start(f.port, lc_home(&f, "alice"), NULL, NULL);
+	lc_restart(&f);
+	assert_int_equal(rt_sql_int("SELECT count(*) FROM users WHERE nick_lower = 'carol'"), 0);
+	assert_int_equal(rt_sql_int("SELECT rekey_owed FROM rooms"), 1);
+	struct itest_client *alice = itest_client_start(f.port, lc_home(&f, "alice"), "alice", NULL);
 	assert_non_null(alice);
 	lc_see(alice, "registered", NULL, "nick", "alice", NULL);
 	lc_see(alice, "member_expired", room, "nick", "carol", NULL);
 	see_rekeyed(alice, room, 1, "alice");
 	lc_rooms_has(alice, room, "alice", 2, 1);
-	assert_int_equal(rt_sql_int("SELECT count(*) FROM users WHERE nick_lower = 'carol'"), 0);
 	assert_int_equal(rt_sql_int("SELECT count(*) FROM room_gone"), 0);
 	assert_int_equal(rt_sql_int("SELECT rekey_owed FROM rooms"), 0);
 
@@ -348,7 +350,8 @@ static void test_nick_expiry(void **state)
 	lc_rooms_empty(carol2);
 	json_decref(lc_cmd_error(carol2, "no_such_room", "/join %s", room));
 	/* The old key no longer owns it. */
-	struct itest_client *carol_old = itest_client_start(f.port, lc_home(&f, "carol"), NULL, NULL);
+	struct itest_client *carol_old = itest_client_start(f.port, lc_home(&f, "carol"), "carol",
+								NULL);
 	assert_non_null(carol_old);
 	ev = itest_client_expect_error(carol_old, "nick_taken", ITEST_TIMEOUT_MS);
 	assert_non_null(ev);
@@ -384,7 +387,7 @@ static void test_admin_expiry(void **state)
 	lc_clock_hours(&f, 25);
 	/* bob's registration runs the expiry: alice is gone, carol (connected
 	 * since hour 0) is not. */
-	struct itest_client *bob = itest_client_start(f.port, lc_home(&f, "bob"), NULL, NULL);
+	struct itest_client *bob = itest_client_start(f.port, lc_home(&f, "bob"), "bob", NULL);
 	assert_non_null(bob);
 	lc_see(bob, "registered", NULL, "nick", "bob", NULL);
 	lc_see(bob, "member_expired", room, "nick", "alice", NULL);
@@ -416,6 +419,117 @@ static void test_admin_expiry(void **state)
 
 	struct itest_client *all[] = {bob, carol, erin};
 	lc_quit_all(all, 3);
+	lc_stop(&f);
+}
+
+/* A member leaves, and a day later its nickname expires: its leave record,
+ * signed by the key now gone, must still verify for the others, who keep
+ * opening the room. */
+static void test_expired_leaver(void **state)
+{
+	static const char *const two[] = {"alice", "bob", NULL};
+	struct lc_fixture f;
+	struct itest_client *c[3];
+	char room[RT_ROOM_HEX];
+	(void)state;
+
+	lc_start(&f, "expired-leaver", 1);
+	rt_clients(f.port, f.dir, three, 3, c);
+	struct itest_client *alice = c[0], *bob = c[1];
+	rt_create(alice, "bob,carol", "Leaver", three, room);
+	join_all(c, 3, room);
+	json_decref(rt_cmd(c[2], "left", "/leave %s", room));
+	for (int i = 0; i < 2; i++) {
+		lc_see(c[i], "member_left", room, "nick", "carol", NULL);
+		see_rekeyed(c[i], room, 1, "alice");
+	}
+	rt_quit(c[2]);
+
+	/* alice and bob stay connected; carol stays away a day, and the next
+	 * registration frees her nickname. */
+	lc_clock_hours(&f, 25);
+	struct itest_client *erin = rt_client(f.port, lc_home(&f, "erin"), "erin", "erin");
+	assert_int_equal(rt_sql_int("SELECT count(*) FROM users WHERE nick_lower = 'carol'"), 0);
+	assert_true(itest_client_expect_silence(alice, 200));
+
+	/* The room's history is unchanged: bob opens it again. */
+	json_t *ev = rt_join(bob, room, 0);
+	assert_true(rt_same_list(json_object_get(ev, "members"), two));
+	assert_int_equal(itest_json_int(ev, "epoch", -1), 1);
+	json_decref(ev);
+	struct itest_client *bob_only[] = {bob};
+	say_heard(alice, room, "still readable", bob_only, 1);
+
+	struct itest_client *all[] = {alice, bob, erin};
+	lc_quit_all(all, 3);
+	lc_stop(&f);
+}
+
+/* A member's last words, unread by another when its nickname expires, are
+ * still the room's history: shown, verified, at the next join. */
+static void test_expired_sender_history(void **state)
+{
+	struct lc_fixture f;
+	struct itest_client *c[3];
+	char room[RT_ROOM_HEX];
+	(void)state;
+
+	lc_start(&f, "expired-history", 1);
+	rt_clients(f.port, f.dir, three, 3, c);
+	struct itest_client *alice = c[0];
+	rt_create(alice, "bob,carol", "History", three, room);
+	join_all(c, 3, room);
+	json_decref(rt_cmd(c[1], "disconnected", "/disconnect"));
+	rt_quit(c[1]);
+	struct rt_sent s = rt_say(c[2], room, "carol's last words", 1);
+	rt_expect_msg(alice, room, "carol", "carol's last words", s.seq, s.msg_id);
+	rt_quit(c[2]);
+
+	lc_clock_hours(&f, 23);
+	visit(&f, "bob");
+	lc_clock_hours(&f, 25);
+	struct itest_client *bob = rt_client(f.port, lc_home(&f, "bob"), "bob", "bob");
+	/* alice (connected all along) signs carol out first. */
+	lc_see(alice, "member_expired", room, "nick", "carol", NULL);
+	see_rekeyed(alice, room, 1, "alice");
+	json_decref(rt_join(bob, room, 1));
+	lc_expect_msg(bob, room, "carol", "carol's last words", 1);
+
+	struct itest_client *all[] = {alice, bob};
+	lc_quit_all(all, 2);
+	lc_stop(&f);
+}
+
+/* The admin and its heir (the earliest-joined other member) both stay away:
+ * the next member in line, connected, signs both out and takes the role,
+ * as the server already gave it. */
+static void test_admin_and_heir_expire(void **state)
+{
+	struct lc_fixture f;
+	struct itest_client *c[3];
+	char room[RT_ROOM_HEX];
+	(void)state;
+
+	lc_start(&f, "heir-expiry", 1);
+	rt_clients(f.port, f.dir, three, 3, c);
+	struct itest_client *carol = c[2];
+	rt_create(c[0], "bob,carol", "Line of succession", three, room);
+	json_decref(rt_join(carol, room, 0));
+	rt_quit(c[0]);
+	rt_quit(c[1]);
+
+	lc_clock_hours(&f, 25);
+	struct itest_client *erin = rt_client(f.port, lc_home(&f, "erin"), "erin", "erin");
+	assert_int_equal(rt_sql_int("SELECT count(*) FROM users WHERE nick_lower IN"
+				    " ('alice', 'bob')"), 0);
+	assert_int_equal(rt_sql_int("SELECT admin_user FROM rooms"), lc_user_id("carol"));
+	lc_see(carol, "member_expired", room, "nick", "alice", NULL);
+	lc_see(carol, "member_expired", room, "nick", "bob", NULL);
+	see_rekeyed(carol, room, 1, "carol");
+	lc_rooms_has(carol, room, "carol", 1, 1);
+
+	struct itest_client *all[] = {carol, erin};
+	lc_quit_all(all, 2);
 	lc_stop(&f);
 }
 
@@ -487,6 +601,9 @@ int main(void)
 		cmocka_unit_test_teardown(test_owed_rekey_offline_admin, lc_teardown),
 		cmocka_unit_test_teardown(test_nick_expiry, lc_teardown),
 		cmocka_unit_test_teardown(test_admin_expiry, lc_teardown),
+		cmocka_unit_test_teardown(test_expired_leaver, lc_teardown),
+		cmocka_unit_test_teardown(test_expired_sender_history, lc_teardown),
+		cmocka_unit_test_teardown(test_admin_and_heir_expire, lc_teardown),
 		cmocka_unit_test_teardown(test_old_epoch_replay, lc_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

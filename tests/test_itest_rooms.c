@@ -49,6 +49,7 @@ static void fixture_start(struct fixture *f, const char *name)
 	memset(f, 0, sizeof *f);
 	if (!itest_have_binaries())
 		skip();
+	assert_int_equal(crypto_init(), CC_OK);
 	f->dir = itest_tmpdir(name);
 	assert_non_null(f->dir);
 	f->data = itest_subdir(f->dir, "server");
@@ -519,7 +520,6 @@ static void wc_open(struct wc *w, int port, const char *home, const char *nick)
 	struct proto_msg m;
 
 	memset(w, 0, sizeof *w);
-	assert_int_equal(crypto_init(), CC_OK);
 	assert_int_equal(crypto_rsa_load_private_file(itest_path(home, "identity.pem"), &w->key),
 			 CC_OK);
 	assert_int_equal(crypto_rsa_fingerprint(w->key, w->fp), CC_OK);
@@ -761,8 +761,8 @@ static void test_server_refuses(void **state)
 	wc_close(&w);
 	marker(c, room, "marker two");
 
-	/* What the server cannot check, it stores and relays; every member's
-	 * client refuses it (bob's own too). */
+	/* The signature is not the server's to check: it stores and relays
+	 * bob's junk, and every member's client refuses it (bob's own too). */
 	wc_open(&w, f.port, itest_path(f.dir, "bob"), "bob");
 	junk_envelope(&env, room_id, 0, "bob", 1000);
 	msg_send(&m, &env);

@@ -192,8 +192,8 @@ static int64_t test_append(struct fixture *f, int64_t room, int64_t sender, uint
 static void test_schema(void **state)
 {
 	struct fixture *f = *state;
-	assert_int_equal(store_schema_latest(), 3);
-	assert_int_equal(store_schema_version(f->st), 3);
+	assert_int_equal(store_schema_latest(), 4);
+	assert_int_equal(store_schema_version(f->st), 4);
 }
 
 /* A version-1 file as the users-only code left it: migration 1's SQL run by
@@ -274,7 +274,7 @@ static void test_upgrade_from_v1(void **state)
 
 	struct store *st;
 	assert_int_equal(store_open(path, &st), CC_OK);
-	assert_int_equal(store_schema_version(st), 3);
+	assert_int_equal(store_schema_version(st), 4);
 	struct store_user u;
 	assert_int_equal(store_user_get_by_nick(st, "old_timer", &u), CC_OK);
 	assert_string_equal(u.nick, "Old_Timer");
@@ -304,7 +304,7 @@ static void test_upgrade_from_v1(void **state)
 	store_close(st);
 
 	assert_int_equal(store_open(path, &st), CC_OK);
-	assert_int_equal(store_schema_version(st), 3);
+	assert_int_equal(store_schema_version(st), 4);
 	memset(pub, 0, sizeof pub);
 	assert_int_equal(store_user_get_signing_key(st, old, pub, &cert, &cert_len), CC_OK);
 	assert_int_equal(cert_len, 4);
@@ -1721,6 +1721,46 @@ static void test_persist_all(void **state)
 	assert_int_equal(store_record_append(f->st, room, 1, rec, 1, hash), CC_OK);
 }
 
+/* An expired user's key stays known by fingerprint (its records and
+ * messages must still verify), with user id 0, while its nickname is free. */
+static void test_public_key_retired(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t key[64], fp[STORE_FINGERPRINT_LEN], sign[STORE_SIGN_PUB_LEN], cert[100];
+	struct store_public_key k;
+
+	memset(sign, 0x5a, sizeof sign);
+	memset(cert, 0xc3, sizeof cert);
+	int64_t bob = test_user(f, "Bob", 9);
+	test_key(9, key, fp);
+	assert_int_equal(store_user_set_signing_key(f->st, bob, sign, cert, sizeof cert), CC_OK);
+	assert_int_equal(store_public_key_get(f->st, fp, &k), CC_OK);
+	assert_int_equal(k.user_id, bob);
+	assert_string_equal(k.nick, "Bob");
+	assert_int_equal(k.sign_cert_len, sizeof cert);
+	store_public_key_clear(&k);
+
+	assert_int_equal(store_user_expire(f->st, bob), CC_OK);
+	assert_int_equal(store_public_key_get(f->st, fp, &k), CC_OK);
+	assert_int_equal(k.user_id, 0);
+	assert_string_equal(k.nick, "Bob");
+	assert_int_equal(k.pubkey_len, sizeof key);
+	assert_memory_equal(k.pubkey, key, sizeof key);
+	assert_memory_equal(k.sign_pub, sign, sizeof sign);
+	assert_int_equal(k.sign_cert_len, sizeof cert);
+	assert_memory_equal(k.sign_cert, cert, sizeof cert);
+	store_public_key_clear(&k);
+
+	/* The nickname is free for another key; the old key is still known. */
+	int64_t bob2 = test_user(f, "bob", 10);
+	assert_true(bob2 > 0);
+	assert_int_equal(store_public_key_get(f->st, fp, &k), CC_OK);
+	assert_int_equal(k.user_id, 0);
+	store_public_key_clear(&k);
+	uint8_t unknown[STORE_FINGERPRINT_LEN] = {1};
+	assert_int_equal(store_public_key_get(f->st, unknown, &k), CC_ERR_NOT_FOUND);
+}
+
 int main(void)
 {
 	/* Several tests provoke errors on purpose; keep the output to those. */
@@ -1751,6 +1791,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_each_owed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_expire_in_transaction, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_persist_all, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_public_key_retired, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -210,29 +210,35 @@ static cc_err room_of_member(struct conn *c, const uint8_t room_id[PROTO_ROOM_ID
 /* RSA keys by fingerprint, parsed once per operation. */
 struct key_cache {
 	struct server *srv;
-	struct {
+	struct key_cache_entry {
 		uint8_t fp[PROTO_FINGERPRINT_LEN];
 		struct crypto_rsa_key *key;
-	} entries[64];
-	size_t n;
+	} *entries;
+	size_t n, cap;
 };
 
 static const struct crypto_rsa_key *key_cache_lookup(void *ctx,
 						     const uint8_t fp[PROTO_FINGERPRINT_LEN])
 {
 	struct key_cache *kc = ctx;
-	struct store_user u;
+	struct store_public_key k;
 
 	for (size_t i = 0; i < kc->n; i++)
 		if (memcmp(kc->entries[i].fp, fp, PROTO_FINGERPRINT_LEN) == 0)
 			return kc->entries[i].key;
-	if (kc->n == sizeof kc->entries / sizeof kc->entries[0])
-		return NULL;
-	if (store_user_get_by_fingerprint(kc->srv->store, fp, &u) != CC_OK)
+	if (kc->n == kc->cap) {
+		size_t cap = kc->cap ? kc->cap * 2 : 16;
+		struct key_cache_entry *e = realloc(kc->entries, cap * sizeof *e);
+		if (!e)
+			return NULL;
+		kc->entries = e;
+		kc->cap = cap;
+	}
+	if (store_public_key_get(kc->srv->store, fp, &k) != CC_OK)
 		return NULL;
 	struct crypto_rsa_key *key = NULL;
-	cc_err err = crypto_rsa_public_from_der(u.pubkey, u.pubkey_len, &key);
-	store_user_clear(&u);
+	cc_err err = crypto_rsa_public_from_der(k.pubkey, k.pubkey_len, &key);
+	store_public_key_clear(&k);
 	if (err)
 		return NULL;
 	memcpy(kc->entries[kc->n].fp, fp, PROTO_FINGERPRINT_LEN);
@@ -244,7 +250,9 @@ static void key_cache_free(struct key_cache *kc)
 {
 	for (size_t i = 0; i < kc->n; i++)
 		crypto_rsa_free(kc->entries[i].key);
-	kc->n = 0;
+	free(kc->entries);
+	kc->entries = NULL;
+	kc->n = kc->cap = 0;
 }
 
 struct chain_load {
@@ -298,7 +306,8 @@ static cc_err record_actor_is_session(struct conn *c, const uint8_t *rec, size_t
 	return CC_OK;
 }
 
-static cc_err user_item_put(struct server *srv, const struct store_user *u, struct buf *raw);
+static cc_err user_item_put(struct server *srv, const uint8_t fp[PROTO_FINGERPRINT_LEN],
+			    struct buf *raw);
 
 /* Sends a record, with its actor's and subject's directory entries, to every
  * live member of the room but `except`. */
@@ -340,7 +349,6 @@ static void broadcast_record_keyed(struct server *srv, int64_t room,
 	struct live_room *lr = live_find(srv, room);
 	struct proto_msg m = {.type = PROTO_ROOM_RECORD};
 	struct proto_record r;
-	struct store_user u;
 	struct buf users;
 	uint16_t nusers = 0;
 
@@ -351,11 +359,8 @@ static void broadcast_record_keyed(struct server *srv, int64_t room,
 	for (int i = 0; i < 2; i++) {
 		if (i == 1 && memcmp(fps[0], fps[1], PROTO_FINGERPRINT_LEN) == 0)
 			break;
-		if (store_user_get_by_fingerprint(srv->store, fps[i], &u) != CC_OK)
-			continue;
-		if (user_item_put(srv, &u, &users) == CC_OK)
+		if (user_item_put(srv, fps[i], &users) == CC_OK)
 			nusers++;
-		store_user_clear(&u);
 	}
 	memcpy(m.u.room_record.room_id, room_id, PROTO_ROOM_ID_LEN);
 	m.u.room_record.record = (struct proto_bytes){rec, len};
@@ -396,21 +401,23 @@ static cc_err handle_signing_key(struct conn *c, const struct proto_signing_key 
 	return CC_OK;
 }
 
-/* Appends a user's directory entry to a list being built. */
-static cc_err user_item_put(struct server *srv, const struct store_user *u, struct buf *raw)
+/* Appends the directory entry of the key with this fingerprint (a user's, or
+ * a retired one) to a list being built. */
+static cc_err user_item_put(struct server *srv, const uint8_t fp[PROTO_FINGERPRINT_LEN],
+			    struct buf *raw)
 {
+	struct store_public_key k;
 	struct proto_user_item item = {0};
-	uint8_t *cert = NULL;
-	size_t cert_len = 0;
 
-	item.nick = proto_bytes_str(u->nick);
-	item.identity_key = (struct proto_bytes){u->pubkey, u->pubkey_len};
-	cc_err err = store_user_get_signing_key(srv->store, u->id, item.sign_pub, &cert, &cert_len);
-	if (err && err != CC_ERR_NOT_FOUND)
+	cc_err err = store_public_key_get(srv->store, fp, &k);
+	if (err)
 		return err;
-	item.sign_cert = (struct proto_bytes){cert, cert_len};
+	item.nick = proto_bytes_str(k.nick);
+	item.identity_key = (struct proto_bytes){k.pubkey, k.pubkey_len};
+	memcpy(item.sign_pub, k.sign_pub, sizeof item.sign_pub);
+	item.sign_cert = (struct proto_bytes){k.sign_cert, k.sign_cert_len};
 	err = proto_item_encode(PROTO_ITEM_USER, &item, raw);
-	free(cert);
+	store_public_key_clear(&k);
 	return err;
 }
 
@@ -435,7 +442,7 @@ static cc_err handle_users_get(struct conn *c, const struct proto_users_get *req
 			goto out;
 		}
 		if (!err)
-			err = user_item_put(c->srv, &u, &raw);
+			err = user_item_put(c->srv, u.fingerprint, &raw);
 		store_user_clear(&u);
 		if (err) {
 			conn_send_error(c, req->request_id, err, NULL);
@@ -674,7 +681,6 @@ struct state_ctx {
 /* Adds the directory entry of a fingerprint the chain names, once. */
 static cc_err state_add_user(struct state_ctx *sc, const uint8_t fp[PROTO_FINGERPRINT_LEN])
 {
-	struct store_user u;
 	for (size_t i = 0; i < sc->nseen; i++)
 		if (memcmp(sc->seen[i], fp, PROTO_FINGERPRINT_LEN) == 0)
 			return CC_OK;
@@ -687,12 +693,11 @@ static cc_err state_add_user(struct state_ctx *sc, const uint8_t fp[PROTO_FINGER
 		sc->seen_cap = cap;
 	}
 	memcpy(sc->seen[sc->nseen++], fp, PROTO_FINGERPRINT_LEN);
-	cc_err err = store_user_get_by_fingerprint(sc->srv->store, fp, &u);
+	cc_err err = user_item_put(sc->srv, fp, sc->users);
 	if (err == CC_ERR_NOT_FOUND)
-		return CC_OK;  /* a user since gone: its records still verify by key */
-	if (!err && (err = user_item_put(sc->srv, &u, sc->users)) == CC_OK)
+		return CC_OK;  /* never known here: the members' clients will say so */
+	if (!err)
 		sc->nusers++;
-	store_user_clear(&u);
 	return err;
 }
 

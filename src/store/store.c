@@ -114,6 +114,17 @@ static const char *const store_migrations[] = {
 	 " PRIMARY KEY(room, fingerprint)"
 	 ") STRICT;"
 	 "CREATE INDEX users_by_last_seen ON users(last_seen_s);"),
+	/* 4: keys of expired users. Their nickname is free again, but the
+	 * records and messages they signed stay in their rooms' history, and
+	 * members must still verify them: the public half stays here. */
+	("CREATE TABLE keys_retired ("
+	 " fingerprint BLOB PRIMARY KEY CHECK(length(fingerprint) = 32),"
+	 " nick TEXT NOT NULL CHECK(length(nick) BETWEEN 1 AND 32),"
+	 " pubkey BLOB NOT NULL CHECK(length(pubkey) > 0),"
+	 " sign_pub BLOB CHECK(sign_pub IS NULL OR length(sign_pub) = 32),"
+	 " sign_cert BLOB,"
+	 " retired_s INTEGER NOT NULL CHECK(retired_s >= 0)"
+	 ") STRICT;"),
 };
 
 #define STORE_SCHEMA_LATEST ((int)(sizeof store_migrations / sizeof store_migrations[0]))
@@ -171,6 +182,8 @@ enum store_stmt_id {
 	STMT_GONE_EACH,
 	STMT_GONE_DELETE,
 	STMT_ROOM_EACH_OWED,
+	STMT_EXPIRE_RETIRE,
+	STMT_PUBLIC_KEY_GET,
 	STMT_COUNT_
 };
 
@@ -286,6 +299,15 @@ static const char *const store_stmt_sql[STMT_COUNT_] = {
 	[STMT_ROOM_EACH_OWED] = ("SELECT " STORE_MEMBER_COLS " FROM rooms AS r"
 				 " JOIN members AS m ON m.room = r.id AND m.user = r.admin_user"
 				 " WHERE r.admin_user = ?1 AND r.rekey_owed = 1 ORDER BY r.id"),
+	[STMT_EXPIRE_RETIRE] = ("INSERT OR REPLACE INTO keys_retired(fingerprint, nick, pubkey,"
+				" sign_pub, sign_cert, retired_s)"
+				" SELECT fingerprint, nick, pubkey, sign_pub, sign_cert, last_seen_s"
+				" FROM users WHERE id = ?1"),
+	/* A registered user's key first, else a retired one (user id 0). */
+	[STMT_PUBLIC_KEY_GET] = ("SELECT id, nick, pubkey, sign_pub, sign_cert FROM users"
+				 " WHERE fingerprint = ?1"
+				 " UNION ALL SELECT 0, nick, pubkey, sign_pub, sign_cert"
+				 " FROM keys_retired WHERE fingerprint = ?1 LIMIT 1"),
 };
 
 struct store {
@@ -1659,6 +1681,7 @@ cc_err store_user_expire(struct store *st, int64_t user_id)
 		enum store_stmt_id id;
 		const char *what;
 	} steps[] = {
+		{STMT_EXPIRE_RETIRE, "expire user: retire its key"},
 		{STMT_EXPIRE_GONE, "expire user: list as gone"},
 		{STMT_EXPIRE_OWED, "expire user: mark rekey owed"},
 		{STMT_EXPIRE_ROOMS, "expire user: delete emptied rooms"},
@@ -1765,4 +1788,60 @@ cc_err store_room_each_owed(struct store *st, int64_t admin_user, store_member_f
 	if (!st || !fn)
 		return CC_ERR_INTERNAL;
 	return store_member_walk(st, STMT_ROOM_EACH_OWED, admin_user, fn, ctx);
+}
+
+void store_public_key_clear(struct store_public_key *k)
+{
+	if (!k)
+		return;
+	free(k->pubkey);
+	free(k->sign_cert);
+	memset(k, 0, sizeof *k);
+}
+
+cc_err store_public_key_get(struct store *st, const uint8_t fingerprint[STORE_FINGERPRINT_LEN],
+			    struct store_public_key *out)
+{
+	const uint8_t *p;
+	size_t len;
+	int64_t id;
+
+	if (out)
+		memset(out, 0, sizeof *out);
+	if (!st || !fingerprint || !out)
+		return CC_ERR_INTERNAL;
+	sqlite3_stmt *s = st->stmt[STMT_PUBLIC_KEY_GET];
+	cc_err err = store_bind_check(s, sqlite3_bind_blob(s, 1, fingerprint, STORE_FINGERPRINT_LEN,
+							    SQLITE_STATIC),
+				      "bind fingerprint");
+	if (!err)
+		err = store_step_row(s, "read public key");
+	if (err)
+		goto out;
+	size_t nick_len;
+	if (!store_col_int(s, 0, 0, INT64_MAX, &id) ||
+	    !sqlite_util_col_nick(s, 1, out->nick, &nick_len) ||
+	    (err = store_col_blob(s, 2, 1, STORE_PUBKEY_MAX, &p, &len)) ||
+	    (err = store_blob_dup(p, len, &out->pubkey))) {
+		err = err ? err : CC_ERR_STORE;
+		goto out;
+	}
+	out->user_id = id;
+	out->pubkey_len = len;
+	memcpy(out->fingerprint, fingerprint, STORE_FINGERPRINT_LEN);
+	if (sqlite3_column_type(s, 3) != SQLITE_NULL && sqlite3_column_type(s, 4) != SQLITE_NULL) {
+		const uint8_t *c;
+		size_t c_len;
+		if ((err = store_col_blob(s, 3, STORE_SIGN_PUB_LEN, STORE_SIGN_PUB_LEN, &p, &len)) ||
+		    (err = store_col_blob(s, 4, 1, STORE_SIGN_CERT_MAX, &c, &c_len)) ||
+		    (err = store_blob_dup(c, c_len, &out->sign_cert)))
+			goto out;
+		memcpy(out->sign_pub, p, STORE_SIGN_PUB_LEN);
+		out->sign_cert_len = c_len;
+	}
+out:
+	sqlite_util_stmt_done(s);
+	if (err)
+		store_public_key_clear(out);
+	return err;
 }

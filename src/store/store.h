@@ -237,6 +237,24 @@ cc_err store_room_gone_each(struct store *st, int64_t room, store_blob_fn fn, vo
 /* Forgets a gone member (its removal was signed into the chain). */
 cc_err store_room_gone_remove(struct store *st, int64_t room,
 			      const uint8_t fingerprint[STORE_FINGERPRINT_LEN]);
+/* The public half of a key by fingerprint: a registered user's, or one
+ * retired when its nickname expired (user_id 0), kept so that the records and
+ * messages it signed still verify. sign_cert_len is 0 when it has no signing
+ * key. CC_ERR_NOT_FOUND if the server never knew it. */
+struct store_public_key {
+	int64_t user_id;
+	char nick[STORE_NICK_MAX + 1];
+	uint8_t fingerprint[STORE_FINGERPRINT_LEN];
+	uint8_t *pubkey;
+	size_t pubkey_len;
+	uint8_t sign_pub[STORE_SIGN_PUB_LEN];
+	uint8_t *sign_cert;
+	size_t sign_cert_len;
+};
+cc_err store_public_key_get(struct store *st, const uint8_t fingerprint[STORE_FINGERPRINT_LEN],
+			    struct store_public_key *out);
+void store_public_key_clear(struct store_public_key *k);
+
 /* Calls fn for each room administered by user whose rekey_owed is set
  * (m->room is the room row id; other fields describe the admin's membership). */
 cc_err store_room_each_owed(struct store *st, int64_t admin_user, store_member_fn fn, void *ctx);

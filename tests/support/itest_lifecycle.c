@@ -21,6 +21,7 @@
 #include "proto/room.h"
 #include "store/client_store.h"
 #include "transport/chan.h"
+#include "util/log.h"
 
 #define CLOCK_ENV "CRYPTOCAT_CLOCK_FILE"
 
@@ -52,6 +53,8 @@ void lc_start(struct lc_fixture *f, const char *name, int clock)
 	f->data = itest_subdir(f->dir, "server");
 	assert_non_null(f->data);
 	unsetenv(CLOCK_ENV);
+	/* The client store's "opened" notes would drown the test's output. */
+	log_set_level(LOG_LEVEL_WARN);
 	if (clock) {
 		f->clock = itest_path(f->dir, "clock");
 		f->t0 = (uint64_t)time(NULL);
@@ -69,6 +72,13 @@ void lc_stop(struct lc_fixture *f)
 	assert_int_equal(itest_server_stop(f->srv), 0);
 	f->srv = NULL;
 	unsetenv(CLOCK_ENV);
+}
+
+void lc_restart(struct lc_fixture *f)
+{
+	assert_int_equal(itest_server_stop(f->srv), 0);
+	f->srv = itest_server_start_on(f->data, f->port, lc_server_args);
+	assert_non_null(f->srv);
 }
 
 void lc_clock_hours(struct lc_fixture *f, unsigned hours)

@@ -40,6 +40,9 @@ struct lc_fixture {
 void lc_start(struct lc_fixture *f, const char *name, int clock);
 /* Stops the server; status 0 (no crash, no sanitizer report). */
 void lc_stop(struct lc_fixture *f);
+/* Stops the server and starts it again on its port and data (its clients
+ * pinned host:port). */
+void lc_restart(struct lc_fixture *f);
 /* Moves the test clock to t0 + HOURS hours (no wall time passes). */
 void lc_clock_hours(struct lc_fixture *f, unsigned hours);
 /* cmocka teardown: forgets the clock file, then itest_teardown(). */
