@@ -245,8 +245,8 @@ static void check_base_applied(const struct e2e_chain *c, const struct proto_rec
 		CHECK(c->nmembers == base.nmembers);
 		break;
 	case PROTO_REC_EXPIRE:
-		/* alice expires bob, or bob (the earliest other member)
-		 * expires alice and takes the role. */
+		/* alice expires bob, or bob (another member) expires alice and
+		 * takes the role. */
 		CHECK(subject_was && memcmp(rec->actor_fp, rec->subject_fp, PROTO_FINGERPRINT_LEN));
 		CHECK(c->nmembers == base.nmembers - 1 && !is_member(c, rec->subject_fp));
 		if (fp_is(rec->subject_fp, &alice))

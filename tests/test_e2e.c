@@ -904,10 +904,14 @@ static void test_chain_expire(void **state)
 	assert_null(e2e_chain_sender(&c, "carol", 1));
 	e2e_chain_free(&c);
 
-	/* An expired admin: only the earliest-joined other member (bob, not
-	 * carol) may record it, and becomes the admin. */
+	/* An expired admin: another member records it and becomes the admin
+	 * (carol here: bob may have expired too); a non-member cannot. */
 	base_chain(&c);
-	refuse(&c, CC_ERR_STATE, PROTO_REC_EXPIRE, &carol, &alice, 0);
+	refuse(&c, CC_ERR_STATE, PROTO_REC_EXPIRE, &dave, &alice, 0);
+	assert_int_equal(step(&c, PROTO_REC_EXPIRE, &carol, &alice, 0), CC_OK);
+	assert_memory_equal(c.admin.fp, carol.fp, PROTO_FINGERPRINT_LEN);
+	e2e_chain_free(&c);
+	base_chain(&c);
 	assert_int_equal(step(&c, PROTO_REC_EXPIRE, &bob, &alice, 0), CC_OK);
 	assert_memory_equal(c.admin.fp, bob.fp, PROTO_FINGERPRINT_LEN);
 	assert_null(e2e_chain_member(&c, alice.fp));

@@ -8,8 +8,9 @@
  * restarted clients carry on (keys, sequence numbers, no duplicates); that
  * only members see or touch a room, with one answer for "not a member" and
  * "no such room"; and that the server itself refuses non-members' and forged
- * senders' messages, non-admins' adds and an admin's early leave, whatever
- * the client does. */
+ * senders' messages, oversized text, non-admins' adds and an admin's early
+ * leave, whatever the client does, and that a refused request has no side
+ * effect. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -624,6 +625,31 @@ static void junk_envelope(struct buf *out, const uint8_t room[PROTO_ROOM_ID_LEN]
 	assert_int_equal(proto_envelope_encode(&env, out), CC_OK);
 }
 
+/* An envelope carrying one byte more than the longest text (built by hand:
+ * the encoder refuses it). */
+static void oversized_envelope(struct buf *out, const uint8_t room[PROTO_ROOM_ID_LEN],
+			       const char *sender)
+{
+	struct proto_envelope env = {0};
+	size_t ct_len = PROTO_TEXT_MAX + CRYPTO_AEAD_TAG_LEN + 1;
+	uint8_t *ct = malloc(ct_len), sig[PROTO_SIG_LEN], nonce[PROTO_NONCE_LEN];
+	assert_non_null(ct);
+	memset(ct, 0x5a, ct_len);
+	memset(sig, 0x33, sizeof sig);
+	memset(nonce, 7, sizeof nonce);
+	env.version = PROTO_ENVELOPE_VERSION;
+	memcpy(env.room_id, room, PROTO_ROOM_ID_LEN);
+	env.sender = proto_bytes_str(sender);
+	env.seq = 2000;
+	env.time_ms = 1700000000000ull;
+	buf_reset(out);
+	assert_int_equal(proto_envelope_encode_header(&env, out), CC_OK);
+	assert_int_equal(buf_put_bytes(out, nonce, sizeof nonce), CC_OK);
+	assert_int_equal(buf_put_bytes16(out, ct, ct_len), CC_OK);
+	assert_int_equal(buf_put_bytes(out, sig, sizeof sig), CC_OK);
+	free(ct);
+}
+
 static void msg_send(struct proto_msg *m, const struct buf *env)
 {
 	memset(m, 0, sizeof *m);
@@ -702,6 +728,7 @@ static void test_server_refuses(void **state)
 	struct buf env, rec, last;
 	struct proto_msg m;
 	json_t *ev;
+	uint32_t id;
 	(void)state;
 
 	fixture_start(&f, "refuse");
@@ -751,6 +778,13 @@ static void test_server_refuses(void **state)
 	junk_envelope(&env, room_id, 1, "bob", 1);
 	msg_send(&m, &env);
 	wc_expect_error(&w, &m, CC_ERR_STALE_EPOCH);
+	/* Text over 16384 bytes is not stored, whoever made the envelope. */
+	oversized_envelope(&env, room_id, "bob");
+	msg_send(&m, &env);
+	id = wc_request(&w, &m);
+	wc_answer(&w, id, &m);
+	assert_int_equal(m.type, PROTO_ERROR);
+	assert_true(m.u.error.code == CC_ERR_TOO_LARGE || m.u.error.code == CC_ERR_TOO_LONG);
 	/* Only the admin adds, whatever the record says. */
 	memset(&m, 0, sizeof m);
 	m.type = PROTO_ROOM_ADD;
@@ -766,7 +800,7 @@ static void test_server_refuses(void **state)
 	wc_open(&w, f.port, itest_path(f.dir, "bob"), "bob");
 	junk_envelope(&env, room_id, 0, "bob", 1000);
 	msg_send(&m, &env);
-	uint32_t id = wc_request(&w, &m);
+	id = wc_request(&w, &m);
 	wc_answer(&w, id, &m);
 	assert_int_equal(m.type, PROTO_SENT);
 	assert_memory_equal(m.u.sent.room_id, room_id, PROTO_ROOM_ID_LEN);

@@ -28,6 +28,11 @@ static size_t member_index(const struct e2e_chain *chain, const uint8_t fp[PROTO
 	return SIZE_MAX;
 }
 
+static int member_index_ok(const struct e2e_chain *chain, const uint8_t fp[PROTO_FINGERPRINT_LEN])
+{
+	return member_index(chain, fp) != SIZE_MAX;
+}
+
 const struct e2e_member *e2e_chain_member(const struct e2e_chain *chain,
 					  const uint8_t fp[PROTO_FINGERPRINT_LEN])
 {
@@ -236,13 +241,11 @@ cc_err e2e_chain_apply(struct e2e_chain *chain, const uint8_t *record, size_t le
 		if (!subject_member || same_member(&actor, rec.subject_fp))
 			REFUSE(CC_ERR_STATE, "the subject is not a member another can expire");
 		if (same_member(&chain->admin, rec.subject_fp)) {
-			/* The admin is gone: the earliest-joined other member takes over. */
-			const struct e2e_member *heir = NULL;
-			for (size_t i = 0; i < chain->nmembers && !heir; i++)
-				if (!same_member(&chain->members[i], rec.subject_fp))
-					heir = &chain->members[i];
-			if (!heir || !same_member(heir, rec.actor_fp))
-				REFUSE(CC_ERR_STATE, "only the earliest member may succeed the admin");
+			/* The admin is gone: the member who signs that takes over. (The
+			 * server asks the earliest-joined member still here; several may
+			 * have expired at once, so the chain cannot name one.) */
+			if (!member_index_ok(chain, rec.actor_fp))
+				REFUSE(CC_ERR_STATE, "only a member may succeed the admin");
 			new_admin = actor;
 		} else if (!actor_is_admin) {
 			REFUSE(CC_ERR_STATE, "only the admin may expire members");

@@ -89,8 +89,9 @@ cc_err e2e_message_open(const uint8_t sign_pub[CRYPTO_ED25519_PUB_LEN],
  *   ADMIN   actor is the admin; subject a member, not the actor; epoch unchanged
  *   REKEY   actor is the admin; epoch + 1; subject = actor
  *   EXPIRE  subject a member whose nickname expired; actor is the admin, or,
- *           when the subject is the admin, the earliest-joined other member,
- *           who becomes admin; epoch unchanged (a REKEY follows)
+ *           when the subject is the admin, another member, who becomes admin
+ *           (the server asks the earliest-joined member still there); epoch
+ *           unchanged (a REKEY follows)
  *
  * and its key commitment must equal the current epoch's unless it starts an
  * epoch. The verifier looks up actors' RSA keys by fingerprint. */

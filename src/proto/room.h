@@ -26,9 +26,8 @@ enum proto_record_action {
 	PROTO_REC_ADMIN = 5,    /* the admin hands the role to subject */
 	PROTO_REC_REKEY = 6,    /* the admin starts a new epoch */
 	PROTO_REC_EXPIRE = 7,   /* subject's nickname expired (the server says so);
-				   signed by the admin, or by the earliest-joined other
-				   member when the subject is the admin (who then takes
-				   the role) */
+				   signed by the admin, or, when the subject is the
+				   admin, by another member, who takes the role */
 };
 
 /* A membership record: one change to a room's membership, signed by its actor
