@@ -21,7 +21,7 @@ for bin in "$build"/fuzz_*; do
     tail -n 40 "$build/$name.fuzz.log"
     status=1
   else
-    grep -E '^#[0-9]+ *DONE' "$build/$name.fuzz.log" | tail -n 1 || true
+    grep -E '^#[0-9]+[[:space:]]+DONE' "$build/$name.fuzz.log" | tail -n 1 || true
   fi
 done
 if [ $status -eq 0 ]; then echo "fuzz: all targets clean"; fi

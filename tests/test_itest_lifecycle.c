@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "proto/msg.h"
 #include "support/itest.h"
 #include "support/itest_lifecycle.h"
 #include "support/itest_rooms.h"
@@ -173,6 +174,14 @@ static void test_admin_handover(void **state)
 	json_decref(lc_cmd_error(alice, "not_admin", "/add dave"));
 	json_decref(lc_cmd_error(alice, "not_admin", "/kick carol"));
 	json_decref(lc_cmd_error(alice, "not_admin", "/admin carol"));
+	/* And not only her client says so: the server refuses her too. */
+	struct lc_wc w;
+	lc_wc_open(&w, f.port, lc_home(&f, "alice"), "alice");
+	lc_wc_change_expect(&w, PROTO_ROOM_ADD, room, CC_ERR_NOT_ADMIN);
+	lc_wc_change_expect(&w, PROTO_ROOM_KICK, room, CC_ERR_NOT_ADMIN);
+	lc_wc_change_expect(&w, PROTO_ROOM_REKEY, room, CC_ERR_NOT_ADMIN);
+	lc_wc_change_expect(&w, PROTO_ROOM_ADMIN, room, CC_ERR_NOT_ADMIN);
+	lc_wc_close(&w);
 	lc_rooms_empty(dave);
 	/* bob is the admin: he adds dave, then expels him (epoch 1). */
 	ev = rt_cmd(bob, "member_added", "/add dave");

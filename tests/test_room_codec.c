@@ -272,7 +272,7 @@ static const struct bad_nick bad_nicks[] = {
 	{"a\0b", 3, CC_ERR_BAD_NICK},
 	{"caf\xc3\xa9", 5, CC_ERR_BAD_NICK},
 	{"bob@home", 8, CC_ERR_BAD_NICK},
-	{"abcdefghijklmnopqrstuvwxyz0123456", 33, CC_ERR_TOO_LARGE},
+	{"abcdefghijklmnopqrstuvwxyz0123456", 33, CC_ERR_BAD_NICK},
 };
 
 static void test_record_bad_nick(void **state)

@@ -1435,6 +1435,14 @@ void client_on_answer(struct client *cl, const struct proto_msg *m)
 		return;
 	case OP_SEND:
 		if (m->type == PROTO_SENT) {
+			/* Our own message is handled: a resend of it (after a server
+			 * restart) is a duplicate, not news. */
+			struct client_room *r = room_find(cl, cl->op_room);
+			if (r && m->u.sent.msg_id > r->last_msg_id) {
+				r->last_msg_id = m->u.sent.msg_id;
+				cstore_seen_put(cl->store, r->room_id, last_id_fp, r->last_msg_id);
+			}
+			cstore_seen_put(cl->store, cl->op_room, cl->fp, cl->op_seq);
 			client_emit(cl, json_pack("{s:s, s:s, s:I, s:I, s:I}", "event", "sent", "room",
 						  hex, "seq", (json_int_t)cl->op_seq, "msg_id",
 						  (json_int_t)m->u.sent.msg_id, "ts",

@@ -335,8 +335,9 @@ static cc_err field_decode(struct bufreader *r, const struct field *f, uint8_t *
 			err = CC_ERR_MALFORMED;
 		return err;
 	case FIELD_NICK:
+		/* Too long is one way of not being a nickname. */
 		err = bufreader_get_bytes16(r, f->arg, &view->p, &view->len);
-		if (!err && !proto_nick_valid(view->p, view->len))
+		if (err == CC_ERR_TOO_LARGE || (!err && !proto_nick_valid(view->p, view->len)))
 			err = CC_ERR_BAD_NICK;
 		return err;
 	case FIELD_LIST:
@@ -399,7 +400,7 @@ static cc_err field_encode(struct buf *b, const struct field *f, const uint8_t *
 	case FIELD_STR16:
 	case FIELD_NICK:
 		if (view->len > f->arg)
-			return CC_ERR_TOO_LARGE;
+			return f->kind == FIELD_NICK ? CC_ERR_BAD_NICK : CC_ERR_TOO_LARGE;
 		if (f->kind == FIELD_STR16 && !proto_utf8_valid(view->p, view->len))
 			return CC_ERR_MALFORMED;
 		if (f->kind == FIELD_NICK && !proto_nick_valid(view->p, view->len))

@@ -8,7 +8,7 @@
 static cc_err get_nick(struct bufreader *r, struct proto_bytes *nick)
 {
 	cc_err err = bufreader_get_bytes16(r, PROTO_NICK_MAX, &nick->p, &nick->len);
-	if (!err && !proto_nick_valid(nick->p, nick->len))
+	if (err == CC_ERR_TOO_LARGE || (!err && !proto_nick_valid(nick->p, nick->len)))
 		err = CC_ERR_BAD_NICK;
 	return err;
 }

@@ -1141,7 +1141,6 @@ static cc_err handle_room_leave(struct conn *c, const struct proto_room_leave *r
 		err = CC_ERR_MUST_TRANSFER_ADMIN;
 		goto reply;
 	}
-	room_drop_user(srv, room.id, c->user_id);
 	if ((err = store_begin(srv->store)))
 		goto reply;
 	if ((err = chain_append(c, &room, &chain, &keys, req->record.p, req->record.len, &why)) ||
@@ -1153,6 +1152,8 @@ static cc_err handle_room_leave(struct conn *c, const struct proto_room_leave *r
 		err = store_room_set_rekey_owed(srv->store, room.id, true);
 	if (err || (err = store_commit(srv->store)))
 		goto rollback;
+	/* Only now that the leave holds does the user stop hearing the room. */
+	room_drop_user(srv, room.id, c->user_id);
 	log_info("conn %s: %s left a room%s", c->peer, c->nick,
 		 chain.nmembers ? "" : ", which ended with it");
 	if (chain.nmembers) {

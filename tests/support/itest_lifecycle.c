@@ -341,6 +341,45 @@ void lc_wc_close(struct lc_wc *w)
 	memset(w, 0, sizeof *w);
 }
 
+/* Sends M with a fresh request id; its answer must be ERROR CODE. */
+static void wc_expect_error(struct lc_wc *w, struct proto_msg *m, cc_err code)
+{
+	uint32_t id = ++w->next_request;
+	switch (m->type) {
+	case PROTO_MSG_SEND:
+		m->u.msg_send.request_id = id;
+		break;
+	case PROTO_ROOM_ADD:
+		m->u.room_add.request_id = id;
+		break;
+	case PROTO_ROOM_KICK:
+	case PROTO_ROOM_REKEY:
+		m->u.room_rekey.request_id = id;
+		break;
+	case PROTO_ROOM_ADMIN:
+		m->u.room_leave.request_id = id;
+		break;
+	default:
+		fail_msg("no request id for type 0x%02x", m->type);
+	}
+	assert_int_equal(chan_send_msg(w->ch, m, &w->out), CC_OK);
+	wc_flush(w);
+	/* The answer to it; room traffic and pings in between are not. */
+	for (;;) {
+		assert_int_equal(wc_next(w, m, ITEST_TIMEOUT_MS), 1);
+		if (m->type == PROTO_ROOM_MSG || m->type == PROTO_ROOM_RECORD ||
+		    m->type == PROTO_PING || m->type == PROTO_REKEY_OWED)
+			continue;
+		assert_int_equal(proto_msg_request_id(m), id);
+		break;
+	}
+	if (m->type != PROTO_ERROR)
+		fail_msg("expected ERROR %s, got message type 0x%02x", cc_err_code(code), m->type);
+	if (m->u.error.code != code)
+		fail_msg("expected ERROR %s, got %s", cc_err_code(code),
+			 cc_err_code((cc_err)m->u.error.code));
+}
+
 void lc_wc_send_expect(struct lc_wc *w, const char *room_hex, uint32_t epoch,
 		       const char *sender, uint64_t seq, cc_err code)
 {
@@ -361,24 +400,38 @@ void lc_wc_send_expect(struct lc_wc *w, const char *room_hex, uint32_t epoch,
 	memset(env.signature, 0x33, sizeof env.signature);
 	buf_init(&blob, PROTO_ENVELOPE_MAX);
 	assert_int_equal(proto_envelope_encode(&env, &blob), CC_OK);
-	uint32_t id = ++w->next_request;
-	m.u.msg_send.request_id = id;
 	m.u.msg_send.envelope = (struct proto_bytes){blob.data, blob.len};
-	assert_int_equal(chan_send_msg(w->ch, &m, &w->out), CC_OK);
-	wc_flush(w);
+	wc_expect_error(w, &m, code);
 	buf_free(&blob);
-	/* The answer to it; room traffic and pings in between are not. */
-	for (;;) {
-		assert_int_equal(wc_next(w, &m, ITEST_TIMEOUT_MS), 1);
-		if (m.type == PROTO_ROOM_MSG || m.type == PROTO_ROOM_RECORD ||
-		    m.type == PROTO_PING || m.type == PROTO_REKEY_OWED)
-			continue;
-		assert_int_equal(proto_msg_request_id(&m), id);
+}
+
+void lc_wc_change_expect(struct lc_wc *w, uint8_t type, const char *room_hex, cc_err code)
+{
+	static const uint8_t junk[] = "junk";
+	struct proto_msg m;
+	uint8_t room[PROTO_ROOM_ID_LEN];
+
+	assert_int_equal(hex_decode(room_hex, room, sizeof room), CC_OK);
+	memset(&m, 0, sizeof m);
+	m.type = type;
+	switch (type) {
+	case PROTO_ROOM_ADD:
+		memcpy(m.u.room_add.room_id, room, sizeof room);
+		m.u.room_add.record = (struct proto_bytes){junk, 4};
+		m.u.room_add.wrapped = (struct proto_bytes){junk, 4};
 		break;
+	case PROTO_ROOM_KICK:
+	case PROTO_ROOM_REKEY:
+		/* Empty lists: junk items would not even parse. */
+		memcpy(m.u.room_rekey.room_id, room, sizeof room);
+		m.u.room_rekey.title_ct = (struct proto_bytes){junk, 4};
+		break;
+	case PROTO_ROOM_ADMIN:
+		memcpy(m.u.room_leave.room_id, room, sizeof room);
+		m.u.room_leave.record = (struct proto_bytes){junk, 4};
+		break;
+	default:
+		fail_msg("not a membership request: 0x%02x", type);
 	}
-	if (m.type != PROTO_ERROR)
-		fail_msg("expected ERROR %s, got message type 0x%02x", cc_err_code(code), m.type);
-	if (m.u.error.code != code)
-		fail_msg("expected ERROR %s, got %s", cc_err_code(code),
-			 cc_err_code((cc_err)m.u.error.code));
+	wc_expect_error(w, &m, code);
 }

@@ -120,5 +120,10 @@ void lc_wc_close(struct lc_wc *w);
  * signature) for ROOM, EPOCH, SENDER, SEQ; the answer must be ERROR CODE. */
 void lc_wc_send_expect(struct lc_wc *w, const char *room_hex, uint32_t epoch,
 		       const char *sender, uint64_t seq, cc_err code);
+/* Sends a membership request for ROOM with junk records and keys (TYPE:
+ * PROTO_ROOM_ADD, PROTO_ROOM_KICK, PROTO_ROOM_REKEY or PROTO_ROOM_ADMIN):
+ * the answer must be ERROR CODE (the server checks the session's role
+ * before the records). */
+void lc_wc_change_expect(struct lc_wc *w, uint8_t type, const char *room_hex, cc_err code);
 
 #endif
