@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config clang
   libssl-dev libevent-dev libsqlite3-dev libncurses-dev
-  libcmocka-dev libjansson-dev
+  libcmocka-dev libjansson-dev sqlite3
 )
 
 missing=()

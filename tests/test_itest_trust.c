@@ -137,6 +137,13 @@ static void test_fingerprints_and_swapped_key(void **state)
 	assert_int_equal(rt_sql_int("SELECT count(*) FROM members"), 2);
 	assert_int_equal(rt_sql_int("SELECT count(*) FROM room_keys WHERE user IN (%lld, %lld)",
 				    lc_user_id("bob"), lc_user_id("mallory")), 0);
+	/* /verify accepts only the key alice was shown and compared (bob's
+	 * real one, by /safety above), never what the server says now. */
+	assert_int_equal(itest_client_send(alice, "/verify bob"), 0);
+	lc_see(alice, "key_changed", NULL, "nick", "bob", "old", fp_b, "new", fp_m, NULL);
+	json_decref(itest_client_expect_error(alice, "key_changed", ITEST_TIMEOUT_MS));
+	/* And nothing can be verified without being shown first. */
+	json_decref(lc_cmd_error(alice, "usage", "/verify mallory"));
 	/* Having verified the old key does not vouch for the new one. */
 	check_fingerprint(alice, "bob", fp_m, fp_b, 0, 0);
 

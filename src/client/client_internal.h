@@ -112,6 +112,10 @@ struct client {
 		uint8_t fp[CRYPTO_FINGERPRINT_LEN];
 	} *announced;
 	size_t nannounced;
+	/* per nickname, the last key shown by /safety or /fingerprint: the one
+	 * /verify accepts */
+	struct client_member_key *shown;
+	size_t nshown;
 };
 
 void client_emit(struct client *cl, json_t *ev);

@@ -61,6 +61,35 @@ void client_trust_free(struct client *cl)
 	free(cl->announced);
 	cl->announced = NULL;
 	cl->nannounced = 0;
+	free(cl->shown);
+	cl->shown = NULL;
+	cl->nshown = 0;
+}
+
+/* Remembers the key shown to the user for nick (what they may compare). */
+static void shown_put(struct client *cl, const char *nick, const uint8_t fp[CRYPTO_FINGERPRINT_LEN])
+{
+	for (size_t i = 0; i < cl->nshown; i++) {
+		if (strcasecmp(cl->shown[i].nick, nick) == 0) {
+			memcpy(cl->shown[i].fp, fp, CRYPTO_FINGERPRINT_LEN);
+			return;
+		}
+	}
+	struct client_member_key *s = realloc(cl->shown, (cl->nshown + 1) * sizeof *s);
+	if (!s)
+		return;
+	cl->shown = s;
+	snprintf(s[cl->nshown].nick, sizeof s->nick, "%s", nick);
+	memcpy(s[cl->nshown].fp, fp, CRYPTO_FINGERPRINT_LEN);
+	cl->nshown++;
+}
+
+static const uint8_t *shown_get(const struct client *cl, const char *nick)
+{
+	for (size_t i = 0; i < cl->nshown; i++)
+		if (strcasecmp(cl->shown[i].nick, nick) == 0)
+			return cl->shown[i].fp;
+	return NULL;
 }
 
 /* 60 digits both users compute the same: the two fingerprints in order,
@@ -160,17 +189,35 @@ void client_trust_on_users(struct client *cl, const struct proto_users *users)
 		char pinned[2 * CRYPTO_FINGERPRINT_LEN + 1] = "";
 		if (have_pin)
 			hex_encode(pin.fp, sizeof pin.fp, pinned);
+		shown_put(cl, nick, fp);
 		client_emit(cl, json_pack("{s:s, s:s, s:s, s:s, s:b, s:b}", "event", "fingerprint",
 					  "nick", nick, "fingerprint", hex, "pinned", pinned,
 					  "trusted", trusted, "verified",
 					  have_pin && pin.verified && trusted));
 	} else if (cl->op == OP_SAFETY) {
 		char number[61];
+		shown_put(cl, nick, fp);
 		if (safety_number(cl->fp, fp, number) == CC_OK)
 			client_emit(cl, json_pack("{s:s, s:s, s:s, s:s}", "event", "safety_number",
 						  "nick", nick, "number", number, "fingerprint", hex));
 	} else if (cl->op == OP_VERIFY) {
-		/* The user compared the safety number: this key is the one. */
+		/* The user compared what /safety or /fingerprint showed: only that
+		 * key is verified, whatever the server says now. */
+		const uint8_t *shown = shown_get(cl, nick);
+		if (!shown) {
+			client_emit_error(cl, "usage", "compare /safety NICK with NICK first, then "
+						       "/verify NICK");
+			goto out;
+		}
+		if (memcmp(shown, fp, sizeof fp) != 0) {
+			char shown_hex[2 * CRYPTO_FINGERPRINT_LEN + 1];
+			hex_encode(shown, CRYPTO_FINGERPRINT_LEN, shown_hex);
+			client_emit(cl, json_pack("{s:s, s:s, s:s, s:s}", "event", "key_changed", "nick",
+						  nick, "old", shown_hex, "new", hex));
+			client_emit_error(cl, "key_changed", "the key changed since it was shown; "
+							     "nothing was verified");
+			goto out;
+		}
 		if (cstore_pin_put(cl->store, nick, fp, 1, clock_now_ms()) != CC_OK) {
 			client_emit_error(cl, "store_error", "cannot record the verification");
 			goto out;
