@@ -602,6 +602,43 @@ static void test_old_epoch_replay(void **state)
 	lc_stop(&f);
 }
 
+/* ---- periodic rekeying (--rekey-after) ------------------------------------------------ */
+
+static void test_periodic_rekey(void **state)
+{
+	static const char *const members[] = {"alice", "bob", NULL};
+	static const char *const every3[] = {"--rekey-after", "3", NULL};
+	struct lc_fixture f;
+	char room[RT_ROOM_HEX];
+	(void)state;
+
+	lc_start(&f, "periodic", 0);
+	struct itest_client *alice = itest_client_start(f.port, lc_home(&f, "alice"), "alice",
+							 every3);
+	struct itest_client *bob = itest_client_start(f.port, lc_home(&f, "bob"), "bob", NULL);
+	assert_non_null(alice);
+	assert_non_null(bob);
+	lc_see(alice, "registered", NULL, "nick", "alice", NULL);
+	lc_see(bob, "registered", NULL, "nick", "bob", NULL);
+	rt_create(alice, "bob", "Periodic", members, room);
+	json_decref(rt_join(alice, room, 0));
+	json_decref(rt_join(bob, room, 0));
+	struct itest_client *to_bob[] = {bob};
+	say_heard(alice, room, "one", to_bob, 1);
+	say_heard(alice, room, "two", to_bob, 1);
+	assert_int_equal(rt_sql_int("SELECT epoch FROM rooms"), 0);
+	/* The third message makes the admin's client start epoch 1 by itself. */
+	say_heard(alice, room, "three", to_bob, 1);
+	see_rekeyed(alice, room, 1, "alice");
+	see_rekeyed(bob, room, 1, "alice");
+	assert_int_equal(rt_sql_int("SELECT epoch FROM rooms"), 1);
+	say_heard(alice, room, "four, under the new key", to_bob, 1);
+	assert_int_equal(rt_sql_int("SELECT epoch FROM messages ORDER BY msg_id DESC LIMIT 1"), 1);
+	struct itest_client *both[] = {alice, bob};
+	lc_quit_all(both, 2);
+	lc_stop(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -614,6 +651,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_expired_sender_history, lc_teardown),
 		cmocka_unit_test_teardown(test_admin_and_heir_expire, lc_teardown),
 		cmocka_unit_test_teardown(test_old_epoch_replay, lc_teardown),
+		cmocka_unit_test_teardown(test_periodic_rekey, lc_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -20,6 +20,10 @@ struct client_config {
 	char home[4096];
 	char nick[PROTO_NICK_MAX + 1];  /* empty: the one saved in home */
 	unsigned rsa_bits;
+	/* As a room's admin, start a new epoch after this many messages in it
+	 * (0: never) or once the epoch is this old (0: never). */
+	uint32_t rekey_after_msgs;
+	uint64_t rekey_after_ms;
 };
 
 /* The core hands each event to the front end, which must not keep it. */

@@ -34,6 +34,7 @@ struct client_room {
 	size_t nusers;
 	bool joined;                      /* state loaded and hearing it live */
 	uint64_t last_msg_id;             /* highest server message id processed */
+	uint32_t epoch_msgs;              /* messages seen in this epoch (periodic rekey) */
 };
 
 /* The command waiting for the server (one at a time). */

@@ -32,6 +32,8 @@ static const char client_usage[] =
 	"  --home DIR          keys and state (default $CRYPTOCAT_HOME, else\n"
 	"                      $XDG_DATA_HOME/cryptocat, else ~/.local/share/cryptocat)\n"
 	"  --rsa-bits N        size of a new identity key, 2048..4096 (default 3072)\n"
+	"  --rekey-after N[d]  as a room's admin, give it a new key after N messages\n"
+	"                      (or, with d, after N days); default never\n"
 	"  --batch             read commands from standard input, one per line, and\n"
 	"                      write one JSON event per line to standard output\n"
 	"  --log-level LEVEL   error, warn, info or debug, on standard error (default warn)\n"
@@ -214,14 +216,15 @@ static int parse_server(const char *s, struct client_config *cfg)
 
 int main(int argc, char **argv)
 {
-	enum { OPT_SERVER = 1, OPT_NICK, OPT_HOME, OPT_RSA, OPT_BATCH, OPT_LOG, OPT_HELP,
-	       OPT_VERSION };
+	enum { OPT_SERVER = 1, OPT_NICK, OPT_HOME, OPT_RSA, OPT_BATCH, OPT_LOG, OPT_REKEY,
+	       OPT_HELP, OPT_VERSION };
 	static const struct option options[] = {
 		{"server", required_argument, NULL, OPT_SERVER},
 		{"nick", required_argument, NULL, OPT_NICK},
 		{"home", required_argument, NULL, OPT_HOME},
 		{"rsa-bits", required_argument, NULL, OPT_RSA},
 		{"batch", no_argument, NULL, OPT_BATCH},
+		{"rekey-after", required_argument, NULL, OPT_REKEY},
 		{"log-level", required_argument, NULL, OPT_LOG},
 		{"help", no_argument, NULL, OPT_HELP},
 		{"version", no_argument, NULL, OPT_VERSION},
@@ -268,6 +271,18 @@ int main(int argc, char **argv)
 		case OPT_BATCH:
 			fe.batch = true;
 			break;
+		case OPT_REKEY: {
+			errno = 0;
+			unsigned long n = strtoul(optarg, &end, 10);
+			if (errno || end == optarg || n == 0 || n > 1000000 ||
+			    (*end && strcmp(end, "d") != 0) || *optarg == '-')
+				goto bad_value;
+			if (*end == 'd')
+				cfg.rekey_after_ms = (uint64_t)n * 86400000ull;
+			else
+				cfg.rekey_after_msgs = (uint32_t)n;
+			break;
+		}
 		case OPT_LOG:
 			if ((level = log_level_parse(optarg)) < 0)
 				goto bad_value;

@@ -248,6 +248,8 @@ static int self_is_admin(const struct client *cl, const struct client_room *r)
 	return memcmp(r->chain.admin.fp, cl->fp, CRYPTO_FINGERPRINT_LEN) == 0;
 }
 
+static void maybe_rekey(struct client *cl, struct client_room *r);
+
 /* The current epoch's key, from the local store. */
 static cc_err room_current_key(struct client *cl, const struct client_room *r,
 			       uint8_t key[E2E_KEY_LEN])
@@ -631,6 +633,7 @@ static void join_on_state(struct client *cl, const struct proto_room_state *st)
 	if (cl->op == OP_LEAVE_LOAD)
 		return;  /* loaded only to leave it */
 	cl->current = r;
+	maybe_rekey(cl, r);  /* an epoch that grew old while we were away */
 	client_emit(cl, json_pack("{s:s, s:s, s:s, s:s, s:o, s:i, s:i}", "event", "joined", "room",
 				  r->id_hex, "title", r->title, "admin", r->chain.admin.nick,
 				  "members", room_members_json(r), "epoch", (int)r->chain.epoch,
@@ -715,6 +718,23 @@ void client_cmd_say(struct client *cl, const char *args)
 	send_text(cl, r, text);
 }
 
+static void owed_add(struct client *cl, const uint8_t room_id[PROTO_ROOM_ID_LEN]);
+
+/* Periodic rekeying (--rekey-after): as admin, owe a new epoch once this one
+ * has carried enough messages or grown old enough. */
+static void maybe_rekey(struct client *cl, struct client_room *r)
+{
+	if (!self_is_admin(cl, r))
+		return;
+	bool by_count = cl->cfg.rekey_after_msgs && r->epoch_msgs >= cl->cfg.rekey_after_msgs;
+	bool by_age = cl->cfg.rekey_after_ms &&
+		      clock_now_ms() - r->chain.epoch_started_ms >= cl->cfg.rekey_after_ms;
+	if (by_count || by_age) {
+		r->epoch_msgs = 0;
+		owed_add(cl, r->room_id);
+	}
+}
+
 /* A message from the server: shown only once every check passed. */
 static void on_room_msg(struct client *cl, const struct proto_room_msg *rm)
 {
@@ -773,6 +793,10 @@ static void on_room_msg(struct client *cl, const struct proto_room_msg *rm)
 		goto reject;
 	}
 	cstore_seen_put(cl->store, r->room_id, sender->fp, env.seq);
+	if (env.epoch == r->chain.epoch) {
+		r->epoch_msgs++;
+		maybe_rekey(cl, r);
+	}
 	text[text_len] = '\0';
 	client_emit(cl, json_pack("{s:s, s:s, s:s, s:s%, s:I, s:I, s:I, s:b}", "event", "message",
 				  "room", r->id_hex, "from", from, "text", (const char *)text,
@@ -1443,6 +1467,10 @@ void client_on_answer(struct client *cl, const struct proto_msg *m)
 				cstore_seen_put(cl->store, r->room_id, last_id_fp, r->last_msg_id);
 			}
 			cstore_seen_put(cl->store, cl->op_room, cl->fp, cl->op_seq);
+			if (r) {
+				r->epoch_msgs++;
+				maybe_rekey(cl, r);
+			}
 			client_emit(cl, json_pack("{s:s, s:s, s:I, s:I, s:I}", "event", "sent", "room",
 						  hex, "seq", (json_int_t)cl->op_seq, "msg_id",
 						  (json_int_t)m->u.sent.msg_id, "ts",

@@ -269,6 +269,8 @@ cc_err e2e_chain_apply(struct e2e_chain *chain, const uint8_t *record, size_t le
 	chain->commits = n.commits;
 	chain->ncommits = n.ncommits;
 	chain->admin = new_admin;
+	if (chain->count == 0 || rec.epoch != chain->epoch)
+		chain->epoch_started_ms = rec.time_ms;
 	chain->epoch = rec.epoch;
 	chain->ended = ended;
 	chain->count++;

@@ -112,6 +112,7 @@ struct e2e_chain {
 	uint32_t count;                      /* records applied */
 	uint8_t last_hash[PROTO_HASH_LEN];
 	uint32_t epoch;
+	uint64_t epoch_started_ms;           /* the actor's time on the record that began it */
 	struct e2e_member admin;
 	bool ended;                          /* the last member left */
 	struct e2e_member *members;          /* current, in order of joining */
