@@ -28,8 +28,8 @@ $(ASAN_BUILD)/build.ninja: CMakeLists.txt
 asan: deps $(ASAN_BUILD)/build.ninja
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 
+# The server makes DATA itself, mode 0700.
 run: build
-	@mkdir -p $(DATA)
 	./$(BUILD)/cryptocat-server --listen $(LISTEN) --data $(DATA)
 
 # Every test: unit, Wycheproof, integration, on the normal build and under

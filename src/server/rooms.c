@@ -1020,67 +1020,6 @@ void server_rooms_commit(struct server *srv)
 
 /* ---- membership changes ------------------------------------------------------ */
 
-static cc_err handle_room_add(struct conn *c, const struct proto_room_add *req)
-{
-	struct server *srv = c->srv;
-	struct store_room room;
-	struct proto_record rec;
-	struct store_user subject = {0};
-	struct e2e_chain chain;
-	struct key_cache keys = {.srv = srv};
-	const char *why = "";
-	cc_err err;
-
-	server_rooms_commit(srv);
-	e2e_chain_init(&chain, req->room_id);
-	if ((err = room_of_member(c, req->room_id, &room, NULL)))
-		goto reply;
-	if (room.admin_user != c->user_id) {
-		err = CC_ERR_NOT_ADMIN;
-		goto reply;
-	}
-	if ((err = record_actor_is_session(c, req->record.p, req->record.len, &rec)))
-		goto reply;
-	if (rec.action != PROTO_REC_ADD) {
-		err = CC_ERR_MALFORMED;
-		why = "not an add record";
-		goto reply;
-	}
-	if ((err = store_user_get_by_fingerprint(srv->store, rec.subject_fp, &subject))) {
-		err = err == CC_ERR_NOT_FOUND ? CC_ERR_UNKNOWN_USER : err;
-		goto reply;
-	}
-	if ((err = chain_load(srv, &room, &chain, &keys)))
-		goto reply;
-	if (chain.nmembers >= ROOM_MEMBERS_MAX || chain.count >= ROOM_RECORDS_MAX) {
-		err = CC_ERR_LIMIT;
-		why = "the room is full (256 members, 800 membership changes)";
-		goto reply;
-	}
-	if ((err = store_begin(srv->store)))
-		goto reply;
-	if ((err = chain_append(c, &room, &chain, &keys, req->record.p, req->record.len, &why)) ||
-	    (err = store_member_add(srv->store, room.id, subject.id, room.last_msg_id + 1,
-				    room.epoch)) ||
-	    (err = store_key_put(srv->store, room.id, room.epoch, subject.id, req->wrapped.p,
-				 req->wrapped.len)) ||
-	    (err = store_commit(srv->store))) {
-		store_rollback(srv->store);
-		goto reply;
-	}
-	log_info("conn %s: %s added %s to a room", c->peer, c->nick, subject.nick);
-	broadcast_record(srv, room.id, room.room_id, req->record.p, req->record.len, c);
-reply:
-	if (err)
-		conn_send_error(c, req->request_id, err, *why ? why : NULL);
-	else
-		reply_ok(c, req->request_id);
-	store_user_clear(&subject);
-	e2e_chain_free(&chain);
-	key_cache_free(&keys);
-	return CC_OK;
-}
-
 static cc_err handle_room_disconnect(struct conn *c, const struct proto_room_ref *req)
 {
 	struct store_room room;
@@ -1113,64 +1052,6 @@ static void room_drop_user(struct server *srv, int64_t room, int64_t user)
 	for (struct conn *o = srv->conns; o; o = o->next)
 		if (o->user_id == user && o->pumping && o->pump_room == room)
 			o->pumping = false;
-}
-
-static cc_err handle_room_leave(struct conn *c, const struct proto_room_leave *req)
-{
-	struct server *srv = c->srv;
-	struct store_room room;
-	struct proto_record rec;
-	struct e2e_chain chain;
-	struct key_cache keys = {.srv = srv};
-	const char *why = "";
-	cc_err err;
-
-	server_rooms_commit(srv);
-	e2e_chain_init(&chain, req->room_id);
-	if ((err = room_of_member(c, req->room_id, &room, NULL)) ||
-	    (err = record_actor_is_session(c, req->record.p, req->record.len, &rec)))
-		goto reply;
-	if (rec.action != PROTO_REC_LEAVE) {
-		err = CC_ERR_MALFORMED;
-		why = "not a leave record";
-		goto reply;
-	}
-	if ((err = chain_load(srv, &room, &chain, &keys)))
-		goto reply;
-	if (room.admin_user == c->user_id && chain.nmembers > 1) {
-		err = CC_ERR_MUST_TRANSFER_ADMIN;
-		goto reply;
-	}
-	if ((err = store_begin(srv->store)))
-		goto reply;
-	if ((err = chain_append(c, &room, &chain, &keys, req->record.p, req->record.len, &why)) ||
-	    (err = store_member_remove(srv->store, room.id, c->user_id)))
-		goto rollback;
-	if (chain.nmembers == 0)
-		err = store_room_delete(srv->store, room.id);
-	else
-		err = store_room_set_rekey_owed(srv->store, room.id, true);
-	if (err || (err = store_commit(srv->store)))
-		goto rollback;
-	/* Only now that the leave holds does the user stop hearing the room. */
-	room_drop_user(srv, room.id, c->user_id);
-	log_info("conn %s: %s left a room%s", c->peer, c->nick,
-		 chain.nmembers ? "" : ", which ended with it");
-	if (chain.nmembers) {
-		broadcast_record(srv, room.id, room.room_id, req->record.p, req->record.len, c);
-		notify_owed(srv, room.admin_user);  /* the admin owes a new key */
-	}
-	goto reply;
-rollback:
-	store_rollback(srv->store);
-reply:
-	if (err)
-		conn_send_error(c, req->request_id, err, *why ? why : NULL);
-	else
-		reply_ok(c, req->request_id);
-	e2e_chain_free(&chain);
-	key_cache_free(&keys);
-	return CC_OK;
 }
 
 /* ---- new epochs: kick, rekey (after leaves and expiries), admin handover ---- */
@@ -1362,56 +1243,152 @@ reply:
 	return CC_OK;
 }
 
-static cc_err handle_room_admin(struct conn *c, const struct proto_room_leave *req)
-{
-	struct server *srv = c->srv;
+/* One signed record that changes a room without a new epoch (add, admin
+ * handover, leave): the checks they share, then `apply` stores what the
+ * change means in the same transaction as the record. */
+struct record_change {
+	struct conn *c;
 	struct store_room room;
 	struct proto_record rec;
-	struct store_user subject = {0};
+	struct store_user subject;       /* the record's subject, if registered */
 	struct e2e_chain chain;
-	struct key_cache keys = {.srv = srv};
-	const char *why = "";
+	struct key_cache keys;
+	const char *why;
+};
+
+static cc_err change_begin(struct conn *c, const uint8_t room_id[PROTO_ROOM_ID_LEN],
+			   const struct proto_bytes *record, uint8_t action, bool admin_only,
+			   struct record_change *ch)
+{
+	struct server *srv = c->srv;
 	cc_err err;
 
+	memset(ch, 0, sizeof *ch);
+	ch->c = c;
+	ch->keys.srv = srv;
+	ch->why = "";
 	server_rooms_commit(srv);
-	e2e_chain_init(&chain, req->room_id);
-	if ((err = room_of_member(c, req->room_id, &room, NULL)))
-		goto reply;
-	if (room.admin_user != c->user_id) {
-		err = CC_ERR_NOT_ADMIN;
-		goto reply;
+	e2e_chain_init(&ch->chain, room_id);
+	if ((err = room_of_member(c, room_id, &ch->room, NULL)))
+		return err;
+	if (admin_only && ch->room.admin_user != c->user_id)
+		return CC_ERR_NOT_ADMIN;
+	if ((err = record_actor_is_session(c, record->p, record->len, &ch->rec)))
+		return err;
+	if (ch->rec.action != action) {
+		ch->why = "a record of another kind";
+		return CC_ERR_MALFORMED;
 	}
-	if ((err = record_actor_is_session(c, req->record.p, req->record.len, &rec)))
-		goto reply;
-	if (rec.action != PROTO_REC_ADMIN) {
-		err = CC_ERR_MALFORMED;
-		why = "not an admin record";
-		goto reply;
-	}
-	if ((err = store_user_get_by_fingerprint(srv->store, rec.subject_fp, &subject))) {
-		err = err == CC_ERR_NOT_FOUND ? CC_ERR_UNKNOWN_USER : err;
-		goto reply;
-	}
-	if ((err = chain_load(srv, &room, &chain, &keys)) || (err = store_begin(srv->store)))
-		goto reply;
-	if ((err = chain_append(c, &room, &chain, &keys, req->record.p, req->record.len, &why)) ||
-	    (err = store_room_set_admin(srv->store, room.id, subject.id)) ||
-	    (err = store_commit(srv->store))) {
-		store_rollback(srv->store);
-		goto reply;
-	}
-	log_info("conn %s: %s handed a room to %s", c->peer, c->nick, subject.nick);
-	broadcast_record(srv, room.id, room.room_id, req->record.p, req->record.len, c);
-	/* A new key may be owed (someone left while the old admin was away). */
-	notify_owed(srv, subject.id);
-reply:
+	err = store_user_get_by_fingerprint(srv->store, ch->rec.subject_fp, &ch->subject);
 	if (err)
-		conn_send_error(c, req->request_id, err, *why ? why : NULL);
+		return err == CC_ERR_NOT_FOUND ? CC_ERR_UNKNOWN_USER : err;
+	return chain_load(srv, &ch->room, &ch->chain, &ch->keys);
+}
+
+static cc_err change_commit(struct record_change *ch, const struct proto_bytes *record,
+			    cc_err (*apply)(struct record_change *ch, const void *arg),
+			    const void *arg)
+{
+	struct store *st = ch->c->srv->store;
+	cc_err err = store_begin(st);
+	if (err)
+		return err;
+	if ((err = chain_append(ch->c, &ch->room, &ch->chain, &ch->keys, record->p, record->len,
+				&ch->why)) ||
+	    (err = apply(ch, arg)) || (err = store_commit(st)))
+		store_rollback(st);
+	return err;
+}
+
+static void change_end(struct record_change *ch, uint32_t request_id, cc_err err)
+{
+	if (err)
+		conn_send_error(ch->c, request_id, err, *ch->why ? ch->why : NULL);
 	else
-		reply_ok(c, req->request_id);
-	store_user_clear(&subject);
-	e2e_chain_free(&chain);
-	key_cache_free(&keys);
+		reply_ok(ch->c, request_id);
+	store_user_clear(&ch->subject);
+	e2e_chain_free(&ch->chain);
+	key_cache_free(&ch->keys);
+}
+
+static cc_err apply_add(struct record_change *ch, const void *arg)
+{
+	const struct proto_room_add *req = arg;
+	struct store *st = ch->c->srv->store;
+	cc_err err = store_member_add(st, ch->room.id, ch->subject.id, ch->room.last_msg_id + 1,
+				      ch->room.epoch);
+	return err ? err : store_key_put(st, ch->room.id, ch->room.epoch, ch->subject.id,
+					 req->wrapped.p, req->wrapped.len);
+}
+
+static cc_err handle_room_add(struct conn *c, const struct proto_room_add *req)
+{
+	struct record_change ch;
+	cc_err err = change_begin(c, req->room_id, &req->record, PROTO_REC_ADD, true, &ch);
+	if (!err && (ch.chain.nmembers >= ROOM_MEMBERS_MAX || ch.chain.count >= ROOM_RECORDS_MAX)) {
+		err = CC_ERR_LIMIT;
+		ch.why = "the room is full (256 members, 800 membership changes)";
+	}
+	if (!err && !(err = change_commit(&ch, &req->record, apply_add, req))) {
+		log_info("conn %s: %s added %s to a room", c->peer, c->nick, ch.subject.nick);
+		broadcast_record(c->srv, ch.room.id, ch.room.room_id, req->record.p, req->record.len,
+				 c);
+	}
+	change_end(&ch, req->request_id, err);
+	return CC_OK;
+}
+
+static cc_err apply_admin(struct record_change *ch, const void *arg)
+{
+	(void)arg;
+	return store_room_set_admin(ch->c->srv->store, ch->room.id, ch->subject.id);
+}
+
+static cc_err handle_room_admin(struct conn *c, const struct proto_room_leave *req)
+{
+	struct record_change ch;
+	cc_err err = change_begin(c, req->room_id, &req->record, PROTO_REC_ADMIN, true, &ch);
+	if (!err && !(err = change_commit(&ch, &req->record, apply_admin, NULL))) {
+		log_info("conn %s: %s handed a room to %s", c->peer, c->nick, ch.subject.nick);
+		broadcast_record(c->srv, ch.room.id, ch.room.room_id, req->record.p, req->record.len,
+				 c);
+		/* A new key may be owed (someone left while the old admin was away). */
+		notify_owed(c->srv, ch.subject.id);
+	}
+	change_end(&ch, req->request_id, err);
+	return CC_OK;
+}
+
+static cc_err apply_leave(struct record_change *ch, const void *arg)
+{
+	struct store *st = ch->c->srv->store;
+	(void)arg;
+	cc_err err = store_member_remove(st, ch->room.id, ch->c->user_id);
+	if (err)
+		return err;
+	/* The leaver still holds the current key: the admin owes a new one. */
+	return ch->chain.nmembers == 0 ? store_room_delete(st, ch->room.id)
+				       : store_room_set_rekey_owed(st, ch->room.id, true);
+}
+
+static cc_err handle_room_leave(struct conn *c, const struct proto_room_leave *req)
+{
+	struct record_change ch;
+	cc_err err = change_begin(c, req->room_id, &req->record, PROTO_REC_LEAVE, false, &ch);
+	if (!err && ch.room.admin_user == c->user_id && ch.chain.nmembers > 1)
+		err = CC_ERR_MUST_TRANSFER_ADMIN;
+	if (!err && !(err = change_commit(&ch, &req->record, apply_leave, NULL))) {
+		/* Only now that the leave holds does the user stop hearing the room. */
+		room_drop_user(c->srv, ch.room.id, c->user_id);
+		log_info("conn %s: %s left a room%s", c->peer, c->nick,
+			 ch.chain.nmembers ? "" : ", which ended with it");
+		if (ch.chain.nmembers) {
+			broadcast_record(c->srv, ch.room.id, ch.room.room_id, req->record.p,
+					 req->record.len, c);
+			notify_owed(c->srv, ch.room.admin_user);
+		}
+	}
+	change_end(&ch, req->request_id, err);
 	return CC_OK;
 }
 
