@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "client/client.h"
+#include "util/args.h"
 #include "crypto/crypto.h"
 #include "util/log.h"
 
@@ -190,30 +191,6 @@ static void frontend_signal_cb(evutil_socket_t sig, short what, void *arg)
 	client_quit(fe->client);
 }
 
-static int parse_server(const char *s, struct client_config *cfg)
-{
-	const char *colon = strrchr(s, ':');
-	char *end;
-	if (!colon || colon == s)
-		return -1;
-	errno = 0;
-	unsigned long port = strtoul(colon + 1, &end, 10);
-	if (errno || *end || colon[1] == '\0' || port == 0 || port > 65535)
-		return -1;
-	const char *host = s;
-	size_t host_len = (size_t)(colon - s);
-	if (host[0] == '[' && host_len >= 2 && host[host_len - 1] == ']') {
-		host++;
-		host_len -= 2;
-	}
-	if (host_len == 0 || host_len >= sizeof cfg->host)
-		return -1;
-	memcpy(cfg->host, host, host_len);
-	cfg->host[host_len] = '\0';
-	cfg->port = (uint16_t)port;
-	return 0;
-}
-
 int main(int argc, char **argv)
 {
 	enum { OPT_SERVER = 1, OPT_NICK, OPT_HOME, OPT_RSA, OPT_BATCH, OPT_LOG, OPT_REKEY,
@@ -233,6 +210,7 @@ int main(int argc, char **argv)
 	struct client_config cfg = {0};
 	struct frontend fe = {0};
 	int opt, idx = 0, level, status = CLIENT_EXIT_ERROR;
+	unsigned long long number;
 	char *end;
 
 	snprintf(cfg.host, sizeof cfg.host, "127.0.0.1");
@@ -243,7 +221,7 @@ int main(int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, "", options, &idx)) != -1) {
 		switch (opt) {
 		case OPT_SERVER:
-			if (parse_server(optarg, &cfg))
+			if (args_parse_host_port(optarg, cfg.host, sizeof cfg.host, &cfg.port))
 				goto bad_value;
 			break;
 		case OPT_NICK:
@@ -260,14 +238,11 @@ int main(int argc, char **argv)
 				goto bad_value;
 			snprintf(cfg.home, sizeof cfg.home, "%s", optarg);
 			break;
-		case OPT_RSA: {
-			errno = 0;
-			unsigned long bits = strtoul(optarg, &end, 10);
-			if (errno || *end || bits < CRYPTO_RSA_MIN_BITS || bits > CRYPTO_RSA_MAX_BITS)
+		case OPT_RSA:
+			if (args_parse_uint(optarg, CRYPTO_RSA_MIN_BITS, CRYPTO_RSA_MAX_BITS, &number))
 				goto bad_value;
-			cfg.rsa_bits = (unsigned)bits;
+			cfg.rsa_bits = (unsigned)number;
 			break;
-		}
 		case OPT_BATCH:
 			fe.batch = true;
 			break;

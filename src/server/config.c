@@ -1,4 +1,3 @@
-#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +7,7 @@
 #include "proto/frame.h"
 #include "proto/msg.h"
 #include "server/server.h"
+#include "util/args.h"
 #include "util/log.h"
 
 static const char server_usage[] =
@@ -53,42 +53,6 @@ void server_config_defaults(struct server_config *cfg)
 	cfg->nick_ttl_s = 86400;
 }
 
-/* Parses an unsigned decimal in [min, max]; 0 on success. */
-static int parse_number(const char *s, unsigned long long min, unsigned long long max,
-			unsigned long long *out)
-{
-	char *end;
-	if (!s || !*s || *s == '-')
-		return -1;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (errno || *end || v < min || v > max)
-		return -1;
-	*out = v;
-	return 0;
-}
-
-/* "HOST:PORT" or "[V6]:PORT". */
-static int parse_listen(const char *s, struct server_config *cfg)
-{
-	const char *colon = strrchr(s, ':');
-	unsigned long long port;
-	if (!colon || colon == s || parse_number(colon + 1, 1, 65535, &port))
-		return -1;
-	const char *host = s;
-	size_t host_len = (size_t)(colon - s);
-	if (host[0] == '[' && host_len >= 2 && host[host_len - 1] == ']') {
-		host++;
-		host_len -= 2;
-	}
-	if (host_len == 0 || host_len >= sizeof cfg->listen_host)
-		return -1;
-	memcpy(cfg->listen_host, host, host_len);
-	cfg->listen_host[host_len] = '\0';
-	cfg->listen_port = (uint16_t)port;
-	return 0;
-}
-
 cc_err server_config_parse(struct server_config *cfg, int argc, char **argv, int *exit_now)
 {
 	enum { OPT_LISTEN = 1, OPT_DATA, OPT_LOG, OPT_MAXCONN, OPT_MAXFRAME, OPT_MAXOUT,
@@ -120,7 +84,8 @@ cc_err server_config_parse(struct server_config *cfg, int argc, char **argv, int
 	while ((opt = getopt_long(argc, argv, "", options, &idx)) != -1) {
 		switch (opt) {
 		case OPT_LISTEN:
-			if (parse_listen(optarg, cfg))
+			if (args_parse_host_port(optarg, cfg->listen_host, sizeof cfg->listen_host,
+						 &cfg->listen_port))
 				goto bad_value;
 			break;
 		case OPT_DATA:
@@ -134,47 +99,47 @@ cc_err server_config_parse(struct server_config *cfg, int argc, char **argv, int
 			log_set_level((enum log_level)level);
 			break;
 		case OPT_MAXCONN:
-			if (parse_number(optarg, 1, 1000000, &v))
+			if (args_parse_uint(optarg, 1, 1000000, &v))
 				goto bad_value;
 			cfg->max_connections = (unsigned)v;
 			break;
 		case OPT_MAXFRAME:
-			if (parse_number(optarg, PROTO_FRAME_MAX_PREAUTH, PROTO_FRAME_MAX_LIMIT, &v))
+			if (args_parse_uint(optarg, PROTO_FRAME_MAX_PREAUTH, PROTO_FRAME_MAX_LIMIT, &v))
 				goto bad_value;
 			cfg->max_frame = (size_t)v;
 			break;
 		case OPT_MAXOUT:
-			if (parse_number(optarg, 64 * 1024, 1ull << 32, &v))
+			if (args_parse_uint(optarg, 64 * 1024, 1ull << 32, &v))
 				goto bad_value;
 			cfg->max_output = (size_t)v;
 			break;
 		case OPT_HS_TIMEOUT:
-			if (parse_number(optarg, 1, 3600, &v))
+			if (args_parse_uint(optarg, 1, 3600, &v))
 				goto bad_value;
 			cfg->handshake_timeout_s = (unsigned)v;
 			break;
 		case OPT_IDLE:
-			if (parse_number(optarg, 1, 86400, &v))
+			if (args_parse_uint(optarg, 1, 86400, &v))
 				goto bad_value;
 			cfg->idle_timeout_s = (unsigned)v;
 			break;
 		case OPT_RSA:
-			if (parse_number(optarg, CRYPTO_RSA_MIN_BITS, CRYPTO_RSA_MAX_BITS, &v))
+			if (args_parse_uint(optarg, CRYPTO_RSA_MIN_BITS, CRYPTO_RSA_MAX_BITS, &v))
 				goto bad_value;
 			cfg->rsa_bits = (unsigned)v;
 			break;
 		case OPT_HIST_DAYS:
-			if (parse_number(optarg, 0, 36500, &v))
+			if (args_parse_uint(optarg, 0, 36500, &v))
 				goto bad_value;
 			cfg->history_days = (unsigned)v;
 			break;
 		case OPT_HIST_MAX:
-			if (parse_number(optarg, 0, 100000000, &v))
+			if (args_parse_uint(optarg, 0, 100000000, &v))
 				goto bad_value;
 			cfg->history_max = (unsigned)v;
 			break;
 		case OPT_NICK_TTL:
-			if (parse_number(optarg, 0, 100ull * 365 * 86400, &v))
+			if (args_parse_uint(optarg, 0, 100ull * 365 * 86400, &v))
 				goto bad_value;
 			cfg->nick_ttl_s = v;
 			break;
