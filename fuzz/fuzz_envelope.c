@@ -19,26 +19,13 @@
  *	CC_FUZZ_GEN_SEEDS=fuzz/corpus/envelope build-fuzz/fuzz_envelope
  *
  * which writes them and exits; see fuzz/README.md. */
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
+#define FUZZ_NAME "fuzz_envelope"
+#include "fuzz_common.h"
 
 #include "crypto/crypto.h"
-#include "crypto/rng_test.h"
 #include "e2e/e2e.h"
 #include "proto/msg.h"
 #include "proto/room.h"
-#include "util/buf.h"
-
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                  \
-	do {                         \
-		if (!(cond))         \
-			abort();     \
-	} while (0)
 
 static const char seeds_seed[] = "cryptocat fuzz_envelope seeds";
 
@@ -92,26 +79,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 /* ---- seed generation (CC_FUZZ_GEN_SEEDS=dir) ---- */
 
-static void must(cc_err err, const char *what)
-{
-	if (err != CC_OK) {
-		fprintf(stderr, "fuzz_envelope: %s: %s\n", what, cc_err_str(err));
-		exit(1);
-	}
-}
-
-static void gen_write(const char *dir, const char *name, const struct buf *b)
-{
-	char path[4096];
-	snprintf(path, sizeof path, "%s/%s", dir, name);
-	FILE *f = fopen(path, "wb");
-	if (!f || fwrite(b->data, 1, b->len, f) != b->len || fclose(f) != 0) {
-		fprintf(stderr, "fuzz_envelope seeds: cannot write %s\n", path);
-		exit(1);
-	}
-	printf("%s (%zu bytes)\n", path, b->len);
-}
-
 /* Seals text from sender (with seed), checks how the fixed keys open it,
  * and writes it; flip, if not 0, is XORed into the last ciphertext byte
  * first. */
@@ -130,16 +97,16 @@ static void gen_env(const char *dir, const char *name, const char *sender,
 	env.seq = 42;
 	env.time_ms = 1700000000000ull;
 	buf_init(&b, 0);
-	must(e2e_message_seal(seed, room_key, &env, msg, len, &b), name);
+	fuzz_must(e2e_message_seal(seed, room_key, &env, msg, len, &b), name);
 	b.data[b.len - PROTO_SIG_LEN - 1] ^= flip;
-	must(proto_envelope_decode(b.data, b.len, &env), name);
+	fuzz_must(proto_envelope_decode(b.data, b.len, &env), name);
 	cc_err err = e2e_message_open(sign_pub, room_key, &env, text, &n);
 	if (err != want) {
 		fprintf(stderr, "fuzz_envelope seeds: %s opens with %s, wanted %s\n", name,
 			cc_err_str(err), cc_err_str(want));
 		exit(1);
 	}
-	gen_write(dir, name, &b);
+	fuzz_write_buf(dir, name, &b);
 	buf_free(&b);
 }
 
@@ -150,7 +117,7 @@ static void gen_seeds(const char *dir)
 
 	for (size_t i = 0; i < sizeof longest; i++)
 		longest[i] = (uint8_t)(' ' + i % 95);
-	crypto_test_rng_seed((const uint8_t *)seeds_seed, strlen(seeds_seed));
+	fuzz_rng_seed_str(seeds_seed);
 	gen_env(dir, "empty", "alice", sign_seed, "", 0, 0, CC_OK);
 	gen_env(dir, "hello", "alice", sign_seed, "hello", 5, 0, CC_OK);
 	gen_env(dir, "utf8", "alice", sign_seed, utf8, sizeof utf8 - 1, 0, CC_OK);
@@ -169,15 +136,15 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
 	(void)argv;
-	must(crypto_init(), "crypto_init");
+	fuzz_must(crypto_init(), "crypto_init");
 	for (size_t i = 0; i < E2E_KEY_LEN; i++) {
 		sign_seed[i] = (uint8_t)(0x51 + i);
 		other_seed[i] = (uint8_t)(0x93 + 3 * i);
 		room_key[i] = (uint8_t)(0x17 * i + 5);
 		other_key[i] = (uint8_t)(0x17 * i + 6);
 	}
-	must(crypto_ed25519_public(sign_seed, sign_pub), "signing key");
-	must(crypto_ed25519_public(other_seed, other_pub), "other signing key");
+	fuzz_must(crypto_ed25519_public(sign_seed, sign_pub), "signing key");
+	fuzz_must(crypto_ed25519_public(other_seed, other_pub), "other signing key");
 	const char *dir = getenv("CC_FUZZ_GEN_SEEDS");
 	if (dir) {
 		gen_seeds(dir);

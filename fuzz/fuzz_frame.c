@@ -10,23 +10,10 @@
  * Every frame is checked from an exact-size copy so ASan sees over-reads.
  *
  * CC_FUZZ_GEN_SEEDS=dir writes the seed corpus (fuzz/corpus/frame) and exits. */
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
+#define FUZZ_NAME "fuzz_frame"
+#include "fuzz_common.h"
 
 #include "proto/frame.h"
-#include "util/buf.h"
-
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                  \
-	do {                         \
-		if (!(cond))         \
-			abort();     \
-	} while (0)
 
 static const size_t caps[] = {
 	0, 1, 4, 255, PROTO_FRAME_MAX_PREAUTH, PROTO_FRAME_MAX_DEFAULT, PROTO_FRAME_MAX_LIMIT,
@@ -162,27 +149,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 /* ---- seed generation (CC_FUZZ_GEN_SEEDS=dir) ---- */
 
-static void gen_write(const char *dir, const char *name, const struct buf *b)
-{
-	char path[4096];
-	snprintf(path, sizeof path, "%s/%s", dir, name);
-	FILE *f = fopen(path, "wb");
-	if (!f || fwrite(b->data, 1, b->len, f) != b->len || fclose(f) != 0) {
-		fprintf(stderr, "fuzz_frame seeds: cannot write %s\n", path);
-		exit(1);
-	}
-	printf("%s (%zu bytes)\n", path, b->len);
-}
-
-static void gen_raw(const char *dir, const char *name, const void *p, size_t n)
-{
-	struct buf b;
-	buf_init(&b, 0);
-	CHECK(buf_put_bytes(&b, p, n) == CC_OK);
-	gen_write(dir, name, &b);
-	buf_free(&b);
-}
-
 static void gen_seeds(const char *dir)
 {
 	uint8_t body[300];
@@ -192,22 +158,22 @@ static void gen_seeds(const char *dir)
 
 	buf_init(&b, 0);
 	CHECK(proto_frame_put(&b, (const uint8_t *)"hello", 5) == CC_OK);
-	gen_write(dir, "one_frame", &b);
+	fuzz_write_buf(dir, "one_frame", &b);
 	CHECK(proto_frame_put(&b, body, 1) == CC_OK);
-	gen_write(dir, "two_frames", &b);
+	fuzz_write_buf(dir, "two_frames", &b);
 	/* The second frame cut short. */
 	CHECK(proto_frame_put(&b, body, 200) == CC_OK);
 	b.len -= 100;
-	gen_write(dir, "partial_body", &b);
+	fuzz_write_buf(dir, "partial_body", &b);
 	buf_reset(&b);
 	for (size_t n = 1; n <= 16; n++)
 		CHECK(proto_frame_put(&b, body, n) == CC_OK);
-	gen_write(dir, "many_frames", &b);
+	fuzz_write_buf(dir, "many_frames", &b);
 	/* A CLIENT_HELLO-sized frame: type, version, two 32-byte fields. */
 	buf_reset(&b);
 	body[0] = 0x01, body[1] = 0, body[2] = 1;
 	CHECK(proto_frame_put(&b, body, 67) == CC_OK);
-	gen_write(dir, "client_hello_sized", &b);
+	fuzz_write_buf(dir, "client_hello_sized", &b);
 	buf_free(&b);
 
 	static const uint8_t short_header[] = {0, 0, 1};
@@ -216,12 +182,12 @@ static void gen_seeds(const char *dir)
 	static const uint8_t over_default[] = {0, 0x10, 0, 1, 'x'};
 	static const uint8_t over_limit[] = {0xff, 0xff, 0xff, 0xff, 'x'};
 	static const uint8_t then_zero[] = {0, 0, 0, 1, 'a', 0, 0, 0, 0};
-	gen_raw(dir, "short_header", short_header, sizeof short_header);
-	gen_raw(dir, "zero_length", zero_length, sizeof zero_length);
-	gen_raw(dir, "over_preauth", over_preauth, sizeof over_preauth);
-	gen_raw(dir, "over_default", over_default, sizeof over_default);
-	gen_raw(dir, "over_limit", over_limit, sizeof over_limit);
-	gen_raw(dir, "frame_then_zero_length", then_zero, sizeof then_zero);
+	fuzz_write(dir, "short_header", short_header, sizeof short_header);
+	fuzz_write(dir, "zero_length", zero_length, sizeof zero_length);
+	fuzz_write(dir, "over_preauth", over_preauth, sizeof over_preauth);
+	fuzz_write(dir, "over_default", over_default, sizeof over_default);
+	fuzz_write(dir, "over_limit", over_limit, sizeof over_limit);
+	fuzz_write(dir, "frame_then_zero_length", then_zero, sizeof then_zero);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)

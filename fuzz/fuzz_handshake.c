@@ -31,88 +31,13 @@
  *	CC_FUZZ_GEN_SEEDS=fuzz/corpus/handshake build-fuzz/fuzz_handshake
  *
  * which writes them and exits; see fuzz/README.md. */
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
+#define FUZZ_NAME "fuzz_handshake"
+#include "fuzz_common.h"
 
 #include "crypto/crypto.h"
-#include "crypto/rng_test.h"
 #include "proto/frame.h"
 #include "proto/msg.h"
 #include "transport/chan.h"
-#include "util/buf.h"
-
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                  \
-	do {                         \
-		if (!(cond))         \
-			abort();     \
-	} while (0)
-
-/* The fuzz build has no source path to read keys from, so the example keys
- * of tests/data are copied here. The server's: */
-static const char server_pem[] =
-	"-----BEGIN PRIVATE KEY-----\n"
-	"MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC8U1V3kRnYwL0K\n"
-	"UvinGiiywV9gR70r330MBbVxCuk4MlGY6yGZKE6OQ3L9Cybk0wcUALknLS6nWfHi\n"
-	"2jMlRrtJx/z9hYJgpJvHOW3qzMlOrR7mvICTQ8kzEeppmOyYTTR63uMjVMg3llQ/\n"
-	"NYF1EAkAJjk0woTFv5u/eCN/k7bF86Auvdq1+Ps7XTZtmzeyBwmrqFEEy8p8OhHR\n"
-	"HFXycypUaDQpC/FiIrmGM6673alSbYnvV6HQONhKEFxIH5XttfTsiBKZ4lm9mvEG\n"
-	"fkWNIZftH7cfn5ibDJ1UsO0Xt765EIQMpcfm1h+cxn6Qryuf8f4bB+STh1rksFSz\n"
-	"8QJEFkI7AgMBAAECggEAGVPj1LbREROq2O6bvm2IN7JGD37WdEYUXT+PTWq4PvSV\n"
-	"gMlutVh0aDGuD1YmnvO6qfgG7rvm4F76ZxYNdt/yZFPfNIF2LWU2Bi81FzT/hfNG\n"
-	"iqWjbSrarmGkcxs8BqerfTLovWGzo7Y2EmIxzPqhG0IIw429qZLBcZjIvWmyVSDZ\n"
-	"gfGWtyQBuiu3Z5wqizgO0vuGtsSw0oCuluJxEvWVqrJojO66jfGB6mMaOKaoWBo5\n"
-	"dMGen1vNI80YH8MlY4mNnvxOJj+k5KKp5NeSw1D2im8IFOd9ezt6FK0jHHU9yonx\n"
-	"JYGGmzhqqthrQ+iXQxYyobaNuzEl4tRc+ZIv7BH0YQKBgQDxMVKecc5odHfaxKm3\n"
-	"Mu/Z0/2FByNj/kyNi6+ancIUjvkFuX6kEFV0b7BqnW869Dx8eqXzXnGQcENLzCCu\n"
-	"E00JHPeRMAiYkXg7UXjRwtJrGvzMB5PDC/9gv2JKOsKJMPaVxCBP1a+BCs3B/QdJ\n"
-	"SPALDzioCzofI36iOhvS1NECqQKBgQDH4yFxVrvjSKAvlvK3pCJWu2zwwL1ELzsm\n"
-	"hwkq8B6ueudGJ8Y+mnhKB1JlLcyuayEIX6JsBRSzCYsxdEqBMHiSVmRh+JUPS2aK\n"
-	"97kxQId3xhD0KGG8u8+QzvRfFaSS40BWR4OqPAyZP1ZB4egJ91mdTwrpELppAchF\n"
-	"RQ3HcngQQwKBgCG9lKE1qnpSULH58QP/zC3cygpiBUFnwa3LbLVkfFID7jIu0NiC\n"
-	"sHGpbjR78aN9pziCr9Rr0dcy3TctRyUS7iPoOXnGDm3Ja9hgfVZaurThAZxJMxKG\n"
-	"CyOtokJgFfa7MsOgvCRu8C5NJJuOmgZWfb4OUw6vA2J3xK9NEbdcriCBAoGADTWi\n"
-	"YSYVNpj3FQ4Jrj8nkcnDEkn6eAYTB6HG5lKGBIvUutsoC70Tk/jV5h/XtfMYdMA1\n"
-	"MKRJUOehjjwcLFtyrGEPMzZFS4R1G1vxniKgkTbCqg/9HYbf2bcDiUEZ5ickek8x\n"
-	"kU90mbAI2EPAnN/+yRmPJAXZ+9SFUqaUmYikDJcCgYEAo/UAILCOF2nGmnAed4ft\n"
-	"QuY655NHcTzoTx0Rk86owsD108XNNE8gMRwAEsfsg/Yh0YZM266aeiQtvKSipizo\n"
-	"D8occ0Kc9M1VK32KVIWPCyrYTRL0VvnTTFakiG5kEjXRP4FQQvuQT/lefKg8tRvi\n"
-	"NJSu196hyAqdLmU09nv2JXg=\n"
-	"-----END PRIVATE KEY-----\n";
-/* The client's (tests/data/example_client_key.pem), for the seed generator. */
-static const char client_pem[] =
-	"-----BEGIN PRIVATE KEY-----\n"
-	"MIIEvgIBADANBgkqhkiG9w0BAQEFAASCBKgwggSkAgEAAoIBAQCGBXa0pI+ecSJ4\n"
-	"pKvCg+dEnKhWWyGaNyKJJrsOULQl6k7t1TFEAQoSIPkGlVktg+oY13U/fdSxybQc\n"
-	"lLsmIziOIdKpuIrLj0kY0xc6LVZHuoFlqIijoIePYjlvoBWq0j9JkBAe0w+Yoyvs\n"
-	"lo7axKV7cwz+oUv0h1pDX/QtLZfsQhVnxvgSmmBeNtxzPkV7rbqjGupzYSAVCTB1\n"
-	"KlhWHJPCzgBYRw8yfmAVKdThlhSqmBQZAW/D7schw8gvJTeWpWQOfmsJ7N9ru9Ou\n"
-	"vCmSOtepWORKkATC5kbjS/nQk0MRqb0K/I5yYwUogpGKEi7zyjQb8gBdijBtqe4m\n"
-	"/GsugjERAgMBAAECggEAAM8uIxOeUWbd/iwCZIOO5TVr98+HkaqVEQ50kTbQC62R\n"
-	"SfLgYAiAktDzqARFXFbAVmOQr/A21VcCOSz1v1p1mDggkUlNv0JvftChgoatD3RT\n"
-	"HTXKE3Df+K/vaFrnXpdz7eIKkuET5khP9tcG6E/JLwhoEu6O6pxZoXAGJbKxiOnw\n"
-	"AeA8GbzQDOioLiWI6bwEqY/b/62Ltmpx4XUBH+yoaht2w1BQiZDr+AvIYcmpswl2\n"
-	"6IqZONT50M8+/J/UrQh4Q6Gb25GX4kv/xweog5uoYnJB21kC9HuIgAmy0kjyjBmq\n"
-	"e3OeCR6g25DXFERr9ybexKHusmGFbJ2FLB2z9bjLpQKBgQC8h0pkML7Pg7vOJU6x\n"
-	"/hWtO73m8fh6/UVYbWCwpuDU6HfP5CNtGTkvGeJUsBq8uDomR4rdG/CyaezdvH/Y\n"
-	"lUNGbLR10vUwE5PFff5kv9eJKVo/SUqobmbq9fvRtKJQc4P4VLmO5a0wNvdl0l6l\n"
-	"0wF1w0OcXgo/z0VEKJaH/q8wHQKBgQC1/E6qN5/eAvAVD9vO1ChfLmypPhrt5BM3\n"
-	"q1v1CChIJFIRjC9fjEdFYP++kikJi7tGmQTgU3KVla1TAG3ehwevRlao7jnbuejv\n"
-	"7ieqc4KF5urha3F5xECfpBaDpwG2luTds8WDW8PqfPqAOguu7Cua7afe3Omq/dfI\n"
-	"eGoLBKRahQKBgQCZJrKJF4w6WYKcYXQ/ZfBIDSskzFaV2t+ViS0t9DLa4opKKMOa\n"
-	"og3xNG7Ha1QdEO+0HxQwsLzkwuX372RQFllTgYVL3fbuekjl+4dIYwv90ckNdkWe\n"
-	"9CjJINDTt5DQGDcR6gnfircZXt21KqNWxEYAW4K2KTLcSU20o+A9U+kPBQKBgQCq\n"
-	"gZHGo8UyQnhkk24zs817mEiQrTKX7tgekXvf8Vukc/s8m6aLFCh2lXIoQFMYsYWu\n"
-	"mJHcB/NUuV8iZEWMd+E4VGO/dSxadS4NFoqthfolsPwiZgN0ve56ZEf/44qUY35d\n"
-	"RiDpeSHvYldlqnzl0DrutnpRMZPw9FKnbkKUvi2q7QKBgBdvMBJ9jXyXpA4Kdf0r\n"
-	"tb0Y8ZsXZbwJ/SDafHGnNE4nzDt32EQZPpD0kETO0SmjK+OZ5fHG8hZJpxqJGrJa\n"
-	"ZbulvPTV+ry+NvyTi/uOjbr1s/XgLGFLKyYb1HAlr/Gs2uptz+lW+PxkqDUNOurj\n"
-	"47WNWmQ2B/nCL105m7jXCIW5\n"
-	"-----END PRIVATE KEY-----\n";
 
 /* The server's random draws for every input. */
 static const char server_seed[] = "cryptocat fuzz_handshake server";
@@ -121,11 +46,6 @@ static const char client_seed[] = "cryptocat fuzz_handshake client";
 static const char client_seed2[] = "cryptocat fuzz_handshake client key";
 
 static struct crypto_rsa_key *server_key, *client_key;
-
-static void rng_seed_str(const char *seed)
-{
-	crypto_test_rng_seed((const uint8_t *)seed, strlen(seed));
-}
 
 /* Everything the server wrote in plaintext: an optional SERVER_HELLO, then,
  * if the handshake failed, one ERROR carrying the channel's verdict. */
@@ -164,7 +84,7 @@ static void server_run(const uint8_t *data, size_t size)
 	int opened = 0;
 	cc_err err = CC_OK;
 
-	rng_seed_str(server_seed);
+	fuzz_rng_seed_str(server_seed);
 	CHECK(chan_server_new(server_key, PROTO_FRAME_MAX_DEFAULT, &ch) == CC_OK);
 	buf_init(&hs_out, 0);
 	buf_init(&data_out, 0);
@@ -236,7 +156,7 @@ static void server_run(const uint8_t *data, size_t size)
 static cc_err client_hello(struct chan **c, struct buf *wire)
 {
 	cc_err err;
-	rng_seed_str(client_seed);
+	fuzz_rng_seed_str(client_seed);
 	if ((err = chan_client_new(client_key, "fuzzer", PROTO_FRAME_MAX_DEFAULT, c)))
 		return err;
 	return chan_client_start(*c, wire);
@@ -250,7 +170,7 @@ static cc_err client_key_send(struct chan *c, const struct buf *server_hello, st
 		return err;
 	if (ev != CHAN_EVENT_SERVER_KEY)
 		return CC_ERR_STATE;
-	rng_seed_str(client_seed2);
+	fuzz_rng_seed_str(client_seed2);
 	return chan_client_continue(c, wire);
 }
 
@@ -291,32 +211,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 /* ---- seed generation (CC_FUZZ_GEN_SEEDS=dir) ---- */
 
-static void gen_check(cc_err err, const char *what)
-{
-	if (err != CC_OK) {
-		fprintf(stderr, "fuzz_handshake seeds: %s: %s\n", what, cc_err_str(err));
-		exit(1);
-	}
-}
-
-static void gen_write(const char *dir, const char *name, const struct buf *b)
-{
-	char path[4096];
-	snprintf(path, sizeof path, "%s/%s", dir, name);
-	FILE *f = fopen(path, "wb");
-	if (!f || fwrite(b->data, 1, b->len, f) != b->len || fclose(f) != 0) {
-		fprintf(stderr, "fuzz_handshake seeds: cannot write %s\n", path);
-		exit(1);
-	}
-	printf("%s (%zu bytes)\n", path, b->len);
-}
-
 static void gen_cat(struct buf *out, const struct buf *a, const struct buf *b)
 {
 	buf_reset(out);
-	gen_check(buf_put_bytes(out, a->data, a->len), "concat");
+	fuzz_must(buf_put_bytes(out, a->data, a->len), "concat");
 	if (b)
-		gen_check(buf_put_bytes(out, b->data, b->len), "concat");
+		fuzz_must(buf_put_bytes(out, b->data, b->len), "concat");
 }
 
 /* Feeds every frame of wire to ch and expects the given last event. */
@@ -326,14 +226,14 @@ static void gen_deliver(struct chan *ch, const struct buf *wire, struct buf *rep
 	size_t off = 0, body;
 	enum chan_event ev = CHAN_EVENT_NONE;
 	while (off < wire->len) {
-		gen_check(proto_frame_peek(wire->data + off, wire->len - off, chan_frame_cap(ch),
+		fuzz_must(proto_frame_peek(wire->data + off, wire->len - off, chan_frame_cap(ch),
 					   &body), what);
 		size_t n = PROTO_FRAME_HEADER_LEN + body;
-		gen_check(chan_recv_frame(ch, wire->data + off, n, reply, &ev), what);
+		fuzz_must(chan_recv_frame(ch, wire->data + off, n, reply, &ev), what);
 		off += n;
 	}
 	if (ev != want)
-		gen_check(CC_ERR_STATE, what);
+		fuzz_must(CC_ERR_STATE, what);
 }
 
 /* One inner frame holding an encoded message. */
@@ -341,8 +241,8 @@ static void gen_inner(struct buf *plain, const struct proto_msg *m)
 {
 	struct buf body;
 	buf_init(&body, 0);
-	gen_check(proto_msg_encode(m, &body), "encode");
-	gen_check(proto_frame_put(plain, body.data, body.len), "frame");
+	fuzz_must(proto_msg_encode(m, &body), "encode");
+	fuzz_must(proto_frame_put(plain, body.data, body.len), "frame");
 	buf_free(&body);
 }
 
@@ -362,11 +262,11 @@ static void gen_seeds(const char *dir)
 
 	/* The handshake, each side under its own fixed seed; the server's draws
 	 * happen exactly as in LLVMFuzzerTestOneInput. */
-	gen_check(client_hello(&c, &hello), "client hello");
-	rng_seed_str(server_seed);
-	gen_check(chan_server_new(server_key, PROTO_FRAME_MAX_DEFAULT, &s), "server");
+	fuzz_must(client_hello(&c, &hello), "client hello");
+	fuzz_rng_seed_str(server_seed);
+	fuzz_must(chan_server_new(server_key, PROTO_FRAME_MAX_DEFAULT, &s), "server");
 	gen_deliver(s, &hello, &shello, CHAN_EVENT_NONE, "server hello");
-	gen_check(client_key_send(c, &shello, &ckey), "client key");
+	fuzz_must(client_key_send(c, &shello, &ckey), "client key");
 	gen_deliver(s, &ckey, &tail, CHAN_EVENT_OPEN, "open");
 
 	/* Records: one PING; PING, PONG and ERROR in one record; a PING cut
@@ -374,7 +274,7 @@ static void gen_seeds(const char *dir)
 	memset(&m, 0, sizeof m);
 	m.type = PROTO_PING;
 	m.u.ping.token = 1;
-	gen_check(chan_send_msg(c, &m, &recs), "ping");
+	fuzz_must(chan_send_msg(c, &m, &recs), "ping");
 	m.u.ping.token = 2;
 	gen_inner(&plain, &m);
 	m.type = PROTO_PONG;
@@ -385,59 +285,59 @@ static void gen_seeds(const char *dir)
 	m.u.error.code = CC_ERR_STATE;
 	m.u.error.text = proto_bytes_str("caf\xc3\xa9");
 	gen_inner(&plain, &m);
-	gen_check(chan_send(c, plain.data, plain.len, &recs), "batch");
+	fuzz_must(chan_send(c, plain.data, plain.len, &recs), "batch");
 	buf_reset(&plain);
 	memset(&m, 0, sizeof m);
 	m.type = PROTO_PING;
 	m.u.ping.token = 4;
 	gen_inner(&plain, &m);
-	gen_check(chan_send(c, plain.data, 6, &recs), "split 1");
-	gen_check(chan_send(c, plain.data + 6, plain.len - 6, &recs), "split 2");
+	fuzz_must(chan_send(c, plain.data, 6, &recs), "split 1");
+	fuzz_must(chan_send(c, plain.data + 6, plain.len - 6, &recs), "split 2");
 	gen_deliver(s, &recs, &tail, CHAN_EVENT_DATA, "records");
 	/* Then an empty inner frame, which makes the server close. */
 	static const uint8_t empty_inner[4] = {0};
 	buf_reset(&plain);
-	gen_check(chan_send(c, empty_inner, sizeof empty_inner, &plain), "empty inner");
+	fuzz_must(chan_send(c, empty_inner, sizeof empty_inner, &plain), "empty inner");
 
-	gen_write(dir, "client_hello", &hello);
+	fuzz_write_buf(dir, "client_hello", &hello);
 	gen_cat(&file, &hello, &ckey);
-	gen_write(dir, "client_hello_key", &file);
+	fuzz_write_buf(dir, "client_hello_key", &file);
 	gen_cat(&file, &hello, &ckey);
-	gen_check(buf_put_bytes(&file, recs.data, recs.len), "concat");
-	gen_write(dir, "session", &file);
-	gen_check(buf_put_bytes(&file, plain.data, plain.len), "concat");
-	gen_write(dir, "session_empty_inner", &file);
+	fuzz_must(buf_put_bytes(&file, recs.data, recs.len), "concat");
+	fuzz_write_buf(dir, "session", &file);
+	fuzz_must(buf_put_bytes(&file, plain.data, plain.len), "concat");
+	fuzz_write_buf(dir, "session_empty_inner", &file);
 	/* A tag bit flipped in the first record. */
 	gen_cat(&file, &hello, &ckey);
-	gen_check(buf_put_bytes(&file, recs.data, recs.len), "concat");
+	fuzz_must(buf_put_bytes(&file, recs.data, recs.len), "concat");
 	file.data[hello.len + ckey.len + 30] ^= 1;
-	gen_write(dir, "session_bad_tag", &file);
+	fuzz_write_buf(dir, "session_bad_tag", &file);
 	/* Out of order and malformed handshakes. */
-	gen_write(dir, "client_key_first", &ckey);
+	fuzz_write_buf(dir, "client_key_first", &ckey);
 	gen_cat(&file, &hello, &hello);
-	gen_write(dir, "client_hello_twice", &file);
+	fuzz_write_buf(dir, "client_hello_twice", &file);
 	gen_cat(&file, &hello, NULL);
 	store_be16(file.data + PROTO_FRAME_HEADER_LEN + 1, PROTO_VERSION + 1);
-	gen_write(dir, "client_hello_bad_version", &file);
+	fuzz_write_buf(dir, "client_hello_bad_version", &file);
 
 	/* The records form: the same inner frames as plaintexts to seal. */
 	buf_reset(&file);
-	gen_check(buf_put_u8(&file, 1), "records");
+	fuzz_must(buf_put_u8(&file, 1), "records");
 	buf_reset(&plain);
 	memset(&m, 0, sizeof m);
 	m.type = PROTO_PING;
 	m.u.ping.token = 5;
 	gen_inner(&plain, &m);
 	gen_inner(&plain, &m);
-	gen_check(buf_put_bytes16(&file, plain.data, plain.len), "records");
-	gen_check(buf_put_bytes16(&file, plain.data, 6), "records");
-	gen_check(buf_put_bytes16(&file, plain.data + 6, plain.len - 6), "records");
-	gen_write(dir, "records_pings", &file);
+	fuzz_must(buf_put_bytes16(&file, plain.data, plain.len), "records");
+	fuzz_must(buf_put_bytes16(&file, plain.data, 6), "records");
+	fuzz_must(buf_put_bytes16(&file, plain.data + 6, plain.len - 6), "records");
+	fuzz_write_buf(dir, "records_pings", &file);
 	static const uint8_t over_cap[] = {0, 4, 0, 0x10, 0, 1};
 	buf_reset(&file);
-	gen_check(buf_put_u8(&file, 1), "records");
-	gen_check(buf_put_bytes(&file, over_cap, sizeof over_cap), "records");
-	gen_write(dir, "records_inner_over_cap", &file);
+	fuzz_must(buf_put_u8(&file, 1), "records");
+	fuzz_must(buf_put_bytes(&file, over_cap, sizeof over_cap), "records");
+	fuzz_write_buf(dir, "records_inner_over_cap", &file);
 
 	chan_free(c);
 	chan_free(s);
@@ -456,8 +356,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argc;
 	(void)argv;
 	if (crypto_init() != CC_OK ||
-	    crypto_rsa_private_from_pem(server_pem, strlen(server_pem), &server_key) != CC_OK ||
-	    crypto_rsa_private_from_pem(client_pem, strlen(client_pem), &client_key) != CC_OK) {
+	    crypto_rsa_private_from_pem(fuzz_server_pem, strlen(fuzz_server_pem),
+					&server_key) != CC_OK ||
+	    crypto_rsa_private_from_pem(fuzz_client_pem, strlen(fuzz_client_pem),
+					&client_key) != CC_OK) {
 		fprintf(stderr, "fuzz_handshake: cannot load the example keys\n");
 		abort();
 	}
@@ -474,7 +376,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	buf_init(&hello, 0);
 	buf_init(&cached_server_hello, 0);
 	CHECK(client_hello(&c, &hello) == CC_OK);
-	rng_seed_str(server_seed);
+	fuzz_rng_seed_str(server_seed);
 	CHECK(chan_server_new(server_key, PROTO_FRAME_MAX_DEFAULT, &s) == CC_OK);
 	CHECK(chan_recv_frame(s, hello.data, hello.len, &cached_server_hello, &ev) == CC_OK);
 	chan_free(s);

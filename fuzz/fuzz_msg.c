@@ -8,24 +8,11 @@
  *
  * CC_FUZZ_GEN_SEEDS=dir writes the seed corpus (fuzz/corpus/msg: one message
  * of every type, and a few near misses) and exits. */
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
+#define FUZZ_NAME "fuzz_msg"
+#include "fuzz_common.h"
 
 #include "proto/frame.h"
 #include "proto/msg.h"
-#include "util/buf.h"
-
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                  \
-	do {                         \
-		if (!(cond))         \
-			abort();     \
-	} while (0)
 
 /* Well-formed UTF-8 after Unicode's table 3-7, without NUL. */
 static int ref_utf8_valid(const uint8_t *s, size_t n)
@@ -179,18 +166,6 @@ static struct proto_bytes gen_bytes(size_t n)
 	return (struct proto_bytes){fill, n};
 }
 
-static void gen_write(const char *name, const uint8_t *p, size_t n)
-{
-	char path[4096];
-	snprintf(path, sizeof path, "%s/%s", gen_dir, name);
-	FILE *f = fopen(path, "wb");
-	if (!f || fwrite(p, 1, n, f) != n || fclose(f) != 0) {
-		fprintf(stderr, "fuzz_msg seeds: cannot write %s\n", path);
-		exit(1);
-	}
-	printf("%s (%zu bytes)\n", path, n);
-}
-
 /* Named after the type unless name is given. */
 static void gen_msg(const struct proto_msg *m, const char *name)
 {
@@ -203,7 +178,7 @@ static void gen_msg(const struct proto_msg *m, const char *name)
 			proto_type_name(m->type), cc_err_str(err));
 		exit(1);
 	}
-	gen_write(name ? name : proto_type_name(m->type), out.data, out.len);
+	fuzz_write(gen_dir, name ? name : proto_type_name(m->type), out.data, out.len);
 	buf_free(&out);
 }
 
@@ -360,10 +335,10 @@ static void gen_seeds(void)
 	static const uint8_t nick_space[] = {0x12, 0, 0, 0, 1, 0, 1, 0, 3, 'a', ' ', 'b'};
 	static const uint8_t trailing[] = {0x06, 0, 0, 0, 0, 0, 0, 0, 1, 0};
 	static const uint8_t unknown[] = {0x08, 0, 0, 0, 0, 0, 0, 0, 1};
-	gen_write("error_overlong_utf8", overlong, sizeof overlong);
-	gen_write("users_get_bad_nick", nick_space, sizeof nick_space);
-	gen_write("ping_trailing", trailing, sizeof trailing);
-	gen_write("unknown_type", unknown, sizeof unknown);
+	fuzz_write(gen_dir, "error_overlong_utf8", overlong, sizeof overlong);
+	fuzz_write(gen_dir, "users_get_bad_nick", nick_space, sizeof nick_space);
+	fuzz_write(gen_dir, "ping_trailing", trailing, sizeof trailing);
+	fuzz_write(gen_dir, "unknown_type", unknown, sizeof unknown);
 	buf_free(&nicks);
 	buf_free(&users);
 	buf_free(&blobs);

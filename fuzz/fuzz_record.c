@@ -27,87 +27,13 @@
  *
  * which writes them and exits; see fuzz/README.md. */
 #include <stdbool.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
+
+#define FUZZ_NAME "fuzz_record"
+#include "fuzz_common.h"
 
 #include "crypto/crypto.h"
-#include "crypto/rng_test.h"
 #include "e2e/e2e.h"
 #include "proto/room.h"
-#include "util/buf.h"
-
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                  \
-	do {                         \
-		if (!(cond))         \
-			abort();     \
-	} while (0)
-
-/* The fuzz build has no source path to read keys from, so the example keys
- * of tests/data are copied here. alice: example_server_key.pem. */
-static const char alice_pem[] =
-	"-----BEGIN PRIVATE KEY-----\n"
-	"MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC8U1V3kRnYwL0K\n"
-	"UvinGiiywV9gR70r330MBbVxCuk4MlGY6yGZKE6OQ3L9Cybk0wcUALknLS6nWfHi\n"
-	"2jMlRrtJx/z9hYJgpJvHOW3qzMlOrR7mvICTQ8kzEeppmOyYTTR63uMjVMg3llQ/\n"
-	"NYF1EAkAJjk0woTFv5u/eCN/k7bF86Auvdq1+Ps7XTZtmzeyBwmrqFEEy8p8OhHR\n"
-	"HFXycypUaDQpC/FiIrmGM6673alSbYnvV6HQONhKEFxIH5XttfTsiBKZ4lm9mvEG\n"
-	"fkWNIZftH7cfn5ibDJ1UsO0Xt765EIQMpcfm1h+cxn6Qryuf8f4bB+STh1rksFSz\n"
-	"8QJEFkI7AgMBAAECggEAGVPj1LbREROq2O6bvm2IN7JGD37WdEYUXT+PTWq4PvSV\n"
-	"gMlutVh0aDGuD1YmnvO6qfgG7rvm4F76ZxYNdt/yZFPfNIF2LWU2Bi81FzT/hfNG\n"
-	"iqWjbSrarmGkcxs8BqerfTLovWGzo7Y2EmIxzPqhG0IIw429qZLBcZjIvWmyVSDZ\n"
-	"gfGWtyQBuiu3Z5wqizgO0vuGtsSw0oCuluJxEvWVqrJojO66jfGB6mMaOKaoWBo5\n"
-	"dMGen1vNI80YH8MlY4mNnvxOJj+k5KKp5NeSw1D2im8IFOd9ezt6FK0jHHU9yonx\n"
-	"JYGGmzhqqthrQ+iXQxYyobaNuzEl4tRc+ZIv7BH0YQKBgQDxMVKecc5odHfaxKm3\n"
-	"Mu/Z0/2FByNj/kyNi6+ancIUjvkFuX6kEFV0b7BqnW869Dx8eqXzXnGQcENLzCCu\n"
-	"E00JHPeRMAiYkXg7UXjRwtJrGvzMB5PDC/9gv2JKOsKJMPaVxCBP1a+BCs3B/QdJ\n"
-	"SPALDzioCzofI36iOhvS1NECqQKBgQDH4yFxVrvjSKAvlvK3pCJWu2zwwL1ELzsm\n"
-	"hwkq8B6ueudGJ8Y+mnhKB1JlLcyuayEIX6JsBRSzCYsxdEqBMHiSVmRh+JUPS2aK\n"
-	"97kxQId3xhD0KGG8u8+QzvRfFaSS40BWR4OqPAyZP1ZB4egJ91mdTwrpELppAchF\n"
-	"RQ3HcngQQwKBgCG9lKE1qnpSULH58QP/zC3cygpiBUFnwa3LbLVkfFID7jIu0NiC\n"
-	"sHGpbjR78aN9pziCr9Rr0dcy3TctRyUS7iPoOXnGDm3Ja9hgfVZaurThAZxJMxKG\n"
-	"CyOtokJgFfa7MsOgvCRu8C5NJJuOmgZWfb4OUw6vA2J3xK9NEbdcriCBAoGADTWi\n"
-	"YSYVNpj3FQ4Jrj8nkcnDEkn6eAYTB6HG5lKGBIvUutsoC70Tk/jV5h/XtfMYdMA1\n"
-	"MKRJUOehjjwcLFtyrGEPMzZFS4R1G1vxniKgkTbCqg/9HYbf2bcDiUEZ5ickek8x\n"
-	"kU90mbAI2EPAnN/+yRmPJAXZ+9SFUqaUmYikDJcCgYEAo/UAILCOF2nGmnAed4ft\n"
-	"QuY655NHcTzoTx0Rk86owsD108XNNE8gMRwAEsfsg/Yh0YZM266aeiQtvKSipizo\n"
-	"D8occ0Kc9M1VK32KVIWPCyrYTRL0VvnTTFakiG5kEjXRP4FQQvuQT/lefKg8tRvi\n"
-	"NJSu196hyAqdLmU09nv2JXg=\n"
-	"-----END PRIVATE KEY-----\n";
-/* bob: example_client_key.pem. */
-static const char bob_pem[] =
-	"-----BEGIN PRIVATE KEY-----\n"
-	"MIIEvgIBADANBgkqhkiG9w0BAQEFAASCBKgwggSkAgEAAoIBAQCGBXa0pI+ecSJ4\n"
-	"pKvCg+dEnKhWWyGaNyKJJrsOULQl6k7t1TFEAQoSIPkGlVktg+oY13U/fdSxybQc\n"
-	"lLsmIziOIdKpuIrLj0kY0xc6LVZHuoFlqIijoIePYjlvoBWq0j9JkBAe0w+Yoyvs\n"
-	"lo7axKV7cwz+oUv0h1pDX/QtLZfsQhVnxvgSmmBeNtxzPkV7rbqjGupzYSAVCTB1\n"
-	"KlhWHJPCzgBYRw8yfmAVKdThlhSqmBQZAW/D7schw8gvJTeWpWQOfmsJ7N9ru9Ou\n"
-	"vCmSOtepWORKkATC5kbjS/nQk0MRqb0K/I5yYwUogpGKEi7zyjQb8gBdijBtqe4m\n"
-	"/GsugjERAgMBAAECggEAAM8uIxOeUWbd/iwCZIOO5TVr98+HkaqVEQ50kTbQC62R\n"
-	"SfLgYAiAktDzqARFXFbAVmOQr/A21VcCOSz1v1p1mDggkUlNv0JvftChgoatD3RT\n"
-	"HTXKE3Df+K/vaFrnXpdz7eIKkuET5khP9tcG6E/JLwhoEu6O6pxZoXAGJbKxiOnw\n"
-	"AeA8GbzQDOioLiWI6bwEqY/b/62Ltmpx4XUBH+yoaht2w1BQiZDr+AvIYcmpswl2\n"
-	"6IqZONT50M8+/J/UrQh4Q6Gb25GX4kv/xweog5uoYnJB21kC9HuIgAmy0kjyjBmq\n"
-	"e3OeCR6g25DXFERr9ybexKHusmGFbJ2FLB2z9bjLpQKBgQC8h0pkML7Pg7vOJU6x\n"
-	"/hWtO73m8fh6/UVYbWCwpuDU6HfP5CNtGTkvGeJUsBq8uDomR4rdG/CyaezdvH/Y\n"
-	"lUNGbLR10vUwE5PFff5kv9eJKVo/SUqobmbq9fvRtKJQc4P4VLmO5a0wNvdl0l6l\n"
-	"0wF1w0OcXgo/z0VEKJaH/q8wHQKBgQC1/E6qN5/eAvAVD9vO1ChfLmypPhrt5BM3\n"
-	"q1v1CChIJFIRjC9fjEdFYP++kikJi7tGmQTgU3KVla1TAG3ehwevRlao7jnbuejv\n"
-	"7ieqc4KF5urha3F5xECfpBaDpwG2luTds8WDW8PqfPqAOguu7Cua7afe3Omq/dfI\n"
-	"eGoLBKRahQKBgQCZJrKJF4w6WYKcYXQ/ZfBIDSskzFaV2t+ViS0t9DLa4opKKMOa\n"
-	"og3xNG7Ha1QdEO+0HxQwsLzkwuX372RQFllTgYVL3fbuekjl+4dIYwv90ckNdkWe\n"
-	"9CjJINDTt5DQGDcR6gnfircZXt21KqNWxEYAW4K2KTLcSU20o+A9U+kPBQKBgQCq\n"
-	"gZHGo8UyQnhkk24zs817mEiQrTKX7tgekXvf8Vukc/s8m6aLFCh2lXIoQFMYsYWu\n"
-	"mJHcB/NUuV8iZEWMd+E4VGO/dSxadS4NFoqthfolsPwiZgN0ve56ZEf/44qUY35d\n"
-	"RiDpeSHvYldlqnzl0DrutnpRMZPw9FKnbkKUvi2q7QKBgBdvMBJ9jXyXpA4Kdf0r\n"
-	"tb0Y8ZsXZbwJ/SDafHGnNE4nzDt32EQZPpD0kETO0SmjK+OZ5fHG8hZJpxqJGrJa\n"
-	"ZbulvPTV+ry+NvyTi/uOjbr1s/XgLGFLKyYb1HAlr/Gs2uptz+lW+PxkqDUNOurj\n"
-	"47WNWmQ2B/nCL105m7jXCIW5\n"
-	"-----END PRIVATE KEY-----\n";
 
 static const uint8_t room[PROTO_ROOM_ID_LEN] = {'f', 'u', 'z', 'z', '_', 'r', 'e', 'c',
 						 'o', 'r', 'd', ' ', 'r', 'o', 'o', 'm'};
@@ -336,14 +262,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 /* ---- the base room and the seeds ---- */
 
-static void must(cc_err err, const char *what)
-{
-	if (err != CC_OK) {
-		fprintf(stderr, "fuzz_record: %s: %s\n", what, cc_err_str(err));
-		exit(1);
-	}
-}
-
 /* A record for chain c's next slot, committing to the epoch's key. */
 static void next_record(const struct e2e_chain *c, struct proto_record *rec, uint8_t action,
 			const struct id *actor, const struct id *subject, uint32_t epoch)
@@ -368,7 +286,7 @@ static void next_record(const struct e2e_chain *c, struct proto_record *rec, uin
 static void sign_into(const struct proto_record *rec, const struct id *signer, struct buf *out)
 {
 	buf_reset(out);
-	must(e2e_record_sign(signer->key, rec, out), "sign");
+	fuzz_must(e2e_record_sign(signer->key, rec, out), "sign");
 }
 
 /* The same two records every time: the seeds chain to the second's hash. */
@@ -379,28 +297,16 @@ static void base_build(void)
 	const char *why = "";
 
 	buf_init(&b, 0);
-	crypto_test_rng_seed((const uint8_t *)base_seed, strlen(base_seed));
+	fuzz_rng_seed_str(base_seed);
 	e2e_chain_init(&base, room);
 	next_record(&base, &rec, PROTO_REC_CREATE, &alice, &alice, 0);
 	sign_into(&rec, &alice, &b);
-	must(e2e_chain_apply(&base, b.data, b.len, lookup_known, NULL, &why), why);
+	fuzz_must(e2e_chain_apply(&base, b.data, b.len, lookup_known, NULL, &why), why);
 	next_record(&base, &rec, PROTO_REC_ADD, &alice, &bob, 0);
 	sign_into(&rec, &alice, &b);
-	must(e2e_chain_apply(&base, b.data, b.len, lookup_known, NULL, &why), why);
+	fuzz_must(e2e_chain_apply(&base, b.data, b.len, lookup_known, NULL, &why), why);
 	crypto_test_rng_restore();
 	buf_free(&b);
-}
-
-static void gen_write(const char *dir, const char *name, const struct buf *b)
-{
-	char path[4096];
-	snprintf(path, sizeof path, "%s/%s", dir, name);
-	FILE *f = fopen(path, "wb");
-	if (!f || fwrite(b->data, 1, b->len, f) != b->len || fclose(f) != 0) {
-		fprintf(stderr, "fuzz_record seeds: cannot write %s\n", path);
-		exit(1);
-	}
-	printf("%s (%zu bytes)\n", path, b->len);
 }
 
 /* Signs rec, checks what the base room (or a fresh one, for seq 0) says
@@ -425,7 +331,7 @@ static void gen_record(const char *dir, const char *name, const struct proto_rec
 		exit(1);
 	}
 	e2e_chain_free(&c);
-	gen_write(dir, name, &b);
+	fuzz_write_buf(dir, name, &b);
 	buf_free(&b);
 }
 
@@ -436,7 +342,7 @@ static void gen_seeds(const char *dir)
 	uint8_t sig[PROTO_RSA_BYTES_MAX];
 	struct buf b;
 
-	crypto_test_rng_seed((const uint8_t *)seeds_seed, strlen(seeds_seed));
+	fuzz_rng_seed_str(seeds_seed);
 	e2e_chain_init(&fresh, room);
 	/* Every action's accepting path. */
 	next_record(&fresh, &rec, PROTO_REC_CREATE, &alice, &alice, 0);
@@ -483,12 +389,12 @@ static void gen_seeds(const char *dir)
 	rec.subject = proto_bytes_str("x");
 	rec.signature = (struct proto_bytes){sig, sizeof sig};
 	buf_init(&b, 0);
-	must(proto_record_encode(&rec, &b), "encode");
-	gen_write(dir, "longest", &b);
+	fuzz_must(proto_record_encode(&rec, &b), "encode");
+	fuzz_write_buf(dir, "longest", &b);
 	buf_reset(&b);
 	rec.signature.len = 0;
-	must(proto_record_encode(&rec, &b), "encode");
-	gen_write(dir, "unsigned", &b);
+	fuzz_must(proto_record_encode(&rec, &b), "encode");
+	fuzz_write_buf(dir, "unsigned", &b);
 	buf_free(&b);
 	e2e_chain_free(&fresh);
 	crypto_test_rng_restore();
@@ -496,17 +402,18 @@ static void gen_seeds(const char *dir)
 
 static void load(const char *pem, struct id *who)
 {
-	must(crypto_rsa_private_from_pem(pem, strlen(pem), &who->key), "key");
-	must(crypto_rsa_fingerprint(who->key, who->fp), "fingerprint");
+	fuzz_must(crypto_rsa_private_from_pem(pem, strlen(pem), &who->key), "key");
+	fuzz_must(crypto_rsa_fingerprint(who->key, who->fp), "fingerprint");
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
 	(void)argv;
-	must(crypto_init(), "crypto_init");
-	load(alice_pem, &alice);
-	load(bob_pem, &bob);
+	fuzz_must(crypto_init(), "crypto_init");
+	/* alice has the example server key, bob the example client key. */
+	load(fuzz_server_pem, &alice);
+	load(fuzz_client_pem, &bob);
 	base_build();
 	const char *dir = getenv("CC_FUZZ_GEN_SEEDS");
 	if (dir) {

@@ -111,11 +111,11 @@ static void test_kick(void **state)
 
 	/* Nor does the server take her messages, in either epoch, from her own
 	 * key on a session of her own. */
-	struct lc_wc w;
+	struct ichan w;
 	lc_wc_open(&w, f.port, carol_home, "carol");
 	lc_wc_send_expect(&w, room, 1, "carol", 100, CC_ERR_NO_SUCH_ROOM);
 	lc_wc_send_expect(&w, room, 0, "carol", 101, CC_ERR_NO_SUCH_ROOM);
-	lc_wc_close(&w);
+	ichan_close(&w);
 	assert_true(itest_client_expect_silence(bob, 200));
 
 	/* The stored ciphertext of "secret": no key carol ever had opens it. */
@@ -175,13 +175,13 @@ static void test_admin_handover(void **state)
 	json_decref(lc_cmd_error(alice, "not_admin", "/kick carol"));
 	json_decref(lc_cmd_error(alice, "not_admin", "/admin carol"));
 	/* And not only her client says so: the server refuses her too. */
-	struct lc_wc w;
+	struct ichan w;
 	lc_wc_open(&w, f.port, lc_home(&f, "alice"), "alice");
 	lc_wc_change_expect(&w, PROTO_ROOM_ADD, room, CC_ERR_NOT_ADMIN);
 	lc_wc_change_expect(&w, PROTO_ROOM_KICK, room, CC_ERR_NOT_ADMIN);
 	lc_wc_change_expect(&w, PROTO_ROOM_REKEY, room, CC_ERR_NOT_ADMIN);
 	lc_wc_change_expect(&w, PROTO_ROOM_ADMIN, room, CC_ERR_NOT_ADMIN);
-	lc_wc_close(&w);
+	ichan_close(&w);
 	lc_rooms_empty(dave);
 	/* bob is the admin: he adds dave, then expels him (epoch 1). */
 	ev = rt_cmd(bob, "member_added", "/add dave");

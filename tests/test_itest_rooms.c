@@ -25,47 +25,16 @@
 
 #include "crypto/crypto.h"
 #include "e2e/e2e.h"
-#include "proto/frame.h"
 #include "proto/msg.h"
 #include "proto/room.h"
 #include "support/itest.h"
-#include "support/itest_extra.h"
+#include "support/itest_chan.h"
 #include "support/itest_rooms.h"
-#include "transport/chan.h"
 #include "util/buf.h"
 
 static const char *const three[] = {"alice", "bob", "carol", NULL};
 
-/* ---- fixture: a server --------------------------------------------------- */
-
-struct fixture {
-	const char *dir;
-	const char *data;
-	struct itest_server *srv;
-	int port;
-};
-
-static void fixture_start(struct fixture *f, const char *name)
-{
-	memset(f, 0, sizeof *f);
-	if (!itest_have_binaries())
-		skip();
-	assert_int_equal(crypto_init(), CC_OK);
-	f->dir = itest_tmpdir(name);
-	assert_non_null(f->dir);
-	f->data = itest_subdir(f->dir, "server");
-	assert_non_null(f->data);
-	f->srv = itest_server_start(f->data, rt_server_args);
-	assert_non_null(f->srv);
-	f->port = itest_server_port(f->srv);
-}
-
-static void fixture_stop(struct fixture *f)
-{
-	/* Status 0: no crash, no sanitizer report. */
-	assert_int_equal(itest_server_stop(f->srv), 0);
-	f->srv = NULL;
-}
+/* ---- checks (the server: rt_start, itest_rooms.h) ------------------------ */
 
 /* One entry of a /rooms listing, checked. */
 static void check_listing(json_t *rooms, const char *room, const char *title, const char *admin,
@@ -95,14 +64,14 @@ static void test_workflow(void **state)
 	static const char *const nicks[] = {"alice", "bob", "carol", "dave"};
 	static const char *const four[] = {"alice", "bob", "carol", "dave", NULL};
 	static const char title[] = "Plans f\xc3\xbcr Freitag";
-	struct fixture f;
+	struct rt_fixture f;
 	struct itest_client *c[4];
 	char room[RT_ROOM_HEX];
 	struct rt_sent s;
 	json_t *ev, *rooms;
 	(void)state;
 
-	fixture_start(&f, "workflow");
+	rt_start(&f, "workflow", 0);
 	rt_clients(f.port, f.dir, nicks, 4, c);
 	struct itest_client *alice = c[0], *bob = c[1], *carol = c[2], *dave = c[3];
 
@@ -206,14 +175,14 @@ static void test_workflow(void **state)
 		rt_ping(c[i]);
 		rt_quit(c[i]);
 	}
-	fixture_stop(&f);
+	rt_stop(&f);
 }
 
 /* ---- 2. persistence ------------------------------------------------------------ */
 
 /* Restarts the server on its port and data, and the three clients from their
  * homes with their saved nicknames. */
-static void restart_all(struct fixture *f, struct itest_client **c, const char *const *homes)
+static void restart_all(struct rt_fixture *f, struct itest_client **c, const char *const *homes)
 {
 	f->srv = itest_server_start_on(f->data, f->port, rt_server_args);
 	assert_non_null(f->srv);
@@ -223,7 +192,7 @@ static void restart_all(struct fixture *f, struct itest_client **c, const char *
 
 static void test_persistence(void **state)
 {
-	struct fixture f;
+	struct rt_fixture f;
 	struct itest_client *c[3];
 	const char *homes[3];
 	char room[RT_ROOM_HEX];
@@ -231,7 +200,7 @@ static void test_persistence(void **state)
 	json_t *rooms;
 	(void)state;
 
-	fixture_start(&f, "persist");
+	rt_start(&f, "persist", 0);
 	rt_clients(f.port, f.dir, three, 3, c);
 	for (int i = 0; i < 3; i++)
 		homes[i] = itest_path(f.dir, three[i]);
@@ -250,7 +219,7 @@ static void test_persistence(void **state)
 	rt_expect_msg(c[0], room, "bob", "three", 1, 3);
 
 	/* A clean stop mid-conversation: every client notices and exits 1. */
-	fixture_stop(&f);
+	rt_stop(&f);
 	for (int i = 0; i < 3; i++)
 		rt_lost_server(c[i]);
 	restart_all(&f, c, homes);
@@ -281,7 +250,7 @@ static void test_persistence(void **state)
 		rt_ping(c[i]);
 		rt_quit(c[i]);
 	}
-	fixture_stop(&f);
+	rt_stop(&f);
 }
 
 /* A crash (SIGKILL): no goodbye, so the server's read marks lag behind what
@@ -290,7 +259,7 @@ static void test_persistence(void **state)
  * others' messages nor its own. */
 static void test_crash(void **state)
 {
-	struct fixture f;
+	struct rt_fixture f;
 	struct itest_client *c[3];
 	const char *homes[3];
 	char room[RT_ROOM_HEX];
@@ -298,7 +267,7 @@ static void test_crash(void **state)
 	json_t *ev;
 	(void)state;
 
-	fixture_start(&f, "crash");
+	rt_start(&f, "crash", 0);
 	rt_clients(f.port, f.dir, three, 3, c);
 	for (int i = 0; i < 3; i++)
 		homes[i] = itest_path(f.dir, three[i]);
@@ -345,7 +314,7 @@ static void test_crash(void **state)
 		rt_ping(c[i]);
 		rt_quit(c[i]);
 	}
-	fixture_stop(&f);
+	rt_stop(&f);
 }
 
 /* ---- 3. access control --------------------------------------------------------- */
@@ -362,13 +331,13 @@ static void test_access_control(void **state)
 {
 	static const char *const nicks[] = {"alice", "bob", "carol", "eve"};
 	static const char unknown_room[] = "00112233445566778899aabbccddeeff";
-	struct fixture f;
+	struct rt_fixture f;
 	struct itest_client *c[4];
 	char room[RT_ROOM_HEX];
 	json_t *ev, *ev2, *rooms;
 	(void)state;
 
-	fixture_start(&f, "access");
+	rt_start(&f, "access", 0);
 	rt_clients(f.port, f.dir, nicks, 4, c);
 	struct itest_client *alice = c[0], *bob = c[1], *carol = c[2], *eve = c[3];
 
@@ -465,165 +434,12 @@ static void test_access_control(void **state)
 
 	for (int i = 0; i < 4; i++)
 		rt_quit(c[i]);
-	fixture_stop(&f);
+	rt_stop(&f);
 }
 
 /* ---- 4. the server's own checks, from an in-process client ------------------------ */
 
-/* A session on the chan API with a user's identity key taken from its home. */
-struct wc {
-	int fd;
-	struct chan *ch;
-	struct buf out;
-	struct crypto_rsa_key *key;
-	uint8_t fp[CRYPTO_FINGERPRINT_LEN];
-	uint32_t next_request;
-};
-
-/* Reads records until one whole inner message is there: 1 with *M (views
- * valid until the next call), 0 if the server closed, -1 on a timeout. */
-static int wc_next(struct wc *w, struct proto_msg *m, int timeout_ms)
-{
-	for (;;) {
-		const uint8_t *body;
-		size_t len;
-		cc_err err = chan_pop_frame(w->ch, &body, &len);
-		if (err == CC_OK) {
-			assert_int_equal(proto_msg_decode(body, len, m), CC_OK);
-			return 1;
-		}
-		assert_int_equal(err, CC_ERR_TRUNCATED);
-		uint8_t *frame;
-		size_t flen;
-		int r = itest_read_frame(w->fd, chan_frame_cap(w->ch), &frame, &flen, timeout_ms);
-		if (r != 1)
-			return r;
-		enum chan_event ev;
-		buf_reset(&w->out);
-		err = chan_recv_frame(w->ch, frame, flen, &w->out, &ev);
-		free(frame);
-		assert_int_equal(err, CC_OK);
-		assert_int_equal(ev, CHAN_EVENT_DATA);
-	}
-}
-
-static void wc_flush(struct wc *w)
-{
-	assert_int_equal(itest_tcp_send_all(w->fd, w->out.data, w->out.len), 0);
-	buf_reset(&w->out);
-}
-
-static void wc_open(struct wc *w, int port, const char *home, const char *nick)
-{
-	uint8_t *frame;
-	size_t len;
-	enum chan_event ev;
-	struct proto_msg m;
-
-	memset(w, 0, sizeof *w);
-	assert_int_equal(crypto_rsa_load_private_file(itest_path(home, "identity.pem"), &w->key),
-			 CC_OK);
-	assert_int_equal(crypto_rsa_fingerprint(w->key, w->fp), CC_OK);
-	w->fd = itest_tcp_connect(port);
-	assert_true(w->fd >= 0);
-	buf_init(&w->out, 2 * PROTO_FRAME_MAX_LIMIT);
-	assert_int_equal(chan_client_new(w->key, nick, PROTO_FRAME_MAX_DEFAULT, &w->ch), CC_OK);
-	assert_int_equal(chan_client_start(w->ch, &w->out), CC_OK);
-	wc_flush(w);
-	assert_int_equal(itest_read_frame(w->fd, chan_frame_cap(w->ch), &frame, &len,
-		ITEST_TIMEOUT_MS), 1);
-	assert_int_equal(chan_recv_frame(w->ch, frame, len, &w->out, &ev), CC_OK);
-	free(frame);
-	assert_int_equal(ev, CHAN_EVENT_SERVER_KEY);
-	assert_int_equal(chan_client_continue(w->ch, &w->out), CC_OK);
-	wc_flush(w);
-	assert_int_equal(wc_next(w, &m, ITEST_TIMEOUT_MS), 1);
-	assert_int_equal(m.type, PROTO_WELCOME);
-	assert_int_equal(m.u.welcome.nick.len, strlen(nick));
-	assert_memory_equal(m.u.welcome.nick.p, nick, strlen(nick));
-	chan_set_send_cap(w->ch, m.u.welcome.max_frame);
-}
-
-static void wc_close(struct wc *w)
-{
-	close(w->fd);
-	chan_free(w->ch);
-	buf_free(&w->out);
-	crypto_rsa_free(w->key);
-	memset(w, 0, sizeof *w);
-}
-
-/* Sends M (its request_id is set here) and returns that id. */
-static uint32_t wc_request(struct wc *w, struct proto_msg *m)
-{
-	uint32_t id = ++w->next_request;
-	switch (m->type) {
-	case PROTO_MSG_SEND:
-		m->u.msg_send.request_id = id;
-		break;
-	case PROTO_ROOM_JOIN:
-	case PROTO_ROOM_DISCONNECT:
-		m->u.room_ref.request_id = id;
-		break;
-	case PROTO_ROOM_ADD:
-		m->u.room_add.request_id = id;
-		break;
-	case PROTO_ROOM_LEAVE:
-		m->u.room_leave.request_id = id;
-		break;
-	default:
-		fail_msg("no request id for type %d", m->type);
-	}
-	assert_int_equal(chan_send_msg(w->ch, m, &w->out), CC_OK);
-	wc_flush(w);
-	return id;
-}
-
-/* The answer to request ID (room traffic in between is skipped). */
-static void wc_answer(struct wc *w, uint32_t id, struct proto_msg *m)
-{
-	for (;;) {
-		assert_int_equal(wc_next(w, m, ITEST_TIMEOUT_MS), 1);
-		if (m->type == PROTO_ROOM_MSG || m->type == PROTO_ROOM_RECORD ||
-		    m->type == PROTO_PING)
-			continue;
-		assert_int_equal(proto_msg_request_id(m), id);
-		return;
-	}
-}
-
-static void wc_expect_error(struct wc *w, struct proto_msg *req, cc_err code)
-{
-	struct proto_msg m;
-	uint32_t id = wc_request(w, req);
-	wc_answer(w, id, &m);
-	if (m.type != PROTO_ERROR)
-		fail_msg("expected ERROR %s, got message type 0x%02x", cc_err_code(code), m.type);
-	if (m.u.error.code != code)
-		fail_msg("expected ERROR %s, got %s (%.*s)", cc_err_code(code),
-			 cc_err_code((cc_err)m.u.error.code), (int)m.u.error.text.len,
-			 (const char *)m.u.error.text.p);
-}
-
-/* A well-formed envelope with junk for nonce, ciphertext and signature. */
-static void junk_envelope(struct buf *out, const uint8_t room[PROTO_ROOM_ID_LEN], uint32_t epoch,
-			  const char *sender, uint64_t seq)
-{
-	struct proto_envelope env = {0};
-	uint8_t ct[48];
-	memset(ct, 0x5a, sizeof ct);
-	env.version = PROTO_ENVELOPE_VERSION;
-	memcpy(env.room_id, room, PROTO_ROOM_ID_LEN);
-	env.epoch = epoch;
-	env.sender = proto_bytes_str(sender);
-	env.seq = seq;
-	env.time_ms = 1700000000000ull;
-	memset(env.nonce, 7, sizeof env.nonce);
-	env.ciphertext = (struct proto_bytes){ct, sizeof ct};
-	memset(env.signature, 0x33, sizeof env.signature);
-	buf_reset(out);
-	assert_int_equal(proto_envelope_encode(&env, out), CC_OK);
-}
+/* (The client, a session with a user's own key, is support/itest_chan.h.) */
 
 /* An envelope carrying one byte more than the longest text (built by hand:
  * the encoder refuses it). */
@@ -665,13 +481,13 @@ static void room_ref(struct proto_msg *m, uint8_t type, const uint8_t room[PROTO
 }
 
 /* Joins ROOM and copies the chain's last record into LAST. */
-static void wc_join_last_record(struct wc *w, const uint8_t room[PROTO_ROOM_ID_LEN],
+static void wc_join_last_record(struct ichan *w, const uint8_t room[PROTO_ROOM_ID_LEN],
 				struct buf *last)
 {
 	struct proto_msg m;
 	room_ref(&m, PROTO_ROOM_JOIN, room);
-	uint32_t id = wc_request(w, &m);
-	wc_answer(w, id, &m);
+	uint32_t id = ichan_request(w, &m);
+	ichan_answer(w, id, &m);
 	assert_int_equal(m.type, PROTO_ROOM_STATE);
 	struct proto_list_iter it;
 	struct proto_blob_item rec;
@@ -682,12 +498,12 @@ static void wc_join_last_record(struct wc *w, const uint8_t room[PROTO_ROOM_ID_L
 		assert_int_equal(buf_put_bytes(last, rec.data.p, rec.data.len), CC_OK);
 	}
 	assert_true(last->len > 0);
-	wc_answer(w, id, &m);
+	ichan_answer(w, id, &m);
 	assert_int_equal(m.type, PROTO_JOIN_DONE);
 }
 
 /* A LEAVE record for SUBJECT that follows LAST, signed by the session's key. */
-static void wc_leave_record(struct wc *w, const char *actor, const struct buf *last,
+static void wc_leave_record(struct ichan *w, const char *actor, const struct buf *last,
 			    const char *subject, const uint8_t subject_fp[PROTO_FINGERPRINT_LEN],
 			    struct buf *out)
 {
@@ -720,18 +536,18 @@ static void marker(struct itest_client **c, const char *room, const char *text)
 static void test_server_refuses(void **state)
 {
 	static const char *const nicks[] = {"alice", "bob", "carol", "eve"};
-	struct fixture f;
+	struct rt_fixture f;
 	struct itest_client *c[4];
 	char room[RT_ROOM_HEX];
 	uint8_t room_id[PROTO_ROOM_ID_LEN], nowhere[PROTO_ROOM_ID_LEN];
-	struct wc w;
+	struct ichan w;
 	struct buf env, rec, last;
 	struct proto_msg m;
 	json_t *ev;
 	uint32_t id;
 	(void)state;
 
-	fixture_start(&f, "refuse");
+	rt_start(&f, "refuse", 0);
 	rt_clients(f.port, f.dir, nicks, 4, c);
 	rt_create(c[0], "bob,carol", "Members only", three, room);
 	for (int i = 0; i < 3; i++)
@@ -745,44 +561,44 @@ static void test_server_refuses(void **state)
 	/* eve's own session (her key, from her home): not a member, so a
 	 * well-formed message is refused as if the room did not exist, and so
 	 * is one for a room that does not. */
-	wc_open(&w, f.port, itest_path(f.dir, "eve"), "eve");
-	junk_envelope(&env, room_id, 0, "eve", 1);
+	ichan_open(&w, f.port, itest_path(f.dir, "eve"), "eve");
+	ichan_junk_envelope(&env, room_id, 0, "eve", 1);
 	msg_send(&m, &env);
-	wc_expect_error(&w, &m, CC_ERR_NO_SUCH_ROOM);
-	junk_envelope(&env, nowhere, 0, "eve", 1);
+	ichan_expect_error(&w, &m, CC_ERR_NO_SUCH_ROOM);
+	ichan_junk_envelope(&env, nowhere, 0, "eve", 1);
 	msg_send(&m, &env);
-	wc_expect_error(&w, &m, CC_ERR_NO_SUCH_ROOM);
+	ichan_expect_error(&w, &m, CC_ERR_NO_SUCH_ROOM);
 	/* Nor may she join, disconnect from or add to it. */
 	room_ref(&m, PROTO_ROOM_JOIN, room_id);
-	wc_expect_error(&w, &m, CC_ERR_NO_SUCH_ROOM);
+	ichan_expect_error(&w, &m, CC_ERR_NO_SUCH_ROOM);
 	room_ref(&m, PROTO_ROOM_DISCONNECT, room_id);
-	wc_expect_error(&w, &m, CC_ERR_NO_SUCH_ROOM);
+	ichan_expect_error(&w, &m, CC_ERR_NO_SUCH_ROOM);
 	memset(&m, 0, sizeof m);
 	m.type = PROTO_ROOM_ADD;
 	memcpy(m.u.room_add.room_id, room_id, PROTO_ROOM_ID_LEN);
 	m.u.room_add.record = (struct proto_bytes){(const uint8_t *)"junk", 4};
 	m.u.room_add.wrapped = (struct proto_bytes){(const uint8_t *)"junk", 4};
-	wc_expect_error(&w, &m, CC_ERR_NO_SUCH_ROOM);
-	wc_close(&w);
+	ichan_expect_error(&w, &m, CC_ERR_NO_SUCH_ROOM);
+	ichan_close(&w);
 	marker(c, room, "marker one");
 
 	/* bob's own session: a member, but only in his own name. */
-	wc_open(&w, f.port, itest_path(f.dir, "bob"), "bob");
-	junk_envelope(&env, room_id, 0, "alice", 1);
+	ichan_open(&w, f.port, itest_path(f.dir, "bob"), "bob");
+	ichan_junk_envelope(&env, room_id, 0, "alice", 1);
 	msg_send(&m, &env);
-	wc_expect_error(&w, &m, CC_ERR_FORBIDDEN);
+	ichan_expect_error(&w, &m, CC_ERR_FORBIDDEN);
 	/* Clients compare nicknames without case: so must the server. */
-	junk_envelope(&env, room_id, 0, "ALICE", 1);
+	ichan_junk_envelope(&env, room_id, 0, "ALICE", 1);
 	msg_send(&m, &env);
-	wc_expect_error(&w, &m, CC_ERR_FORBIDDEN);
-	junk_envelope(&env, room_id, 1, "bob", 1);
+	ichan_expect_error(&w, &m, CC_ERR_FORBIDDEN);
+	ichan_junk_envelope(&env, room_id, 1, "bob", 1);
 	msg_send(&m, &env);
-	wc_expect_error(&w, &m, CC_ERR_STALE_EPOCH);
+	ichan_expect_error(&w, &m, CC_ERR_STALE_EPOCH);
 	/* Text over 16384 bytes is not stored, whoever made the envelope. */
 	oversized_envelope(&env, room_id, "bob");
 	msg_send(&m, &env);
-	id = wc_request(&w, &m);
-	wc_answer(&w, id, &m);
+	id = ichan_request(&w, &m);
+	ichan_answer(&w, id, &m);
 	assert_int_equal(m.type, PROTO_ERROR);
 	assert_true(m.u.error.code == CC_ERR_TOO_LARGE || m.u.error.code == CC_ERR_TOO_LONG);
 	/* Only the admin adds, whatever the record says. */
@@ -791,35 +607,35 @@ static void test_server_refuses(void **state)
 	memcpy(m.u.room_add.room_id, room_id, PROTO_ROOM_ID_LEN);
 	m.u.room_add.record = (struct proto_bytes){(const uint8_t *)"junk", 4};
 	m.u.room_add.wrapped = (struct proto_bytes){(const uint8_t *)"junk", 4};
-	wc_expect_error(&w, &m, CC_ERR_NOT_ADMIN);
-	wc_close(&w);
+	ichan_expect_error(&w, &m, CC_ERR_NOT_ADMIN);
+	ichan_close(&w);
 	marker(c, room, "marker two");
 
 	/* The signature is not the server's to check: it stores and relays
 	 * bob's junk, and every member's client refuses it (bob's own too). */
-	wc_open(&w, f.port, itest_path(f.dir, "bob"), "bob");
-	junk_envelope(&env, room_id, 0, "bob", 1000);
+	ichan_open(&w, f.port, itest_path(f.dir, "bob"), "bob");
+	ichan_junk_envelope(&env, room_id, 0, "bob", 1000);
 	msg_send(&m, &env);
-	id = wc_request(&w, &m);
-	wc_answer(&w, id, &m);
+	id = ichan_request(&w, &m);
+	ichan_answer(&w, id, &m);
 	assert_int_equal(m.type, PROTO_SENT);
 	assert_memory_equal(m.u.sent.room_id, room_id, PROTO_ROOM_ID_LEN);
 	for (int i = 0; i < 3; i++)
 		json_decref(rt_expect_room_error(c[i], "forged", room, "bob"));
-	wc_close(&w);
+	ichan_close(&w);
 	marker(c, room, "marker three");
 
 	/* alice's own session: the admin may not leave while others remain,
 	 * even with a well-signed leave record. */
-	wc_open(&w, f.port, itest_path(f.dir, "alice"), "alice");
+	ichan_open(&w, f.port, itest_path(f.dir, "alice"), "alice");
 	wc_join_last_record(&w, room_id, &last);
 	wc_leave_record(&w, "alice", &last, "alice", w.fp, &rec);
 	memset(&m, 0, sizeof m);
 	m.type = PROTO_ROOM_LEAVE;
 	memcpy(m.u.room_leave.room_id, room_id, PROTO_ROOM_ID_LEN);
 	m.u.room_leave.record = (struct proto_bytes){rec.data, rec.len};
-	wc_expect_error(&w, &m, CC_ERR_MUST_TRANSFER_ADMIN);
-	wc_close(&w);
+	ichan_expect_error(&w, &m, CC_ERR_MUST_TRANSFER_ADMIN);
+	ichan_close(&w);
 	ev = rt_rooms(c[0]);
 	check_listing(ev, room, "Members only", "alice", 3, -1, 0);
 	json_decref(ev);
@@ -832,7 +648,7 @@ static void test_server_refuses(void **state)
 		rt_ping(c[i]);
 		rt_quit(c[i]);
 	}
-	fixture_stop(&f);
+	rt_stop(&f);
 }
 
 /* A member's own session signs a leave record naming another member: the
@@ -840,17 +656,17 @@ static void test_server_refuses(void **state)
  * that member's other connections hearing the room. */
 static void test_failed_leave_keeps_listening(void **state)
 {
-	struct fixture f;
+	struct rt_fixture f;
 	struct itest_client *c[3];
 	char room[RT_ROOM_HEX];
 	uint8_t room_id[PROTO_ROOM_ID_LEN], alice_fp[PROTO_FINGERPRINT_LEN];
 	struct crypto_rsa_key *alice_key = NULL;
-	struct wc w;
+	struct ichan w;
 	struct buf rec, last;
 	struct proto_msg m;
 	(void)state;
 
-	fixture_start(&f, "bad-leave");
+	rt_start(&f, "bad-leave", 0);
 	rt_clients(f.port, f.dir, three, 3, c);
 	rt_create(c[0], "bob,carol", "Leaving", three, room);
 	for (int i = 0; i < 3; i++)
@@ -863,15 +679,15 @@ static void test_failed_leave_keeps_listening(void **state)
 	buf_init(&rec, PROTO_RECORD_MAX);
 	buf_init(&last, PROTO_RECORD_MAX);
 
-	wc_open(&w, f.port, itest_path(f.dir, "bob"), "bob");
+	ichan_open(&w, f.port, itest_path(f.dir, "bob"), "bob");
 	wc_join_last_record(&w, room_id, &last);
 	wc_leave_record(&w, "bob", &last, "alice", alice_fp, &rec);
 	memset(&m, 0, sizeof m);
 	m.type = PROTO_ROOM_LEAVE;
 	memcpy(m.u.room_leave.room_id, room_id, PROTO_ROOM_ID_LEN);
 	m.u.room_leave.record = (struct proto_bytes){rec.data, rec.len};
-	wc_expect_error(&w, &m, CC_ERR_STATE);
-	wc_close(&w);
+	ichan_expect_error(&w, &m, CC_ERR_STATE);
+	ichan_close(&w);
 	buf_free(&rec);
 	buf_free(&last);
 
@@ -886,7 +702,7 @@ static void test_failed_leave_keeps_listening(void **state)
 		rt_ping(c[i]);
 		rt_quit(c[i]);
 	}
-	fixture_stop(&f);
+	rt_stop(&f);
 }
 
 int main(void)

@@ -28,6 +28,7 @@
 #include "proto/frame.h"
 #include "proto/msg.h"
 #include "support/itest.h"
+#include "support/itest_chan.h"
 #include "support/itest_extra.h"
 #include "transport/chan.h"
 #include "util/buf.h"
@@ -42,7 +43,6 @@
  * every server here is given (the fixture copies it into the data dir, which
  * also saves generating one per server). */
 static struct crypto_rsa_key *mallory_key;
-static uint8_t mallory_fp[CRYPTO_FINGERPRINT_LEN];
 static uint8_t server_fp[CRYPTO_FINGERPRINT_LEN];
 
 static int group_setup(void **state)
@@ -51,7 +51,6 @@ static int group_setup(void **state)
 	(void)state;
 	if (crypto_init() != CC_OK ||
 	    crypto_rsa_load_private_file(CLIENT_KEY_PEM, &mallory_key) != CC_OK ||
-	    crypto_rsa_fingerprint(mallory_key, mallory_fp) != CC_OK ||
 	    crypto_rsa_load_private_file(SERVER_KEY_PEM, &k) != CC_OK ||
 	    crypto_rsa_fingerprint(k, server_fp) != CC_OK) {
 		crypto_rsa_free(k);
@@ -186,136 +185,59 @@ static void put_header(uint8_t hdr[PROTO_FRAME_HEADER_LEN], uint32_t len)
 
 /* ---- the in-process client ------------------------------------------------ */
 
-struct wc {
-	int fd;
-	struct chan *ch;
-	struct buf out;        /* bytes on their way to the socket */
-	uint32_t max_frame;    /* the server's cap, from WELCOME */
-};
-
-/* Reads records until one whole inner message is there: 1 with *M (views
- * valid until the next call), 0 if the server closed, -1 on a timeout. */
-static int wc_next(struct wc *w, struct proto_msg *m, int timeout_ms)
+/* support/itest_chan.h, as mallory, pinning the key the fixture gave the
+ * server. */
+static void wc_handshake(struct ichan *w, int fd)
 {
-	for (;;) {
-		const uint8_t *body;
-		size_t len;
-		cc_err err = chan_pop_frame(w->ch, &body, &len);
-		if (err == CC_OK) {
-			assert_int_equal(proto_msg_decode(body, len, m), CC_OK);
-			return 1;
-		}
-		assert_int_equal(err, CC_ERR_TRUNCATED);
-		uint8_t *frame;
-		size_t flen;
-		int r = itest_read_frame(w->fd, chan_frame_cap(w->ch), &frame, &flen, timeout_ms);
-		if (r != 1)
-			return r;
-		enum chan_event ev;
-		buf_reset(&w->out);
-		err = chan_recv_frame(w->ch, frame, flen, &w->out, &ev);
-		free(frame);
-		assert_int_equal(err, CC_OK);
-		assert_int_equal(ev, CHAN_EVENT_DATA);
-	}
+	ichan_handshake(w, fd, mallory_key, MALLORY, server_fp);
 }
 
-static void wc_flush(struct wc *w)
-{
-	raw_send(w->fd, w->out.data, w->out.len);
-	buf_reset(&w->out);
-}
-
-/* Connects (FD already connected) and completes the handshake as mallory. */
-static void wc_handshake(struct wc *w, int fd)
-{
-	uint8_t *frame;
-	size_t len;
-	enum chan_event ev;
-	struct proto_msg m;
-
-	memset(w, 0, sizeof *w);
-	w->fd = fd;
-	buf_init(&w->out, 2 * PROTO_FRAME_MAX_LIMIT);
-	assert_int_equal(chan_client_new(mallory_key, MALLORY, PROTO_FRAME_MAX_DEFAULT, &w->ch),
-		CC_OK);
-	assert_int_equal(chan_client_start(w->ch, &w->out), CC_OK);
-	wc_flush(w);
-	assert_int_equal(itest_read_frame(fd, chan_frame_cap(w->ch), &frame, &len,
-		ITEST_TIMEOUT_MS), 1);
-	assert_int_equal(chan_recv_frame(w->ch, frame, len, &w->out, &ev), CC_OK);
-	free(frame);
-	assert_int_equal(ev, CHAN_EVENT_SERVER_KEY);
-	/* Our pin: the key the fixture gave the server. */
-	assert_memory_equal(chan_peer_fingerprint(w->ch), server_fp, sizeof server_fp);
-	assert_int_equal(chan_client_continue(w->ch, &w->out), CC_OK);
-	wc_flush(w);
-	assert_int_equal(wc_next(w, &m, ITEST_TIMEOUT_MS), 1);
-	assert_int_equal(m.type, PROTO_WELCOME);
-	assert_int_equal(m.u.welcome.nick.len, strlen(MALLORY));
-	assert_memory_equal(m.u.welcome.nick.p, MALLORY, strlen(MALLORY));
-	assert_memory_equal(m.u.welcome.fingerprint, mallory_fp, sizeof mallory_fp);
-	assert_true(chan_peer_proven(w->ch));
-	w->max_frame = m.u.welcome.max_frame;
-	chan_set_send_cap(w->ch, w->max_frame);
-}
-
-static void wc_open(struct wc *w, const struct fixture *f)
+static void wc_open(struct ichan *w, const struct fixture *f)
 {
 	wc_handshake(w, raw_connect(f));
 }
 
-static void wc_close(struct wc *w)
-{
-	if (w->fd >= 0)
-		close(w->fd);
-	w->fd = -1;
-	chan_free(w->ch);
-	w->ch = NULL;
-	buf_free(&w->out);
-}
-
 /* Seals one PING record into REC (not sent). */
-static void wc_seal_ping(struct wc *w, uint64_t token, struct buf *rec)
+static void wc_seal_ping(struct ichan *w, uint64_t token, struct buf *rec)
 {
 	struct proto_msg m = {.type = PROTO_PING};
 	m.u.ping.token = token;
 	assert_int_equal(chan_send_msg(w->ch, &m, rec), CC_OK);
 }
 
-static void wc_expect_pong(struct wc *w, uint64_t token)
+static void wc_expect_pong(struct ichan *w, uint64_t token)
 {
 	struct proto_msg m;
-	assert_int_equal(wc_next(w, &m, ITEST_TIMEOUT_MS), 1);
+	assert_int_equal(ichan_next(w, &m, ITEST_TIMEOUT_MS), 1);
 	assert_int_equal(m.type, PROTO_PONG);
 	assert_true(m.u.ping.token == token);
 }
 
 /* A valid PING gets its PONG: the in-process client itself is correct. */
-static void wc_ping(struct wc *w, uint64_t token)
+static void wc_ping(struct ichan *w, uint64_t token)
 {
 	wc_seal_ping(w, token, &w->out);
-	wc_flush(w);
+	ichan_flush(w);
 	wc_expect_pong(w, token);
 }
 
 /* The server's next record is an ERROR with CODE, then it closes. */
-static void wc_expect_error_then_close(struct wc *w, cc_err code)
+static void wc_expect_error_then_close(struct ichan *w, cc_err code)
 {
 	struct proto_msg m;
-	assert_int_equal(wc_next(w, &m, ITEST_TIMEOUT_MS), 1);
+	assert_int_equal(ichan_next(w, &m, ITEST_TIMEOUT_MS), 1);
 	assert_int_equal(m.type, PROTO_ERROR);
 	assert_int_equal(m.u.error.code, code);
 	expect_closed_silently(w->fd);
 	w->fd = -1;
-	wc_close(w);
+	ichan_close(w);
 }
 
-static void wc_expect_closed_silently(struct wc *w)
+static void wc_expect_closed_silently(struct ichan *w)
 {
 	expect_closed_silently(w->fd);
 	w->fd = -1;
-	wc_close(w);
+	ichan_close(w);
 }
 
 /* N PING inner frames with tokens FIRST.. into PLAIN. */
@@ -422,15 +344,9 @@ static void test_handshake_timeout(void **state)
 	int64_t silent_ms = itest_now_ms() - t0;
 
 	/* Stalled after the server's hello. */
-	struct wc w;
-	memset(&w, 0, sizeof w);
+	struct ichan w;
 	t0 = itest_now_ms();
-	w.fd = raw_connect(&f);
-	buf_init(&w.out, PROTO_FRAME_MAX_LIMIT);
-	assert_int_equal(chan_client_new(mallory_key, MALLORY, PROTO_FRAME_MAX_DEFAULT, &w.ch),
-		CC_OK);
-	assert_int_equal(chan_client_start(w.ch, &w.out), CC_OK);
-	wc_flush(&w);
+	ichan_start(&w, raw_connect(&f), mallory_key, MALLORY);
 	uint8_t *frame;
 	size_t len;
 	assert_int_equal(itest_read_frame(w.fd, PROTO_FRAME_MAX_PREAUTH, &frame, &len,
@@ -484,7 +400,7 @@ static void test_bad_version(void **state)
 static void test_records(void **state)
 {
 	struct fixture f;
-	struct wc w;
+	struct ichan w;
 	struct buf r1, r2;
 	const char *const args[] = {"--max-frame", "65536", NULL};
 	(void)state;
@@ -495,7 +411,7 @@ static void test_records(void **state)
 	assert_int_equal(w.max_frame, RECORDS_MAX_FRAME);
 	wc_ping(&w, 0x1122334455667788u);
 	wc_ping(&w, 2);
-	wc_close(&w);
+	ichan_close(&w);
 
 	/* (a) One bit flipped, in the ciphertext and then in the tag: closed,
 	 * and the PING inside is never answered. */
@@ -553,11 +469,11 @@ static void test_records(void **state)
 	assert_int_equal(chan_send(w.ch, plain.data, plain.len, &w.out), CC_OK);
 	buf_free(&plain);
 	assert_int_equal(w.out.len, PROTO_FRAME_HEADER_LEN + RECORDS_MAX_FRAME);
-	wc_flush(&w);
+	ichan_flush(&w);
 	for (size_t i = 0; i < npings; i++)
 		wc_expect_pong(&w, 1000 + i);
 	wc_ping(&w, 6);
-	wc_close(&w);
+	ichan_close(&w);
 
 	/* An empty frame after the handshake. */
 	wc_open(&w, &f);
@@ -576,7 +492,7 @@ static void test_records(void **state)
 	struct proto_msg hello = {.type = PROTO_CLIENT_HELLO};
 	hello.u.client_hello.version = PROTO_VERSION;
 	assert_int_equal(chan_send_msg(w.ch, &hello, &w.out), CC_OK);
-	wc_flush(&w);
+	ichan_flush(&w);
 	wc_expect_error_then_close(&w, CC_ERR_STATE);
 
 	fixture_stop(&f);
@@ -587,7 +503,7 @@ static void test_records(void **state)
 static void test_idle_timeout(void **state)
 {
 	struct fixture f;
-	struct wc w;
+	struct ichan w;
 	struct proto_msg m;
 	const char *const args[] = {"--idle-timeout", "1", NULL};
 	(void)state;
@@ -597,7 +513,7 @@ static void test_idle_timeout(void **state)
 	wc_open(&w, &f);
 	int64_t t0 = itest_now_ms();
 	int pings = 0, r;
-	while ((r = wc_next(&w, &m, ITEST_TIMEOUT_MS)) == 1) {
+	while ((r = ichan_next(&w, &m, ITEST_TIMEOUT_MS)) == 1) {
 		assert_int_equal(m.type, PROTO_PING);
 		pings++;
 	}
@@ -609,7 +525,7 @@ static void test_idle_timeout(void **state)
 	 * dropped without a PING it could have answered. */
 	assert_true(pings >= 1);
 	assert_true(dropped_ms >= 1900 && dropped_ms <= itest_scale_ms(4000));
-	wc_close(&w);
+	ichan_close(&w);
 	assert_true(itest_file_contains(f.log, "idle: timed out"));
 
 	/* alice answers the server's pings: 3 s more of silence, still there. */
@@ -631,7 +547,7 @@ static int local_port(int fd)
 static void test_connection_cap(void **state)
 {
 	struct fixture f;
-	struct wc w;
+	struct ichan w;
 	const char *const args[] = {"--max-connections", "2", NULL};
 	(void)state;
 	fixture_start(&f, "cap", args);
@@ -656,7 +572,7 @@ static void test_connection_cap(void **state)
 	b = raw_connect(&f);
 	expect_plain_error_then_close(b, CC_ERR_LIMIT);
 	wc_ping(&w, 8);
-	wc_close(&w);
+	ichan_close(&w);
 
 	fixture_stop(&f);
 }
@@ -669,7 +585,7 @@ static void test_connection_cap(void **state)
 static void test_slow_reader(void **state)
 {
 	struct fixture f;
-	struct wc w;
+	struct ichan w;
 	const char *const args[] = {"--max-output", "65536", NULL};
 	(void)state;
 	fixture_start(&f, "slow", args);
@@ -719,7 +635,7 @@ static void test_slow_reader(void **state)
 		send_failed ? "failed: dropped" : "never failed");
 	/* Now reading: what was queued, then the end. */
 	assert_int_equal(itest_tcp_wait_closed(fd, ITEST_TIMEOUT_MS), 1);
-	wc_close(&w);
+	ichan_close(&w);
 	assert_true(itest_wait_file_contains(f.log, "output cap reached", ITEST_TIMEOUT_MS));
 
 	fixture_stop(&f);

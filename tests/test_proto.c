@@ -145,7 +145,7 @@ static int group_teardown(void **state)
 
 /* ---- sample messages: every type, fields at their minimum and maximum ---- */
 
-enum { SAMPLE_COUNT = 45 };
+enum { SAMPLE_COUNT = 46 };
 
 static void room_id_set(uint8_t id[PROTO_ROOM_ID_LEN], size_t off)
 {
@@ -417,6 +417,11 @@ static void sample_make(size_t i, struct proto_msg *m)
 		m->u.room_rekey.records = lists[PROTO_ITEM_BLOB];
 		m->u.room_rekey.keys = lists[PROTO_ITEM_WRAPPED];
 		break;
+	case 45:
+		m->type = PROTO_ROOM_READ;
+		room_id_set(m->u.room_read.room_id, 41);
+		m->u.room_read.msg_id = UINT64_MAX;
+		break;
 	default:
 		fail_msg("no sample %zu", i);
 	}
@@ -526,6 +531,10 @@ static void assert_msg_equal(const struct proto_msg *a, const struct proto_msg *
 	case PROTO_REKEY_OWED:
 		assert_int_equal(a->u.room_ref.request_id, b->u.room_ref.request_id);
 		ID_EQ(a->u.room_ref.room_id, b->u.room_ref.room_id);
+		break;
+	case PROTO_ROOM_READ:
+		ID_EQ(a->u.room_read.room_id, b->u.room_read.room_id);
+		assert_int_equal(a->u.room_read.msg_id, b->u.room_read.msg_id);
 		break;
 	case PROTO_ROOM_STATE:
 		assert_int_equal(a->u.room_state.request_id, b->u.room_state.request_id);
@@ -691,7 +700,7 @@ static void test_msg_type_names(void **state)
 		{PROTO_ROOM_LEAVE, "room_leave"}, {PROTO_JOIN_DONE, "join_done"},
 		{PROTO_ROOM_KICK, "room_kick"}, {PROTO_ROOM_ADMIN, "room_admin"},
 		{PROTO_ROOM_REKEY, "room_rekey"}, {PROTO_ROOM_FETCH, "room_fetch"},
-		{PROTO_REKEY_OWED, "rekey_owed"},
+		{PROTO_REKEY_OWED, "rekey_owed"}, {PROTO_ROOM_READ, "room_read"},
 	};
 	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
 		assert_string_equal(proto_type_name(names[i].type), names[i].name);
@@ -707,6 +716,7 @@ static void test_msg_request_id(void **state)
 	static const uint8_t without[] = {
 		PROTO_CLIENT_HELLO, PROTO_SERVER_HELLO, PROTO_CLIENT_KEY, PROTO_CLIENT_AUTH,
 		PROTO_WELCOME, PROTO_PING, PROTO_PONG, PROTO_ROOM_MSG, PROTO_ROOM_RECORD,
+		PROTO_ROOM_READ,
 	};
 	for (size_t i = 0; i < SAMPLE_COUNT; i++) {
 		struct proto_msg m;

@@ -12,6 +12,7 @@
 #include "util/buf.h"
 
 struct bufferevent;
+struct event;
 struct chan;
 struct client_store;
 
@@ -35,6 +36,7 @@ struct client_room {
 	bool joined;                      /* state loaded and hearing it live */
 	uint64_t last_msg_id;             /* highest server message id processed */
 	uint32_t epoch_msgs;              /* messages seen in this epoch (periodic rekey) */
+	uint64_t acked_msg_id;            /* last_msg_id as the server knows it */
 };
 
 /* The command waiting for the server (one at a time). */
@@ -84,6 +86,8 @@ struct client {
 	struct buf wire;
 	enum client_state state;
 	int exit_status;
+	bool quitting;                    /* /quit: closing once the output is out */
+	struct event *quit_timer;
 
 	/* the command in flight */
 	enum client_op op;
@@ -147,6 +151,8 @@ cc_err client_on_room_message(struct client *cl, const struct proto_msg *m);
  * or ERROR). */
 void client_on_answer(struct client *cl, const struct proto_msg *m);
 void client_rooms_free(struct client *cl);
+/* Acknowledges what was handled in every joined room (before quitting). */
+void client_rooms_ack_all(struct client *cl);
 void client_cmd_kick(struct client *cl, const char *args);
 void client_cmd_admin(struct client *cl, const char *args);
 /* Starts owed work (new room keys) if idle; 1 if it started something. */

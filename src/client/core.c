@@ -84,6 +84,10 @@ static void client_close(struct client *cl, int exit_status)
 		bufferevent_free(cl->bev);
 		cl->bev = NULL;
 	}
+	if (cl->quit_timer) {
+		event_free(cl->quit_timer);
+		cl->quit_timer = NULL;
+	}
 	chan_free(cl->chan);
 	cl->chan = NULL;
 	client_notify(cl);
@@ -267,6 +271,8 @@ static cc_err client_on_message(struct client *cl, const uint8_t *body, size_t l
 	}
 }
 
+static void client_write_cb(struct bufferevent *bev, void *arg);
+
 static void client_read_cb(struct bufferevent *bev, void *arg)
 {
 	struct client *cl = arg;
@@ -375,7 +381,7 @@ cc_err client_connect(struct client *cl)
 		freeaddrinfo(res);
 		return CC_ERR_NOMEM;
 	}
-	bufferevent_setcb(cl->bev, client_read_cb, NULL, client_event_cb, cl);
+	bufferevent_setcb(cl->bev, client_read_cb, client_write_cb, client_event_cb, cl);
 	bufferevent_enable(cl->bev, EV_READ | EV_WRITE);
 	rc = bufferevent_socket_connect(cl->bev, res->ai_addr, (int)res->ai_addrlen);
 	freeaddrinfo(res);
@@ -482,9 +488,57 @@ void client_command(struct client *cl, const char *line)
 	client_notify(cl);
 }
 
+/* Closes once everything queued has gone out (or after a grace period). */
+static void client_finish_quit(struct client *cl)
+{
+	if (cl->bev) {
+		/* A close with unread input makes the kernel send a reset, which can
+		 * destroy what we wrote before the server reads it: end our side,
+		 * then drain what is waiting for us. */
+		evutil_socket_t fd = bufferevent_getfd(cl->bev);
+		char sink[4096];
+		if (fd >= 0) {
+			shutdown(fd, SHUT_WR);
+			while (recv(fd, sink, sizeof sink, MSG_DONTWAIT) > 0)
+				;
+		}
+	}
+	client_close(cl, CLIENT_EXIT_OK);
+}
+
+static void client_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct client *cl = arg;
+	if (cl->quitting && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		client_finish_quit(cl);
+}
+
+static void client_quit_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	client_finish_quit(arg);
+}
+
 void client_quit(struct client *cl)
 {
-	client_close(cl, CLIENT_EXIT_OK);
+	if (cl->quitting || cl->state == CLIENT_CLOSED)
+		return;
+	if (cl->state != CLIENT_READY || !cl->bev) {
+		client_close(cl, CLIENT_EXIT_OK);
+		return;
+	}
+	/* Tell the server what we handled, and let it go out before closing. */
+	cl->quitting = true;
+	client_rooms_ack_all(cl);
+	if (evbuffer_get_length(bufferevent_get_output(cl->bev)) == 0) {
+		client_finish_quit(cl);
+		return;
+	}
+	struct timeval grace = {2, 0};
+	cl->quit_timer = evtimer_new(cl->base, client_quit_timeout_cb, cl);
+	if (cl->quit_timer)
+		evtimer_add(cl->quit_timer, &grace);
 }
 
 enum client_state client_get_state(const struct client *cl)
@@ -499,7 +553,7 @@ int client_exit_status(const struct client *cl)
 
 int client_busy(const struct client *cl)
 {
-	return cl->op != OP_NONE;
+	return cl->op != OP_NONE || cl->quitting;
 }
 
 void client_set_state_cb(struct client *cl, void (*fn)(void *ctx), void *ctx)
@@ -577,6 +631,8 @@ void client_free(struct client *cl)
 		return;
 	if (cl->bev)
 		bufferevent_free(cl->bev);
+	if (cl->quit_timer)
+		event_free(cl->quit_timer);
 	chan_free(cl->chan);
 	client_rooms_free(cl);
 	client_trust_free(cl);

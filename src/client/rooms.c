@@ -720,6 +720,31 @@ void client_cmd_say(struct client *cl, const char *args)
 
 static void owed_add(struct client *cl, const uint8_t room_id[PROTO_ROOM_ID_LEN]);
 
+/* Tells the server what we have handled, so the next join's backlog starts
+ * there. Every ACK_EVERY messages, and when a join's backlog is done or we
+ * stop listening; what is resent after a crash is skipped by msg_id. */
+#define ACK_EVERY 64
+static void room_ack(struct client *cl, struct client_room *r)
+{
+	if (r->last_msg_id <= r->acked_msg_id)
+		return;
+	struct proto_msg m = {.type = PROTO_ROOM_READ};
+	memcpy(m.u.room_read.room_id, r->room_id, PROTO_ROOM_ID_LEN);
+	m.u.room_read.msg_id = r->last_msg_id;
+	cc_err err = client_send(cl, &m);
+	log_debug("ack %s up to %llu: %s", r->id_hex, (unsigned long long)r->last_msg_id,
+		  cc_err_str(err));
+	if (!err)
+		r->acked_msg_id = r->last_msg_id;
+}
+
+void client_rooms_ack_all(struct client *cl)
+{
+	for (size_t i = 0; i < cl->nrooms; i++)
+		if (cl->rooms[i]->joined)
+			room_ack(cl, cl->rooms[i]);
+}
+
 /* Periodic rekeying (--rekey-after): as admin, owe a new epoch once this one
  * has carried enough messages or grown old enough. */
 static void maybe_rekey(struct client *cl, struct client_room *r)
@@ -809,6 +834,8 @@ reject:
 done:
 	r->last_msg_id = rm->msg_id;
 	cstore_seen_put(cl->store, r->room_id, last_id_fp, rm->msg_id);
+	if (r->last_msg_id - r->acked_msg_id >= ACK_EVERY && cl->op != OP_JOIN)
+		room_ack(cl, r);
 	if (text) {
 		mem_wipe(text, PROTO_TEXT_MAX + 1);
 		free(text);
@@ -1348,6 +1375,9 @@ void client_cmd_disconnect(struct client *cl, const char *args)
 		return;
 	if (!*args)
 		memcpy(room_id, cl->current->room_id, PROTO_ROOM_ID_LEN);
+	struct client_room *r = room_find(cl, room_id);
+	if (r && r->joined)
+		room_ack(cl, r);  /* before we stop listening: the backlog starts after it */
 	struct proto_msg m = {.type = PROTO_ROOM_DISCONNECT};
 	m.u.room_ref.request_id = client_op_begin(cl, OP_DISCONNECT);
 	memcpy(m.u.room_ref.room_id, room_id, PROTO_ROOM_ID_LEN);
@@ -1450,6 +1480,8 @@ void client_on_answer(struct client *cl, const struct proto_msg *m)
 			join_on_state(cl, &m->u.room_state);
 		} else if (m->type == PROTO_JOIN_DONE) {
 			struct client_room *r = room_find(cl, cl->op_room);
+			if (r && !cl->op_failed)
+				room_ack(cl, r);
 			if (cl->op == OP_LEAVE_LOAD && r && !cl->op_failed) {
 				leave_send(cl, r);
 				return;
@@ -1468,6 +1500,7 @@ void client_on_answer(struct client *cl, const struct proto_msg *m)
 			}
 			cstore_seen_put(cl->store, cl->op_room, cl->fp, cl->op_seq);
 			if (r) {
+				room_ack(cl, r);  /* our own message: nothing to resend us */
 				r->epoch_msgs++;
 				maybe_rekey(cl, r);
 			}

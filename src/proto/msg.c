@@ -181,6 +181,10 @@ static const struct field room_record_fields[] = {
 	{FIELD_LIST, AT(room_record.users), PROTO_ITEM_USER},
 	{FIELD_LIST, AT(room_record.keys), PROTO_ITEM_WRAPPED},
 };
+static const struct field room_read_fields[] = {
+	{FIELD_FIXED, AT(room_read.room_id), PROTO_ROOM_ID_LEN},
+	{FIELD_U64, AT(room_read.msg_id), 0},
+};
 static const struct field room_rekey_fields[] = {
 	{FIELD_U32, AT(room_rekey.request_id), 0},
 	{FIELD_FIXED, AT(room_rekey.room_id), PROTO_ROOM_ID_LEN},
@@ -225,6 +229,7 @@ static const struct msg_spec msg_specs[256] = {
 	[PROTO_ROOM_REKEY] = SPEC("room_rekey", room_rekey_fields),
 	[PROTO_ROOM_FETCH] = SPEC("room_fetch", room_ref_fields),
 	[PROTO_REKEY_OWED] = SPEC("rekey_owed", room_ref_fields),
+	[PROTO_ROOM_READ] = SPEC("room_read", room_read_fields),
 };
 
 const char *proto_type_name(uint8_t type)

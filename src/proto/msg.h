@@ -67,6 +67,7 @@ enum proto_type {
 	PROTO_ROOM_REKEY = 0x23,
 	PROTO_ROOM_FETCH = 0x24,
 	PROTO_REKEY_OWED = 0x25,
+	PROTO_ROOM_READ = 0x26,
 	PROTO_ERROR = 0x7f,
 };
 
@@ -269,6 +270,11 @@ struct proto_room_rekey {             /* ROOM_KICK (one record), ROOM_REKEY */
 	struct proto_list keys;           /* PROTO_ITEM_WRAPPED: the new epoch, every member */
 };
 
+struct proto_room_read {              /* the client has handled up to msg_id */
+	uint8_t room_id[PROTO_ROOM_ID_LEN];
+	uint64_t msg_id;
+};
+
 struct proto_room_leave {
 	uint32_t request_id;
 	uint8_t room_id[PROTO_ROOM_ID_LEN];
@@ -300,6 +306,7 @@ struct proto_msg {
 		struct proto_room_record room_record;
 		struct proto_room_leave room_leave;   /* ROOM_LEAVE, ROOM_ADMIN */
 		struct proto_room_rekey room_rekey;   /* ROOM_KICK, ROOM_REKEY */
+		struct proto_room_read room_read;
 		/* ROOM_FETCH and REKEY_OWED use room_ref */
 	} u;
 };

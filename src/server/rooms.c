@@ -154,7 +154,6 @@ static cc_err live_add(struct conn *c, int64_t room)
 static void live_remove(struct conn *c, int64_t room)
 {
 	struct server *srv = c->srv;
-	struct store_room r;
 
 	if (!conn_is_active(c, room))
 		return;
@@ -178,9 +177,6 @@ static void live_remove(struct conn *c, int64_t room)
 			live_remove_slot(srv, i);
 		break;
 	}
-	/* A live member has been sent everything up to the room's last message. */
-	if (store_room_get_by_id(srv->store, room, &r) == CC_OK)
-		store_member_set_read(srv->store, room, c->user_id, r.last_msg_id);
 }
 
 /* ---- helpers ------------------------------------------------------------- */
@@ -776,7 +772,6 @@ static void pump_backlog(struct conn *c)
 			c->pumping = false;
 			return;
 		}
-		store_member_set_read(srv->store, c->pump_room, c->user_id, c->pump_after);
 		if (c->pump_after - before < PUMP_BATCH) {
 			struct proto_msg m = {.type = PROTO_JOIN_DONE};
 			struct store_room room;
@@ -876,12 +871,8 @@ static cc_err handle_room_join(struct conn *c, const struct proto_room_ref *req)
 		conn_send_error(c, req->request_id, err, NULL);
 		return CC_OK;
 	}
-	if (conn_is_active(c, room.id)) {
-		/* Rejoining: what was delivered live counts as read; go on from there. */
-		live_remove(c, room.id);
-		if ((err = room_of_member(c, req->room_id, &room, &member)))
-			goto out;
-	}
+	if (conn_is_active(c, room.id))
+		live_remove(c, room.id);  /* rejoining: from what the client acknowledged */
 	int64_t after = member.last_read_msg_id > member.first_msg_id - 1
 				? member.last_read_msg_id
 				: member.first_msg_id - 1;
@@ -1441,6 +1432,28 @@ void server_expire_idle(struct server *srv)
 	free(ic.ids);
 }
 
+/* The client has handled the room's messages up to msg_id: the backlog of its
+ * next join starts after that. Reads are acknowledged by the client, not
+ * assumed when the server queues them, so nothing is lost if the client dies
+ * (or refuses the room) before handling them; it skips what it handled. */
+static cc_err handle_room_read(struct conn *c, const struct proto_room_read *req)
+{
+	struct store_room room;
+	struct store_member member;
+	if (room_of_member(c, req->room_id, &room, &member) != CC_OK)
+		return CC_OK;  /* no answer: a read for a room left meanwhile */
+	int64_t upto = req->msg_id > (uint64_t)room.last_msg_id ? room.last_msg_id
+							       : (int64_t)req->msg_id;
+	if (upto > member.last_read_msg_id) {
+		cc_err err = store_member_set_read(c->srv->store, room.id, c->user_id, upto);
+		if (err)
+			log_warn("conn %s: cannot record a read: %s", c->peer, cc_err_str(err));
+	}
+	log_debug("conn %s: %s read to %lld (was %lld)", c->peer, c->nick, (long long)upto,
+		  (long long)member.last_read_msg_id);
+	return CC_OK;
+}
+
 /* ---- dispatch and lifecycle ------------------------------------------------ */
 
 cc_err server_handle_request(struct conn *c, const struct proto_msg *m)
@@ -1472,6 +1485,8 @@ cc_err server_handle_request(struct conn *c, const struct proto_msg *m)
 		return handle_room_admin(c, &m->u.room_leave);
 	case PROTO_ROOM_FETCH:
 		return handle_room_fetch(c, &m->u.room_ref);
+	case PROTO_ROOM_READ:
+		return handle_room_read(c, &m->u.room_read);
 	default:
 		/* Handshake or server-to-client messages have no business here. */
 		return CC_ERR_STATE;

@@ -233,6 +233,7 @@ static cc_err conn_on_message(struct conn *c, const uint8_t *body, size_t len)
 	cc_err err = proto_msg_decode(body, len, &m);
 	if (err)
 		return err;
+	log_debug("conn %s: %s", c->peer, proto_type_name(m.type));
 	switch (m.type) {
 	case PROTO_PING: {
 		struct proto_msg pong = {.type = PROTO_PONG};

@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "itest.h"
+#include "itest_chan.h"
 #include "itest_rooms.h"
 #include "util/buf.h"
 #include "util/err.h"
@@ -100,30 +101,19 @@ int lc_home_key(const char *home, const char *room_hex, uint32_t epoch, uint8_t 
 int lc_open_envelope(const uint8_t key[LC_KEY_LEN], const uint8_t *env, size_t len,
 		     char *text, size_t cap, uint32_t *epoch);
 
-/* ---- a raw session with a user's own key ---------------------------------------- */
+/* ---- a raw session with a user's own key (itest_chan.h) ------------------------- */
 
-struct chan;
-struct crypto_rsa_key;
-
-struct lc_wc {
-	int fd;
-	struct chan *ch;
-	struct buf out;
-	struct crypto_rsa_key *key;
-	uint32_t next_request;
-};
-
-/* Connects and registers as NICK with the identity key from HOME. */
-void lc_wc_open(struct lc_wc *w, int port, const char *home, const char *nick);
-void lc_wc_close(struct lc_wc *w);
+/* ichan_open(), as NICK with the identity key from HOME; its requests' answers
+ * may be preceded by REKEY_OWED notices. Closed with ichan_close(). */
+void lc_wc_open(struct ichan *w, int port, const char *home, const char *nick);
 /* Sends MSG_SEND with a well-formed envelope (junk nonce, ciphertext and
  * signature) for ROOM, EPOCH, SENDER, SEQ; the answer must be ERROR CODE. */
-void lc_wc_send_expect(struct lc_wc *w, const char *room_hex, uint32_t epoch,
+void lc_wc_send_expect(struct ichan *w, const char *room_hex, uint32_t epoch,
 		       const char *sender, uint64_t seq, cc_err code);
 /* Sends a membership request for ROOM with junk records and keys (TYPE:
  * PROTO_ROOM_ADD, PROTO_ROOM_KICK, PROTO_ROOM_REKEY or PROTO_ROOM_ADMIN):
  * the answer must be ERROR CODE (the server checks the session's role
  * before the records). */
-void lc_wc_change_expect(struct lc_wc *w, uint8_t type, const char *room_hex, cc_err code);
+void lc_wc_change_expect(struct ichan *w, uint8_t type, const char *room_hex, cc_err code);
 
 #endif

@@ -13,7 +13,34 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "crypto/crypto.h"
+
 const char *const rt_server_args[] = {"--rsa-bits", "2048", NULL};
+
+/* ---- a server ------------------------------------------------------------ */
+
+void rt_start(struct rt_fixture *f, const char *name, int db)
+{
+	memset(f, 0, sizeof *f);
+	if (!itest_have_binaries() || (db && !rt_sqlite3()))
+		skip();
+	assert_int_equal(crypto_init(), CC_OK);
+	f->dir = itest_tmpdir(name);
+	assert_non_null(f->dir);
+	f->data = itest_subdir(f->dir, "server");
+	assert_non_null(f->data);
+	f->srv = itest_server_start(f->data, rt_server_args);
+	assert_non_null(f->srv);
+	f->port = itest_server_port(f->srv);
+	if (db)
+		rt_db_use(itest_path(f->data, "cryptocat.db"), f->dir);
+}
+
+void rt_stop(struct rt_fixture *f)
+{
+	assert_int_equal(itest_server_stop(f->srv), 0);
+	f->srv = NULL;
+}
 
 /* ---- clients ------------------------------------------------------------- */
 

@@ -19,6 +19,22 @@
 /* Both programs' servers: a 2048-bit key is made on first start. */
 extern const char *const rt_server_args[];
 
+/* ---- a server -------------------------------------------------------------- */
+
+struct rt_fixture {
+	const char *dir;            /* everything of the test lives here */
+	const char *data;           /* the server's --data */
+	struct itest_server *srv;
+	int port;
+};
+
+/* Skips the test without the programs (or, with DB, without the sqlite3
+ * program); makes DIR and starts a server with rt_server_args in
+ * DIR/server. With DB, also points the rt_sql*() helpers at its database. */
+void rt_start(struct rt_fixture *f, const char *name, int db);
+/* Stops the server: exit status 0 (no crash, no sanitizer report). */
+void rt_stop(struct rt_fixture *f);
+
 /* ---- clients ------------------------------------------------------------- */
 
 /* Starts a batch client with HOME (which must exist) and checks its
