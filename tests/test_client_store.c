@@ -7,12 +7,10 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -67,31 +65,18 @@ static void test_file_mode(void **state)
 	test_fill(1, room, sizeof room);
 	/* A write, so the -wal file exists too. */
 	assert_int_equal(cstore_seq_next(f->cs, room, &seq), CC_OK);
-
-	struct stat sb;
-	assert_int_equal(stat(f->tmp.path, &sb), 0);
-	assert_int_equal(sb.st_mode & 07777, 0600);
-	char wal[160];
-	snprintf(wal, sizeof wal, "%s-wal", f->tmp.path);
-	assert_int_equal(stat(wal, &sb), 0);
-	assert_int_equal(sb.st_mode & 07777, 0600);
+	tmpdir_db_expect_private(f->tmp.path);
 }
 
 static void test_file_mode_tightened(void **state)
 {
 	struct fixture *f = *state;
 	char path[160];
-	snprintf(path, sizeof path, "%s/loose.db", f->tmp.dir);
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
-	assert_true(fd >= 0);
-	assert_int_equal(fchmod(fd, 0644), 0);
-	close(fd);
+	tmpdir_file_loose(&f->tmp, "loose.db", path, sizeof path);
 
 	struct client_store *cs = NULL;
 	assert_int_equal(cstore_open(path, &cs), CC_OK);
-	struct stat sb;
-	assert_int_equal(stat(path, &sb), 0);
-	assert_int_equal(sb.st_mode & 07777, 0600);
+	tmpdir_expect_mode(path, 0600);
 	cstore_close(cs);
 }
 
@@ -477,11 +462,7 @@ static void test_future_version_refused(void **state)
 	cstore_close(f->cs);
 	f->cs = NULL;
 
-	/* The last close checkpoints the WAL into the file and removes it, so
-	 * the header on disk is the whole truth. */
-	char wal[160];
-	snprintf(wal, sizeof wal, "%s-wal", f->tmp.path);
-	assert_int_not_equal(access(wal, F_OK), 0);
+	tmpdir_db_expect_no_wal(f->tmp.path);
 	uint32_t latest = tmpdir_db_version_get(f->tmp.path);
 	assert_true(latest >= 1);
 	tmpdir_db_version_set(f->tmp.path, latest + 1);
@@ -505,12 +486,7 @@ static void test_not_a_database(void **state)
 {
 	struct fixture *f = *state;
 	char path[160];
-	snprintf(path, sizeof path, "%s/junk.db", f->tmp.dir);
-	FILE *fp = fopen(path, "w");
-	assert_non_null(fp);
-	for (int i = 0; i < 4096; i++)
-		fputc("not a database "[i % 15], fp);
-	fclose(fp);
+	tmpdir_file_junk(&f->tmp, "junk.db", path, sizeof path);
 	struct client_store *cs = (struct client_store *)&cs;
 	assert_int_equal(cstore_open(path, &cs), CC_ERR_STORE);
 	assert_null(cs);

@@ -300,6 +300,8 @@ static void seal(const struct who *sender, uint32_t epoch, uint64_t seq, const v
 	header_for(&env, sender, epoch, seq);
 	buf_init(out, PROTO_ENVELOPE_MAX);
 	assert_int_equal(e2e_message_seal(sender->seed, key, &env, text, len, out), CC_OK);
+	/* The overhead docs/PROTOCOL.md promises: 133 bytes plus the nickname. */
+	assert_int_equal(out->len, len + 133 + strlen(sender->nick));
 }
 
 /* Decodes and opens with the given signer and epoch key. */

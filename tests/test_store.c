@@ -5,13 +5,10 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "store/store.h"
 #include "support/tmpdir.h"
@@ -78,31 +75,18 @@ static void test_file_mode(void **state)
 	/* A write, so the -wal file exists too. */
 	assert_int_equal(store_user_register(f->st, "alice", key, sizeof key, fp, 100, &u), CC_OK);
 	store_user_clear(&u);
-
-	struct stat sb;
-	assert_int_equal(stat(f->tmp.path, &sb), 0);
-	assert_int_equal(sb.st_mode & 07777, 0600);
-	char wal[160];
-	snprintf(wal, sizeof wal, "%s-wal", f->tmp.path);
-	assert_int_equal(stat(wal, &sb), 0);
-	assert_int_equal(sb.st_mode & 07777, 0600);
+	tmpdir_db_expect_private(f->tmp.path);
 }
 
 static void test_file_mode_tightened(void **state)
 {
 	struct fixture *f = *state;
 	char path[160];
-	snprintf(path, sizeof path, "%s/loose.db", f->tmp.dir);
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
-	assert_true(fd >= 0);
-	assert_int_equal(fchmod(fd, 0644), 0);
-	close(fd);
+	tmpdir_file_loose(&f->tmp, "loose.db", path, sizeof path);
 
 	struct store *st = NULL;
 	assert_int_equal(store_open(path, &st), CC_OK);
-	struct stat sb;
-	assert_int_equal(stat(path, &sb), 0);
-	assert_int_equal(sb.st_mode & 07777, 0600);
+	tmpdir_expect_mode(path, 0600);
 	store_close(st);
 }
 
@@ -333,11 +317,7 @@ static void test_future_version_refused(void **state)
 	store_close(f->st);
 	f->st = NULL;
 
-	/* The last close checkpoints the WAL into the file and removes it, so
-	 * the header on disk is the whole truth. */
-	char wal[160];
-	snprintf(wal, sizeof wal, "%s-wal", f->tmp.path);
-	assert_int_not_equal(access(wal, F_OK), 0);
+	tmpdir_db_expect_no_wal(f->tmp.path);
 	tmpdir_db_version_set(f->tmp.path, (uint32_t)store_schema_latest() + 1);
 
 	struct store *st = (struct store *)&st; /* must be reset to NULL */
@@ -359,12 +339,7 @@ static void test_not_a_database(void **state)
 {
 	struct fixture *f = *state;
 	char path[160];
-	snprintf(path, sizeof path, "%s/junk.db", f->tmp.dir);
-	FILE *fp = fopen(path, "w");
-	assert_non_null(fp);
-	for (int i = 0; i < 4096; i++)
-		fputc("not a database "[i % 15], fp);
-	fclose(fp);
+	tmpdir_file_junk(&f->tmp, "junk.db", path, sizeof path);
 	struct store *st = (struct store *)&st;
 	assert_int_equal(store_open(path, &st), CC_ERR_STORE);
 	assert_null(st);

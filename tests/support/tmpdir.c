@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define TMPDIR_DB_VERSION_OFFSET 60
@@ -100,4 +101,45 @@ void tmpdir_db_version_set(const char *path, uint32_t version)
 	assert_true(fd >= 0);
 	assert_int_equal(pwrite(fd, be, sizeof be, TMPDIR_DB_VERSION_OFFSET), (ssize_t)sizeof be);
 	close(fd);
+}
+
+void tmpdir_expect_mode(const char *path, unsigned mode)
+{
+	struct stat sb;
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_mode & 07777, mode);
+}
+
+void tmpdir_db_expect_private(const char *path)
+{
+	char wal[160];
+	tmpdir_expect_mode(path, 0600);
+	snprintf(wal, sizeof wal, "%s-wal", path);
+	tmpdir_expect_mode(wal, 0600);
+}
+
+void tmpdir_db_expect_no_wal(const char *path)
+{
+	char wal[160];
+	snprintf(wal, sizeof wal, "%s-wal", path);
+	assert_int_not_equal(access(wal, F_OK), 0);
+}
+
+void tmpdir_file_loose(const struct tmpdir *t, const char *name, char *path, size_t cap)
+{
+	snprintf(path, cap, "%s/%s", t->dir, name);
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(fchmod(fd, 0644), 0);
+	close(fd);
+}
+
+void tmpdir_file_junk(const struct tmpdir *t, const char *name, char *path, size_t cap)
+{
+	snprintf(path, cap, "%s/%s", t->dir, name);
+	FILE *fp = fopen(path, "w");
+	assert_non_null(fp);
+	for (int i = 0; i < 4096; i++)
+		fputc("not a database "[i % 15], fp);
+	fclose(fp);
 }

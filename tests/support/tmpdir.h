@@ -57,4 +57,20 @@ void tmpdir_fixture_free(void *fixture);
 uint32_t tmpdir_db_version_get(const char *path);
 void tmpdir_db_version_set(const char *path, uint32_t version);
 
+/* The checks every store's tests make of its files (cmocka asserts). */
+
+/* The file at PATH exists and its permission bits are exactly MODE. */
+void tmpdir_expect_mode(const char *path, unsigned mode);
+/* An open store's database at PATH and its -wal file are both mode 0600. */
+void tmpdir_db_expect_private(const char *path);
+/* No PATH-wal: the last close checkpointed the WAL into PATH and removed it,
+ * so the header on disk is the whole truth. */
+void tmpdir_db_expect_no_wal(const char *path);
+/* Makes NAME in T's directory, empty and mode 0644 (looser than a store
+ * allows), and writes its path into PATH (CAP bytes). */
+void tmpdir_file_loose(const struct tmpdir *t, const char *name, char *path, size_t cap);
+/* Makes NAME in T's directory, 4096 bytes of text that are no SQLite
+ * database, and writes its path into PATH (CAP bytes). */
+void tmpdir_file_junk(const struct tmpdir *t, const char *name, char *path, size_t cap);
+
 #endif
