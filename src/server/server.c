@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <arpa/inet.h>
 #include <netdb.h>
@@ -486,12 +487,25 @@ static void server_signal_cb(evutil_socket_t sig, short what, void *arg)
 	event_base_loopexit(srv->base, NULL);
 }
 
+static void server_accept_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *srv = arg;
+	(void)fd;
+	(void)what;
+	evconnlistener_enable(srv->listener);
+}
+
 static void server_accept_error_cb(struct evconnlistener *listener, void *arg)
 {
-	(void)listener;
-	(void)arg;
-	/* EMFILE and friends: log and keep serving the connections we have. */
-	log_warn("accept: %s", strerror(errno));
+	struct server *srv = arg;
+	int err = errno;
+	/* Out of descriptors (or memory): keep serving the connections we have,
+	 * and stop accepting for a moment instead of spinning on accept. */
+	log_warn("accept: %s; pausing new connections for 100 ms", strerror(err));
+	evconnlistener_disable(listener);
+	struct timeval pause = {0, 100000};
+	if (event_base_once(srv->base, -1, EV_TIMEOUT, server_accept_resume_cb, srv, &pause) != 0)
+		evconnlistener_enable(listener);
 }
 
 static cc_err data_dir_prepare(const char *dir)
@@ -561,6 +575,25 @@ static cc_err server_listen(struct server *srv)
 	return CC_OK;
 }
 
+/* Thousands of connections need thousands of descriptors: raise the soft
+ * limit to the hard one, and say so if the cap still cannot be reached. */
+static void raise_fd_limit(unsigned max_connections)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+		getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	/* A few descriptors go to the listener, the database and the log. */
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < (rlim_t)max_connections + 16)
+		log_warn("the descriptor limit (%llu) is below --max-connections (%u): raise "
+			 "it (ulimit -n) to serve that many", (unsigned long long)rl.rlim_cur,
+			 max_connections);
+}
+
 cc_err server_run(const struct server_config *cfg)
 {
 	struct server srv;
@@ -570,6 +603,7 @@ cc_err server_run(const struct server_config *cfg)
 	memset(&srv, 0, sizeof srv);
 	srv.cfg = cfg;
 	signal(SIGPIPE, SIG_IGN);
+	raise_fd_limit(cfg->max_connections);
 	if ((err = crypto_init()) || (err = data_dir_prepare(cfg->data_dir)) ||
 	    (err = server_key_load(&srv)))
 		goto out;
