@@ -54,7 +54,6 @@ enum client_op {
 	OP_DISCONNECT,
 	OP_LEAVE_LOAD,                    /* /leave of a room not loaded: join quietly first */
 	OP_LEAVE,
-	OP_KICK_USERS,                    /* (unused: the chain has the member's key) */
 	OP_KICK,
 	OP_ADMIN,
 	OP_REKEY_FETCH,                   /* a new key is owed: load the room... */
