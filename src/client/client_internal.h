@@ -107,6 +107,9 @@ struct client {
 	size_t nrooms;
 	struct client_room *current;      /* where plain lines go */
 
+	/* room ids listed by /rooms, so a prefix can name one */
+	uint8_t (*seen_ids)[PROTO_ROOM_ID_LEN];
+	size_t nseen_ids;
 	/* rooms that owe a new key (we are their admin): made when idle */
 	uint8_t (*owed)[PROTO_ROOM_ID_LEN];
 	size_t nowed;

@@ -55,6 +55,70 @@ struct frontend {
 	bool discarding;           /* inside an over-long line */
 };
 
+static const char *str_of(const json_t *ev, const char *key)
+{
+	const char *v = json_string_value(json_object_get(ev, key));
+	return v ? v : "";
+}
+
+/* The interactive rendering: what a person reads. Messages as chat lines,
+ * the rest as short notices; anything else as key=value pairs. */
+static void frontend_print_text(const json_t *ev)
+{
+	const char *name = str_of(ev, "event");
+	const char *room = str_of(ev, "room");
+	if (strcmp(name, "error") == 0) {
+		printf("! %s%s%s: %s\n", *room ? room : "", *room ? " " : "", str_of(ev, "code"),
+		       str_of(ev, "message"));
+	} else if (strcmp(name, "message") == 0) {
+		bool verified = json_is_true(json_object_get(ev, "verified"));
+		printf("[%.8s] <%s>%s %s\n", room, str_of(ev, "from"),
+		       verified ? "" : " (key not verified)", str_of(ev, "text"));
+	} else if (strcmp(name, "sent") == 0) {
+		/* The line the user typed is already on the screen. */
+	} else if (strcmp(name, "registered") == 0) {
+		printf("* registered as %s (key %s)\n", str_of(ev, "nick"), str_of(ev, "fingerprint"));
+	} else if (strcmp(name, "room_created") == 0 || strcmp(name, "joined") == 0) {
+		char *members = json_dumps(json_object_get(ev, "members"), JSON_COMPACT);
+		printf("* %s %s \"%s\", admin %s, members %s\n",
+		       name[0] == 'r' ? "created room" : "joined room", room, str_of(ev, "title"),
+		       str_of(ev, "admin"), members ? members : "?");
+		free(members);
+	} else if (strcmp(name, "rooms") == 0) {
+		size_t i;
+		json_t *r;
+		json_t *rooms = json_object_get(ev, "rooms");
+		if (json_array_size(rooms) == 0)
+			printf("* no rooms\n");
+		json_array_foreach(rooms, i, r)
+		{
+			printf("* %s \"%s\" admin %s, %lld members, %lld unread\n", str_of(r, "room"),
+			       str_of(r, "title"), str_of(r, "admin"),
+			       (long long)json_integer_value(json_object_get(r, "members")),
+			       (long long)json_integer_value(json_object_get(r, "unread")));
+		}
+	} else if (strcmp(name, "help") == 0) {
+		size_t i;
+		json_t *line;
+		json_array_foreach(json_object_get(ev, "commands"), i, line)
+			printf("  %s\n", json_string_value(line));
+	} else {
+		const char *key;
+		json_t *value;
+		printf("* %s", name);
+		json_object_foreach((json_t *)ev, key, value)
+		{
+			if (strcmp(key, "event") == 0)
+				continue;
+			char *v = json_is_string(value) ? strdup(json_string_value(value))
+							: json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY);
+			printf(" %s=%s", key, v ? v : "?");
+			free(v);
+		}
+		putchar('\n');
+	}
+}
+
 static void frontend_print(void *ctx, json_t *ev)
 {
 	struct frontend *fe = ctx;
@@ -68,25 +132,7 @@ static void frontend_print(void *ctx, json_t *ev)
 		}
 		return;
 	}
-	const char *name = json_string_value(json_object_get(ev, "event"));
-	if (name && strcmp(name, "error") == 0) {
-		printf("! %s: %s\n", json_string_value(json_object_get(ev, "code")),
-		       json_string_value(json_object_get(ev, "message")));
-	} else {
-		const char *key;
-		json_t *value;
-		printf("* %s", name ? name : "?");
-		json_object_foreach(ev, key, value)
-		{
-			if (strcmp(key, "event") == 0)
-				continue;
-			char *v = json_is_string(value) ? strdup(json_string_value(value))
-							: json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY);
-			printf(" %s=%s", key, v ? v : "?");
-			free(v);
-		}
-		putchar('\n');
-	}
+	frontend_print_text(ev);
 	fflush(stdout);
 }
 

@@ -91,6 +91,9 @@ void client_rooms_free(struct client *cl)
 	free(cl->owed);
 	cl->owed = NULL;
 	cl->nowed = 0;
+	free(cl->seen_ids);
+	cl->seen_ids = NULL;
+	cl->nseen_ids = 0;
 }
 
 static struct client_user *room_user(const struct client_room *r,
@@ -227,13 +230,49 @@ static int parse_room_id(const char *s, size_t n, uint8_t out[PROTO_ROOM_ID_LEN]
 	return hex_decode(hex, out, PROTO_ROOM_ID_LEN) == CC_OK ? 0 : -1;
 }
 
-/* Splits "ROOM rest": the room id, and where the rest starts. */
+/* Remembers a room id the user has seen (from /rooms), for prefixes. */
+static void room_id_seen(struct client *cl, const uint8_t room[PROTO_ROOM_ID_LEN])
+{
+	for (size_t i = 0; i < cl->nseen_ids; i++)
+		if (memcmp(cl->seen_ids[i], room, PROTO_ROOM_ID_LEN) == 0)
+			return;
+	void *p = realloc(cl->seen_ids, (cl->nseen_ids + 1) * sizeof *cl->seen_ids);
+	if (!p)
+		return;
+	cl->seen_ids = p;
+	memcpy(cl->seen_ids[cl->nseen_ids++], room, PROTO_ROOM_ID_LEN);
+}
+
+/* A unique prefix (at least 4 hex digits) of a room id the user has seen. */
+static int room_id_by_prefix(struct client *cl, const char *s, size_t n,
+			     uint8_t room[PROTO_ROOM_ID_LEN])
+{
+	int found = 0;
+	char hex[2 * PROTO_ROOM_ID_LEN + 1];
+	if (n < 4 || n >= 2 * PROTO_ROOM_ID_LEN)
+		return -1;
+	for (size_t i = 0; i < cl->nrooms + cl->nseen_ids; i++) {
+		const uint8_t *id = i < cl->nrooms ? cl->rooms[i]->room_id : cl->seen_ids[i - cl->nrooms];
+		hex_encode(id, PROTO_ROOM_ID_LEN, hex);
+		if (strncasecmp(hex, s, n) != 0)
+			continue;
+		if (found && memcmp(room, id, PROTO_ROOM_ID_LEN) != 0)
+			return -2;  /* ambiguous */
+		memcpy(room, id, PROTO_ROOM_ID_LEN);
+		found = 1;
+	}
+	return found ? 0 : -1;
+}
+
+/* Splits "ROOM rest": the room id (whole, or a unique prefix of one seen in
+ * /rooms), and where the rest starts. */
 static int take_room_arg(struct client *cl, const char *args, uint8_t room[PROTO_ROOM_ID_LEN],
 			 const char **rest)
 {
 	size_t n = strcspn(args, " \t");
-	if (n == 0 || parse_room_id(args, n, room)) {
-		client_emit_error(cl, "usage", "a room id is 32 hexadecimal digits (see /rooms)");
+	if (n == 0 || (parse_room_id(args, n, room) && room_id_by_prefix(cl, args, n, room))) {
+		client_emit_error(cl, "usage", "a room is its id, 32 hexadecimal digits, or a "
+					       "unique prefix of one /rooms listed");
 		return -1;
 	}
 	if (rest) {
@@ -515,6 +554,7 @@ static void rooms_on_list(struct client *cl, const struct proto_rooms *rooms)
 		char title[E2E_TITLE_MAX + 1] = "";
 		uint8_t key[E2E_KEY_LEN];
 		hex_encode(item.room_id, PROTO_ROOM_ID_LEN, hex);
+		room_id_seen(cl, item.room_id);
 		memcpy(admin, item.admin.p, item.admin.len);
 		admin[item.admin.len] = '\0';
 		/* The title is the members' secret: opened with our own key. */
