@@ -705,6 +705,37 @@ static void test_failed_leave_keeps_listening(void **state)
 	rt_stop(&f);
 }
 
+/* People type a room's id prefix, once /rooms has listed it; an unknown or
+ * ambiguous prefix is a usage error, never a guess. */
+static void test_room_prefix(void **state)
+{
+	static const char *const nicks[] = {"alice", "bob"};
+	static const char *const two[] = {"alice", "bob", NULL};
+	struct rt_fixture f;
+	struct itest_client *c[2];
+	char room[RT_ROOM_HEX], prefix[8];
+	(void)state;
+
+	rt_start(&f, "prefix", 0);
+	rt_clients(f.port, f.dir, nicks, 2, c);
+	rt_create(c[0], "bob", "Prefix", two, room);
+	snprintf(prefix, sizeof prefix, "%.6s", room);
+	/* Not listed yet: bob's client cannot know what the prefix means. */
+	char line[64];
+	snprintf(line, sizeof line, "/join %s", prefix);
+	json_decref(expect_cmd_error(c[1], "usage", line));
+	json_decref(rt_rooms(c[1]));
+	json_t *ev = rt_cmd(c[1], "joined", "/join %s", prefix);
+	assert_string_equal(itest_json_str(ev, "room"), room);
+	json_decref(ev);
+	/* Too short to be a prefix. */
+	snprintf(line, sizeof line, "/join %.3s", room);
+	json_decref(expect_cmd_error(c[1], "usage", line));
+	rt_quit(c[0]);
+	rt_quit(c[1]);
+	rt_stop(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -714,6 +745,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_access_control, itest_teardown),
 		cmocka_unit_test_teardown(test_server_refuses, itest_teardown),
 		cmocka_unit_test_teardown(test_failed_leave_keeps_listening, itest_teardown),
+		cmocka_unit_test_teardown(test_room_prefix, itest_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
