@@ -377,6 +377,27 @@ static void broadcast_record_keyed(struct server *srv, int64_t room,
 static void notify_owed(struct server *srv, int64_t user);
 static void room_drop_user(struct server *srv, int64_t room, int64_t user);
 
+/* 1 if keys holds exactly one key for each member of the chain, by nickname. */
+static int keys_cover_members(const struct e2e_chain *chain, const struct proto_list *keys)
+{
+	if (keys->count != chain->nmembers)
+		return 0;
+	for (size_t i = 0; i < chain->nmembers; i++) {
+		const char *nick = chain->members[i].nick;
+		struct proto_list_iter it;
+		struct proto_wrapped_item w;
+		unsigned found = 0;
+		proto_list_iter_init(&it, keys, PROTO_ITEM_WRAPPED);
+		while (proto_list_next(&it, &w) == CC_OK)
+			if (w.nick.len == strlen(nick) &&
+			    strncasecmp((const char *)w.nick.p, nick, w.nick.len) == 0)
+				found++;
+		if (found != 1)
+			return 0;
+	}
+	return 1;
+}
+
 /* ---- requests ------------------------------------------------------------- */
 
 static cc_err handle_signing_key(struct conn *c, const struct proto_signing_key *sk)
@@ -517,6 +538,11 @@ static cc_err handle_room_create(struct conn *c, const struct proto_room_create 
 			goto rollback;
 	}
 	/* One wrapped epoch-0 key for each member, and only for members. */
+	if (!keys_cover_members(&chain, &req->keys)) {
+		err = CC_ERR_MALFORMED;
+		why = "the key must go to every member once, and only to members";
+		goto rollback;
+	}
 	proto_list_iter_init(&it, &req->keys, PROTO_ITEM_WRAPPED);
 	while (proto_list_next(&it, &key_item) == CC_OK) {
 		struct store_user u;
@@ -1164,7 +1190,7 @@ static cc_err handle_new_epoch(struct conn *c, const struct proto_room_rekey *re
 		}
 	}
 	/* Exactly one key of the new epoch for every member the chain now has. */
-	if (req->keys.count != chain.nmembers) {
+	if (!keys_cover_members(&chain, &req->keys)) {
 		err = CC_ERR_MALFORMED;
 		why = "the new key must go to every member, and only to members";
 		goto rollback;
