@@ -1023,6 +1023,53 @@ static int group_teardown(void **state)
 	return 0;
 }
 
+/* The keyed contexts the record layer uses give exactly what the one-shot
+ * functions give, record after record, and refuse what they refuse. */
+static void test_aead_keyed(void **state)
+{
+	(void)state;
+	uint8_t key[CRYPTO_AEAD_KEY_LEN], nonce[CRYPTO_AEAD_NONCE_LEN] = {0}, aad[4] = {1, 2, 3, 4};
+	uint8_t pt[300], a[316], b[316], back[300];
+	struct crypto_aead *seal = NULL, *open = NULL;
+
+	memset(key, 0x42, sizeof key);
+	for (size_t i = 0; i < sizeof pt; i++)
+		pt[i] = (uint8_t)i;
+	assert_int_equal(crypto_aead_new(key, 1, &seal), CC_OK);
+	assert_int_equal(crypto_aead_new(key, 0, &open), CC_OK);
+	for (uint8_t counter = 0; counter < 5; counter++) {
+		size_t len = counter * 60u;  /* 0 (tag only) to 240 bytes */
+		nonce[11] = counter;
+		assert_int_equal(crypto_aead_seal(key, nonce, aad, sizeof aad, pt, len, a), CC_OK);
+		assert_int_equal(crypto_aead_seal_keyed(seal, nonce, aad, sizeof aad, pt, len, b), CC_OK);
+		assert_memory_equal(a, b, len + CRYPTO_AEAD_TAG_LEN);
+		assert_int_equal(crypto_aead_open_keyed(open, nonce, aad, sizeof aad, b,
+							len + CRYPTO_AEAD_TAG_LEN, back), CC_OK);
+		if (len)
+			assert_memory_equal(back, pt, len);
+		/* A flipped bit, another nonce, other AAD: refused, and the
+		 * context still works for the next record. */
+		b[len] ^= 1;
+		assert_int_equal(crypto_aead_open_keyed(open, nonce, aad, sizeof aad, b,
+							len + CRYPTO_AEAD_TAG_LEN, back), CC_ERR_AUTH);
+		b[len] ^= 1;
+		nonce[0] = 1;
+		assert_int_equal(crypto_aead_open_keyed(open, nonce, aad, sizeof aad, b,
+							len + CRYPTO_AEAD_TAG_LEN, back), CC_ERR_AUTH);
+		nonce[0] = 0;
+		assert_int_equal(crypto_aead_open_keyed(open, nonce, aad, 3, b,
+							len + CRYPTO_AEAD_TAG_LEN, back), CC_ERR_AUTH);
+	}
+	assert_int_equal(crypto_aead_open_keyed(open, nonce, aad, sizeof aad, b, 15, back),
+			 CC_ERR_AUTH);
+	/* A context does one direction only. */
+	assert_int_equal(crypto_aead_open_keyed(seal, nonce, NULL, 0, b, 16, back), CC_ERR_USAGE);
+	assert_int_equal(crypto_aead_seal_keyed(open, nonce, NULL, 0, pt, 1, b), CC_ERR_USAGE);
+	crypto_aead_free(seal);
+	crypto_aead_free(open);
+	crypto_aead_free(NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1048,6 +1095,7 @@ int main(void)
 		cmocka_unit_test(test_rsa_oaep),
 		cmocka_unit_test(test_rsa_pss),
 		cmocka_unit_test(test_rng_deterministic),
+		cmocka_unit_test(test_aead_keyed),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

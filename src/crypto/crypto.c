@@ -389,3 +389,93 @@ cc_err crypto_aead_open(const uint8_t key[CRYPTO_AEAD_KEY_LEN],
 				      aad, aad_len, ct, body, ct + body, CRYPTO_AEAD_TAG_LEN,
 				      out);
 }
+
+struct crypto_aead {
+	EVP_CIPHER_CTX *ctx;
+	int encrypt;
+};
+
+cc_err crypto_aead_new(const uint8_t key[CRYPTO_AEAD_KEY_LEN], int encrypt,
+		       struct crypto_aead **out)
+{
+	struct crypto_aead *a = calloc(1, sizeof *a);
+	if (!a)
+		return CC_ERR_NOMEM;
+	a->encrypt = encrypt ? 1 : 0;
+	a->ctx = EVP_CIPHER_CTX_new();
+	/* The key now; each record sets only its nonce. */
+	if (!a->ctx ||
+	    EVP_CipherInit_ex2(a->ctx, crypto_gcm_cipher(CRYPTO_AEAD_KEY_LEN), key, NULL,
+			       a->encrypt, NULL) != 1) {
+		ERR_clear_error();
+		crypto_aead_free(a);
+		return CC_ERR_CRYPTO;
+	}
+	*out = a;
+	return CC_OK;
+}
+
+void crypto_aead_free(struct crypto_aead *a)
+{
+	if (!a)
+		return;
+	EVP_CIPHER_CTX_free(a->ctx);   /* clears the key schedule */
+	free(a);
+}
+
+/* One record through a keyed context: new nonce, AAD, data, tag. */
+static cc_err crypto_aead_keyed(struct crypto_aead *a, const uint8_t *nonce,
+				const uint8_t *aad, size_t aad_len,
+				const uint8_t *in, size_t in_len, uint8_t *out,
+				const uint8_t *tag_in, uint8_t *tag_out)
+{
+	uint8_t fin[16];
+	int n;
+
+	if (aad_len > INT_MAX || in_len > INT_MAX)
+		return CC_ERR_TOO_LARGE;
+	if (EVP_CipherInit_ex2(a->ctx, NULL, NULL, nonce, a->encrypt, NULL) != 1 ||
+	    (aad_len && EVP_CipherUpdate(a->ctx, NULL, &n, aad, (int)aad_len) != 1) ||
+	    (in_len && (EVP_CipherUpdate(a->ctx, out, &n, in, (int)in_len) != 1 ||
+			(size_t)n != in_len)))
+		goto fail;
+	if (!a->encrypt && EVP_CIPHER_CTX_ctrl(a->ctx, EVP_CTRL_AEAD_SET_TAG, CRYPTO_AEAD_TAG_LEN,
+					       (void *)tag_in) != 1)
+		goto fail;
+	if (EVP_CipherFinal_ex(a->ctx, fin, &n) != 1) {
+		if (in_len)
+			mem_wipe(out, in_len);
+		ERR_clear_error();
+		return a->encrypt ? CC_ERR_CRYPTO : CC_ERR_AUTH;
+	}
+	if (a->encrypt &&
+	    EVP_CIPHER_CTX_ctrl(a->ctx, EVP_CTRL_AEAD_GET_TAG, CRYPTO_AEAD_TAG_LEN, tag_out) != 1)
+		goto fail;
+	return CC_OK;
+fail:
+	if (in_len)
+		mem_wipe(out, in_len);
+	ERR_clear_error();
+	return CC_ERR_CRYPTO;
+}
+
+cc_err crypto_aead_seal_keyed(struct crypto_aead *a, const uint8_t nonce[CRYPTO_AEAD_NONCE_LEN],
+			      const uint8_t *aad, size_t aad_len,
+			      const uint8_t *pt, size_t pt_len, uint8_t *out)
+{
+	if (!a->encrypt)
+		return CC_ERR_USAGE;
+	return crypto_aead_keyed(a, nonce, aad, aad_len, pt, pt_len, out, NULL, out + pt_len);
+}
+
+cc_err crypto_aead_open_keyed(struct crypto_aead *a, const uint8_t nonce[CRYPTO_AEAD_NONCE_LEN],
+			      const uint8_t *aad, size_t aad_len,
+			      const uint8_t *ct, size_t ct_len, uint8_t *out)
+{
+	if (a->encrypt)
+		return CC_ERR_USAGE;
+	if (ct_len < CRYPTO_AEAD_TAG_LEN)
+		return CC_ERR_AUTH;
+	size_t body = ct_len - CRYPTO_AEAD_TAG_LEN;
+	return crypto_aead_keyed(a, nonce, aad, aad_len, ct, body, out, ct + body, NULL);
+}

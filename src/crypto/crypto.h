@@ -68,6 +68,21 @@ cc_err crypto_aead_open(const uint8_t key[CRYPTO_AEAD_KEY_LEN],
 			const uint8_t nonce[CRYPTO_AEAD_NONCE_LEN],
 			const uint8_t *aad, size_t aad_len,
 			const uint8_t *ct, size_t ct_len, uint8_t *out);
+/* A keyed AES-256-GCM context for one direction of a channel: the key schedule
+ * is made once, and each record costs no allocation. encrypt: 1 to seal, 0 to
+ * open. The same contract as crypto_aead_seal/open otherwise. */
+struct crypto_aead;
+cc_err crypto_aead_new(const uint8_t key[CRYPTO_AEAD_KEY_LEN], int encrypt,
+		       struct crypto_aead **out);
+/* Wipes the key schedule and frees. NULL is fine. */
+void crypto_aead_free(struct crypto_aead *a);
+cc_err crypto_aead_seal_keyed(struct crypto_aead *a, const uint8_t nonce[CRYPTO_AEAD_NONCE_LEN],
+			      const uint8_t *aad, size_t aad_len,
+			      const uint8_t *pt, size_t pt_len, uint8_t *out);
+cc_err crypto_aead_open_keyed(struct crypto_aead *a, const uint8_t nonce[CRYPTO_AEAD_NONCE_LEN],
+			      const uint8_t *aad, size_t aad_len,
+			      const uint8_t *ct, size_t ct_len, uint8_t *out);
+
 /* AES-GCM with any key (16/24/32), IV (>= 1 byte) and tag (12..16) length,
  * for the Wycheproof tests; production code uses the fixed form above. */
 cc_err crypto_aes_gcm_seal_ex(const uint8_t *key, size_t key_len,

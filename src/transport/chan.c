@@ -29,7 +29,7 @@ enum chan_phase {
 };
 
 struct record_dir {
-	uint8_t key[CRYPTO_AEAD_KEY_LEN];
+	struct crypto_aead *aead;     /* keyed once: no allocation per record */
 	uint64_t counter;
 };
 
@@ -111,6 +111,8 @@ void chan_free(struct chan *ch)
 	buf_free(&ch->peer_key_der);
 	buf_free(&ch->plain_in);
 	crypto_rsa_free(ch->peer_key);
+	crypto_aead_free(ch->send.aead);
+	crypto_aead_free(ch->recv.aead);
 	mem_wipe(ch, sizeof *ch);
 	free(ch);
 }
@@ -220,8 +222,9 @@ static cc_err chan_derive_traffic_keys(struct chan *ch)
 	if ((err = hkdf_label(ch, th, LABEL_C2S, c2s)) ||
 	    (err = hkdf_label(ch, th, LABEL_S2C, s2c)))
 		goto out;
-	memcpy(ch->send.key, ch->role == ROLE_CLIENT ? c2s : s2c, 32);
-	memcpy(ch->recv.key, ch->role == ROLE_CLIENT ? s2c : c2s, 32);
+	if ((err = crypto_aead_new(ch->role == ROLE_CLIENT ? c2s : s2c, 1, &ch->send.aead)) ||
+	    (err = crypto_aead_new(ch->role == ROLE_CLIENT ? s2c : c2s, 0, &ch->recv.aead)))
+		goto out;
 	ch->send.counter = 0;
 	ch->recv.counter = 0;
 	/* The handshake secrets are done with: forward secrecy starts here. */
@@ -489,8 +492,8 @@ static cc_err chan_open_record(struct chan *ch, const uint8_t *frame, size_t fra
 	if ((err = buf_append_space(&ch->plain_in, ct_len - RECORD_OVERHEAD, &dst)))
 		return err;
 	record_nonce(ch->recv.counter, nonce);
-	err = crypto_aead_open(ch->recv.key, nonce, frame, PROTO_FRAME_HEADER_LEN, ct, ct_len,
-			       dst);
+	err = crypto_aead_open_keyed(ch->recv.aead, nonce, frame, PROTO_FRAME_HEADER_LEN, ct,
+				     ct_len, dst);
 	if (err) {
 		ch->plain_in.len = before;
 		return CC_ERR_AUTH;
@@ -607,8 +610,8 @@ cc_err chan_send(struct chan *ch, const uint8_t *plain, size_t len, struct buf *
 		buf_append_space(wire_out, PROTO_FRAME_HEADER_LEN + n + RECORD_OVERHEAD, &dst);
 		store_be32(dst, (uint32_t)(n + RECORD_OVERHEAD));
 		record_nonce(ch->send.counter, nonce);
-		if ((err = crypto_aead_seal(ch->send.key, nonce, dst, PROTO_FRAME_HEADER_LEN, plain,
-					    n, dst + PROTO_FRAME_HEADER_LEN))) {
+		if ((err = crypto_aead_seal_keyed(ch->send.aead, nonce, dst, PROTO_FRAME_HEADER_LEN,
+						  plain, n, dst + PROTO_FRAME_HEADER_LEN))) {
 			wire_out->len -= PROTO_FRAME_HEADER_LEN + n + RECORD_OVERHEAD;
 			return err;
 		}
