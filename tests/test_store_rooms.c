@@ -1047,17 +1047,26 @@ static void test_prune(void **state)
 	uint64_t deleted = 99;
 	assert_int_equal(store_message_prune(f->st, 0, 0, &deleted), CC_OK);
 	assert_int_equal(deleted, 0);
-	/* By age: everything before 1005 goes. */
+	/* In steps: at most the limit per call, the oldest first, until done. */
+	assert_int_equal(store_message_prune_some(f->st, 1003, 0, 2, &deleted), CC_OK);
+	assert_int_equal(deleted, 2);
+	assert_int_equal(store_message_prune_some(f->st, 1003, 0, 2, &deleted), CC_OK);
+	assert_int_equal(deleted, 1);
+	assert_int_equal(store_message_prune_some(f->st, 1003, 0, 2, &deleted), CC_OK);
+	assert_int_equal(deleted, 0);
+	/* By age: everything before 1005 goes (the 3 above already have). */
 	assert_int_equal(store_message_prune(f->st, 1005, 0, &deleted), CC_OK);
-	assert_int_equal(deleted, 5);
+	assert_int_equal(deleted, 2);
 	struct seen s;
 	assert_int_equal(test_messages(f, r1, 0, 0, &s), 15);
 	assert_int_equal(s.a[0], 6);
 	assert_int_equal(test_messages(f, r2, 0, 0, &s), 5);
 
-	/* By count: the newest 10 of each room stay. */
+	/* By count: the newest 10 of each room stay (in a step of 3, then the rest). */
+	assert_int_equal(store_message_prune_some(f->st, 0, 10, 3, &deleted), CC_OK);
+	assert_int_equal(deleted, 3);
 	assert_int_equal(store_message_prune(f->st, 0, 10, &deleted), CC_OK);
-	assert_int_equal(deleted, 5);
+	assert_int_equal(deleted, 2);
 	assert_int_equal(test_messages(f, r1, 0, 0, &s), 10);
 	assert_int_equal(s.a[0], 11);
 	assert_int_equal(s.a[9], 20);

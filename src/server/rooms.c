@@ -1541,7 +1541,10 @@ void server_on_disconnect(struct conn *c)
 	log_debug("conn %s: %s disconnected", c->peer, c->nick);
 }
 
-static void retention_cb(evutil_socket_t fd, short what, void *arg)
+/* Retention deletes in steps of this many messages, one loop turn each. */
+#define PRUNE_STEP 2000
+
+static void prune_step_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct server *srv = arg;
 	uint64_t deleted = 0;
@@ -1551,9 +1554,27 @@ static void retention_cb(evutil_socket_t fd, short what, void *arg)
 	uint64_t before = srv->cfg->history_days
 				  ? clock_now_ms() - (uint64_t)srv->cfg->history_days * 86400000ull
 				  : 0;
-	if (store_message_prune(srv->store, before, srv->cfg->history_max, &deleted) == CC_OK &&
-	    deleted)
-		log_info("retention: deleted %llu old messages", (unsigned long long)deleted);
+	if (store_message_prune_some(srv->store, before, srv->cfg->history_max, PRUNE_STEP,
+				     &deleted) != CC_OK)
+		return;
+	srv->pruned += deleted;
+	if (deleted == PRUNE_STEP) {
+		/* More to do: let clients in first, then go on. */
+		struct timeval soon = {0, 10000};
+		if (event_base_once(srv->base, -1, EV_TIMEOUT, prune_step_cb, srv, &soon) == 0)
+			return;
+	}
+	if (srv->pruned)
+		log_info("retention: deleted %llu old messages", (unsigned long long)srv->pruned);
+	srv->pruned = 0;
+}
+
+static void retention_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *srv = arg;
+	(void)fd;
+	(void)what;
+	prune_step_cb(-1, 0, srv);
 	server_expire_idle(srv);
 }
 

@@ -253,7 +253,10 @@ static const char *const store_stmt_sql[STMT_COUNT_] = {
 	[STMT_MSG_EACH] = ("SELECT msg_id, sender, epoch, ts_ms, blob FROM messages"
 			   " WHERE room = ?1 AND msg_id > ?2 ORDER BY msg_id LIMIT ?3"),
 	[STMT_MSG_COUNT_AFTER] = "SELECT count(*) FROM messages WHERE room = ?1 AND msg_id > ?2",
-	[STMT_MSG_PRUNE_AGE] = "DELETE FROM messages WHERE ts_ms < ?1",
+	/* ?2 caps the rows one call deletes (a negative LIMIT is none), so the
+	 * server can prune in short steps instead of stalling its loop. */
+	[STMT_MSG_PRUNE_AGE] = ("DELETE FROM messages WHERE id IN ("
+				"SELECT id FROM messages WHERE ts_ms < ?1 LIMIT ?2)"),
 	/* Per room, everything at or below the (max + 1)-th newest id. CROSS
 	 * JOIN keeps rooms as the outer loop, so the threshold is looked up once
 	 * per room through the (room, msg_id) index rather than per message. */
@@ -261,7 +264,7 @@ static const char *const store_stmt_sql[STMT_COUNT_] = {
 				  "SELECT m.id FROM rooms AS r CROSS JOIN messages AS m"
 				  " ON m.room = r.id AND m.msg_id <= ("
 				  "SELECT x.msg_id FROM messages AS x WHERE x.room = r.id"
-				  " ORDER BY x.msg_id DESC LIMIT 1 OFFSET ?1))"),
+				  " ORDER BY x.msg_id DESC LIMIT 1 OFFSET ?1) LIMIT ?2)"),
 	[STMT_USER_IDLE] = ("SELECT " STORE_USER_COLS " FROM users WHERE last_seen_s < ?1"
 			    " ORDER BY last_seen_s, id"),
 	/* store_user_expire runs these five in this order, all keyed by the
@@ -1602,6 +1605,13 @@ cc_err store_message_count_after(struct store *st, int64_t room, int64_t after_i
 cc_err store_message_prune(struct store *st, uint64_t before_ms, uint32_t max_per_room,
 			   uint64_t *deleted)
 {
+	return store_message_prune_some(st, before_ms, max_per_room, 0, deleted);
+}
+
+cc_err store_message_prune_some(struct store *st, uint64_t before_ms, uint32_t max_per_room,
+				uint32_t limit, uint64_t *deleted)
+{
+	int64_t cap = limit ? (int64_t)limit : -1;
 	if (deleted)
 		*deleted = 0;
 	if (!st)
@@ -1617,12 +1627,17 @@ cc_err store_message_prune(struct store *st, uint64_t before_ms, uint32_t max_pe
 	uint64_t n = 0;
 	if (before_ms) {
 		err = store_bind_i64(st->stmt[STMT_MSG_PRUNE_AGE], 1, (int64_t)before_ms);
+		if (!err)
+			err = store_bind_i64(st->stmt[STMT_MSG_PRUNE_AGE], 2, cap);
 		err = store_stmt_write(st, STMT_MSG_PRUNE_AGE, err, "prune messages by age");
 		if (!err)
 			n += (uint64_t)sqlite3_changes64(st->db);
 	}
-	if (!err && max_per_room) {
+	if (!err && max_per_room && (!limit || n < limit)) {
 		err = store_bind_i64(st->stmt[STMT_MSG_PRUNE_COUNT], 1, max_per_room);
+		if (!err)
+			err = store_bind_i64(st->stmt[STMT_MSG_PRUNE_COUNT], 2,
+					     limit ? (int64_t)(limit - n) : -1);
 		err = store_stmt_write(st, STMT_MSG_PRUNE_COUNT, err, "prune messages by count");
 		if (!err)
 			n += (uint64_t)sqlite3_changes64(st->db);

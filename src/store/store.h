@@ -214,6 +214,10 @@ cc_err store_message_count_after(struct store *st, int64_t room, int64_t after_i
  * how many went. */
 cc_err store_message_prune(struct store *st, uint64_t before_ms, uint32_t max_per_room,
 			   uint64_t *deleted);
+/* The same, deleting at most limit messages (0: no limit); *deleted == limit
+ * means more may remain. Short steps keep a busy server's loop responsive. */
+cc_err store_message_prune_some(struct store *st, uint64_t before_ms, uint32_t max_per_room,
+				uint32_t limit, uint64_t *deleted);
 
 /* ---- Nickname expiry ------------------------------------------------------
  * A nickname whose owner has been away longer than the server's TTL is freed:
