@@ -36,7 +36,7 @@ struct server {
 	struct conn *graveyard;          /* connections to free */
 	uint64_t next_conn_id;
 
-	/* rooms.c */
+	/* rooms.c, live.c */
 	struct live_room **live;         /* open-addressed by room row id */
 	size_t live_cap, live_count;
 	bool txn_open;                   /* messages of this loop turn, uncommitted */
@@ -67,7 +67,7 @@ struct conn {
 	struct buf wire;                 /* sealed records on their way out */
 	uint64_t id;
 
-	/* rooms.c */
+	/* rooms.c, live.c */
 	int64_t *active_rooms;           /* room row ids this connection hears live */
 	size_t nactive, active_cap;
 	bool pumping;                    /* delivering a join's backlog */
@@ -85,7 +85,7 @@ size_t conn_queued(const struct conn *c);
 /* Queues an ERROR; text NULL means cc_err_str(code). */
 void conn_send_error(struct conn *c, uint32_t request_id, cc_err code, const char *text);
 
-/* An authenticated request that is not transport housekeeping (requests.c).
+/* An authenticated request that is not transport housekeeping (rooms.c).
  * An error return closes the connection; answerable errors are sent with
  * conn_send_error and return CC_OK. */
 cc_err server_handle_request(struct conn *c, const struct proto_msg *m);
@@ -93,7 +93,7 @@ cc_err server_handle_request(struct conn *c, const struct proto_msg *m);
 void server_on_disconnect(struct conn *c);
 /* The connection's user just registered: tell it which rooms owe a new key. */
 void server_on_registered(struct conn *c);
-/* Frees the nicknames of users away longer than the TTL (rooms.c). */
+/* Frees the nicknames of users away longer than the TTL (membership.c). */
 void server_expire_idle(struct server *srv);
 /* The connection's output drained below half its cap: continue a backlog. */
 void server_on_output_drained(struct conn *c);

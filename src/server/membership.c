@@ -1,0 +1,517 @@
+/* Changes to a room's membership: the signed records that add a member, hand
+ * the room to a new admin or leave it (one shared path, record_change), the
+ * new epochs that kick or rekey, the notices of a new key owed, and the
+ * expiry of nicknames away too long.
+ *
+ * Every change is a record of the room's chain, signed by the session's own
+ * key: the server verifies it against the stored chain and stores it in the
+ * same transaction as what it means, then tells the live members (live.c).
+ * The members' clients verify the chain again (src/e2e/). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "e2e/e2e.h"
+#include "proto/room.h"
+#include "server/rooms_internal.h"
+#include "store/store.h"
+#include "transport/chan.h"
+#include "util/clock.h"
+#include "util/log.h"
+
+/* ---- the room's chain of signed records ---------------------------------- */
+
+static const struct crypto_rsa_key *key_cache_lookup(void *ctx,
+						     const uint8_t fp[PROTO_FINGERPRINT_LEN])
+{
+	struct key_cache *kc = ctx;
+	struct store_public_key k;
+
+	for (size_t i = 0; i < kc->n; i++)
+		if (memcmp(kc->entries[i].fp, fp, PROTO_FINGERPRINT_LEN) == 0)
+			return kc->entries[i].key;
+	if (kc->n == kc->cap) {
+		size_t cap = kc->cap ? kc->cap * 2 : 16;
+		struct key_cache_entry *e = realloc(kc->entries, cap * sizeof *e);
+		if (!e)
+			return NULL;
+		kc->entries = e;
+		kc->cap = cap;
+	}
+	if (store_public_key_get(kc->srv->store, fp, &k) != CC_OK)
+		return NULL;
+	struct crypto_rsa_key *key = NULL;
+	cc_err err = crypto_rsa_public_from_der(k.pubkey, k.pubkey_len, &key);
+	store_public_key_clear(&k);
+	if (err)
+		return NULL;
+	memcpy(kc->entries[kc->n].fp, fp, PROTO_FINGERPRINT_LEN);
+	kc->entries[kc->n].key = key;
+	return kc->entries[kc->n++].key;
+}
+
+void key_cache_free(struct key_cache *kc)
+{
+	for (size_t i = 0; i < kc->n; i++)
+		crypto_rsa_free(kc->entries[i].key);
+	free(kc->entries);
+	kc->entries = NULL;
+	kc->n = kc->cap = 0;
+}
+
+struct chain_load {
+	struct e2e_chain *chain;
+	struct key_cache *keys;
+	cc_err err;
+};
+
+static int chain_load_record(void *ctx, uint32_t seq, const uint8_t *rec, size_t len)
+{
+	struct chain_load *cl = ctx;
+	const char *why;
+	(void)seq;
+	cl->err = e2e_chain_apply(cl->chain, rec, len, key_cache_lookup, cl->keys, &why);
+	if (cl->err)
+		log_error("stored chain does not verify: %s", why);
+	return cl->err ? 1 : 0;
+}
+
+/* The room's chain as stored, verified. */
+static cc_err chain_load(struct server *srv, const struct store_room *room,
+			 struct e2e_chain *chain, struct key_cache *keys)
+{
+	struct chain_load cl = {chain, keys, CC_OK};
+	e2e_chain_init(chain, room->room_id);
+	cc_err err = store_record_each(srv->store, room->id, chain_load_record, &cl);
+	return cl.err ? cl.err : err;
+}
+
+/* Checks and appends one new record to a room's chain (in a transaction). */
+cc_err chain_append(struct conn *c, const struct store_room *room, struct e2e_chain *chain,
+		    struct key_cache *keys, const uint8_t *rec, size_t len, const char **why)
+{
+	cc_err err = e2e_chain_apply(chain, rec, len, key_cache_lookup, keys, why);
+	if (err)
+		return err;
+	return store_record_append(c->srv->store, room->id, chain->count - 1, rec, len,
+				   chain->last_hash);
+}
+
+/* The record a request carries must be made by the session's own key. */
+cc_err record_actor_is_session(struct conn *c, const uint8_t *rec, size_t len,
+			       struct proto_record *out)
+{
+	cc_err err = proto_record_decode(rec, len, out);
+	if (err)
+		return err;
+	if (memcmp(out->actor_fp, chan_peer_fingerprint(c->chan), PROTO_FINGERPRINT_LEN) != 0)
+		return CC_ERR_FORBIDDEN;
+	return CC_OK;
+}
+
+/* 1 if keys holds exactly one key for each member of the chain, by nickname. */
+int keys_cover_members(const struct e2e_chain *chain, const struct proto_list *keys)
+{
+	if (keys->count != chain->nmembers)
+		return 0;
+	for (size_t i = 0; i < chain->nmembers; i++) {
+		const char *nick = chain->members[i].nick;
+		struct proto_list_iter it;
+		struct proto_wrapped_item w;
+		unsigned found = 0;
+		proto_list_iter_init(&it, keys, PROTO_ITEM_WRAPPED);
+		while (proto_list_next(&it, &w) == CC_OK)
+			if (w.nick.len == strlen(nick) &&
+			    strncasecmp((const char *)w.nick.p, nick, w.nick.len) == 0)
+				found++;
+		if (found != 1)
+			return 0;
+	}
+	return 1;
+}
+
+/* ---- new epochs: kick, rekey (after leaves and expiries), admin handover ---- */
+
+/* Tells each of the user's connections which rooms owe a new key. */
+static int owed_notify_one(void *ctx, const struct store_member *m)
+{
+	struct conn *c = ctx;
+	struct store_room room;
+	struct proto_msg msg = {.type = PROTO_REKEY_OWED};
+	if (store_room_get_by_id(c->srv->store, m->room, &room) == CC_OK) {
+		memcpy(msg.u.room_ref.room_id, room.room_id, PROTO_ROOM_ID_LEN);
+		conn_queue_msg(c, &msg);
+	}
+	return 0;
+}
+
+static void notify_owed(struct server *srv, int64_t user)
+{
+	for (struct conn *c = srv->conns; c; c = c->next)
+		if (c->user_id == user && !c->dead && !c->closing)
+			store_room_each_owed(srv->store, user, owed_notify_one, c);
+}
+
+void server_on_registered(struct conn *c)
+{
+	store_room_each_owed(c->srv->store, c->user_id, owed_notify_one, c);
+}
+
+static int count_blob_cb(void *ctx, uint32_t n, const uint8_t *blob, size_t len)
+{
+	(void)n;
+	(void)blob;
+	(void)len;
+	(*(uint32_t *)ctx)++;
+	return 0;
+}
+
+struct gone_find {
+	const uint8_t *fp;
+	bool found;
+};
+
+static int gone_find_cb(void *ctx, uint32_t n, const uint8_t *blob, size_t len)
+{
+	struct gone_find *gf = ctx;
+	(void)n;
+	if (len >= PROTO_FINGERPRINT_LEN && memcmp(blob, gf->fp, PROTO_FINGERPRINT_LEN) == 0)
+		gf->found = true;
+	return 0;
+}
+
+/* KICK (one record) or REKEY (EXPIREs, then one REKEY): a new epoch, its
+ * title and one key per remaining member, checked and stored at once. */
+cc_err handle_new_epoch(struct conn *c, const struct proto_room_rekey *req, bool kick)
+{
+	struct server *srv = c->srv;
+	struct store_room room;
+	struct e2e_chain chain;
+	struct key_cache keys = {.srv = srv};
+	struct proto_list_iter it;
+	struct proto_blob_item item;
+	struct proto_record rec;
+	struct store_user kicked = {0};
+	const char *why = "";
+	uint16_t left = req->records.count;
+	cc_err err;
+
+	server_rooms_commit(srv);
+	e2e_chain_init(&chain, req->room_id);
+	if ((err = room_of_member(c, req->room_id, &room, NULL)))
+		goto reply;
+	if (room.admin_user != c->user_id) {
+		err = CC_ERR_NOT_ADMIN;
+		goto reply;
+	}
+	if (left == 0 || (kick && left != 1)) {
+		err = CC_ERR_MALFORMED;
+		why = "a new epoch takes its records";
+		goto reply;
+	}
+	if ((err = chain_load(srv, &room, &chain, &keys)))
+		goto reply;
+	if (chain.count + left > ROOM_RECORDS_MAX) {
+		err = CC_ERR_LIMIT;
+		goto reply;
+	}
+	if ((err = store_begin(srv->store)))
+		goto reply;
+	proto_list_iter_init(&it, &req->records, PROTO_ITEM_BLOB);
+	while (proto_list_next(&it, &item) == CC_OK) {
+		left--;
+		if ((err = record_actor_is_session(c, item.data.p, item.data.len, &rec)))
+			goto rollback;
+		uint8_t want = kick ? PROTO_REC_KICK : left ? PROTO_REC_EXPIRE : PROTO_REC_REKEY;
+		if (rec.action != want) {
+			err = CC_ERR_MALFORMED;
+			why = kick ? "not a kick record" : "expire records, then one rekey record";
+			goto rollback;
+		}
+		if (rec.action == PROTO_REC_EXPIRE) {
+			/* Only the server knows who is gone: no expiring anyone else. */
+			struct gone_find gf = {rec.subject_fp, false};
+			store_room_gone_each(srv->store, room.id, gone_find_cb, &gf);
+			if (!gf.found) {
+				err = CC_ERR_FORBIDDEN;
+				why = "that member's nickname has not expired";
+				goto rollback;
+			}
+			if ((err = store_room_gone_remove(srv->store, room.id, rec.subject_fp)))
+				goto rollback;
+		}
+		if ((err = chain_append(c, &room, &chain, &keys, item.data.p, item.data.len, &why)))
+			goto rollback;
+		if (rec.action == PROTO_REC_KICK) {
+			if ((err = store_user_get_by_fingerprint(srv->store, rec.subject_fp, &kicked)) ||
+			    (err = store_member_remove(srv->store, room.id, kicked.id)))
+				goto rollback;
+		}
+	}
+	/* Exactly one key of the new epoch for every member the chain now has. */
+	if (!keys_cover_members(&chain, &req->keys)) {
+		err = CC_ERR_MALFORMED;
+		why = "the new key must go to every member, and only to members";
+		goto rollback;
+	}
+	struct proto_wrapped_item w;
+	proto_list_iter_init(&it, &req->keys, PROTO_ITEM_WRAPPED);
+	while (proto_list_next(&it, &w) == CC_OK) {
+		struct store_user u;
+		char nick[PROTO_NICK_MAX + 1];
+		memcpy(nick, w.nick.p, w.nick.len);
+		nick[w.nick.len] = '\0';
+		if (w.epoch != chain.epoch || store_user_get_by_nick(srv->store, nick, &u) != CC_OK) {
+			err = CC_ERR_MALFORMED;
+			why = "a key for an unknown user or epoch";
+			goto rollback;
+		}
+		bool member = e2e_chain_member(&chain, u.fingerprint) != NULL;
+		err = member ? store_key_put(srv->store, room.id, chain.epoch, u.id, w.wrapped.p,
+					     w.wrapped.len)
+			     : CC_ERR_MALFORMED;
+		store_user_clear(&u);
+		if (err) {
+			why = "a key for someone who is not a member";
+			goto rollback;
+		}
+	}
+	uint32_t gone_count = 0;
+	if ((err = store_epoch_put(srv->store, room.id, chain.epoch, req->title_ct.p,
+				   req->title_ct.len)) ||
+	    (err = store_room_set_epoch(srv->store, room.id, chain.epoch)))
+		goto rollback;
+	struct store_user admin;
+	if ((err = store_user_get_by_fingerprint(srv->store, chain.admin.fp, &admin)))
+		goto rollback;
+	err = store_room_set_admin(srv->store, room.id, admin.id);
+	store_user_clear(&admin);
+	if (err)
+		goto rollback;
+	/* Still owed while someone gone is not yet signed out of the chain. */
+	err = store_room_gone_each(srv->store, room.id, count_blob_cb, &gone_count);
+	if (err || (err = store_room_set_rekey_owed(srv->store, room.id, gone_count > 0)) ||
+	    (err = store_commit(srv->store)))
+		goto rollback;
+	log_info("conn %s: %s started epoch %u of a room", c->peer, c->nick, chain.epoch);
+
+	/* Tell the members: every record, the last with each one's new key. */
+	proto_list_iter_init(&it, &req->records, PROTO_ITEM_BLOB);
+	for (uint16_t i = 0; proto_list_next(&it, &item) == CC_OK; i++) {
+		bool last = i + 1 == req->records.count;
+		broadcast_record_keyed(srv, room.id, room.room_id, item.data.p, item.data.len, c,
+				       last ? &req->keys : NULL);
+	}
+	/* The expelled member heard its own kick (without a key); now cut it off. */
+	if (kick)
+		room_drop_user(srv, room.id, kicked.id);
+	goto reply;
+rollback:
+	store_rollback(srv->store);
+reply:
+	if (err)
+		conn_send_error(c, req->request_id, err, *why ? why : NULL);
+	else
+		reply_ok(c, req->request_id);
+	store_user_clear(&kicked);
+	e2e_chain_free(&chain);
+	key_cache_free(&keys);
+	return CC_OK;
+}
+
+/* One signed record that changes a room without a new epoch (add, admin
+ * handover, leave): the checks they share, then `apply` stores what the
+ * change means in the same transaction as the record. */
+struct record_change {
+	struct conn *c;
+	struct store_room room;
+	struct proto_record rec;
+	struct store_user subject;       /* the record's subject, if registered */
+	struct e2e_chain chain;
+	struct key_cache keys;
+	const char *why;
+};
+
+static cc_err change_begin(struct conn *c, const uint8_t room_id[PROTO_ROOM_ID_LEN],
+			   const struct proto_bytes *record, uint8_t action, bool admin_only,
+			   struct record_change *ch)
+{
+	struct server *srv = c->srv;
+	cc_err err;
+
+	memset(ch, 0, sizeof *ch);
+	ch->c = c;
+	ch->keys.srv = srv;
+	ch->why = "";
+	server_rooms_commit(srv);
+	e2e_chain_init(&ch->chain, room_id);
+	if ((err = room_of_member(c, room_id, &ch->room, NULL)))
+		return err;
+	if (admin_only && ch->room.admin_user != c->user_id)
+		return CC_ERR_NOT_ADMIN;
+	if ((err = record_actor_is_session(c, record->p, record->len, &ch->rec)))
+		return err;
+	if (ch->rec.action != action) {
+		ch->why = "a record of another kind";
+		return CC_ERR_MALFORMED;
+	}
+	err = store_user_get_by_fingerprint(srv->store, ch->rec.subject_fp, &ch->subject);
+	if (err)
+		return err == CC_ERR_NOT_FOUND ? CC_ERR_UNKNOWN_USER : err;
+	return chain_load(srv, &ch->room, &ch->chain, &ch->keys);
+}
+
+static cc_err change_commit(struct record_change *ch, const struct proto_bytes *record,
+			    cc_err (*apply)(struct record_change *ch, const void *arg),
+			    const void *arg)
+{
+	struct store *st = ch->c->srv->store;
+	cc_err err = store_begin(st);
+	if (err)
+		return err;
+	if ((err = chain_append(ch->c, &ch->room, &ch->chain, &ch->keys, record->p, record->len,
+				&ch->why)) ||
+	    (err = apply(ch, arg)) || (err = store_commit(st)))
+		store_rollback(st);
+	return err;
+}
+
+static void change_end(struct record_change *ch, uint32_t request_id, cc_err err)
+{
+	if (err)
+		conn_send_error(ch->c, request_id, err, *ch->why ? ch->why : NULL);
+	else
+		reply_ok(ch->c, request_id);
+	store_user_clear(&ch->subject);
+	e2e_chain_free(&ch->chain);
+	key_cache_free(&ch->keys);
+}
+
+static cc_err apply_add(struct record_change *ch, const void *arg)
+{
+	const struct proto_room_add *req = arg;
+	struct store *st = ch->c->srv->store;
+	cc_err err = store_member_add(st, ch->room.id, ch->subject.id, ch->room.last_msg_id + 1,
+				      ch->room.epoch);
+	return err ? err : store_key_put(st, ch->room.id, ch->room.epoch, ch->subject.id,
+					 req->wrapped.p, req->wrapped.len);
+}
+
+cc_err handle_room_add(struct conn *c, const struct proto_room_add *req)
+{
+	struct record_change ch;
+	cc_err err = change_begin(c, req->room_id, &req->record, PROTO_REC_ADD, true, &ch);
+	if (!err && (ch.chain.nmembers >= ROOM_MEMBERS_MAX || ch.chain.count >= ROOM_RECORDS_MAX)) {
+		err = CC_ERR_LIMIT;
+		ch.why = "the room is full (256 members, 800 membership changes)";
+	}
+	if (!err && !(err = change_commit(&ch, &req->record, apply_add, req))) {
+		log_info("conn %s: %s added %s to a room", c->peer, c->nick, ch.subject.nick);
+		broadcast_record(c->srv, ch.room.id, ch.room.room_id, req->record.p, req->record.len,
+				 c);
+	}
+	change_end(&ch, req->request_id, err);
+	return CC_OK;
+}
+
+static cc_err apply_admin(struct record_change *ch, const void *arg)
+{
+	(void)arg;
+	return store_room_set_admin(ch->c->srv->store, ch->room.id, ch->subject.id);
+}
+
+cc_err handle_room_admin(struct conn *c, const struct proto_room_leave *req)
+{
+	struct record_change ch;
+	cc_err err = change_begin(c, req->room_id, &req->record, PROTO_REC_ADMIN, true, &ch);
+	if (!err && !(err = change_commit(&ch, &req->record, apply_admin, NULL))) {
+		log_info("conn %s: %s handed a room to %s", c->peer, c->nick, ch.subject.nick);
+		broadcast_record(c->srv, ch.room.id, ch.room.room_id, req->record.p, req->record.len,
+				 c);
+		/* A new key may be owed (someone left while the old admin was away). */
+		notify_owed(c->srv, ch.subject.id);
+	}
+	change_end(&ch, req->request_id, err);
+	return CC_OK;
+}
+
+static cc_err apply_leave(struct record_change *ch, const void *arg)
+{
+	struct store *st = ch->c->srv->store;
+	(void)arg;
+	cc_err err = store_member_remove(st, ch->room.id, ch->c->user_id);
+	if (err)
+		return err;
+	/* The leaver still holds the current key: the admin owes a new one. */
+	return ch->chain.nmembers == 0 ? store_room_delete(st, ch->room.id)
+				       : store_room_set_rekey_owed(st, ch->room.id, true);
+}
+
+cc_err handle_room_leave(struct conn *c, const struct proto_room_leave *req)
+{
+	struct record_change ch;
+	cc_err err = change_begin(c, req->room_id, &req->record, PROTO_REC_LEAVE, false, &ch);
+	if (!err && ch.room.admin_user == c->user_id && ch.chain.nmembers > 1)
+		err = CC_ERR_MUST_TRANSFER_ADMIN;
+	if (!err && !(err = change_commit(&ch, &req->record, apply_leave, NULL))) {
+		/* Only now that the leave holds does the user stop hearing the room. */
+		room_drop_user(c->srv, ch.room.id, c->user_id);
+		log_info("conn %s: %s left a room%s", c->peer, c->nick,
+			 ch.chain.nmembers ? "" : ", which ended with it");
+		if (ch.chain.nmembers) {
+			broadcast_record(c->srv, ch.room.id, ch.room.room_id, req->record.p,
+					 req->record.len, c);
+			notify_owed(c->srv, ch.room.admin_user);
+		}
+	}
+	change_end(&ch, req->request_id, err);
+	return CC_OK;
+}
+
+/* ---- nickname expiry ----------------------------------------------------- */
+
+struct idle_ctx {
+	struct server *srv;
+	int64_t *ids;
+	size_t n, cap;
+};
+
+static int idle_collect(void *ctx, const struct store_user *u)
+{
+	struct idle_ctx *ic = ctx;
+	for (struct conn *c = ic->srv->conns; c; c = c->next)
+		if (c->user_id == u->id)
+			return 0;  /* here now: not away */
+	if (ic->n == ic->cap) {
+		size_t cap = ic->cap ? ic->cap * 2 : 16;
+		int64_t *ids = realloc(ic->ids, cap * sizeof *ids);
+		if (!ids)
+			return 1;
+		ic->ids = ids;
+		ic->cap = cap;
+	}
+	ic->ids[ic->n++] = u->id;
+	return 0;
+}
+
+void server_expire_idle(struct server *srv)
+{
+	struct idle_ctx ic = {srv, NULL, 0, 0};
+	uint64_t now = clock_now_s();
+	uint64_t ttl = srv->cfg->nick_ttl_s;
+
+	if (ttl == 0 || now < ttl)
+		return;
+	server_rooms_commit(srv);
+	if (store_user_each_idle(srv->store, now - ttl, idle_collect, &ic) == CC_OK) {
+		for (size_t i = 0; i < ic.n; i++) {
+			if (store_user_expire(srv->store, ic.ids[i]) == CC_OK)
+				log_info("a nickname expired after %llu s away (user %lld)",
+					 (unsigned long long)ttl, (long long)ic.ids[i]);
+		}
+	}
+	if (ic.n)
+		for (struct conn *c = srv->conns; c; c = c->next)
+			if (c->user_id && !c->dead)
+				store_room_each_owed(srv->store, c->user_id, owed_notify_one, c);
+	free(ic.ids);
+}

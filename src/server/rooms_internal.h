@@ -1,0 +1,108 @@
+/* What the server's room files share: rooms.c (requests about rooms),
+ * live.c (who hears a room now) and membership.c (changes to membership).
+ * Nothing outside these three files includes it. */
+#ifndef CC_SERVER_ROOMS_INTERNAL_H
+#define CC_SERVER_ROOMS_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto/msg.h"
+#include "server/server_internal.h"
+#include "util/buf.h"
+
+struct e2e_chain;
+struct proto_record;
+struct store_room;
+struct store_member;
+
+/* A room's whole state (chain and directory) travels in one ROOM_STATE, which
+ * must fit a 1 MiB frame even with RSA-4096 keys. */
+#define ROOM_MEMBERS_MAX 256
+#define ROOM_RECORDS_MAX 800
+
+/* A message of this loop turn, stored but not yet committed (rooms.c): its
+ * sender is answered and its listeners sent it after the group commit. */
+struct pending_send {
+	struct conn *sender;       /* NULL once that connection is gone */
+	uint32_t request_id;
+	int64_t room;
+	uint8_t room_id[PROTO_ROOM_ID_LEN];
+	int64_t msg_id;
+	uint64_t ts_ms;
+	struct buf envelope;
+};
+
+/* ---- live.c: who hears a room now ---------------------------------------- */
+
+/* Allocates the live table and the fan-out buffer; CC_ERR_NOMEM if the table
+ * cannot be. */
+cc_err live_init(struct server *srv);
+/* Frees what live_init allocated, and every live room. */
+void live_free(struct server *srv);
+/* 1 if c hears the room live. */
+int conn_is_active(const struct conn *c, int64_t room);
+/* c hears the room live from now on. */
+cc_err live_add(struct conn *c, int64_t room);
+/* Stops live delivery of a room to c and records what it has read. */
+void live_remove(struct conn *c, int64_t room);
+/* Drops every live connection of a user from a room (it left or was removed). */
+void room_drop_user(struct server *srv, int64_t room, int64_t user);
+/* Sends a record, with its actor's and subject's directory entries, to every
+ * live member of the room but `except`. */
+void broadcast_record(struct server *srv, int64_t room, const uint8_t room_id[PROTO_ROOM_ID_LEN],
+		      const uint8_t *rec, size_t len, const struct conn *except);
+/* The same, each member with its own wrapped key of a new epoch when keys is
+ * given. */
+void broadcast_record_keyed(struct server *srv, int64_t room,
+			    const uint8_t room_id[PROTO_ROOM_ID_LEN], const uint8_t *rec,
+			    size_t len, const struct conn *except, const struct proto_list *keys);
+/* Sends a committed message as ROOM_MSG to every listener of its room but its
+ * sender. */
+void live_fan_out(struct server *srv, const struct pending_send *ps);
+
+/* ---- rooms.c: helpers of every request ----------------------------------- */
+
+/* Queues OK for a request. */
+void reply_ok(struct conn *c, uint32_t request_id);
+/* A room the session's user belongs to; no_such_room otherwise, whether the
+ * room exists or not, so room ids cannot be probed. member may be NULL. */
+cc_err room_of_member(struct conn *c, const uint8_t room_id[PROTO_ROOM_ID_LEN],
+		      struct store_room *room, struct store_member *member);
+/* Appends the directory entry of the key with this fingerprint (a user's, or
+ * a retired one) to a list being built. */
+cc_err user_item_put(struct server *srv, const uint8_t fp[PROTO_FINGERPRINT_LEN],
+		     struct buf *raw);
+
+/* ---- membership.c: the room's chain of signed records -------------------- */
+
+/* RSA keys by fingerprint, parsed once per operation. */
+struct key_cache {
+	struct server *srv;
+	struct key_cache_entry {
+		uint8_t fp[PROTO_FINGERPRINT_LEN];
+		struct crypto_rsa_key *key;
+	} *entries;
+	size_t n, cap;
+};
+
+void key_cache_free(struct key_cache *kc);
+/* Checks and appends one new record to a room's chain (in a transaction). */
+cc_err chain_append(struct conn *c, const struct store_room *room, struct e2e_chain *chain,
+		    struct key_cache *keys, const uint8_t *rec, size_t len, const char **why);
+/* The record a request carries must be made by the session's own key. */
+cc_err record_actor_is_session(struct conn *c, const uint8_t *rec, size_t len,
+			       struct proto_record *out);
+/* 1 if keys holds exactly one key for each member of the chain, by nickname. */
+int keys_cover_members(const struct e2e_chain *chain, const struct proto_list *keys);
+
+/* ---- membership.c: requests that change membership ----------------------- */
+
+cc_err handle_room_add(struct conn *c, const struct proto_room_add *req);
+cc_err handle_room_admin(struct conn *c, const struct proto_room_leave *req);
+cc_err handle_room_leave(struct conn *c, const struct proto_room_leave *req);
+/* ROOM_KICK (kick true) or ROOM_REKEY: a new epoch. */
+cc_err handle_new_epoch(struct conn *c, const struct proto_room_rekey *req, bool kick);
+
+#endif
