@@ -133,6 +133,8 @@ void client_emit_room_error(struct client *cl, const char *room_hex, const char 
 cc_err client_send(struct client *cl, const struct proto_msg *m);
 /* Starts a request: a fresh request id, the op, busy until done. */
 uint32_t client_op_begin(struct client *cl, enum client_op op);
+/* Starts op by asking the server for cl->op_nick's key (USERS_GET). */
+void client_ask_user(struct client *cl, enum client_op op);
 /* The op finished (with its events emitted): the next command may run. */
 void client_op_end(struct client *cl);
 void client_notify(struct client *cl);

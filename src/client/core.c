@@ -55,6 +55,22 @@ uint32_t client_op_begin(struct client *cl, enum client_op op)
 	return cl->op_request;
 }
 
+void client_ask_user(struct client *cl, enum client_op op)
+{
+	struct proto_nick_item item = {proto_bytes_str(cl->op_nick)};
+	struct proto_msg m = {.type = PROTO_USERS_GET};
+	struct buf raw;
+
+	buf_init(&raw, 64);
+	if (proto_item_encode(PROTO_ITEM_NICK, &item, &raw) == CC_OK) {
+		m.u.users_get.request_id = client_op_begin(cl, op);
+		m.u.users_get.nicks = (struct proto_list){1, {raw.data, raw.len}};
+		if (client_send(cl, &m))
+			client_op_end(cl);
+	}
+	buf_free(&raw);
+}
+
 void client_op_end(struct client *cl)
 {
 	cl->op = OP_NONE;

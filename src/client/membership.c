@@ -88,18 +88,8 @@ void client_cmd_add(struct client *cl, const char *args)
 		client_emit_room_error(cl, r->id_hex, NULL, "exists", "already a member");
 		return;
 	}
-	struct proto_nick_item item = {{(const uint8_t *)cl->op_nick, n}};
-	struct buf raw;
-	buf_init(&raw, 64);
-	struct proto_msg m = {.type = PROTO_USERS_GET};
-	if (proto_item_encode(PROTO_ITEM_NICK, &item, &raw) == CC_OK) {
-		m.u.users_get.request_id = client_op_begin(cl, OP_ADD_USERS);
-		m.u.users_get.nicks = (struct proto_list){1, {raw.data, raw.len}};
-		memcpy(cl->op_room, r->room_id, PROTO_ROOM_ID_LEN);
-		if (client_send(cl, &m))
-			client_op_end(cl);
-	}
-	buf_free(&raw);
+	memcpy(cl->op_room, r->room_id, PROTO_ROOM_ID_LEN);
+	client_ask_user(cl, OP_ADD_USERS);
 }
 
 void client_add_on_users(struct client *cl, const struct proto_users *users)

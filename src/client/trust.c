@@ -120,22 +120,14 @@ static void trust_ask(struct client *cl, const char *args, enum client_op op)
 {
 	size_t n = strcspn(args, " \t");
 	if (!proto_nick_valid((const uint8_t *)args, n) || args[n + strspn(args + n, " \t")]) {
-		client_emit_error(cl, "usage", op == OP_SAFETY ? "/safety NICK" : "/verify NICK");
+		client_emit_error(cl, "usage", op == OP_SAFETY	    ? "/safety NICK"
+					       : op == OP_VERIFY ? "/verify NICK"
+								 : "/fingerprint [NICK]");
 		return;
 	}
 	memcpy(cl->op_nick, args, n);
 	cl->op_nick[n] = '\0';
-	struct proto_nick_item item = {{(const uint8_t *)cl->op_nick, n}};
-	struct buf raw;
-	buf_init(&raw, 64);
-	struct proto_msg m = {.type = PROTO_USERS_GET};
-	if (proto_item_encode(PROTO_ITEM_NICK, &item, &raw) == CC_OK) {
-		m.u.users_get.request_id = client_op_begin(cl, op);
-		m.u.users_get.nicks = (struct proto_list){1, {raw.data, raw.len}};
-		if (client_send(cl, &m))
-			client_op_end(cl);
-	}
-	buf_free(&raw);
+	client_ask_user(cl, op);
 }
 
 void client_cmd_fingerprint(struct client *cl, const char *args)

@@ -109,7 +109,7 @@ cc_err record_actor_is_session(struct conn *c, const uint8_t *rec, size_t len,
 }
 
 /* 1 if keys holds exactly one key for each member of the chain, by nickname. */
-int keys_cover_members(const struct e2e_chain *chain, const struct proto_list *keys)
+static int keys_cover_members(const struct e2e_chain *chain, const struct proto_list *keys)
 {
 	if (keys->count != chain->nmembers)
 		return 0;
@@ -127,6 +127,40 @@ int keys_cover_members(const struct e2e_chain *chain, const struct proto_list *k
 			return 0;
 	}
 	return 1;
+}
+
+cc_err store_epoch_keys(struct server *srv, int64_t room, const struct e2e_chain *chain,
+			const struct proto_list *keys, const char **why)
+{
+	struct proto_list_iter it;
+	struct proto_wrapped_item w;
+
+	if (!keys_cover_members(chain, keys)) {
+		*why = "the key must go to every member once, and only to members";
+		return CC_ERR_MALFORMED;
+	}
+	proto_list_iter_init(&it, keys, PROTO_ITEM_WRAPPED);
+	while (proto_list_next(&it, &w) == CC_OK) {
+		struct store_user u;
+		char nick[PROTO_NICK_MAX + 1];
+		memcpy(nick, w.nick.p, w.nick.len);
+		nick[w.nick.len] = '\0';
+		if (w.epoch != chain->epoch || store_user_get_by_nick(srv->store, nick, &u) != CC_OK) {
+			*why = "a key for an unknown user or epoch";
+			return CC_ERR_MALFORMED;
+		}
+		/* The nickname's current owner must be the member the chain names. */
+		cc_err err = e2e_chain_member(chain, u.fingerprint)
+				     ? store_key_put(srv->store, room, chain->epoch, u.id, w.wrapped.p,
+						     w.wrapped.len)
+				     : CC_ERR_MALFORMED;
+		store_user_clear(&u);
+		if (err) {
+			*why = "a key for someone who is not a member";
+			return err;
+		}
+	}
+	return CC_OK;
 }
 
 /* ---- new epochs: kick, rekey (after leaves and expiries), admin handover ---- */
@@ -248,33 +282,8 @@ cc_err handle_new_epoch(struct conn *c, const struct proto_room_rekey *req, bool
 		}
 	}
 	/* Exactly one key of the new epoch for every member the chain now has. */
-	if (!keys_cover_members(&chain, &req->keys)) {
-		err = CC_ERR_MALFORMED;
-		why = "the new key must go to every member, and only to members";
+	if ((err = store_epoch_keys(srv, room.id, &chain, &req->keys, &why)))
 		goto rollback;
-	}
-	struct proto_wrapped_item w;
-	proto_list_iter_init(&it, &req->keys, PROTO_ITEM_WRAPPED);
-	while (proto_list_next(&it, &w) == CC_OK) {
-		struct store_user u;
-		char nick[PROTO_NICK_MAX + 1];
-		memcpy(nick, w.nick.p, w.nick.len);
-		nick[w.nick.len] = '\0';
-		if (w.epoch != chain.epoch || store_user_get_by_nick(srv->store, nick, &u) != CC_OK) {
-			err = CC_ERR_MALFORMED;
-			why = "a key for an unknown user or epoch";
-			goto rollback;
-		}
-		bool member = e2e_chain_member(&chain, u.fingerprint) != NULL;
-		err = member ? store_key_put(srv->store, room.id, chain.epoch, u.id, w.wrapped.p,
-					     w.wrapped.len)
-			     : CC_ERR_MALFORMED;
-		store_user_clear(&u);
-		if (err) {
-			why = "a key for someone who is not a member";
-			goto rollback;
-		}
-	}
 	uint32_t gone_count = 0;
 	if ((err = store_epoch_put(srv->store, room.id, chain.epoch, req->title_ct.p,
 				   req->title_ct.len)) ||

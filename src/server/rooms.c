@@ -136,7 +136,6 @@ static cc_err handle_room_create(struct conn *c, const struct proto_room_create 
 	struct key_cache keys = {.srv = srv};
 	struct proto_list_iter it;
 	struct proto_blob_item rec_item;
-	struct proto_wrapped_item key_item;
 	struct proto_record first;
 	struct store_room room;
 	const char *why = "";
@@ -192,34 +191,8 @@ static cc_err handle_room_create(struct conn *c, const struct proto_room_create 
 			goto rollback;
 	}
 	/* One wrapped epoch-0 key for each member, and only for members. */
-	if (!keys_cover_members(&chain, &req->keys)) {
-		err = CC_ERR_MALFORMED;
-		why = "the key must go to every member once, and only to members";
+	if ((err = store_epoch_keys(srv, room_row, &chain, &req->keys, &why)))
 		goto rollback;
-	}
-	proto_list_iter_init(&it, &req->keys, PROTO_ITEM_WRAPPED);
-	while (proto_list_next(&it, &key_item) == CC_OK) {
-		struct store_user u;
-		char nick[PROTO_NICK_MAX + 1];
-		memcpy(nick, key_item.nick.p, key_item.nick.len);
-		nick[key_item.nick.len] = '\0';
-		if (key_item.epoch != 0 || store_user_get_by_nick(srv->store, nick, &u) != CC_OK) {
-			err = CC_ERR_MALFORMED;
-			why = "a key for an unknown user or epoch";
-			goto rollback;
-		}
-		if (!e2e_chain_member(&chain, u.fingerprint)) {
-			store_user_clear(&u);
-			err = CC_ERR_MALFORMED;
-			why = "a key for someone who is not a member";
-			goto rollback;
-		}
-		err = store_key_put(srv->store, room_row, 0, u.id, key_item.wrapped.p,
-				    key_item.wrapped.len);
-		store_user_clear(&u);
-		if (err)
-			goto rollback;
-	}
 	if ((err = store_commit(srv->store)))
 		goto reply;
 	log_info("conn %s: %s created a room of %zu members", c->peer, c->nick, chain.nmembers);

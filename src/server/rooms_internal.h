@@ -94,8 +94,11 @@ cc_err chain_append(struct conn *c, const struct store_room *room, struct e2e_ch
 /* The record a request carries must be made by the session's own key. */
 cc_err record_actor_is_session(struct conn *c, const uint8_t *rec, size_t len,
 			       struct proto_record *out);
-/* 1 if keys holds exactly one key for each member of the chain, by nickname. */
-int keys_cover_members(const struct e2e_chain *chain, const struct proto_list *keys);
+/* Stores the wrapped keys of the chain's current epoch (in the caller's
+ * transaction): exactly one per member of the chain, and none for anyone else.
+ * On refusal *why says which rule failed. */
+cc_err store_epoch_keys(struct server *srv, int64_t room, const struct e2e_chain *chain,
+			const struct proto_list *keys, const char **why);
 
 /* ---- membership.c: requests that change membership ----------------------- */
 
