@@ -134,6 +134,32 @@ static void test_key_per_room(void **state)
 	assert_memory_equal(got, key_b, sizeof got);
 }
 
+/* A handled message raises both numbers at once, and neither goes down. */
+static void test_seen_message(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t room[CSTORE_ROOM_ID_LEN], alice[CSTORE_FP_LEN], zero[CSTORE_FP_LEN] = {0};
+	uint64_t v = 0;
+	test_fill(8, room, sizeof room);
+	test_fill(9, alice, sizeof alice);
+
+	assert_int_equal(cstore_seen_put_message(f->cs, room, alice, 3, 40), CC_OK);
+	assert_int_equal(cstore_seen_get(f->cs, room, alice, &v), CC_OK);
+	assert_int_equal(v, 3);
+	assert_int_equal(cstore_seen_get(f->cs, room, zero, &v), CC_OK);
+	assert_int_equal(v, 40);
+	assert_int_equal(cstore_seen_put_message(f->cs, room, alice, 2, 41), CC_OK);
+	assert_int_equal(cstore_seen_get(f->cs, room, alice, &v), CC_OK);
+	assert_int_equal(v, 3);
+	assert_int_equal(cstore_seen_get(f->cs, room, zero, &v), CC_OK);
+	assert_int_equal(v, 41);
+	/* A number out of range writes neither. */
+	assert_int_equal(cstore_seen_put_message(f->cs, room, alice, UINT64_MAX, 50),
+			 CC_ERR_MALFORMED);
+	assert_int_equal(cstore_seen_get(f->cs, room, zero, &v), CC_OK);
+	assert_int_equal(v, 41);
+}
+
 static void test_seen(void **state)
 {
 	struct fixture *f = *state;
@@ -558,6 +584,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_key_put_get, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_key_per_room, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_seen, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_seen_message, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_seq_next, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_seq_next_two_handles, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_seq_next_survives_crash, setup, teardown),

@@ -803,7 +803,9 @@ static void on_room_msg(struct client *cl, const struct proto_room_msg *rm)
 		why = "a message replayed or out of order";
 		goto reject;
 	}
-	cstore_seen_put(cl->store, r->room_id, sender->fp, env.seq);
+	/* Stored before it is shown, so a replay after a crash still shows. */
+	cstore_seen_put_message(cl->store, r->room_id, sender->fp, env.seq, rm->msg_id);
+	r->last_msg_id = rm->msg_id;
 	if (env.epoch == r->chain.epoch) {
 		r->epoch_msgs++;
 		client_maybe_rekey(cl, r);
@@ -817,9 +819,9 @@ static void on_room_msg(struct client *cl, const struct proto_room_msg *rm)
 	goto done;
 reject:
 	client_emit_room_error(cl, r->id_hex, *from ? from : NULL, code, why);
-done:
 	r->last_msg_id = rm->msg_id;
 	cstore_seen_put(cl->store, r->room_id, last_id_fp, rm->msg_id);
+done:
 	if (r->last_msg_id - r->acked_msg_id >= ACK_EVERY && cl->op != OP_JOIN)
 		client_room_ack(cl, r);
 	if (text) {
@@ -906,11 +908,10 @@ void client_on_answer(struct client *cl, const struct proto_msg *m)
 			/* Our own message is handled: a resend of it (after a server
 			 * restart) is a duplicate, not news. */
 			struct client_room *r = client_room_find(cl, cl->op_room);
-			if (r && m->u.sent.msg_id > r->last_msg_id) {
+			if (r && m->u.sent.msg_id > r->last_msg_id)
 				r->last_msg_id = m->u.sent.msg_id;
-				cstore_seen_put(cl->store, r->room_id, last_id_fp, r->last_msg_id);
-			}
-			cstore_seen_put(cl->store, cl->op_room, cl->fp, cl->op_seq);
+			cstore_seen_put_message(cl->store, cl->op_room, cl->fp, cl->op_seq,
+						r ? r->last_msg_id : 0);
 			if (r) {
 				client_room_ack(cl, r);  /* our own message: nothing to resend us */
 				r->epoch_msgs++;

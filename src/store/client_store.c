@@ -323,6 +323,22 @@ cc_err cstore_seen_put(struct client_store *cs, const uint8_t room[CSTORE_ROOM_I
 	return cstore_run(cs, STMT_SEEN_PUT, "store seen");
 }
 
+cc_err cstore_seen_put_message(struct client_store *cs, const uint8_t room[CSTORE_ROOM_ID_LEN],
+			       const uint8_t sender_fp[CSTORE_FP_LEN], uint64_t seq,
+			       uint64_t msg_id)
+{
+	static const uint8_t room_last_id[CSTORE_FP_LEN];
+	if (!cs)
+		return CC_ERR_INTERNAL;
+	cc_err err = cstore_tx_begin(cs);
+	if (err)
+		return err;
+	err = cstore_seen_put(cs, room, sender_fp, seq);
+	if (!err)
+		err = cstore_seen_put(cs, room, room_last_id, msg_id);
+	return cstore_tx_end(cs, err);
+}
+
 /* BEGIN IMMEDIATE takes the write lock before the read, so two connections
  * cannot both read the same number; COMMIT under synchronous=FULL has
  * reached the disk before the number is handed out. */

@@ -39,6 +39,14 @@ cc_err cstore_seen_get(struct client_store *cs, const uint8_t room[CSTORE_ROOM_I
 cc_err cstore_seen_put(struct client_store *cs, const uint8_t room[CSTORE_ROOM_ID_LEN],
 		       const uint8_t sender_fp[CSTORE_FP_LEN], uint64_t last_seq);
 
+/* A message handled: raises the sender's seen sequence number and the room's
+ * last handled server message id (kept as the seen number of the all-zero
+ * fingerprint, which no key has) in one transaction: one disk sync per
+ * message instead of two. */
+cc_err cstore_seen_put_message(struct client_store *cs, const uint8_t room[CSTORE_ROOM_ID_LEN],
+			       const uint8_t sender_fp[CSTORE_FP_LEN], uint64_t seq,
+			       uint64_t msg_id);
+
 /* This client's own next sequence number for a room: returns it and stores
  * it + 1, durably, before the message using it is sent (so a crash can never
  * reuse a number). Starts at 1. */
