@@ -78,6 +78,8 @@ static void check_list(const struct proto_list *list, enum proto_item_kind kind)
 		struct proto_user_item user;
 		struct proto_wrapped_item wrapped;
 		struct proto_room_item room;
+		struct proto_gone_item gone;
+		struct proto_chain_item chain;
 	} item;
 	struct proto_list_iter it;
 	struct buf raw;
@@ -111,15 +113,16 @@ static void check_lists(const struct proto_msg *m)
 		check_list(&m->u.rooms.rooms, PROTO_ITEM_ROOM);
 		break;
 	case PROTO_ROOM_STATE:
-		check_list(&m->u.room_state.records, PROTO_ITEM_BLOB);
+		check_list(&m->u.room_state.records, PROTO_ITEM_CHAIN);
 		check_list(&m->u.room_state.users, PROTO_ITEM_USER);
 		check_list(&m->u.room_state.keys, PROTO_ITEM_WRAPPED);
-		check_list(&m->u.room_state.gone, PROTO_ITEM_BLOB);
+		check_list(&m->u.room_state.gone, PROTO_ITEM_GONE);
 		break;
 	case PROTO_ROOM_RECORD:
 		check_list(&m->u.room_record.users, PROTO_ITEM_USER);
 		check_list(&m->u.room_record.keys, PROTO_ITEM_WRAPPED);
 		break;
+	case PROTO_ROOM_ADD:
 	case PROTO_ROOM_KICK:
 	case PROTO_ROOM_REKEY:
 		check_list(&m->u.room_rekey.records, PROTO_ITEM_BLOB);
@@ -195,22 +198,25 @@ static struct proto_list gen_list(enum proto_item_kind kind, const void *item, u
 static void gen_seeds(void)
 {
 	struct proto_msg m;
-	struct buf nicks, users, blobs, keys, rooms;
+	struct buf nicks, users, blobs, keys, rooms, gones, chains;
 
 	for (size_t i = 0; i < sizeof fill; i++)
 		fill[i] = (uint8_t)(i * 151 + 3);
 	struct proto_nick_item nick = {proto_bytes_str("alice")};
-	struct proto_user_item user = {proto_bytes_str("bob"), gen_bytes(294), {1, 2, 3},
+	struct proto_user_item user = {proto_bytes_str("bob"), gen_bytes(294), 1, {1, 2, 3},
 				       gen_bytes(64)};
 	struct proto_blob_item blob = {gen_bytes(100)};
 	struct proto_wrapped_item wrapped = {proto_bytes_str("carol"), 1, gen_bytes(256)};
-	struct proto_room_item room = {{9, 9, 9}, proto_bytes_str("alice"), 2, 3, 4,
-				       gen_bytes(40), gen_bytes(256)};
+	struct proto_room_item room = {{9, 9, 9}, proto_bytes_str("alice"), 2, 3, 4};
+	struct proto_gone_item gone = {{7, 7, 7}, proto_bytes_str("dave")};
+	struct proto_chain_item chain = {5, gen_bytes(300)};
 	struct proto_list nick_list = gen_list(PROTO_ITEM_NICK, &nick, 2, &nicks);
 	struct proto_list user_list = gen_list(PROTO_ITEM_USER, &user, 1, &users);
 	struct proto_list blob_list = gen_list(PROTO_ITEM_BLOB, &blob, 2, &blobs);
 	struct proto_list key_list = gen_list(PROTO_ITEM_WRAPPED, &wrapped, 1, &keys);
 	struct proto_list room_list = gen_list(PROTO_ITEM_ROOM, &room, 1, &rooms);
+	struct proto_list gone_list = gen_list(PROTO_ITEM_GONE, &gone, 1, &gones);
+	struct proto_list chain_list = gen_list(PROTO_ITEM_CHAIN, &chain, 2, &chains);
 
 	for (unsigned t = 0; t < 256; t++) {
 		if (!proto_type_name((uint8_t)t))
@@ -252,6 +258,7 @@ static void gen_seeds(void)
 			break;
 		case PROTO_SIGNING_KEY:
 			m.u.signing_key.request_id = 1;
+			m.u.signing_key.version = 1;
 			m.u.signing_key.sign_cert = gen_bytes(256);
 			break;
 		case PROTO_USERS_GET:
@@ -275,10 +282,10 @@ static void gen_seeds(void)
 		case PROTO_ROOM_STATE:
 			m.u.room_state.request_id = 5;
 			m.u.room_state.title_ct = gen_bytes(40);
-			m.u.room_state.records = blob_list;
+			m.u.room_state.records = chain_list;
 			m.u.room_state.users = user_list;
 			m.u.room_state.keys = key_list;
-			m.u.room_state.gone = blob_list;
+			m.u.room_state.gone = gone_list;
 			m.u.room_state.backlog = 3;
 			break;
 		case PROTO_ROOM_MSG:
@@ -289,16 +296,13 @@ static void gen_seeds(void)
 			m.u.msg_send.request_id = 6;
 			m.u.msg_send.envelope = gen_bytes(200);
 			break;
-		case PROTO_ROOM_ADD:
-			m.u.room_add.request_id = 7;
-			m.u.room_add.record = gen_bytes(300);
-			m.u.room_add.wrapped = gen_bytes(256);
-			break;
 		case PROTO_ROOM_RECORD:
+			m.u.room_record.position = 4;
 			m.u.room_record.record = gen_bytes(300);
 			m.u.room_record.users = user_list;
 			m.u.room_record.keys = key_list;
 			break;
+		case PROTO_ROOM_ADD:
 		case PROTO_ROOM_KICK:
 		case PROTO_ROOM_REKEY:
 			m.u.room_rekey.request_id = 9;
@@ -339,11 +343,26 @@ static void gen_seeds(void)
 	fuzz_write(gen_dir, "users_get_bad_nick", nick_space, sizeof nick_space);
 	fuzz_write(gen_dir, "ping_trailing", trailing, sizeof trailing);
 	fuzz_write(gen_dir, "unknown_type", unknown, sizeof unknown);
+	/* A ROOM_STATE as protocol 1 wrote it: its gone list of blobs
+	 * (fingerprint || nick in one bytes16) is no list of gone items. */
+	struct buf v1;
+	buf_init(&v1, 0);
+	CHECK(buf_put_u8(&v1, PROTO_ROOM_STATE) == CC_OK && buf_put_u32(&v1, 5) == CC_OK &&
+	      buf_put_bytes(&v1, fill, PROTO_ROOM_ID_LEN) == CC_OK &&
+	      buf_put_bytes16(&v1, fill, 0) == CC_OK && buf_put_u16(&v1, 0) == CC_OK &&
+	      buf_put_u16(&v1, 0) == CC_OK && buf_put_u16(&v1, 0) == CC_OK &&
+	      buf_put_u16(&v1, 1) == CC_OK && buf_put_u16(&v1, 36) == CC_OK &&
+	      buf_put_bytes(&v1, fill, 32) == CC_OK && buf_put_bytes(&v1, "dave", 4) == CC_OK &&
+	      buf_put_u32(&v1, 0) == CC_OK);
+	fuzz_write(gen_dir, "room_state_v1_gone", v1.data, v1.len);
+	buf_free(&v1);
 	buf_free(&nicks);
 	buf_free(&users);
 	buf_free(&blobs);
 	buf_free(&keys);
 	buf_free(&rooms);
+	buf_free(&gones);
+	buf_free(&chains);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)

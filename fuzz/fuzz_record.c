@@ -10,10 +10,12 @@
  *      must refuse everything;
  *   2. a fresh chain whose lookup knows alice and bob (the example keys of
  *      tests/data): only a create signed by its actor may apply;
- *   3. a copy of the room "alice created, then added bob", with the same
- *      lookup: what applies is checked against the rules of e2e.h, written
- *      out again here for that state, and a second apply of the same bytes
- *      (a replay) must be refused.
+ *   3. a copy of the room "alice created, then added bob" (epoch 1, open),
+ *      with the same lookup: what applies is checked against the rules of
+ *      e2e.h (protocol 2: which actions open or close an epoch, who may
+ *      sign what, names as the chain has them), written out again here for
+ *      that state, and a second apply of the same bytes (a replay) must be
+ *      refused as out of sequence.
  *
  * The fuzzer cannot forge RSA signatures, so beyond the seeds it mostly
  * explores the refusals; the seeds (one valid record of every action for 2
@@ -27,6 +29,7 @@
  *
  * which writes them and exits; see fuzz/README.md. */
 #include <stdbool.h>
+#include <strings.h>
 
 #define FUZZ_NAME "fuzz_record"
 #include "fuzz_common.h"
@@ -52,7 +55,7 @@ static struct id bob = {"bob", NULL, {0}};
 /* Never has a key: a subject only. */
 static struct id carol = {"carol", NULL, {0xca, 0x10, 0x1}};
 
-/* The base room: alice created it and added bob; epoch 0. */
+/* The base room: alice created it (epoch 0) and added bob (epoch 1). */
 static struct e2e_chain base;
 
 static const struct crypto_rsa_key *lookup_none(void *ctx,
@@ -74,7 +77,7 @@ static const struct crypto_rsa_key *lookup_known(void *ctx,
 	return NULL;
 }
 
-/* The key of each epoch, so the records' commitments can be recomputed. */
+/* The secret of each epoch, so the records' commitments can be recomputed. */
 static void epoch_commit(uint32_t epoch, uint8_t out[PROTO_HASH_LEN])
 {
 	uint8_t key[E2E_KEY_LEN];
@@ -86,29 +89,25 @@ static void epoch_commit(uint32_t epoch, uint8_t out[PROTO_HASH_LEN])
 /* A deep copy, so each input starts from the same base. */
 static void chain_copy(struct e2e_chain *dst, const struct e2e_chain *src)
 {
-	*dst = *src;
-	dst->members = malloc((src->nmembers + 1) * sizeof *dst->members);
-	dst->spans = malloc((src->nspans + 1) * sizeof *dst->spans);
-	dst->commits = malloc(((size_t)src->ncommits + 1) * sizeof *dst->commits);
-	CHECK(dst->members && dst->spans && dst->commits);
-	memcpy(dst->members, src->members, src->nmembers * sizeof *dst->members);
-	memcpy(dst->spans, src->spans, src->nspans * sizeof *dst->spans);
-	memcpy(dst->commits, src->commits, src->ncommits * sizeof *dst->commits);
+	CHECK(e2e_chain_copy(dst, src) == CC_OK);
 }
 
-/* Refused records change nothing: compare every field and array. */
+/* Refused records change nothing: compare every field and array (the
+ * capacities may differ). */
 static bool chain_equal(const struct e2e_chain *a, const struct e2e_chain *b)
 {
 	return memcmp(a->room_id, b->room_id, PROTO_ROOM_ID_LEN) == 0 && a->count == b->count &&
 	       memcmp(a->last_hash, b->last_hash, PROTO_HASH_LEN) == 0 && a->epoch == b->epoch &&
+	       a->closed == b->closed &&
 	       memcmp(&a->admin, &b->admin, sizeof a->admin) == 0 && a->ended == b->ended &&
 	       a->nmembers == b->nmembers && a->nspans == b->nspans &&
-	       a->ncommits == b->ncommits &&
+	       a->nepochs == b->nepochs &&
 	       (!a->nmembers ||
 		memcmp(a->members, b->members, a->nmembers * sizeof *a->members) == 0) &&
 	       (!a->nspans || memcmp(a->spans, b->spans, a->nspans * sizeof *a->spans) == 0) &&
-	       (!a->ncommits ||
-		memcmp(a->commits, b->commits, a->ncommits * sizeof *a->commits) == 0);
+	       (!a->nepochs ||
+		memcmp(a->epochs, b->epochs, a->nepochs * sizeof *a->epochs) == 0) &&
+	       (!a->count || memcmp(a->hashes, b->hashes, a->count * sizeof *a->hashes) == 0);
 }
 
 static bool is_member(const struct e2e_chain *c, const uint8_t fp[PROTO_FINGERPRINT_LEN])
@@ -121,36 +120,81 @@ static bool fp_is(const uint8_t fp[PROTO_FINGERPRINT_LEN], const struct id *who)
 	return memcmp(fp, who->fp, PROTO_FINGERPRINT_LEN) == 0;
 }
 
+/* A nickname on the record and a name: equal without regard to case. */
+static bool nick_is(const struct proto_bytes *nick, const char *name)
+{
+	return nick->len == strlen(name) &&
+	       strncasecmp((const char *)nick->p, name, nick->len) == 0;
+}
+
 /* The record applied to the base room: check the outcome against e2e.h's
- * rules, restated from the base state (admin alice; members alice, bob). */
+ * rules, restated from the base state (admin alice; members alice, bob;
+ * epoch 1 open). */
 static void check_base_applied(const struct e2e_chain *c, const struct proto_record *rec,
 			       const uint8_t *data, size_t size)
 {
 	uint8_t h[PROTO_HASH_LEN];
 	bool by_admin = fp_is(rec->actor_fp, &alice);
-	bool new_epoch = rec->action == PROTO_REC_KICK || rec->action == PROTO_REC_REKEY;
+	bool opens = rec->action == PROTO_REC_ADD || rec->action == PROTO_REC_KICK ||
+		     rec->action == PROTO_REC_REKEY;
+	bool closes = rec->action == PROTO_REC_LEAVE || rec->action == PROTO_REC_EXPIRE;
+	bool self = memcmp(rec->actor_fp, rec->subject_fp, PROTO_FINGERPRINT_LEN) == 0;
+	bool actor_was = is_member(&base, rec->actor_fp);
 	bool subject_was = is_member(&base, rec->subject_fp);
+	const struct e2e_epoch *was = e2e_chain_epoch(&base, base.epoch);
 
 	/* Signed by a known actor, in sequence, chained, for this room. */
 	CHECK(fp_is(rec->actor_fp, &alice) || fp_is(rec->actor_fp, &bob));
 	CHECK(rec->seq == base.count);
 	CHECK(memcmp(rec->prev_hash, base.last_hash, PROTO_HASH_LEN) == 0);
 	CHECK(memcmp(rec->room_id, room, PROTO_ROOM_ID_LEN) == 0);
-	CHECK(rec->epoch == base.epoch + (new_epoch ? 1 : 0));
-	if (!new_epoch)
-		CHECK(memcmp(rec->key_commit, base.commits[base.epoch], PROTO_HASH_LEN) == 0);
+	CHECK(rec->epoch == base.epoch + (opens ? 1 : 0));
+	if (!opens)
+		CHECK(memcmp(rec->key_commit, was->commit, PROTO_HASH_LEN) == 0);
+	/* Members are named as the chain names them (any case). */
+	if (actor_was)
+		CHECK(nick_is(&rec->actor, e2e_chain_member(&base, rec->actor_fp)->nick));
+	if (subject_was)
+		CHECK(nick_is(&rec->subject, e2e_chain_member(&base, rec->subject_fp)->nick));
+	if (self)
+		CHECK(rec->actor.len == rec->subject.len &&
+		      strncasecmp((const char *)rec->actor.p, (const char *)rec->subject.p,
+				  rec->actor.len) == 0);
 	CHECK(c->count == base.count + 1);
 	CHECK(c->epoch == rec->epoch);
 	e2e_record_hash(data, size, h);
 	CHECK(memcmp(c->last_hash, h, PROTO_HASH_LEN) == 0);
-	CHECK(c->ncommits == rec->epoch + 1);
+	CHECK(memcmp(c->hashes[rec->seq], h, PROTO_HASH_LEN) == 0);
+	CHECK(e2e_chain_extends(c, base.count, base.last_hash));
+	CHECK(e2e_chain_extends(c, c->count, h));
 	CHECK(memcmp(e2e_chain_commit(c, rec->epoch), rec->key_commit, PROTO_HASH_LEN) == 0);
+
+	/* Where epochs open and end. */
+	const struct e2e_epoch *old = e2e_chain_epoch(c, base.epoch);
+	CHECK(old && old->open_seq == was->open_seq);
+	CHECK(memcmp(old->open_hash, was->open_hash, PROTO_HASH_LEN) == 0);
+	if (opens) {
+		const struct e2e_epoch *e = e2e_chain_epoch(c, rec->epoch);
+		CHECK(c->nepochs == base.nepochs + 1 && e);
+		CHECK(e->open_seq == rec->seq && e->end_seq == E2E_SEQ_NONE);
+		CHECK(memcmp(e->open_hash, h, PROTO_HASH_LEN) == 0);
+		CHECK(e->started_ms == rec->time_ms);
+		CHECK(old->end_seq == rec->seq && !c->closed);
+	} else {
+		CHECK(c->nepochs == base.nepochs);
+		CHECK(c->closed == closes);
+		CHECK(old->end_seq == (closes ? rec->seq : E2E_SEQ_NONE));
+	}
 
 	switch (rec->action) {
 	case PROTO_REC_ADD:
 		CHECK(by_admin && !subject_was);
+		/* No member had the new member's nickname, in any case. */
+		for (size_t i = 0; i < base.nmembers; i++)
+			CHECK(!nick_is(&rec->subject, base.members[i].nick));
 		CHECK(c->nmembers == base.nmembers + 1 && is_member(c, rec->subject_fp));
 		CHECK(e2e_chain_sender(c, c->members[c->nmembers - 1].nick, c->epoch));
+		CHECK(!e2e_chain_sender(c, c->members[c->nmembers - 1].nick, base.epoch));
 		break;
 	case PROTO_REC_KICK:
 		CHECK(by_admin && subject_was && !fp_is(rec->subject_fp, &alice));
@@ -158,7 +202,7 @@ static void check_base_applied(const struct e2e_chain *c, const struct proto_rec
 		break;
 	case PROTO_REC_LEAVE:
 		/* Only bob can: alice is the admin and not alone. */
-		CHECK(!by_admin && fp_is(rec->subject_fp, &bob));
+		CHECK(!by_admin && fp_is(rec->subject_fp, &bob) && self);
 		CHECK(c->nmembers == base.nmembers - 1 && !is_member(c, bob.fp));
 		CHECK(!c->ended);
 		break;
@@ -167,18 +211,20 @@ static void check_base_applied(const struct e2e_chain *c, const struct proto_rec
 		CHECK(fp_is(c->admin.fp, &bob) && c->nmembers == base.nmembers);
 		break;
 	case PROTO_REC_REKEY:
-		CHECK(by_admin && fp_is(rec->subject_fp, &alice));
+		/* Any member, for itself. */
+		CHECK(actor_was && self);
 		CHECK(c->nmembers == base.nmembers);
 		break;
 	case PROTO_REC_EXPIRE:
-		/* alice expires bob, or bob (another member) expires alice and
-		 * takes the role. */
-		CHECK(subject_was && memcmp(rec->actor_fp, rec->subject_fp, PROTO_FINGERPRINT_LEN));
+		/* Any member signs another out; an expired admin is followed by
+		 * the earliest-joined member left (bob, here the only one). */
+		CHECK(actor_was && subject_was && !self);
 		CHECK(c->nmembers == base.nmembers - 1 && !is_member(c, rec->subject_fp));
 		if (fp_is(rec->subject_fp, &alice))
-			CHECK(fp_is(rec->actor_fp, &bob) && fp_is(c->admin.fp, &bob));
+			CHECK(fp_is(c->admin.fp, &bob) &&
+			      memcmp(&c->admin, &c->members[0], sizeof c->admin) == 0);
 		else
-			CHECK(by_admin && fp_is(c->admin.fp, &alice));
+			CHECK(fp_is(c->admin.fp, &alice));
 		break;
 	default:
 		/* CREATE never applies to a room that exists. */
@@ -186,6 +232,10 @@ static void check_base_applied(const struct e2e_chain *c, const struct proto_rec
 	}
 	if (rec->action != PROTO_REC_ADMIN && rec->action != PROTO_REC_EXPIRE)
 		CHECK(fp_is(c->admin.fp, &alice));
+	/* The messages of the epoch a record opened name it as their head. */
+	const char *why = NULL;
+	CHECK(e2e_chain_check_head(c, rec->epoch, rec->seq, h, &why) ==
+	      (closes ? CC_ERR_AUTH : CC_OK));
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -201,10 +251,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		/* The chain says the same, and nothing changes. */
 		e2e_chain_init(&c, room);
 		CHECK(e2e_chain_apply(&c, data, size, lookup_known, NULL, &why) == err);
-		CHECK(c.count == 0 && c.nmembers == 0 && why && why[0]);
+		CHECK(c.count == 0 && c.nmembers == 0 && c.nepochs == 0 && why && why[0]);
 		e2e_chain_free(&c);
 		return 0;
 	}
+	CHECK(rec.version == PROTO_RECORD_VERSION);
 
 	/* Canonical: the one encoding of these fields is the input. */
 	buf_init(&out, 0);
@@ -223,7 +274,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	e2e_chain_init(&c, rec.room_id);
 	err = e2e_chain_apply(&c, data, size, lookup_none, NULL, &why);
 	CHECK(err != CC_OK && why && why[0]);
-	CHECK(c.count == 0 && c.nmembers == 0 && c.nspans == 0 && c.ncommits == 0);
+	CHECK(c.count == 0 && c.nmembers == 0 && c.nspans == 0 && c.nepochs == 0);
 	e2e_chain_free(&c);
 
 	/* 2. A fresh room: only a proper create. */
@@ -233,9 +284,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CHECK(rec.action == PROTO_REC_CREATE && rec.seq == 0 && rec.epoch == 0);
 		CHECK(memcmp(rec.actor_fp, rec.subject_fp, PROTO_FINGERPRINT_LEN) == 0);
 		CHECK(fp_is(rec.actor_fp, &alice) || fp_is(rec.actor_fp, &bob));
-		CHECK(c.count == 1 && c.nmembers == 1 && c.epoch == 0 && c.ncommits == 1);
+		CHECK(rec.actor.len == rec.subject.len &&
+		      strncasecmp((const char *)rec.actor.p, (const char *)rec.subject.p,
+				  rec.actor.len) == 0);
+		CHECK(c.count == 1 && c.nmembers == 1 && c.epoch == 0 && c.nepochs == 1);
+		CHECK(!c.closed && !c.ended);
 		CHECK(memcmp(c.admin.fp, rec.actor_fp, PROTO_FINGERPRINT_LEN) == 0);
-		CHECK(memcmp(c.commits[0], rec.key_commit, PROTO_HASH_LEN) == 0);
+		CHECK(memcmp(c.epochs[0].commit, rec.key_commit, PROTO_HASH_LEN) == 0);
+		CHECK(memcmp(c.epochs[0].open_hash, c.last_hash, PROTO_HASH_LEN) == 0);
+		CHECK(c.epochs[0].open_seq == 0 && c.epochs[0].end_seq == E2E_SEQ_NONE);
 		CHECK(e2e_chain_sender(&c, c.admin.nick, 0) != NULL);
 	} else {
 		CHECK(c.count == 0 && c.nmembers == 0 && why && why[0]);
@@ -249,11 +306,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check_base_applied(&c, &rec, data, size);
 		struct e2e_chain after;
 		chain_copy(&after, &c);
-		CHECK(e2e_chain_apply(&c, data, size, lookup_known, NULL, &why) == CC_ERR_AUTH);
+		CHECK(e2e_chain_apply(&c, data, size, lookup_known, NULL, &why) ==
+		      CC_ERR_STALE_EPOCH);
 		CHECK(chain_equal(&c, &after));
 		e2e_chain_free(&after);
 	} else {
-		CHECK(err == CC_ERR_AUTH || err == CC_ERR_STATE);
+		CHECK(err == CC_ERR_AUTH || err == CC_ERR_STATE || err == CC_ERR_STALE_EPOCH);
+		/* For this room, out of sequence is decided by seq and prev_hash
+		 * alone. */
+		if (memcmp(rec.room_id, room, PROTO_ROOM_ID_LEN) == 0)
+			CHECK((err == CC_ERR_STALE_EPOCH) ==
+			      (rec.seq != base.count ||
+			       memcmp(rec.prev_hash, base.last_hash, PROTO_HASH_LEN) != 0));
+		else
+			CHECK(err == CC_ERR_AUTH);
 		CHECK(chain_equal(&c, &base) && why && why[0]);
 	}
 	e2e_chain_free(&c);
@@ -302,7 +368,7 @@ static void base_build(void)
 	next_record(&base, &rec, PROTO_REC_CREATE, &alice, &alice, 0);
 	sign_into(&rec, &alice, &b);
 	fuzz_must(e2e_chain_apply(&base, b.data, b.len, lookup_known, NULL, &why), why);
-	next_record(&base, &rec, PROTO_REC_ADD, &alice, &bob, 0);
+	next_record(&base, &rec, PROTO_REC_ADD, &alice, &bob, 1);
 	sign_into(&rec, &alice, &b);
 	fuzz_must(e2e_chain_apply(&base, b.data, b.len, lookup_known, NULL, &why), why);
 	crypto_test_rng_restore();
@@ -344,46 +410,64 @@ static void gen_seeds(const char *dir)
 
 	fuzz_rng_seed_str(seeds_seed);
 	e2e_chain_init(&fresh, room);
-	/* Every action's accepting path. */
+	/* Every action's accepting path (the base room is at epoch 1). */
 	next_record(&fresh, &rec, PROTO_REC_CREATE, &alice, &alice, 0);
 	gen_record(dir, "create", &rec, &alice, CC_OK);
-	next_record(&base, &rec, PROTO_REC_ADD, &alice, &carol, 0);
+	next_record(&base, &rec, PROTO_REC_ADD, &alice, &carol, 2);
 	gen_record(dir, "add", &rec, &alice, CC_OK);
-	next_record(&base, &rec, PROTO_REC_KICK, &alice, &bob, 1);
+	next_record(&base, &rec, PROTO_REC_KICK, &alice, &bob, 2);
 	gen_record(dir, "kick", &rec, &alice, CC_OK);
-	next_record(&base, &rec, PROTO_REC_LEAVE, &bob, &bob, 0);
+	next_record(&base, &rec, PROTO_REC_LEAVE, &bob, &bob, 1);
 	gen_record(dir, "leave", &rec, &bob, CC_OK);
-	next_record(&base, &rec, PROTO_REC_ADMIN, &alice, &bob, 0);
+	next_record(&base, &rec, PROTO_REC_ADMIN, &alice, &bob, 1);
 	gen_record(dir, "admin", &rec, &alice, CC_OK);
-	next_record(&base, &rec, PROTO_REC_REKEY, &alice, &alice, 1);
+	next_record(&base, &rec, PROTO_REC_REKEY, &alice, &alice, 2);
 	gen_record(dir, "rekey", &rec, &alice, CC_OK);
-	next_record(&base, &rec, PROTO_REC_EXPIRE, &alice, &bob, 0);
+	next_record(&base, &rec, PROTO_REC_REKEY, &bob, &bob, 2);
+	gen_record(dir, "rekey_by_member", &rec, &bob, CC_OK);
+	next_record(&base, &rec, PROTO_REC_EXPIRE, &alice, &bob, 1);
 	gen_record(dir, "expire", &rec, &alice, CC_OK);
-	next_record(&base, &rec, PROTO_REC_EXPIRE, &bob, &alice, 0);
+	next_record(&base, &rec, PROTO_REC_EXPIRE, &bob, &alice, 1);
 	gen_record(dir, "expire_admin", &rec, &bob, CC_OK);
+	next_record(&base, &rec, PROTO_REC_ADMIN, &alice, &bob, 1);
+	rec.actor = proto_bytes_str("ALICE");
+	gen_record(dir, "admin_other_case", &rec, &alice, CC_OK);
 	/* Validly signed, refused by the rules. */
-	next_record(&base, &rec, PROTO_REC_ADD, &bob, &carol, 0);
+	next_record(&base, &rec, PROTO_REC_ADD, &bob, &carol, 2);
 	gen_record(dir, "add_by_member", &rec, &bob, CC_ERR_STATE);
-	next_record(&base, &rec, PROTO_REC_LEAVE, &alice, &alice, 0);
+	next_record(&base, &rec, PROTO_REC_ADD, &alice, &carol, 2);
+	rec.subject = proto_bytes_str("Bob");
+	gen_record(dir, "add_taken_nick", &rec, &alice, CC_ERR_STATE);
+	next_record(&base, &rec, PROTO_REC_LEAVE, &alice, &alice, 1);
 	gen_record(dir, "leave_admin_not_alone", &rec, &alice, CC_ERR_STATE);
-	next_record(&base, &rec, PROTO_REC_KICK, &alice, &alice, 1);
+	next_record(&base, &rec, PROTO_REC_KICK, &alice, &alice, 2);
 	gen_record(dir, "kick_self", &rec, &alice, CC_ERR_STATE);
+	next_record(&base, &rec, PROTO_REC_REKEY, &alice, &bob, 2);
+	gen_record(dir, "rekey_other", &rec, &alice, CC_ERR_STATE);
 	next_record(&base, &rec, PROTO_REC_CREATE, &bob, &bob, 0);
 	gen_record(dir, "create_again", &rec, &bob, CC_ERR_STATE);
 	/* Validly signed, refused by the chain checks. */
 	next_record(&base, &rec, PROTO_REC_ADD, &alice, &carol, 1);
 	gen_record(dir, "add_wrong_epoch", &rec, &alice, CC_ERR_AUTH);
-	next_record(&base, &rec, PROTO_REC_ADD, &alice, &carol, 0);
+	next_record(&base, &rec, PROTO_REC_ADMIN, &alice, &bob, 1);
 	epoch_commit(7, rec.key_commit);
-	gen_record(dir, "add_wrong_commit", &rec, &alice, CC_ERR_AUTH);
-	next_record(&base, &rec, PROTO_REC_ADD, &alice, &carol, 0);
+	gen_record(dir, "admin_wrong_commit", &rec, &alice, CC_ERR_AUTH);
+	next_record(&base, &rec, PROTO_REC_ADMIN, &alice, &bob, 1);
+	rec.subject = proto_bytes_str("robert");
+	gen_record(dir, "admin_misnamed", &rec, &alice, CC_ERR_AUTH);
+	next_record(&base, &rec, PROTO_REC_ADD, &alice, &carol, 2);
 	gen_record(dir, "add_signed_by_other", &rec, &bob, CC_ERR_AUTH);
+	/* Made on another head: the seq and hash of the base's first record. */
+	next_record(&base, &rec, PROTO_REC_REKEY, &alice, &alice, 2);
+	rec.seq = 1;
+	memcpy(rec.prev_hash, base.hashes[0], PROTO_HASH_LEN);
+	gen_record(dir, "rekey_stale", &rec, &alice, CC_ERR_STALE_EPOCH);
 
 	/* Codec edges: longest nicks with the largest signature, and an empty
 	 * signature (both for another room). */
 	for (size_t i = 0; i < sizeof sig; i++)
 		sig[i] = (uint8_t)(i * 151 + 3);
-	next_record(&base, &rec, PROTO_REC_ADMIN, &alice, &bob, 0);
+	next_record(&base, &rec, PROTO_REC_ADMIN, &alice, &bob, 1);
 	rec.room_id[0] ^= 0xff;
 	rec.actor = proto_bytes_str("AZaz09_.-abcdefghijklmnopqrstuvw");
 	rec.subject = proto_bytes_str("x");

@@ -1,8 +1,10 @@
-/* The end-to-end layer (e2e/e2e.h): signing keys and their certificates, room
- * key wraps and commitments, titles, signed messages, and the membership
- * chain rules. Each rule is tested from both sides: the allowed record
- * applies, and each way of breaking it is refused with the documented code
- * and leaves the chain exactly as it was.
+/* The end-to-end layer (e2e/e2e.h): signing keys and their versioned
+ * certificates, epoch secrets (wraps, commitments, the epoch key bound to the
+ * record that opened the epoch), titles, signed messages naming their
+ * sender's chain head, and the membership chain rules of protocol 2. Each
+ * rule is tested from both sides: the allowed record applies, and each way of
+ * breaking it is refused with the documented code and leaves the chain
+ * exactly as it was.
  *
  * Identities: alice and bob are the example keys of tests/data; carol and
  * dave are made once per run. */
@@ -39,20 +41,37 @@ static const uint8_t room_a[PROTO_ROOM_ID_LEN] = {0xa1, 0xa2, 0xa3, 0xa4, 0xa5, 
 static const uint8_t room_b[PROTO_ROOM_ID_LEN] = {0xb1, 0xb2, 0xb3, 0xb4, 0xb5, 0xb6, 0xb7, 0xb8,
 						  0xb9, 0xba, 0xbb, 0xbc, 0xbd, 0xbe, 0xbf, 0xb0};
 
-/* The room key of each epoch in these tests: fixed, so commitments can be
+/* The secret of each epoch in these tests: fixed, so commitments can be
  * recomputed anywhere. */
-static void epoch_key(uint32_t epoch, uint8_t key[E2E_KEY_LEN])
+static void epoch_secret(uint32_t epoch, uint8_t secret[E2E_KEY_LEN])
 {
 	for (size_t i = 0; i < E2E_KEY_LEN; i++)
-		key[i] = (uint8_t)(epoch * 37 + i * 5 + 1);
+		secret[i] = (uint8_t)(epoch * 37 + i * 5 + 1);
 }
 
 static void epoch_commit(const uint8_t room[PROTO_ROOM_ID_LEN], uint32_t epoch,
 			 uint8_t out[PROTO_HASH_LEN])
 {
-	uint8_t key[E2E_KEY_LEN];
-	epoch_key(epoch, key);
-	e2e_key_commit(room, epoch, key, out);
+	uint8_t secret[E2E_KEY_LEN];
+	epoch_secret(epoch, secret);
+	e2e_key_commit(room, epoch, secret, out);
+}
+
+/* A stand-in for the chain hash of the record that opened an epoch, for the
+ * tests of messages and titles that need no chain. */
+static void open_hash_of(uint32_t epoch, uint8_t out[PROTO_HASH_LEN])
+{
+	for (size_t i = 0; i < PROTO_HASH_LEN; i++)
+		out[i] = (uint8_t)(0x80 + epoch * 11 + i);
+}
+
+/* The key messages and titles of an epoch of room_a are sealed with. */
+static void epoch_key(uint32_t epoch, uint8_t key[E2E_KEY_LEN])
+{
+	uint8_t secret[E2E_KEY_LEN], open_hash[PROTO_HASH_LEN];
+	epoch_secret(epoch, secret);
+	open_hash_of(epoch, open_hash);
+	assert_int_equal(e2e_epoch_key(secret, room_a, epoch, open_hash, key), CC_OK);
 }
 
 /* ---- signing keys ---- */
@@ -99,49 +118,110 @@ static void test_signing_cert(void **state)
 	struct buf cert;
 
 	buf_init(&cert, 0);
-	assert_int_equal(e2e_signing_cert_make(alice.key, alice.pub, &cert), CC_OK);
+	assert_int_equal(e2e_signing_cert_make(alice.key, 1, alice.pub, &cert), CC_OK);
 	assert_int_equal(cert.len, crypto_rsa_size(alice.key));
-	assert_int_equal(e2e_signing_cert_verify(alice.key, alice.pub, cert.data, cert.len), CC_OK);
+	assert_int_equal(e2e_signing_cert_verify(alice.key, 1, alice.pub, cert.data, cert.len),
+			 CC_OK);
 	/* Under another identity, for another signing key, or altered: no. */
-	assert_int_equal(e2e_signing_cert_verify(bob.key, alice.pub, cert.data, cert.len),
+	assert_int_equal(e2e_signing_cert_verify(bob.key, 1, alice.pub, cert.data, cert.len),
 			 CC_ERR_AUTH);
-	assert_int_equal(e2e_signing_cert_verify(alice.key, bob.pub, cert.data, cert.len),
+	assert_int_equal(e2e_signing_cert_verify(alice.key, 1, bob.pub, cert.data, cert.len),
 			 CC_ERR_AUTH);
-	assert_int_equal(e2e_signing_cert_verify(alice.key, alice.pub, cert.data, cert.len - 1),
+	assert_int_equal(e2e_signing_cert_verify(alice.key, 1, alice.pub, cert.data, cert.len - 1),
 			 CC_ERR_AUTH);
-	assert_int_equal(e2e_signing_cert_verify(alice.key, alice.pub, cert.data, 0), CC_ERR_AUTH);
+	assert_int_equal(e2e_signing_cert_verify(alice.key, 1, alice.pub, cert.data, 0),
+			 CC_ERR_AUTH);
 	for (size_t i = 0; i < cert.len; i += 17) {
 		cert.data[i] ^= 0x10;
-		assert_int_equal(e2e_signing_cert_verify(alice.key, alice.pub, cert.data, cert.len),
-				 CC_ERR_AUTH);
+		assert_int_equal(e2e_signing_cert_verify(alice.key, 1, alice.pub, cert.data,
+							 cert.len), CC_ERR_AUTH);
 		cert.data[i] ^= 0x10;
 	}
 	/* Bob's certificate of his own key is his, not alice's. */
 	buf_reset(&cert);
-	assert_int_equal(e2e_signing_cert_make(bob.key, bob.pub, &cert), CC_OK);
-	assert_int_equal(e2e_signing_cert_verify(bob.key, bob.pub, cert.data, cert.len), CC_OK);
-	assert_int_equal(e2e_signing_cert_verify(alice.key, bob.pub, cert.data, cert.len),
+	assert_int_equal(e2e_signing_cert_make(bob.key, 1, bob.pub, &cert), CC_OK);
+	assert_int_equal(e2e_signing_cert_verify(bob.key, 1, bob.pub, cert.data, cert.len), CC_OK);
+	assert_int_equal(e2e_signing_cert_verify(alice.key, 1, bob.pub, cert.data, cert.len),
 			 CC_ERR_AUTH);
 	/* A freshly generated identity's too. */
 	buf_reset(&cert);
-	assert_int_equal(e2e_signing_cert_make(dave.key, dave.pub, &cert), CC_OK);
-	assert_int_equal(e2e_signing_cert_verify(dave.key, dave.pub, cert.data, cert.len), CC_OK);
-	assert_int_equal(e2e_signing_cert_verify(carol.key, dave.pub, cert.data, cert.len),
+	assert_int_equal(e2e_signing_cert_make(dave.key, 1, dave.pub, &cert), CC_OK);
+	assert_int_equal(e2e_signing_cert_verify(dave.key, 1, dave.pub, cert.data, cert.len),
+			 CC_OK);
+	assert_int_equal(e2e_signing_cert_verify(carol.key, 1, dave.pub, cert.data, cert.len),
 			 CC_ERR_AUTH);
 	buf_free(&cert);
 }
 
-/* ---- room keys ---- */
+/* The version is inside what the identity key signs: a certificate is for
+ * one version only, so a server cannot pass an old key off as a newer one
+ * (nor a new one as older). Version 0 means "none" and is never a key's. */
+static void test_signing_cert_versions(void **state)
+{
+	(void)state;
+	struct buf cert, cert1;
+
+	buf_init(&cert, 0);
+	buf_init(&cert1, 0);
+	assert_int_equal(e2e_signing_cert_make(alice.key, 2, alice.pub, &cert), CC_OK);
+	assert_int_equal(e2e_signing_cert_verify(alice.key, 2, alice.pub, cert.data, cert.len),
+			 CC_OK);
+	assert_int_equal(e2e_signing_cert_verify(alice.key, 1, alice.pub, cert.data, cert.len),
+			 CC_ERR_AUTH);
+	assert_int_equal(e2e_signing_cert_verify(alice.key, 3, alice.pub, cert.data, cert.len),
+			 CC_ERR_AUTH);
+	assert_int_equal(e2e_signing_cert_verify(alice.key, 0x02000000, alice.pub, cert.data,
+						 cert.len), CC_ERR_AUTH);
+	assert_int_equal(e2e_signing_cert_verify(alice.key, 0, alice.pub, cert.data, cert.len),
+			 CC_ERR_AUTH);
+	/* And version 1's certificate is version 1's only. */
+	assert_int_equal(e2e_signing_cert_make(alice.key, 1, alice.pub, &cert1), CC_OK);
+	assert_int_equal(e2e_signing_cert_verify(alice.key, 2, alice.pub, cert1.data, cert1.len),
+			 CC_ERR_AUTH);
+	assert_int_equal(e2e_signing_cert_verify(alice.key, 1, alice.pub, cert1.data, cert1.len),
+			 CC_OK);
+	/* The largest version works like any other. */
+	buf_reset(&cert);
+	assert_int_equal(e2e_signing_cert_make(bob.key, UINT32_MAX, bob.pub, &cert), CC_OK);
+	assert_int_equal(e2e_signing_cert_verify(bob.key, UINT32_MAX, bob.pub, cert.data,
+						 cert.len), CC_OK);
+	assert_int_equal(e2e_signing_cert_verify(bob.key, UINT32_MAX - 1, bob.pub, cert.data,
+						 cert.len), CC_ERR_AUTH);
+	/* Version 0 is refused: nothing is signed, nothing verifies. */
+	buf_reset(&cert);
+	assert_int_equal(e2e_signing_cert_make(alice.key, 0, alice.pub, &cert), CC_ERR_MALFORMED);
+	assert_int_equal(cert.len, 0);
+
+	/* What is signed is docs/PROTOCOL.md's: L0("cryptocat/2 signing key")
+	 * || u32 version || sign_pub, RSA-PSS by the identity key. */
+	struct buf input;
+	static const char label[] = "cryptocat/2 signing key";
+	buf_init(&input, 0);
+	assert_int_equal(buf_put_bytes(&input, label, sizeof label), CC_OK);
+	assert_int_equal(buf_put_u32(&input, 0x01020304), CC_OK);
+	assert_int_equal(buf_put_bytes(&input, alice.pub, CRYPTO_ED25519_PUB_LEN), CC_OK);
+	assert_int_equal(e2e_signing_cert_make(alice.key, 0x01020304, alice.pub, &cert), CC_OK);
+	assert_int_equal(crypto_rsa_pss_verify(alice.key, input.data, input.len, cert.data,
+					       cert.len), CC_OK);
+	buf_free(&input);
+	buf_free(&cert);
+	buf_free(&cert1);
+}
+
+/* ---- epoch secrets and keys ---- */
 
 static void test_key_wrap(void **state)
 {
 	(void)state;
 	static const uint8_t zero[E2E_KEY_LEN];
-	uint8_t key[E2E_KEY_LEN], got[E2E_KEY_LEN];
+	uint8_t key[E2E_KEY_LEN], other[E2E_KEY_LEN], got[E2E_KEY_LEN];
 	struct buf wrapped;
 
-	assert_int_equal(e2e_room_key_new(key), CC_OK);
+	assert_int_equal(e2e_epoch_secret_new(key), CC_OK);
 	assert_memory_not_equal(key, zero, sizeof key);
+	/* Each is fresh. */
+	assert_int_equal(e2e_epoch_secret_new(other), CC_OK);
+	assert_memory_not_equal(key, other, sizeof key);
 	buf_init(&wrapped, 0);
 	assert_int_equal(e2e_key_wrap(bob.key, room_a, 3, key, &wrapped), CC_OK);
 	assert_int_equal(wrapped.len, crypto_rsa_size(bob.key));
@@ -190,8 +270,8 @@ static void test_key_commit(void **state)
 	uint8_t key[E2E_KEY_LEN], key2[E2E_KEY_LEN];
 	uint8_t c[PROTO_HASH_LEN], again[PROTO_HASH_LEN], other[PROTO_HASH_LEN];
 
-	epoch_key(0, key);
-	epoch_key(1, key2);
+	epoch_secret(0, key);
+	epoch_secret(1, key2);
 	e2e_key_commit(room_a, 5, key, c);
 	e2e_key_commit(room_a, 5, key, again);
 	assert_memory_equal(c, again, sizeof c);
@@ -204,6 +284,76 @@ static void test_key_commit(void **state)
 	/* Not simply the key's hash: the commitment is labelled. */
 	crypto_sha256(key, sizeof key, other);
 	assert_memory_not_equal(c, other, sizeof c);
+}
+
+/* The epoch key: HKDF of the secret, salted with the chain hash of the record
+ * that opened the epoch, for one room and epoch. Deterministic (every member
+ * derives it alone), and different whenever any input differs: members shown
+ * different chains get different keys. */
+static void test_epoch_key(void **state)
+{
+	(void)state;
+	static const uint8_t zero[E2E_KEY_LEN];
+	uint8_t secret[E2E_KEY_LEN], secret2[E2E_KEY_LEN], hash[PROTO_HASH_LEN],
+		hash2[PROTO_HASH_LEN];
+	uint8_t key[E2E_KEY_LEN], again[E2E_KEY_LEN], other[E2E_KEY_LEN];
+
+	epoch_secret(4, secret);
+	epoch_secret(5, secret2);
+	open_hash_of(4, hash);
+	memcpy(hash2, hash, sizeof hash2);
+	hash2[PROTO_HASH_LEN - 1] ^= 1;  /* one bit of the open hash */
+
+	assert_int_equal(e2e_epoch_key(secret, room_a, 4, hash, key), CC_OK);
+	assert_int_equal(e2e_epoch_key(secret, room_a, 4, hash, again), CC_OK);
+	assert_memory_equal(key, again, sizeof key);
+	assert_memory_not_equal(key, zero, sizeof key);
+	/* Not the secret itself, nor the commitment to it. */
+	assert_memory_not_equal(key, secret, sizeof key);
+	uint8_t commit[PROTO_HASH_LEN];
+	e2e_key_commit(room_a, 4, secret, commit);
+	assert_memory_not_equal(key, commit, sizeof key);
+
+	const uint8_t *keys[4];
+	uint8_t k_hash[E2E_KEY_LEN], k_room[E2E_KEY_LEN], k_epoch[E2E_KEY_LEN];
+	assert_int_equal(e2e_epoch_key(secret, room_a, 4, hash2, k_hash), CC_OK);
+	assert_int_equal(e2e_epoch_key(secret, room_b, 4, hash, k_room), CC_OK);
+	assert_int_equal(e2e_epoch_key(secret, room_a, 5, hash, k_epoch), CC_OK);
+	assert_int_equal(e2e_epoch_key(secret2, room_a, 4, hash, other), CC_OK);
+	keys[0] = k_hash;
+	keys[1] = k_room;
+	keys[2] = k_epoch;
+	keys[3] = other;
+	for (size_t i = 0; i < 4; i++) {
+		assert_memory_not_equal(keys[i], key, E2E_KEY_LEN);
+		for (size_t j = i + 1; j < 4; j++)
+			assert_memory_not_equal(keys[i], keys[j], E2E_KEY_LEN);
+	}
+
+	/* docs/PROTOCOL.md's construction: HKDF(secret, salt = H_open, info =
+	 * L0("cryptocat/2 epoch key") || room_id || u32 epoch, 32). */
+	static const char label[] = "cryptocat/2 epoch key";
+	struct buf info;
+	uint8_t want[E2E_KEY_LEN];
+	buf_init(&info, 0);
+	assert_int_equal(buf_put_bytes(&info, label, sizeof label), CC_OK);
+	assert_int_equal(buf_put_bytes(&info, room_a, PROTO_ROOM_ID_LEN), CC_OK);
+	assert_int_equal(buf_put_u32(&info, 4), CC_OK);
+	assert_int_equal(crypto_hkdf_sha256(secret, E2E_KEY_LEN, hash, PROTO_HASH_LEN, info.data,
+					    info.len, want, sizeof want), CC_OK);
+	assert_memory_equal(key, want, sizeof key);
+	buf_free(&info);
+
+	/* A title sealed under one epoch key opens under no other. */
+	struct buf ct;
+	char out[E2E_TITLE_MAX + 1];
+	buf_init(&ct, 0);
+	assert_int_equal(e2e_title_seal(key, room_a, 4, "plans", &ct), CC_OK);
+	assert_int_equal(e2e_title_open(again, room_a, 4, ct.data, ct.len, out), CC_OK);
+	assert_string_equal(out, "plans");
+	assert_int_equal(e2e_title_open(k_hash, room_a, 4, ct.data, ct.len, out), CC_ERR_AUTH);
+	assert_int_equal(e2e_title_open(secret, room_a, 4, ct.data, ct.len, out), CC_ERR_AUTH);
+	buf_free(&ct);
 }
 
 /* ---- titles ---- */
@@ -289,6 +439,10 @@ static void header_for(struct proto_envelope *env, const struct who *sender, uin
 	env->sender = proto_bytes_str(sender->nick);
 	env->seq = seq;
 	env->time_ms = 1700000000123ull;
+	/* The sender's chain head: a record of the epoch (made-up values here). */
+	env->head_seq = epoch + 7;
+	for (size_t i = 0; i < PROTO_HASH_LEN; i++)
+		env->head_hash[i] = (uint8_t)(0x30 + epoch + i);
 }
 
 static void seal(const struct who *sender, uint32_t epoch, uint64_t seq, const void *text,
@@ -300,8 +454,9 @@ static void seal(const struct who *sender, uint32_t epoch, uint64_t seq, const v
 	header_for(&env, sender, epoch, seq);
 	buf_init(out, PROTO_ENVELOPE_MAX);
 	assert_int_equal(e2e_message_seal(sender->seed, key, &env, text, len, out), CC_OK);
-	/* The overhead docs/PROTOCOL.md promises: 133 bytes plus the nickname. */
-	assert_int_equal(out->len, len + 133 + strlen(sender->nick));
+	/* The overhead of an envelope of version 2: 133 bytes as in version 1,
+	 * 36 more for the head (u32 seq, 32-byte hash), plus the nickname. */
+	assert_int_equal(out->len, len + 133 + 4 + PROTO_HASH_LEN + strlen(sender->nick));
 }
 
 /* Decodes and opens with the given signer and epoch key. */
@@ -342,6 +497,9 @@ static void test_message_round_trip(void **state)
 		assert_memory_equal(env.room_id, room_a, PROTO_ROOM_ID_LEN);
 		assert_int_equal(env.sender.len, 3);
 		assert_memory_equal(env.sender.p, "bob", 3);
+		assert_int_equal(env.head_seq, 1 + 7);
+		for (size_t k = 0; k < PROTO_HASH_LEN; k++)
+			assert_int_equal(env.head_hash[k], (uint8_t)(0x30 + 1 + k));
 		buf_free(&wire);
 	}
 
@@ -461,6 +619,121 @@ static void test_message_wrong_keys(void **state)
 	buf_free(&wire);
 }
 
+/* The two halves of e2e_message_open, for a caller that checks more in
+ * between: verify is the signature alone, decrypt the AEAD alone (the
+ * header is its associated data), and open is verify then decrypt. */
+static void test_message_verify_decrypt(void **state)
+{
+	(void)state;
+	uint8_t text[64], key[E2E_KEY_LEN], wrong[E2E_KEY_LEN];
+	size_t n = 99;
+	struct proto_envelope env;
+	struct buf wire, forged;
+
+	epoch_key(1, key);
+	epoch_key(2, wrong);
+	seal(&bob, 1, 5, "halves", 6, &wire);
+	assert_int_equal(proto_envelope_decode(wire.data, wire.len, &env), CC_OK);
+	assert_int_equal(e2e_message_verify(bob.pub, &env), CC_OK);
+	assert_int_equal(e2e_message_verify(carol.pub, &env), CC_ERR_AUTH);
+	assert_int_equal(e2e_message_decrypt(key, &env, text, &n), CC_OK);
+	assert_int_equal(n, 6);
+	assert_memory_equal(text, "halves", 6);
+	/* Under another key: refused, no text left behind, the length as it
+	 * was. */
+	n = 99;
+	memset(text, 0x5a, sizeof text);
+	assert_int_equal(e2e_message_decrypt(wrong, &env, text, &n), CC_ERR_AUTH);
+	assert_int_equal(n, 99);
+	for (size_t i = 0; i < 6; i++)
+		assert_int_equal(text[i], 0);
+	/* open: the signature is checked first, so a wrong signer is AUTH
+	 * whatever the key. */
+	assert_int_equal(e2e_message_open(carol.pub, key, &env, text, &n), CC_ERR_AUTH);
+	assert_int_equal(e2e_message_open(bob.pub, wrong, &env, text, &n), CC_ERR_AUTH);
+	assert_int_equal(e2e_message_open(bob.pub, key, &env, text, &n), CC_OK);
+
+	/* decrypt does not look at the signature (that is verify's job)... */
+	wire.data[wire.len - 1] ^= 0x01;
+	assert_int_equal(proto_envelope_decode(wire.data, wire.len, &env), CC_OK);
+	assert_int_equal(e2e_message_verify(bob.pub, &env), CC_ERR_AUTH);
+	assert_int_equal(e2e_message_decrypt(key, &env, text, &n), CC_OK);
+	assert_int_equal(e2e_message_open(bob.pub, key, &env, text, &n), CC_ERR_AUTH);
+	wire.data[wire.len - 1] ^= 0x01;
+	/* ...but the header is its associated data: another seq or head
+	 * does not decrypt, even with the right key. */
+	assert_int_equal(proto_envelope_decode(wire.data, wire.len, &env), CC_OK);
+	env.seq = 6;
+	buf_init(&forged, 0);
+	assert_int_equal(proto_envelope_encode(&env, &forged), CC_OK);
+	assert_int_equal(proto_envelope_decode(forged.data, forged.len, &env), CC_OK);
+	assert_int_equal(e2e_message_decrypt(key, &env, text, &n), CC_ERR_AUTH);
+	buf_free(&forged);
+	assert_int_equal(proto_envelope_decode(wire.data, wire.len, &env), CC_OK);
+	env.head_hash[0] ^= 0x01;
+	buf_init(&forged, 0);
+	assert_int_equal(proto_envelope_encode(&env, &forged), CC_OK);
+	assert_int_equal(proto_envelope_decode(forged.data, forged.len, &env), CC_OK);
+	assert_int_equal(e2e_message_decrypt(key, &env, text, &n), CC_ERR_AUTH);
+	buf_free(&forged);
+	buf_free(&wire);
+
+	/* A validly sealed text that is not UTF-8: verify passes, decrypt
+	 * says so. */
+	seal(&bob, 1, 7, "ok\xff", 3, &wire);
+	assert_int_equal(proto_envelope_decode(wire.data, wire.len, &env), CC_OK);
+	assert_int_equal(e2e_message_verify(bob.pub, &env), CC_OK);
+	assert_int_equal(e2e_message_decrypt(key, &env, text, &n), CC_ERR_MALFORMED);
+	buf_free(&wire);
+}
+
+/* The chain head a message names is signed and authenticated with the rest
+ * of the header: the server cannot move a message onto another history. */
+static void test_message_head(void **state)
+{
+	(void)state;
+	uint8_t text[64], key[E2E_KEY_LEN];
+	size_t n = 0;
+	struct proto_envelope env, got;
+	struct buf wire, forged;
+
+	epoch_key(6, key);
+	header_for(&env, &carol, 6, 3);
+	env.head_seq = UINT32_MAX;
+	memset(env.head_hash, 0xc4, PROTO_HASH_LEN);
+	buf_init(&wire, PROTO_ENVELOPE_MAX);
+	assert_int_equal(e2e_message_seal(carol.seed, key, &env, (const uint8_t *)"head", 4, &wire),
+			 CC_OK);
+	assert_int_equal(proto_envelope_decode(wire.data, wire.len, &got), CC_OK);
+	assert_int_equal(got.head_seq, UINT32_MAX);
+	assert_memory_equal(got.head_hash, env.head_hash, PROTO_HASH_LEN);
+	assert_int_equal(e2e_message_open(carol.pub, key, &got, text, &n), CC_OK);
+	assert_int_equal(n, 4);
+	assert_memory_equal(text, "head", 4);
+
+	/* Each byte of the head, flipped on the wire: no longer opens. */
+	size_t head_at = 1 + PROTO_ROOM_ID_LEN + 4 + 2 + strlen(carol.nick) + 8 + 8;
+	for (size_t i = head_at; i < head_at + 4 + PROTO_HASH_LEN; i++) {
+		wire.data[i] ^= 0x04;
+		assert_int_equal(proto_envelope_decode(wire.data, wire.len, &got), CC_OK);
+		assert_int_equal(e2e_message_open(carol.pub, key, &got, text, &n), CC_ERR_AUTH);
+		wire.data[i] ^= 0x04;
+	}
+	/* Another head put in by re-encoding: the signature does not cover it. */
+	assert_int_equal(proto_envelope_decode(wire.data, wire.len, &got), CC_OK);
+	got.head_seq = 0;
+	buf_init(&forged, 0);
+	assert_int_equal(proto_envelope_encode(&got, &forged), CC_OK);
+	assert_int_equal(proto_envelope_decode(forged.data, forged.len, &got), CC_OK);
+	assert_int_equal(got.head_seq, 0);
+	assert_int_equal(e2e_message_open(carol.pub, key, &got, text, &n), CC_ERR_AUTH);
+	buf_free(&forged);
+	/* The untouched message still opens. */
+	assert_int_equal(proto_envelope_decode(wire.data, wire.len, &got), CC_OK);
+	assert_int_equal(e2e_message_open(carol.pub, key, &got, text, &n), CC_OK);
+	buf_free(&wire);
+}
+
 /* ---- records ---- */
 
 /* A record for chain c's next slot, committing to epoch's test key. */
@@ -549,9 +822,11 @@ static cc_err apply_with(struct e2e_chain *c, const struct buf *wire, struct key
 	const char *why = NULL;
 	cc_err err = e2e_chain_apply(c, wire->data, wire->len, keytab_lookup, tab, &why);
 	assert_non_null(why);
-	/* A refusal always says why. */
+	/* A refusal always says why; an acceptance says nothing. */
 	if (err)
 		assert_true(why[0] != '\0');
+	else
+		assert_string_equal(why, "");
 	return err;
 }
 
@@ -574,33 +849,56 @@ static cc_err step(struct e2e_chain *c, uint8_t action, const struct who *actor,
 	return step_by(c, action, actor, subject, epoch, actor);
 }
 
+/* As step, and the record's chain hash into hash. */
+static cc_err step_hash(struct e2e_chain *c, uint8_t action, const struct who *actor,
+			const struct who *subject, uint32_t epoch, uint8_t hash[PROTO_HASH_LEN])
+{
+	struct proto_record rec;
+	struct buf wire;
+	next_record(c, &rec, action, actor, subject, epoch);
+	sign(&rec, actor, &wire);
+	e2e_record_hash(wire.data, wire.len, hash);
+	cc_err err = apply_with(c, &wire, &known_all);
+	buf_free(&wire);
+	return err;
+}
+
 /* Everything a refused record must leave as it was. */
+#define SNAP_MAX 16
 struct snap {
-	uint32_t count, epoch, ncommits;
+	uint32_t count, epoch, nepochs;
 	uint8_t last_hash[PROTO_HASH_LEN];
 	struct e2e_member admin;
-	bool ended;
+	bool ended, closed;
 	size_t nmembers, nspans;
-	struct e2e_member members[8];
-	struct e2e_span spans[8];
+	struct e2e_member members[SNAP_MAX];
+	struct e2e_span spans[SNAP_MAX];
+	struct e2e_epoch epochs[SNAP_MAX];
+	uint8_t hashes[SNAP_MAX][PROTO_HASH_LEN];
 };
 
 static void snap_take(const struct e2e_chain *c, struct snap *s)
 {
 	memset(s, 0, sizeof *s);
-	assert_true(c->nmembers <= 8 && c->nspans <= 8);
+	assert_true(c->nmembers <= SNAP_MAX && c->nspans <= SNAP_MAX);
+	assert_true(c->nepochs <= SNAP_MAX && c->count <= SNAP_MAX);
 	s->count = c->count;
 	s->epoch = c->epoch;
-	s->ncommits = c->ncommits;
+	s->nepochs = c->nepochs;
 	memcpy(s->last_hash, c->last_hash, PROTO_HASH_LEN);
 	s->admin = c->admin;
 	s->ended = c->ended;
+	s->closed = c->closed;
 	s->nmembers = c->nmembers;
 	s->nspans = c->nspans;
 	if (c->nmembers)
 		memcpy(s->members, c->members, c->nmembers * sizeof *c->members);
 	if (c->nspans)
 		memcpy(s->spans, c->spans, c->nspans * sizeof *c->spans);
+	if (c->nepochs)
+		memcpy(s->epochs, c->epochs, c->nepochs * sizeof *c->epochs);
+	if (c->count)
+		memcpy(s->hashes, c->hashes, c->count * sizeof *c->hashes);
 }
 
 static void assert_unchanged(const struct e2e_chain *c, const struct snap *s)
@@ -620,6 +918,20 @@ static void refuse(struct e2e_chain *c, cc_err want, uint8_t action, const struc
 	assert_unchanged(c, &s);
 }
 
+/* Signs rec with signer and expects a refusal with want that changes
+ * nothing. */
+static void refuse_signed(struct e2e_chain *c, cc_err want, const struct proto_record *rec,
+			  const struct who *signer, struct keytab *tab)
+{
+	struct snap s;
+	struct buf wire;
+	snap_take(c, &s);
+	sign(rec, signer, &wire);
+	assert_int_equal(apply_with(c, &wire, tab), want);
+	assert_unchanged(c, &s);
+	buf_free(&wire);
+}
+
 static void assert_members(const struct e2e_chain *c, const struct who *const *want, size_t n)
 {
 	assert_int_equal(c->nmembers, n);
@@ -630,13 +942,31 @@ static void assert_members(const struct e2e_chain *c, const struct who *const *w
 	}
 }
 
-/* CREATE by alice, ADD bob, ADD carol. */
+/* An epoch's place: opened by record open_seq, ended by end_seq. */
+static void assert_epoch(const struct e2e_chain *c, uint32_t epoch, uint32_t open_seq,
+			 uint32_t end_seq)
+{
+	const struct e2e_epoch *e = e2e_chain_epoch(c, epoch);
+	assert_non_null(e);
+	assert_ptr_equal(e, &c->epochs[epoch]);
+	assert_int_equal(e->open_seq, open_seq);
+	assert_int_equal(e->end_seq, end_seq);
+	/* Its open hash is the opening record's chain hash, and it started at
+	 * that record's time (next_record's clock). */
+	assert_true(open_seq < c->count);
+	assert_memory_equal(e->open_hash, c->hashes[open_seq], PROTO_HASH_LEN);
+	assert_true(e->started_ms == 1700000000000ull + open_seq);
+	assert_ptr_equal(e2e_chain_commit(c, epoch), e->commit);
+}
+
+/* CREATE by alice (epoch 0), ADD bob (epoch 1), ADD carol (epoch 2): every
+ * add opens an epoch. */
 static void base_chain(struct e2e_chain *c)
 {
 	e2e_chain_init(c, room_a);
 	assert_int_equal(step(c, PROTO_REC_CREATE, &alice, &alice, 0), CC_OK);
-	assert_int_equal(step(c, PROTO_REC_ADD, &alice, &bob, 0), CC_OK);
-	assert_int_equal(step(c, PROTO_REC_ADD, &alice, &carol, 0), CC_OK);
+	assert_int_equal(step(c, PROTO_REC_ADD, &alice, &bob, 1), CC_OK);
+	assert_int_equal(step(c, PROTO_REC_ADD, &alice, &carol, 2), CC_OK);
 }
 
 static void test_chain_build(void **state)
@@ -645,48 +975,70 @@ static void test_chain_build(void **state)
 	struct e2e_chain c;
 	struct proto_record rec;
 	struct buf wire;
-	uint8_t h[PROTO_HASH_LEN], commit0[PROTO_HASH_LEN];
+	uint8_t h[3][PROTO_HASH_LEN], commit[PROTO_HASH_LEN];
 
 	e2e_chain_init(&c, room_a);
 	assert_int_equal(c.count, 0);
+	assert_int_equal(c.nepochs, 0);
+	assert_false(c.closed);
+	assert_false(c.ended);
 	assert_null(e2e_chain_commit(&c, 0));
+	assert_null(e2e_chain_epoch(&c, 0));
+	assert_null(e2e_chain_sender(&c, "alice", 0));
 	next_record(&c, &rec, PROTO_REC_CREATE, &alice, &alice, 0);
 	sign(&rec, &alice, &wire);
 	assert_int_equal(apply_with(&c, &wire, &known), CC_OK);
-	e2e_record_hash(wire.data, wire.len, h);
-	assert_memory_equal(c.last_hash, h, sizeof h);
+	e2e_record_hash(wire.data, wire.len, h[0]);
+	assert_memory_equal(c.last_hash, h[0], PROTO_HASH_LEN);
 	buf_free(&wire);
 	assert_int_equal(c.count, 1);
 	assert_string_equal(c.admin.nick, "alice");
 	assert_memory_equal(c.admin.fp, alice.fp, PROTO_FINGERPRINT_LEN);
+	assert_epoch(&c, 0, 0, E2E_SEQ_NONE);
 
-	next_record(&c, &rec, PROTO_REC_ADD, &alice, &bob, 0);
+	next_record(&c, &rec, PROTO_REC_ADD, &alice, &bob, 1);
 	sign(&rec, &alice, &wire);
 	assert_int_equal(apply_with(&c, &wire, &known), CC_OK);
-	e2e_record_hash(wire.data, wire.len, h);
-	assert_memory_equal(c.last_hash, h, sizeof h);
+	e2e_record_hash(wire.data, wire.len, h[1]);
+	assert_memory_equal(c.last_hash, h[1], PROTO_HASH_LEN);
 	buf_free(&wire);
-	assert_int_equal(step(&c, PROTO_REC_ADD, &alice, &carol, 0), CC_OK);
+	assert_int_equal(step_hash(&c, PROTO_REC_ADD, &alice, &carol, 2, h[2]), CC_OK);
+	assert_memory_equal(c.last_hash, h[2], PROTO_HASH_LEN);
 
 	const struct who *const want[] = {&alice, &bob, &carol};
 	assert_members(&c, want, 3);
 	assert_int_equal(c.count, 3);
-	assert_int_equal(c.epoch, 0);
+	assert_int_equal(c.epoch, 2);
+	assert_int_equal(c.nepochs, 3);
 	assert_false(c.ended);
-	assert_int_equal(c.ncommits, 1);
-	epoch_commit(room_a, 0, commit0);
-	assert_non_null(e2e_chain_commit(&c, 0));
-	assert_memory_equal(e2e_chain_commit(&c, 0), commit0, PROTO_HASH_LEN);
-	assert_null(e2e_chain_commit(&c, 1));
+	assert_false(c.closed);
+	/* Each record's hash is kept, and each add opened an epoch that ended
+	 * where the next began. */
+	for (uint32_t e = 0; e < 3; e++) {
+		assert_memory_equal(c.hashes[e], h[e], PROTO_HASH_LEN);
+		assert_epoch(&c, e, e, e < 2 ? e + 1 : E2E_SEQ_NONE);
+		epoch_commit(room_a, e, commit);
+		assert_memory_equal(e2e_chain_commit(&c, e), commit, PROTO_HASH_LEN);
+	}
+	assert_null(e2e_chain_commit(&c, 3));
+	assert_null(e2e_chain_epoch(&c, 3));
+	assert_null(e2e_chain_epoch(&c, UINT32_MAX));
 	assert_null(e2e_chain_member(&c, dave.fp));
 	/* Nicks match without regard to case, as on the server. */
 	assert_ptr_equal(e2e_chain_member_by_nick(&c, "BoB"), &c.members[1]);
 	assert_null(e2e_chain_member_by_nick(&c, "dave"));
-	const struct e2e_member *m = e2e_chain_sender(&c, "carol", 0);
+	/* Who could send in which epoch: from the one their add opened. */
+	const struct e2e_member *m = e2e_chain_sender(&c, "carol", 2);
 	assert_non_null(m);
 	assert_memory_equal(m->fp, carol.fp, PROTO_FINGERPRINT_LEN);
-	assert_null(e2e_chain_sender(&c, "dave", 0));
-	assert_null(e2e_chain_sender(&c, "", 0));
+	assert_ptr_equal(e2e_chain_sender(&c, "CAROL", 2), m);
+	assert_null(e2e_chain_sender(&c, "carol", 1));
+	assert_null(e2e_chain_sender(&c, "bob", 0));
+	assert_non_null(e2e_chain_sender(&c, "bob", 1));
+	assert_non_null(e2e_chain_sender(&c, "alice", 0));
+	assert_null(e2e_chain_sender(&c, "alice", 3));
+	assert_null(e2e_chain_sender(&c, "dave", 2));
+	assert_null(e2e_chain_sender(&c, "", 2));
 	e2e_chain_free(&c);
 }
 
@@ -695,7 +1047,6 @@ static void test_chain_create_rules(void **state)
 	(void)state;
 	struct e2e_chain c;
 	struct proto_record rec;
-	struct buf wire;
 	struct snap s;
 
 	e2e_chain_init(&c, room_a);
@@ -706,25 +1057,26 @@ static void test_chain_create_rules(void **state)
 	refuse(&c, CC_ERR_STATE, PROTO_REC_LEAVE, &alice, &alice, 0);
 	refuse(&c, CC_ERR_STATE, PROTO_REC_REKEY, &alice, &alice, 0);
 	refuse(&c, CC_ERR_STATE, PROTO_REC_KICK, &alice, &bob, 0);
-	/* actor = subject; epoch 0. */
+	refuse(&c, CC_ERR_STATE, PROTO_REC_EXPIRE, &alice, &bob, 0);
+	/* actor = subject, under one name; epoch 0. */
 	refuse(&c, CC_ERR_STATE, PROTO_REC_CREATE, &alice, &bob, 0);
 	refuse(&c, CC_ERR_AUTH, PROTO_REC_CREATE, &alice, &alice, 1);
-	/* seq 0 and a zero previous hash. */
+	next_record(&c, &rec, PROTO_REC_CREATE, &alice, &alice, 0);
+	rec.subject = proto_bytes_str("alicia");
+	refuse_signed(&c, CC_ERR_AUTH, &rec, &alice, &known);
+	/* seq 0 and a zero previous hash: else made on another head. */
 	next_record(&c, &rec, PROTO_REC_CREATE, &alice, &alice, 0);
 	rec.seq = 1;
-	sign(&rec, &alice, &wire);
-	assert_int_equal(apply_with(&c, &wire, &known), CC_ERR_AUTH);
-	buf_free(&wire);
+	refuse_signed(&c, CC_ERR_STALE_EPOCH, &rec, &alice, &known);
 	next_record(&c, &rec, PROTO_REC_CREATE, &alice, &alice, 0);
 	rec.prev_hash[31] = 1;
-	sign(&rec, &alice, &wire);
-	assert_int_equal(apply_with(&c, &wire, &known), CC_ERR_AUTH);
-	buf_free(&wire);
+	refuse_signed(&c, CC_ERR_STALE_EPOCH, &rec, &alice, &known);
 	assert_unchanged(&c, &s);
 
 	/* A second create, once the room exists, is not allowed. */
 	assert_int_equal(step(&c, PROTO_REC_CREATE, &alice, &alice, 0), CC_OK);
 	refuse(&c, CC_ERR_STATE, PROTO_REC_CREATE, &alice, &alice, 0);
+	refuse(&c, CC_ERR_STATE, PROTO_REC_CREATE, &alice, &alice, 1);
 	refuse(&c, CC_ERR_STATE, PROTO_REC_CREATE, &bob, &bob, 0);
 	e2e_chain_free(&c);
 }
@@ -734,19 +1086,36 @@ static void test_chain_add_rules(void **state)
 	(void)state;
 	struct e2e_chain c;
 	base_chain(&c);
-	/* Only the admin adds; only non-members; the epoch stays. */
-	refuse(&c, CC_ERR_STATE, PROTO_REC_ADD, &bob, &dave, 0);
-	refuse(&c, CC_ERR_STATE, PROTO_REC_ADD, &alice, &bob, 0);
-	refuse(&c, CC_ERR_STATE, PROTO_REC_ADD, &alice, &alice, 0);
-	refuse(&c, CC_ERR_AUTH, PROTO_REC_ADD, &alice, &dave, 1);
-	/* A member under another nick is still that member (by key). */
+	/* Only the admin adds; only non-members; into exactly the next epoch. */
+	refuse(&c, CC_ERR_STATE, PROTO_REC_ADD, &bob, &dave, 3);
+	refuse(&c, CC_ERR_STATE, PROTO_REC_ADD, &alice, &bob, 3);
+	refuse(&c, CC_ERR_STATE, PROTO_REC_ADD, &alice, &alice, 3);
+	refuse(&c, CC_ERR_AUTH, PROTO_REC_ADD, &alice, &dave, 2);
+	refuse(&c, CC_ERR_AUTH, PROTO_REC_ADD, &alice, &dave, 4);
+	/* A member under another nick is still that member (by key), and a
+	 * record must call it what the chain does. */
 	struct who bob2 = bob;
 	bob2.nick = "bobby";
-	refuse(&c, CC_ERR_STATE, PROTO_REC_ADD, &alice, &bob2, 0);
-	assert_int_equal(step(&c, PROTO_REC_ADD, &alice, &dave, 0), CC_OK);
+	refuse(&c, CC_ERR_AUTH, PROTO_REC_ADD, &alice, &bob2, 3);
+	/* A new key under a member's nickname, in any case: receivers find a
+	 * message's sender by nickname, so no. */
+	struct who dave_as_carol = dave;
+	dave_as_carol.nick = "CAROL";
+	refuse(&c, CC_ERR_STATE, PROTO_REC_ADD, &alice, &dave_as_carol, 3);
+	dave_as_carol.nick = "carol";
+	refuse(&c, CC_ERR_STATE, PROTO_REC_ADD, &alice, &dave_as_carol, 3);
+	dave_as_carol.nick = "Alice";
+	refuse(&c, CC_ERR_STATE, PROTO_REC_ADD, &alice, &dave_as_carol, 3);
+
+	assert_int_equal(step(&c, PROTO_REC_ADD, &alice, &dave, 3), CC_OK);
 	const struct who *const want[] = {&alice, &bob, &carol, &dave};
 	assert_members(&c, want, 4);
-	assert_non_null(e2e_chain_sender(&c, "dave", 0));
+	assert_int_equal(c.epoch, 3);
+	assert_epoch(&c, 3, 3, E2E_SEQ_NONE);
+	assert_epoch(&c, 2, 2, 3);
+	/* Dave reads and sends from the epoch his add opened, not before. */
+	assert_non_null(e2e_chain_sender(&c, "dave", 3));
+	assert_null(e2e_chain_sender(&c, "dave", 2));
 	e2e_chain_free(&c);
 }
 
@@ -754,36 +1123,39 @@ static void test_chain_kick(void **state)
 {
 	(void)state;
 	struct e2e_chain c;
-	uint8_t commit1[PROTO_HASH_LEN];
+	uint8_t commit3[PROTO_HASH_LEN];
 	base_chain(&c);
 
 	/* Refused: by a non-admin, of the admin, of a non-member, without a
 	 * new epoch, or skipping one. */
-	refuse(&c, CC_ERR_STATE, PROTO_REC_KICK, &bob, &carol, 1);
-	refuse(&c, CC_ERR_STATE, PROTO_REC_KICK, &alice, &alice, 1);
-	refuse(&c, CC_ERR_STATE, PROTO_REC_KICK, &alice, &dave, 1);
-	refuse(&c, CC_ERR_AUTH, PROTO_REC_KICK, &alice, &carol, 0);
+	refuse(&c, CC_ERR_STATE, PROTO_REC_KICK, &bob, &carol, 3);
+	refuse(&c, CC_ERR_STATE, PROTO_REC_KICK, &alice, &alice, 3);
+	refuse(&c, CC_ERR_STATE, PROTO_REC_KICK, &alice, &dave, 3);
 	refuse(&c, CC_ERR_AUTH, PROTO_REC_KICK, &alice, &carol, 2);
+	refuse(&c, CC_ERR_AUTH, PROTO_REC_KICK, &alice, &carol, 4);
 
-	assert_int_equal(step(&c, PROTO_REC_KICK, &alice, &carol, 1), CC_OK);
+	assert_int_equal(step(&c, PROTO_REC_KICK, &alice, &carol, 3), CC_OK);
 	const struct who *const want[] = {&alice, &bob};
 	assert_members(&c, want, 2);
-	assert_int_equal(c.epoch, 1);
-	assert_int_equal(c.ncommits, 2);
-	epoch_commit(room_a, 1, commit1);
-	assert_memory_equal(e2e_chain_commit(&c, 1), commit1, PROTO_HASH_LEN);
-	/* Carol could send in epoch 0 (her old messages still verify), not
+	assert_int_equal(c.epoch, 3);
+	assert_int_equal(c.nepochs, 4);
+	assert_false(c.closed);
+	assert_epoch(&c, 3, 3, E2E_SEQ_NONE);
+	epoch_commit(room_a, 3, commit3);
+	assert_memory_equal(e2e_chain_commit(&c, 3), commit3, PROTO_HASH_LEN);
+	/* Carol could send in epoch 2 (her old messages still verify), not
 	 * in the epoch her expulsion started. */
-	assert_non_null(e2e_chain_sender(&c, "carol", 0));
-	assert_null(e2e_chain_sender(&c, "carol", 1));
-	assert_non_null(e2e_chain_sender(&c, "bob", 1));
+	assert_non_null(e2e_chain_sender(&c, "carol", 2));
+	assert_null(e2e_chain_sender(&c, "carol", 3));
+	assert_non_null(e2e_chain_sender(&c, "bob", 3));
 	assert_null(e2e_chain_member_by_nick(&c, "carol"));
 	/* Gone: she cannot be expelled again, and cannot leave. */
-	refuse(&c, CC_ERR_STATE, PROTO_REC_KICK, &alice, &carol, 2);
-	refuse(&c, CC_ERR_STATE, PROTO_REC_LEAVE, &carol, &carol, 1);
-	/* The admin may take her back, in the new epoch only. */
-	assert_int_equal(step(&c, PROTO_REC_ADD, &alice, &carol, 1), CC_OK);
-	assert_non_null(e2e_chain_sender(&c, "carol", 1));
+	refuse(&c, CC_ERR_STATE, PROTO_REC_KICK, &alice, &carol, 4);
+	refuse(&c, CC_ERR_STATE, PROTO_REC_LEAVE, &carol, &carol, 3);
+	/* The admin may take her back, in a new epoch of her own. */
+	assert_int_equal(step(&c, PROTO_REC_ADD, &alice, &carol, 4), CC_OK);
+	assert_non_null(e2e_chain_sender(&c, "carol", 4));
+	assert_null(e2e_chain_sender(&c, "carol", 3));
 	e2e_chain_free(&c);
 }
 
@@ -794,22 +1166,39 @@ static void test_chain_leave(void **state)
 	base_chain(&c);
 
 	/* The admin cannot leave while others remain. */
-	refuse(&c, CC_ERR_STATE, PROTO_REC_LEAVE, &alice, &alice, 0);
-	/* One leaves only itself, only as a member, without a new epoch. */
-	refuse(&c, CC_ERR_STATE, PROTO_REC_LEAVE, &bob, &carol, 0);
-	refuse(&c, CC_ERR_STATE, PROTO_REC_LEAVE, &alice, &bob, 0);
-	refuse(&c, CC_ERR_STATE, PROTO_REC_LEAVE, &dave, &dave, 0);
-	refuse(&c, CC_ERR_AUTH, PROTO_REC_LEAVE, &bob, &bob, 1);
+	refuse(&c, CC_ERR_STATE, PROTO_REC_LEAVE, &alice, &alice, 2);
+	/* One leaves only itself, only as a member, within the epoch. */
+	refuse(&c, CC_ERR_STATE, PROTO_REC_LEAVE, &bob, &carol, 2);
+	refuse(&c, CC_ERR_STATE, PROTO_REC_LEAVE, &alice, &bob, 2);
+	refuse(&c, CC_ERR_STATE, PROTO_REC_LEAVE, &dave, &dave, 2);
+	refuse(&c, CC_ERR_AUTH, PROTO_REC_LEAVE, &bob, &bob, 3);
 
-	assert_int_equal(step(&c, PROTO_REC_LEAVE, &bob, &bob, 0), CC_OK);
+	/* A leave closes the epoch: same number, nobody sends in it any more. */
+	assert_int_equal(step(&c, PROTO_REC_LEAVE, &bob, &bob, 2), CC_OK);
 	const struct who *const want[] = {&alice, &carol};
 	assert_members(&c, want, 2);
-	assert_int_equal(c.epoch, 0);
-	/* Until the admin's rekey, bob's epoch-0 messages still count. */
-	assert_non_null(e2e_chain_sender(&c, "bob", 0));
-	assert_int_equal(step(&c, PROTO_REC_REKEY, &alice, &alice, 1), CC_OK);
-	assert_null(e2e_chain_sender(&c, "bob", 1));
-	assert_non_null(e2e_chain_sender(&c, "bob", 0));
+	assert_int_equal(c.epoch, 2);
+	assert_int_equal(c.nepochs, 3);
+	assert_true(c.closed);
+	assert_epoch(&c, 2, 2, 3);
+	/* Bob's messages of the epoch still count. */
+	assert_non_null(e2e_chain_sender(&c, "bob", 2));
+	/* A second close of a closed epoch keeps where it ended. */
+	assert_int_equal(step(&c, PROTO_REC_LEAVE, &carol, &carol, 2), CC_OK);
+	assert_true(c.closed);
+	assert_epoch(&c, 2, 2, 3);
+	const struct who *const alone[] = {&alice};
+	assert_members(&c, alone, 1);
+	/* A rekey opens the next one. */
+	assert_int_equal(step(&c, PROTO_REC_REKEY, &alice, &alice, 3), CC_OK);
+	assert_false(c.closed);
+	assert_int_equal(c.epoch, 3);
+	assert_epoch(&c, 3, 5, E2E_SEQ_NONE);
+	assert_epoch(&c, 2, 2, 3);
+	assert_null(e2e_chain_sender(&c, "bob", 3));
+	assert_null(e2e_chain_sender(&c, "carol", 3));
+	assert_non_null(e2e_chain_sender(&c, "bob", 2));
+	assert_non_null(e2e_chain_sender(&c, "carol", 2));
 	assert_false(c.ended);
 	e2e_chain_free(&c);
 }
@@ -820,30 +1209,36 @@ static void test_chain_admin(void **state)
 	struct e2e_chain c;
 	base_chain(&c);
 
-	/* Only the admin, to another member, without a new epoch. */
-	refuse(&c, CC_ERR_STATE, PROTO_REC_ADMIN, &bob, &carol, 0);
-	refuse(&c, CC_ERR_STATE, PROTO_REC_ADMIN, &bob, &bob, 0);
-	refuse(&c, CC_ERR_STATE, PROTO_REC_ADMIN, &alice, &alice, 0);
-	refuse(&c, CC_ERR_STATE, PROTO_REC_ADMIN, &alice, &dave, 0);
-	refuse(&c, CC_ERR_AUTH, PROTO_REC_ADMIN, &alice, &bob, 1);
+	/* Only the admin, to another member, within the epoch. */
+	refuse(&c, CC_ERR_STATE, PROTO_REC_ADMIN, &bob, &carol, 2);
+	refuse(&c, CC_ERR_STATE, PROTO_REC_ADMIN, &bob, &bob, 2);
+	refuse(&c, CC_ERR_STATE, PROTO_REC_ADMIN, &alice, &alice, 2);
+	refuse(&c, CC_ERR_STATE, PROTO_REC_ADMIN, &alice, &dave, 2);
+	refuse(&c, CC_ERR_AUTH, PROTO_REC_ADMIN, &alice, &bob, 3);
 
-	assert_int_equal(step(&c, PROTO_REC_ADMIN, &alice, &bob, 0), CC_OK);
+	assert_int_equal(step(&c, PROTO_REC_ADMIN, &alice, &bob, 2), CC_OK);
 	assert_string_equal(c.admin.nick, "bob");
 	assert_memory_equal(c.admin.fp, bob.fp, PROTO_FINGERPRINT_LEN);
-	/* Membership is unchanged by a handover. */
+	/* Membership and the epoch are unchanged by a handover. */
 	const struct who *const want[] = {&alice, &bob, &carol};
 	assert_members(&c, want, 3);
-	/* The old admin has lost every power, the new one has them. */
-	refuse(&c, CC_ERR_STATE, PROTO_REC_ADD, &alice, &dave, 0);
-	refuse(&c, CC_ERR_STATE, PROTO_REC_KICK, &alice, &carol, 1);
-	refuse(&c, CC_ERR_STATE, PROTO_REC_REKEY, &alice, &alice, 1);
-	refuse(&c, CC_ERR_STATE, PROTO_REC_ADMIN, &alice, &carol, 0);
-	refuse(&c, CC_ERR_STATE, PROTO_REC_KICK, &bob, &bob, 1);
-	assert_int_equal(step(&c, PROTO_REC_ADD, &bob, &dave, 0), CC_OK);
+	assert_int_equal(c.epoch, 2);
+	assert_int_equal(c.nepochs, 3);
+	assert_false(c.closed);
+	assert_epoch(&c, 2, 2, E2E_SEQ_NONE);
+	/* The old admin has lost the admin's powers, the new one has them. */
+	refuse(&c, CC_ERR_STATE, PROTO_REC_ADD, &alice, &dave, 3);
+	refuse(&c, CC_ERR_STATE, PROTO_REC_KICK, &alice, &carol, 3);
+	refuse(&c, CC_ERR_STATE, PROTO_REC_ADMIN, &alice, &carol, 2);
+	refuse(&c, CC_ERR_STATE, PROTO_REC_KICK, &bob, &bob, 3);
+	/* A rekey is any member's, admin or not. */
+	assert_int_equal(step(&c, PROTO_REC_REKEY, &alice, &alice, 3), CC_OK);
+	assert_int_equal(step(&c, PROTO_REC_ADD, &bob, &dave, 4), CC_OK);
 	/* And, no longer admin, alice may leave though others remain. */
-	assert_int_equal(step(&c, PROTO_REC_LEAVE, &alice, &alice, 0), CC_OK);
+	assert_int_equal(step(&c, PROTO_REC_LEAVE, &alice, &alice, 4), CC_OK);
 	assert_null(e2e_chain_member(&c, alice.fp));
-	assert_int_equal(step(&c, PROTO_REC_KICK, &bob, &carol, 1), CC_OK);
+	assert_int_equal(step(&c, PROTO_REC_KICK, &bob, &carol, 5), CC_OK);
+	assert_false(c.closed);
 	e2e_chain_free(&c);
 }
 
@@ -852,33 +1247,41 @@ static void test_chain_rekey(void **state)
 	(void)state;
 	struct e2e_chain c;
 	struct proto_record rec;
-	struct buf wire;
+	uint8_t h[PROTO_HASH_LEN];
 	base_chain(&c);
 
-	/* Only the admin, about itself, into exactly the next epoch. */
-	refuse(&c, CC_ERR_STATE, PROTO_REC_REKEY, &bob, &bob, 1);
-	refuse(&c, CC_ERR_STATE, PROTO_REC_REKEY, &alice, &bob, 1);
-	refuse(&c, CC_ERR_AUTH, PROTO_REC_REKEY, &alice, &alice, 0);
+	/* Any member, about itself, into exactly the next epoch. */
+	refuse(&c, CC_ERR_STATE, PROTO_REC_REKEY, &alice, &bob, 3);
+	refuse(&c, CC_ERR_STATE, PROTO_REC_REKEY, &dave, &dave, 3);
 	refuse(&c, CC_ERR_AUTH, PROTO_REC_REKEY, &alice, &alice, 2);
+	refuse(&c, CC_ERR_AUTH, PROTO_REC_REKEY, &bob, &bob, 4);
 
-	assert_int_equal(step(&c, PROTO_REC_REKEY, &alice, &alice, 1), CC_OK);
-	assert_int_equal(c.epoch, 1);
-	assert_int_equal(c.ncommits, 2);
-	assert_int_equal(step(&c, PROTO_REC_REKEY, &alice, &alice, 2), CC_OK);
-	assert_int_equal(c.epoch, 2);
+	/* bob is no admin, and may. */
+	assert_int_equal(step_hash(&c, PROTO_REC_REKEY, &bob, &bob, 3, h), CC_OK);
+	assert_int_equal(c.epoch, 3);
+	assert_int_equal(c.nepochs, 4);
+	assert_memory_equal(c.admin.fp, alice.fp, PROTO_FINGERPRINT_LEN);
+	assert_epoch(&c, 3, 3, E2E_SEQ_NONE);
+	assert_memory_equal(c.epochs[3].open_hash, h, PROTO_HASH_LEN);
+	assert_int_equal(step(&c, PROTO_REC_REKEY, &carol, &carol, 4), CC_OK);
+	assert_int_equal(c.epoch, 4);
 	const struct who *const want[] = {&alice, &bob, &carol};
 	assert_members(&c, want, 3);
-	/* Members added at epoch 0 send in every later epoch. */
-	assert_non_null(e2e_chain_sender(&c, "carol", 2));
-	/* Later records must commit to the new epoch's key, not an old one. */
-	next_record(&c, &rec, PROTO_REC_ADD, &alice, &dave, 2);
-	epoch_commit(room_a, 1, rec.key_commit);
-	sign(&rec, &alice, &wire);
-	struct snap s;
-	snap_take(&c, &s);
-	assert_int_equal(apply_with(&c, &wire, &known_all), CC_ERR_AUTH);
-	assert_unchanged(&c, &s);
-	buf_free(&wire);
+	assert_non_null(e2e_chain_sender(&c, "carol", 4));
+
+	/* After a leave closed the epoch, a member who is not the admin
+	 * opens the next, and the epoch is open again. */
+	assert_int_equal(step(&c, PROTO_REC_LEAVE, &bob, &bob, 4), CC_OK);
+	assert_true(c.closed);
+	assert_int_equal(step(&c, PROTO_REC_REKEY, &carol, &carol, 5), CC_OK);
+	assert_false(c.closed);
+	assert_int_equal(c.epoch, 5);
+	assert_epoch(&c, 4, 4, 5);
+	assert_epoch(&c, 5, 6, E2E_SEQ_NONE);
+	/* Later records must commit to the new epoch's secret, not an old one. */
+	next_record(&c, &rec, PROTO_REC_ADMIN, &alice, &carol, 5);
+	epoch_commit(room_a, 4, rec.key_commit);
+	refuse_signed(&c, CC_ERR_AUTH, &rec, &alice, &known_all);
 	e2e_chain_free(&c);
 }
 
@@ -888,52 +1291,155 @@ static void test_chain_expire(void **state)
 	struct e2e_chain c;
 	base_chain(&c);
 
-	/* Only the admin expires another member; nobody expires itself; the
-	 * epoch stays (a rekey follows). */
-	refuse(&c, CC_ERR_STATE, PROTO_REC_EXPIRE, &bob, &carol, 0);
-	refuse(&c, CC_ERR_STATE, PROTO_REC_EXPIRE, &alice, &dave, 0);
-	refuse(&c, CC_ERR_STATE, PROTO_REC_EXPIRE, &bob, &bob, 0);
-	refuse(&c, CC_ERR_STATE, PROTO_REC_EXPIRE, &alice, &alice, 0);
-	refuse(&c, CC_ERR_AUTH, PROTO_REC_EXPIRE, &alice, &carol, 1);
-	assert_int_equal(step(&c, PROTO_REC_EXPIRE, &alice, &carol, 0), CC_OK);
+	/* Any member signs another member out; nobody itself; no non-member;
+	 * within the epoch. */
+	refuse(&c, CC_ERR_STATE, PROTO_REC_EXPIRE, &alice, &dave, 2);
+	refuse(&c, CC_ERR_STATE, PROTO_REC_EXPIRE, &bob, &bob, 2);
+	refuse(&c, CC_ERR_STATE, PROTO_REC_EXPIRE, &alice, &alice, 2);
+	refuse(&c, CC_ERR_STATE, PROTO_REC_EXPIRE, &dave, &carol, 2);
+	refuse(&c, CC_ERR_AUTH, PROTO_REC_EXPIRE, &bob, &carol, 3);
+	/* bob, no admin, signs carol out: the epoch closes, alice stays admin. */
+	assert_int_equal(step(&c, PROTO_REC_EXPIRE, &bob, &carol, 2), CC_OK);
 	const struct who *const want[] = {&alice, &bob};
 	assert_members(&c, want, 2);
-	assert_int_equal(c.epoch, 0);
+	assert_int_equal(c.epoch, 2);
+	assert_true(c.closed);
+	assert_epoch(&c, 2, 2, 3);
 	assert_memory_equal(c.admin.fp, alice.fp, PROTO_FINGERPRINT_LEN);
-	/* Like a leave: her epoch-0 messages count until the rekey. */
-	assert_non_null(e2e_chain_sender(&c, "carol", 0));
-	assert_int_equal(step(&c, PROTO_REC_REKEY, &alice, &alice, 1), CC_OK);
-	assert_null(e2e_chain_sender(&c, "carol", 1));
+	/* Like a leave: her messages of the epoch count, none after. */
+	assert_non_null(e2e_chain_sender(&c, "carol", 2));
+	assert_int_equal(step(&c, PROTO_REC_REKEY, &bob, &bob, 3), CC_OK);
+	assert_null(e2e_chain_sender(&c, "carol", 3));
 	e2e_chain_free(&c);
 
-	/* An expired admin: another member records it and becomes the admin
-	 * (carol here: bob may have expired too); a non-member cannot. */
+	/* An expired admin: the earliest-joined member left takes the role,
+	 * whoever signed. carol signs, bob (joined before her) is the admin. */
 	base_chain(&c);
-	refuse(&c, CC_ERR_STATE, PROTO_REC_EXPIRE, &dave, &alice, 0);
-	assert_int_equal(step(&c, PROTO_REC_EXPIRE, &carol, &alice, 0), CC_OK);
-	assert_memory_equal(c.admin.fp, carol.fp, PROTO_FINGERPRINT_LEN);
-	e2e_chain_free(&c);
-	base_chain(&c);
-	assert_int_equal(step(&c, PROTO_REC_EXPIRE, &bob, &alice, 0), CC_OK);
+	refuse(&c, CC_ERR_STATE, PROTO_REC_EXPIRE, &dave, &alice, 2);
+	assert_int_equal(step(&c, PROTO_REC_EXPIRE, &carol, &alice, 2), CC_OK);
 	assert_memory_equal(c.admin.fp, bob.fp, PROTO_FINGERPRINT_LEN);
-	assert_null(e2e_chain_member(&c, alice.fp));
-	assert_int_equal(step(&c, PROTO_REC_REKEY, &bob, &bob, 1), CC_OK);
-	refuse(&c, CC_ERR_STATE, PROTO_REC_ADD, &alice, &dave, 1);
+	assert_string_equal(c.admin.nick, "bob");
+	assert_ptr_equal(e2e_chain_member(&c, bob.fp), &c.members[0]);
+	assert_true(c.closed);
+	/* The old admin's powers are gone with her. */
+	refuse(&c, CC_ERR_STATE, PROTO_REC_ADD, &alice, &dave, 3);
+	refuse(&c, CC_ERR_STATE, PROTO_REC_ADD, &carol, &dave, 3);
+	assert_int_equal(step(&c, PROTO_REC_ADD, &bob, &dave, 3), CC_OK);
+	e2e_chain_free(&c);
+
+	/* Joining order, not key or name: bob kicked and taken back joins
+	 * after carol, who is then the earliest left when alice goes. */
+	base_chain(&c);
+	assert_int_equal(step(&c, PROTO_REC_KICK, &alice, &bob, 3), CC_OK);
+	assert_int_equal(step(&c, PROTO_REC_ADD, &alice, &bob, 4), CC_OK);
+	assert_int_equal(step(&c, PROTO_REC_EXPIRE, &bob, &alice, 4), CC_OK);
+	assert_memory_equal(c.admin.fp, carol.fp, PROTO_FINGERPRINT_LEN);
+	const struct who *const left[] = {&carol, &bob};
+	assert_members(&c, left, 2);
 	e2e_chain_free(&c);
 }
 
-/* Signs rec with signer and expects an authentication refusal that changes
- * nothing. */
-static void refuse_auth(struct e2e_chain *c, const struct proto_record *rec,
-			const struct who *signer, struct keytab *tab)
+/* A record must name each current member it mentions as the chain does
+ * (any case): one key, one name. */
+static void test_chain_names(void **state)
 {
-	struct snap s;
+	(void)state;
+	struct e2e_chain c;
+	struct proto_record rec;
+	base_chain(&c);
+
+	next_record(&c, &rec, PROTO_REC_ADMIN, &alice, &bob, 2);
+	rec.actor = proto_bytes_str("alicia");
+	refuse_signed(&c, CC_ERR_AUTH, &rec, &alice, &known_all);
+	next_record(&c, &rec, PROTO_REC_ADMIN, &alice, &bob, 2);
+	rec.subject = proto_bytes_str("robert");
+	refuse_signed(&c, CC_ERR_AUTH, &rec, &alice, &known_all);
+	next_record(&c, &rec, PROTO_REC_KICK, &alice, &carol, 3);
+	rec.subject = proto_bytes_str("bob");  /* carol's key, bob's name */
+	refuse_signed(&c, CC_ERR_AUTH, &rec, &alice, &known_all);
+	next_record(&c, &rec, PROTO_REC_REKEY, &bob, &bob, 3);
+	rec.subject = proto_bytes_str("bobby");
+	refuse_signed(&c, CC_ERR_AUTH, &rec, &bob, &known_all);
+	next_record(&c, &rec, PROTO_REC_EXPIRE, &carol, &bob, 2);
+	rec.actor = proto_bytes_str("bob");  /* carol's key, bob's name */
+	refuse_signed(&c, CC_ERR_AUTH, &rec, &carol, &known_all);
+
+	/* The same names in another case are the same names. */
+	next_record(&c, &rec, PROTO_REC_ADMIN, &alice, &bob, 2);
+	rec.actor = proto_bytes_str("ALICE");
+	rec.subject = proto_bytes_str("Bob");
 	struct buf wire;
-	snap_take(c, &s);
-	sign(rec, signer, &wire);
-	assert_int_equal(apply_with(c, &wire, tab), CC_ERR_AUTH);
-	assert_unchanged(c, &s);
+	sign(&rec, &alice, &wire);
+	assert_int_equal(apply_with(&c, &wire, &known_all), CC_OK);
 	buf_free(&wire);
+	/* The chain keeps its own spelling. */
+	assert_string_equal(c.admin.nick, "bob");
+	assert_string_equal(c.members[0].nick, "alice");
+
+	/* What the chain ever called a key: current or past member, any case. */
+	assert_true(e2e_chain_names(&c, alice.fp, "alice"));
+	assert_true(e2e_chain_names(&c, alice.fp, "ALICE"));
+	assert_false(e2e_chain_names(&c, alice.fp, "bob"));
+	assert_false(e2e_chain_names(&c, bob.fp, "alice"));
+	assert_false(e2e_chain_names(&c, dave.fp, "dave"));
+	assert_int_equal(step(&c, PROTO_REC_KICK, &bob, &carol, 3), CC_OK);
+	assert_true(e2e_chain_names(&c, carol.fp, "Carol"));
+	assert_false(e2e_chain_names(&c, carol.fp, "carola"));
+	e2e_chain_free(&c);
+}
+
+/* Where epochs open and end, record by record: ADD, KICK, REKEY and CREATE
+ * open one (bound to the opening record's hash); LEAVE and EXPIRE close the
+ * current one; ADMIN leaves it as it is. */
+static void test_chain_epochs(void **state)
+{
+	(void)state;
+	struct e2e_chain c;
+	uint8_t h[10][PROTO_HASH_LEN];
+	e2e_chain_init(&c, room_a);
+
+	assert_int_equal(step_hash(&c, PROTO_REC_CREATE, &alice, &alice, 0, h[0]), CC_OK);
+	assert_epoch(&c, 0, 0, E2E_SEQ_NONE);
+	assert_int_equal(step_hash(&c, PROTO_REC_ADD, &alice, &bob, 1, h[1]), CC_OK);
+	assert_epoch(&c, 0, 0, 1);
+	assert_epoch(&c, 1, 1, E2E_SEQ_NONE);
+	assert_int_equal(step_hash(&c, PROTO_REC_ADMIN, &alice, &bob, 1, h[2]), CC_OK);
+	assert_int_equal(c.nepochs, 2);
+	assert_false(c.closed);
+	assert_epoch(&c, 1, 1, E2E_SEQ_NONE);
+	assert_int_equal(step_hash(&c, PROTO_REC_ADD, &bob, &carol, 2, h[3]), CC_OK);
+	assert_epoch(&c, 1, 1, 3);
+	assert_epoch(&c, 2, 3, E2E_SEQ_NONE);
+	assert_int_equal(step_hash(&c, PROTO_REC_LEAVE, &alice, &alice, 2, h[4]), CC_OK);
+	assert_true(c.closed);
+	assert_int_equal(c.epoch, 2);
+	assert_int_equal(c.nepochs, 3);
+	assert_epoch(&c, 2, 3, 4);
+	assert_int_equal(step_hash(&c, PROTO_REC_EXPIRE, &bob, &carol, 2, h[5]), CC_OK);
+	assert_true(c.closed);
+	assert_epoch(&c, 2, 3, 4);
+	assert_int_equal(step_hash(&c, PROTO_REC_REKEY, &bob, &bob, 3, h[6]), CC_OK);
+	assert_false(c.closed);
+	assert_epoch(&c, 2, 3, 4);
+	assert_epoch(&c, 3, 6, E2E_SEQ_NONE);
+	assert_int_equal(step_hash(&c, PROTO_REC_ADD, &bob, &dave, 4, h[7]), CC_OK);
+	assert_int_equal(step_hash(&c, PROTO_REC_KICK, &bob, &dave, 5, h[8]), CC_OK);
+	assert_epoch(&c, 3, 6, 7);
+	assert_epoch(&c, 4, 7, 8);
+	assert_epoch(&c, 5, 8, E2E_SEQ_NONE);
+	assert_int_equal(c.nepochs, 6);
+	assert_int_equal(c.count, 9);
+	/* Every record's hash, and every opening record's is its epoch's. */
+	for (uint32_t i = 0; i < 9; i++)
+		assert_memory_equal(c.hashes[i], h[i], PROTO_HASH_LEN);
+	static const uint32_t opened_by[6] = {0, 1, 3, 6, 7, 8};
+	for (uint32_t e = 0; e < 6; e++) {
+		uint8_t commit[PROTO_HASH_LEN];
+		assert_memory_equal(c.epochs[e].open_hash, h[opened_by[e]], PROTO_HASH_LEN);
+		epoch_commit(room_a, e, commit);
+		assert_memory_equal(c.epochs[e].commit, commit, PROTO_HASH_LEN);
+	}
+	e2e_chain_free(&c);
 }
 
 static void test_chain_refusals(void **state)
@@ -945,51 +1451,52 @@ static void test_chain_refusals(void **state)
 	struct snap s;
 	base_chain(&c);
 
-	/* Wrong seq: a replay of an old slot, or skipping one. */
-	next_record(&c, &rec, PROTO_REC_ADD, &alice, &dave, 0);
+	/* Wrong seq: a replay of an old slot, or skipping one: made on
+	 * another head. */
+	next_record(&c, &rec, PROTO_REC_ADD, &alice, &dave, 3);
 	rec.seq = c.count - 1;
-	refuse_auth(&c, &rec, &alice, &known_all);
+	refuse_signed(&c, CC_ERR_STALE_EPOCH, &rec, &alice, &known_all);
 	rec.seq = c.count + 1;
-	refuse_auth(&c, &rec, &alice, &known_all);
+	refuse_signed(&c, CC_ERR_STALE_EPOCH, &rec, &alice, &known_all);
 	rec.seq = UINT32_MAX;
-	refuse_auth(&c, &rec, &alice, &known_all);
+	refuse_signed(&c, CC_ERR_STALE_EPOCH, &rec, &alice, &known_all);
 	/* Wrong previous hash. */
-	next_record(&c, &rec, PROTO_REC_ADD, &alice, &dave, 0);
+	next_record(&c, &rec, PROTO_REC_ADD, &alice, &dave, 3);
 	rec.prev_hash[0] ^= 0x80;
-	refuse_auth(&c, &rec, &alice, &known_all);
+	refuse_signed(&c, CC_ERR_STALE_EPOCH, &rec, &alice, &known_all);
 	memset(rec.prev_hash, 0, PROTO_HASH_LEN);
-	refuse_auth(&c, &rec, &alice, &known_all);
+	refuse_signed(&c, CC_ERR_STALE_EPOCH, &rec, &alice, &known_all);
 	/* Another room. */
-	next_record(&c, &rec, PROTO_REC_ADD, &alice, &dave, 0);
+	next_record(&c, &rec, PROTO_REC_ADD, &alice, &dave, 3);
 	memcpy(rec.room_id, room_b, PROTO_ROOM_ID_LEN);
-	refuse_auth(&c, &rec, &alice, &known_all);
+	refuse_signed(&c, CC_ERR_AUTH, &rec, &alice, &known_all);
 	/* Wrong epoch, either way. */
-	next_record(&c, &rec, PROTO_REC_ADD, &alice, &dave, 1);
-	refuse_auth(&c, &rec, &alice, &known_all);
+	next_record(&c, &rec, PROTO_REC_ADD, &alice, &dave, 2);
+	refuse_signed(&c, CC_ERR_AUTH, &rec, &alice, &known_all);
 	next_record(&c, &rec, PROTO_REC_ADD, &alice, &dave, UINT32_MAX);
-	refuse_auth(&c, &rec, &alice, &known_all);
-	/* Wrong key commitment: another key, or the right key for another
-	 * room. */
-	next_record(&c, &rec, PROTO_REC_ADD, &alice, &dave, 0);
+	refuse_signed(&c, CC_ERR_AUTH, &rec, &alice, &known_all);
+	/* A record that opens no epoch carries the current commitment: not
+	 * another secret's, nor the right secret's for another room. */
+	next_record(&c, &rec, PROTO_REC_ADMIN, &alice, &bob, 2);
 	rec.key_commit[5] ^= 1;
-	refuse_auth(&c, &rec, &alice, &known_all);
-	next_record(&c, &rec, PROTO_REC_ADD, &alice, &dave, 0);
-	epoch_commit(room_b, 0, rec.key_commit);
-	refuse_auth(&c, &rec, &alice, &known_all);
+	refuse_signed(&c, CC_ERR_AUTH, &rec, &alice, &known_all);
+	next_record(&c, &rec, PROTO_REC_ADMIN, &alice, &bob, 2);
+	epoch_commit(room_b, 2, rec.key_commit);
+	refuse_signed(&c, CC_ERR_AUTH, &rec, &alice, &known_all);
 	/* Unknown actor: dave's key is not in the lookup. */
-	next_record(&c, &rec, PROTO_REC_LEAVE, &dave, &dave, 0);
-	refuse_auth(&c, &rec, &dave, &known);
+	next_record(&c, &rec, PROTO_REC_LEAVE, &dave, &dave, 2);
+	refuse_signed(&c, CC_ERR_AUTH, &rec, &dave, &known);
 	/* Signed by someone other than the actor. */
-	next_record(&c, &rec, PROTO_REC_ADD, &alice, &dave, 0);
-	refuse_auth(&c, &rec, &bob, &known_all);
-	refuse_auth(&c, &rec, &dave, &known_all);
+	next_record(&c, &rec, PROTO_REC_ADD, &alice, &dave, 3);
+	refuse_signed(&c, CC_ERR_AUTH, &rec, &bob, &known_all);
+	refuse_signed(&c, CC_ERR_AUTH, &rec, &dave, &known_all);
 	/* A self-signed record naming a member's key still needs that key. */
-	next_record(&c, &rec, PROTO_REC_LEAVE, &bob, &bob, 0);
-	refuse_auth(&c, &rec, &carol, &known_all);
+	next_record(&c, &rec, PROTO_REC_LEAVE, &bob, &bob, 2);
+	refuse_signed(&c, CC_ERR_AUTH, &rec, &carol, &known_all);
 
 	/* A bad signature: any bit flipped anywhere in a good record (a flip
 	 * may also break the parse or another check: never accepted). */
-	next_record(&c, &rec, PROTO_REC_ADD, &alice, &dave, 0);
+	next_record(&c, &rec, PROTO_REC_ADD, &alice, &dave, 3);
 	sign(&rec, &alice, &wire);
 	snap_take(&c, &s);
 	for (size_t i = 0; i < wire.len; i++) {
@@ -1010,20 +1517,24 @@ static void test_chain_refusals(void **state)
 	/* Then the untouched record applies. */
 	assert_int_equal(apply_with(&c, &wire, &known_all), CC_OK);
 	assert_int_equal(c.count, s.count + 1);
-	/* And the same bytes again are a replay. */
+	/* And the same bytes again are a replay: out of sequence. */
 	snap_take(&c, &s);
-	assert_int_equal(apply_with(&c, &wire, &known_all), CC_ERR_AUTH);
+	assert_int_equal(apply_with(&c, &wire, &known_all), CC_ERR_STALE_EPOCH);
 	assert_unchanged(&c, &s);
 	buf_free(&wire);
 
-	/* Bytes that do not parse are refused with the decoder's code. */
+	/* Bytes that do not parse are refused with the decoder's code; so are
+	 * records of protocol 1. */
 	static const uint8_t junk[] = {PROTO_RECORD_VERSION, 1, 2, 3};
+	static const uint8_t old[] = {1, 1, 2, 3};
 	const char *why = NULL;
 	assert_int_equal(e2e_chain_apply(&c, junk, sizeof junk, keytab_lookup, &known_all, &why),
 			 CC_ERR_TRUNCATED);
 	assert_non_null(why);
 	assert_int_equal(e2e_chain_apply(&c, junk, 0, keytab_lookup, &known_all, NULL),
 			 CC_ERR_TRUNCATED);
+	assert_int_equal(e2e_chain_apply(&c, old, sizeof old, keytab_lookup, &known_all, &why),
+			 CC_ERR_VERSION);
 	assert_unchanged(&c, &s);
 	e2e_chain_free(&c);
 }
@@ -1037,17 +1548,17 @@ static void test_chain_auth_before_rules(void **state)
 	struct e2e_chain c;
 	struct proto_record rec;
 	base_chain(&c);
-	next_record(&c, &rec, PROTO_REC_ADD, &bob, &dave, 0);  /* bob may not add */
+	next_record(&c, &rec, PROTO_REC_ADD, &bob, &dave, 3);  /* bob may not add */
 	known_all.calls = 0;
-	refuse_auth(&c, &rec, &carol, &known_all);
+	refuse_signed(&c, CC_ERR_AUTH, &rec, &carol, &known_all);
 	assert_int_equal(known_all.calls, 1);
-	next_record(&c, &rec, PROTO_REC_KICK, &alice, &alice, 1);
-	refuse_auth(&c, &rec, &bob, &known_all);
+	next_record(&c, &rec, PROTO_REC_KICK, &alice, &alice, 3);
+	refuse_signed(&c, CC_ERR_AUTH, &rec, &bob, &known_all);
 	assert_int_equal(known_all.calls, 2);
 	/* Checks that need no key come first: the lookup is not even asked. */
-	next_record(&c, &rec, PROTO_REC_ADD, &alice, &dave, 0);
+	next_record(&c, &rec, PROTO_REC_ADD, &alice, &dave, 3);
 	rec.seq = 0;
-	refuse_auth(&c, &rec, &alice, &known_all);
+	refuse_signed(&c, CC_ERR_STALE_EPOCH, &rec, &alice, &known_all);
 	assert_int_equal(known_all.calls, 2);
 	e2e_chain_free(&c);
 }
@@ -1063,28 +1574,238 @@ static void test_chain_end(void **state)
 	assert_int_equal(step(&c, PROTO_REC_CREATE, &dave, &dave, 0), CC_OK);
 	assert_int_equal(step(&c, PROTO_REC_LEAVE, &dave, &dave, 0), CC_OK);
 	assert_true(c.ended);
+	assert_true(c.closed);
 	assert_int_equal(c.nmembers, 0);
 	snap_take(&c, &s);
 	refuse(&c, CC_ERR_STATE, PROTO_REC_CREATE, &dave, &dave, 0);
-	refuse(&c, CC_ERR_STATE, PROTO_REC_ADD, &dave, &alice, 0);
+	refuse(&c, CC_ERR_STATE, PROTO_REC_ADD, &dave, &alice, 1);
 	refuse(&c, CC_ERR_STATE, PROTO_REC_REKEY, &dave, &dave, 1);
 	assert_unchanged(&c, &s);
 	e2e_chain_free(&c);
 
 	/* The full room empties: members go, the admin last. */
 	base_chain(&c);
-	assert_int_equal(step(&c, PROTO_REC_KICK, &alice, &bob, 1), CC_OK);
-	refuse(&c, CC_ERR_STATE, PROTO_REC_LEAVE, &alice, &alice, 1);
-	assert_int_equal(step(&c, PROTO_REC_LEAVE, &carol, &carol, 1), CC_OK);
+	assert_int_equal(step(&c, PROTO_REC_KICK, &alice, &bob, 3), CC_OK);
+	refuse(&c, CC_ERR_STATE, PROTO_REC_LEAVE, &alice, &alice, 3);
+	assert_int_equal(step(&c, PROTO_REC_LEAVE, &carol, &carol, 3), CC_OK);
 	assert_false(c.ended);
-	assert_int_equal(step(&c, PROTO_REC_LEAVE, &alice, &alice, 1), CC_OK);
+	assert_int_equal(step(&c, PROTO_REC_LEAVE, &alice, &alice, 3), CC_OK);
 	assert_true(c.ended);
 	assert_int_equal(c.nmembers, 0);
 	snap_take(&c, &s);
-	refuse(&c, CC_ERR_STATE, PROTO_REC_ADD, &alice, &bob, 1);
+	refuse(&c, CC_ERR_STATE, PROTO_REC_ADD, &alice, &bob, 4);
 	refuse(&c, CC_ERR_STATE, PROTO_REC_CREATE, &alice, &alice, 0);
 	assert_unchanged(&c, &s);
 	e2e_chain_free(&c);
+}
+
+/* A head stored earlier (count, hash of record count - 1) is extended by a
+ * chain that holds that very record at that place. */
+static void test_chain_extends(void **state)
+{
+	(void)state;
+	struct e2e_chain c;
+	uint8_t h[PROTO_HASH_LEN], zero[PROTO_HASH_LEN] = {0};
+
+	e2e_chain_init(&c, room_a);
+	assert_true(e2e_chain_extends(&c, 0, zero));
+	assert_false(e2e_chain_extends(&c, 1, zero));
+	e2e_chain_free(&c);
+
+	base_chain(&c);
+	assert_true(e2e_chain_extends(&c, 0, zero));
+	for (uint32_t n = 1; n <= c.count; n++) {
+		memcpy(h, c.hashes[n - 1], PROTO_HASH_LEN);
+		assert_true(e2e_chain_extends(&c, n, h));
+		h[n % PROTO_HASH_LEN] ^= 0x01;
+		assert_false(e2e_chain_extends(&c, n, h));
+	}
+	/* The right hash at the wrong place. */
+	assert_false(e2e_chain_extends(&c, 2, c.hashes[2]));
+	assert_false(e2e_chain_extends(&c, 3, c.hashes[1]));
+	/* A head beyond this chain: ours was cut short. */
+	assert_false(e2e_chain_extends(&c, c.count + 1, c.last_hash));
+	assert_false(e2e_chain_extends(&c, UINT32_MAX, c.last_hash));
+	/* The chain grows; old heads stay extended. */
+	memcpy(h, c.last_hash, PROTO_HASH_LEN);
+	assert_int_equal(step(&c, PROTO_REC_REKEY, &bob, &bob, 3), CC_OK);
+	assert_true(e2e_chain_extends(&c, 3, h));
+	assert_true(e2e_chain_extends(&c, 4, c.last_hash));
+	e2e_chain_free(&c);
+}
+
+static cc_err check_head(const struct e2e_chain *c, uint32_t epoch, uint32_t head_seq,
+			 const uint8_t hash[PROTO_HASH_LEN])
+{
+	const char *why = NULL;
+	cc_err err = e2e_chain_check_head(c, epoch, head_seq, hash, &why);
+	assert_non_null(why);
+	if (err)
+		assert_true(why[0] != '\0');
+	else
+		assert_string_equal(why, "");
+	return err;
+}
+
+/* The head a message names: one of our records (else SECURITY: withheld
+ * from us, or a fork), inside the message's epoch (else AUTH). */
+static void test_chain_check_head(void **state)
+{
+	(void)state;
+	struct e2e_chain c;
+	uint8_t h[PROTO_HASH_LEN];
+	base_chain(&c);  /* epochs 0: [0, 1), 1: [1, 2), 2: [2, -) */
+
+	for (uint32_t e = 0; e < 3; e++)
+		assert_int_equal(check_head(&c, e, e, c.hashes[e]), CC_OK);
+	/* Outside the epoch: before it opened, after it ended, or an epoch
+	 * that never opened. */
+	assert_int_equal(check_head(&c, 2, 1, c.hashes[1]), CC_ERR_AUTH);
+	assert_int_equal(check_head(&c, 1, 2, c.hashes[2]), CC_ERR_AUTH);
+	assert_int_equal(check_head(&c, 0, 1, c.hashes[1]), CC_ERR_AUTH);
+	assert_int_equal(check_head(&c, 3, 2, c.hashes[2]), CC_ERR_AUTH);
+	assert_int_equal(check_head(&c, UINT32_MAX, 2, c.hashes[2]), CC_ERR_AUTH);
+	/* Beyond our chain: the server kept records from us. */
+	assert_int_equal(check_head(&c, 2, 3, c.hashes[2]), CC_ERR_SECURITY);
+	assert_int_equal(check_head(&c, 2, UINT32_MAX, c.hashes[2]), CC_ERR_SECURITY);
+	/* Another record at that place: the sender saw another history. */
+	memcpy(h, c.hashes[2], PROTO_HASH_LEN);
+	h[31] ^= 0x01;
+	assert_int_equal(check_head(&c, 2, 2, h), CC_ERR_SECURITY);
+	assert_int_equal(check_head(&c, 2, 2, c.hashes[1]), CC_ERR_SECURITY);
+	/* The security verdicts come first, whatever the epoch. */
+	assert_int_equal(check_head(&c, 9, 99, h), CC_ERR_SECURITY);
+	assert_int_equal(check_head(&c, 0, 2, h), CC_ERR_SECURITY);
+
+	/* A handover stays in the epoch: a head on it is fine. */
+	assert_int_equal(step(&c, PROTO_REC_ADMIN, &alice, &bob, 2), CC_OK);
+	assert_int_equal(check_head(&c, 2, 3, c.hashes[3]), CC_OK);
+	assert_int_equal(check_head(&c, 2, 2, c.hashes[2]), CC_OK);
+	/* The leave that closes the epoch ends it: a head on the leave is past
+	 * it (nobody sends in a closed epoch), one before it is fine. */
+	assert_int_equal(step(&c, PROTO_REC_LEAVE, &carol, &carol, 2), CC_OK);
+	assert_int_equal(check_head(&c, 2, 4, c.hashes[4]), CC_ERR_AUTH);
+	assert_int_equal(check_head(&c, 2, 3, c.hashes[3]), CC_OK);
+	/* The next epoch starts at its rekey. */
+	assert_int_equal(step(&c, PROTO_REC_REKEY, &alice, &alice, 3), CC_OK);
+	assert_int_equal(check_head(&c, 3, 5, c.hashes[5]), CC_OK);
+	assert_int_equal(check_head(&c, 3, 4, c.hashes[4]), CC_ERR_AUTH);
+	assert_int_equal(check_head(&c, 2, 5, c.hashes[5]), CC_ERR_AUTH);
+	e2e_chain_free(&c);
+
+	/* An empty chain holds no head at all. */
+	e2e_chain_init(&c, room_a);
+	assert_int_equal(check_head(&c, 0, 0, h), CC_ERR_SECURITY);
+	e2e_chain_free(&c);
+}
+
+/* A copy is a chain of its own: records applied to one do not reach the
+ * other, and both free cleanly. */
+static void test_chain_copy(void **state)
+{
+	(void)state;
+	struct e2e_chain c, copy, empty, empty_copy;
+	struct snap before, copy_before;
+
+	e2e_chain_init(&empty, room_b);
+	assert_int_equal(e2e_chain_copy(&empty_copy, &empty), CC_OK);
+	assert_int_equal(empty_copy.count, 0);
+	assert_memory_equal(empty_copy.room_id, room_b, PROTO_ROOM_ID_LEN);
+	assert_int_equal(step(&empty_copy, PROTO_REC_CREATE, &dave, &dave, 0), CC_OK);
+	assert_int_equal(empty.count, 0);
+	assert_null(empty.members);
+	e2e_chain_free(&empty_copy);
+	e2e_chain_free(&empty);
+
+	base_chain(&c);
+	snap_take(&c, &before);
+	assert_int_equal(e2e_chain_copy(&copy, &c), CC_OK);
+	assert_unchanged(&copy, &before);
+	assert_true(copy.members != c.members && copy.spans != c.spans &&
+		    copy.epochs != c.epochs && copy.hashes != c.hashes);
+
+	/* A record on the copy: the original is untouched. */
+	assert_int_equal(step(&copy, PROTO_REC_ADD, &alice, &dave, 3), CC_OK);
+	assert_unchanged(&c, &before);
+	assert_int_equal(copy.nmembers, 4);
+	snap_take(&copy, &copy_before);
+	/* Another on the original, in the same slot: the copy is untouched,
+	 * and the two now differ at record 3. */
+	assert_int_equal(step(&c, PROTO_REC_REKEY, &bob, &bob, 3), CC_OK);
+	assert_unchanged(&copy, &copy_before);
+	assert_memory_not_equal(c.hashes[3], copy.hashes[3], PROTO_HASH_LEN);
+	assert_memory_equal(c.hashes[2], copy.hashes[2], PROTO_HASH_LEN);
+	/* Both keep growing past their first arrays' room. */
+	for (uint32_t e = 4; e < 14; e++) {
+		assert_int_equal(step(&c, PROTO_REC_REKEY, &carol, &carol, e), CC_OK);
+		assert_int_equal(step(&copy, PROTO_REC_REKEY, &dave, &dave, e), CC_OK);
+	}
+	assert_int_equal(c.count, 14);
+	assert_int_equal(copy.count, 14);
+	assert_int_equal(c.nmembers, 3);
+	assert_int_equal(copy.nmembers, 4);
+	/* A copy of the grown chain too. */
+	struct e2e_chain again;
+	assert_int_equal(e2e_chain_copy(&again, &copy), CC_OK);
+	assert_int_equal(step(&again, PROTO_REC_REKEY, &alice, &alice, 14), CC_OK);
+	assert_int_equal(copy.count, 14);
+	assert_int_equal(again.count, 15);
+	e2e_chain_free(&again);
+	e2e_chain_free(&copy);
+	e2e_chain_free(&c);
+}
+
+/* The point of binding the epoch key to the opening record: a server that
+ * shows two members two different chains (here: the same creation, then
+ * bob's add to one and carol's to the other, each committing to the same
+ * secret) cannot make them share a key, so they cannot read each other. */
+static void test_chain_fork_keys(void **state)
+{
+	(void)state;
+	struct e2e_chain one, two;
+	uint8_t secret[E2E_KEY_LEN], key_one[E2E_KEY_LEN], key_two[E2E_KEY_LEN];
+	struct proto_record rec;
+	struct buf wire;
+
+	e2e_chain_init(&one, room_a);
+	next_record(&one, &rec, PROTO_REC_CREATE, &alice, &alice, 0);
+	sign(&rec, &alice, &wire);
+	assert_int_equal(apply_with(&one, &wire, &known_all), CC_OK);
+	assert_int_equal(e2e_chain_copy(&two, &one), CC_OK);
+	buf_free(&wire);
+	assert_int_equal(step(&one, PROTO_REC_ADD, &alice, &bob, 1), CC_OK);
+	assert_int_equal(step(&two, PROTO_REC_ADD, &alice, &carol, 1), CC_OK);
+	assert_memory_equal(e2e_chain_commit(&one, 1), e2e_chain_commit(&two, 1), PROTO_HASH_LEN);
+
+	epoch_secret(1, secret);
+	assert_int_equal(e2e_epoch_key(secret, room_a, 1, e2e_chain_epoch(&one, 1)->open_hash,
+				       key_one), CC_OK);
+	assert_int_equal(e2e_epoch_key(secret, room_a, 1, e2e_chain_epoch(&two, 1)->open_hash,
+				       key_two), CC_OK);
+	assert_memory_not_equal(key_one, key_two, E2E_KEY_LEN);
+
+	/* Bob's message on his chain does not open on carol's. */
+	struct proto_envelope env;
+	uint8_t text[16];
+	size_t n = 0;
+	header_for(&env, &bob, 1, 1);
+	env.head_seq = 1;
+	memcpy(env.head_hash, one.hashes[1], PROTO_HASH_LEN);
+	buf_init(&wire, PROTO_ENVELOPE_MAX);
+	assert_int_equal(e2e_message_seal(bob.seed, key_one, &env, (const uint8_t *)"psst", 4,
+					  &wire), CC_OK);
+	assert_int_equal(proto_envelope_decode(wire.data, wire.len, &env), CC_OK);
+	assert_int_equal(e2e_message_open(bob.pub, key_one, &env, text, &n), CC_OK);
+	assert_int_equal(e2e_message_open(bob.pub, key_two, &env, text, &n), CC_ERR_AUTH);
+	/* And carol's chain says why: the head is another record. */
+	const char *why = NULL;
+	assert_int_equal(e2e_chain_check_head(&two, 1, env.head_seq, env.head_hash, &why),
+			 CC_ERR_SECURITY);
+	assert_int_equal(e2e_chain_check_head(&one, 1, env.head_seq, env.head_hash, &why),
+			 CC_OK);
+	buf_free(&wire);
+	e2e_chain_free(&one);
+	e2e_chain_free(&two);
 }
 
 /* ---- setup ---- */
@@ -1135,13 +1856,17 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_signing_key_derive),
 		cmocka_unit_test(test_signing_cert),
+		cmocka_unit_test(test_signing_cert_versions),
 		cmocka_unit_test(test_key_wrap),
 		cmocka_unit_test(test_key_commit),
+		cmocka_unit_test(test_epoch_key),
 		cmocka_unit_test(test_title),
 		cmocka_unit_test(test_message_round_trip),
 		cmocka_unit_test(test_message_not_utf8),
 		cmocka_unit_test(test_message_bit_flips),
 		cmocka_unit_test(test_message_wrong_keys),
+		cmocka_unit_test(test_message_head),
+		cmocka_unit_test(test_message_verify_decrypt),
 		cmocka_unit_test(test_record_sign_verify),
 		cmocka_unit_test(test_chain_build),
 		cmocka_unit_test(test_chain_create_rules),
@@ -1151,9 +1876,15 @@ int main(void)
 		cmocka_unit_test(test_chain_admin),
 		cmocka_unit_test(test_chain_rekey),
 		cmocka_unit_test(test_chain_expire),
+		cmocka_unit_test(test_chain_names),
+		cmocka_unit_test(test_chain_epochs),
 		cmocka_unit_test(test_chain_refusals),
 		cmocka_unit_test(test_chain_auth_before_rules),
 		cmocka_unit_test(test_chain_end),
+		cmocka_unit_test(test_chain_extends),
+		cmocka_unit_test(test_chain_check_head),
+		cmocka_unit_test(test_chain_copy),
+		cmocka_unit_test(test_chain_fork_keys),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -83,19 +83,20 @@ static void test_kick(void **state)
 	rt_create(alice, "bob,carol", "Kick", three, room);
 	join_all(c, 3, room);
 	say_heard(alice, room, "before the kick", c + 1, 2);
-	/* What carol's client held before: the epoch-0 key. */
-	assert_int_equal(lc_home_key(carol_home, room, 0, carol_old), 0);
+	/* What carol's client held before: the key of epoch 2 (the room's
+	 * creation opened one epoch per member added). */
+	assert_int_equal(lc_home_key(carol_home, room, 2, carol_old), 0);
 
 	ev = rt_cmd(alice, "member_kicked", "/kick carol");
 	assert_string_equal(itest_json_str(ev, "room"), room);
 	assert_string_equal(itest_json_str(ev, "nick"), "carol");
 	assert_string_equal(itest_json_str(ev, "by"), "alice");
-	assert_int_equal(itest_json_int(ev, "epoch", -1), 1);
+	assert_int_equal(itest_json_int(ev, "epoch", -1), 3);
 	json_decref(ev);
-	see_kicked(bob, room, "carol", "alice", 1);
+	see_kicked(bob, room, "carol", "alice", 3);
 	lc_see(carol, "expelled", room, "by", "alice", NULL);
 
-	/* The next message is in epoch 1: bob reads it, carol hears nothing. */
+	/* The next message is in epoch 3: bob reads it, carol hears nothing. */
 	struct itest_client *bob_only[] = {bob};
 	say_heard(alice, room, "secret", bob_only, 1);
 	assert_true(itest_client_expect_silence(carol, 500));
@@ -107,14 +108,14 @@ static void test_kick(void **state)
 	lc_rooms_empty(carol);
 	json_decref(lc_cmd_error(carol, "not_joined", "/say %s let me back", room));
 	json_decref(lc_cmd_error(carol, "no_room", "let me back"));
-	lc_rooms_has(alice, room, "alice", 2, 1);
+	lc_rooms_has(alice, room, "alice", 2, 3);
 
 	/* Nor does the server take her messages, in either epoch, from her own
 	 * key on a session of her own. */
 	struct ichan w;
 	lc_wc_open(&w, f.port, carol_home, "carol");
-	lc_wc_send_expect(&w, room, 1, "carol", 100, CC_ERR_NO_SUCH_ROOM);
-	lc_wc_send_expect(&w, room, 0, "carol", 101, CC_ERR_NO_SUCH_ROOM);
+	lc_wc_send_expect(&w, room, 3, "carol", 100, CC_ERR_NO_SUCH_ROOM);
+	lc_wc_send_expect(&w, room, 2, "carol", 101, CC_ERR_NO_SUCH_ROOM);
 	ichan_close(&w);
 	assert_true(itest_client_expect_silence(bob, 200));
 
@@ -123,19 +124,19 @@ static void test_kick(void **state)
 	uint8_t *blob = rt_sql_blob(&len, "SELECT hex(blob) FROM messages ORDER BY msg_id DESC"
 				    " LIMIT 1");
 	assert_int_equal(lc_open_envelope(carol_old, blob, len, text, sizeof text, &epoch), -1);
-	assert_int_equal(epoch, 1);
+	assert_int_equal(epoch, 3);
 	for (uint32_t e = 0; e <= 5; e++)
 		if (lc_home_key(carol_home, room, e, key) == 0)
 			assert_int_equal(lc_open_envelope(key, blob, len, text, sizeof text, NULL), -1);
 	/* The server never had a key of hers for the new epoch to give. */
 	assert_int_equal(rt_sql_int("SELECT count(*) FROM room_keys WHERE user = %lld AND"
-				    " epoch >= 1", lc_user_id("carol")), 0);
-	/* Positive control: bob's epoch-1 key opens it (and his epoch-0 key
+				    " epoch >= 3", lc_user_id("carol")), 0);
+	/* Positive control: bob's epoch-3 key opens it (and his epoch-2 key
 	 * does not: the key really changed). */
-	assert_int_equal(lc_home_key(bob_home, room, 1, key), 0);
+	assert_int_equal(lc_home_key(bob_home, room, 3, key), 0);
 	assert_int_equal(lc_open_envelope(key, blob, len, text, sizeof text, NULL), 0);
 	assert_string_equal(text, "secret");
-	assert_int_equal(lc_home_key(bob_home, room, 0, key), 0);
+	assert_int_equal(lc_home_key(bob_home, room, 2, key), 0);
 	assert_memory_equal(key, carol_old, LC_KEY_LEN);
 	assert_int_equal(lc_open_envelope(key, blob, len, text, sizeof text, NULL), -1);
 	free(blob);
@@ -168,7 +169,7 @@ static void test_admin_handover(void **state)
 	json_decref(ev);
 	lc_see(bob, "admin_changed", room, "admin", "bob", "by", "alice", NULL);
 	lc_see(carol, "admin_changed", room, "admin", "bob", "by", "alice", NULL);
-	lc_rooms_has(carol, room, "bob", 3, 0);
+	lc_rooms_has(carol, room, "bob", 3, 2);
 
 	/* alice is an ordinary member now. */
 	json_decref(lc_cmd_error(alice, "not_admin", "/add dave"));
@@ -179,24 +180,25 @@ static void test_admin_handover(void **state)
 	lc_wc_open(&w, f.port, lc_home(&f, "alice"), "alice");
 	lc_wc_change_expect(&w, PROTO_ROOM_ADD, room, CC_ERR_NOT_ADMIN);
 	lc_wc_change_expect(&w, PROTO_ROOM_KICK, room, CC_ERR_NOT_ADMIN);
-	lc_wc_change_expect(&w, PROTO_ROOM_REKEY, room, CC_ERR_NOT_ADMIN);
+	/* (A rekey any member may make: refused for its empty records only.) */
+	lc_wc_change_expect(&w, PROTO_ROOM_REKEY, room, CC_ERR_MALFORMED);
 	lc_wc_change_expect(&w, PROTO_ROOM_ADMIN, room, CC_ERR_NOT_ADMIN);
 	ichan_close(&w);
 	lc_rooms_empty(dave);
-	/* bob is the admin: he adds dave, then expels him (epoch 1). */
+	/* bob is the admin: he adds dave (epoch 3), then expels him (epoch 4). */
 	ev = rt_cmd(bob, "member_added", "/add dave");
 	assert_string_equal(itest_json_str(ev, "nick"), "dave");
 	assert_string_equal(itest_json_str(ev, "by"), "bob");
 	json_decref(ev);
 	lc_see(alice, "member_added", room, "nick", "dave", "by", "bob", NULL);
 	lc_see(carol, "member_added", room, "nick", "dave", "by", "bob", NULL);
-	lc_rooms_has(dave, room, "bob", 4, 0);
+	lc_rooms_has(dave, room, "bob", 4, 3);
 	ev = rt_cmd(bob, "member_kicked", "/kick dave");
 	assert_string_equal(itest_json_str(ev, "nick"), "dave");
-	assert_int_equal(itest_json_int(ev, "epoch", -1), 1);
+	assert_int_equal(itest_json_int(ev, "epoch", -1), 4);
 	json_decref(ev);
-	see_kicked(alice, room, "dave", "bob", 1);
-	see_kicked(carol, room, "dave", "bob", 1);
+	see_kicked(alice, room, "dave", "bob", 4);
+	see_kicked(carol, room, "dave", "bob", 4);
 	lc_rooms_empty(dave);
 
 	/* Not the admin any more, alice may leave; bob, the admin, online and
@@ -205,13 +207,13 @@ static void test_admin_handover(void **state)
 	assert_string_equal(itest_json_str(ev, "room"), room);
 	json_decref(ev);
 	lc_see(bob, "member_left", room, "nick", "alice", NULL);
-	see_rekeyed(bob, room, 2, "bob");
+	see_rekeyed(bob, room, 5, "bob");
 	lc_see(carol, "member_left", room, "nick", "alice", NULL);
-	see_rekeyed(carol, room, 2, "bob");
+	see_rekeyed(carol, room, 5, "bob");
 	struct itest_client *carol_only[] = {carol};
-	say_heard(bob, room, "in epoch two", carol_only, 1);
-	assert_int_equal(rt_sql_int("SELECT epoch FROM messages ORDER BY msg_id DESC LIMIT 1"), 2);
-	lc_rooms_has(bob, room, "bob", 2, 2);
+	say_heard(bob, room, "in epoch five", carol_only, 1);
+	assert_int_equal(rt_sql_int("SELECT epoch FROM messages ORDER BY msg_id DESC LIMIT 1"), 5);
+	lc_rooms_has(bob, room, "bob", 2, 5);
 	lc_rooms_empty(alice);
 	json_decref(lc_cmd_error(alice, "no_such_room", "/join %s", room));
 	assert_true(itest_client_expect_silence(alice, 200));
@@ -220,11 +222,11 @@ static void test_admin_handover(void **state)
 	ev = lc_cmd_error(bob, "must_transfer_admin", "/leave %s", room);
 	assert_string_equal(itest_json_str(ev, "room"), room);
 	json_decref(ev);
-	lc_rooms_has(carol, room, "bob", 2, 2);
+	lc_rooms_has(carol, room, "bob", 2, 5);
 	/* ...but the last member may, and the room ends with it. */
 	json_decref(rt_cmd(carol, "left", "/leave %s", room));
 	lc_see(bob, "member_left", room, "nick", "carol", NULL);
-	see_rekeyed(bob, room, 3, "bob");
+	see_rekeyed(bob, room, 6, "bob");
 	json_decref(rt_cmd(bob, "left", "/leave %s", room));
 	lc_rooms_empty(bob);
 	lc_rooms_empty(carol);
@@ -251,12 +253,17 @@ static void test_owed_rekey_offline_admin(void **state)
 	struct itest_client *bob = c[0], *carol = c[1], *dave = c[2];
 	rt_create(bob, "carol,dave", "Owed", members, room);
 	join_all(c, 3, room);
-	say_heard(bob, room, "epoch zero", c + 1, 2);
+	say_heard(bob, room, "epoch two", c + 1, 2);
 	rt_quit(bob);
 
+	/* carol leaves: the epoch closes; bob, the admin, is the member who
+	 * makes the next one, and dave leaves it to him (he has nothing to
+	 * say). */
 	json_decref(rt_cmd(carol, "left", "/leave %s", room));
 	lc_see(dave, "member_left", room, "nick", "carol", NULL);
 	assert_int_equal(rt_sql_int("SELECT rekey_owed FROM rooms"), 1);
+	assert_int_equal(rt_sql_int("SELECT closed FROM rooms"), 1);
+	assert_true(itest_client_expect_silence(dave, 300));
 
 	/* bob comes back with a command already waiting: the owed key is made
 	 * first, before it runs. */
@@ -264,28 +271,29 @@ static void test_owed_rekey_offline_admin(void **state)
 	assert_non_null(bob);
 	assert_int_equal(itest_client_send(bob, "/rooms"), 0);
 	lc_see(bob, "registered", NULL, "nick", "bob", NULL);
-	see_rekeyed(bob, room, 1, "bob");
+	see_rekeyed(bob, room, 3, "bob");
 	json_t *ev = itest_client_expect(bob, "rooms", ITEST_TIMEOUT_MS);
 	assert_non_null(ev);
 	json_t *r = rt_rooms_find(json_object_get(ev, "rooms"), room);
 	assert_non_null(r);
-	assert_int_equal(itest_json_int(r, "epoch", -1), 1);
+	assert_int_equal(itest_json_int(r, "epoch", -1), 3);
 	assert_int_equal(itest_json_int(r, "members", -1), 2);
 	json_decref(ev);
-	see_rekeyed(dave, room, 1, "bob");
+	see_rekeyed(dave, room, 3, "bob");
 	assert_int_equal(rt_sql_int("SELECT rekey_owed FROM rooms"), 0);
-	/* Only the members left have a key of epoch 1. */
-	assert_int_equal(rt_sql_int("SELECT count(*) FROM room_keys WHERE epoch = 1"), 2);
-	assert_int_equal(rt_sql_int("SELECT count(*) FROM room_keys WHERE epoch = 1 AND user = %lld",
+	assert_int_equal(rt_sql_int("SELECT closed FROM rooms"), 0);
+	/* Only the members left have a key of epoch 3. */
+	assert_int_equal(rt_sql_int("SELECT count(*) FROM room_keys WHERE epoch = 3"), 2);
+	assert_int_equal(rt_sql_int("SELECT count(*) FROM room_keys WHERE epoch = 3 AND user = %lld",
 				    lc_user_id("carol")), 0);
 
 	/* dave hears bob in the new epoch. */
 	ev = rt_join(bob, room, 0);
-	assert_int_equal(itest_json_int(ev, "epoch", -1), 1);
+	assert_int_equal(itest_json_int(ev, "epoch", -1), 3);
 	json_decref(ev);
 	struct itest_client *dave_only[] = {dave};
 	say_heard(bob, room, "after the rekey", dave_only, 1);
-	assert_int_equal(rt_sql_int("SELECT epoch FROM messages ORDER BY msg_id DESC LIMIT 1"), 1);
+	assert_int_equal(rt_sql_int("SELECT epoch FROM messages ORDER BY msg_id DESC LIMIT 1"), 3);
 	assert_true(itest_client_expect_silence(carol, 200));
 
 	c[0] = bob;
@@ -335,9 +343,9 @@ static void test_nick_expiry(void **state)
 	struct itest_client *alice = itest_client_start(f.port, lc_home(&f, "alice"), "alice", NULL);
 	assert_non_null(alice);
 	lc_see(alice, "registered", NULL, "nick", "alice", NULL);
-	lc_see(alice, "member_expired", room, "nick", "carol", NULL);
-	see_rekeyed(alice, room, 1, "alice");
-	lc_rooms_has(alice, room, "alice", 2, 1);
+	lc_see(alice, "member_expired", room, "nick", "carol", "by", "alice", NULL);
+	see_rekeyed(alice, room, 3, "alice");
+	lc_rooms_has(alice, room, "alice", 2, 3);
 	assert_int_equal(rt_sql_int("SELECT count(*) FROM room_gone"), 0);
 	assert_int_equal(rt_sql_int("SELECT rekey_owed FROM rooms"), 0);
 
@@ -345,7 +353,7 @@ static void test_nick_expiry(void **state)
 	ev = rt_join(bob, room, 0);
 	static const char *const two[] = {"alice", "bob", NULL};
 	assert_true(rt_same_list(json_object_get(ev, "members"), two));
-	assert_int_equal(itest_json_int(ev, "epoch", -1), 1);
+	assert_int_equal(itest_json_int(ev, "epoch", -1), 3);
 	json_decref(ev);
 	json_decref(rt_join(alice, room, 0));
 	struct itest_client *bob_only[] = {bob};
@@ -399,12 +407,12 @@ static void test_admin_expiry(void **state)
 	struct itest_client *bob = itest_client_start(f.port, lc_home(&f, "bob"), "bob", NULL);
 	assert_non_null(bob);
 	lc_see(bob, "registered", NULL, "nick", "bob", NULL);
-	lc_see(bob, "member_expired", room, "nick", "alice", NULL);
-	see_rekeyed(bob, room, 1, "bob");
-	lc_rooms_has(bob, room, "bob", 2, 1);
-	lc_see(carol, "member_expired", room, "nick", "alice", NULL);
-	see_rekeyed(carol, room, 1, "bob");
-	lc_rooms_has(carol, room, "bob", 2, 1);
+	lc_see(bob, "member_expired", room, "nick", "alice", "by", "bob", "admin", "bob", NULL);
+	see_rekeyed(bob, room, 3, "bob");
+	lc_rooms_has(bob, room, "bob", 2, 3);
+	lc_see(carol, "member_expired", room, "nick", "alice", "by", "bob", "admin", "bob", NULL);
+	see_rekeyed(carol, room, 3, "bob");
+	lc_rooms_has(carol, room, "bob", 2, 3);
 	assert_int_equal(rt_sql_int("SELECT count(*) FROM users WHERE nick_lower = 'alice'"), 0);
 	assert_int_equal(rt_sql_int("SELECT count(*) FROM users WHERE nick_lower = 'carol'"), 1);
 
@@ -424,7 +432,7 @@ static void test_admin_expiry(void **state)
 	struct itest_client *erin = rt_client(f.port, lc_home(&f, "erin"), "erin", "erin");
 	assert_int_equal(rt_sql_int("SELECT count(*) FROM users WHERE nick_lower IN"
 				    " ('bob', 'carol', 'erin')"), 3);
-	lc_rooms_has(carol, room, "carol", 2, 1);
+	lc_rooms_has(carol, room, "carol", 2, 3);
 
 	struct itest_client *all[] = {bob, carol, erin};
 	lc_quit_all(all, 3);
@@ -450,7 +458,7 @@ static void test_expired_leaver(void **state)
 	json_decref(rt_cmd(c[2], "left", "/leave %s", room));
 	for (int i = 0; i < 2; i++) {
 		lc_see(c[i], "member_left", room, "nick", "carol", NULL);
-		see_rekeyed(c[i], room, 1, "alice");
+		see_rekeyed(c[i], room, 3, "alice");
 	}
 	rt_quit(c[2]);
 
@@ -464,7 +472,7 @@ static void test_expired_leaver(void **state)
 	/* The room's history is unchanged: bob opens it again. */
 	json_t *ev = rt_join(bob, room, 0);
 	assert_true(rt_same_list(json_object_get(ev, "members"), two));
-	assert_int_equal(itest_json_int(ev, "epoch", -1), 1);
+	assert_int_equal(itest_json_int(ev, "epoch", -1), 3);
 	json_decref(ev);
 	struct itest_client *bob_only[] = {bob};
 	say_heard(alice, room, "still readable", bob_only, 1);
@@ -500,7 +508,7 @@ static void test_expired_sender_history(void **state)
 	struct itest_client *bob = rt_client(f.port, lc_home(&f, "bob"), "bob", "bob");
 	/* alice (connected all along) signs carol out first. */
 	lc_see(alice, "member_expired", room, "nick", "carol", NULL);
-	see_rekeyed(alice, room, 1, "alice");
+	see_rekeyed(alice, room, 3, "alice");
 	json_decref(rt_join(bob, room, 1));
 	lc_expect_msg(bob, room, "carol", "carol's last words", 1);
 
@@ -510,8 +518,9 @@ static void test_expired_sender_history(void **state)
 }
 
 /* The admin and its heir (the earliest-joined other member) both stay away:
- * the next member in line, connected, signs both out and takes the role,
- * as the server already gave it. */
+ * the next member in line, connected, signs both out; the chain hands the
+ * role down the line of joining (to bob, then to carol), as the server
+ * already did. */
 static void test_admin_and_heir_expire(void **state)
 {
 	struct lc_fixture f;
@@ -532,10 +541,10 @@ static void test_admin_and_heir_expire(void **state)
 	assert_int_equal(rt_sql_int("SELECT count(*) FROM users WHERE nick_lower IN"
 				    " ('alice', 'bob')"), 0);
 	assert_int_equal(rt_sql_int("SELECT admin_user FROM rooms"), lc_user_id("carol"));
-	lc_see(carol, "member_expired", room, "nick", "alice", NULL);
-	lc_see(carol, "member_expired", room, "nick", "bob", NULL);
-	see_rekeyed(carol, room, 1, "carol");
-	lc_rooms_has(carol, room, "carol", 1, 1);
+	lc_see(carol, "member_expired", room, "nick", "alice", "by", "carol", "admin", "bob", NULL);
+	lc_see(carol, "member_expired", room, "nick", "bob", "by", "carol", "admin", "carol", NULL);
+	see_rekeyed(carol, room, 3, "carol");
+	lc_rooms_has(carol, room, "carol", 1, 3);
 
 	struct itest_client *all[] = {carol, erin};
 	lc_quit_all(all, 2);
@@ -565,7 +574,7 @@ static void test_old_epoch_replay(void **state)
 		rt_expect_msg(ab[i], room, "carol", "old from carol", s.seq, s.msg_id);
 
 	json_decref(rt_cmd(alice, "member_kicked", "/kick carol"));
-	see_kicked(bob, room, "carol", "alice", 1);
+	see_kicked(bob, room, "carol", "alice", 3);
 	lc_see(carol, "expelled", room, "by", "alice", NULL);
 	json_decref(rt_cmd(alice, "member_added", "/add dave"));
 	lc_see(bob, "member_added", room, "nick", "dave", "by", "alice", NULL);
@@ -575,7 +584,7 @@ static void test_old_epoch_replay(void **state)
 	for (int i = 0; i < 2; i++)
 		json_decref(rt_cmd(bd[i], "disconnected", "/disconnect"));
 
-	/* The server (or whoever holds its disk) stores both epoch-0 envelopes
+	/* The server (or whoever holds its disk) stores both epoch-2 envelopes
 	 * again as new messages. */
 	long long r = lc_room_row(room);
 	char *out = rt_sql("INSERT INTO messages(room, msg_id, sender, epoch, ts_ms, blob)"
@@ -584,16 +593,17 @@ static void test_old_epoch_replay(void **state)
 			   "UPDATE rooms SET last_msg_id = 5 WHERE id = %lld", r, r);
 	free(out);
 
-	/* bob has the old key and saw both: replays. dave joined in epoch 1
-	 * and has no key for them. Neither is ever shown. */
+	/* Epoch 2 ended with carol's kick, before they were stored: bob (who
+	 * has its key, and saw both) and dave (who joined in epoch 4 and has
+	 * none) refuse them alike. Neither is ever shown. */
 	ev = rt_join(bob, room, 2);
 	json_decref(ev);
-	json_decref(rt_expect_room_error(bob, "replayed", room, "alice"));
-	json_decref(rt_expect_room_error(bob, "replayed", room, "carol"));
+	json_decref(rt_expect_room_error(bob, "stale_epoch", room, "alice"));
+	json_decref(rt_expect_room_error(bob, "stale_epoch", room, "carol"));
 	ev = rt_join(dave, room, 2);
 	json_decref(ev);
-	json_decref(rt_expect_room_error(dave, "no_key", room, "alice"));
-	json_decref(rt_expect_room_error(dave, "no_key", room, "carol"));
+	json_decref(rt_expect_room_error(dave, "stale_epoch", room, "alice"));
+	json_decref(rt_expect_room_error(dave, "stale_epoch", room, "carol"));
 
 	/* And the room goes on. */
 	say_heard(alice, room, "still here", bd, 2);
@@ -626,14 +636,14 @@ static void test_periodic_rekey(void **state)
 	struct itest_client *to_bob[] = {bob};
 	say_heard(alice, room, "one", to_bob, 1);
 	say_heard(alice, room, "two", to_bob, 1);
-	assert_int_equal(rt_sql_int("SELECT epoch FROM rooms"), 0);
-	/* The third message makes the admin's client start epoch 1 by itself. */
-	say_heard(alice, room, "three", to_bob, 1);
-	see_rekeyed(alice, room, 1, "alice");
-	see_rekeyed(bob, room, 1, "alice");
 	assert_int_equal(rt_sql_int("SELECT epoch FROM rooms"), 1);
+	/* The third message makes the admin's client start epoch 2 by itself. */
+	say_heard(alice, room, "three", to_bob, 1);
+	see_rekeyed(alice, room, 2, "alice");
+	see_rekeyed(bob, room, 2, "alice");
+	assert_int_equal(rt_sql_int("SELECT epoch FROM rooms"), 2);
 	say_heard(alice, room, "four, under the new key", to_bob, 1);
-	assert_int_equal(rt_sql_int("SELECT epoch FROM messages ORDER BY msg_id DESC LIMIT 1"), 1);
+	assert_int_equal(rt_sql_int("SELECT epoch FROM messages ORDER BY msg_id DESC LIMIT 1"), 2);
 	struct itest_client *both[] = {alice, bob};
 	lc_quit_all(both, 2);
 	lc_stop(&f);

@@ -36,13 +36,16 @@ static const char *const three[] = {"alice", "bob", "carol", NULL};
 
 /* ---- checks (the server: rt_start, itest_rooms.h) ------------------------ */
 
-/* One entry of a /rooms listing, checked. */
+/* One entry of a /rooms listing, checked. A title shows only once the
+ * client has checked the room's key (the creator, or a member who joined
+ * once): title NULL means none yet, and the entry unverified. */
 static void check_listing(json_t *rooms, const char *room, const char *title, const char *admin,
 			  int members, int unread, int epoch)
 {
 	json_t *r = rt_rooms_find(rooms, room);
 	assert_non_null(r);
-	assert_string_equal(itest_json_str(r, "title"), title);
+	assert_string_equal(itest_json_str(r, "title"), title ? title : "");
+	assert_int_equal(json_is_true(json_object_get(r, "verified")), title != NULL);
 	assert_string_equal(itest_json_str(r, "admin"), admin);
 	assert_int_equal(itest_json_int(r, "members", -1), members);
 	assert_int_equal(itest_json_int(r, "epoch", -1), epoch);
@@ -76,11 +79,12 @@ static void test_workflow(void **state)
 	struct itest_client *alice = c[0], *bob = c[1], *carol = c[2], *dave = c[3];
 
 	rt_create(alice, "bob,carol", title, three, room);
-	/* Each member lists it, and reads its title; dave is not in it. */
+	/* Each member lists it; only its creator has checked its key yet, and
+	 * reads its title (one epoch per member added: 2); dave is not in it. */
 	for (int i = 0; i < 3; i++) {
 		rooms = rt_rooms(c[i]);
 		assert_int_equal(json_array_size(rooms), 1);
-		check_listing(rooms, room, title, "alice", 3, 0, 0);
+		check_listing(rooms, room, i == 0 ? title : NULL, "alice", 3, 0, 2);
 		json_decref(rooms);
 	}
 	expect_rooms_empty(dave);
@@ -90,9 +94,12 @@ static void test_workflow(void **state)
 		assert_string_equal(itest_json_str(ev, "title"), title);
 		assert_string_equal(itest_json_str(ev, "admin"), "alice");
 		assert_true(rt_same_list(json_object_get(ev, "members"), three));
-		assert_int_equal(itest_json_int(ev, "epoch", -1), 0);
+		assert_int_equal(itest_json_int(ev, "epoch", -1), 2);
 		json_decref(ev);
 	}
+	rooms = rt_rooms(bob);
+	check_listing(rooms, room, title, "alice", 3, 0, 2);
+	json_decref(rooms);
 
 	/* alice talks (a plain line: the current room), the others hear her. */
 	s = rt_say(alice, room, "hello from alice", 1);
@@ -107,11 +114,13 @@ static void test_workflow(void **state)
 	rt_expect_msg(alice, room, "bob", "hi alice, bob here \xe2\x9c\x93", 1, 2);
 	rt_expect_msg(carol, room, "bob", "hi alice, bob here \xe2\x9c\x93", 1, 2);
 
-	/* alice adds dave: she and the joined members are told. */
+	/* alice adds dave: she and the joined members are told, and the room
+	 * has a new epoch (3), whose key dave gets and nobody's older one. */
 	ev = rt_cmd(alice, "member_added", "/add dave");
 	assert_string_equal(itest_json_str(ev, "room"), room);
 	assert_string_equal(itest_json_str(ev, "nick"), "dave");
 	assert_string_equal(itest_json_str(ev, "by"), "alice");
+	assert_int_equal(itest_json_int(ev, "epoch", -1), 3);
 	json_decref(ev);
 	for (int i = 1; i < 3; i++) {
 		ev = itest_client_expect(c[i], "member_added", ITEST_TIMEOUT_MS);
@@ -119,24 +128,25 @@ static void test_workflow(void **state)
 		assert_string_equal(itest_json_str(ev, "room"), room);
 		assert_string_equal(itest_json_str(ev, "nick"), "dave");
 		assert_string_equal(itest_json_str(ev, "by"), "alice");
+		assert_int_equal(itest_json_int(ev, "epoch", -1), 3);
 		json_decref(ev);
 	}
 
-	/* dave's history starts when he was added. */
+	/* dave's history starts when he was added; numbers count per epoch. */
 	s = rt_say(alice, room, "welcome dave", 1);
-	assert_int_equal(s.seq, 2);
+	assert_int_equal(s.seq, 1);
 	assert_int_equal(s.msg_id, 3);
-	rt_expect_msg(bob, room, "alice", "welcome dave", 2, 3);
-	rt_expect_msg(carol, room, "alice", "welcome dave", 2, 3);
+	rt_expect_msg(bob, room, "alice", "welcome dave", 1, 3);
+	rt_expect_msg(carol, room, "alice", "welcome dave", 1, 3);
 	rooms = rt_rooms(dave);
 	assert_int_equal(json_array_size(rooms), 1);
-	check_listing(rooms, room, title, "alice", 4, 1, 0);
+	check_listing(rooms, room, NULL, "alice", 4, 1, 3);
 	json_decref(rooms);
 	ev = rt_join(dave, room, 1);
 	assert_string_equal(itest_json_str(ev, "title"), title);
 	assert_true(rt_same_list(json_object_get(ev, "members"), four));
 	json_decref(ev);
-	rt_expect_msg(dave, room, "alice", "welcome dave", 2, 3);
+	rt_expect_msg(dave, room, "alice", "welcome dave", 1, 3);
 
 	/* Live for all four now. */
 	s = rt_say(carol, room, "hi dave", 0);
@@ -153,22 +163,22 @@ static void test_workflow(void **state)
 	for (int i = 0; i < 2; i++) {
 		s = rt_say(alice, room, out[i], 1);
 		assert_int_equal(s.msg_id, 5 + i);
-		rt_expect_msg(carol, room, "alice", out[i], 3 + i, 5 + i);
-		rt_expect_msg(dave, room, "alice", out[i], 3 + i, 5 + i);
+		rt_expect_msg(carol, room, "alice", out[i], 2 + i, 5 + i);
+		rt_expect_msg(dave, room, "alice", out[i], 2 + i, 5 + i);
 	}
 	rooms = rt_rooms(bob);
-	check_listing(rooms, room, title, "alice", 4, 2, 0);
+	check_listing(rooms, room, title, "alice", 4, 2, 3);
 	json_decref(rooms);
 	/* Rejoining: exactly the two he missed, in order (the next event after
 	 * "disconnected" is "joined": nothing leaked while he was away). */
 	json_decref(rt_join(bob, room, 2));
-	rt_expect_msg(bob, room, "alice", out[0], 3, 5);
-	rt_expect_msg(bob, room, "alice", out[1], 4, 6);
+	rt_expect_msg(bob, room, "alice", out[0], 2, 5);
+	rt_expect_msg(bob, room, "alice", out[1], 3, 6);
 	/* And live again. */
 	s = rt_say(alice, room, "live again", 1);
 	assert_int_equal(s.msg_id, 7);
 	for (int i = 1; i < 4; i++)
-		rt_expect_msg(c[i], room, "alice", "live again", 5, 7);
+		rt_expect_msg(c[i], room, "alice", "live again", 4, 7);
 
 	/* No one heard an echo of their own messages, nor anything else. */
 	for (int i = 0; i < 4; i++) {
@@ -226,7 +236,7 @@ static void test_persistence(void **state)
 
 	/* carol had read neither "two" nor "three": both wait for her. */
 	rooms = rt_rooms(c[2]);
-	check_listing(rooms, room, "Kept", "alice", 3, 2, 0);
+	check_listing(rooms, room, "Kept", "alice", 3, 2, 2);
 	json_decref(rooms);
 	json_decref(rt_join(c[2], room, 2));
 	rt_expect_msg(c[2], room, "alice", "two", 2, 2);
@@ -401,31 +411,31 @@ static void test_access_control(void **state)
 	assert_string_equal(itest_json_str(ev, "room"), room);
 	json_decref(ev);
 	rooms = rt_rooms(alice);
-	check_listing(rooms, room, "Secret", "alice", 3, -1, 0);
+	check_listing(rooms, room, "Secret", "alice", 3, -1, 2);
 	json_decref(rooms);
 
 	/* A member may: the others are told, and the room is gone for her.
-	 * A departure starts a new epoch: alice's client (the admin's) makes
-	 * the new key by itself, and bob gets it. */
+	 * A departure closes the epoch: alice's client (the first member who
+	 * stays) makes the new key by itself, and bob gets it. */
 	ev = rt_cmd(carol, "left", "%s", line);
 	assert_string_equal(itest_json_str(ev, "room"), room);
 	json_decref(ev);
 	for (int i = 0; i < 2; i++)
-		rt_expect_left(c[i], room, "carol", 1, "alice");
+		rt_expect_left(c[i], room, "carol", 3, "alice");
 	expect_rooms_empty(carol);
 	snprintf(line, sizeof line, "/join %s", room);
 	json_decref(expect_cmd_error(carol, "no_such_room", line));
 	rooms = rt_rooms(alice);
-	check_listing(rooms, room, "Secret", "alice", 2, -1, 1);
+	check_listing(rooms, room, "Secret", "alice", 2, -1, 3);
 	json_decref(rooms);
 	s = rt_say(alice, room, "after carol left", 1);
-	rt_expect_msg(bob, room, "alice", "after carol left", 2, 2);
+	rt_expect_msg(bob, room, "alice", "after carol left", 1, 2);
 	rt_ping(carol);
 
 	/* bob leaves; alice, alone, may leave too, and the room ends. */
 	snprintf(line, sizeof line, "/leave %s", room);
 	json_decref(rt_cmd(bob, "left", "%s", line));
-	rt_expect_left(alice, room, "bob", 2, "alice");
+	rt_expect_left(alice, room, "bob", 4, "alice");
 	json_decref(rt_cmd(alice, "left", "%s", line));
 	expect_rooms_empty(alice);
 	expect_rooms_empty(bob);
@@ -490,12 +500,12 @@ static void wc_join_last_record(struct ichan *w, const uint8_t room[PROTO_ROOM_I
 	ichan_answer(w, id, &m);
 	assert_int_equal(m.type, PROTO_ROOM_STATE);
 	struct proto_list_iter it;
-	struct proto_blob_item rec;
-	proto_list_iter_init(&it, &m.u.room_state.records, PROTO_ITEM_BLOB);
+	struct proto_chain_item rec;
+	proto_list_iter_init(&it, &m.u.room_state.records, PROTO_ITEM_CHAIN);
 	buf_reset(last);
 	while (proto_list_next(&it, &rec) == CC_OK) {
 		buf_reset(last);
-		assert_int_equal(buf_put_bytes(last, rec.data.p, rec.data.len), CC_OK);
+		assert_int_equal(buf_put_bytes(last, rec.record.p, rec.record.len), CC_OK);
 	}
 	assert_true(last->len > 0);
 	ichan_answer(w, id, &m);
@@ -575,9 +585,8 @@ static void test_server_refuses(void **state)
 	ichan_expect_error(&w, &m, CC_ERR_NO_SUCH_ROOM);
 	memset(&m, 0, sizeof m);
 	m.type = PROTO_ROOM_ADD;
-	memcpy(m.u.room_add.room_id, room_id, PROTO_ROOM_ID_LEN);
-	m.u.room_add.record = (struct proto_bytes){(const uint8_t *)"junk", 4};
-	m.u.room_add.wrapped = (struct proto_bytes){(const uint8_t *)"junk", 4};
+	memcpy(m.u.room_rekey.room_id, room_id, PROTO_ROOM_ID_LEN);
+	m.u.room_rekey.title_ct = (struct proto_bytes){(const uint8_t *)"junk", 4};
 	ichan_expect_error(&w, &m, CC_ERR_NO_SUCH_ROOM);
 	ichan_close(&w);
 	marker(c, room, "marker one");
@@ -594,6 +603,9 @@ static void test_server_refuses(void **state)
 	ichan_junk_envelope(&env, room_id, 1, "bob", 1);
 	msg_send(&m, &env);
 	ichan_expect_error(&w, &m, CC_ERR_STALE_EPOCH);
+	ichan_junk_envelope(&env, room_id, 3, "bob", 1);
+	msg_send(&m, &env);
+	ichan_expect_error(&w, &m, CC_ERR_STALE_EPOCH);
 	/* Text over 16384 bytes is not stored, whoever made the envelope. */
 	oversized_envelope(&env, room_id, "bob");
 	msg_send(&m, &env);
@@ -604,9 +616,8 @@ static void test_server_refuses(void **state)
 	/* Only the admin adds, whatever the record says. */
 	memset(&m, 0, sizeof m);
 	m.type = PROTO_ROOM_ADD;
-	memcpy(m.u.room_add.room_id, room_id, PROTO_ROOM_ID_LEN);
-	m.u.room_add.record = (struct proto_bytes){(const uint8_t *)"junk", 4};
-	m.u.room_add.wrapped = (struct proto_bytes){(const uint8_t *)"junk", 4};
+	memcpy(m.u.room_rekey.room_id, room_id, PROTO_ROOM_ID_LEN);
+	m.u.room_rekey.title_ct = (struct proto_bytes){(const uint8_t *)"junk", 4};
 	ichan_expect_error(&w, &m, CC_ERR_NOT_ADMIN);
 	ichan_close(&w);
 	marker(c, room, "marker two");
@@ -614,7 +625,7 @@ static void test_server_refuses(void **state)
 	/* The signature is not the server's to check: it stores and relays
 	 * bob's junk, and every member's client refuses it (bob's own too). */
 	ichan_open(&w, f.port, itest_path(f.dir, "bob"), "bob");
-	ichan_junk_envelope(&env, room_id, 0, "bob", 1000);
+	ichan_junk_envelope(&env, room_id, 2, "bob", 1000);
 	msg_send(&m, &env);
 	id = ichan_request(&w, &m);
 	ichan_answer(&w, id, &m);
@@ -637,7 +648,7 @@ static void test_server_refuses(void **state)
 	ichan_expect_error(&w, &m, CC_ERR_MUST_TRANSFER_ADMIN);
 	ichan_close(&w);
 	ev = rt_rooms(c[0]);
-	check_listing(ev, room, "Members only", "alice", 3, -1, 0);
+	check_listing(ev, room, "Members only", "alice", 3, -1, 2);
 	json_decref(ev);
 	marker(c, room, "marker four");
 
@@ -686,7 +697,7 @@ static void test_failed_leave_keeps_listening(void **state)
 	m.type = PROTO_ROOM_LEAVE;
 	memcpy(m.u.room_leave.room_id, room_id, PROTO_ROOM_ID_LEN);
 	m.u.room_leave.record = (struct proto_bytes){rec.data, rec.len};
-	ichan_expect_error(&w, &m, CC_ERR_STATE);
+	ichan_expect_error(&w, &m, CC_ERR_SECURITY);
 	ichan_close(&w);
 	buf_free(&rec);
 	buf_free(&last);
@@ -694,7 +705,7 @@ static void test_failed_leave_keeps_listening(void **state)
 	/* Nobody left: the room still has three members, and bob's batch
 	 * client still hears it live. */
 	json_t *rooms = rt_rooms(c[0]);
-	check_listing(rooms, room, "Leaving", "alice", 3, -1, 0);
+	check_listing(rooms, room, "Leaving", "alice", 3, -1, 2);
 	json_decref(rooms);
 	marker(c, room, "still here?");
 

@@ -67,6 +67,19 @@ static struct rt_sent say_heard(struct itest_client *a, struct itest_client *lis
 	return s;
 }
 
+/* A gap: messages FIRST..LAST of FROM that C never accepted. */
+static void expect_gap(struct itest_client *c, const char *room, const char *from, long long first,
+		       long long last)
+{
+	json_t *ev = itest_client_expect(c, "gap", ITEST_TIMEOUT_MS);
+	assert_non_null(ev);
+	assert_string_equal(itest_json_str(ev, "room"), room);
+	assert_string_equal(itest_json_str(ev, "from"), from);
+	assert_int_equal(itest_json_int(ev, "first", -1), first);
+	assert_int_equal(itest_json_int(ev, "last", -1), last);
+	json_decref(ev);
+}
+
 static void disconnect(struct itest_client *c, const char *room)
 {
 	json_t *ev = rt_cmd(c, "disconnected", "/disconnect %s", room);
@@ -156,6 +169,8 @@ static void test_tamper_messages(void **state)
 	json_decref(rt_join(bob, room, 3));
 	rt_expect_msg(bob, room, "alice", "one", s[1].seq, s[1].msg_id);
 	json_decref(rt_expect_room_error(bob, "forged", room, "alice"));
+	/* "two" was never accepted: bob is told one is missing. */
+	expect_gap(bob, room, "alice", 2, 2);
 	rt_expect_msg(bob, room, "alice", "three", s[3].seq, s[3].msg_id);
 	/* One bad message breaks nothing: live messages still verify. */
 	s[4] = say_heard(alice, carol, room, "four");
@@ -231,6 +246,8 @@ static void test_tamper_messages(void **state)
 	free(blob);
 	free(blob2);
 	json_decref(rt_join(bob, room, 2));
+	/* Nothing from alice was accepted since "four". */
+	expect_gap(bob, room, "alice", s[4].seq + 1, s[10].seq - 1);
 	rt_expect_msg(bob, room, "alice", "ten", s[10].seq, s[9].msg_id);
 	json_decref(rt_expect_room_error(bob, "replayed", room, "alice"));
 
@@ -520,13 +537,13 @@ static void test_tamper_keys(void **state)
 	struct rt_sent one = rt_say(alice, room, "one", 0);
 	long long rid = room_row(room), bob_row = user_row("bob"), carol_row = user_row("carol");
 	char *bob_key = rt_sql("SELECT hex(wrapped) FROM room_keys WHERE room = %lld AND user = %lld"
-			       " AND epoch = 0", rid, bob_row);
+			       " AND epoch = 2", rid, bob_row);
 	char *carol_key = rt_sql("SELECT hex(wrapped) FROM room_keys WHERE room = %lld AND"
-				 " user = %lld AND epoch = 0", rid, carol_row);
+				 " user = %lld AND epoch = 2", rid, carol_row);
 
 	/* (8) bob's wrapped key replaced with carol's, before bob ever read the
-	 * room: he cannot open it, so he reads nothing, and nothing is shown
-	 * as verified. */
+	 * room: it does not open, so his client refuses the room outright
+	 * (security): no "joined", nothing shown. */
 	free(rt_sql("UPDATE room_keys SET wrapped = X'%s' WHERE room = %lld AND user = %lld",
 		    carol_key, rid, bob_row));
 	rooms = rt_rooms(bob);
@@ -538,8 +555,9 @@ static void test_tamper_keys(void **state)
 	snprintf(line, sizeof line, "/join %s", room);
 	all = events_of(bob, line);
 	check_no_message(all, "bob, carol's key");
-	assert_true(count_events(all, "error", "no_key") +
-		    count_events(all, "error", "security") >= 1);
+	assert_int_equal(count_events(all, "joined", NULL), 0);
+	assert_int_equal(count_events(all, "error", "security"), 1);
+	assert_int_equal(count_events(all, "error", NULL), 1);
 	json_decref(all);
 	snprintf(line, sizeof line, "/say %s can anyone read this?", room);
 	all = events_of(bob, line);
@@ -564,7 +582,7 @@ static void test_tamper_keys(void **state)
 	free(der);
 	assert_int_equal(crypto_random_bytes(key, sizeof key), CC_OK);
 	buf_init(&wrapped, PROTO_WRAPPED_MAX);
-	assert_int_equal(e2e_key_wrap(carol_pub, room_id, 0, key, &wrapped), CC_OK);
+	assert_int_equal(e2e_key_wrap(carol_pub, room_id, 2, key, &wrapped), CC_OK);
 	crypto_rsa_free(carol_pub);
 	char *bogus = rt_hex(wrapped.data, wrapped.len);
 	buf_free(&wrapped);
@@ -631,18 +649,18 @@ static void test_tamper_readmit(void **state)
 	rt_expect_msg(carol, room, "alice", "before", s.seq, s.msg_id);
 	ev = rt_cmd(carol, "left", "/leave %s", room);
 	json_decref(ev);
-	rt_expect_left(alice, room, "carol", 1, "alice");
-	rt_expect_left(bob, room, "carol", 1, "alice");
+	rt_expect_left(alice, room, "carol", 3, "alice");
+	rt_expect_left(bob, room, "carol", 3, "alice");
 	s = say_heard(alice, bob, room, "after");
 
 	/* What the store holds: the message is under the new epoch, and no key
 	 * of that epoch was ever wrapped to carol. */
 	long long rid = room_row(room), carol_row = user_row("carol");
 	assert_int_equal(rt_sql_int("SELECT epoch FROM messages WHERE room = %lld AND msg_id = %lld",
-				    rid, s.msg_id), 1);
+				    rid, s.msg_id), 3);
 	assert_int_equal(rt_sql_int("SELECT count(*) FROM room_keys WHERE room = %lld AND user = %lld"
-				    " AND epoch >= 1", rid, carol_row), 0);
-	assert_int_equal(rt_sql_int("SELECT count(*) FROM room_keys WHERE room = %lld AND epoch = 1",
+				    " AND epoch >= 3", rid, carol_row), 0);
+	assert_int_equal(rt_sql_int("SELECT count(*) FROM room_keys WHERE room = %lld AND epoch = 3",
 				    rid), 2);
 
 	/* The operator makes her a member again: the server lists the room,

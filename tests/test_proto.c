@@ -67,6 +67,8 @@ static struct proto_blob_item blob_items[3];
 static struct proto_user_item user_items[2];
 static struct proto_wrapped_item wrapped_items[2];
 static struct proto_room_item room_items[2];
+static struct proto_gone_item gone_items[2];
+static struct proto_chain_item chain_items[3];
 
 static const void *item_at(enum proto_item_kind kind, size_t i)
 {
@@ -76,6 +78,8 @@ static const void *item_at(enum proto_item_kind kind, size_t i)
 	case PROTO_ITEM_USER: return &user_items[i];
 	case PROTO_ITEM_WRAPPED: return &wrapped_items[i];
 	case PROTO_ITEM_ROOM: return &room_items[i];
+	case PROTO_ITEM_GONE: return &gone_items[i];
+	case PROTO_ITEM_CHAIN: return &chain_items[i];
 	default: return NULL;
 	}
 }
@@ -88,6 +92,8 @@ static size_t item_count(enum proto_item_kind kind)
 	case PROTO_ITEM_USER: return sizeof user_items / sizeof user_items[0];
 	case PROTO_ITEM_WRAPPED: return sizeof wrapped_items / sizeof wrapped_items[0];
 	case PROTO_ITEM_ROOM: return sizeof room_items / sizeof room_items[0];
+	case PROTO_ITEM_GONE: return sizeof gone_items / sizeof gone_items[0];
+	case PROTO_ITEM_CHAIN: return sizeof chain_items / sizeof chain_items[0];
 	default: return 0;
 	}
 }
@@ -109,21 +115,27 @@ static int group_setup(void **state)
 	blob_items[0].data = pat(3, 100);
 	blob_items[1].data = pat(0, 0);
 	blob_items[2].data = pat(4, PROTO_RECORD_MAX);
-	user_items[0] = (struct proto_user_item){proto_bytes_str("alice"), pat(0, 294), {0},
-						 pat(1, 64)};
+	user_items[0] = (struct proto_user_item){proto_bytes_str("alice"), pat(0, 294),
+						 0x01020304, {0}, pat(1, 64)};
 	memcpy(user_items[0].sign_pub, pattern + 5, PROTO_SIGN_PUB_LEN);
-	/* No signing key yet: zeros and an empty certificate. */
+	/* No signing key yet: version 0, zeros and an empty certificate. */
 	user_items[1] = (struct proto_user_item){proto_bytes_str("bob"),
-						 pat(2, PROTO_RSA_PUB_MAX), {0}, pat(0, 0)};
+						 pat(2, PROTO_RSA_PUB_MAX), 0, {0}, pat(0, 0)};
 	wrapped_items[0] = (struct proto_wrapped_item){proto_bytes_str("alice"), 0, pat(5, 256)};
 	wrapped_items[1] = (struct proto_wrapped_item){proto_bytes_str("carol"), UINT32_MAX,
 						       pat(6, PROTO_WRAPPED_MAX)};
-	room_items[0] = (struct proto_room_item){{0}, proto_bytes_str("alice"), 3, 2, 10,
-						 pat(8, 40), pat(9, 256)};
+	room_items[0] = (struct proto_room_item){{0}, proto_bytes_str("alice"), 3, 2, 10};
 	memcpy(room_items[0].room_id, pattern + 7, PROTO_ROOM_ID_LEN);
 	room_items[1] = (struct proto_room_item){{0}, proto_bytes_str("b"), UINT32_MAX,
-						 UINT32_MAX, 0, pat(0, PROTO_TITLE_CT_MAX),
-						 pat(0, 0)};
+						 UINT32_MAX, 0};
+	gone_items[0] = (struct proto_gone_item){{0}, proto_bytes_str("carol")};
+	memcpy(gone_items[0].fingerprint, pattern + 10, PROTO_FINGERPRINT_LEN);
+	gone_items[1].nick = proto_bytes_str("AZaz09_.-abcdefghijklmnopqrstuvw");
+	memset(gone_items[1].fingerprint, 0xff, PROTO_FINGERPRINT_LEN);
+	/* Positions: none yet, an ordinary one, the largest. */
+	chain_items[0] = (struct proto_chain_item){0, pat(11, 300)};
+	chain_items[1] = (struct proto_chain_item){0x0102030405060708ull, pat(0, 1)};
+	chain_items[2] = (struct proto_chain_item){UINT64_MAX, pat(12, PROTO_RECORD_MAX)};
 	for (int k = 0; k < PROTO_ITEM_COUNT_; k++) {
 		buf_init(&list_raw[k], 0);
 		for (size_t i = 0; i < item_count(k); i++)
@@ -145,7 +157,7 @@ static int group_teardown(void **state)
 
 /* ---- sample messages: every type, fields at their minimum and maximum ---- */
 
-enum { SAMPLE_COUNT = 46 };
+enum { SAMPLE_COUNT = 48 };
 
 static void room_id_set(uint8_t id[PROTO_ROOM_ID_LEN], size_t off)
 {
@@ -244,11 +256,13 @@ static void sample_make(size_t i, struct proto_msg *m)
 	case 15:
 		m->type = PROTO_SIGNING_KEY;
 		m->u.signing_key.request_id = 5;
+		m->u.signing_key.version = 1;
 		memcpy(m->u.signing_key.sign_pub, pattern + 14, PROTO_SIGN_PUB_LEN);
 		m->u.signing_key.sign_cert = pat(15, 256);
 		break;
 	case 16:
 		m->type = PROTO_SIGNING_KEY;
+		m->u.signing_key.version = UINT32_MAX;
 		m->u.signing_key.sign_cert = pat(0, PROTO_SIGN_CERT_MAX);
 		break;
 	case 17:
@@ -302,10 +316,10 @@ static void sample_make(size_t i, struct proto_msg *m)
 		m->u.room_state.request_id = 10;
 		room_id_set(m->u.room_state.room_id, 19);
 		m->u.room_state.title_ct = pat(20, 33);
-		m->u.room_state.records = lists[PROTO_ITEM_BLOB];
+		m->u.room_state.records = lists[PROTO_ITEM_CHAIN];
 		m->u.room_state.users = lists[PROTO_ITEM_USER];
 		m->u.room_state.keys = lists[PROTO_ITEM_WRAPPED];
-		m->u.room_state.gone = lists[PROTO_ITEM_BLOB];
+		m->u.room_state.gone = lists[PROTO_ITEM_GONE];
 		m->u.room_state.backlog = 250;
 		break;
 	case 27:
@@ -341,15 +355,18 @@ static void sample_make(size_t i, struct proto_msg *m)
 		m->u.sent.server_ts_ms = 1700000000001ull;
 		break;
 	case 32:
+		/* ADD has KICK's and REKEY's layout: it opens an epoch too. */
 		m->type = PROTO_ROOM_ADD;
-		m->u.room_add.request_id = 12;
-		room_id_set(m->u.room_add.room_id, 25);
-		m->u.room_add.record = pat(26, 400);
-		m->u.room_add.wrapped = pat(27, 256);
+		m->u.room_rekey.request_id = 12;
+		room_id_set(m->u.room_rekey.room_id, 25);
+		m->u.room_rekey.records = lists[PROTO_ITEM_BLOB];
+		m->u.room_rekey.title_ct = pat(26, 44);
+		m->u.room_rekey.keys = lists[PROTO_ITEM_WRAPPED];
 		break;
 	case 33:
 		m->type = PROTO_ROOM_RECORD;
 		room_id_set(m->u.room_record.room_id, 28);
+		m->u.room_record.position = UINT64_MAX;
 		m->u.room_record.record = pat(0, PROTO_RECORD_MAX);
 		m->u.room_record.users = empty_list;
 		m->u.room_record.keys = empty_list;
@@ -377,6 +394,7 @@ static void sample_make(size_t i, struct proto_msg *m)
 	case 38:
 		m->type = PROTO_ROOM_RECORD;
 		room_id_set(m->u.room_record.room_id, 33);
+		m->u.room_record.position = 0x1112131415161718ull;
 		m->u.room_record.record = pat(34, 300);
 		m->u.room_record.users = lists[PROTO_ITEM_USER];
 		m->u.room_record.keys = lists[PROTO_ITEM_WRAPPED];
@@ -421,6 +439,24 @@ static void sample_make(size_t i, struct proto_msg *m)
 		m->type = PROTO_ROOM_READ;
 		room_id_set(m->u.room_read.room_id, 41);
 		m->u.room_read.msg_id = UINT64_MAX;
+		break;
+	case 46:
+		m->type = PROTO_ROOM_ADD;
+		m->u.room_rekey.request_id = UINT32_MAX;
+		m->u.room_rekey.records = empty_list;
+		m->u.room_rekey.title_ct = pat(0, PROTO_TITLE_CT_MAX);
+		m->u.room_rekey.keys = empty_list;
+		break;
+	case 47:
+		/* A whole chain with nobody gone. */
+		m->type = PROTO_ROOM_STATE;
+		m->u.room_state.request_id = 20;
+		room_id_set(m->u.room_state.room_id, 42);
+		m->u.room_state.title_ct = pat(0, PROTO_TITLE_CT_MAX);
+		m->u.room_state.records = lists[PROTO_ITEM_CHAIN];
+		m->u.room_state.users = empty_list;
+		m->u.room_state.keys = empty_list;
+		m->u.room_state.gone = empty_list;
 		break;
 	default:
 		fail_msg("no sample %zu", i);
@@ -497,6 +533,7 @@ static void assert_msg_equal(const struct proto_msg *a, const struct proto_msg *
 		break;
 	case PROTO_SIGNING_KEY:
 		assert_int_equal(a->u.signing_key.request_id, b->u.signing_key.request_id);
+		assert_int_equal(a->u.signing_key.version, b->u.signing_key.version);
 		assert_memory_equal(a->u.signing_key.sign_pub, b->u.signing_key.sign_pub,
 				    PROTO_SIGN_PUB_LEN);
 		assert_view_equal(a->u.signing_key.sign_cert, b->u.signing_key.sign_cert);
@@ -562,18 +599,14 @@ static void assert_msg_equal(const struct proto_msg *a, const struct proto_msg *
 		assert_true(a->u.sent.msg_id == b->u.sent.msg_id);
 		assert_true(a->u.sent.server_ts_ms == b->u.sent.server_ts_ms);
 		break;
-	case PROTO_ROOM_ADD:
-		assert_int_equal(a->u.room_add.request_id, b->u.room_add.request_id);
-		ID_EQ(a->u.room_add.room_id, b->u.room_add.room_id);
-		assert_view_equal(a->u.room_add.record, b->u.room_add.record);
-		assert_view_equal(a->u.room_add.wrapped, b->u.room_add.wrapped);
-		break;
 	case PROTO_ROOM_RECORD:
 		ID_EQ(a->u.room_record.room_id, b->u.room_record.room_id);
+		assert_true(a->u.room_record.position == b->u.room_record.position);
 		assert_view_equal(a->u.room_record.record, b->u.room_record.record);
 		assert_list_equal(a->u.room_record.users, b->u.room_record.users);
 		assert_list_equal(a->u.room_record.keys, b->u.room_record.keys);
 		break;
+	case PROTO_ROOM_ADD:
 	case PROTO_ROOM_KICK:
 	case PROTO_ROOM_REKEY:
 		assert_int_equal(a->u.room_rekey.request_id, b->u.room_rekey.request_id);
@@ -675,9 +708,86 @@ static void test_msg_layout(void **state)
 	sample_make(0, &m);
 	encode_ok(&m, &out);
 	assert_int_equal(out.len, 1 + 2 + PROTO_X25519_LEN + PROTO_RANDOM_LEN);
+	assert_int_equal(PROTO_VERSION, 2);
 	assert_int_equal(load_be16(out.data + 1), PROTO_VERSION);
 	assert_memory_equal(out.data + 3, pattern, PROTO_X25519_LEN);
 	buf_free(&out);
+
+	/* signing_key: type, request_id, the certificate's u32 version, the
+	 * key, the certificate. */
+	memset(&m, 0, sizeof m);
+	m.type = PROTO_SIGNING_KEY;
+	m.u.signing_key.request_id = 0x01020304;
+	m.u.signing_key.version = 0x0a0b0c0d;
+	memset(m.u.signing_key.sign_pub, 0x5e, PROTO_SIGN_PUB_LEN);
+	m.u.signing_key.sign_cert = proto_bytes_str("cert");
+	encode_ok(&m, &out);
+	assert_int_equal(out.len, 1 + 4 + 4 + PROTO_SIGN_PUB_LEN + 2 + 4);
+	assert_int_equal(load_be32(out.data + 1), 0x01020304);
+	assert_int_equal(load_be32(out.data + 5), 0x0a0b0c0d);
+	assert_int_equal(out.data[9], 0x5e);
+	assert_int_equal(out.data[9 + PROTO_SIGN_PUB_LEN - 1], 0x5e);
+	assert_int_equal(load_be16(out.data + 9 + PROTO_SIGN_PUB_LEN), 4);
+	assert_memory_equal(out.data + 11 + PROTO_SIGN_PUB_LEN, "cert", 4);
+	buf_free(&out);
+
+	/* room_record: type, room id, u64 position, the record, two lists. */
+	static const uint8_t room_record[] = {
+		0x1d, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
+		0, 0, 0, 0, 0, 0, 0x01, 0x02, 0, 3, 'r', 'e', 'c', 0, 0, 0, 0};
+	memset(&m, 0, sizeof m);
+	m.type = PROTO_ROOM_RECORD;
+	for (size_t i = 0; i < PROTO_ROOM_ID_LEN; i++)
+		m.u.room_record.room_id[i] = (uint8_t)(i + 1);
+	m.u.room_record.position = 0x0102;
+	m.u.room_record.record = proto_bytes_str("rec");
+	m.u.room_record.users = empty_list;
+	m.u.room_record.keys = empty_list;
+	encode_ok(&m, &out);
+	assert_int_equal(out.len, sizeof room_record);
+	assert_memory_equal(out.data, room_record, sizeof room_record);
+	buf_free(&out);
+
+	/* The items of protocol 2. A user: nick, identity key, u32 signing key
+	 * version, signing key, certificate. */
+	struct proto_user_item user = {proto_bytes_str("u"), proto_bytes_str("K"), 0x01000002,
+				       {0}, proto_bytes_str("C")};
+	memset(user.sign_pub, 0x77, PROTO_SIGN_PUB_LEN);
+	buf_init(&raw, 0);
+	assert_int_equal(proto_item_encode(PROTO_ITEM_USER, &user, &raw), CC_OK);
+	assert_int_equal(raw.len, 3 + 3 + 4 + PROTO_SIGN_PUB_LEN + 3);
+	assert_memory_equal(raw.data, "\0\1u\0\1K\1\0\0\2", 10);
+	assert_int_equal(raw.data[10], 0x77);
+	assert_memory_equal(raw.data + 10 + PROTO_SIGN_PUB_LEN, "\0\1C", 3);
+	buf_free(&raw);
+	/* A room: id, admin, epoch, members, unread (no title, no key). */
+	struct proto_room_item room = {{0}, proto_bytes_str("ad"), 5, 6, 7};
+	memset(room.room_id, 0xee, PROTO_ROOM_ID_LEN);
+	buf_init(&raw, 0);
+	assert_int_equal(proto_item_encode(PROTO_ITEM_ROOM, &room, &raw), CC_OK);
+	assert_int_equal(raw.len, PROTO_ROOM_ID_LEN + 4 + 12);
+	assert_memory_equal(raw.data + PROTO_ROOM_ID_LEN,
+			    "\0\2ad\0\0\0\5\0\0\0\6\0\0\0\7", 16);
+	buf_free(&raw);
+	/* A gone member: fingerprint, then nickname. */
+	struct proto_gone_item gone = {{0}, proto_bytes_str("zed")};
+	memset(gone.fingerprint, 0xf0, PROTO_FINGERPRINT_LEN);
+	buf_init(&raw, 0);
+	assert_int_equal(proto_item_encode(PROTO_ITEM_GONE, &gone, &raw), CC_OK);
+	assert_int_equal(raw.len, PROTO_FINGERPRINT_LEN + 5);
+	assert_int_equal(raw.data[0], 0xf0);
+	assert_int_equal(raw.data[PROTO_FINGERPRINT_LEN - 1], 0xf0);
+	assert_memory_equal(raw.data + PROTO_FINGERPRINT_LEN, "\0\3zed", 5);
+	buf_free(&raw);
+	/* A chain item: u64 position, then the record. */
+	static const uint8_t chain[] = {0, 0, 0, 0, 0, 0, 0x30, 0x39, 0, 2, 0xab, 0xcd};
+	static const uint8_t rec2[] = {0xab, 0xcd};
+	struct proto_chain_item link = {12345, {rec2, sizeof rec2}};
+	buf_init(&raw, 0);
+	assert_int_equal(proto_item_encode(PROTO_ITEM_CHAIN, &link, &raw), CC_OK);
+	assert_int_equal(raw.len, sizeof chain);
+	assert_memory_equal(raw.data, chain, sizeof chain);
+	buf_free(&raw);
 }
 
 static void test_msg_type_names(void **state)
@@ -808,8 +918,8 @@ static const struct var_field {
 	VF(26, room_state.title_ct, PROTO_TITLE_CT_MAX),
 	VF(28, room_msg.envelope, PROTO_ENVELOPE_MAX),
 	VF(30, msg_send.envelope, PROTO_ENVELOPE_MAX),
-	VF(32, room_add.record, PROTO_RECORD_MAX),
-	VF(32, room_add.wrapped, PROTO_WRAPPED_MAX),
+	VF(32, room_rekey.title_ct, PROTO_TITLE_CT_MAX),
+	VF(47, room_state.title_ct, PROTO_TITLE_CT_MAX),
 	VF(33, room_record.record, PROTO_RECORD_MAX),
 	VF(35, room_leave.record, PROTO_RECORD_MAX),
 	VF(38, room_record.record, PROTO_RECORD_MAX),
@@ -899,7 +1009,7 @@ static const struct raw bad_nicks[] = {
 };
 
 /* The nickname fields of messages and of list items. */
-enum { NICK_SITES = 6 };
+enum { NICK_SITES = 7 };
 
 /* Builds a message whose only interesting field is a nickname with these
  * bytes, straight into out, bypassing the encoder's checks. */
@@ -934,6 +1044,7 @@ static void nick_msg_put(struct buf *out, int site, const uint8_t *nick, size_t 
 		assert_int_equal(buf_put_u16(out, 1), CC_OK);
 		assert_int_equal(buf_put_bytes16(out, nick, n), CC_OK);
 		assert_int_equal(buf_put_bytes16(out, pattern, 294), CC_OK);
+		assert_int_equal(buf_put_u32(out, 1), CC_OK);
 		assert_int_equal(buf_put_bytes(out, pattern, PROTO_SIGN_PUB_LEN), CC_OK);
 		assert_int_equal(buf_put_bytes16(out, pattern, 0), CC_OK);
 		break;
@@ -958,8 +1069,20 @@ static void nick_msg_put(struct buf *out, int site, const uint8_t *nick, size_t 
 		assert_int_equal(buf_put_u32(out, 1), CC_OK);
 		assert_int_equal(buf_put_u32(out, 2), CC_OK);
 		assert_int_equal(buf_put_u32(out, 3), CC_OK);
-		assert_int_equal(buf_put_bytes16(out, pattern, 16), CC_OK);
+		break;
+	case 6:
+		/* The gone list of a ROOM_STATE: fingerprint, then nickname. */
+		assert_int_equal(buf_put_u8(out, PROTO_ROOM_STATE), CC_OK);
+		assert_int_equal(buf_put_u32(out, 1), CC_OK);
+		assert_int_equal(buf_put_bytes(out, pattern, PROTO_ROOM_ID_LEN), CC_OK);
 		assert_int_equal(buf_put_bytes16(out, pattern, 0), CC_OK);
+		assert_int_equal(buf_put_u16(out, 0), CC_OK);
+		assert_int_equal(buf_put_u16(out, 0), CC_OK);
+		assert_int_equal(buf_put_u16(out, 0), CC_OK);
+		assert_int_equal(buf_put_u16(out, 1), CC_OK);
+		assert_int_equal(buf_put_bytes(out, pattern, PROTO_FINGERPRINT_LEN), CC_OK);
+		assert_int_equal(buf_put_bytes16(out, nick, n), CC_OK);
+		assert_int_equal(buf_put_u32(out, 0), CC_OK);
 		break;
 	default:
 		fail();
@@ -1145,6 +1268,7 @@ static void assert_item_equal(enum proto_item_kind kind, const void *a, const vo
 		const struct proto_user_item *x = a, *y = b;
 		assert_view_equal(x->nick, y->nick);
 		assert_view_equal(x->identity_key, y->identity_key);
+		assert_int_equal(x->sign_version, y->sign_version);
 		assert_memory_equal(x->sign_pub, y->sign_pub, PROTO_SIGN_PUB_LEN);
 		assert_view_equal(x->sign_cert, y->sign_cert);
 		break;
@@ -1163,8 +1287,18 @@ static void assert_item_equal(enum proto_item_kind kind, const void *a, const vo
 		assert_int_equal(x->epoch, y->epoch);
 		assert_int_equal(x->members, y->members);
 		assert_int_equal(x->unread, y->unread);
-		assert_view_equal(x->title_ct, y->title_ct);
-		assert_view_equal(x->wrapped, y->wrapped);
+		break;
+	}
+	case PROTO_ITEM_GONE: {
+		const struct proto_gone_item *x = a, *y = b;
+		assert_memory_equal(x->fingerprint, y->fingerprint, PROTO_FINGERPRINT_LEN);
+		assert_view_equal(x->nick, y->nick);
+		break;
+	}
+	case PROTO_ITEM_CHAIN: {
+		const struct proto_chain_item *x = a, *y = b;
+		assert_true(x->position == y->position);
+		assert_view_equal(x->record, y->record);
 		break;
 	}
 	default:
@@ -1181,6 +1315,8 @@ static void assert_list_items(const struct proto_list *list, enum proto_item_kin
 		struct proto_user_item user;
 		struct proto_wrapped_item wrapped;
 		struct proto_room_item room;
+		struct proto_gone_item gone;
+		struct proto_chain_item chain;
 	} item;
 	struct proto_list_iter it;
 	proto_list_iter_init(&it, list, kind);
@@ -1204,9 +1340,16 @@ static void test_list_iterate(void **state)
 	sample_make(26, &m);
 	encode_ok(&m, &enc);
 	assert_int_equal(proto_msg_decode(enc.data, enc.len, &d), CC_OK);
-	assert_list_items(&d.u.room_state.records, PROTO_ITEM_BLOB);
+	assert_list_items(&d.u.room_state.records, PROTO_ITEM_CHAIN);
 	assert_list_items(&d.u.room_state.users, PROTO_ITEM_USER);
 	assert_list_items(&d.u.room_state.keys, PROTO_ITEM_WRAPPED);
+	assert_list_items(&d.u.room_state.gone, PROTO_ITEM_GONE);
+	buf_free(&enc);
+	sample_make(32, &m);
+	encode_ok(&m, &enc);
+	assert_int_equal(proto_msg_decode(enc.data, enc.len, &d), CC_OK);
+	assert_list_items(&d.u.room_rekey.records, PROTO_ITEM_BLOB);
+	assert_list_items(&d.u.room_rekey.keys, PROTO_ITEM_WRAPPED);
 	buf_free(&enc);
 	sample_make(24, &m);
 	encode_ok(&m, &enc);
@@ -1237,11 +1380,30 @@ static void test_item_encode_refuses(void **state)
 	struct proto_wrapped_item w = {proto_bytes_str("alice"), 1, pat(0, PROTO_WRAPPED_MAX + 1)};
 	assert_int_equal(proto_item_encode(PROTO_ITEM_WRAPPED, &w, &raw), CC_ERR_TOO_LARGE);
 	struct proto_room_item r = room_items[0];
-	r.title_ct = pat(0, PROTO_TITLE_CT_MAX + 1);
-	assert_int_equal(proto_item_encode(PROTO_ITEM_ROOM, &r, &raw), CC_ERR_TOO_LARGE);
+	r.admin = proto_bytes_str("no spaces");
+	assert_int_equal(proto_item_encode(PROTO_ITEM_ROOM, &r, &raw), CC_ERR_BAD_NICK);
 	struct proto_user_item u = user_items[0];
 	u.sign_cert = pat(0, PROTO_SIGN_CERT_MAX + 1);
 	assert_int_equal(proto_item_encode(PROTO_ITEM_USER, &u, &raw), CC_ERR_TOO_LARGE);
+	/* The new items: a gone member's nickname, a chain item's record cap. */
+	struct proto_gone_item g = gone_items[0];
+	g.nick = proto_bytes_str("");
+	assert_int_equal(proto_item_encode(PROTO_ITEM_GONE, &g, &raw), CC_ERR_BAD_NICK);
+	g.nick = proto_bytes_str("abcdefghijklmnopqrstuvwxyz0123456");
+	assert_int_equal(proto_item_encode(PROTO_ITEM_GONE, &g, &raw), CC_ERR_BAD_NICK);
+	struct proto_chain_item ch = chain_items[0];
+	ch.record = pat(0, PROTO_RECORD_MAX + 1);
+	assert_int_equal(proto_item_encode(PROTO_ITEM_CHAIN, &ch, &raw), CC_ERR_TOO_LARGE);
+	/* And their largest values go through, byte for byte. */
+	ch.record = pat(0, PROTO_RECORD_MAX);
+	ch.position = UINT64_MAX;
+	struct buf one;
+	buf_init(&one, 0);
+	assert_int_equal(proto_item_encode(PROTO_ITEM_CHAIN, &ch, &one), CC_OK);
+	assert_int_equal(one.len, 8 + 2 + PROTO_RECORD_MAX);
+	assert_true(load_be64(one.data) == UINT64_MAX);
+	assert_int_equal(load_be16(one.data + 8), PROTO_RECORD_MAX);
+	buf_free(&one);
 	assert_int_equal(proto_item_encode(PROTO_ITEM_COUNT_, &bad, &raw), CC_ERR_BAD_TYPE);
 	assert_int_equal(proto_item_encode((enum proto_item_kind)-1, &bad, &raw), CC_ERR_BAD_TYPE);
 	/* Nothing half-written. */
@@ -1275,6 +1437,15 @@ static void test_list_encode_checks(void **state)
 	/* Cut items. */
 	m.u.users_get.nicks = (struct proto_list){1, {bad_raw, 3}};
 	assert_encode_refused(&m, CC_ERR_TRUNCATED);
+
+	/* Protocol 1's ROOM_STATE carried blob items where chain and gone
+	 * items now go: they are not taken for them. */
+	sample_make(26, &m);
+	m.u.room_state.gone = lists[PROTO_ITEM_BLOB];
+	assert_encode_refused(&m, ANY_ERROR);
+	sample_make(26, &m);
+	m.u.room_state.records = lists[PROTO_ITEM_BLOB];
+	assert_encode_refused(&m, ANY_ERROR);
 }
 
 static void test_list_decode_limits(void **state)
@@ -1312,6 +1483,32 @@ static void test_list_decode_limits(void **state)
 	assert_int_equal(buf_put_bytes16(&in, pattern, PROTO_RECORD_MAX + 1), CC_OK);
 	assert_int_equal(buf_put_u16(&in, 0), CC_OK);
 	assert_int_equal(decode_exact(in.data, in.len, &m), CC_ERR_TOO_LARGE);
+	buf_free(&in);
+
+	/* A chain item's record over its cap, inside a ROOM_STATE. */
+	buf_init(&in, 0);
+	assert_int_equal(buf_put_u8(&in, PROTO_ROOM_STATE), CC_OK);
+	assert_int_equal(buf_put_u32(&in, 1), CC_OK);
+	assert_int_equal(buf_put_bytes(&in, pattern, PROTO_ROOM_ID_LEN), CC_OK);
+	assert_int_equal(buf_put_bytes16(&in, pattern, 0), CC_OK);
+	assert_int_equal(buf_put_u16(&in, 1), CC_OK);
+	assert_int_equal(buf_put_u64(&in, 1), CC_OK);
+	assert_int_equal(buf_put_bytes16(&in, pattern, PROTO_RECORD_MAX + 1), CC_OK);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(buf_put_u16(&in, 0), CC_OK);
+	assert_int_equal(buf_put_u32(&in, 0), CC_OK);
+	assert_int_equal(decode_exact(in.data, in.len, &m), CC_ERR_TOO_LARGE);
+	/* At the cap it decodes. */
+	size_t len_at = 1 + 4 + PROTO_ROOM_ID_LEN + 2 + 2 + 8;
+	store_be16(in.data + len_at, PROTO_RECORD_MAX);
+	uint8_t *copy2 = malloc(in.len - 1);
+	assert_non_null(copy2);
+	memcpy(copy2, in.data, len_at + 2 + PROTO_RECORD_MAX);
+	memcpy(copy2 + len_at + 2 + PROTO_RECORD_MAX, in.data + len_at + 2 + PROTO_RECORD_MAX + 1,
+	       in.len - (len_at + 2 + PROTO_RECORD_MAX + 1));
+	assert_int_equal(proto_msg_decode(copy2, in.len - 1, &m), CC_OK);
+	assert_int_equal(m.u.room_state.records.count, 1);
+	free(copy2);
 	buf_free(&in);
 }
 

@@ -196,7 +196,10 @@ static void test_record_trailing(void **state)
 static void test_record_bad_version(void **state)
 {
 	(void)state;
-	static const uint8_t versions[] = {0, 2, 0x81, 0xff};
+	/* 1 is protocol 1's record: the same layout, refused all the same (its
+	 * rules are not protocol 2's). */
+	static const uint8_t versions[] = {0, 1, PROTO_RECORD_VERSION + 1, 0x81, 0xff};
+	assert_int_equal(PROTO_RECORD_VERSION, 2);
 	struct proto_record rec;
 	struct buf enc;
 	sample_record(&rec, PROTO_REC_ADD, 256);
@@ -392,6 +395,9 @@ static void sample_envelope(struct proto_envelope *env, size_t ct_len)
 	env->sender = str_bytes("carol");
 	env->seq = 0x0102030405060708ull;
 	env->time_ms = 0x1122334455667788ull;
+	env->head_seq = 0x0d0e0f10;
+	for (size_t i = 0; i < PROTO_HASH_LEN; i++)
+		env->head_hash[i] = (uint8_t)(0xb0 + i);
 	for (size_t i = 0; i < PROTO_NONCE_LEN; i++)
 		env->nonce[i] = (uint8_t)(0x60 + i);
 	env->ciphertext = (struct proto_bytes){pattern, ct_len};
@@ -399,8 +405,13 @@ static void sample_envelope(struct proto_envelope *env, size_t ct_len)
 		env->signature[i] = (uint8_t)(0x90 + i);
 }
 
-/* Header length for a sender nick of n bytes. */
-#define ENV_HEADER_LEN(n) (1 + PROTO_ROOM_ID_LEN + 4 + 2 + (n) + 8 + 8)
+/* Header length for a sender nick of n bytes: version, room, epoch, sender,
+ * seq, time_ms, head_seq, head_hash. */
+#define ENV_HEADER_LEN(n) (1 + PROTO_ROOM_ID_LEN + 4 + 2 + (n) + 8 + 8 + 4 + PROTO_HASH_LEN)
+/* Offsets in an encoded envelope whose sender has n bytes. */
+#define ENV_OFF_TIME(n) (1 + PROTO_ROOM_ID_LEN + 4 + 2 + (n) + 8)
+#define ENV_OFF_HEAD_SEQ(n) (ENV_OFF_TIME(n) + 8)
+#define ENV_OFF_HEAD_HASH(n) (ENV_OFF_HEAD_SEQ(n) + 4)
 
 static void encode_envelope(const struct proto_envelope *env, struct buf *out)
 {
@@ -417,6 +428,8 @@ static void assert_envelope_equal(const struct proto_envelope *a, const struct p
 	assert_memory_equal(a->sender.p, b->sender.p, a->sender.len);
 	assert_true(a->seq == b->seq);
 	assert_true(a->time_ms == b->time_ms);
+	assert_int_equal(a->head_seq, b->head_seq);
+	assert_memory_equal(a->head_hash, b->head_hash, PROTO_HASH_LEN);
 	assert_memory_equal(a->nonce, b->nonce, PROTO_NONCE_LEN);
 	assert_int_equal(a->ciphertext.len, b->ciphertext.len);
 	assert_memory_equal(a->ciphertext.p, b->ciphertext.p, a->ciphertext.len);
@@ -475,9 +488,10 @@ static void test_envelope_trailing(void **state)
 static void test_envelope_bad_version(void **state)
 {
 	(void)state;
-	static const uint8_t versions[] = {0, 2, 0xff};
+	static const uint8_t versions[] = {0, 1, PROTO_ENVELOPE_VERSION + 1, 0xff};
 	struct proto_envelope env;
 	struct buf enc;
+	assert_int_equal(PROTO_ENVELOPE_VERSION, 2);
 	sample_envelope(&env, 40);
 	encode_envelope(&env, &enc);
 	for (size_t i = 0; i < sizeof versions; i++) {
@@ -486,12 +500,74 @@ static void test_envelope_bad_version(void **state)
 		assert_int_equal(envelope_decode_exact(enc.data, 1), CC_ERR_VERSION);
 	}
 	buf_free(&enc);
+
+	/* A whole protocol-1 envelope (no head fields after time_ms) is refused
+	 * by its version byte, before its shorter header is misread. */
+	buf_init(&enc, 0);
+	assert_int_equal(buf_put_u8(&enc, 1), CC_OK);
+	assert_int_equal(buf_put_bytes(&enc, env.room_id, PROTO_ROOM_ID_LEN), CC_OK);
+	assert_int_equal(buf_put_u32(&enc, env.epoch), CC_OK);
+	assert_int_equal(buf_put_bytes16(&enc, env.sender.p, env.sender.len), CC_OK);
+	assert_int_equal(buf_put_u64(&enc, env.seq), CC_OK);
+	assert_int_equal(buf_put_u64(&enc, env.time_ms), CC_OK);
+	assert_int_equal(buf_put_bytes(&enc, env.nonce, PROTO_NONCE_LEN), CC_OK);
+	assert_int_equal(buf_put_bytes16(&enc, env.ciphertext.p, env.ciphertext.len), CC_OK);
+	assert_int_equal(buf_put_bytes(&enc, env.signature, PROTO_SIG_LEN), CC_OK);
+	assert_int_equal(envelope_decode_exact(enc.data, enc.len), CC_ERR_VERSION);
+	buf_free(&enc);
+
+	/* The encoder writes the version it knows, whatever the struct says. */
+	env.version = 1;
+	encode_envelope(&env, &enc);
+	assert_int_equal(enc.data[0], PROTO_ENVELOPE_VERSION);
+	buf_free(&enc);
+}
+
+/* The version 2 header: head_seq (u32) and head_hash (32 bytes) follow
+ * time_ms, in the header (the associated data), at fixed offsets. */
+static void test_envelope_head_fields(void **state)
+{
+	(void)state;
+	static const uint32_t head_seqs[] = {0, 1, 0x0d0e0f10, UINT32_MAX};
+	for (size_t k = 0; k < sizeof head_seqs / sizeof head_seqs[0]; k++) {
+		struct proto_envelope env, got;
+		struct buf enc;
+		sample_envelope(&env, 40);
+		env.head_seq = head_seqs[k];
+		for (size_t i = 0; i < PROTO_HASH_LEN; i++)
+			env.head_hash[i] = (uint8_t)(k * 50 + i);
+		encode_envelope(&env, &enc);
+		/* Big-endian u32, then the hash, right after time_ms. */
+		assert_int_equal(load_be64(enc.data + ENV_OFF_TIME(5)), env.time_ms);
+		assert_int_equal(load_be32(enc.data + ENV_OFF_HEAD_SEQ(5)), head_seqs[k]);
+		assert_memory_equal(enc.data + ENV_OFF_HEAD_HASH(5), env.head_hash,
+				    PROTO_HASH_LEN);
+		uint8_t *d = dup_exact(enc.data, enc.len);
+		assert_int_equal(proto_envelope_decode(d, enc.len, &got), CC_OK);
+		assert_int_equal(got.head_seq, head_seqs[k]);
+		assert_memory_equal(got.head_hash, env.head_hash, PROTO_HASH_LEN);
+		/* Both head fields are inside the header view. */
+		assert_int_equal(got.header.len, ENV_OFF_HEAD_HASH(5) + PROTO_HASH_LEN);
+		free(d);
+
+		/* A changed byte of either field decodes to exactly that change. */
+		enc.data[ENV_OFF_HEAD_SEQ(5) + 3] ^= 0x01;
+		enc.data[ENV_OFF_HEAD_HASH(5) + 31] ^= 0x80;
+		d = dup_exact(enc.data, enc.len);
+		assert_int_equal(proto_envelope_decode(d, enc.len, &got), CC_OK);
+		assert_int_equal(got.head_seq, head_seqs[k] ^ 1u);
+		assert_memory_equal(got.head_hash, env.head_hash, PROTO_HASH_LEN - 1);
+		assert_int_equal(got.head_hash[31], env.head_hash[31] ^ 0x80);
+		free(d);
+		buf_free(&enc);
+	}
 }
 
 /* Hand-built envelope bytes: a sender and a ciphertext of any length. */
 static void raw_envelope(struct buf *b, const uint8_t *sender, size_t sender_len, size_t ct_len)
 {
 	uint8_t zeros[PROTO_SIG_LEN] = {0};
+	_Static_assert(PROTO_SIG_LEN >= PROTO_HASH_LEN, "zeros covers the head hash");
 	buf_init(b, 0);
 	assert_int_equal(buf_put_u8(b, PROTO_ENVELOPE_VERSION), CC_OK);
 	assert_int_equal(buf_put_bytes(b, zeros, PROTO_ROOM_ID_LEN), CC_OK);
@@ -499,6 +575,8 @@ static void raw_envelope(struct buf *b, const uint8_t *sender, size_t sender_len
 	assert_int_equal(buf_put_bytes16(b, sender, sender_len), CC_OK);
 	assert_int_equal(buf_put_u64(b, 1), CC_OK);
 	assert_int_equal(buf_put_u64(b, 0), CC_OK);
+	assert_int_equal(buf_put_u32(b, 0), CC_OK);
+	assert_int_equal(buf_put_bytes(b, zeros, PROTO_HASH_LEN), CC_OK);
 	assert_int_equal(buf_put_bytes(b, zeros, PROTO_NONCE_LEN), CC_OK);
 	assert_int_equal(buf_put_bytes16(b, pattern, ct_len), CC_OK);
 	assert_int_equal(buf_put_bytes(b, zeros, PROTO_SIG_LEN), CC_OK);
@@ -602,7 +680,7 @@ static void test_envelope_views(void **state)
 		uint8_t *d = dup_exact(enc.data, enc.len);
 		assert_int_equal(proto_envelope_decode(d, enc.len, &got), CC_OK);
 
-		/* header: version..time_ms, the AEAD's associated data. */
+		/* header: version..head_hash, the AEAD's associated data. */
 		assert_int_equal(header.len, ENV_HEADER_LEN(env.sender.len));
 		assert_ptr_equal(got.header.p, d);
 		assert_int_equal(got.header.len, header.len);
@@ -640,6 +718,7 @@ int main(void)
 		cmocka_unit_test(test_envelope_truncations),
 		cmocka_unit_test(test_envelope_trailing),
 		cmocka_unit_test(test_envelope_bad_version),
+		cmocka_unit_test(test_envelope_head_fields),
 		cmocka_unit_test(test_envelope_bad_sender),
 		cmocka_unit_test(test_envelope_ciphertext_bounds),
 		cmocka_unit_test(test_envelope_encode_out_of_room),

@@ -200,7 +200,11 @@ struct lg {
 	uint8_t server_fp[CRYPTO_FINGERPRINT_LEN];
 	bool have_server_fp;
 	uint8_t room_id[PROTO_ROOM_ID_LEN];
-	uint8_t room_key[E2E_KEY_LEN];
+	uint8_t room_secret[E2E_KEY_LEN];  /* the epoch's secret, as wrapped */
+	uint8_t room_key[E2E_KEY_LEN];     /* the key messages are sealed with */
+	uint32_t epoch;                    /* the room's epoch (one per member added) */
+	uint32_t head_seq;                 /* the chain's head, named by every envelope */
+	uint8_t head_hash[PROTO_HASH_LEN];
 	uint32_t req_users, req_create;
 	uint8_t *pool_mem;
 	size_t pool_len;
@@ -864,10 +868,12 @@ static cc_err cc_seal_frame(unsigned si, uint64_t seq, uint64_t ts, char *text,
 	text_make(text, g.o.size, seq, ts);
 	env.version = PROTO_ENVELOPE_VERSION;
 	memcpy(env.room_id, g.room_id, PROTO_ROOM_ID_LEN);
-	env.epoch = 0;
+	env.epoch = g.epoch;
 	env.sender = proto_bytes_str(g.conns[si].nick);
 	env.seq = seq;
 	env.time_ms = clock_now_ms();
+	env.head_seq = g.head_seq;
+	memcpy(env.head_hash, g.head_hash, PROTO_HASH_LEN);
 	env_buf->len = 0;
 	if ((err = e2e_message_seal(g.seed[si], g.room_key, &env, (const uint8_t *)text, g.o.size,
 				    env_buf)))
@@ -1057,8 +1063,10 @@ static void cc_create_ask(void)
 	buf_free(&raw);
 }
 
-/* As src/client/rooms.c create_on_users: the room, its key, the records
- * (CREATE, then one ADD per member) and the key wrapped to every member. */
+/* As src/client/epochs.c does for /create: the records (CREATE, then one ADD
+ * per member, each opening an epoch), the last epoch's secret wrapped to
+ * every member; the epochs before it carry nothing, so their secrets are
+ * thrown away. */
 static void cc_create_room(const struct proto_users *users)
 {
 	struct lg_conn *c = &g.conns[0];
@@ -1091,9 +1099,8 @@ static void cc_create_room(const struct proto_users *users)
 		return;
 	}
 
-	if ((err = crypto_random_bytes(g.room_id, sizeof g.room_id)) ||
-	    (err = e2e_room_key_new(g.room_key))) {
-		fail("cannot make a room key: %s", cc_err_str(err));
+	if ((err = crypto_random_bytes(g.room_id, sizeof g.room_id))) {
+		fail("cannot make a room id: %s", cc_err_str(err));
 		return;
 	}
 	buf_init(&records, 1024 * 1024);
@@ -1101,8 +1108,12 @@ static void cc_create_room(const struct proto_users *users)
 	buf_init(&one, PROTO_RECORD_MAX);
 	buf_init(&title, PROTO_TITLE_CT_MAX);
 	e2e_chain_init(&chain, g.room_id);
-	e2e_key_commit(g.room_id, 0, g.room_key, commit);
 	for (unsigned i = 0; i < g.o.clients; i++) {
+		uint8_t spare[E2E_KEY_LEN];
+		uint8_t *secret = i + 1 == g.o.clients ? g.room_secret : spare;
+		if ((err = e2e_epoch_secret_new(secret)))
+			goto out;
+		e2e_key_commit(g.room_id, i, secret, commit);
 		struct proto_record rec = {0};
 		rec.version = PROTO_RECORD_VERSION;
 		memcpy(rec.room_id, g.room_id, PROTO_ROOM_ID_LEN);
@@ -1114,7 +1125,7 @@ static void cc_create_room(const struct proto_users *users)
 		memcpy(rec.actor_fp, g.fp[0], PROTO_FINGERPRINT_LEN);
 		rec.subject = proto_bytes_str(g.conns[i].nick);
 		memcpy(rec.subject_fp, g.fp[i], PROTO_FINGERPRINT_LEN);
-		rec.epoch = 0;
+		rec.epoch = i;
 		memcpy(rec.key_commit, commit, PROTO_HASH_LEN);
 		rec.time_ms = clock_now_ms();
 		one.len = 0;
@@ -1125,18 +1136,24 @@ static void cc_create_room(const struct proto_users *users)
 		if ((err = proto_item_encode(PROTO_ITEM_BLOB, &blob, &records)))
 			goto out;
 	}
+	g.epoch = chain.epoch;
+	g.head_seq = chain.count - 1;
+	memcpy(g.head_hash, chain.last_hash, PROTO_HASH_LEN);
+	if ((err = e2e_epoch_key(g.room_secret, g.room_id, g.epoch,
+				 chain.epochs[g.epoch].open_hash, g.room_key)))
+		goto out;
 	for (unsigned i = 0; i < g.o.clients; i++) {
 		struct proto_wrapped_item w;
 		one.len = 0;
-		if ((err = e2e_key_wrap(g.keys[i], g.room_id, 0, g.room_key, &one)))
+		if ((err = e2e_key_wrap(g.keys[i], g.room_id, g.epoch, g.room_secret, &one)))
 			goto out;
 		w.nick = proto_bytes_str(g.conns[i].nick);
-		w.epoch = 0;
+		w.epoch = g.epoch;
 		w.wrapped = (struct proto_bytes){one.data, one.len};
 		if ((err = proto_item_encode(PROTO_ITEM_WRAPPED, &w, &keys)))
 			goto out;
 	}
-	if ((err = e2e_title_seal(g.room_key, g.room_id, 0, "bench", &title)))
+	if ((err = e2e_title_seal(g.room_key, g.room_id, g.epoch, "bench", &title)))
 		goto out;
 	struct proto_msg m = {.type = PROTO_ROOM_CREATE};
 	m.u.room_create.request_id = g.req_create = next_req(c);
@@ -1179,11 +1196,11 @@ static void cc_on_room_state(struct lg_conn *c, const struct proto_room_state *s
 
 	proto_list_iter_init(&it, &st->keys, PROTO_ITEM_WRAPPED);
 	while (!ok && proto_list_next(&it, &w) == CC_OK) {
-		if (w.epoch != 0)
+		if (w.epoch != g.epoch)
 			continue;
-		ok = e2e_key_unwrap(g.keys[c->idx], st->room_id, 0, w.wrapped.p, w.wrapped.len,
-				    key) == CC_OK &&
-		     crypto_ct_equal(key, g.room_key, sizeof key);
+		ok = e2e_key_unwrap(g.keys[c->idx], st->room_id, g.epoch, w.wrapped.p,
+				    w.wrapped.len, key) == CC_OK &&
+		     crypto_ct_equal(key, g.room_secret, sizeof key);
 		mem_wipe(key, sizeof key);
 	}
 	g.backlog += st->backlog;
@@ -1299,12 +1316,13 @@ static void cc_on_welcome(struct lg_conn *c, const struct proto_welcome *w)
 	}
 	chan_set_send_cap(c->ch, w->max_frame);
 	buf_init(&cert, PROTO_SIGN_CERT_MAX);
-	if (e2e_signing_cert_make(g.keys[c->idx], g.spub[c->idx], &cert)) {
+	if (e2e_signing_cert_make(g.keys[c->idx], 1, g.spub[c->idx], &cert)) {
 		buf_free(&cert);
 		conn_fail(c, "cannot certify the signing key");
 		return;
 	}
 	m.u.signing_key.request_id = c->req_signkey = next_req(c);
+	m.u.signing_key.version = 1;
 	memcpy(m.u.signing_key.sign_pub, g.spub[c->idx], PROTO_SIGN_PUB_LEN);
 	m.u.signing_key.sign_cert = (struct proto_bytes){cert.data, cert.len};
 	c->state = ST_SIGNKEY;

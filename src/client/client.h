@@ -24,6 +24,9 @@ struct client_config {
 	 * (0: never) or once the epoch is this old (0: never). */
 	uint32_t rekey_after_msgs;
 	uint64_t rekey_after_ms;
+	/* A member is signed out as expired only after this long without a
+	 * message or record of theirs seen here (the server's --nick-ttl). */
+	uint64_t nick_ttl_ms;
 };
 
 /* The core hands each event to the front end, which must not keep it. */

@@ -16,14 +16,17 @@ struct event;
 struct chan;
 struct client_store;
 
-/* A user as a room's directory knows them: keys checked against the chain. */
+/* A user as a room's directory knows them: a key the server gave, checked
+ * against the room's chain before anything rests on it. */
 struct client_user {
-	char nick[PROTO_NICK_MAX + 1];
-	uint8_t fp[CRYPTO_FINGERPRINT_LEN];
+	char nick[PROTO_NICK_MAX + 1];    /* the chain's name for the key ("" if none) */
+	char dir_nick[PROTO_NICK_MAX + 1];/* the server's name for it: must match */
+	uint8_t fp[CRYPTO_FINGERPRINT_LEN];  /* computed from the key, never given */
 	struct crypto_rsa_key *key;
+	uint32_t sign_version;
 	uint8_t sign_pub[CRYPTO_ED25519_PUB_LEN];
 	bool sign_ok;                     /* sign_pub's certificate verified */
-	bool trusted;                     /* the key we pinned for this nickname */
+	bool trusted;                     /* the key we pinned for the chain's name */
 };
 
 struct client_room {
@@ -31,9 +34,13 @@ struct client_room {
 	char id_hex[2 * PROTO_ROOM_ID_LEN + 1];
 	char title[E2E_TITLE_MAX + 1];
 	struct e2e_chain chain;           /* verified membership */
+	uint64_t *positions;              /* each record's place among the messages */
+	size_t positions_cap;
 	struct client_user *users;
 	size_t nusers;
 	bool joined;                      /* state loaded and hearing it live */
+	bool gone_pending;                /* the server says members expired: sign them out */
+	bool rekey_wanted;                /* --rekey-after: a new epoch though none is owed */
 	uint64_t last_msg_id;             /* highest server message id processed */
 	uint32_t epoch_msgs;              /* messages seen in this epoch (periodic rekey) */
 	uint64_t acked_msg_id;            /* last_msg_id as the server knows it */
@@ -75,6 +82,7 @@ struct client {
 	uint8_t fp[CRYPTO_FINGERPRINT_LEN];
 	uint8_t sign_seed[CRYPTO_ED25519_SEED_LEN];
 	uint8_t sign_pub[CRYPTO_ED25519_PUB_LEN];
+	struct buf sign_cert;             /* our signing key's certificate (version 1) */
 	struct client_store *store;
 	char nick[PROTO_NICK_MAX + 1];
 	char server[300];                 /* "host:port", the pin's name */
@@ -97,11 +105,20 @@ struct client {
 	uint8_t op_room[PROTO_ROOM_ID_LEN];
 	char op_title[E2E_TITLE_MAX + 1];
 	char op_nick[PROTO_NICK_MAX + 1];
-	uint8_t op_key[E2E_KEY_LEN];      /* create: the new room key (wiped after) */
+	uint8_t op_key[E2E_KEY_LEN];      /* a new epoch's secret (wiped after) */
 	uint64_t op_seq;
-	struct buf op_record;             /* the record the op sends */
-	struct client_room *op_new_room;  /* create/join: the room being built */
+	uint32_t op_epoch;
+	struct buf op_record;             /* the record(s) the op sends */
+	uint16_t op_nrecords;             /* how many, for a new epoch's list */
+	struct client_room *op_new_room;  /* create/fetch: the room being built */
+	struct e2e_chain op_chain;        /* a new epoch's chain, applied on OK */
+	bool op_has_chain;
 	bool op_failed;                   /* join: the state did not verify */
+
+	/* the line being said: it waits for a new epoch if the room needs one */
+	char *text;
+	uint8_t text_room[PROTO_ROOM_ID_LEN];
+	int text_tries;
 
 	struct client_room **rooms;
 	size_t nrooms;
@@ -161,6 +178,10 @@ void client_cmd_kick(struct client *cl, const char *args);
 void client_cmd_admin(struct client *cl, const char *args);
 /* Starts owed work (new room keys) if idle; 1 if it started something. */
 int client_rooms_work(struct client *cl);
+/* messages.c: goes on with the line being said (after a new epoch), or
+ * gives it up. */
+void client_text_continue(struct client *cl);
+void client_text_drop(struct client *cl);
 /* Marks every loaded directory entry of nick with this key as trusted. */
 void client_rooms_trust(struct client *cl, const char *nick, const uint8_t fp[CRYPTO_FINGERPRINT_LEN]);
 

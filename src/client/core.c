@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 
 #include "client/client_internal.h"
@@ -77,8 +78,13 @@ void client_op_end(struct client *cl)
 	cl->op_request = 0;
 	mem_wipe(cl->op_key, sizeof cl->op_key);
 	buf_reset(&cl->op_record);
-	/* Owed work (a room's new key) goes before the next command. */
-	client_rooms_work(cl);
+	if (cl->op_has_chain)
+		e2e_chain_free(&cl->op_chain);
+	cl->op_has_chain = false;
+	/* Owed work (a room's new key) goes before the next command; a line
+	 * waiting for it goes on after. */
+	if (!client_rooms_work(cl))
+		client_text_continue(cl);
 	client_notify(cl);
 }
 
@@ -167,9 +173,15 @@ static void client_on_server_key(struct client *cl)
 
 static void client_on_welcome(struct client *cl, const struct proto_welcome *w)
 {
-	/* The server echoes the key it authenticated; it must be ours. */
+	/* The server echoes the key it authenticated and the nickname it
+	 * registered: both must be what we asked for. */
 	if (!crypto_ct_equal(cl->fp, w->fingerprint, sizeof cl->fp)) {
 		client_fail(cl, "auth_failed", "the server registered a key that is not ours");
+		return;
+	}
+	if (w->nick.len != strlen(cl->nick) ||
+	    strncasecmp((const char *)w->nick.p, cl->nick, w->nick.len) != 0) {
+		client_fail(cl, "auth_failed", "the server registered another nickname than ours");
 		return;
 	}
 	memcpy(cl->nick, w->nick.p, w->nick.len);
@@ -180,16 +192,11 @@ static void client_on_welcome(struct client *cl, const struct proto_welcome *w)
 	/* Publish the signing key, certified by the identity key, before
 	 * anything else: others verify our messages with it. */
 	struct proto_msg m = {.type = PROTO_SIGNING_KEY};
-	struct buf cert;
-	buf_init(&cert, PROTO_SIGN_CERT_MAX);
 	m.u.signing_key.request_id = client_op_begin(cl, OP_SIGNING_KEY);
+	m.u.signing_key.version = 1;
 	memcpy(m.u.signing_key.sign_pub, cl->sign_pub, sizeof cl->sign_pub);
-	cc_err err = e2e_signing_cert_make(cl->identity, cl->sign_pub, &cert);
-	if (!err) {
-		m.u.signing_key.sign_cert = (struct proto_bytes){cert.data, cert.len};
-		err = client_send(cl, &m);
-	}
-	buf_free(&cert);
+	m.u.signing_key.sign_cert = (struct proto_bytes){cl->sign_cert.data, cl->sign_cert.len};
+	cc_err err = client_send(cl, &m);
 	if (err)
 		client_fail(cl, cc_err_code(err), "cannot publish the signing key");
 }
@@ -569,7 +576,7 @@ int client_exit_status(const struct client *cl)
 
 int client_busy(const struct client *cl)
 {
-	return cl->op != OP_NONE || cl->quitting;
+	return cl->op != OP_NONE || cl->quitting || cl->text;
 }
 
 void client_set_state_cb(struct client *cl, void (*fn)(void *ctx), void *ctx)
@@ -603,12 +610,15 @@ cc_err client_new(const struct client_config *cfg, struct event_base *base,
 	if (!(cl = calloc(1, sizeof *cl)))
 		return CC_ERR_NOMEM;
 	cl->cfg = *cfg;
+	if (!cl->cfg.nick_ttl_ms)
+		cl->cfg.nick_ttl_ms = 86400ull * 1000;  /* the server's default */
 	cl->base = base;
 	cl->on_event = on_event;
 	cl->event_ctx = ctx;
 	cl->state = CLIENT_CONNECTING;
 	buf_init(&cl->wire, 2 * PROTO_FRAME_MAX_LIMIT);
-	buf_init(&cl->op_record, PROTO_RECORD_MAX);
+	buf_init(&cl->op_record, 512 * 1024);
+	buf_init(&cl->sign_cert, PROTO_SIGN_CERT_MAX);
 	snprintf(cl->server, sizeof cl->server, strchr(cfg->host, ':') ? "[%s]:%u" : "%s:%u",
 		 cfg->host, cfg->port);
 	if ((err = crypto_init()) || (err = home_prepare(cfg->home)))
@@ -632,6 +642,7 @@ cc_err client_new(const struct client_config *cfg, struct event_base *base,
 	snprintf(db_path, sizeof db_path, "%s/client.db", cfg->home);
 	if ((err = crypto_rsa_fingerprint(cl->identity, cl->fp)) ||
 	    (err = e2e_signing_key_derive(cl->identity, cl->sign_seed, cl->sign_pub)) ||
+	    (err = e2e_signing_cert_make(cl->identity, 1, cl->sign_pub, &cl->sign_cert)) ||
 	    (err = cstore_open(db_path, &cl->store)))
 		goto fail;
 	*out = cl;
@@ -656,6 +667,7 @@ void client_free(struct client *cl)
 	crypto_rsa_free(cl->identity);
 	buf_free(&cl->wire);
 	buf_free(&cl->op_record);
+	buf_free(&cl->sign_cert);
 	mem_wipe(cl->sign_seed, sizeof cl->sign_seed);
 	mem_wipe(cl->op_key, sizeof cl->op_key);
 	free(cl);

@@ -15,6 +15,7 @@
 
 #include "client/client.h"
 #include "util/args.h"
+#include "util/display.h"
 #include "crypto/crypto.h"
 #include "util/log.h"
 
@@ -35,6 +36,8 @@ static const char client_usage[] =
 	"  --rsa-bits N        size of a new identity key, 2048..4096 (default 3072)\n"
 	"  --rekey-after N[d]  as a room's admin, give it a new key after N messages\n"
 	"                      (or, with d, after N days); default never\n"
+	"  --nick-ttl SEC      sign a member out as expired only after SEC seconds\n"
+	"                      without a word from them (default 86400, the server's)\n"
 	"  --batch             read commands from standard input, one per line, and\n"
 	"                      write one JSON event per line to standard output\n"
 	"  --log-level LEVEL   error, warn, info or debug, on standard error (default warn)\n"
@@ -61,28 +64,56 @@ static const char *str_of(const json_t *ev, const char *key)
 	return v ? v : "";
 }
 
+/* Prints text that others chose (messages, names, titles, the server's
+ * words) escaped: see util/display.h. A message's further lines are marked
+ * with cont, so none can pass for a line of its own. */
+static void put_safe(const char *s, const char *cont)
+{
+	char *e = display_escape(s, strlen(s), cont);
+	fputs(e ? e : "(unprintable)", stdout);
+	free(e);
+}
+
+/* A message's continuation lines: under the text, behind a bar. */
+#define FRONTEND_CONT "           | "
+
 /* The interactive rendering: what a person reads. Messages as chat lines,
- * the rest as short notices; anything else as key=value pairs. */
+ * the rest as short notices; anything else as key=value pairs. Every string
+ * goes through put_safe. */
 static void frontend_print_text(const json_t *ev)
 {
 	const char *name = str_of(ev, "event");
 	const char *room = str_of(ev, "room");
 	if (strcmp(name, "error") == 0) {
-		printf("! %s%s%s: %s\n", *room ? room : "", *room ? " " : "", str_of(ev, "code"),
-		       str_of(ev, "message"));
+		fputs("! ", stdout);
+		if (*room)
+			printf("%.32s ", room);
+		put_safe(str_of(ev, "code"), NULL);
+		fputs(": ", stdout);
+		put_safe(str_of(ev, "message"), NULL);
+		putchar('\n');
 	} else if (strcmp(name, "message") == 0) {
 		bool verified = json_is_true(json_object_get(ev, "verified"));
-		printf("[%.8s] <%s>%s %s\n", room, str_of(ev, "from"),
-		       verified ? "" : " (key not verified)", str_of(ev, "text"));
+		printf("[%.8s] <", room);
+		put_safe(str_of(ev, "from"), NULL);
+		printf(">%s ", verified ? "" : " (key not verified)");
+		put_safe(str_of(ev, "text"), FRONTEND_CONT);
+		putchar('\n');
 	} else if (strcmp(name, "sent") == 0) {
 		/* The line the user typed is already on the screen. */
 	} else if (strcmp(name, "registered") == 0) {
-		printf("* registered as %s (key %s)\n", str_of(ev, "nick"), str_of(ev, "fingerprint"));
+		fputs("* registered as ", stdout);
+		put_safe(str_of(ev, "nick"), NULL);
+		printf(" (key %.64s)\n", str_of(ev, "fingerprint"));
 	} else if (strcmp(name, "room_created") == 0 || strcmp(name, "joined") == 0) {
 		char *members = json_dumps(json_object_get(ev, "members"), JSON_COMPACT);
-		printf("* %s %s \"%s\", admin %s, members %s\n",
-		       name[0] == 'r' ? "created room" : "joined room", room, str_of(ev, "title"),
-		       str_of(ev, "admin"), members ? members : "?");
+		printf("* %s %.32s \"", name[0] == 'r' ? "created room" : "joined room", room);
+		put_safe(str_of(ev, "title"), NULL);
+		fputs("\", admin ", stdout);
+		put_safe(str_of(ev, "admin"), NULL);
+		fputs(", members ", stdout);
+		put_safe(members ? members : "?", NULL);
+		putchar('\n');
 		free(members);
 	} else if (strcmp(name, "rooms") == 0) {
 		size_t i;
@@ -92,27 +123,37 @@ static void frontend_print_text(const json_t *ev)
 			printf("* no rooms\n");
 		json_array_foreach(rooms, i, r)
 		{
-			printf("* %s \"%s\" admin %s, %lld members, %lld unread\n", str_of(r, "room"),
-			       str_of(r, "title"), str_of(r, "admin"),
+			printf("* %.32s \"", str_of(r, "room"));
+			put_safe(str_of(r, "title"), NULL);
+			fputs("\" admin ", stdout);
+			put_safe(str_of(r, "admin"), NULL);
+			printf(", %lld members, %lld unread%s\n",
 			       (long long)json_integer_value(json_object_get(r, "members")),
-			       (long long)json_integer_value(json_object_get(r, "unread")));
+			       (long long)json_integer_value(json_object_get(r, "unread")),
+			       json_is_true(json_object_get(r, "verified")) ? ""
+									    : " (join to check it)");
 		}
 	} else if (strcmp(name, "help") == 0) {
 		size_t i;
 		json_t *line;
-		json_array_foreach(json_object_get(ev, "commands"), i, line)
-			printf("  %s\n", json_string_value(line));
+		json_array_foreach(json_object_get(ev, "commands"), i, line) {
+			fputs("  ", stdout);
+			put_safe(json_string_value(line), NULL);
+			putchar('\n');
+		}
 	} else {
 		const char *key;
 		json_t *value;
-		printf("* %s", name);
+		fputs("* ", stdout);
+		put_safe(name, NULL);
 		json_object_foreach((json_t *)ev, key, value)
 		{
 			if (strcmp(key, "event") == 0)
 				continue;
 			char *v = json_is_string(value) ? strdup(json_string_value(value))
 							: json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY);
-			printf(" %s=%s", key, v ? v : "?");
+			printf(" %s=", key);
+			put_safe(v ? v : "?", NULL);
 			free(v);
 		}
 		putchar('\n');
@@ -123,9 +164,17 @@ static void frontend_print(void *ctx, json_t *ev)
 {
 	struct frontend *fe = ctx;
 	if (fe->batch) {
-		char *s = json_dumps(ev, JSON_COMPACT);
+		/* Every byte printable ASCII: JSON escapes carry the exact text, and
+		 * nothing in it can act on a terminal that shows the stream. */
+		char *s = json_dumps(ev, JSON_COMPACT | JSON_ENSURE_ASCII);
 		if (s) {
-			fputs(s, stdout);
+			/* (jansson leaves DEL as it is; it can only be inside a string.) */
+			for (const char *p = s; *p; p++) {
+				if (*p == 0x7f)
+					fputs("\\u007f", stdout);
+				else
+					fputc(*p, stdout);
+			}
 			fputc('\n', stdout);
 			fflush(stdout);
 			free(s);
@@ -240,7 +289,7 @@ static void frontend_signal_cb(evutil_socket_t sig, short what, void *arg)
 int main(int argc, char **argv)
 {
 	enum { OPT_SERVER = 1, OPT_NICK, OPT_HOME, OPT_RSA, OPT_BATCH, OPT_LOG, OPT_REKEY,
-	       OPT_HELP, OPT_VERSION };
+	       OPT_NICK_TTL, OPT_HELP, OPT_VERSION };
 	static const struct option options[] = {
 		{"server", required_argument, NULL, OPT_SERVER},
 		{"nick", required_argument, NULL, OPT_NICK},
@@ -248,6 +297,7 @@ int main(int argc, char **argv)
 		{"rsa-bits", required_argument, NULL, OPT_RSA},
 		{"batch", no_argument, NULL, OPT_BATCH},
 		{"rekey-after", required_argument, NULL, OPT_REKEY},
+		{"nick-ttl", required_argument, NULL, OPT_NICK_TTL},
 		{"log-level", required_argument, NULL, OPT_LOG},
 		{"help", no_argument, NULL, OPT_HELP},
 		{"version", no_argument, NULL, OPT_VERSION},
@@ -262,6 +312,7 @@ int main(int argc, char **argv)
 	snprintf(cfg.host, sizeof cfg.host, "127.0.0.1");
 	cfg.port = 7777;
 	cfg.rsa_bits = CRYPTO_RSA_DEFAULT_BITS;
+	cfg.nick_ttl_ms = 86400ull * 1000;
 	log_set_level(LOG_LEVEL_WARN);
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "", options, &idx)) != -1) {
@@ -304,6 +355,11 @@ int main(int argc, char **argv)
 				cfg.rekey_after_msgs = (uint32_t)n;
 			break;
 		}
+		case OPT_NICK_TTL:
+			if (args_parse_uint(optarg, 1, 10ull * 365 * 86400, &number))
+				goto bad_value;
+			cfg.nick_ttl_ms = number * 1000;
+			break;
 		case OPT_LOG:
 			if ((level = log_level_parse(optarg)) < 0)
 				goto bad_value;

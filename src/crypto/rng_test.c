@@ -23,6 +23,8 @@ static pthread_mutex_t rng_lock = PTHREAD_MUTEX_INITIALIZER;
 static uint8_t *rng_seed;
 static size_t rng_seed_len;
 static uint64_t rng_counter;
+static crypto_test_rng_trace_fn rng_trace;
+static void *rng_trace_arg;
 
 static int rng_block(uint8_t out[32])
 {
@@ -47,6 +49,8 @@ static int rng_bytes(unsigned char *buf, int num)
 	int ok = 1;
 
 	pthread_mutex_lock(&rng_lock);
+	if (rng_trace && rng_seed)
+		rng_trace(rng_trace_arg, left, rng_counter);
 	while (ok && left > 0) {
 		size_t n = left < sizeof block ? left : sizeof block;
 		ok = rng_seed != NULL && rng_block(block);
@@ -128,5 +132,15 @@ void crypto_test_rng_restore(void)
 	RAND_set_rand_method(RAND_OpenSSL());
 	pthread_mutex_lock(&rng_lock);
 	rng_forget();
+	rng_trace = NULL;
+	rng_trace_arg = NULL;
+	pthread_mutex_unlock(&rng_lock);
+}
+
+void crypto_test_rng_set_trace(crypto_test_rng_trace_fn fn, void *arg)
+{
+	pthread_mutex_lock(&rng_lock);
+	rng_trace = fn;
+	rng_trace_arg = arg;
 	pthread_mutex_unlock(&rng_lock);
 }

@@ -1,6 +1,11 @@
-/* Membership chains: the rules in e2e.h, applied one record at a time. */
+/* Membership chains: the rules in e2e.h, applied one record at a time.
+ *
+ * A record is checked completely before anything changes, and the arrays
+ * are grown before the first write, so a refused record (or an allocation
+ * that fails) leaves the chain exactly as it was. */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "e2e/e2e.h"
 
@@ -16,8 +21,35 @@ void e2e_chain_free(struct e2e_chain *chain)
 {
 	free(chain->members);
 	free(chain->spans);
-	free(chain->commits);
+	free(chain->epochs);
+	free(chain->hashes);
 	memset(chain, 0, sizeof *chain);
+}
+
+/* Copies n elements of size bytes into a new array of capacity cap (>= n). */
+static void *dup_array(const void *src, size_t n, size_t cap, size_t size)
+{
+	if (cap == 0)
+		return NULL;
+	void *p = malloc(cap * size);
+	if (p && n)
+		memcpy(p, src, n * size);
+	return p;
+}
+
+cc_err e2e_chain_copy(struct e2e_chain *dst, const struct e2e_chain *src)
+{
+	*dst = *src;
+	dst->members = dup_array(src->members, src->nmembers, src->members_cap, sizeof *src->members);
+	dst->spans = dup_array(src->spans, src->nspans, src->spans_cap, sizeof *src->spans);
+	dst->epochs = dup_array(src->epochs, src->nepochs, src->epochs_cap, sizeof *src->epochs);
+	dst->hashes = dup_array(src->hashes, src->count, src->hashes_cap, sizeof *src->hashes);
+	if ((src->members_cap && !dst->members) || (src->spans_cap && !dst->spans) ||
+	    (src->epochs_cap && !dst->epochs) || (src->hashes_cap && !dst->hashes)) {
+		e2e_chain_free(dst);
+		return CC_ERR_NOMEM;
+	}
+	return CC_OK;
 }
 
 static size_t member_index(const struct e2e_chain *chain, const uint8_t fp[PROTO_FINGERPRINT_LEN])
@@ -26,11 +58,6 @@ static size_t member_index(const struct e2e_chain *chain, const uint8_t fp[PROTO
 		if (memcmp(chain->members[i].fp, fp, PROTO_FINGERPRINT_LEN) == 0)
 			return i;
 	return SIZE_MAX;
-}
-
-static int member_index_ok(const struct e2e_chain *chain, const uint8_t fp[PROTO_FINGERPRINT_LEN])
-{
-	return member_index(chain, fp) != SIZE_MAX;
 }
 
 const struct e2e_member *e2e_chain_member(const struct e2e_chain *chain,
@@ -52,7 +79,7 @@ const struct e2e_member *e2e_chain_member_by_nick(const struct e2e_chain *chain,
 const struct e2e_member *e2e_chain_sender(const struct e2e_chain *chain, const char *nick,
 					  uint32_t epoch)
 {
-	if (epoch > chain->epoch)
+	if (chain->count == 0 || epoch > chain->epoch)
 		return NULL;  /* an epoch that has not started */
 	for (size_t i = chain->nspans; i-- > 0;) {
 		const struct e2e_span *s = &chain->spans[i];
@@ -62,9 +89,56 @@ const struct e2e_member *e2e_chain_sender(const struct e2e_chain *chain, const c
 	return NULL;
 }
 
+int e2e_chain_names(const struct e2e_chain *chain, const uint8_t fp[PROTO_FINGERPRINT_LEN],
+		    const char *nick)
+{
+	for (size_t i = 0; i < chain->nspans; i++)
+		if (memcmp(chain->spans[i].who.fp, fp, PROTO_FINGERPRINT_LEN) == 0 &&
+		    strcasecmp(chain->spans[i].who.nick, nick) == 0)
+			return 1;
+	return 0;
+}
+
+const struct e2e_epoch *e2e_chain_epoch(const struct e2e_chain *chain, uint32_t epoch)
+{
+	return epoch < chain->nepochs ? &chain->epochs[epoch] : NULL;
+}
+
 const uint8_t *e2e_chain_commit(const struct e2e_chain *chain, uint32_t epoch)
 {
-	return epoch < chain->ncommits ? chain->commits[epoch] : NULL;
+	return epoch < chain->nepochs ? chain->epochs[epoch].commit : NULL;
+}
+
+int e2e_chain_extends(const struct e2e_chain *chain, uint32_t count,
+		      const uint8_t hash[PROTO_HASH_LEN])
+{
+	if (count == 0)
+		return 1;
+	return count <= chain->count &&
+	       memcmp(chain->hashes[count - 1], hash, PROTO_HASH_LEN) == 0;
+}
+
+cc_err e2e_chain_check_head(const struct e2e_chain *chain, uint32_t epoch, uint32_t head_seq,
+			    const uint8_t head_hash[PROTO_HASH_LEN], const char **why)
+{
+	const char *ignored;
+	if (!why)
+		why = &ignored;
+	const struct e2e_epoch *e = e2e_chain_epoch(chain, epoch);
+	if (head_seq >= chain->count) {
+		*why = "the sender had seen membership changes the server did not give us";
+		return CC_ERR_SECURITY;
+	}
+	if (memcmp(chain->hashes[head_seq], head_hash, PROTO_HASH_LEN) != 0) {
+		*why = "the sender was shown another history of the room (a fork)";
+		return CC_ERR_SECURITY;
+	}
+	if (!e || head_seq < e->open_seq || (e->end_seq != E2E_SEQ_NONE && head_seq >= e->end_seq)) {
+		*why = "the message names a history outside its epoch";
+		return CC_ERR_AUTH;
+	}
+	*why = "";
+	return CC_OK;
 }
 
 static void member_from(struct e2e_member *m, const struct proto_bytes *nick,
@@ -75,101 +149,92 @@ static void member_from(struct e2e_member *m, const struct proto_bytes *nick,
 	memcpy(m->fp, fp, PROTO_FINGERPRINT_LEN);
 }
 
-static int same_member(const struct e2e_member *m, const uint8_t fp[PROTO_FINGERPRINT_LEN])
+static int same_fp(const uint8_t a[PROTO_FINGERPRINT_LEN], const uint8_t b[PROTO_FINGERPRINT_LEN])
 {
-	return memcmp(m->fp, fp, PROTO_FINGERPRINT_LEN) == 0;
+	return memcmp(a, b, PROTO_FINGERPRINT_LEN) == 0;
 }
 
-/* The chain grows by copying into new arrays, so a failed apply leaves the
- * old state intact (no half-applied record). */
-struct chain_next {
-	struct e2e_member *members;
-	size_t nmembers;
-	struct e2e_span *spans;
-	size_t nspans;
-	uint8_t (*commits)[PROTO_HASH_LEN];
-	uint32_t ncommits;
-};
-
-static cc_err next_copy(const struct e2e_chain *c, struct chain_next *n)
+/* A nickname on a record and a member's name: equal without regard to case. */
+static int nick_is(const struct proto_bytes *nick, const char *name)
 {
-	n->members = malloc((c->nmembers + 1) * sizeof *n->members);
-	n->spans = malloc((c->nspans + 1) * sizeof *n->spans);
-	n->commits = malloc((size_t)(c->ncommits + 1) * sizeof *n->commits);
-	if (!n->members || !n->spans || !n->commits) {
-		free(n->members);
-		free(n->spans);
-		free(n->commits);
+	return nick->len == strlen(name) && strncasecmp((const char *)nick->p, name, nick->len) == 0;
+}
+
+/* Grows an array to hold one more element (doubling), before any write. */
+static cc_err reserve(void **arr, size_t *cap, size_t n, size_t size)
+{
+	if (n < *cap)
+		return CC_OK;
+	size_t ncap = *cap ? *cap * 2 : 8;
+	void *p = realloc(*arr, ncap * size);
+	if (!p)
 		return CC_ERR_NOMEM;
-	}
-	if (c->nmembers)
-		memcpy(n->members, c->members, c->nmembers * sizeof *n->members);
-	if (c->nspans)
-		memcpy(n->spans, c->spans, c->nspans * sizeof *n->spans);
-	if (c->ncommits)
-		memcpy(n->commits, c->commits, c->ncommits * sizeof *n->commits);
-	n->nmembers = c->nmembers;
-	n->nspans = c->nspans;
-	n->ncommits = c->ncommits;
+	*arr = p;
+	*cap = ncap;
 	return CC_OK;
 }
 
-static void next_add_member(struct chain_next *n, const struct e2e_member *m, uint32_t epoch)
+static cc_err chain_reserve(struct e2e_chain *c)
 {
-	n->members[n->nmembers++] = *m;
-	n->spans[n->nspans].who = *m;
-	n->spans[n->nspans].from = epoch;
-	n->spans[n->nspans].to = UINT32_MAX;
-	n->nspans++;
+	size_t epochs_cap = c->epochs_cap, hashes_cap = c->hashes_cap;
+	cc_err err;
+	if ((err = reserve((void **)&c->members, &c->members_cap, c->nmembers, sizeof *c->members)) ||
+	    (err = reserve((void **)&c->spans, &c->spans_cap, c->nspans, sizeof *c->spans)) ||
+	    (err = reserve((void **)&c->epochs, &epochs_cap, c->nepochs, sizeof *c->epochs)) ||
+	    (err = reserve((void **)&c->hashes, &hashes_cap, c->count, sizeof *c->hashes)))
+		return err;
+	c->epochs_cap = (uint32_t)epochs_cap;
+	c->hashes_cap = (uint32_t)hashes_cap;
+	return CC_OK;
 }
 
-static void next_remove_member(struct chain_next *n, const uint8_t fp[PROTO_FINGERPRINT_LEN],
-			       uint32_t end_epoch)
+static void chain_add_member(struct e2e_chain *c, const struct e2e_member *m, uint32_t epoch)
 {
-	for (size_t i = 0; i < n->nmembers; i++) {
-		if (!same_member(&n->members[i], fp))
-			continue;
-		memmove(&n->members[i], &n->members[i + 1],
-			(n->nmembers - i - 1) * sizeof *n->members);
-		n->nmembers--;
-		break;
-	}
-	for (size_t i = n->nspans; i-- > 0;) {
-		if (same_member(&n->spans[i].who, fp) && n->spans[i].to == UINT32_MAX) {
-			n->spans[i].to = end_epoch;
+	c->members[c->nmembers++] = *m;
+	c->spans[c->nspans].who = *m;
+	c->spans[c->nspans].from = epoch;
+	c->spans[c->nspans].to = UINT32_MAX;
+	c->nspans++;
+}
+
+static void chain_remove_member(struct e2e_chain *c, size_t idx, uint32_t end_epoch)
+{
+	const uint8_t *fp = c->members[idx].fp;
+	for (size_t i = c->nspans; i-- > 0;) {
+		if (same_fp(c->spans[i].who.fp, fp) && c->spans[i].to == UINT32_MAX) {
+			c->spans[i].to = end_epoch;
 			break;
 		}
 	}
+	memmove(&c->members[idx], &c->members[idx + 1], (c->nmembers - idx - 1) * sizeof *c->members);
+	c->nmembers--;
 }
 
-#define REFUSE(code, text)      \
-	do {                    \
-		err = (code);   \
+#define REFUSE(code, text)       \
+	do {                     \
+		err = (code);    \
 		reason = (text); \
-		goto out;       \
+		goto out;        \
 	} while (0)
 
 cc_err e2e_chain_apply(struct e2e_chain *chain, const uint8_t *record, size_t len,
 		       e2e_key_lookup_fn lookup, void *ctx, const char **why)
 {
 	struct proto_record rec;
-	struct chain_next n = {0};
 	struct e2e_member actor, subject;
 	const char *reason = "";
 	cc_err err;
 
-	if ((err = proto_record_decode(record, len, &rec))) {
-		reason = "the record does not parse";
-		goto out_nofree;
-	}
+	if ((err = proto_record_decode(record, len, &rec)))
+		REFUSE(err, "the record does not parse");
 	if (chain->ended)
 		REFUSE(CC_ERR_STATE, "the room has ended");
 	if (memcmp(rec.room_id, chain->room_id, PROTO_ROOM_ID_LEN) != 0)
 		REFUSE(CC_ERR_AUTH, "the record is for another room");
 	if (rec.seq != chain->count)
-		REFUSE(CC_ERR_AUTH, "the record is out of sequence");
+		REFUSE(CC_ERR_STALE_EPOCH, "the record is out of sequence");
 	if (memcmp(rec.prev_hash, chain->count ? chain->last_hash : zero_hash, PROTO_HASH_LEN))
-		REFUSE(CC_ERR_AUTH, "the record does not chain to the previous one");
+		REFUSE(CC_ERR_STALE_EPOCH, "the record does not chain to the previous one");
 	const struct crypto_rsa_key *actor_key = lookup(ctx, rec.actor_fp);
 	if (!actor_key)
 		REFUSE(CC_ERR_AUTH, "the record's actor is unknown");
@@ -178,111 +243,134 @@ cc_err e2e_chain_apply(struct e2e_chain *chain, const uint8_t *record, size_t le
 
 	member_from(&actor, &rec.actor, rec.actor_fp);
 	member_from(&subject, &rec.subject, rec.subject_fp);
-	bool actor_is_admin = chain->count > 0 && same_member(&chain->admin, rec.actor_fp);
-	bool subject_member = member_index(chain, rec.subject_fp) != SIZE_MAX;
-	bool new_epoch = rec.action == PROTO_REC_KICK || rec.action == PROTO_REC_REKEY;
-	uint32_t want_epoch = chain->count == 0 ? 0 : chain->epoch + (new_epoch ? 1 : 0);
+	size_t actor_idx = member_index(chain, rec.actor_fp);
+	size_t subject_idx = member_index(chain, rec.subject_fp);
+	bool actor_is_admin = chain->count > 0 && same_fp(chain->admin.fp, rec.actor_fp);
+	bool self = same_fp(rec.actor_fp, rec.subject_fp);
+	bool opens = rec.action == PROTO_REC_CREATE || rec.action == PROTO_REC_ADD ||
+		     rec.action == PROTO_REC_KICK || rec.action == PROTO_REC_REKEY;
+	bool closes = rec.action == PROTO_REC_LEAVE || rec.action == PROTO_REC_EXPIRE;
+
+	if ((rec.action == PROTO_REC_CREATE) != (chain->count == 0))
+		REFUSE(CC_ERR_STATE, "a chain starts with its one create record");
+	uint32_t want_epoch = chain->count == 0 ? 0 : chain->epoch + (opens ? 1 : 0);
 	if (rec.epoch != want_epoch)
 		REFUSE(CC_ERR_AUTH, "the record's epoch is wrong");
-	if (!new_epoch && chain->count > 0 &&
-	    memcmp(rec.key_commit, chain->commits[chain->epoch], PROTO_HASH_LEN) != 0)
+	if (!opens && memcmp(rec.key_commit, chain->epochs[chain->epoch].commit, PROTO_HASH_LEN))
 		REFUSE(CC_ERR_AUTH, "the record commits to another key");
+	/* Names come from the chain: a record must call a member what the
+	 * chain calls it, and one key is one name. */
+	if (actor_idx != SIZE_MAX && !nick_is(&rec.actor, chain->members[actor_idx].nick))
+		REFUSE(CC_ERR_AUTH, "the record names its actor differently from the chain");
+	if (subject_idx != SIZE_MAX && !nick_is(&rec.subject, chain->members[subject_idx].nick))
+		REFUSE(CC_ERR_AUTH, "the record names its subject differently from the chain");
+	if (self && !nick_is(&rec.subject, actor.nick))
+		REFUSE(CC_ERR_AUTH, "the record gives one key two names");
 
-	if ((err = next_copy(chain, &n)))
-		goto out_nofree;
-	struct e2e_member new_admin = chain->admin;
-	bool ended = false;
 	switch (rec.action) {
 	case PROTO_REC_CREATE:
-		if (chain->count != 0 || !same_member(&actor, rec.subject_fp))
+		if (!self)
 			REFUSE(CC_ERR_STATE, "only the creator may open a room");
-		next_add_member(&n, &actor, 0);
-		new_admin = actor;
 		break;
 	case PROTO_REC_ADD:
 		if (!actor_is_admin)
 			REFUSE(CC_ERR_STATE, "only the admin may add members");
-		if (subject_member)
+		if (subject_idx != SIZE_MAX)
 			REFUSE(CC_ERR_STATE, "the subject is already a member");
-		/* One nickname, one member (also one who can still send this epoch):
-		 * receivers find senders by nickname. */
-		const struct e2e_member *same_nick = e2e_chain_sender(chain, subject.nick, chain->epoch);
-		if (same_nick && !same_member(same_nick, rec.subject_fp))
+		/* Receivers find a message's sender by nickname. */
+		if (e2e_chain_member_by_nick(chain, subject.nick))
 			REFUSE(CC_ERR_STATE, "another member has that nickname");
-		next_add_member(&n, &subject, rec.epoch);
 		break;
 	case PROTO_REC_KICK:
 		if (!actor_is_admin)
 			REFUSE(CC_ERR_STATE, "only the admin may expel members");
-		if (!subject_member || same_member(&actor, rec.subject_fp))
+		if (subject_idx == SIZE_MAX || self)
 			REFUSE(CC_ERR_STATE, "the subject is not a member the admin can expel");
-		next_remove_member(&n, rec.subject_fp, rec.epoch);
 		break;
 	case PROTO_REC_LEAVE:
-		if (chain->count == 0 || !same_member(&actor, rec.subject_fp) || !subject_member)
+		if (!self || subject_idx == SIZE_MAX)
 			REFUSE(CC_ERR_STATE, "only a member may leave, and only itself");
 		if (actor_is_admin && chain->nmembers > 1)
 			REFUSE(CC_ERR_STATE, "the admin must hand the role over before leaving");
-		next_remove_member(&n, rec.subject_fp, rec.epoch + 1);
-		ended = n.nmembers == 0;
 		break;
 	case PROTO_REC_ADMIN:
 		if (!actor_is_admin)
 			REFUSE(CC_ERR_STATE, "only the admin may hand the role over");
-		if (!subject_member || same_member(&actor, rec.subject_fp))
+		if (subject_idx == SIZE_MAX || self)
 			REFUSE(CC_ERR_STATE, "the new admin must be another member");
-		new_admin = subject;
 		break;
 	case PROTO_REC_REKEY:
-		if (!actor_is_admin || !same_member(&actor, rec.subject_fp))
-			REFUSE(CC_ERR_STATE, "only the admin may start a new epoch");
+		if (actor_idx == SIZE_MAX || !self)
+			REFUSE(CC_ERR_STATE, "only a member may start a new epoch, for itself");
 		break;
 	case PROTO_REC_EXPIRE:
-		if (!subject_member || same_member(&actor, rec.subject_fp))
-			REFUSE(CC_ERR_STATE, "the subject is not a member another can expire");
-		if (same_member(&chain->admin, rec.subject_fp)) {
-			/* The admin is gone: the member who signs that takes over. (The
-			 * server asks the earliest-joined member still here; several may
-			 * have expired at once, so the chain cannot name one.) */
-			if (!member_index_ok(chain, rec.actor_fp))
-				REFUSE(CC_ERR_STATE, "only a member may succeed the admin");
-			new_admin = actor;
-		} else if (!actor_is_admin) {
-			REFUSE(CC_ERR_STATE, "only the admin may expire members");
-		}
-		next_remove_member(&n, rec.subject_fp, rec.epoch + 1);
+		if (actor_idx == SIZE_MAX)
+			REFUSE(CC_ERR_STATE, "only a member may sign another out");
+		if (subject_idx == SIZE_MAX || self)
+			REFUSE(CC_ERR_STATE, "the subject is not another member");
 		break;
 	default:
 		REFUSE(CC_ERR_MALFORMED, "unknown action");
 	}
-	if (rec.epoch == n.ncommits)
-		memcpy(n.commits[n.ncommits++], rec.key_commit, PROTO_HASH_LEN);
 
-	/* Commit the new state. */
-	free(chain->members);
-	free(chain->spans);
-	free(chain->commits);
-	chain->members = n.members;
-	chain->nmembers = n.nmembers;
-	chain->spans = n.spans;
-	chain->nspans = n.nspans;
-	chain->commits = n.commits;
-	chain->ncommits = n.ncommits;
-	chain->admin = new_admin;
-	if (chain->count == 0 || rec.epoch != chain->epoch)
-		chain->epoch_started_ms = rec.time_ms;
-	chain->epoch = rec.epoch;
-	chain->ended = ended;
+	if ((err = chain_reserve(chain)))
+		REFUSE(err, "out of memory");
+	/* Everything is checked and there is room: apply. */
+	uint8_t hash[PROTO_HASH_LEN];
+	e2e_record_hash(record, len, hash);
+	uint32_t cur = chain->epoch;
+	if (opens) {
+		if (chain->count > 0 && chain->epochs[cur].end_seq == E2E_SEQ_NONE)
+			chain->epochs[cur].end_seq = rec.seq;
+		struct e2e_epoch *e = &chain->epochs[chain->nepochs++];
+		e->open_seq = rec.seq;
+		e->end_seq = E2E_SEQ_NONE;
+		memcpy(e->commit, rec.key_commit, PROTO_HASH_LEN);
+		memcpy(e->open_hash, hash, PROTO_HASH_LEN);
+		e->started_ms = rec.time_ms;
+		chain->epoch = rec.epoch;
+		chain->closed = false;
+	} else if (closes && !chain->closed) {
+		chain->epochs[cur].end_seq = rec.seq;
+		chain->closed = true;
+	}
+	switch (rec.action) {
+	case PROTO_REC_CREATE:
+		chain_add_member(chain, &actor, 0);
+		chain->admin = actor;
+		break;
+	case PROTO_REC_ADD:
+		chain_add_member(chain, &subject, rec.epoch);
+		break;
+	case PROTO_REC_KICK:
+		chain_remove_member(chain, subject_idx, rec.epoch);
+		break;
+	case PROTO_REC_LEAVE:
+		chain_remove_member(chain, subject_idx, rec.epoch + 1);
+		chain->ended = chain->nmembers == 0;
+		break;
+	case PROTO_REC_ADMIN:
+		chain->admin = chain->members[subject_idx];
+		break;
+	case PROTO_REC_EXPIRE: {
+		bool was_admin = same_fp(chain->admin.fp, rec.subject_fp);
+		chain_remove_member(chain, subject_idx, rec.epoch + 1);
+		/* The chain picks the successor: the earliest-joined member left
+		 * (the actor's own member entry guarantees there is one). */
+		if (was_admin)
+			chain->admin = chain->members[0];
+		break;
+	}
+	default:
+		break;
+	}
+	memcpy(chain->hashes[chain->count], hash, PROTO_HASH_LEN);
+	memcpy(chain->last_hash, hash, PROTO_HASH_LEN);
 	chain->count++;
-	e2e_record_hash(record, len, chain->last_hash);
 	if (why)
 		*why = "";
 	return CC_OK;
 out:
-	free(n.members);
-	free(n.spans);
-	free(n.commits);
-out_nofree:
 	if (why)
 		*why = reason;
 	return err;

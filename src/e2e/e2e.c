@@ -5,7 +5,8 @@
 /* Labels: every signature, wrap, hash and key derivation has its own, so no
  * value made for one purpose can pass for another. */
 static const char LABEL_SIGNING_SEED[] = "cryptocat/1 signing seed";
-static const char LABEL_SIGNING_CERT[] = "cryptocat/1 signing key";
+static const char LABEL_SIGNING_CERT[] = "cryptocat/2 signing key";
+static const char LABEL_EPOCH_KEY[] = "cryptocat/2 epoch key";
 static const char LABEL_RECORD[] = "cryptocat/1 record";
 static const char LABEL_ROOM_KEY[] = "cryptocat/1 room key";
 static const char LABEL_KEY_COMMIT[] = "cryptocat/1 key commit";
@@ -51,36 +52,67 @@ out:
 	return err;
 }
 
-cc_err e2e_signing_cert_make(const struct crypto_rsa_key *identity,
+/* label || 0x00 || u32 version || signing key: what a certificate covers. */
+static cc_err put_cert_input(struct buf *b, uint32_t version,
+			     const uint8_t pub[CRYPTO_ED25519_PUB_LEN])
+{
+	cc_err err = buf_put_bytes(b, LABEL_SIGNING_CERT, sizeof LABEL_SIGNING_CERT);
+	if (!err)
+		err = buf_put_u32(b, version);
+	return err ? err : buf_put_bytes(b, pub, CRYPTO_ED25519_PUB_LEN);
+}
+
+cc_err e2e_signing_cert_make(const struct crypto_rsa_key *identity, uint32_t version,
 			     const uint8_t pub[CRYPTO_ED25519_PUB_LEN], struct buf *cert)
 {
 	struct buf input;
 	cc_err err;
 
+	if (version == 0)
+		return CC_ERR_MALFORMED;
 	buf_init(&input, 256);
-	if (!(err = put_labelled(&input, LABEL_SIGNING_CERT, pub, CRYPTO_ED25519_PUB_LEN)))
+	if (!(err = put_cert_input(&input, version, pub)))
 		err = crypto_rsa_pss_sign(identity, input.data, input.len, cert);
 	buf_free(&input);
 	return err;
 }
 
-cc_err e2e_signing_cert_verify(const struct crypto_rsa_key *identity_pub,
+cc_err e2e_signing_cert_verify(const struct crypto_rsa_key *identity_pub, uint32_t version,
 			       const uint8_t pub[CRYPTO_ED25519_PUB_LEN],
 			       const uint8_t *cert, size_t cert_len)
 {
 	struct buf input;
 	cc_err err;
 
+	if (version == 0)
+		return CC_ERR_AUTH;
 	buf_init(&input, 256);
-	if (!(err = put_labelled(&input, LABEL_SIGNING_CERT, pub, CRYPTO_ED25519_PUB_LEN)))
+	if (!(err = put_cert_input(&input, version, pub)))
 		err = crypto_rsa_pss_verify(identity_pub, input.data, input.len, cert, cert_len);
 	buf_free(&input);
 	return err ? CC_ERR_AUTH : CC_OK;
 }
 
-cc_err e2e_room_key_new(uint8_t key[E2E_KEY_LEN])
+cc_err e2e_epoch_secret_new(uint8_t secret[E2E_KEY_LEN])
 {
-	return crypto_random_bytes(key, E2E_KEY_LEN);
+	return crypto_random_bytes(secret, E2E_KEY_LEN);
+}
+
+cc_err e2e_epoch_key(const uint8_t secret[E2E_KEY_LEN], const uint8_t room[PROTO_ROOM_ID_LEN],
+		     uint32_t epoch, const uint8_t open_hash[PROTO_HASH_LEN],
+		     uint8_t key[E2E_KEY_LEN])
+{
+	struct buf info;
+	cc_err err;
+
+	buf_init(&info, 256);
+	if (!(err = put_context(&info, LABEL_EPOCH_KEY, room, epoch)))
+		err = crypto_hkdf_sha256(secret, E2E_KEY_LEN, open_hash, PROTO_HASH_LEN, info.data,
+					 info.len, key, E2E_KEY_LEN);
+	buf_free(&info);
+	if (err)
+		mem_wipe(key, E2E_KEY_LEN);
+	return err;
 }
 
 void e2e_key_commit(const uint8_t room[PROTO_ROOM_ID_LEN], uint32_t epoch,
@@ -252,21 +284,23 @@ out:
 	return err;
 }
 
-cc_err e2e_message_open(const uint8_t sign_pub[CRYPTO_ED25519_PUB_LEN],
-			const uint8_t key[E2E_KEY_LEN], const struct proto_envelope *env,
-			uint8_t *text, size_t *text_len)
+cc_err e2e_message_verify(const uint8_t sign_pub[CRYPTO_ED25519_PUB_LEN],
+			  const struct proto_envelope *env)
 {
 	struct buf input;
 	cc_err err;
 
-	/* The signature first: nothing unauthenticated reaches the decryption. */
 	buf_init(&input, PROTO_ENVELOPE_MAX + 64);
 	if (!(err = put_labelled(&input, LABEL_MESSAGE, env->signed_part.p, env->signed_part.len)))
 		err = crypto_ed25519_verify(sign_pub, input.data, input.len, env->signature,
 					    PROTO_SIG_LEN);
 	buf_free(&input);
-	if (err)
-		return CC_ERR_AUTH;
+	return err ? CC_ERR_AUTH : CC_OK;
+}
+
+cc_err e2e_message_decrypt(const uint8_t key[E2E_KEY_LEN], const struct proto_envelope *env,
+			   uint8_t *text, size_t *text_len)
+{
 	if (env->ciphertext.len < CRYPTO_AEAD_TAG_LEN ||
 	    env->ciphertext.len - CRYPTO_AEAD_TAG_LEN > PROTO_TEXT_MAX)
 		return CC_ERR_MALFORMED;
@@ -278,4 +312,13 @@ cc_err e2e_message_open(const uint8_t sign_pub[CRYPTO_ED25519_PUB_LEN],
 		return CC_ERR_MALFORMED;
 	*text_len = n;
 	return CC_OK;
+}
+
+cc_err e2e_message_open(const uint8_t sign_pub[CRYPTO_ED25519_PUB_LEN],
+			const uint8_t key[E2E_KEY_LEN], const struct proto_envelope *env,
+			uint8_t *text, size_t *text_len)
+{
+	/* The signature first: nothing unauthenticated reaches the decryption. */
+	cc_err err = e2e_message_verify(sign_pub, env);
+	return err ? err : e2e_message_decrypt(key, env, text, text_len);
 }

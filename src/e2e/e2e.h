@@ -4,9 +4,11 @@
  *
  *   signing keys   each user's Ed25519 key, certified by its RSA identity key
  *   records        membership changes, RSA-PSS signed by their actor, hash-chained
- *   room keys      32 random bytes per epoch, RSA-OAEP wrapped to each member,
- *                  committed to in the signed records
- *   messages       AES-256-GCM under the epoch key, Ed25519 signed by the sender
+ *   epoch secrets  32 random bytes per epoch, RSA-OAEP wrapped to each member,
+ *                  committed to in the signed records; the epoch key is the
+ *                  secret bound to the record that opened the epoch
+ *   messages       AES-256-GCM under the epoch key, with the sender's chain
+ *                  head in the associated data, Ed25519 signed by the sender
  *   titles         AES-256-GCM under the epoch key */
 #ifndef CC_E2E_H
 #define CC_E2E_H
@@ -23,29 +25,39 @@
 #define E2E_TITLE_MAX 200
 
 /* The user's Ed25519 signing key, derived from the identity key so that it
- * lives and dies with it (nothing more to back up). */
+ * lives and dies with it (nothing more to back up). This client's signing
+ * key is version 1. */
 cc_err e2e_signing_key_derive(const struct crypto_rsa_key *identity,
 			      uint8_t seed[CRYPTO_ED25519_SEED_LEN],
 			      uint8_t pub[CRYPTO_ED25519_PUB_LEN]);
-/* The certificate: RSA-PSS by the identity key over the signing key. */
-cc_err e2e_signing_cert_make(const struct crypto_rsa_key *identity,
+/* The certificate: RSA-PSS by the identity key over the version and the
+ * signing key. The version counts a user's signing keys from 1: receivers
+ * remember the highest they saw and refuse older ones. */
+cc_err e2e_signing_cert_make(const struct crypto_rsa_key *identity, uint32_t version,
 			     const uint8_t pub[CRYPTO_ED25519_PUB_LEN], struct buf *cert);
-cc_err e2e_signing_cert_verify(const struct crypto_rsa_key *identity_pub,
+cc_err e2e_signing_cert_verify(const struct crypto_rsa_key *identity_pub, uint32_t version,
 			       const uint8_t pub[CRYPTO_ED25519_PUB_LEN],
 			       const uint8_t *cert, size_t cert_len);
 
-/* A fresh room key. */
-cc_err e2e_room_key_new(uint8_t key[E2E_KEY_LEN]);
-/* SHA-256 commitment to an epoch's key, for the signed records. */
+/* An epoch's secret: 32 fresh random bytes, made by the member who opens
+ * the epoch and wrapped to each member. */
+cc_err e2e_epoch_secret_new(uint8_t secret[E2E_KEY_LEN]);
+/* SHA-256 commitment to an epoch's secret, for the signed records. */
 void e2e_key_commit(const uint8_t room[PROTO_ROOM_ID_LEN], uint32_t epoch,
-		    const uint8_t key[E2E_KEY_LEN], uint8_t out[PROTO_HASH_LEN]);
-/* RSA-OAEP-SHA256 of the key to a member, labelled with room and epoch so the
- * server cannot move a wrapped key to another room or epoch. */
+		    const uint8_t secret[E2E_KEY_LEN], uint8_t out[PROTO_HASH_LEN]);
+/* RSA-OAEP-SHA256 of the secret to a member, labelled with room and epoch so
+ * the server cannot move a wrapped secret to another room or epoch. */
 cc_err e2e_key_wrap(const struct crypto_rsa_key *member, const uint8_t room[PROTO_ROOM_ID_LEN],
-		    uint32_t epoch, const uint8_t key[E2E_KEY_LEN], struct buf *out);
+		    uint32_t epoch, const uint8_t secret[E2E_KEY_LEN], struct buf *out);
 cc_err e2e_key_unwrap(const struct crypto_rsa_key *identity,
 		      const uint8_t room[PROTO_ROOM_ID_LEN], uint32_t epoch,
-		      const uint8_t *wrapped, size_t len, uint8_t key[E2E_KEY_LEN]);
+		      const uint8_t *wrapped, size_t len, uint8_t secret[E2E_KEY_LEN]);
+/* The key messages and titles of an epoch are sealed with: the secret bound
+ * to the chain hash of the record that opened the epoch, so members shown
+ * different chains derive different keys and cannot read each other. */
+cc_err e2e_epoch_key(const uint8_t secret[E2E_KEY_LEN], const uint8_t room[PROTO_ROOM_ID_LEN],
+		     uint32_t epoch, const uint8_t open_hash[PROTO_HASH_LEN],
+		     uint8_t key[E2E_KEY_LEN]);
 
 /* Titles: nonce || AES-256-GCM, bound to room and epoch. The title is UTF-8
  * of at most E2E_TITLE_MAX bytes; open writes a NUL-terminated string. */
@@ -65,13 +77,21 @@ cc_err e2e_record_verify_sig(const struct crypto_rsa_key *actor, const struct pr
 void e2e_record_hash(const uint8_t *record, size_t len, uint8_t out[PROTO_HASH_LEN]);
 
 /* Seals text into a complete envelope. env's header fields (room_id, epoch,
- * sender, seq, time_ms) must be set; nonce and signature are made here. */
+ * sender, seq, time_ms, head_seq, head_hash) must be set; nonce and signature
+ * are made here. */
 cc_err e2e_message_seal(const uint8_t sign_seed[CRYPTO_ED25519_SEED_LEN],
 			const uint8_t key[E2E_KEY_LEN], struct proto_envelope *env,
 			const uint8_t *text, size_t text_len, struct buf *out);
-/* Verifies the sender's signature, then decrypts. text gets at most
- * PROTO_TEXT_MAX bytes. CC_ERR_AUTH if either check fails, CC_ERR_MALFORMED if
- * the text is not UTF-8. */
+/* The sender's signature over header, nonce and ciphertext: CC_OK or
+ * CC_ERR_AUTH. */
+cc_err e2e_message_verify(const uint8_t sign_pub[CRYPTO_ED25519_PUB_LEN],
+			  const struct proto_envelope *env);
+/* Decrypts (after e2e_message_verify). text gets at most PROTO_TEXT_MAX
+ * bytes. CC_ERR_AUTH if the ciphertext does not open, CC_ERR_MALFORMED if the
+ * text is not UTF-8. */
+cc_err e2e_message_decrypt(const uint8_t key[E2E_KEY_LEN], const struct proto_envelope *env,
+			   uint8_t *text, size_t *text_len);
+/* Both: verifies the sender's signature, then decrypts. */
 cc_err e2e_message_open(const uint8_t sign_pub[CRYPTO_ED25519_PUB_LEN],
 			const uint8_t key[E2E_KEY_LEN], const struct proto_envelope *env,
 			uint8_t *text, size_t *text_len);
@@ -79,22 +99,30 @@ cc_err e2e_message_open(const uint8_t sign_pub[CRYPTO_ED25519_PUB_LEN],
 /* ---- Membership chains ---------------------------------------------------
  * A room's membership is the result of its records, applied in order. Each
  * record must: be for this room, carry the next seq and the previous record's
- * hash, be signed by its actor's identity key, and be allowed:
+ * hash, be signed by its actor's identity key, name every member it mentions
+ * as the chain does, and be allowed:
  *
- *   CREATE  first record only; actor = subject; epoch 0; the actor is admin
- *   ADD     actor is the admin; subject not a member; epoch unchanged
- *   KICK    actor is the admin; subject a member, not the admin; epoch + 1
+ *   CREATE  first record only; actor = subject; opens epoch 0; actor is admin
+ *   ADD     actor is the admin; subject not a member, and no member has its
+ *           nickname; opens the next epoch
+ *   KICK    actor is the admin; subject a member, not the admin; opens the
+ *           next epoch
  *   LEAVE   actor = subject, a member; the admin only when alone (the room
- *           ends); epoch unchanged (the admin owes a REKEY)
- *   ADMIN   actor is the admin; subject a member, not the actor; epoch unchanged
- *   REKEY   actor is the admin; epoch + 1; subject = actor
- *   EXPIRE  subject a member whose nickname expired; actor is the admin, or,
- *           when the subject is the admin, another member, who becomes admin
- *           (the server asks the earliest-joined member still there); epoch
- *           unchanged (a REKEY follows)
+ *           ends); closes the epoch
+ *   ADMIN   actor is the admin; subject another member; the epoch goes on
+ *   REKEY   actor is any member; subject = actor; opens the next epoch
+ *   EXPIRE  actor is any member; subject another member; closes the epoch;
+ *           if the subject was the admin, the earliest-joined remaining
+ *           member becomes admin (the chain picks, not the signer)
  *
- * and its key commitment must equal the current epoch's unless it starts an
- * epoch. The verifier looks up actors' RSA keys by fingerprint. */
+ * A record that opens an epoch commits to its secret; any other must carry
+ * the current epoch's commitment. Membership is constant within an epoch: it
+ * changes only where one ends. A closed epoch is one a LEAVE or EXPIRE ended
+ * while no new one has opened: nobody may send in it any more, and any member
+ * may open the next one. The verifier looks up actors' RSA keys by
+ * fingerprint. */
+
+#define E2E_SEQ_NONE UINT32_MAX
 
 struct e2e_member {
 	char nick[PROTO_NICK_MAX + 1];
@@ -107,20 +135,32 @@ struct e2e_span {
 	uint32_t from, to;
 };
 
+/* One epoch: where in the chain it began and ended, and its commitment. */
+struct e2e_epoch {
+	uint32_t open_seq;                   /* the record that opened it */
+	uint32_t end_seq;                    /* the record that closed it or opened
+						the next; E2E_SEQ_NONE while current */
+	uint8_t commit[PROTO_HASH_LEN];
+	uint8_t open_hash[PROTO_HASH_LEN];   /* chain hash of the opening record */
+	uint64_t started_ms;                 /* the opener's clock */
+};
+
 struct e2e_chain {
 	uint8_t room_id[PROTO_ROOM_ID_LEN];
 	uint32_t count;                      /* records applied */
 	uint8_t last_hash[PROTO_HASH_LEN];
-	uint32_t epoch;
-	uint64_t epoch_started_ms;           /* the actor's time on the record that began it */
+	uint32_t epoch;                      /* the current (last opened) epoch */
+	bool closed;                         /* ended by a LEAVE or EXPIRE: no sending */
 	struct e2e_member admin;
 	bool ended;                          /* the last member left */
 	struct e2e_member *members;          /* current, in order of joining */
-	size_t nmembers;
+	size_t nmembers, members_cap;
 	struct e2e_span *spans;
-	size_t nspans;
-	uint8_t (*commits)[PROTO_HASH_LEN];  /* per epoch */
-	uint32_t ncommits;
+	size_t nspans, spans_cap;
+	struct e2e_epoch *epochs;            /* by epoch number */
+	uint32_t nepochs, epochs_cap;
+	uint8_t (*hashes)[PROTO_HASH_LEN];   /* every record's chain hash, by seq */
+	uint32_t hashes_cap;
 };
 
 /* Returns the RSA public key of the user with this fingerprint (borrowed), or
@@ -130,20 +170,41 @@ typedef const struct crypto_rsa_key *(*e2e_key_lookup_fn)(void *ctx,
 
 void e2e_chain_init(struct e2e_chain *chain, const uint8_t room_id[PROTO_ROOM_ID_LEN]);
 void e2e_chain_free(struct e2e_chain *chain);
+/* A deep copy (dst is overwritten, not freed): to try records on a scratch
+ * chain before they are accepted. */
+cc_err e2e_chain_copy(struct e2e_chain *dst, const struct e2e_chain *src);
 /* Checks one encoded record against the chain and applies it. On error the
- * chain is unchanged; CC_ERR_AUTH for a bad signature or hash,
- * CC_ERR_STATE for an action the actor may not take. why (if not NULL) gets a
- * sentence. */
+ * chain is unchanged: CC_ERR_STALE_EPOCH if the record does not carry the
+ * next seq and the last hash (made on another head: a race, or a chain cut
+ * short), CC_ERR_AUTH for a bad signature, room, epoch, commitment or name,
+ * CC_ERR_STATE for an action the actor may not take. why (if not NULL) gets
+ * a sentence. */
 cc_err e2e_chain_apply(struct e2e_chain *chain, const uint8_t *record, size_t len,
 		       e2e_key_lookup_fn lookup, void *ctx, const char **why);
 const struct e2e_member *e2e_chain_member(const struct e2e_chain *chain,
 					  const uint8_t fp[PROTO_FINGERPRINT_LEN]);
 const struct e2e_member *e2e_chain_member_by_nick(const struct e2e_chain *chain,
 						  const char *nick);
-/* The member who sent as `nick` in `epoch`, or NULL if none could. */
+/* The member who could send as `nick` (any case) in `epoch`, or NULL. */
 const struct e2e_member *e2e_chain_sender(const struct e2e_chain *chain, const char *nick,
 					  uint32_t epoch);
+/* 1 if the chain ever named the key fp with this nickname (any case). */
+int e2e_chain_names(const struct e2e_chain *chain, const uint8_t fp[PROTO_FINGERPRINT_LEN],
+		    const char *nick);
+/* An epoch's place in the chain, or NULL if it has not opened. */
+const struct e2e_epoch *e2e_chain_epoch(const struct e2e_chain *chain, uint32_t epoch);
 /* The key commitment of an epoch, or NULL. */
 const uint8_t *e2e_chain_commit(const struct e2e_chain *chain, uint32_t epoch);
+/* 1 if the chain extends a head stored earlier: it holds at least count
+ * records and record count - 1 has this hash (count 0: any chain). */
+int e2e_chain_extends(const struct e2e_chain *chain, uint32_t count,
+		      const uint8_t hash[PROTO_HASH_LEN]);
+/* Checks the head a message names (the last record its sender had applied)
+ * against this chain: CC_OK if it is one of our records, inside the
+ * message's epoch; CC_ERR_SECURITY if we do not hold that record (the server
+ * withheld it) or hold another one there (we were shown a different chain);
+ * CC_ERR_AUTH if it lies outside the epoch. why gets a sentence. */
+cc_err e2e_chain_check_head(const struct e2e_chain *chain, uint32_t epoch, uint32_t head_seq,
+			    const uint8_t head_hash[PROTO_HASH_LEN], const char **why);
 
 #endif

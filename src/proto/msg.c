@@ -43,6 +43,7 @@ static const struct field blob_item_fields[] = {
 static const struct field user_item_fields[] = {
 	{FIELD_NICK, offsetof(struct proto_user_item, nick), PROTO_NICK_MAX},
 	{FIELD_BYTES16, offsetof(struct proto_user_item, identity_key), PROTO_RSA_PUB_MAX},
+	{FIELD_U32, offsetof(struct proto_user_item, sign_version), 0},
 	{FIELD_FIXED, offsetof(struct proto_user_item, sign_pub), PROTO_SIGN_PUB_LEN},
 	{FIELD_BYTES16, offsetof(struct proto_user_item, sign_cert), PROTO_SIGN_CERT_MAX},
 };
@@ -57,8 +58,14 @@ static const struct field room_item_fields[] = {
 	{FIELD_U32, offsetof(struct proto_room_item, epoch), 0},
 	{FIELD_U32, offsetof(struct proto_room_item, members), 0},
 	{FIELD_U32, offsetof(struct proto_room_item, unread), 0},
-	{FIELD_BYTES16, offsetof(struct proto_room_item, title_ct), PROTO_TITLE_CT_MAX},
-	{FIELD_BYTES16, offsetof(struct proto_room_item, wrapped), PROTO_WRAPPED_MAX},
+};
+static const struct field gone_item_fields[] = {
+	{FIELD_FIXED, offsetof(struct proto_gone_item, fingerprint), PROTO_FINGERPRINT_LEN},
+	{FIELD_NICK, offsetof(struct proto_gone_item, nick), PROTO_NICK_MAX},
+};
+static const struct field chain_item_fields[] = {
+	{FIELD_U64, offsetof(struct proto_chain_item, position), 0},
+	{FIELD_BYTES16, offsetof(struct proto_chain_item, record), PROTO_RECORD_MAX},
 };
 
 union proto_any_item {
@@ -67,6 +74,8 @@ union proto_any_item {
 	struct proto_user_item user;
 	struct proto_wrapped_item wrapped;
 	struct proto_room_item room;
+	struct proto_gone_item gone;
+	struct proto_chain_item chain;
 };
 
 static const struct msg_spec item_specs[PROTO_ITEM_COUNT_] = {
@@ -75,6 +84,8 @@ static const struct msg_spec item_specs[PROTO_ITEM_COUNT_] = {
 	[PROTO_ITEM_USER] = SPEC("user", user_item_fields),
 	[PROTO_ITEM_WRAPPED] = SPEC("wrapped", wrapped_item_fields),
 	[PROTO_ITEM_ROOM] = SPEC("room", room_item_fields),
+	[PROTO_ITEM_GONE] = SPEC("gone", gone_item_fields),
+	[PROTO_ITEM_CHAIN] = SPEC("chain", chain_item_fields),
 };
 
 static const struct field client_hello_fields[] = {
@@ -114,6 +125,7 @@ static const struct field error_fields[] = {
 
 static const struct field signing_key_fields[] = {
 	{FIELD_U32, AT(signing_key.request_id), 0},
+	{FIELD_U32, AT(signing_key.version), 0},
 	{FIELD_FIXED, AT(signing_key.sign_pub), PROTO_SIGN_PUB_LEN},
 	{FIELD_BYTES16, AT(signing_key.sign_cert), PROTO_SIGN_CERT_MAX},
 };
@@ -147,10 +159,10 @@ static const struct field room_state_fields[] = {
 	{FIELD_U32, AT(room_state.request_id), 0},
 	{FIELD_FIXED, AT(room_state.room_id), PROTO_ROOM_ID_LEN},
 	{FIELD_BYTES16, AT(room_state.title_ct), PROTO_TITLE_CT_MAX},
-	{FIELD_LIST, AT(room_state.records), PROTO_ITEM_BLOB},
+	{FIELD_LIST, AT(room_state.records), PROTO_ITEM_CHAIN},
 	{FIELD_LIST, AT(room_state.users), PROTO_ITEM_USER},
 	{FIELD_LIST, AT(room_state.keys), PROTO_ITEM_WRAPPED},
-	{FIELD_LIST, AT(room_state.gone), PROTO_ITEM_BLOB},
+	{FIELD_LIST, AT(room_state.gone), PROTO_ITEM_GONE},
 	{FIELD_U32, AT(room_state.backlog), 0},
 };
 static const struct field room_msg_fields[] = {
@@ -169,14 +181,9 @@ static const struct field sent_fields[] = {
 	{FIELD_U64, AT(sent.msg_id), 0},
 	{FIELD_U64, AT(sent.server_ts_ms), 0},
 };
-static const struct field room_add_fields[] = {
-	{FIELD_U32, AT(room_add.request_id), 0},
-	{FIELD_FIXED, AT(room_add.room_id), PROTO_ROOM_ID_LEN},
-	{FIELD_BYTES16, AT(room_add.record), PROTO_RECORD_MAX},
-	{FIELD_BYTES16, AT(room_add.wrapped), PROTO_WRAPPED_MAX},
-};
 static const struct field room_record_fields[] = {
 	{FIELD_FIXED, AT(room_record.room_id), PROTO_ROOM_ID_LEN},
+	{FIELD_U64, AT(room_record.position), 0},
 	{FIELD_BYTES16, AT(room_record.record), PROTO_RECORD_MAX},
 	{FIELD_LIST, AT(room_record.users), PROTO_ITEM_USER},
 	{FIELD_LIST, AT(room_record.keys), PROTO_ITEM_WRAPPED},
@@ -219,7 +226,7 @@ static const struct msg_spec msg_specs[256] = {
 	[PROTO_ROOM_MSG] = SPEC("room_msg", room_msg_fields),
 	[PROTO_MSG_SEND] = SPEC("msg_send", msg_send_fields),
 	[PROTO_SENT] = SPEC("sent", sent_fields),
-	[PROTO_ROOM_ADD] = SPEC("room_add", room_add_fields),
+	[PROTO_ROOM_ADD] = SPEC("room_add", room_rekey_fields),
 	[PROTO_ROOM_RECORD] = SPEC("room_record", room_record_fields),
 	[PROTO_ROOM_DISCONNECT] = SPEC("room_disconnect", room_ref_fields),
 	[PROTO_ROOM_LEAVE] = SPEC("room_leave", room_leave_fields),
@@ -505,6 +512,7 @@ uint32_t proto_msg_request_id(const struct proto_msg *m)
 	case PROTO_ROOM_FETCH:
 	case PROTO_REKEY_OWED:
 		return m->u.room_ref.request_id;
+	case PROTO_ROOM_ADD:
 	case PROTO_ROOM_KICK:
 	case PROTO_ROOM_REKEY:
 		return m->u.room_rekey.request_id;
@@ -514,8 +522,6 @@ uint32_t proto_msg_request_id(const struct proto_msg *m)
 		return m->u.msg_send.request_id;
 	case PROTO_SENT:
 		return m->u.sent.request_id;
-	case PROTO_ROOM_ADD:
-		return m->u.room_add.request_id;
 	case PROTO_ROOM_LEAVE:
 	case PROTO_ROOM_ADMIN:
 		return m->u.room_leave.request_id;

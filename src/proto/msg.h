@@ -17,7 +17,7 @@
 
 #include "util/buf.h"
 
-#define PROTO_VERSION 1
+#define PROTO_VERSION 2
 #define PROTO_NICK_MAX 32
 #define PROTO_X25519_LEN 32
 #define PROTO_RANDOM_LEN 32
@@ -80,6 +80,8 @@ enum proto_item_kind {
 	PROTO_ITEM_USER,      /* struct proto_user_item */
 	PROTO_ITEM_WRAPPED,   /* struct proto_wrapped_item */
 	PROTO_ITEM_ROOM,      /* struct proto_room_item */
+	PROTO_ITEM_GONE,      /* struct proto_gone_item */
+	PROTO_ITEM_CHAIN,     /* struct proto_chain_item */
 	PROTO_ITEM_COUNT_
 };
 
@@ -112,8 +114,9 @@ struct proto_blob_item {
 struct proto_user_item {
 	struct proto_bytes nick;
 	struct proto_bytes identity_key;  /* RSA DER */
+	uint32_t sign_version;            /* the certificate's counter; 0: none yet */
 	uint8_t sign_pub[PROTO_SIGN_PUB_LEN];  /* all zeros: none yet */
-	struct proto_bytes sign_cert;     /* RSA-PSS over the signing key; empty: none */
+	struct proto_bytes sign_cert;     /* RSA-PSS over version and key; empty: none */
 };
 
 /* A room key wrapped to a member for an epoch. */
@@ -123,15 +126,27 @@ struct proto_wrapped_item {
 	struct proto_bytes wrapped;
 };
 
-/* A room in a ROOMS listing. */
+/* A room in a ROOMS listing: the server's word only (clients show what
+ * they verified themselves where they have it). */
 struct proto_room_item {
 	uint8_t room_id[PROTO_ROOM_ID_LEN];
 	struct proto_bytes admin;         /* nick */
 	uint32_t epoch;
 	uint32_t members;
 	uint32_t unread;
-	struct proto_bytes title_ct;      /* sealed under the epoch's key */
-	struct proto_bytes wrapped;       /* the epoch's key, wrapped to the asker */
+};
+
+/* A member whose nickname expired, not yet signed out of the room's chain. */
+struct proto_gone_item {
+	uint8_t fingerprint[PROTO_FINGERPRINT_LEN];
+	struct proto_bytes nick;
+};
+
+/* A membership record with its place among the room's messages: position is
+ * the id of the last message the server stored before the record (0: none). */
+struct proto_chain_item {
+	uint64_t position;
+	struct proto_bytes record;        /* <= PROTO_RECORD_MAX */
 };
 
 struct proto_client_hello {
@@ -178,6 +193,7 @@ struct proto_error {
 /* Requests and answers about rooms; see docs/PROTOCOL.md section 8. */
 struct proto_signing_key {
 	uint32_t request_id;
+	uint32_t version;                 /* counts the user's signing keys from 1 */
 	uint8_t sign_pub[PROTO_SIGN_PUB_LEN];
 	struct proto_bytes sign_cert;
 };
@@ -219,11 +235,11 @@ struct proto_room_state {
 	uint32_t request_id;
 	uint8_t room_id[PROTO_ROOM_ID_LEN];
 	struct proto_bytes title_ct;      /* of the current epoch */
-	struct proto_list records;        /* PROTO_ITEM_BLOB: the whole chain */
+	struct proto_list records;        /* PROTO_ITEM_CHAIN: the whole chain */
 	struct proto_list users;          /* PROTO_ITEM_USER: everyone the chain names */
 	struct proto_list keys;           /* PROTO_ITEM_WRAPPED: the asker's keys */
-	struct proto_list gone;           /* PROTO_ITEM_BLOB: fingerprint || nick of
-					     members whose nickname expired */
+	struct proto_list gone;           /* PROTO_ITEM_GONE: members whose nickname
+					     expired, not yet signed out */
 	uint32_t backlog;                 /* ROOM_MSGs that follow before JOIN_DONE */
 };
 
@@ -246,23 +262,17 @@ struct proto_sent {
 	uint64_t server_ts_ms;
 };
 
-struct proto_room_add {
-	uint32_t request_id;
-	uint8_t room_id[PROTO_ROOM_ID_LEN];
-	struct proto_bytes record;        /* the signed add record */
-	struct proto_bytes wrapped;       /* the current key, wrapped to the subject */
-};
-
 struct proto_room_record {            /* a membership change, to the members */
 	uint8_t room_id[PROTO_ROOM_ID_LEN];
+	uint64_t position;                /* as in struct proto_chain_item */
 	struct proto_bytes record;
 	struct proto_list users;          /* PROTO_ITEM_USER: its actor and subject */
 	struct proto_list keys;           /* PROTO_ITEM_WRAPPED: the recipient's key of a
 					     new epoch (none if the epoch is unchanged) */
 };
 
-/* KICK and REKEY start an epoch: records, the new title and key per member. */
-struct proto_room_rekey {             /* ROOM_KICK (one record), ROOM_REKEY */
+/* ADD, KICK and REKEY start an epoch: records, the new title and key per member. */
+struct proto_room_rekey {             /* ROOM_ADD and ROOM_KICK (one record), ROOM_REKEY */
 	uint32_t request_id;
 	uint8_t room_id[PROTO_ROOM_ID_LEN];
 	struct proto_list records;        /* PROTO_ITEM_BLOB */
@@ -302,10 +312,9 @@ struct proto_msg {
 		struct proto_room_msg room_msg;
 		struct proto_msg_send msg_send;
 		struct proto_sent sent;
-		struct proto_room_add room_add;
 		struct proto_room_record room_record;
 		struct proto_room_leave room_leave;   /* ROOM_LEAVE, ROOM_ADMIN */
-		struct proto_room_rekey room_rekey;   /* ROOM_KICK, ROOM_REKEY */
+		struct proto_room_rekey room_rekey;   /* ROOM_ADD, ROOM_KICK, ROOM_REKEY */
 		struct proto_room_read room_read;
 		/* ROOM_FETCH and REKEY_OWED use room_ref */
 	} u;

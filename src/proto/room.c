@@ -104,7 +104,9 @@ cc_err proto_envelope_decode(const uint8_t *p, size_t len, struct proto_envelope
 	if ((err = bufreader_get_copy(&r, out->room_id, PROTO_ROOM_ID_LEN)) ||
 	    (err = bufreader_get_u32(&r, &out->epoch)) || (err = get_nick(&r, &out->sender)) ||
 	    (err = bufreader_get_u64(&r, &out->seq)) ||
-	    (err = bufreader_get_u64(&r, &out->time_ms)))
+	    (err = bufreader_get_u64(&r, &out->time_ms)) ||
+	    (err = bufreader_get_u32(&r, &out->head_seq)) ||
+	    (err = bufreader_get_copy(&r, out->head_hash, PROTO_HASH_LEN)))
 		return err;
 	out->header.p = p;
 	out->header.len = len - bufreader_remaining(&r);
@@ -129,7 +131,9 @@ cc_err proto_envelope_encode_header(const struct proto_envelope *env, struct buf
 	if ((err = buf_put_u8(out, PROTO_ENVELOPE_VERSION)) ||
 	    (err = buf_put_bytes(out, env->room_id, PROTO_ROOM_ID_LEN)) ||
 	    (err = buf_put_u32(out, env->epoch)) || (err = put_nick(out, &env->sender)) ||
-	    (err = buf_put_u64(out, env->seq)) || (err = buf_put_u64(out, env->time_ms)))
+	    (err = buf_put_u64(out, env->seq)) || (err = buf_put_u64(out, env->time_ms)) ||
+	    (err = buf_put_u32(out, env->head_seq)) ||
+	    (err = buf_put_bytes(out, env->head_hash, PROTO_HASH_LEN)))
 		out->len = start;
 	return err;
 }

@@ -10,24 +10,24 @@
 #include "proto/msg.h"
 #include "util/buf.h"
 
-#define PROTO_RECORD_VERSION 1
-#define PROTO_ENVELOPE_VERSION 1
+#define PROTO_RECORD_VERSION 2
+#define PROTO_ENVELOPE_VERSION 2
 #define PROTO_HASH_LEN 32
 #define PROTO_NONCE_LEN 12
 #define PROTO_SIG_LEN 64
 /* Longest message text, in bytes of UTF-8. */
 #define PROTO_TEXT_MAX (16 * 1024)
 
+/* The rules each action follows are in src/e2e/e2e.h (chains). */
 enum proto_record_action {
 	PROTO_REC_CREATE = 1,   /* actor = subject = the creator, the first admin */
-	PROTO_REC_ADD = 2,      /* the admin adds subject */
+	PROTO_REC_ADD = 2,      /* the admin adds subject; new epoch */
 	PROTO_REC_KICK = 3,     /* the admin expels subject; new epoch */
-	PROTO_REC_LEAVE = 4,    /* subject leaves (actor = subject) */
+	PROTO_REC_LEAVE = 4,    /* subject leaves (actor = subject); closes the epoch */
 	PROTO_REC_ADMIN = 5,    /* the admin hands the role to subject */
-	PROTO_REC_REKEY = 6,    /* the admin starts a new epoch */
-	PROTO_REC_EXPIRE = 7,   /* subject's nickname expired (the server says so);
-				   signed by the admin, or, when the subject is the
-				   admin, by another member, who takes the role */
+	PROTO_REC_REKEY = 6,    /* any member starts a new epoch */
+	PROTO_REC_EXPIRE = 7,   /* subject's nickname expired; signed by another
+				   member; closes the epoch */
 };
 
 /* A membership record: one change to a room's membership, signed by its actor
@@ -63,12 +63,14 @@ struct proto_envelope {
 	uint8_t room_id[PROTO_ROOM_ID_LEN];
 	uint32_t epoch;
 	struct proto_bytes sender;              /* nick */
-	uint64_t seq;                           /* per sender and room, from 1 */
+	uint64_t seq;                           /* per sender and epoch, from 1 */
 	uint64_t time_ms;                       /* the sender's clock */
+	uint32_t head_seq;                      /* the last record the sender applied */
+	uint8_t head_hash[PROTO_HASH_LEN];      /* and its chain hash */
 	uint8_t nonce[PROTO_NONCE_LEN];
 	struct proto_bytes ciphertext;          /* text and the 16-byte tag */
 	uint8_t signature[PROTO_SIG_LEN];
-	struct proto_bytes header;              /* decode only: version..time_ms */
+	struct proto_bytes header;              /* decode only: version..head_hash */
 	struct proto_bytes signed_part;         /* decode only: version..ciphertext */
 };
 

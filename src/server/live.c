@@ -213,9 +213,9 @@ static uint16_t key_for_nick(const struct proto_list *keys, const char *nick, st
 
 /* Sends a record to every live member of the room but `except`, each with its
  * own wrapped key of a new epoch when keys is given. */
-void broadcast_record_keyed(struct server *srv, int64_t room,
-			    const uint8_t room_id[PROTO_ROOM_ID_LEN], const uint8_t *rec,
-			    size_t len, const struct conn *except, const struct proto_list *keys)
+void broadcast_record(struct server *srv, int64_t room, const uint8_t room_id[PROTO_ROOM_ID_LEN],
+		      uint64_t position, const uint8_t *rec, size_t len,
+		      const struct conn *except, const struct proto_list *keys)
 {
 	struct live_room *lr = live_find(srv, room);
 	struct proto_msg m = {.type = PROTO_ROOM_RECORD};
@@ -234,6 +234,7 @@ void broadcast_record_keyed(struct server *srv, int64_t room,
 			nusers++;
 	}
 	memcpy(m.u.room_record.room_id, room_id, PROTO_ROOM_ID_LEN);
+	m.u.room_record.position = position;
 	m.u.room_record.record = (struct proto_bytes){rec, len};
 	m.u.room_record.users = (struct proto_list){nusers, {users.data, users.len}};
 	struct buf key;
@@ -247,14 +248,6 @@ void broadcast_record_keyed(struct server *srv, int64_t room,
 	}
 	buf_free(&key);
 	buf_free(&users);
-}
-
-/* Sends a record, with its actor's and subject's directory entries, to every
- * live member of the room but `except`. */
-void broadcast_record(struct server *srv, int64_t room, const uint8_t room_id[PROTO_ROOM_ID_LEN],
-		      const uint8_t *rec, size_t len, const struct conn *except)
-{
-	broadcast_record_keyed(srv, room, room_id, rec, len, except, NULL);
 }
 
 /* Encodes ROOM_MSG once as an inner frame, then copies it to every listener. */

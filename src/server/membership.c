@@ -1,7 +1,7 @@
-/* Changes to a room's membership: the signed records that add a member, hand
- * the room to a new admin or leave it (one shared path, record_change), the
- * new epochs that kick or rekey, the notices of a new key owed, and the
- * expiry of nicknames away too long.
+/* Changes to a room's membership: the new epochs that add, kick or rekey
+ * (one path, handle_new_epoch), the signed records that hand the room to a
+ * new admin or leave it (one shared path, record_change), the notices of a
+ * new key owed, and the expiry of nicknames away too long.
  *
  * Every change is a record of the room's chain, signed by the session's own
  * key: the server verifies it against the stored chain and stores it in the
@@ -9,6 +9,7 @@
  * The members' clients verify the chain again (src/e2e/). */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "e2e/e2e.h"
 #include "proto/room.h"
@@ -64,11 +65,13 @@ struct chain_load {
 	cc_err err;
 };
 
-static int chain_load_record(void *ctx, uint32_t seq, const uint8_t *rec, size_t len)
+static int chain_load_record(void *ctx, uint32_t seq, uint64_t position, const uint8_t *rec,
+			     size_t len)
 {
 	struct chain_load *cl = ctx;
 	const char *why;
 	(void)seq;
+	(void)position;
 	cl->err = e2e_chain_apply(cl->chain, rec, len, key_cache_lookup, cl->keys, &why);
 	if (cl->err)
 		log_error("stored chain does not verify: %s", why);
@@ -85,13 +88,17 @@ static cc_err chain_load(struct server *srv, const struct store_room *room,
 	return cl.err ? cl.err : err;
 }
 
-/* Checks and appends one new record to a room's chain (in a transaction). */
+/* Checks and appends one new record to a room's chain (in a transaction). A
+ * record made on another head is stale_epoch (the client reloads and tries
+ * again); one that breaks a rule is security. */
 cc_err chain_append(struct conn *c, const struct store_room *room, struct e2e_chain *chain,
 		    struct key_cache *keys, const uint8_t *rec, size_t len, const char **why)
 {
 	cc_err err = e2e_chain_apply(chain, rec, len, key_cache_lookup, keys, why);
-	if (err)
+	if (err == CC_ERR_STALE_EPOCH || err == CC_ERR_NOMEM)
 		return err;
+	if (err)
+		return CC_ERR_SECURITY;
 	return store_record_append(c->srv->store, room->id, chain->count - 1, rec, len,
 				   chain->last_hash);
 }
@@ -165,24 +172,42 @@ cc_err store_epoch_keys(struct server *srv, int64_t room, const struct e2e_chain
 
 /* ---- new epochs: kick, rekey (after leaves and expiries), admin handover ---- */
 
-/* Tells each of the user's connections which rooms owe a new key. */
+/* Tells a connection that a room owes a new epoch (any member may make it). */
+static void owed_notify_conn(struct conn *c, const uint8_t room_id[PROTO_ROOM_ID_LEN])
+{
+	struct proto_msg msg = {.type = PROTO_REKEY_OWED};
+	memcpy(msg.u.room_ref.room_id, room_id, PROTO_ROOM_ID_LEN);
+	conn_queue_msg(c, &msg);
+}
+
 static int owed_notify_one(void *ctx, const struct store_member *m)
 {
 	struct conn *c = ctx;
 	struct store_room room;
-	struct proto_msg msg = {.type = PROTO_REKEY_OWED};
-	if (store_room_get_by_id(c->srv->store, m->room, &room) == CC_OK) {
-		memcpy(msg.u.room_ref.room_id, room.room_id, PROTO_ROOM_ID_LEN);
-		conn_queue_msg(c, &msg);
-	}
+	if (store_room_get_by_id(c->srv->store, m->room, &room) == CC_OK)
+		owed_notify_conn(c, room.room_id);
 	return 0;
 }
 
-static void notify_owed(struct server *srv, int64_t user)
+struct owed_room {
+	struct server *srv;
+	const uint8_t *room_id;
+};
+
+static int owed_notify_member(void *ctx, const struct store_member *m)
 {
-	for (struct conn *c = srv->conns; c; c = c->next)
-		if (c->user_id == user && !c->dead && !c->closing)
-			store_room_each_owed(srv->store, user, owed_notify_one, c);
+	struct owed_room *o = ctx;
+	for (struct conn *c = o->srv->conns; c; c = c->next)
+		if (c->user_id == m->user && !c->dead && !c->closing)
+			owed_notify_conn(c, o->room_id);
+	return 0;
+}
+
+/* Tells every connected member of the room that it owes a new epoch. */
+static void notify_owed(struct server *srv, int64_t room, const uint8_t room_id[PROTO_ROOM_ID_LEN])
+{
+	struct owed_room o = {srv, room_id};
+	store_member_each(srv->store, room, owed_notify_member, &o);
 }
 
 void server_on_registered(struct conn *c)
@@ -213,9 +238,31 @@ static int gone_find_cb(void *ctx, uint32_t n, const uint8_t *blob, size_t len)
 	return 0;
 }
 
-/* KICK (one record) or REKEY (EXPIREs, then one REKEY): a new epoch, its
- * title and one key per remaining member, checked and stored at once. */
-cc_err handle_new_epoch(struct conn *c, const struct proto_room_rekey *req, bool kick)
+/* A new member joins a room: it may read from the epoch its ADD opened. */
+static cc_err add_member(struct server *srv, const struct store_room *room,
+			 const struct proto_record *rec, const struct e2e_chain *chain)
+{
+	struct store_user u;
+	cc_err err = store_user_get_by_fingerprint(srv->store, rec->subject_fp, &u);
+	if (err)
+		return err == CC_ERR_NOT_FOUND ? CC_ERR_UNKNOWN_USER : err;
+	/* The chain must call the user what the directory does. */
+	if (rec->subject.len != strlen(u.nick) ||
+	    strncasecmp((const char *)rec->subject.p, u.nick, rec->subject.len) != 0)
+		err = CC_ERR_MALFORMED;
+	else
+		err = store_member_add(srv->store, room->id, u.id, room->last_msg_id + 1,
+				       chain->epoch);
+	store_user_clear(&u);
+	return err;
+}
+
+/* ADD or KICK (one record), or REKEY (EXPIREs, then one REKEY): a new epoch,
+ * its title and one key per member, checked and stored at once. The chain's
+ * rules say who may sign each (the admin adds and kicks, any member rekeys);
+ * the server also refuses an EXPIRE for anyone whose nickname did not
+ * expire. */
+cc_err handle_new_epoch(struct conn *c, const struct proto_room_rekey *req, uint8_t action)
 {
 	struct server *srv = c->srv;
 	struct store_room room;
@@ -227,25 +274,28 @@ cc_err handle_new_epoch(struct conn *c, const struct proto_room_rekey *req, bool
 	struct store_user kicked = {0};
 	const char *why = "";
 	uint16_t left = req->records.count;
+	bool one_record = action != PROTO_REC_REKEY;
 	cc_err err;
 
 	server_rooms_commit(srv);
 	e2e_chain_init(&chain, req->room_id);
 	if ((err = room_of_member(c, req->room_id, &room, NULL)))
 		goto reply;
-	if (room.admin_user != c->user_id) {
+	if (one_record && room.admin_user != c->user_id) {
 		err = CC_ERR_NOT_ADMIN;
 		goto reply;
 	}
-	if (left == 0 || (kick && left != 1)) {
+	if (left == 0 || (one_record && left != 1)) {
 		err = CC_ERR_MALFORMED;
 		why = "a new epoch takes its records";
 		goto reply;
 	}
 	if ((err = chain_load(srv, &room, &chain, &keys)))
 		goto reply;
-	if (chain.count + left > ROOM_RECORDS_MAX) {
+	if (chain.count + left > ROOM_RECORDS_MAX ||
+	    (action == PROTO_REC_ADD && chain.nmembers >= ROOM_MEMBERS_MAX)) {
 		err = CC_ERR_LIMIT;
+		why = "the room is full (256 members, 800 membership changes)";
 		goto reply;
 	}
 	if ((err = store_begin(srv->store)))
@@ -255,10 +305,11 @@ cc_err handle_new_epoch(struct conn *c, const struct proto_room_rekey *req, bool
 		left--;
 		if ((err = record_actor_is_session(c, item.data.p, item.data.len, &rec)))
 			goto rollback;
-		uint8_t want = kick ? PROTO_REC_KICK : left ? PROTO_REC_EXPIRE : PROTO_REC_REKEY;
+		uint8_t want = left ? PROTO_REC_EXPIRE : action;
 		if (rec.action != want) {
 			err = CC_ERR_MALFORMED;
-			why = kick ? "not a kick record" : "expire records, then one rekey record";
+			why = one_record ? "not the record this request takes"
+					 : "expire records, then one rekey record";
 			goto rollback;
 		}
 		if (rec.action == PROTO_REC_EXPIRE) {
@@ -279,6 +330,11 @@ cc_err handle_new_epoch(struct conn *c, const struct proto_room_rekey *req, bool
 			if ((err = store_user_get_by_fingerprint(srv->store, rec.subject_fp, &kicked)) ||
 			    (err = store_member_remove(srv->store, room.id, kicked.id)))
 				goto rollback;
+		} else if (rec.action == PROTO_REC_ADD &&
+			   (err = add_member(srv, &room, &rec, &chain))) {
+			why = err == CC_ERR_MALFORMED ? "the record names the user by another nickname"
+						      : "";
+			goto rollback;
 		}
 	}
 	/* Exactly one key of the new epoch for every member the chain now has. */
@@ -287,7 +343,8 @@ cc_err handle_new_epoch(struct conn *c, const struct proto_room_rekey *req, bool
 	uint32_t gone_count = 0;
 	if ((err = store_epoch_put(srv->store, room.id, chain.epoch, req->title_ct.p,
 				   req->title_ct.len)) ||
-	    (err = store_room_set_epoch(srv->store, room.id, chain.epoch)))
+	    (err = store_room_set_epoch(srv->store, room.id, chain.epoch)) ||
+	    (err = store_room_set_closed(srv->store, room.id, false)))
 		goto rollback;
 	struct store_user admin;
 	if ((err = store_user_get_by_fingerprint(srv->store, chain.admin.fp, &admin)))
@@ -307,11 +364,11 @@ cc_err handle_new_epoch(struct conn *c, const struct proto_room_rekey *req, bool
 	proto_list_iter_init(&it, &req->records, PROTO_ITEM_BLOB);
 	for (uint16_t i = 0; proto_list_next(&it, &item) == CC_OK; i++) {
 		bool last = i + 1 == req->records.count;
-		broadcast_record_keyed(srv, room.id, room.room_id, item.data.p, item.data.len, c,
-				       last ? &req->keys : NULL);
+		broadcast_record(srv, room.id, room.room_id, (uint64_t)room.last_msg_id, item.data.p,
+				 item.data.len, c, last ? &req->keys : NULL);
 	}
 	/* The expelled member heard its own kick (without a key); now cut it off. */
-	if (kick)
+	if (action == PROTO_REC_KICK)
 		room_drop_user(srv, room.id, kicked.id);
 	goto reply;
 rollback:
@@ -327,7 +384,7 @@ reply:
 	return CC_OK;
 }
 
-/* One signed record that changes a room without a new epoch (add, admin
+/* One signed record that changes a room without opening an epoch (admin
  * handover, leave): the checks they share, then `apply` stores what the
  * change means in the same transaction as the record. */
 struct record_change {
@@ -395,33 +452,6 @@ static void change_end(struct record_change *ch, uint32_t request_id, cc_err err
 	key_cache_free(&ch->keys);
 }
 
-static cc_err apply_add(struct record_change *ch, const void *arg)
-{
-	const struct proto_room_add *req = arg;
-	struct store *st = ch->c->srv->store;
-	cc_err err = store_member_add(st, ch->room.id, ch->subject.id, ch->room.last_msg_id + 1,
-				      ch->room.epoch);
-	return err ? err : store_key_put(st, ch->room.id, ch->room.epoch, ch->subject.id,
-					 req->wrapped.p, req->wrapped.len);
-}
-
-cc_err handle_room_add(struct conn *c, const struct proto_room_add *req)
-{
-	struct record_change ch;
-	cc_err err = change_begin(c, req->room_id, &req->record, PROTO_REC_ADD, true, &ch);
-	if (!err && (ch.chain.nmembers >= ROOM_MEMBERS_MAX || ch.chain.count >= ROOM_RECORDS_MAX)) {
-		err = CC_ERR_LIMIT;
-		ch.why = "the room is full (256 members, 800 membership changes)";
-	}
-	if (!err && !(err = change_commit(&ch, &req->record, apply_add, req))) {
-		log_info("conn %s: %s added %s to a room", c->peer, c->nick, ch.subject.nick);
-		broadcast_record(c->srv, ch.room.id, ch.room.room_id, req->record.p, req->record.len,
-				 c);
-	}
-	change_end(&ch, req->request_id, err);
-	return CC_OK;
-}
-
 static cc_err apply_admin(struct record_change *ch, const void *arg)
 {
 	(void)arg;
@@ -434,10 +464,8 @@ cc_err handle_room_admin(struct conn *c, const struct proto_room_leave *req)
 	cc_err err = change_begin(c, req->room_id, &req->record, PROTO_REC_ADMIN, true, &ch);
 	if (!err && !(err = change_commit(&ch, &req->record, apply_admin, NULL))) {
 		log_info("conn %s: %s handed a room to %s", c->peer, c->nick, ch.subject.nick);
-		broadcast_record(c->srv, ch.room.id, ch.room.room_id, req->record.p, req->record.len,
-				 c);
-		/* A new key may be owed (someone left while the old admin was away). */
-		notify_owed(c->srv, ch.subject.id);
+		broadcast_record(c->srv, ch.room.id, ch.room.room_id, (uint64_t)ch.room.last_msg_id,
+				 req->record.p, req->record.len, c, NULL);
 	}
 	change_end(&ch, req->request_id, err);
 	return CC_OK;
@@ -450,9 +478,12 @@ static cc_err apply_leave(struct record_change *ch, const void *arg)
 	cc_err err = store_member_remove(st, ch->room.id, ch->c->user_id);
 	if (err)
 		return err;
-	/* The leaver still holds the current key: the admin owes a new one. */
-	return ch->chain.nmembers == 0 ? store_room_delete(st, ch->room.id)
-				       : store_room_set_rekey_owed(st, ch->room.id, true);
+	/* The leaver still holds the current key: nobody may send under it,
+	 * and any member may make the next. */
+	if (ch->chain.nmembers == 0)
+		return store_room_delete(st, ch->room.id);
+	err = store_room_set_rekey_owed(st, ch->room.id, true);
+	return err ? err : store_room_set_closed(st, ch->room.id, true);
 }
 
 cc_err handle_room_leave(struct conn *c, const struct proto_room_leave *req)
@@ -467,9 +498,10 @@ cc_err handle_room_leave(struct conn *c, const struct proto_room_leave *req)
 		log_info("conn %s: %s left a room%s", c->peer, c->nick,
 			 ch.chain.nmembers ? "" : ", which ended with it");
 		if (ch.chain.nmembers) {
-			broadcast_record(c->srv, ch.room.id, ch.room.room_id, req->record.p,
-					 req->record.len, c);
-			notify_owed(c->srv, ch.room.admin_user);
+			broadcast_record(c->srv, ch.room.id, ch.room.room_id,
+					 (uint64_t)ch.room.last_msg_id, req->record.p,
+					 req->record.len, c, NULL);
+			notify_owed(c->srv, ch.room.id, ch.room.room_id);
 		}
 	}
 	change_end(&ch, req->request_id, err);

@@ -16,6 +16,7 @@
 #include <event2/event.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "e2e/e2e.h"
 #include "proto/room.h"
@@ -57,15 +58,19 @@ cc_err room_of_member(struct conn *c, const uint8_t room_id[PROTO_ROOM_ID_LEN],
 static cc_err handle_signing_key(struct conn *c, const struct proto_signing_key *sk)
 {
 	/* Only a key its owner certified is handed out to others. */
-	if (e2e_signing_cert_verify(chan_peer_key(c->chan), sk->sign_pub, sk->sign_cert.p,
-				    sk->sign_cert.len)) {
+	if (e2e_signing_cert_verify(chan_peer_key(c->chan), sk->version, sk->sign_pub,
+				    sk->sign_cert.p, sk->sign_cert.len)) {
 		conn_send_error(c, sk->request_id, CC_ERR_AUTH, "the signing key's certificate "
 								"does not verify");
 		return CC_OK;
 	}
-	cc_err err = store_user_set_signing_key(c->srv->store, c->user_id, sk->sign_pub,
-						sk->sign_cert.p, sk->sign_cert.len);
-	if (err)
+	/* Never back to an older key: a stolen one stays retired. */
+	cc_err err = store_user_set_signing_key(c->srv->store, c->user_id, sk->version,
+						sk->sign_pub, sk->sign_cert.p, sk->sign_cert.len);
+	if (err == CC_ERR_OUTDATED)
+		conn_send_error(c, sk->request_id, err, "a newer signing key of this identity "
+							 "key is already published");
+	else if (err)
 		conn_send_error(c, sk->request_id, err, NULL);
 	else
 		reply_ok(c, sk->request_id);
@@ -85,6 +90,7 @@ cc_err user_item_put(struct server *srv, const uint8_t fp[PROTO_FINGERPRINT_LEN]
 		return err;
 	item.nick = proto_bytes_str(k.nick);
 	item.identity_key = (struct proto_bytes){k.pubkey, k.pubkey_len};
+	item.sign_version = k.sign_version;
 	memcpy(item.sign_pub, k.sign_pub, sizeof item.sign_pub);
 	item.sign_cert = (struct proto_bytes){k.sign_cert, k.sign_cert_len};
 	err = proto_item_encode(PROTO_ITEM_USER, &item, raw);
@@ -129,6 +135,26 @@ out:
 	return CC_OK;
 }
 
+/* Makes the chain's members the room's members, from its current epoch. */
+static cc_err create_members(struct server *srv, int64_t room, const struct e2e_chain *chain)
+{
+	for (size_t i = 0; i < chain->nmembers; i++) {
+		struct store_user u;
+		cc_err err = store_user_get_by_fingerprint(srv->store, chain->members[i].fp, &u);
+		if (err)
+			return err == CC_ERR_NOT_FOUND ? CC_ERR_UNKNOWN_USER : err;
+		/* The chain must call each user what the directory does. */
+		if (strcasecmp(u.nick, chain->members[i].nick) != 0)
+			err = CC_ERR_MALFORMED;
+		else
+			err = store_member_add(srv->store, room, u.id, 1, chain->epoch);
+		store_user_clear(&u);
+		if (err)
+			return err;
+	}
+	return CC_OK;
+}
+
 static cc_err handle_room_create(struct conn *c, const struct proto_room_create *req)
 {
 	struct server *srv = c->srv;
@@ -164,14 +190,13 @@ static cc_err handle_room_create(struct conn *c, const struct proto_room_create 
 	err = store_room_create(srv->store, req->room_id, c->user_id, clock_now_ms(), &room_row);
 	if (err)
 		goto rollback;
-	if ((err = store_room_get_by_id(srv->store, room_row, &room)) ||
-	    (err = store_epoch_put(srv->store, room_row, 0, req->title_ct.p, req->title_ct.len)))
+	if ((err = store_room_get_by_id(srv->store, room_row, &room)))
 		goto rollback;
-	/* Every record must verify and apply; each subject becomes a member. */
+	/* Every record must verify and apply: a create, then one add per
+	 * invitee (each opens an epoch; the keys are the last epoch's). */
 	proto_list_iter_init(&it, &req->records, PROTO_ITEM_BLOB);
 	while (proto_list_next(&it, &rec_item) == CC_OK) {
 		struct proto_record rec;
-		struct store_user subject;
 		if ((err = chain_append(c, &room, &chain, &keys, rec_item.data.p, rec_item.data.len,
 					&why)))
 			goto rollback;
@@ -181,17 +206,16 @@ static cc_err handle_room_create(struct conn *c, const struct proto_room_create 
 			why = "a new room takes only create and add records";
 			goto rollback;
 		}
-		if ((err = store_user_get_by_fingerprint(srv->store, rec.subject_fp, &subject))) {
-			err = err == CC_ERR_NOT_FOUND ? CC_ERR_UNKNOWN_USER : err;
-			goto rollback;
-		}
-		err = store_member_add(srv->store, room_row, subject.id, 1, 0);
-		store_user_clear(&subject);
-		if (err)
-			goto rollback;
 	}
-	/* One wrapped epoch-0 key for each member, and only for members. */
-	if ((err = store_epoch_keys(srv, room_row, &chain, &req->keys, &why)))
+	if ((err = create_members(srv, room_row, &chain))) {
+		why = err == CC_ERR_MALFORMED ? "a record names a user by another nickname" : "";
+		goto rollback;
+	}
+	/* One wrapped key for each member, and only for members. */
+	if ((err = store_epoch_keys(srv, room_row, &chain, &req->keys, &why)) ||
+	    (err = store_epoch_put(srv->store, room_row, chain.epoch, req->title_ct.p,
+				   req->title_ct.len)) ||
+	    (err = store_room_set_epoch(srv->store, room_row, chain.epoch)))
 		goto rollback;
 	if ((err = store_commit(srv->store)))
 		goto reply;
@@ -212,25 +236,6 @@ reply:
 	return CC_OK;
 }
 
-struct key_find {
-	uint32_t epoch;
-	uint8_t *wrapped;
-	size_t len;
-};
-
-static int key_find_cb(void *ctx, uint32_t epoch, const uint8_t *wrapped, size_t len)
-{
-	struct key_find *kf = ctx;
-	if (epoch != kf->epoch || kf->wrapped)
-		return 0;
-	kf->wrapped = malloc(len ? len : 1);
-	if (kf->wrapped) {
-		memcpy(kf->wrapped, wrapped, len);
-		kf->len = len;
-	}
-	return 0;
-}
-
 struct list_ctx {
 	struct conn *c;
 	struct buf *raw;
@@ -245,8 +250,6 @@ static int list_room(void *ctx, const struct store_member *m)
 	struct store_room room;
 	struct store_user admin;
 	struct proto_room_item item = {0};
-	uint8_t *title = NULL, *wrapped = NULL;
-	size_t title_len = 0, wrapped_len = 0;
 	uint32_t members = 0, unread = 0;
 	cc_err err;
 
@@ -260,31 +263,15 @@ static int list_room(void *ctx, const struct store_member *m)
 	if (!conn_is_active(lc->c, m->room))
 		store_message_count_after(srv->store, m->room, read_to, &unread);
 	store_member_count(srv->store, m->room, &members);
-	err = store_epoch_get(srv->store, m->room, room.epoch, &title, &title_len);
-	if (err && err != CC_ERR_NOT_FOUND)
-		goto out_admin;
-	/* The asker's key of the current epoch opens the title (none while a
-	 * new key is owed). */
 	memcpy(item.room_id, room.room_id, PROTO_ROOM_ID_LEN);
 	item.admin = proto_bytes_str(admin.nick);
 	item.epoch = room.epoch;
 	item.members = members;
 	item.unread = unread;
-	item.title_ct = (struct proto_bytes){title, title_len};
-	struct key_find kf = {room.epoch, NULL, 0};
-	err = store_key_each(srv->store, m->room, lc->c->user_id, room.epoch, key_find_cb, &kf);
-	wrapped = kf.wrapped;
-	if (err)
-		goto out_admin;
-	wrapped_len = kf.len;
-	item.wrapped = (struct proto_bytes){wrapped, wrapped_len};
 	if ((err = proto_item_encode(PROTO_ITEM_ROOM, &item, lc->raw)) == CC_OK)
 		lc->count++;
-out_admin:
 	store_user_clear(&admin);
 out:
-	free(title);
-	free(wrapped);
 	lc->err = err;
 	return err ? 1 : 0;
 }
@@ -350,13 +337,14 @@ static cc_err state_add_user(struct state_ctx *sc, const uint8_t fp[PROTO_FINGER
 	return err;
 }
 
-static int state_record(void *ctx, uint32_t seq, const uint8_t *rec, size_t len)
+static int state_record(void *ctx, uint32_t seq, uint64_t position, const uint8_t *rec,
+			size_t len)
 {
 	struct state_ctx *sc = ctx;
-	struct proto_blob_item item = {{rec, len}};
+	struct proto_chain_item item = {position, {rec, len}};
 	struct proto_record r;
 	(void)seq;
-	if ((sc->err = proto_item_encode(PROTO_ITEM_BLOB, &item, sc->records)))
+	if ((sc->err = proto_item_encode(PROTO_ITEM_CHAIN, &item, sc->records)))
 		return 1;
 	sc->nrecords++;
 	if ((sc->err = proto_record_decode(rec, len, &r)) ||
@@ -382,9 +370,13 @@ static int state_key(void *ctx, uint32_t epoch, const uint8_t *wrapped, size_t l
 static int state_gone(void *ctx, uint32_t n, const uint8_t *blob, size_t len)
 {
 	struct state_ctx *sc = ctx;
-	struct proto_blob_item item = {{blob, len}};
+	struct proto_gone_item item;
 	(void)n;
-	if ((sc->err = proto_item_encode(PROTO_ITEM_BLOB, &item, sc->gone)))
+	if (len <= PROTO_FINGERPRINT_LEN)
+		return 0;  /* (the store never makes one) */
+	memcpy(item.fingerprint, blob, PROTO_FINGERPRINT_LEN);
+	item.nick = (struct proto_bytes){blob + PROTO_FINGERPRINT_LEN, len - PROTO_FINGERPRINT_LEN};
+	if ((sc->err = proto_item_encode(PROTO_ITEM_GONE, &item, sc->gone)))
 		return 1;
 	sc->ngone++;
 	return 0;
@@ -561,15 +553,21 @@ static cc_err handle_msg_send(struct conn *c, const struct proto_msg_send *req)
 		conn_send_error(c, req->request_id, err, NULL);
 		return CC_OK;
 	}
-	/* The sender is the session, never a name inside the message. */
+	/* The sender is the session, never a name inside the message
+	 * (nicknames compare without regard to case). */
 	if (env.sender.len != strlen(c->nick) ||
-	    memcmp(env.sender.p, c->nick, env.sender.len) != 0) {
+	    strncasecmp((const char *)env.sender.p, c->nick, env.sender.len) != 0) {
 		conn_send_error(c, req->request_id, CC_ERR_FORBIDDEN,
 				"a message must name its sender's own nickname");
 		return CC_OK;
 	}
 	if (env.epoch != room.epoch) {
 		conn_send_error(c, req->request_id, CC_ERR_STALE_EPOCH, NULL);
+		return CC_OK;
+	}
+	/* Someone left: the key they hold must carry nothing new. */
+	if (room.closed) {
+		conn_send_error(c, req->request_id, CC_ERR_EPOCH_CLOSED, NULL);
 		return CC_OK;
 	}
 	if (srv->nsends == srv->sends_cap) {
@@ -592,7 +590,7 @@ static cc_err handle_msg_send(struct conn *c, const struct proto_msg_send *req)
 	}
 	struct pending_send *ps = &srv->sends[srv->nsends];
 	ps->ts_ms = clock_now_ms();
-	err = store_message_append(srv->store, room.id, c->user_id, env.epoch, ps->ts_ms,
+	err = store_message_append(srv->store, room.id, c->user_id, env.epoch, env.seq, ps->ts_ms,
 				   req->envelope.p, req->envelope.len, &ps->msg_id);
 	if (err) {
 		conn_send_error(c, req->request_id, err, NULL);
@@ -702,15 +700,15 @@ cc_err server_handle_request(struct conn *c, const struct proto_msg *m)
 	case PROTO_MSG_SEND:
 		return handle_msg_send(c, &m->u.msg_send);
 	case PROTO_ROOM_ADD:
-		return handle_room_add(c, &m->u.room_add);
+		return handle_new_epoch(c, &m->u.room_rekey, PROTO_REC_ADD);
 	case PROTO_ROOM_DISCONNECT:
 		return handle_room_disconnect(c, &m->u.room_ref);
 	case PROTO_ROOM_LEAVE:
 		return handle_room_leave(c, &m->u.room_leave);
 	case PROTO_ROOM_KICK:
-		return handle_new_epoch(c, &m->u.room_rekey, true);
+		return handle_new_epoch(c, &m->u.room_rekey, PROTO_REC_KICK);
 	case PROTO_ROOM_REKEY:
-		return handle_new_epoch(c, &m->u.room_rekey, false);
+		return handle_new_epoch(c, &m->u.room_rekey, PROTO_REC_REKEY);
 	case PROTO_ROOM_ADMIN:
 		return handle_room_admin(c, &m->u.room_leave);
 	case PROTO_ROOM_FETCH:

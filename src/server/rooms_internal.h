@@ -49,15 +49,12 @@ cc_err live_add(struct conn *c, int64_t room);
 void live_remove(struct conn *c, int64_t room);
 /* Drops every live connection of a user from a room (it left or was removed). */
 void room_drop_user(struct server *srv, int64_t room, int64_t user);
-/* Sends a record, with its actor's and subject's directory entries, to every
- * live member of the room but `except`. */
+/* Sends a record (stored at message position `position`), with its actor's
+ * and subject's directory entries, to every live member of the room but
+ * `except`, each with its own wrapped key of a new epoch when keys is given. */
 void broadcast_record(struct server *srv, int64_t room, const uint8_t room_id[PROTO_ROOM_ID_LEN],
-		      const uint8_t *rec, size_t len, const struct conn *except);
-/* The same, each member with its own wrapped key of a new epoch when keys is
- * given. */
-void broadcast_record_keyed(struct server *srv, int64_t room,
-			    const uint8_t room_id[PROTO_ROOM_ID_LEN], const uint8_t *rec,
-			    size_t len, const struct conn *except, const struct proto_list *keys);
+		      uint64_t position, const uint8_t *rec, size_t len,
+		      const struct conn *except, const struct proto_list *keys);
 /* Sends a committed message as ROOM_MSG to every listener of its room but its
  * sender. */
 void live_fan_out(struct server *srv, const struct pending_send *ps);
@@ -102,10 +99,10 @@ cc_err store_epoch_keys(struct server *srv, int64_t room, const struct e2e_chain
 
 /* ---- membership.c: requests that change membership ----------------------- */
 
-cc_err handle_room_add(struct conn *c, const struct proto_room_add *req);
 cc_err handle_room_admin(struct conn *c, const struct proto_room_leave *req);
 cc_err handle_room_leave(struct conn *c, const struct proto_room_leave *req);
-/* ROOM_KICK (kick true) or ROOM_REKEY: a new epoch. */
-cc_err handle_new_epoch(struct conn *c, const struct proto_room_rekey *req, bool kick);
+/* ROOM_ADD, ROOM_KICK or ROOM_REKEY (action: the record that opens the new
+ * epoch): records, the new epoch's title and one key per member. */
+cc_err handle_new_epoch(struct conn *c, const struct proto_room_rekey *req, uint8_t action);
 
 #endif

@@ -40,6 +40,53 @@ static const char *const cstore_migrations[] = {
 	 " verified INTEGER NOT NULL CHECK(verified IN (0, 1)),"
 	 " first_seen_ms INTEGER NOT NULL CHECK(first_seen_ms >= 0)"
 	 ") STRICT, WITHOUT ROWID;"),
+	/* 2: protocol 2. Rooms of protocol 1 cannot be read under its rules, so
+	 * their secrets and counters go; pins stay. Sequence numbers count per
+	 * sender and epoch. rooms keeps each room's verified chain head (what a
+	 * later chain must extend) and what /rooms shows; sign_keys the newest
+	 * signing key seen per identity key; activity the latest signed time
+	 * seen per key (nobody is signed out as expired while active). */
+	("DROP TABLE room_keys;"
+	 "DROP TABLE seen;"
+	 "DROP TABLE own_seq;"
+	 "CREATE TABLE epoch_secrets ("
+	 " room BLOB NOT NULL CHECK(length(room) = 16),"
+	 " epoch INTEGER NOT NULL CHECK(epoch BETWEEN 0 AND 4294967295),"
+	 " secret BLOB NOT NULL CHECK(length(secret) = 32),"
+	 " PRIMARY KEY (room, epoch)"
+	 ") STRICT, WITHOUT ROWID;"
+	 "CREATE TABLE seen ("
+	 " room BLOB NOT NULL CHECK(length(room) = 16),"
+	 " sender BLOB NOT NULL CHECK(length(sender) = 32),"
+	 " epoch INTEGER NOT NULL CHECK(epoch BETWEEN 0 AND 4294967295),"
+	 " last_seq INTEGER NOT NULL CHECK(last_seq >= 0),"
+	 " PRIMARY KEY (room, sender, epoch)"
+	 ") STRICT, WITHOUT ROWID;"
+	 "CREATE TABLE own_seq ("
+	 " room BLOB NOT NULL CHECK(length(room) = 16),"
+	 " epoch INTEGER NOT NULL CHECK(epoch BETWEEN 0 AND 4294967295),"
+	 " next_seq INTEGER NOT NULL CHECK(next_seq >= 1),"
+	 " PRIMARY KEY (room, epoch)"
+	 ") STRICT, WITHOUT ROWID;"
+	 "CREATE TABLE rooms ("
+	 " room BLOB NOT NULL PRIMARY KEY CHECK(length(room) = 16),"
+	 " head_count INTEGER NOT NULL CHECK(head_count BETWEEN 0 AND 4294967295),"
+	 " head_hash BLOB NOT NULL CHECK(length(head_hash) = 32),"
+	 " epoch INTEGER NOT NULL CHECK(epoch BETWEEN 0 AND 4294967295),"
+	 " members INTEGER NOT NULL CHECK(members BETWEEN 0 AND 4294967295),"
+	 " admin TEXT NOT NULL CHECK(length(admin) <= 32),"
+	 " title TEXT NOT NULL CHECK(length(CAST(title AS BLOB)) <= 200),"
+	 " last_msg_id INTEGER NOT NULL DEFAULT 0 CHECK(last_msg_id >= 0)"
+	 ") STRICT, WITHOUT ROWID;"
+	 "CREATE TABLE sign_keys ("
+	 " fingerprint BLOB NOT NULL PRIMARY KEY CHECK(length(fingerprint) = 32),"
+	 " version INTEGER NOT NULL CHECK(version BETWEEN 1 AND 4294967295),"
+	 " sign_pub BLOB NOT NULL CHECK(length(sign_pub) = 32)"
+	 ") STRICT, WITHOUT ROWID;"
+	 "CREATE TABLE activity ("
+	 " fingerprint BLOB NOT NULL PRIMARY KEY CHECK(length(fingerprint) = 32),"
+	 " last_ms INTEGER NOT NULL CHECK(last_ms >= 0)"
+	 ") STRICT, WITHOUT ROWID;"),
 };
 
 static const struct sqlite_util_schema cstore_schema = {
@@ -61,6 +108,14 @@ enum cstore_stmt_id {
 	STMT_SEQ_GET,
 	STMT_SEQ_SET,
 	STMT_SEQ_FORGET,
+	STMT_ROOM_GET,
+	STMT_ROOM_PUT,
+	STMT_ROOM_LAST_ID,
+	STMT_ROOM_FORGET,
+	STMT_SIGN_GET,
+	STMT_SIGN_PUT,
+	STMT_ACTIVITY_GET,
+	STMT_ACTIVITY_PUT,
 	STMT_PIN_GET,
 	STMT_PIN_PUT,
 	STMT_COUNT_
@@ -70,21 +125,42 @@ static const char *const cstore_stmt_sql[STMT_COUNT_] = {
 	[STMT_BEGIN] = "BEGIN IMMEDIATE",
 	[STMT_COMMIT] = "COMMIT",
 	[STMT_ROLLBACK] = "ROLLBACK",
-	[STMT_KEY_PUT] = ("INSERT INTO room_keys(room, epoch, key) VALUES(?1, ?2, ?3)"
-			  " ON CONFLICT(room, epoch) DO UPDATE SET key = excluded.key"),
-	[STMT_KEY_GET] = "SELECT key FROM room_keys WHERE room = ?1 AND epoch = ?2",
-	[STMT_KEY_FORGET] = "DELETE FROM room_keys WHERE room = ?1",
-	[STMT_SEEN_GET] = "SELECT last_seq FROM seen WHERE room = ?1 AND sender = ?2",
+	[STMT_KEY_PUT] = ("INSERT INTO epoch_secrets(room, epoch, secret) VALUES(?1, ?2, ?3)"
+			  " ON CONFLICT(room, epoch) DO UPDATE SET secret = excluded.secret"),
+	[STMT_KEY_GET] = "SELECT secret FROM epoch_secrets WHERE room = ?1 AND epoch = ?2",
+	[STMT_KEY_FORGET] = "DELETE FROM epoch_secrets WHERE room = ?1",
+	[STMT_SEEN_GET] = ("SELECT last_seq FROM seen WHERE room = ?1 AND sender = ?2"
+			   " AND epoch = ?3"),
 	/* The WHERE makes "only raises" one atomic statement: no read-then-write
 	 * race with another connection. */
-	[STMT_SEEN_PUT] = ("INSERT INTO seen(room, sender, last_seq) VALUES(?1, ?2, ?3)"
-			   " ON CONFLICT(room, sender) DO UPDATE SET last_seq = excluded.last_seq"
-			   " WHERE excluded.last_seq > last_seq"),
+	[STMT_SEEN_PUT] = ("INSERT INTO seen(room, sender, epoch, last_seq) VALUES(?1, ?2, ?3, ?4)"
+			   " ON CONFLICT(room, sender, epoch) DO UPDATE SET"
+			   " last_seq = excluded.last_seq WHERE excluded.last_seq > last_seq"),
 	[STMT_SEEN_FORGET] = "DELETE FROM seen WHERE room = ?1",
-	[STMT_SEQ_GET] = "SELECT next_seq FROM own_seq WHERE room = ?1",
-	[STMT_SEQ_SET] = ("INSERT INTO own_seq(room, next_seq) VALUES(?1, ?2)"
-			  " ON CONFLICT(room) DO UPDATE SET next_seq = excluded.next_seq"),
+	[STMT_SEQ_GET] = "SELECT next_seq FROM own_seq WHERE room = ?1 AND epoch = ?2",
+	[STMT_SEQ_SET] = ("INSERT INTO own_seq(room, epoch, next_seq) VALUES(?1, ?2, ?3)"
+			  " ON CONFLICT(room, epoch) DO UPDATE SET next_seq = excluded.next_seq"),
 	[STMT_SEQ_FORGET] = "DELETE FROM own_seq WHERE room = ?1",
+	[STMT_ROOM_GET] = ("SELECT head_count, head_hash, epoch, members, admin, title, last_msg_id"
+			   " FROM rooms WHERE room = ?1"),
+	[STMT_ROOM_PUT] = ("INSERT INTO rooms(room, head_count, head_hash, epoch, members, admin,"
+			   " title) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+			   " ON CONFLICT(room) DO UPDATE SET head_count = excluded.head_count,"
+			   " head_hash = excluded.head_hash, epoch = excluded.epoch,"
+			   " members = excluded.members, admin = excluded.admin,"
+			   " title = excluded.title"),
+	[STMT_ROOM_LAST_ID] = ("UPDATE rooms SET last_msg_id = ?2"
+			       " WHERE room = ?1 AND last_msg_id < ?2"),
+	/* The head stays: it is how a replayed old history is caught. */
+	[STMT_ROOM_FORGET] = "UPDATE rooms SET title = '', last_msg_id = 0 WHERE room = ?1",
+	[STMT_SIGN_GET] = "SELECT version, sign_pub FROM sign_keys WHERE fingerprint = ?1",
+	[STMT_SIGN_PUT] = ("INSERT INTO sign_keys(fingerprint, version, sign_pub) VALUES(?1, ?2, ?3)"
+			   " ON CONFLICT(fingerprint) DO UPDATE SET version = excluded.version,"
+			   " sign_pub = excluded.sign_pub WHERE excluded.version > version"),
+	[STMT_ACTIVITY_GET] = "SELECT last_ms FROM activity WHERE fingerprint = ?1",
+	[STMT_ACTIVITY_PUT] = ("INSERT INTO activity(fingerprint, last_ms) VALUES(?1, ?2)"
+			       " ON CONFLICT(fingerprint) DO UPDATE SET last_ms = excluded.last_ms"
+			       " WHERE excluded.last_ms > last_ms"),
 	[STMT_PIN_GET] = ("SELECT nick, fingerprint, verified, first_seen_ms FROM pins"
 			  " WHERE nick_lower = ?1"),
 	/* first_seen_ms is when this fingerprint was first seen: a new key
@@ -262,8 +338,8 @@ cc_err cstore_room_forget(struct client_store *cs, const uint8_t room[CSTORE_ROO
 	if (!cs || !room)
 		return CC_ERR_INTERNAL;
 	static const enum cstore_stmt_id steps[] = {STMT_KEY_FORGET, STMT_SEEN_FORGET,
-						    STMT_SEQ_FORGET};
-	/* All or nothing: half a forget could leave keys of a room we left. */
+						    STMT_SEQ_FORGET, STMT_ROOM_FORGET};
+	/* All or nothing: half a forget could leave secrets of a room we left. */
 	cc_err err = cstore_tx_begin(cs);
 	if (err)
 		return err;
@@ -277,22 +353,137 @@ cc_err cstore_room_forget(struct client_store *cs, const uint8_t room[CSTORE_ROO
 	return cstore_tx_end(cs, err);
 }
 
+/* Binds ?1 room, then ?2.. as the blob fp (if not NULL) and the integers a, b
+ * (each if >= 0): the shapes of every keyed statement here. On error the
+ * statement is left clean. */
+static cc_err cstore_bind_key(struct client_store *cs, enum cstore_stmt_id id,
+			      const uint8_t *room, const uint8_t *fp, int64_t a, int64_t b)
+{
+	int col = 1;
+	cc_err err = CC_OK;
+	if (room)
+		err = cstore_bind_blob(cs, id, col++, room, CSTORE_ROOM_ID_LEN, "bind room");
+	if (!err && fp)
+		err = cstore_bind_blob(cs, id, col++, fp, CSTORE_FP_LEN, "bind fingerprint");
+	if (!err && a >= 0)
+		err = cstore_bind_int(cs, id, col++, a, "bind number");
+	if (!err && b >= 0)
+		err = cstore_bind_int(cs, id, col++, b, "bind number");
+	if (err)
+		sqlite_util_stmt_done(cs->stmt[id]);
+	return err;
+}
+
+/* Copies column col (TEXT of at most max bytes, valid UTF-8 checked by the
+ * caller's rules) into out. */
+static bool cstore_col_text(sqlite3_stmt *s, int col, char *out, size_t max)
+{
+	const unsigned char *t = sqlite3_column_text(s, col);
+	int n = sqlite3_column_bytes(s, col);
+	if (sqlite3_column_type(s, col) != SQLITE_TEXT || !t || n < 0 || (size_t)n > max ||
+	    memchr(t, 0, (size_t)n))
+		return false;
+	memcpy(out, t, (size_t)n);
+	out[n] = '\0';
+	return true;
+}
+
+cc_err cstore_room_get(struct client_store *cs, const uint8_t room[CSTORE_ROOM_ID_LEN],
+		       struct cstore_room *out)
+{
+	if (!out)
+		return CC_ERR_INTERNAL;
+	memset(out, 0, sizeof *out);
+	if (!cs || !room)
+		return CC_ERR_INTERNAL;
+	sqlite3_stmt *s = cs->stmt[STMT_ROOM_GET];
+	cc_err err = cstore_bind_key(cs, STMT_ROOM_GET, room, NULL, -1, -1);
+	if (err)
+		return err;
+	err = sqlite_util_step_row(CSTORE_NAME, s, "read room");
+	if (!err) {
+		int64_t count = sqlite3_column_int64(s, 0), epoch = sqlite3_column_int64(s, 2);
+		int64_t members = sqlite3_column_int64(s, 3), last = sqlite3_column_int64(s, 6);
+		const void *hash = sqlite3_column_blob(s, 1);
+		if (sqlite3_column_type(s, 1) != SQLITE_BLOB || !hash ||
+		    sqlite3_column_bytes(s, 1) != CSTORE_HASH_LEN || count < 0 ||
+		    count > UINT32_MAX || epoch < 0 || epoch > UINT32_MAX || members < 0 ||
+		    members > UINT32_MAX || last < 0 ||
+		    !cstore_col_text(s, 4, out->admin, CSTORE_NICK_MAX) ||
+		    !cstore_col_text(s, 5, out->title, CSTORE_TITLE_MAX)) {
+			log_error(CSTORE_NAME ": rooms row is damaged");
+			err = CC_ERR_STORE;
+		} else {
+			out->head_count = (uint32_t)count;
+			memcpy(out->head_hash, hash, CSTORE_HASH_LEN);
+			out->epoch = (uint32_t)epoch;
+			out->members = (uint32_t)members;
+			out->last_msg_id = (uint64_t)last;
+		}
+	}
+	sqlite_util_stmt_done(s);
+	if (err)
+		memset(out, 0, sizeof *out);
+	return err;
+}
+
+cc_err cstore_room_put(struct client_store *cs, const uint8_t room[CSTORE_ROOM_ID_LEN],
+		       const struct cstore_room *r)
+{
+	if (!cs || !room || !r)
+		return CC_ERR_INTERNAL;
+	size_t admin_len = strnlen(r->admin, sizeof r->admin);
+	size_t title_len = strnlen(r->title, sizeof r->title);
+	if (admin_len > CSTORE_NICK_MAX || title_len > CSTORE_TITLE_MAX)
+		return CC_ERR_TOO_LARGE;
+	sqlite3_stmt *s = cs->stmt[STMT_ROOM_PUT];
+	cc_err err = cstore_bind_key(cs, STMT_ROOM_PUT, room, NULL, r->head_count, -1);
+	if (!err)
+		err = cstore_bind_blob(cs, STMT_ROOM_PUT, 3, r->head_hash, CSTORE_HASH_LEN,
+				       "bind head");
+	if (!err)
+		err = cstore_bind_int(cs, STMT_ROOM_PUT, 4, r->epoch, "bind epoch");
+	if (!err)
+		err = cstore_bind_int(cs, STMT_ROOM_PUT, 5, r->members, "bind members");
+	if (!err)
+		err = sqlite_util_bind_check(CSTORE_NAME, s,
+					     sqlite3_bind_text(s, 6, r->admin, (int)admin_len,
+							       SQLITE_STATIC), "bind admin");
+	if (!err)
+		err = sqlite_util_bind_check(CSTORE_NAME, s,
+					     sqlite3_bind_text(s, 7, r->title, (int)title_len,
+							       SQLITE_STATIC), "bind title");
+	if (err) {
+		sqlite_util_stmt_done(s);
+		return err;
+	}
+	return cstore_run(cs, STMT_ROOM_PUT, "store room");
+}
+
+cc_err cstore_room_last_id_put(struct client_store *cs, const uint8_t room[CSTORE_ROOM_ID_LEN],
+			       uint64_t msg_id)
+{
+	if (!cs || !room)
+		return CC_ERR_INTERNAL;
+	/* No honest server gets there (ids count up from 1). */
+	if (msg_id > INT64_MAX)
+		return CC_ERR_MALFORMED;
+	cc_err err = cstore_bind_key(cs, STMT_ROOM_LAST_ID, room, NULL, (int64_t)msg_id, -1);
+	return err ? err : cstore_run(cs, STMT_ROOM_LAST_ID, "store last message id");
+}
+
 cc_err cstore_seen_get(struct client_store *cs, const uint8_t room[CSTORE_ROOM_ID_LEN],
-		       const uint8_t sender_fp[CSTORE_FP_LEN], uint64_t *last_seq)
+		       const uint8_t sender_fp[CSTORE_FP_LEN], uint32_t epoch,
+		       uint64_t *last_seq)
 {
 	if (!last_seq)
 		return CC_ERR_INTERNAL;
 	*last_seq = 0;
 	if (!cs || !room || !sender_fp)
 		return CC_ERR_INTERNAL;
-	cc_err err = cstore_bind_room(cs, STMT_SEEN_GET, room);
-	if (!err)
-		err = cstore_bind_blob(cs, STMT_SEEN_GET, 2, sender_fp, CSTORE_FP_LEN,
-				       "bind sender");
-	if (err) {
-		sqlite_util_stmt_done(cs->stmt[STMT_SEEN_GET]);
+	cc_err err = cstore_bind_key(cs, STMT_SEEN_GET, room, sender_fp, epoch, -1);
+	if (err)
 		return err;
-	}
 	int64_t v = 0;
 	err = cstore_fetch_int(cs, STMT_SEEN_GET, 0, &v, "read seen");
 	if (err == CC_ERR_NOT_FOUND)
@@ -302,40 +493,25 @@ cc_err cstore_seen_get(struct client_store *cs, const uint8_t room[CSTORE_ROOM_I
 	return err;
 }
 
-cc_err cstore_seen_put(struct client_store *cs, const uint8_t room[CSTORE_ROOM_ID_LEN],
-		       const uint8_t sender_fp[CSTORE_FP_LEN], uint64_t last_seq)
+cc_err cstore_seen_put_message(struct client_store *cs, const uint8_t room[CSTORE_ROOM_ID_LEN],
+			       const uint8_t sender_fp[CSTORE_FP_LEN], uint32_t epoch,
+			       uint64_t seq, uint64_t msg_id, uint64_t signed_ms)
 {
 	if (!cs || !room || !sender_fp)
 		return CC_ERR_INTERNAL;
-	/* No honest sender gets there (its numbers count up from 1). */
-	if (last_seq > INT64_MAX)
+	/* No honest sender gets there (numbers count up from 1). */
+	if (seq > INT64_MAX || msg_id > INT64_MAX || signed_ms > INT64_MAX)
 		return CC_ERR_MALFORMED;
-	cc_err err = cstore_bind_room(cs, STMT_SEEN_PUT, room);
-	if (!err)
-		err = cstore_bind_blob(cs, STMT_SEEN_PUT, 2, sender_fp, CSTORE_FP_LEN,
-				       "bind sender");
-	if (!err)
-		err = cstore_bind_int(cs, STMT_SEEN_PUT, 3, (int64_t)last_seq, "bind sequence");
-	if (err) {
-		sqlite_util_stmt_done(cs->stmt[STMT_SEEN_PUT]);
-		return err;
-	}
-	return cstore_run(cs, STMT_SEEN_PUT, "store seen");
-}
-
-cc_err cstore_seen_put_message(struct client_store *cs, const uint8_t room[CSTORE_ROOM_ID_LEN],
-			       const uint8_t sender_fp[CSTORE_FP_LEN], uint64_t seq,
-			       uint64_t msg_id)
-{
-	static const uint8_t room_last_id[CSTORE_FP_LEN];
-	if (!cs)
-		return CC_ERR_INTERNAL;
 	cc_err err = cstore_tx_begin(cs);
 	if (err)
 		return err;
-	err = cstore_seen_put(cs, room, sender_fp, seq);
+	err = cstore_bind_key(cs, STMT_SEEN_PUT, room, sender_fp, epoch, (int64_t)seq);
 	if (!err)
-		err = cstore_seen_put(cs, room, room_last_id, msg_id);
+		err = cstore_run(cs, STMT_SEEN_PUT, "store seen");
+	if (!err)
+		err = cstore_room_last_id_put(cs, room, msg_id);
+	if (!err)
+		err = cstore_activity_put(cs, sender_fp, signed_ms);
 	return cstore_tx_end(cs, err);
 }
 
@@ -343,7 +519,7 @@ cc_err cstore_seen_put_message(struct client_store *cs, const uint8_t room[CSTOR
  * cannot both read the same number; COMMIT under synchronous=FULL has
  * reached the disk before the number is handed out. */
 cc_err cstore_seq_next(struct client_store *cs, const uint8_t room[CSTORE_ROOM_ID_LEN],
-		       uint64_t *seq)
+		       uint32_t epoch, uint64_t *seq)
 {
 	if (!seq)
 		return CC_ERR_INTERNAL;
@@ -354,32 +530,117 @@ cc_err cstore_seq_next(struct client_store *cs, const uint8_t room[CSTORE_ROOM_I
 	if (err)
 		return err;
 	int64_t next = 1;
-	err = cstore_bind_room(cs, STMT_SEQ_GET, room);
-	if (err)
-		sqlite_util_stmt_done(cs->stmt[STMT_SEQ_GET]);
-	else
+	err = cstore_bind_key(cs, STMT_SEQ_GET, room, NULL, epoch, -1);
+	if (!err)
 		err = cstore_fetch_int(cs, STMT_SEQ_GET, 1, &next, "read sequence");
 	if (err == CC_ERR_NOT_FOUND) {
 		next = 1;
 		err = CC_OK;
 	}
 	if (!err && next == INT64_MAX) {
-		log_error(CSTORE_NAME ": sequence numbers of a room are used up");
+		log_error(CSTORE_NAME ": sequence numbers of an epoch are used up");
 		err = CC_ERR_LIMIT;
 	}
-	if (!err) {
-		err = cstore_bind_room(cs, STMT_SEQ_SET, room);
-		if (!err)
-			err = cstore_bind_int(cs, STMT_SEQ_SET, 2, next + 1, "bind sequence");
-		if (err)
-			sqlite_util_stmt_done(cs->stmt[STMT_SEQ_SET]);
-		else
-			err = cstore_run(cs, STMT_SEQ_SET, "store sequence");
-	}
+	if (!err)
+		err = cstore_bind_key(cs, STMT_SEQ_SET, room, NULL, epoch, next + 1);
+	if (!err)
+		err = cstore_run(cs, STMT_SEQ_SET, "store sequence");
 	err = cstore_tx_end(cs, err);
 	if (!err)
 		*seq = (uint64_t)next;
 	return err;
+}
+
+cc_err cstore_sign_get(struct client_store *cs, const uint8_t fp[CSTORE_FP_LEN],
+		       uint32_t *version, uint8_t pub[CSTORE_KEY_LEN])
+{
+	if (!version || !pub)
+		return CC_ERR_INTERNAL;
+	*version = 0;
+	memset(pub, 0, CSTORE_KEY_LEN);
+	if (!cs || !fp)
+		return CC_ERR_INTERNAL;
+	sqlite3_stmt *s = cs->stmt[STMT_SIGN_GET];
+	cc_err err = cstore_bind_key(cs, STMT_SIGN_GET, NULL, fp, -1, -1);
+	if (err)
+		return err;
+	err = sqlite_util_step_row(CSTORE_NAME, s, "read signing key");
+	if (!err) {
+		int64_t v = sqlite3_column_int64(s, 0);
+		const void *p = sqlite3_column_blob(s, 1);
+		if (sqlite3_column_type(s, 0) != SQLITE_INTEGER || v < 1 || v > UINT32_MAX ||
+		    sqlite3_column_type(s, 1) != SQLITE_BLOB || !p ||
+		    sqlite3_column_bytes(s, 1) != CSTORE_KEY_LEN) {
+			log_error(CSTORE_NAME ": sign_keys row is damaged");
+			err = CC_ERR_STORE;
+		} else {
+			*version = (uint32_t)v;
+			memcpy(pub, p, CSTORE_KEY_LEN);
+		}
+	}
+	sqlite_util_stmt_done(s);
+	return err;
+}
+
+cc_err cstore_sign_put(struct client_store *cs, const uint8_t fp[CSTORE_FP_LEN],
+		       uint32_t version, const uint8_t pub[CSTORE_KEY_LEN])
+{
+	if (!cs || !fp || !pub || version == 0)
+		return CC_ERR_INTERNAL;
+	cc_err err = cstore_bind_key(cs, STMT_SIGN_PUT, NULL, fp, version, -1);
+	if (!err)
+		err = cstore_bind_blob(cs, STMT_SIGN_PUT, 3, pub, CSTORE_KEY_LEN, "bind key");
+	if (err) {
+		sqlite_util_stmt_done(cs->stmt[STMT_SIGN_PUT]);
+		return err;
+	}
+	return cstore_run(cs, STMT_SIGN_PUT, "store signing key");
+}
+
+cc_err cstore_activity_get(struct client_store *cs, const uint8_t fp[CSTORE_FP_LEN],
+			   uint64_t *last_ms)
+{
+	if (!last_ms)
+		return CC_ERR_INTERNAL;
+	*last_ms = 0;
+	if (!cs || !fp)
+		return CC_ERR_INTERNAL;
+	cc_err err = cstore_bind_key(cs, STMT_ACTIVITY_GET, NULL, fp, -1, -1);
+	if (err)
+		return err;
+	int64_t v = 0;
+	err = cstore_fetch_int(cs, STMT_ACTIVITY_GET, 0, &v, "read activity");
+	if (err == CC_ERR_NOT_FOUND)
+		return CC_OK;
+	if (!err)
+		*last_ms = (uint64_t)v;
+	return err;
+}
+
+cc_err cstore_activity_put(struct client_store *cs, const uint8_t fp[CSTORE_FP_LEN],
+			   uint64_t last_ms)
+{
+	if (!cs || !fp)
+		return CC_ERR_INTERNAL;
+	if (last_ms > INT64_MAX)
+		return CC_ERR_MALFORMED;
+	cc_err err = cstore_bind_key(cs, STMT_ACTIVITY_PUT, NULL, fp, (int64_t)last_ms, -1);
+	return err ? err : cstore_run(cs, STMT_ACTIVITY_PUT, "store activity");
+}
+
+cc_err cstore_activity_put_all(struct client_store *cs, const uint8_t (*fps)[CSTORE_FP_LEN],
+			       const uint64_t *last_ms, size_t n)
+{
+	if (!cs || (n && (!fps || !last_ms)))
+		return CC_ERR_INTERNAL;
+	if (n == 0)
+		return CC_OK;
+	cc_err err = cstore_tx_begin(cs);
+	if (err)
+		return err;
+	for (size_t i = 0; !err && i < n; i++)
+		err = cstore_activity_put(cs, fps[i], last_ms[i]);
+	return cstore_tx_end(cs, err);
 }
 
 cc_err cstore_pin_get(struct client_store *cs, const char *nick, struct cstore_pin *out)

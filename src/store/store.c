@@ -126,6 +126,28 @@ static const char *const store_migrations[] = {
 	 " sign_cert BLOB,"
 	 " retired_s INTEGER NOT NULL CHECK(retired_s >= 0)"
 	 ") STRICT;"),
+	/* 5: protocol 2. Records, envelopes and signing certificates of
+	 * protocol 1 do not verify under its rules, so rooms (with all that
+	 * cascades from them), retired keys and signing keys go; users stay
+	 * (clients publish a new signing key when they connect). Signing keys
+	 * carry their certificate's version. A room's epoch can be closed (a
+	 * member left, nobody may send until a new one opens). A record keeps
+	 * its place among the messages (the last message id stored before it).
+	 * A message keeps its sender's number, unique per sender and epoch, so
+	 * a replayed copy is refused. */
+	("DELETE FROM rooms;"
+	 "DELETE FROM keys_retired;"
+	 "UPDATE users SET sign_pub = NULL, sign_cert = NULL;"
+	 "ALTER TABLE users ADD COLUMN sign_version INTEGER NOT NULL DEFAULT 0"
+	 " CHECK(sign_version BETWEEN 0 AND 4294967295);"
+	 "ALTER TABLE keys_retired ADD COLUMN sign_version INTEGER NOT NULL DEFAULT 0"
+	 " CHECK(sign_version BETWEEN 0 AND 4294967295);"
+	 "ALTER TABLE rooms ADD COLUMN closed INTEGER NOT NULL DEFAULT 0"
+	 " CHECK(closed IN (0, 1));"
+	 "ALTER TABLE records ADD COLUMN position INTEGER NOT NULL DEFAULT 0"
+	 " CHECK(position >= 0);"
+	 "ALTER TABLE messages ADD COLUMN seq INTEGER NOT NULL DEFAULT 0 CHECK(seq >= 0);"
+	 "CREATE UNIQUE INDEX messages_by_sender_seq ON messages(room, sender, epoch, seq);"),
 };
 
 #define STORE_SCHEMA_LATEST ((int)(sizeof store_migrations / sizeof store_migrations[0]))
@@ -142,7 +164,7 @@ static const struct sqlite_util_schema store_schema = {
  * (store_member_read). */
 #define STORE_ROOM_COLS \
 	"id, room_id, admin_user, epoch, record_count, last_record_hash, last_msg_id," \
-	" created_ms, rekey_owed"
+	" created_ms, rekey_owed, closed"
 #define STORE_MEMBER_COLS "room, user, first_msg_id, last_read_msg_id, since_epoch"
 
 static const char *const store_stmt_sql[STMT_COUNT_] = {
@@ -155,8 +177,12 @@ static const char *const store_stmt_sql[STMT_COUNT_] = {
 	[STMT_USER_INSERT] = ("INSERT INTO users(nick, nick_lower, pubkey, fingerprint,"
 			      " created_s, last_seen_s) VALUES(?1, ?2, ?3, ?4, ?5, ?5)"),
 	[STMT_USER_TOUCH] = "UPDATE users SET last_seen_s = ?2 WHERE id = ?1",
-	[STMT_SIGN_SET] = "UPDATE users SET sign_pub = ?2, sign_cert = ?3 WHERE id = ?1",
-	[STMT_SIGN_GET] = "SELECT sign_pub, sign_cert FROM users WHERE id = ?1",
+	/* Only a newer version, or the same key again (a fresh certificate of
+	 * it): no row changed means an older or a conflicting key. */
+	[STMT_SIGN_SET] = ("UPDATE users SET sign_version = ?2, sign_pub = ?3, sign_cert = ?4"
+			   " WHERE id = ?1 AND (sign_version < ?2 OR (sign_version = ?2"
+			   " AND sign_pub = ?3))"),
+	[STMT_SIGN_GET] = "SELECT sign_pub, sign_cert, sign_version FROM users WHERE id = ?1",
 	[STMT_ROOM_INSERT] = ("INSERT INTO rooms(room_id, admin_user, created_ms)"
 			      " VALUES(?1, ?2, ?3)"),
 	[STMT_ROOM_BY_ROOM_ID] = "SELECT " STORE_ROOM_COLS " FROM rooms WHERE room_id = ?1",
@@ -165,6 +191,7 @@ static const char *const store_stmt_sql[STMT_COUNT_] = {
 	[STMT_ROOM_SET_ADMIN] = "UPDATE rooms SET admin_user = ?2 WHERE id = ?1",
 	[STMT_ROOM_SET_EPOCH] = "UPDATE rooms SET epoch = ?2 WHERE id = ?1",
 	[STMT_ROOM_SET_REKEY] = "UPDATE rooms SET rekey_owed = ?2 WHERE id = ?1",
+	[STMT_ROOM_SET_CLOSED] = "UPDATE rooms SET closed = ?2 WHERE id = ?1",
 	[STMT_MEMBER_INSERT] = ("INSERT INTO members(room, user, first_msg_id, last_read_msg_id,"
 				" since_epoch) VALUES(?1, ?2, ?3, max(?3 - 1, 0), ?4)"),
 	[STMT_MEMBER_DELETE] = "DELETE FROM members WHERE room = ?1 AND user = ?2",
@@ -179,11 +206,13 @@ static const char *const store_stmt_sql[STMT_COUNT_] = {
 				      " WHERE user = ?1 ORDER BY room"),
 	/* Inserts only when seq is the room's next record number: a chain has
 	 * no gaps. No row inserted: no room, or seq taken or too far ahead. */
-	[STMT_RECORD_INSERT] = ("INSERT INTO records(room, seq, record)"
-				" SELECT id, ?2, ?3 FROM rooms WHERE id = ?1 AND record_count = ?2"),
+	[STMT_RECORD_INSERT] = ("INSERT INTO records(room, seq, record, position)"
+				" SELECT id, ?2, ?3, last_msg_id FROM rooms"
+				" WHERE id = ?1 AND record_count = ?2"),
 	[STMT_RECORD_ROOM_UPDATE] = ("UPDATE rooms SET record_count = ?2 + 1,"
 				     " last_record_hash = ?3 WHERE id = ?1"),
-	[STMT_RECORD_EACH] = "SELECT seq, record FROM records WHERE room = ?1 ORDER BY seq",
+	[STMT_RECORD_EACH] = ("SELECT seq, record, position FROM records WHERE room = ?1"
+			      " ORDER BY seq"),
 	[STMT_EPOCH_PUT] = ("INSERT INTO epochs(room, epoch, title_ct) VALUES(?1, ?2, ?3)"
 			    " ON CONFLICT(room, epoch) DO UPDATE SET title_ct = excluded.title_ct"),
 	[STMT_EPOCH_GET] = "SELECT title_ct FROM epochs WHERE room = ?1 AND epoch = ?2",
@@ -195,11 +224,12 @@ static const char *const store_stmt_sql[STMT_COUNT_] = {
 	/* The hot path: these two are all store_message_append runs. The insert
 	 * goes first so that a failure leaves nothing behind; no row inserted
 	 * means no such room. */
-	[STMT_MSG_INSERT] = ("INSERT INTO messages(room, msg_id, sender, epoch, ts_ms, blob)"
-			     " SELECT id, last_msg_id + 1, ?2, ?3, ?4, ?5 FROM rooms WHERE id = ?1"),
+	[STMT_MSG_INSERT] = ("INSERT INTO messages(room, msg_id, sender, epoch, ts_ms, blob, seq)"
+			     " SELECT id, last_msg_id + 1, ?2, ?3, ?4, ?5, ?6 FROM rooms"
+			     " WHERE id = ?1"),
 	[STMT_MSG_ROOM_BUMP] = ("UPDATE rooms SET last_msg_id = last_msg_id + 1 WHERE id = ?1"
 				" RETURNING last_msg_id"),
-	[STMT_MSG_EACH] = ("SELECT msg_id, sender, epoch, ts_ms, blob FROM messages"
+	[STMT_MSG_EACH] = ("SELECT msg_id, sender, epoch, ts_ms, blob, seq FROM messages"
 			   " WHERE room = ?1 AND msg_id > ?2 ORDER BY msg_id LIMIT ?3"),
 	[STMT_MSG_COUNT_AFTER] = "SELECT count(*) FROM messages WHERE room = ?1 AND msg_id > ?2",
 	/* ?2 caps the rows one call deletes (a negative LIMIT is none), so the
@@ -247,18 +277,18 @@ static const char *const store_stmt_sql[STMT_COUNT_] = {
 	[STMT_GONE_EACH] = ("SELECT fingerprint, nick FROM room_gone WHERE room = ?1"
 			    " ORDER BY rowid"),
 	[STMT_GONE_DELETE] = "DELETE FROM room_gone WHERE room = ?1 AND fingerprint = ?2",
-	/* The admin's own membership row; rooms has no column of these names. */
-	[STMT_ROOM_EACH_OWED] = ("SELECT " STORE_MEMBER_COLS " FROM rooms AS r"
-				 " JOIN members AS m ON m.room = r.id AND m.user = r.admin_user"
-				 " WHERE r.admin_user = ?1 AND r.rekey_owed = 1 ORDER BY r.id"),
+	/* The user's own membership rows; rooms has no column of these names. */
+	[STMT_ROOM_EACH_OWED] = ("SELECT " STORE_MEMBER_COLS " FROM members AS m"
+				 " JOIN rooms AS r ON r.id = m.room"
+				 " WHERE m.user = ?1 AND r.rekey_owed = 1 ORDER BY r.id"),
 	[STMT_EXPIRE_RETIRE] = ("INSERT OR REPLACE INTO keys_retired(fingerprint, nick, pubkey,"
-				" sign_pub, sign_cert, retired_s)"
-				" SELECT fingerprint, nick, pubkey, sign_pub, sign_cert, last_seen_s"
-				" FROM users WHERE id = ?1"),
+				" sign_pub, sign_cert, retired_s, sign_version)"
+				" SELECT fingerprint, nick, pubkey, sign_pub, sign_cert, last_seen_s,"
+				" sign_version FROM users WHERE id = ?1"),
 	/* A registered user's key first, else a retired one (user id 0). */
-	[STMT_PUBLIC_KEY_GET] = ("SELECT id, nick, pubkey, sign_pub, sign_cert FROM users"
-				 " WHERE fingerprint = ?1"
-				 " UNION ALL SELECT 0, nick, pubkey, sign_pub, sign_cert"
+	[STMT_PUBLIC_KEY_GET] = ("SELECT id, nick, pubkey, sign_pub, sign_cert, sign_version"
+				 " FROM users WHERE fingerprint = ?1"
+				 " UNION ALL SELECT 0, nick, pubkey, sign_pub, sign_cert, sign_version"
 				 " FROM keys_retired WHERE fingerprint = ?1 LIMIT 1"),
 };
 

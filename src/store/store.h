@@ -75,12 +75,15 @@ void store_user_clear(struct store_user *u);
 #define STORE_SIGN_PUB_LEN 32
 #define STORE_SIGN_CERT_MAX 1024
 
-/* Sets or replaces the user's signing key and certificate. */
-cc_err store_user_set_signing_key(struct store *st, int64_t user_id,
+/* Sets the user's signing key and certificate, of this version (counted by
+ * the user from 1): only a newer version, or the same key again, replaces
+ * what is stored; an older version, or another key under the stored
+ * version, is CC_ERR_OUTDATED. */
+cc_err store_user_set_signing_key(struct store *st, int64_t user_id, uint32_t version,
 				  const uint8_t pub[STORE_SIGN_PUB_LEN],
 				  const uint8_t *cert, size_t cert_len);
 /* CC_ERR_NOT_FOUND if the user has none yet. cert is malloc'd (free it). */
-cc_err store_user_get_signing_key(struct store *st, int64_t user_id,
+cc_err store_user_get_signing_key(struct store *st, int64_t user_id, uint32_t *version,
 				  uint8_t pub[STORE_SIGN_PUB_LEN], uint8_t **cert,
 				  size_t *cert_len);
 
@@ -113,7 +116,8 @@ struct store_room {
 	uint8_t last_record_hash[STORE_HASH_LEN];  /* zeros when no record */
 	int64_t last_msg_id;          /* 0 when no message yet */
 	uint64_t created_ms;
-	bool rekey_owed;              /* a member left: the admin owes a new epoch */
+	bool rekey_owed;              /* a member left or expired: a new epoch is owed */
+	bool closed;                  /* a member left: nobody may send until then */
 };
 
 /* CC_ERR_EXISTS if a room with this id exists. */
@@ -127,6 +131,7 @@ cc_err store_room_delete(struct store *st, int64_t room);
 cc_err store_room_set_admin(struct store *st, int64_t room, int64_t user);
 cc_err store_room_set_epoch(struct store *st, int64_t room, uint32_t epoch);
 cc_err store_room_set_rekey_owed(struct store *st, int64_t room, bool owed);
+cc_err store_room_set_closed(struct store *st, int64_t room, bool closed);
 
 /* ---- Members ------------------------------------------------------------ */
 
@@ -158,15 +163,19 @@ cc_err store_member_each_room_of(struct store *st, int64_t user, store_member_fn
 
 /* ---- Membership records ------------------------------------------------- */
 
-/* Appends record number seq; CC_ERR_EXISTS if seq is taken. Also stores
- * hash (the record's chain hash) as the room's last_record_hash and
- * seq + 1 as its record_count. */
+/* Appends record number seq, at the room's current message position
+ * (last_msg_id); CC_ERR_EXISTS if seq is taken. Also stores hash (the
+ * record's chain hash) as the room's last_record_hash and seq + 1 as its
+ * record_count. */
 cc_err store_record_append(struct store *st, int64_t room, uint32_t seq,
 			   const uint8_t *record, size_t len,
 			   const uint8_t hash[STORE_HASH_LEN]);
 typedef int (*store_blob_fn)(void *ctx, uint32_t n, const uint8_t *blob, size_t len);
-/* Calls fn(ctx, seq, record, len) for each record in order. */
-cc_err store_record_each(struct store *st, int64_t room, store_blob_fn fn, void *ctx);
+/* position: the room's last message id when the record was appended. */
+typedef int (*store_record_fn)(void *ctx, uint32_t seq, uint64_t position,
+			       const uint8_t *record, size_t len);
+/* Calls fn for each record in order. */
+cc_err store_record_each(struct store *st, int64_t room, store_record_fn fn, void *ctx);
 
 /* ---- Keys and epochs ---------------------------------------------------- */
 
@@ -191,15 +200,18 @@ struct store_message {
 	int64_t msg_id;
 	int64_t sender;               /* user row id */
 	uint32_t epoch;
+	uint64_t seq;                 /* the sender's number in the epoch */
 	uint64_t ts_ms;               /* the server's time of receipt */
 	const uint8_t *blob;          /* valid only during the callback */
 	size_t len;
 };
 
 /* Appends a message with the next id of the room (last_msg_id + 1), which
- * it returns, and updates the room's last_msg_id. */
+ * it returns, and updates the room's last_msg_id. seq is the sender's own
+ * number in the epoch: a (sender, epoch, seq) stored before is
+ * CC_ERR_REPLAYED, and nothing is stored. */
 cc_err store_message_append(struct store *st, int64_t room, int64_t sender, uint32_t epoch,
-			    uint64_t ts_ms, const uint8_t *blob, size_t len,
+			    uint64_t seq, uint64_t ts_ms, const uint8_t *blob, size_t len,
 			    int64_t *msg_id);
 typedef int (*store_message_fn)(void *ctx, const struct store_message *m);
 /* Calls fn for the room's messages with id > after_id, oldest first, at most
@@ -251,6 +263,7 @@ struct store_public_key {
 	uint8_t fingerprint[STORE_FINGERPRINT_LEN];
 	uint8_t *pubkey;
 	size_t pubkey_len;
+	uint32_t sign_version;        /* 0 when it has no signing key */
 	uint8_t sign_pub[STORE_SIGN_PUB_LEN];
 	uint8_t *sign_cert;
 	size_t sign_cert_len;
@@ -259,8 +272,9 @@ cc_err store_public_key_get(struct store *st, const uint8_t fingerprint[STORE_FI
 			    struct store_public_key *out);
 void store_public_key_clear(struct store_public_key *k);
 
-/* Calls fn for each room administered by user whose rekey_owed is set
- * (m->room is the room row id; other fields describe the admin's membership). */
-cc_err store_room_each_owed(struct store *st, int64_t admin_user, store_member_fn fn, void *ctx);
+/* Calls fn for each room the user is a member of whose rekey_owed is set
+ * (m->room is the room row id; other fields describe the user's membership):
+ * any member may make the new epoch. */
+cc_err store_room_each_owed(struct store *st, int64_t user, store_member_fn fn, void *ctx);
 
 #endif

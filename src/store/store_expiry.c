@@ -154,11 +154,10 @@ cc_err store_room_gone_remove(struct store *st, int64_t room,
 	return store_stmt_write_one(st, STMT_GONE_DELETE, err, "remove gone member");
 }
 
-/* In order of the rooms' row ids. A room whose admin is not among its
- * members (the server never makes one) is not listed. */
-cc_err store_room_each_owed(struct store *st, int64_t admin_user, store_member_fn fn, void *ctx)
+/* In order of the rooms' row ids. */
+cc_err store_room_each_owed(struct store *st, int64_t user, store_member_fn fn, void *ctx)
 {
 	if (!st || !fn)
 		return CC_ERR_INTERNAL;
-	return store_member_walk(st, STMT_ROOM_EACH_OWED, admin_user, fn, ctx);
+	return store_member_walk(st, STMT_ROOM_EACH_OWED, user, fn, ctx);
 }

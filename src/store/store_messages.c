@@ -32,7 +32,7 @@ static cc_err store_msg_bump_step(struct store *st, sqlite3_stmt *s, int64_t roo
  * is not checked against users (see migration 2). CC_ERR_NOT_FOUND if no
  * such room. */
 cc_err store_message_append(struct store *st, int64_t room, int64_t sender, uint32_t epoch,
-			    uint64_t ts_ms, const uint8_t *blob, size_t len,
+			    uint64_t seq, uint64_t ts_ms, const uint8_t *blob, size_t len,
 			    int64_t *msg_id)
 {
 	if (msg_id)
@@ -42,7 +42,7 @@ cc_err store_message_append(struct store *st, int64_t room, int64_t sender, uint
 	cc_err err = store_blob_check(blob, len, STORE_BLOB_MAX);
 	if (err)
 		return err;
-	if (ts_ms > INT64_MAX)
+	if (ts_ms > INT64_MAX || seq > INT64_MAX)
 		return CC_ERR_MALFORMED;
 	bool own;
 	err = store_write_begin(st, &own);
@@ -59,14 +59,16 @@ cc_err store_message_append(struct store *st, int64_t room, int64_t sender, uint
 		err = store_bind_i64(s, 4, (int64_t)ts_ms);
 	if (!err)
 		err = store_bind_blob(s, 5, blob, len);
+	if (!err)
+		err = store_bind_i64(s, 6, (int64_t)seq);
 	err = store_stmt_write(st, STMT_MSG_INSERT, err, "insert message");
 	if (!err && sqlite3_changes(st->db) == 0)
 		err = CC_ERR_NOT_FOUND;
-	/* A clash on (room, msg_id) would mean last_msg_id went backwards. */
-	if (err == CC_ERR_EXISTS) {
-		log_error("store: room %lld: next message id already taken", (long long)room);
-		err = CC_ERR_STORE;
-	}
+	/* The unique keys are (room, msg_id), which last_msg_id only moves
+	 * forward, and (room, sender, epoch, seq): a copy of a stored message.
+	 * The failed insert is undone on its own (the transaction goes on). */
+	if (err == CC_ERR_EXISTS)
+		err = CC_ERR_REPLAYED;
 
 	int64_t id = 0;
 	if (!err) {
@@ -107,11 +109,12 @@ cc_err store_message_each(struct store *st, int64_t room, int64_t after_id, uint
 			break;
 		}
 		struct store_message m = {.room = room};
-		int64_t epoch, ts;
+		int64_t epoch, ts, seq;
 		if (!store_col_int(s, 0, 1, INT64_MAX, &m.msg_id) ||
 		    !store_col_int(s, 1, INT64_MIN, INT64_MAX, &m.sender) ||
 		    !store_col_int(s, 2, 0, UINT32_MAX, &epoch) ||
-		    !store_col_int(s, 3, 0, INT64_MAX, &ts))
+		    !store_col_int(s, 3, 0, INT64_MAX, &ts) ||
+		    !store_col_int(s, 5, 0, INT64_MAX, &seq))
 			err = CC_ERR_STORE;
 		else
 			err = store_col_blob(s, 4, 1, STORE_BLOB_MAX, &m.blob, &m.len);
@@ -121,6 +124,7 @@ cc_err store_message_each(struct store *st, int64_t room, int64_t after_id, uint
 		if (!err) {
 			m.epoch = (uint32_t)epoch;
 			m.ts_ms = (uint64_t)ts;
+			m.seq = (uint64_t)seq;
 			int rv = fn(ctx, &m);
 			if (rv)
 				err = store_walk_stopped(rv);

@@ -10,7 +10,7 @@
 
 static cc_err store_room_read(sqlite3_stmt *s, struct store_room *r)
 {
-	int64_t id = 0, admin, epoch, count, last_msg, created, rekey;
+	int64_t id = 0, admin, epoch, count, last_msg, created, rekey, closed;
 	const uint8_t *rid, *hash;
 	size_t rid_len, hash_len;
 	if (!store_col_int(s, 0, INT64_MIN, INT64_MAX, &id) ||
@@ -19,7 +19,8 @@ static cc_err store_room_read(sqlite3_stmt *s, struct store_room *r)
 	    !store_col_int(s, 4, 0, UINT32_MAX, &count) ||
 	    !store_col_int(s, 6, 0, INT64_MAX, &last_msg) ||
 	    !store_col_int(s, 7, 0, INT64_MAX, &created) ||
-	    !store_col_int(s, 8, 0, 1, &rekey))
+	    !store_col_int(s, 8, 0, 1, &rekey) ||
+	    !store_col_int(s, 9, 0, 1, &closed))
 		goto corrupt;
 	cc_err err = store_col_blob(s, 1, STORE_ROOM_ID_LEN, STORE_ROOM_ID_LEN, &rid, &rid_len);
 	if (!err)
@@ -37,6 +38,7 @@ static cc_err store_room_read(sqlite3_stmt *s, struct store_room *r)
 	r->last_msg_id = last_msg;
 	r->created_ms = (uint64_t)created;
 	r->rekey_owed = rekey != 0;
+	r->closed = closed != 0;
 	return CC_OK;
 
 corrupt:
@@ -165,6 +167,20 @@ cc_err store_room_set_rekey_owed(struct store *st, int64_t room, bool owed)
 	if (!err)
 		err = store_bind_i64(s, 2, owed ? 1 : 0);
 	return store_stmt_write_one(st, STMT_ROOM_SET_REKEY, err, "set rekey owed");
+}
+
+cc_err store_room_set_closed(struct store *st, int64_t room, bool closed)
+{
+	if (!st)
+		return CC_ERR_INTERNAL;
+	cc_err err = store_write_check(st);
+	if (err)
+		return err;
+	sqlite3_stmt *s = st->stmt[STMT_ROOM_SET_CLOSED];
+	err = store_bind_i64(s, 1, room);
+	if (!err)
+		err = store_bind_i64(s, 2, closed ? 1 : 0);
+	return store_stmt_write_one(st, STMT_ROOM_SET_CLOSED, err, "set room closed");
 }
 
 /* ---- Members ---------------------------------------------------------------- */
@@ -409,16 +425,42 @@ cc_err store_record_append(struct store *st, int64_t room, uint32_t seq,
 	return store_write_end(st, own, err);
 }
 
-cc_err store_record_each(struct store *st, int64_t room, store_blob_fn fn, void *ctx)
+cc_err store_record_each(struct store *st, int64_t room, store_record_fn fn, void *ctx)
 {
 	if (!st || !fn)
 		return CC_ERR_INTERNAL;
 	sqlite3_stmt *s = st->stmt[STMT_RECORD_EACH];
 	cc_err err = store_walk_check(s);
-	if (err)
-		return err;
-	err = store_bind_i64(s, 1, room);
-	return store_blob_walk(st, STMT_RECORD_EACH, err, STORE_BLOB_MAX, fn, ctx);
+	if (!err)
+		err = store_bind_i64(s, 1, room);
+	while (!err) {
+		int rc = sqlite3_step(s);
+		if (rc == SQLITE_DONE)
+			break;
+		if (rc != SQLITE_ROW) {
+			sqlite_util_log(STORE_NAME, st->db, "walk records");
+			err = CC_ERR_STORE;
+			break;
+		}
+		int64_t seq = -1, position;
+		const uint8_t *p;
+		size_t len;
+		if (!store_col_int(s, 0, 0, UINT32_MAX, &seq) ||
+		    !store_col_int(s, 2, 0, INT64_MAX, &position))
+			err = CC_ERR_STORE;
+		else
+			err = store_col_blob(s, 1, 1, STORE_BLOB_MAX, &p, &len);
+		if (err == CC_ERR_STORE)
+			log_error("store: record %lld of room %lld is damaged", (long long)seq,
+				  (long long)room);
+		if (!err) {
+			int rv = fn(ctx, (uint32_t)seq, (uint64_t)position, p, len);
+			if (rv)
+				err = store_walk_stopped(rv);
+		}
+	}
+	sqlite_util_stmt_done(s);
+	return err;
 }
 
 /* ---- Keys and epochs ---------------------------------------------------------- */

@@ -287,12 +287,14 @@ void store_user_clear(struct store_user *u)
 
 /* ---- Signing keys ---------------------------------------------------------- */
 
-cc_err store_user_set_signing_key(struct store *st, int64_t user_id,
+cc_err store_user_set_signing_key(struct store *st, int64_t user_id, uint32_t version,
 				  const uint8_t pub[STORE_SIGN_PUB_LEN],
 				  const uint8_t *cert, size_t cert_len)
 {
 	if (!st || !pub)
 		return CC_ERR_INTERNAL;
+	if (version == 0)
+		return CC_ERR_MALFORMED;
 	cc_err err = store_blob_check(cert, cert_len, STORE_SIGN_CERT_MAX);
 	if (!err)
 		err = store_write_check(st);
@@ -301,13 +303,24 @@ cc_err store_user_set_signing_key(struct store *st, int64_t user_id,
 	sqlite3_stmt *s = st->stmt[STMT_SIGN_SET];
 	err = store_bind_i64(s, 1, user_id);
 	if (!err)
-		err = store_bind_blob(s, 2, pub, STORE_SIGN_PUB_LEN);
+		err = store_bind_i64(s, 2, version);
 	if (!err)
-		err = store_bind_blob(s, 3, cert, cert_len);
-	return store_stmt_write_one(st, STMT_SIGN_SET, err, "set signing key");
+		err = store_bind_blob(s, 3, pub, STORE_SIGN_PUB_LEN);
+	if (!err)
+		err = store_bind_blob(s, 4, cert, cert_len);
+	err = store_stmt_write_one(st, STMT_SIGN_SET, err, "set signing key");
+	if (err == CC_ERR_NOT_FOUND) {
+		/* No row changed: no such user, or the key is not newer. */
+		struct store_user u;
+		err = store_user_get_by_id(st, user_id, &u);
+		store_user_clear(&u);
+		if (!err)
+			err = CC_ERR_OUTDATED;
+	}
+	return err;
 }
 
-cc_err store_user_get_signing_key(struct store *st, int64_t user_id,
+cc_err store_user_get_signing_key(struct store *st, int64_t user_id, uint32_t *version,
 				  uint8_t pub[STORE_SIGN_PUB_LEN], uint8_t **cert,
 				  size_t *cert_len)
 {
@@ -315,7 +328,9 @@ cc_err store_user_get_signing_key(struct store *st, int64_t user_id,
 		*cert = NULL;
 	if (cert_len)
 		*cert_len = 0;
-	if (!st || !pub || !cert || !cert_len)
+	if (version)
+		*version = 0;
+	if (!st || !pub || !cert || !cert_len || !version)
 		return CC_ERR_INTERNAL;
 	sqlite3_stmt *s = st->stmt[STMT_SIGN_GET];
 	cc_err err = store_bind_i64(s, 1, user_id);
@@ -329,9 +344,12 @@ cc_err store_user_get_signing_key(struct store *st, int64_t user_id,
 	}
 	const uint8_t *p, *c;
 	size_t p_len, c_len;
+	int64_t v;
 	err = store_col_blob(s, 0, STORE_SIGN_PUB_LEN, STORE_SIGN_PUB_LEN, &p, &p_len);
 	if (!err)
 		err = store_col_blob(s, 1, 1, STORE_SIGN_CERT_MAX, &c, &c_len);
+	if (!err && !store_col_int(s, 2, 1, UINT32_MAX, &v))
+		err = CC_ERR_STORE;
 	if (err == CC_ERR_STORE)
 		log_error("store: signing key of user %lld is damaged", (long long)user_id);
 	if (!err)
@@ -339,6 +357,7 @@ cc_err store_user_get_signing_key(struct store *st, int64_t user_id,
 	if (!err) {
 		memcpy(pub, p, STORE_SIGN_PUB_LEN);
 		*cert_len = c_len;
+		*version = (uint32_t)v;
 	}
 out:
 	sqlite_util_stmt_done(s);
@@ -389,12 +408,18 @@ cc_err store_public_key_get(struct store *st, const uint8_t fingerprint[STORE_FI
 	if (sqlite3_column_type(s, 3) != SQLITE_NULL && sqlite3_column_type(s, 4) != SQLITE_NULL) {
 		const uint8_t *c;
 		size_t c_len;
+		int64_t version;
+		if (!store_col_int(s, 5, 1, UINT32_MAX, &version)) {
+			err = CC_ERR_STORE;
+			goto out;
+		}
 		if ((err = store_col_blob(s, 3, STORE_SIGN_PUB_LEN, STORE_SIGN_PUB_LEN, &p, &len)) ||
 		    (err = store_col_blob(s, 4, 1, STORE_SIGN_CERT_MAX, &c, &c_len)) ||
 		    (err = store_blob_dup(c, c_len, &out->sign_cert)))
 			goto out;
 		memcpy(out->sign_pub, p, STORE_SIGN_PUB_LEN);
 		out->sign_cert_len = c_len;
+		out->sign_version = (uint32_t)version;
 	}
 out:
 	sqlite_util_stmt_done(s);

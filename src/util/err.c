@@ -35,6 +35,9 @@ static const struct {
 	[CC_ERR_TOO_LONG] = {"too_long", "message too long"},
 	[CC_ERR_FORBIDDEN] = {"forbidden", "not allowed"},
 	[CC_ERR_SECURITY] = {"security", "a security check failed"},
+	[CC_ERR_REPLAYED] = {"replayed", "a message replayed or out of order"},
+	[CC_ERR_OUTDATED] = {"outdated", "older than a version already known"},
+	[CC_ERR_EPOCH_CLOSED] = {"epoch_closed", "a member left: the room needs a new key first"},
 };
 
 const char *cc_err_str(cc_err err)

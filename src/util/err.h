@@ -35,6 +35,9 @@ typedef enum cc_err {
 	CC_ERR_TOO_LONG = 28,      /* message text over its limit */
 	CC_ERR_FORBIDDEN = 29,     /* the session may not do that */
 	CC_ERR_SECURITY = 30,      /* a signature, chain or key check failed */
+	CC_ERR_REPLAYED = 31,      /* a message number already used */
+	CC_ERR_OUTDATED = 32,      /* older than one already known (a key's version) */
+	CC_ERR_EPOCH_CLOSED = 33,  /* a member left: the room needs a new key first */
 	CC_ERR_COUNT_
 } cc_err;
 

@@ -1427,6 +1427,24 @@ static json_t *client_next_ex(struct itest_client *c, int timeout_ms,
 	return j;
 }
 
+char *itest_client_next_line(struct itest_client *c, int timeout_ms)
+{
+	int64_t deadline = now_ms() + itest_scale_ms(timeout_ms);
+	for (;;) {
+		char *line = client_take_line(c);
+		if (line) {
+			client_hist(c, '<', line);
+			return line;
+		}
+		int left = remaining_ms(deadline);
+		if (c->out_eof || left == 0) {
+			client_diag(c, "no line of output came");
+			return NULL;
+		}
+		client_fill(c, left);
+	}
+}
+
 json_t *itest_client_next(struct itest_client *c, int timeout_ms)
 {
 	if (!c)

@@ -160,6 +160,9 @@ void itest_client_close_stdin(struct itest_client *c);
  * NULL on timeout, EOF or a line that is not a JSON object, after printing a
  * diagnostic: the partial line, the recent I/O, the tail of stderr. */
 json_t *itest_client_next(struct itest_client *c, int timeout_ms);
+/* The next line of output as it came (no newline; malloc'd, caller frees),
+ * for a client in its plain, human mode. NULL on timeout or EOF. */
+char *itest_client_next_line(struct itest_client *c, int timeout_ms);
 /* The next line, which must have "event": EVENT. Otherwise prints what came
  * and returns NULL (the line is consumed). */
 json_t *itest_client_expect(struct itest_client *c, const char *event,

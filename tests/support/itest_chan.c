@@ -129,13 +129,11 @@ uint32_t ichan_request(struct ichan *w, struct proto_msg *m)
 	case PROTO_ROOM_DISCONNECT:
 		m->u.room_ref.request_id = id;
 		break;
-	case PROTO_ROOM_ADD:
-		m->u.room_add.request_id = id;
-		break;
 	case PROTO_ROOM_LEAVE:
 	case PROTO_ROOM_ADMIN:
 		m->u.room_leave.request_id = id;
 		break;
+	case PROTO_ROOM_ADD:
 	case PROTO_ROOM_KICK:
 	case PROTO_ROOM_REKEY:
 		m->u.room_rekey.request_id = id;

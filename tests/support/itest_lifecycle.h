@@ -90,8 +90,11 @@ void lc_user_fp(const char *nick, char fp[LC_FP_HEX]);
 
 /* ---- the clients' side ---------------------------------------------------------- */
 
-/* The room key of EPOCH from HOME/client.db (read while its client may run):
- * 0, or -1 if the client does not hold it. */
+/* The key EPOCH's messages are sealed with, as whoever holds HOME/client.db
+ * (read while its client may run) and the server's database can make it:
+ * the epoch's secret from the home, bound to the record that opened the
+ * epoch (from the server's records). 0, or -1 if the home holds no secret of
+ * that epoch. */
 int lc_home_key(const char *home, const char *room_hex, uint32_t epoch, uint8_t key[LC_KEY_LEN]);
 /* Decrypts a stored envelope's ciphertext with KEY, as a receiving client
  * does (header as associated data, nonce and ciphertext from the envelope;

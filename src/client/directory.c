@@ -1,0 +1,178 @@
+/* A room's directory: the users whose keys its chain names, as the server's
+ * directory gives them, and never trusted for that. Fingerprints are computed
+ * here from the keys; a signing key counts only if its identity key certified
+ * it and it is not older than one seen before; names come from the chain, and
+ * pins are checked on the chain's (name, key) pairs. */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "client/client_internal.h"
+#include "client/rooms_internal.h"
+#include "store/client_store.h"
+#include "util/log.h"
+
+struct client_user *client_room_user(const struct client_room *r,
+				     const uint8_t fp[CRYPTO_FINGERPRINT_LEN])
+{
+	for (size_t i = 0; i < r->nusers; i++)
+		if (memcmp(r->users[i].fp, fp, CRYPTO_FINGERPRINT_LEN) == 0)
+			return &r->users[i];
+	return NULL;
+}
+
+const struct crypto_rsa_key *client_room_key_lookup(void *ctx,
+						    const uint8_t fp[PROTO_FINGERPRINT_LEN])
+{
+	struct client_user *u = client_room_user(ctx, fp);
+	return u ? u->key : NULL;
+}
+
+/* A signing key the server offers for u. Only one certified by u's identity
+ * key counts, and never an older one than the newest this client has seen
+ * for that key (the server could otherwise bring back a retired, perhaps
+ * stolen, signing key): then the newest one seen stays in use. */
+static void user_take_signing_key(struct client *cl, struct client_user *u, uint32_t version,
+				  const uint8_t pub[CRYPTO_ED25519_PUB_LEN], const uint8_t *cert,
+				  size_t cert_len)
+{
+	uint32_t have_version = 0;
+	uint8_t have_pub[CRYPTO_ED25519_PUB_LEN];
+	bool have = cstore_sign_get(cl->store, u->fp, &have_version, have_pub) == CC_OK;
+
+	if (have && (!u->sign_ok || u->sign_version < have_version)) {
+		memcpy(u->sign_pub, have_pub, sizeof u->sign_pub);
+		u->sign_version = have_version;
+		u->sign_ok = true;
+	}
+	if (!cert_len || e2e_signing_cert_verify(u->key, version, pub, cert, cert_len) != CC_OK)
+		return;
+	if (u->sign_ok && version <= u->sign_version) {
+		if (version < u->sign_version ||
+		    memcmp(pub, u->sign_pub, CRYPTO_ED25519_PUB_LEN) != 0) {
+			char msg[200];
+			snprintf(msg, sizeof msg, "the server offered an older signing key of %s "
+				 "(version %u; version %u is newer): it is not used",
+				 u->dir_nick, (unsigned)version, (unsigned)u->sign_version);
+			client_emit_error(cl, "security", msg);
+		}
+		return;
+	}
+	memcpy(u->sign_pub, pub, sizeof u->sign_pub);
+	u->sign_version = version;
+	u->sign_ok = true;
+	if (cstore_sign_put(cl->store, u->fp, version, pub) != CC_OK)
+		log_warn("cannot remember the signing key of %s", u->dir_nick);
+}
+
+/* Adds (or refreshes) a directory entry. The fingerprint is computed here
+ * from the key, never taken from the server. */
+static cc_err room_add_user(struct client *cl, struct client_room *r, const char *nick,
+			    const uint8_t *der, size_t der_len, uint32_t sign_version,
+			    const uint8_t sign_pub[CRYPTO_ED25519_PUB_LEN], const uint8_t *cert,
+			    size_t cert_len)
+{
+	struct client_user u = {0};
+	cc_err err;
+
+	if ((err = crypto_rsa_public_from_der(der, der_len, &u.key)) ||
+	    (err = crypto_rsa_fingerprint(u.key, u.fp))) {
+		crypto_rsa_free(u.key);
+		return err;
+	}
+	struct client_user *have = client_room_user(r, u.fp);
+	if (have) {
+		crypto_rsa_free(u.key);
+		user_take_signing_key(cl, have, sign_version, sign_pub, cert, cert_len);
+		return CC_OK;
+	}
+	snprintf(u.dir_nick, sizeof u.dir_nick, "%s", nick);
+	struct client_user *users = realloc(r->users, (r->nusers + 1) * sizeof *users);
+	if (!users) {
+		crypto_rsa_free(u.key);
+		return CC_ERR_NOMEM;
+	}
+	r->users = users;
+	r->users[r->nusers] = u;
+	user_take_signing_key(cl, &r->users[r->nusers], sign_version, sign_pub, cert, cert_len);
+	r->nusers++;
+	return CC_OK;
+}
+
+cc_err client_room_add_user_item(struct client *cl, struct client_room *r,
+				 const struct proto_user_item *it)
+{
+	char nick[PROTO_NICK_MAX + 1];
+	memcpy(nick, it->nick.p, it->nick.len);
+	nick[it->nick.len] = '\0';
+	return room_add_user(cl, r, nick, it->identity_key.p, it->identity_key.len,
+			     it->sign_version, it->sign_pub, it->sign_cert.p, it->sign_cert.len);
+}
+
+cc_err client_room_add_users(struct client *cl, struct client_room *r,
+			     const struct proto_list *users)
+{
+	struct proto_list_iter it;
+	struct proto_user_item item;
+	cc_err err;
+
+	proto_list_iter_init(&it, users, PROTO_ITEM_USER);
+	while (proto_list_next(&it, &item) == CC_OK)
+		if ((err = client_room_add_user_item(cl, r, &item)))
+			return err;
+	return CC_OK;
+}
+
+cc_err client_room_add_self(struct client *cl, struct client_room *r)
+{
+	struct buf der;
+	cc_err err;
+
+	buf_init(&der, PROTO_RSA_PUB_MAX);
+	if (!(err = crypto_rsa_public_to_der(cl->identity, &der)))
+		err = room_add_user(cl, r, cl->nick, der.data, der.len, 1, cl->sign_pub,
+				    cl->sign_cert.data, cl->sign_cert.len);
+	buf_free(&der);
+	return err;
+}
+
+/* The chain's name for a key: the one of its latest span ("" if none). */
+static const char *chain_name_of(const struct e2e_chain *chain,
+				 const uint8_t fp[CRYPTO_FINGERPRINT_LEN])
+{
+	for (size_t i = chain->nspans; i-- > 0;)
+		if (memcmp(chain->spans[i].who.fp, fp, CRYPTO_FINGERPRINT_LEN) == 0)
+			return chain->spans[i].who.nick;
+	return "";
+}
+
+cc_err client_room_name_users(struct client *cl, struct client_room *r, const char **why)
+{
+	for (size_t i = 0; i < r->nusers; i++) {
+		struct client_user *u = &r->users[i];
+		const char *name = chain_name_of(&r->chain, u->fp);
+		if (!*name)
+			continue;  /* not in the chain: nothing rests on it */
+		if (!e2e_chain_names(&r->chain, u->fp, u->dir_nick)) {
+			*why = "the server's directory names a member's key differently from the "
+			       "room's signed history";
+			return CC_ERR_SECURITY;
+		}
+		/* Pins hold (name, key) pairs as the chain signs them. */
+		snprintf(u->nick, sizeof u->nick, "%s", name);
+		u->trusted = client_trust_check(cl, u->nick, u->fp);
+	}
+	return CC_OK;
+}
+
+void client_rooms_trust(struct client *cl, const char *nick,
+			const uint8_t fp[CRYPTO_FINGERPRINT_LEN])
+{
+	for (size_t i = 0; i < cl->nrooms; i++)
+		for (size_t k = 0; k < cl->rooms[i]->nusers; k++) {
+			struct client_user *u = &cl->rooms[i]->users[k];
+			if (*u->nick && strcasecmp(u->nick, nick) == 0)
+				u->trusted = memcmp(u->fp, fp, CRYPTO_FINGERPRINT_LEN) == 0;
+		}
+}
+
