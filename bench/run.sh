@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Side-by-side fan-out benchmark: Crypto Cat against ngircd (a plaintext IRC
 # server in C), the same scenarios driven by the same load generator
-# (tools/loadgen.c), then one comparison table. docs/BENCHMARKS.md explains
+# (tools/loadgen/), then one comparison table. docs/BENCHMARKS.md explains
 # what is measured and what the figures mean.
 #
 # Everything runs on 127.0.0.1 and stops by itself (about 2 to 3 minutes).
