@@ -14,7 +14,7 @@
 #   BENCH_WARMUP=SEC       sending before the measured time (default 1)
 #   BENCH_WINDOW=N         burst: messages in flight per sender (default 32)
 #   BENCH_CC_PORT=PORT     Crypto Cat's port (default 17777; ngircd's is 16667,
-#                          fixed by ../shared/bench/ngircd-bench.conf)
+#                          fixed by bench/ngircd-bench.conf)
 #   BENCH_KEYS=DIR         cached RSA identity keys (default /tmp/cryptocat-bench-keys)
 #   BENCH_NGIRCD_NODELAY=0 run ngircd as shipped, with Nagle on its sockets
 #                          (default 1: TCP_NODELAY, as cryptocat-server sets it)
@@ -24,7 +24,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=${BENCH_BUILD:-$ROOT/build}
 case $BUILD in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
-CONF=$ROOT/../shared/bench/ngircd-bench.conf
+CONF=$ROOT/bench/ngircd-bench.conf  # ngircd's settings (bench/ngircd.md)
 DURATION=${BENCH_DURATION:-5}
 WARMUP=${BENCH_WARMUP:-1}
 WINDOW=${BENCH_WINDOW:-32}
