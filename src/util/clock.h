@@ -1,8 +1,9 @@
 /* Wall-clock time in one place, so tests can control it.
  *
- * If the environment variable CRYPTOCAT_CLOCK_FILE names a file, the time is
- * read from it (decimal Unix seconds) on every call; tests use that to move
- * time forward without waiting. Otherwise it is the system clock. */
+ * It is the system clock. Test builds can put another source in front of it
+ * (util/clock_hook.h: the test variants of the programs read
+ * CRYPTOCAT_CLOCK_FILE); the shipped programs have no such source and read
+ * nothing from the environment here. */
 #ifndef CC_UTIL_CLOCK_H
 #define CC_UTIL_CLOCK_H
 

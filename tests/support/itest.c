@@ -674,11 +674,20 @@ int itest_teardown(void **state)
 	return 0;
 }
 
+/* Where the test variants of the programs are (with the test hooks: the
+ * clock of CRYPTOCAT_CLOCK_FILE); without CC_TESTBIN_DIR (the harness's own
+ * self-test), the programs in CC_BINARY_DIR. */
+#ifdef CC_TESTBIN_DIR
+#define ITEST_BIN_DIR CC_TESTBIN_DIR
+#else
+#define ITEST_BIN_DIR CC_BINARY_DIR
+#endif
+
 static const char *bin_path(const char *env, const char *name, char **cache)
 {
 	if (!*cache) {
 		const char *v = getenv(env);
-		*cache = v && *v ? xstrdup(v) : xasprintf("%s/%s", CC_BINARY_DIR, name);
+		*cache = v && *v ? xstrdup(v) : xasprintf("%s/%s", ITEST_BIN_DIR, name);
 	}
 	return *cache;
 }
@@ -694,6 +703,24 @@ const char *itest_server_bin(void)
 const char *itest_client_bin(void)
 {
 	return bin_path("ITEST_CLIENT_BIN", "cryptocat", &itest_client_bin_path);
+}
+
+const char *itest_release_server_bin(void)
+{
+	return CC_BINARY_DIR "/cryptocat-server";
+}
+
+const char *itest_release_client_bin(void)
+{
+	return CC_BINARY_DIR "/cryptocat";
+}
+
+void itest_use_binaries(const char *server, const char *client)
+{
+	free(itest_server_bin_path);
+	itest_server_bin_path = server ? xstrdup(server) : NULL;
+	free(itest_client_bin_path);
+	itest_client_bin_path = client ? xstrdup(client) : NULL;
 }
 
 static int check_bin(const char *path)

@@ -40,6 +40,11 @@
  *	ITEST_LOG_LEVEL=L       server --log-level (default "debug")
  *	ITEST_SERVER_BIN, ITEST_CLIENT_BIN   override the binaries' paths
  *
+ * The programs started are the test variants, CC_TESTBIN_DIR/cryptocat-server
+ * and CC_TESTBIN_DIR/cryptocat (build/testbin/: the shipped programs plus the
+ * test hooks of src/testhooks/, e.g. the clock of CRYPTOCAT_CLOCK_FILE);
+ * itest_use_binaries() switches to others, e.g. the shipped ones.
+ *
  * Not thread-safe: call it from the test's main thread only. The library
  * ignores SIGPIPE in the test process (writes to a dead peer return EPIPE).
  * Exit statuses are reported as the exit code (0..255) for a normal exit,
@@ -75,10 +80,19 @@ int itest_teardown(void **state);
 /* 1 if both binaries exist and are executable, else 0 (with a note on
  * stderr): lets a test call skip() before the programs are built. */
 int itest_have_binaries(void);
-/* Paths of the binaries: CC_BINARY_DIR "/cryptocat-server" and
- * CC_BINARY_DIR "/cryptocat", or ITEST_SERVER_BIN / ITEST_CLIENT_BIN. */
+/* Paths of the binaries the functions below start: CC_TESTBIN_DIR
+ * "/cryptocat-server" and CC_TESTBIN_DIR "/cryptocat" (CC_BINARY_DIR if
+ * CC_TESTBIN_DIR is not defined), or ITEST_SERVER_BIN / ITEST_CLIENT_BIN, or
+ * what itest_use_binaries() set. */
 const char *itest_server_bin(void);
 const char *itest_client_bin(void);
+/* The shipped programs, without test hooks: CC_BINARY_DIR "/cryptocat-server"
+ * and CC_BINARY_DIR "/cryptocat". */
+const char *itest_release_server_bin(void);
+const char *itest_release_client_bin(void);
+/* From now on start SERVER and CLIENT; NULL: back to the default (the
+ * environment's or the test variant). Strings are copied. */
+void itest_use_binaries(const char *server, const char *client);
 /* ms multiplied by ITEST_TIMEOUT_SCALE (every timeout here goes through it). */
 int itest_scale_ms(int ms);
 

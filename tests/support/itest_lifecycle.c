@@ -21,6 +21,7 @@
 #include "proto/msg.h"
 #include "proto/room.h"
 #include "store/client_store.h"
+#include "transport/chan.h"
 #include "util/log.h"
 
 #define CLOCK_ENV "CRYPTOCAT_CLOCK_FILE"
@@ -30,7 +31,7 @@ static const char *const lc_server_args[] = {"--rsa-bits", "2048", "--nick-ttl",
 
 /* ---- a server ------------------------------------------------------------------ */
 
-static void clock_write(const char *path, uint64_t secs)
+void lc_clock_write(const char *path, uint64_t secs)
 {
 	/* Written whole and renamed, so no reader ever sees a half-written
 	 * number (it would fall back to real time). */
@@ -58,7 +59,7 @@ void lc_start(struct lc_fixture *f, const char *name, int clock)
 	if (clock) {
 		f->clock = itest_path(f->dir, "clock");
 		f->t0 = (uint64_t)time(NULL);
-		clock_write(f->clock, f->t0);
+		lc_clock_write(f->clock, f->t0);
 		assert_int_equal(setenv(CLOCK_ENV, f->clock, 1), 0);
 	}
 	f->srv = itest_server_start(f->data, lc_server_args);
@@ -84,7 +85,7 @@ void lc_restart(struct lc_fixture *f)
 void lc_clock_hours(struct lc_fixture *f, unsigned hours)
 {
 	assert_non_null(f->clock);
-	clock_write(f->clock, f->t0 + hours * LC_HOUR);
+	lc_clock_write(f->clock, f->t0 + hours * LC_HOUR);
 }
 
 int lc_teardown(void **state)
@@ -98,6 +99,37 @@ const char *lc_home(const struct lc_fixture *f, const char *name)
 	const char *home = itest_subdir(f->dir, name);
 	assert_non_null(home);
 	return home;
+}
+
+uint64_t lc_server_time_ms(int port, const char *nick)
+{
+	struct crypto_rsa_key *key = NULL;
+	struct ichan w;
+	struct proto_msg m;
+	uint8_t *frame;
+	size_t len;
+	enum chan_event ev;
+
+	assert_int_equal(crypto_init(), CC_OK);
+	assert_int_equal(crypto_rsa_generate(2048, &key), CC_OK);
+	int fd = itest_tcp_connect(port);
+	assert_true(fd >= 0);
+	/* ichan_handshake(), keeping the WELCOME. */
+	ichan_start(&w, fd, key, nick);
+	w.own_key = 1;
+	assert_int_equal(itest_read_frame(fd, chan_frame_cap(w.ch), &frame, &len,
+					  ITEST_TIMEOUT_MS), 1);
+	assert_int_equal(chan_recv_frame(w.ch, frame, len, &w.out, &ev), CC_OK);
+	free(frame);
+	assert_int_equal(ev, CHAN_EVENT_SERVER_KEY);
+	assert_int_equal(chan_client_continue(w.ch, &w.out), CC_OK);
+	ichan_flush(&w);
+	assert_int_equal(ichan_next(&w, &m, ITEST_TIMEOUT_MS), 1);
+	assert_int_equal(m.type, PROTO_WELCOME);
+	assert_true(chan_peer_proven(w.ch));
+	uint64_t t = m.u.welcome.server_time_ms;
+	ichan_close(&w);
+	return t;
 }
 
 /* ---- events -------------------------------------------------------------------- */

@@ -46,6 +46,12 @@ void lc_stop(struct lc_fixture *f);
 void lc_restart(struct lc_fixture *f);
 /* Moves the test clock to t0 + HOURS hours (no wall time passes). */
 void lc_clock_hours(struct lc_fixture *f, unsigned hours);
+/* Writes SECS (Unix seconds) to the clock file PATH: whole, in a temporary
+ * file renamed over it, so that no reader sees half a number. */
+void lc_clock_write(const char *path, uint64_t secs);
+/* The server on PORT's clock: the server_time_ms of the WELCOME it sends a
+ * raw session (itest_chan.h) registering NICK with a fresh 2048-bit key. */
+uint64_t lc_server_time_ms(int port, const char *nick);
 /* cmocka teardown: forgets the clock file, then itest_teardown(). */
 int lc_teardown(void **state);
 /* DIR/NICK as a home directory (made if missing). */
