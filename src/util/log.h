@@ -1,4 +1,5 @@
-/* Leveled logging to stderr. Never log secrets, plaintext or key material. */
+/* Leveled logging, to stderr unless a sink is set (a full-screen front end
+ * shows the lines itself). Never log secrets, plaintext or key material. */
 #ifndef CC_UTIL_LOG_H
 #define CC_UTIL_LOG_H
 
@@ -10,6 +11,10 @@ enum log_level log_get_level(void);
 int log_level_parse(const char *name);
 void log_msg(enum log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* Where lines go instead of stderr (NULL: back to stderr). LINE is the
+ * message alone, without time or level. */
+typedef void (*log_sink_fn)(void *ctx, enum log_level level, const char *line);
+void log_set_sink(log_sink_fn fn, void *ctx);
 
 #define log_error(...) log_msg(LOG_LEVEL_ERROR, __VA_ARGS__)
 #define log_warn(...) log_msg(LOG_LEVEL_WARN, __VA_ARGS__)

@@ -1,5 +1,7 @@
-/* The client core: connection, handshake, registration and commands. */
-#include "client/client.h"
+/* The client core: the connection, the handshake and registration, the
+ * dispatch of what the server sends, quitting, and the calls that belong to
+ * no room. Rooms are in rooms.c and the files beside it (internal.h). */
+#include "client/core/client.h"
 
 #include <errno.h>
 #include <event2/buffer.h>
@@ -14,84 +16,19 @@
 #include <strings.h>
 #include <sys/socket.h>
 
-#include "client/client_internal.h"
-#include "client/home.h"
-#include "store/client_store.h"
+#include "client/core/home.h"
+#include "client/core/internal.h"
 #include "crypto/crypto.h"
 #include "proto/frame.h"
+#include "store/client_store.h"
 #include "transport/chan.h"
 #include "util/clock.h"
 #include "util/log.h"
 
-void client_emit(struct client *cl, json_t *ev)
-{
-	if (!ev)
-		return;
-	cl->on_event(cl->event_ctx, ev);
-	json_decref(ev);
-}
-
-void client_emit_error(struct client *cl, const char *code, const char *message)
-{
-	client_emit(cl, json_pack("{s:s, s:s, s:s}", "event", "error", "code", code,
-				  "message", message));
-}
-
-void client_emit_room_error(struct client *cl, const char *room_hex, const char *from,
-			    const char *code, const char *message)
-{
-	json_t *ev = json_pack("{s:s, s:s, s:s, s:s}", "event", "error", "code", code, "message",
-			       message, "room", room_hex);
-	if (ev && from)
-		json_object_set_new(ev, "from", json_string(from));
-	client_emit(cl, ev);
-}
-
-uint32_t client_op_begin(struct client *cl, enum client_op op)
-{
-	cl->op = op;
-	cl->op_request = ++cl->next_request;
-	if (cl->op_request == 0)
-		cl->op_request = ++cl->next_request;  /* 0 means "no request" */
-	return cl->op_request;
-}
-
-void client_ask_user(struct client *cl, enum client_op op)
-{
-	struct proto_nick_item item = {proto_bytes_str(cl->op_nick)};
-	struct proto_msg m = {.type = PROTO_USERS_GET};
-	struct buf raw;
-
-	buf_init(&raw, 64);
-	if (proto_item_encode(PROTO_ITEM_NICK, &item, &raw) == CC_OK) {
-		m.u.users_get.request_id = client_op_begin(cl, op);
-		m.u.users_get.nicks = (struct proto_list){1, {raw.data, raw.len}};
-		if (client_send(cl, &m))
-			client_op_end(cl);
-	}
-	buf_free(&raw);
-}
-
-void client_op_end(struct client *cl)
-{
-	cl->op = OP_NONE;
-	cl->op_request = 0;
-	mem_wipe(cl->op_key, sizeof cl->op_key);
-	buf_reset(&cl->op_record);
-	if (cl->op_has_chain)
-		e2e_chain_free(&cl->op_chain);
-	cl->op_has_chain = false;
-	/* Owed work (a room's new key) goes before the next command; a line
-	 * waiting for it goes on after. */
-	if (!client_rooms_work(cl))
-		client_text_continue(cl);
-	client_notify(cl);
-}
-
 void client_notify(struct client *cl)
 {
-	if (cl->state_cb)
-		cl->state_cb(cl->state_ctx);
+	if (cl->cb.on_state)
+		cl->cb.on_state(cl->cb.ctx);
 }
 
 /* Ends the session; the first reason given decides the exit status. */
@@ -101,7 +38,6 @@ static void client_close(struct client *cl, int exit_status)
 		return;
 	cl->state = CLIENT_CLOSED;
 	cl->exit_status = exit_status;
-	cl->op = OP_NONE;
 	if (cl->bev) {
 		bufferevent_free(cl->bev);
 		cl->bev = NULL;
@@ -112,6 +48,8 @@ static void client_close(struct client *cl, int exit_status)
 	}
 	chan_free(cl->chan);
 	cl->chan = NULL;
+	/* What was in flight will get no answer. */
+	client_reqs_free(cl);
 	client_notify(cl);
 }
 
@@ -119,7 +57,7 @@ static void client_fail(struct client *cl, const char *code, const char *message
 {
 	if (cl->state == CLIENT_CLOSED)
 		return;
-	client_emit_error(cl, code, message);
+	client_emit_error(cl, 0, NULL, NULL, code, message);
 	client_close(cl, CLIENT_EXIT_ERROR);
 }
 
@@ -156,13 +94,17 @@ static void client_on_server_key(struct client *cl)
 			 "impersonating the server. If the operator really replaced the key, "
 			 "remove its line from %s/known_servers",
 			 cl->server, pinned, fp_hex, cl->cfg.home);
-		client_emit(cl, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "event", "error", "code",
-					  "server_key_changed", "message", msg, "server",
-					  cl->server, "pinned", pinned, "offered", fp_hex));
+		struct client_event ev = {.type = CLIENT_EV_ERROR};
+		ev.u.error.code = "server_key_changed";
+		ev.u.error.message = msg;
+		ev.u.error.server = cl->server;
+		ev.u.error.pinned = pinned;
+		ev.u.error.offered = fp_hex;
+		client_emit(cl, &ev);
 		client_close(cl, CLIENT_EXIT_SERVER_KEY);
 		return;
 	}
-	cl->server_key_status = pin == PIN_NEW ? "new" : "known";
+	cl->server_key_new = pin == PIN_NEW;
 	cc_err err = chan_client_continue(cl->chan, &cl->wire);
 	if (err) {
 		client_fail(cl, cc_err_code(err), cc_err_str(err));
@@ -191,34 +133,39 @@ static void client_on_welcome(struct client *cl, const struct proto_welcome *w)
 		log_warn("cannot save the nickname in %s", cl->cfg.home);
 	/* Publish the signing key, certified by the identity key, before
 	 * anything else: others verify our messages with it. */
+	struct client_req *req = client_req_new(cl, REQ_SIGNING_KEY, false);
 	struct proto_msg m = {.type = PROTO_SIGNING_KEY};
-	m.u.signing_key.request_id = client_op_begin(cl, OP_SIGNING_KEY);
 	m.u.signing_key.version = 1;
 	memcpy(m.u.signing_key.sign_pub, cl->sign_pub, sizeof cl->sign_pub);
 	m.u.signing_key.sign_cert = (struct proto_bytes){cl->sign_cert.data, cl->sign_cert.len};
-	cc_err err = client_send(cl, &m);
-	if (err)
-		client_fail(cl, cc_err_code(err), "cannot publish the signing key");
+	if (!req || client_req_send(cl, req, &m) != CC_OK) {
+		client_fail(cl, "no_memory", "cannot publish the signing key");
+		return;
+	}
+	req->step = STEP_CHANGE;
 }
 
 /* The server stored our signing key: registration is complete. */
-static void client_on_registered(struct client *cl)
+static void client_on_registered(struct client *cl, struct client_req *req)
 {
-	char fp_hex[2 * CRYPTO_FINGERPRINT_LEN + 1], server_hex[2 * CRYPTO_FINGERPRINT_LEN + 1];
+	char fp_hex[CLIENT_FP_HEX], server_hex[CLIENT_FP_HEX];
 
 	hex_encode(cl->fp, sizeof cl->fp, fp_hex);
 	hex_encode(chan_peer_fingerprint(cl->chan), CRYPTO_FINGERPRINT_LEN, server_hex);
 	cl->state = CLIENT_READY;
-	cl->op = OP_NONE;
-	client_emit(cl, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "event", "registered", "nick",
-				  cl->nick, "fingerprint", fp_hex, "server", cl->server,
-				  "server_fingerprint", server_hex, "server_key",
-				  cl->server_key_status));
-	/* New keys owed while we were away are made now, before any command. */
-	client_rooms_work(cl);
-	client_notify(cl);
+	struct client_event ev = {.type = CLIENT_EV_REGISTERED};
+	ev.u.registered.nick = cl->nick;
+	ev.u.registered.fingerprint = fp_hex;
+	ev.u.registered.server = cl->server;
+	ev.u.registered.server_fingerprint = server_hex;
+	ev.u.registered.server_key_new = cl->server_key_new;
+	client_emit(cl, &ev);
+	/* New epochs owed while we were away come first: the notices came
+	 * before this answer, their requests are first in line. */
+	client_req_end(cl, req, CC_OK);
 }
 
+/* An ERROR answering no request of ours (or before registration: fatal). */
 static void client_on_error_msg(struct client *cl, const struct proto_error *e)
 {
 	char text[PROTO_ERROR_TEXT_MAX + 1];
@@ -230,7 +177,80 @@ static void client_on_error_msg(struct client *cl, const struct proto_error *e)
 		client_fail(cl, code, text);
 		return;
 	}
-	client_emit_error(cl, code, text);
+	client_emit_error(cl, 0, NULL, NULL, code, text);
+}
+
+/* An answer to one of our requests. */
+static cc_err client_on_answer(struct client *cl, struct client_req *req, const struct proto_msg *m)
+{
+	switch (req->kind) {
+	case REQ_SIGNING_KEY:
+		if (m->type == PROTO_OK) {
+			client_on_registered(cl, req);
+			return CC_OK;
+		}
+		if (m->type == PROTO_ERROR) {
+			client_on_error_msg(cl, &m->u.error);
+			return CC_OK;
+		}
+		return CC_ERR_STATE;
+	case REQ_CREATE:
+		client_create_on_answer(cl, req, m);
+		return CC_OK;
+	case REQ_ROOMS:
+		client_rooms_on_answer(cl, req, m);
+		return CC_OK;
+	case REQ_JOIN:
+		client_join_on_answer(cl, req, m);
+		return CC_OK;
+	case REQ_LEAVE:
+		if (req->step == STEP_STATE)
+			client_join_on_answer(cl, req, m);
+		else
+			client_change_on_answer(cl, req, m);
+		return CC_OK;
+	case REQ_SEND:
+		client_send_on_answer(cl, req, m);
+		return CC_OK;
+	case REQ_ADD:
+		if (req->step == STEP_USERS && m->type == PROTO_USERS)
+			client_add_on_users(cl, req, &m->u.users);
+		else
+			client_change_on_answer(cl, req, m);
+		return CC_OK;
+	case REQ_REKEY:
+		if (req->step == STEP_STATE && m->type == PROTO_ROOM_STATE)
+			client_rekey_on_state(cl, req, &m->u.room_state);
+		else
+			client_change_on_answer(cl, req, m);
+		return CC_OK;
+	case REQ_KICK:
+	case REQ_ADMIN:
+	case REQ_DISCONNECT:
+		client_change_on_answer(cl, req, m);
+		return CC_OK;
+	case REQ_FINGERPRINT:
+	case REQ_SAFETY:
+	case REQ_VERIFY:
+		if (m->type == PROTO_USERS) {
+			client_trust_on_users(cl, req, &m->u.users);
+		} else if (m->type == PROTO_ERROR) {
+			client_req_error_msg(cl, req, &m->u.error);
+			client_req_end(cl, req, (cc_err)m->u.error.code);
+		}
+		return CC_OK;
+	case REQ_PING:
+		return CC_OK;  /* answered by PONG, below */
+	}
+	return CC_OK;
+}
+
+static struct client_req *ping_by_token(struct client *cl, uint64_t token)
+{
+	for (struct client_req *r = cl->reqs; r; r = r->next)
+		if (r->kind == REQ_PING && r->token == token)
+			return r;
+	return NULL;
 }
 
 static cc_err client_on_message(struct client *cl, const uint8_t *body, size_t len)
@@ -239,27 +259,17 @@ static cc_err client_on_message(struct client *cl, const uint8_t *body, size_t l
 	cc_err err = proto_msg_decode(body, len, &m);
 	if (err)
 		return err;
-	bool answer = cl->op != OP_NONE && proto_msg_request_id(&m) == cl->op_request &&
-		      cl->op_request != 0;
-	if (answer && cl->op == OP_SIGNING_KEY) {
-		if (m.type == PROTO_OK) {
-			client_on_registered(cl);
-			return CC_OK;
-		}
-		if (m.type != PROTO_ERROR)
-			return CC_ERR_STATE;
-	}
+	uint32_t wire = proto_msg_request_id(&m);
+	struct client_req *req = wire ? client_req_by_wire(cl, wire) : NULL;
+	if (req && (cl->state == CLIENT_READY || req->kind == REQ_SIGNING_KEY))
+		return client_on_answer(cl, req, &m);
 	if (cl->state != CLIENT_READY && m.type == PROTO_REKEY_OWED)
-		return client_on_room_message(cl, &m);  /* kept for when we are ready */
+		return client_on_room_message(cl, &m);  /* queued for when we are ready */
 	if (cl->state != CLIENT_READY && m.type != PROTO_WELCOME && m.type != PROTO_ERROR)
 		return CC_ERR_STATE;
-	if (answer && cl->state == CLIENT_READY && cl->op != OP_PING) {
-		client_on_answer(cl, &m);
-		return CC_OK;
-	}
 	switch (m.type) {
 	case PROTO_WELCOME:
-		if (cl->state == CLIENT_READY)
+		if (cl->state == CLIENT_READY || cl->reqs)
 			return CC_ERR_STATE;
 		client_on_welcome(cl, &m.u.welcome);
 		return CC_OK;
@@ -271,13 +281,16 @@ static cc_err client_on_message(struct client *cl, const uint8_t *body, size_t l
 		pong.u.ping.token = m.u.ping.token;
 		return client_send(cl, &pong);
 	}
-	case PROTO_PONG:
-		if (cl->op == OP_PING && m.u.ping.token == cl->ping_token) {
-			client_emit(cl, json_pack("{s:s, s:I}", "event", "pong", "rtt_ms",
-						  (json_int_t)(clock_mono_ms() - cl->ping_sent_ms)));
-			client_op_end(cl);
+	case PROTO_PONG: {
+		struct client_req *p = ping_by_token(cl, m.u.ping.token);
+		if (p) {
+			struct client_event ev = {.type = CLIENT_EV_PONG, .request = p->id};
+			ev.u.pong.rtt_ms = clock_mono_ms() - p->sent_ms;
+			client_emit(cl, &ev);
+			client_req_end(cl, p, CC_OK);
 		}
 		return CC_OK;
+	}
 	case PROTO_ROOM_MSG:
 	case PROTO_ROOM_RECORD:
 	case PROTO_REKEY_OWED:
@@ -416,99 +429,33 @@ cc_err client_connect(struct client *cl)
 	return CC_OK;
 }
 
-static void client_cmd_ping(struct client *cl)
+uint32_t client_ping(struct client *cl)
 {
+	struct client_req *req = client_req_new(cl, REQ_PING, true);
 	struct proto_msg ping = {.type = PROTO_PING};
-	if (crypto_random_bytes(&cl->ping_token, sizeof cl->ping_token))
-		return;
-	ping.u.ping.token = cl->ping_token;
-	cl->ping_sent_ms = clock_mono_ms();
-	client_op_begin(cl, OP_PING);
-	if (client_send(cl, &ping) != CC_OK)
-		client_op_end(cl);
+	if (!req)
+		return 0;
+	uint32_t id = req->id;
+	if (cl->state != CLIENT_READY) {
+		client_req_error(cl, req, "not_connected", "not connected to the server");
+		client_req_end(cl, req, CC_ERR_STATE);
+		return id;
+	}
+	if (crypto_random_bytes(&req->token, sizeof req->token) != CC_OK) {
+		client_req_end(cl, req, CC_ERR_CRYPTO);
+		return id;
+	}
+	ping.u.ping.token = req->token;
+	req->sent_ms = clock_mono_ms();
+	req->step = STEP_CHANGE;
+	if (client_req_send(cl, req, &ping) != CC_OK)
+		client_req_end(cl, req, CC_ERR_IO);
+	return id;
 }
 
-static const char *const client_help[] = {
-	"/create NICK[,NICK...] [TITLE]  make a room with these members; you are its admin",
-	"/rooms                          list your rooms",
-	"/join ROOM                      open a room: its backlog, then live messages",
-	"TEXT                            say TEXT in the current room (the last joined)",
-	"/say ROOM TEXT                  say TEXT in ROOM",
-	"/add NICK                       add a member to the current room (admin)",
-	"/disconnect [ROOM]              stop hearing a room live; stay a member",
-	"/leave ROOM                     stop being a member",
-	"/kick NICK                      expel a member of the current room; new key (admin)",
-	"/admin NICK                     hand the admin role of the current room to a member",
-	"/fingerprint [NICK]             show your key's fingerprint, or NICK's",
-	"/safety NICK                    show the safety number you and NICK should both see",
-	"/verify NICK                    record that you compared NICK's safety number",
-	"/ping                           measure the round trip to the server",
-	"/help                           list the commands",
-	"/quit                           leave",
-};
-
-void client_command(struct client *cl, const char *line)
+const char *client_nick(const struct client *cl)
 {
-	char cmd[32];
-	size_t n = strcspn(line, " \t");
-
-	if (cl->state != CLIENT_READY) {
-		client_emit_error(cl, "not_connected", "not connected to the server");
-		return;
-	}
-	if (line[0] != '/') {
-		client_cmd_text(cl, line);
-		client_notify(cl);
-		return;
-	}
-	if (n >= sizeof cmd) {
-		client_emit_error(cl, "unknown_command", "unknown command; try /help");
-		return;
-	}
-	memcpy(cmd, line, n);
-	cmd[n] = '\0';
-	const char *args = line + n;
-	args += strspn(args, " \t");
-
-	if (strcmp(cmd, "/quit") == 0) {
-		client_quit(cl);
-	} else if (strcmp(cmd, "/ping") == 0) {
-		client_cmd_ping(cl);
-	} else if (strcmp(cmd, "/create") == 0) {
-		client_cmd_create(cl, args);
-	} else if (strcmp(cmd, "/rooms") == 0) {
-		client_cmd_rooms(cl);
-	} else if (strcmp(cmd, "/join") == 0) {
-		client_cmd_join(cl, args);
-	} else if (strcmp(cmd, "/say") == 0) {
-		client_cmd_say(cl, args);
-	} else if (strcmp(cmd, "/add") == 0) {
-		client_cmd_add(cl, args);
-	} else if (strcmp(cmd, "/disconnect") == 0) {
-		client_cmd_disconnect(cl, args);
-	} else if (strcmp(cmd, "/leave") == 0) {
-		client_cmd_leave(cl, args);
-	} else if (strcmp(cmd, "/kick") == 0) {
-		client_cmd_kick(cl, args);
-	} else if (strcmp(cmd, "/admin") == 0) {
-		client_cmd_admin(cl, args);
-	} else if (strcmp(cmd, "/fingerprint") == 0) {
-		client_cmd_fingerprint(cl, args);
-	} else if (strcmp(cmd, "/safety") == 0) {
-		client_cmd_safety(cl, args);
-	} else if (strcmp(cmd, "/verify") == 0) {
-		client_cmd_verify(cl, args);
-	} else if (strcmp(cmd, "/help") == 0) {
-		json_t *list = json_array();
-		for (size_t i = 0; i < sizeof client_help / sizeof client_help[0]; i++)
-			json_array_append_new(list, json_string(client_help[i]));
-		client_emit(cl, json_pack("{s:s, s:o}", "event", "help", "commands", list));
-	} else {
-		char msg[80];
-		snprintf(msg, sizeof msg, "unknown command %s; try /help", cmd);
-		client_emit_error(cl, "unknown_command", msg);
-	}
-	client_notify(cl);
+	return cl->nick;
 }
 
 /* Closes once everything queued has gone out (or after a grace period). */
@@ -532,7 +479,7 @@ static void client_finish_quit(struct client *cl)
 static void client_write_cb(struct bufferevent *bev, void *arg)
 {
 	struct client *cl = arg;
-	if (cl->quitting && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+	if (cl->quitting && !cl->reqs && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
 		client_finish_quit(cl);
 }
 
@@ -543,6 +490,25 @@ static void client_quit_timeout_cb(evutil_socket_t fd, short what, void *arg)
 	client_finish_quit(arg);
 }
 
+/* How long quitting waits for what is in flight, then for it to go out. */
+#define QUIT_WAIT_REQUESTS_S 10
+#define QUIT_WAIT_OUTPUT_S 2
+
+void client_quit_continue(struct client *cl)
+{
+	if (!cl->quitting || cl->reqs || cl->state == CLIENT_CLOSED)
+		return;
+	/* Tell the server what we handled, and let it go out before closing. */
+	client_rooms_ack_all(cl);
+	if (!cl->bev || evbuffer_get_length(bufferevent_get_output(cl->bev)) == 0) {
+		client_finish_quit(cl);
+		return;
+	}
+	struct timeval grace = {QUIT_WAIT_OUTPUT_S, 0};
+	if (cl->quit_timer)
+		evtimer_add(cl->quit_timer, &grace);
+}
+
 void client_quit(struct client *cl)
 {
 	if (cl->quitting || cl->state == CLIENT_CLOSED)
@@ -551,17 +517,14 @@ void client_quit(struct client *cl)
 		client_close(cl, CLIENT_EXIT_OK);
 		return;
 	}
-	/* Tell the server what we handled, and let it go out before closing. */
+	/* What was asked for is finished first (a line typed just before /quit
+	 * still goes out), for a while. */
 	cl->quitting = true;
-	client_rooms_ack_all(cl);
-	if (evbuffer_get_length(bufferevent_get_output(cl->bev)) == 0) {
-		client_finish_quit(cl);
-		return;
-	}
-	struct timeval grace = {2, 0};
+	struct timeval wait = {QUIT_WAIT_REQUESTS_S, 0};
 	cl->quit_timer = evtimer_new(cl->base, client_quit_timeout_cb, cl);
 	if (cl->quit_timer)
-		evtimer_add(cl->quit_timer, &grace);
+		evtimer_add(cl->quit_timer, &wait);
+	client_quit_continue(cl);
 }
 
 enum client_state client_get_state(const struct client *cl)
@@ -576,13 +539,7 @@ int client_exit_status(const struct client *cl)
 
 int client_busy(const struct client *cl)
 {
-	return cl->op != OP_NONE || cl->quitting || cl->text;
-}
-
-void client_set_state_cb(struct client *cl, void (*fn)(void *ctx), void *ctx)
-{
-	cl->state_cb = fn;
-	cl->state_ctx = ctx;
+	return cl->reqs != NULL || cl->quitting;
 }
 
 cc_err client_default_home(char *out, size_t n)
@@ -601,7 +558,7 @@ cc_err client_default_home(char *out, size_t n)
 }
 
 cc_err client_new(const struct client_config *cfg, struct event_base *base,
-		  client_event_fn on_event, void *ctx, struct client **out)
+		  const struct client_callbacks *cb, struct client **out)
 {
 	struct client *cl;
 	int created;
@@ -613,11 +570,10 @@ cc_err client_new(const struct client_config *cfg, struct event_base *base,
 	if (!cl->cfg.nick_ttl_ms)
 		cl->cfg.nick_ttl_ms = 86400ull * 1000;  /* the server's default */
 	cl->base = base;
-	cl->on_event = on_event;
-	cl->event_ctx = ctx;
+	if (cb)
+		cl->cb = *cb;
 	cl->state = CLIENT_CONNECTING;
 	buf_init(&cl->wire, 2 * PROTO_FRAME_MAX_LIMIT);
-	buf_init(&cl->op_record, 512 * 1024);
 	buf_init(&cl->sign_cert, PROTO_SIGN_CERT_MAX);
 	snprintf(cl->server, sizeof cl->server, strchr(cfg->host, ':') ? "[%s]:%u" : "%s:%u",
 		 cfg->host, cfg->port);
@@ -661,14 +617,15 @@ void client_free(struct client *cl)
 	if (cl->quit_timer)
 		event_free(cl->quit_timer);
 	chan_free(cl->chan);
+	/* Nobody is told any more: the front end is going too. */
+	cl->cb.on_done = NULL;
+	client_reqs_free(cl);
 	client_rooms_free(cl);
 	client_trust_free(cl);
 	cstore_close(cl->store);
 	crypto_rsa_free(cl->identity);
 	buf_free(&cl->wire);
-	buf_free(&cl->op_record);
 	buf_free(&cl->sign_cert);
 	mem_wipe(cl->sign_seed, sizeof cl->sign_seed);
-	mem_wipe(cl->op_key, sizeof cl->op_key);
 	free(cl);
 }

@@ -6,51 +6,74 @@
 #include <string.h>
 #include <strings.h>
 
-#include "client/client_internal.h"
-#include "client/rooms_internal.h"
+#include "client/core/internal.h"
 #include "store/client_store.h"
 #include "util/clock.h"
 #include "util/log.h"
 
-/* How often a line is tried again after a membership change raced it. */
-#define SEND_TRIES 3
-
 /* ---- saying a line -------------------------------------------------------- */
 
-void client_text_drop(struct client *cl)
+uint32_t client_room_send(struct client *cl, const uint8_t room[PROTO_ROOM_ID_LEN],
+			  const char *text, size_t len)
 {
-	if (cl->text) {
-		mem_wipe(cl->text, strlen(cl->text));
-		free(cl->text);
+	struct client_req *req;
+	uint32_t id = client_request(cl, REQ_SEND, room, &req);
+	if (!req)
+		return id;
+	struct client_room *r = client_room_find(cl, room);
+	const char *code = NULL, *why = NULL;
+	cc_err err = CC_ERR_USAGE;
+	/* A line for a room being joined waits for it. */
+	if ((!r || !r->joined) && !client_req_for_room(cl, REQ_JOIN, room))
+		code = "not_joined", why = "join the room first (/join ROOM)";
+	else if (len == 0)
+		code = "usage", why = "nothing to say";
+	else if (len > PROTO_TEXT_MAX)
+		code = "too_long", why = "a message is at most 16384 bytes; nothing was sent";
+	else if (!proto_utf8_valid((const uint8_t *)text, len))
+		code = "malformed", why = "a message must be UTF-8";
+	else if (!(req->text = malloc(len + 1)))
+		code = "no_memory", why = "nothing was sent", err = CC_ERR_NOMEM;
+	if (code) {
+		client_req_error(cl, req, code, why);
+		client_req_end(cl, req, err);
+		return id;
 	}
-	cl->text = NULL;
-	cl->text_tries = 0;
+	memcpy(req->text, text, len);
+	req->text[len] = '\0';
+	req->text_len = len;
+	client_reqs_pump(cl);
+	return id;
 }
 
-static void text_fail(struct client *cl, const char *code, const char *message)
+static void send_fail(struct client *cl, struct client_req *req, const char *code,
+		      const char *message, cc_err err)
 {
-	char hex[2 * PROTO_ROOM_ID_LEN + 1];
-	hex_encode(cl->text_room, PROTO_ROOM_ID_LEN, hex);
-	client_emit_room_error(cl, hex, NULL, code, message);
-	client_text_drop(cl);
+	client_req_error(cl, req, code, message);
+	client_req_end(cl, req, err);
 }
 
 /* Seals the line under the room's current epoch and sends it. */
-static void text_send(struct client *cl, struct client_room *r)
+void client_send_start(struct client *cl, struct client_req *req)
 {
+	struct client_room *r = client_room_find(cl, req->room);
 	uint8_t key[E2E_KEY_LEN];
 	struct proto_envelope env = {0};
 	struct buf out;
-	uint64_t seq;
 	cc_err err;
 
-	if (client_room_epoch_key(cl, r, r->chain.epoch, key) != CC_OK) {
-		text_fail(cl, "no_key", "no key for the room's current epoch");
+	if (!r || !r->joined) {
+		send_fail(cl, req, "not_joined", "the room is no longer joined; nothing was sent",
+			  CC_ERR_NOT_FOUND);
 		return;
 	}
-	if (cstore_seq_next(cl->store, r->room_id, r->chain.epoch, &seq) != CC_OK) {
+	if (client_room_epoch_key(cl, r, r->chain.epoch, key) != CC_OK) {
+		send_fail(cl, req, "no_key", "no key for the room's current epoch", CC_ERR_NOT_FOUND);
+		return;
+	}
+	if (cstore_seq_next(cl->store, r->room_id, r->chain.epoch, &req->seq) != CC_OK) {
 		mem_wipe(key, sizeof key);
-		text_fail(cl, "store_error", "cannot count messages");
+		send_fail(cl, req, "store_error", "cannot count messages", CC_ERR_STORE);
 		return;
 	}
 	buf_init(&out, PROTO_ENVELOPE_MAX);
@@ -58,123 +81,42 @@ static void text_send(struct client *cl, struct client_room *r)
 	memcpy(env.room_id, r->room_id, PROTO_ROOM_ID_LEN);
 	env.epoch = r->chain.epoch;
 	env.sender = proto_bytes_str(cl->nick);
-	env.seq = seq;
+	env.seq = req->seq;
 	env.time_ms = clock_now_ms();
 	/* Our head: who reads this must hold the same history. */
 	env.head_seq = r->chain.count - 1;
 	memcpy(env.head_hash, r->chain.last_hash, PROTO_HASH_LEN);
-	err = e2e_message_seal(cl->sign_seed, key, &env, (const uint8_t *)cl->text,
-			       strlen(cl->text), &out);
+	err = e2e_message_seal(cl->sign_seed, key, &env, (const uint8_t *)req->text,
+			       req->text_len, &out);
 	mem_wipe(key, sizeof key);
 	if (!err) {
 		struct proto_msg m = {.type = PROTO_MSG_SEND};
-		m.u.msg_send.request_id = client_op_begin(cl, OP_SEND);
 		m.u.msg_send.envelope = (struct proto_bytes){out.data, out.len};
-		memcpy(cl->op_room, r->room_id, PROTO_ROOM_ID_LEN);
-		cl->op_seq = seq;
-		cl->op_epoch = env.epoch;
-		if ((err = client_send(cl, &m)))
-			cl->op = OP_NONE;
+		req->epoch = env.epoch;
+		req->step = STEP_CHANGE;
+		err = client_req_send(cl, req, &m);
 	}
 	buf_free(&out);
 	if (err)
-		text_fail(cl, cc_err_code(err), cc_err_str(err));
+		send_fail(cl, req, cc_err_code(err), cc_err_str(err), err);
 }
 
-void client_text_continue(struct client *cl)
+void client_send_on_answer(struct client *cl, struct client_req *req, const struct proto_msg *m)
 {
-	if (!cl->text || cl->op != OP_NONE || cl->state != CLIENT_READY)
-		return;
-	struct client_room *r = client_room_find(cl, cl->text_room);
-	if (!r || !r->joined) {
-		text_fail(cl, "not_joined", "the room is no longer joined; nothing was sent");
-		return;
-	}
-	if (!r->chain.closed && !r->gone_pending) {
-		text_send(cl, r);
-		return;
-	}
-	/* A member left or expired: they hold the current key, so the room gets
-	 * a new epoch first (any member may make it: now us). */
-	if (cl->text_tries++ >= SEND_TRIES) {
-		text_fail(cl, "epoch_closed", "a member left and the room's new key could not be "
-					      "made; nothing was sent");
-		return;
-	}
-	client_owed_add(cl, r->room_id);
-	if (!client_rooms_work(cl))
-		text_fail(cl, "epoch_closed", "cannot make the room's new key; nothing was sent");
-}
-
-void client_text_start(struct client *cl, struct client_room *r, const char *text)
-{
-	size_t n = strlen(text);
-
-	if (n > PROTO_TEXT_MAX) {
-		client_emit_room_error(cl, r->id_hex, NULL, "too_long",
-				       "a message is at most 16384 bytes; nothing was sent");
-		return;
-	}
-	if (!proto_utf8_valid((const uint8_t *)text, n)) {
-		client_emit_room_error(cl, r->id_hex, NULL, "malformed", "a message must be UTF-8");
-		return;
-	}
-	client_text_drop(cl);
-	if (!(cl->text = strdup(text))) {
-		client_emit_room_error(cl, r->id_hex, NULL, "no_memory", "nothing was sent");
-		return;
-	}
-	memcpy(cl->text_room, r->room_id, PROTO_ROOM_ID_LEN);
-	client_text_continue(cl);
-}
-
-void client_cmd_text(struct client *cl, const char *text)
-{
-	if (!cl->current || !cl->current->joined) {
-		client_emit_error(cl, "no_room", "join a room before talking (/join ROOM)");
-		return;
-	}
-	client_text_start(cl, cl->current, text);
-}
-
-void client_cmd_say(struct client *cl, const char *args)
-{
-	uint8_t room_id[PROTO_ROOM_ID_LEN];
-	const char *text;
-
-	if (client_take_room_arg(cl, args, room_id, &text))
-		return;
-	struct client_room *r = client_room_find(cl, room_id);
-	if (!r || !r->joined) {
-		char hex[2 * PROTO_ROOM_ID_LEN + 1];
-		hex_encode(room_id, PROTO_ROOM_ID_LEN, hex);
-		client_emit_room_error(cl, hex, NULL, "not_joined", "join the room first (/join ROOM)");
-		return;
-	}
-	client_text_start(cl, r, text);
-}
-
-void client_send_on_answer(struct client *cl, const struct proto_msg *m)
-{
-	char hex[2 * PROTO_ROOM_ID_LEN + 1];
-	struct client_room *r = client_room_find(cl, cl->op_room);
-	hex_encode(cl->op_room, PROTO_ROOM_ID_LEN, hex);
+	struct client_room *r = client_room_find(cl, req->room);
 
 	if (m->type == PROTO_ERROR) {
 		/* A change we had not heard of raced our line (its record has come
-		 * since): say it again under the room's new state. */
-		bool retry = (m->u.error.code == CC_ERR_STALE_EPOCH ||
-			      m->u.error.code == CC_ERR_EPOCH_CLOSED) &&
-			     cl->text_tries++ < SEND_TRIES;
-		if (!retry) {
-			char text[PROTO_ERROR_TEXT_MAX + 1];
-			memcpy(text, m->u.error.text.p, m->u.error.text.len);
-			text[m->u.error.text.len] = '\0';
-			text_fail(cl, m->u.error.code < CC_ERR_COUNT_ ? cc_err_code(m->u.error.code)
-								      : "unknown",
-				  text);
+		 * since): say it again under the room's new state, in its turn. */
+		if ((m->u.error.code == CC_ERR_STALE_EPOCH || m->u.error.code == CC_ERR_EPOCH_CLOSED) &&
+		    req->tries++ < CLIENT_SEND_TRIES) {
+			req->step = STEP_QUEUED;
+			req->wire = 0;
+			client_reqs_pump(cl);
+			return;
 		}
-		client_op_end(cl);
+		client_req_error_msg(cl, req, &m->u.error);
+		client_req_end(cl, req, (cc_err)m->u.error.code);
 		return;
 	}
 	if (m->type != PROTO_SENT)
@@ -183,20 +125,21 @@ void client_send_on_answer(struct client *cl, const struct proto_msg *m)
 	 * is a duplicate, not news. */
 	if (r && m->u.sent.msg_id > r->last_msg_id)
 		r->last_msg_id = m->u.sent.msg_id;
-	cstore_seen_put_message(cl->store, cl->op_room, cl->fp, cl->op_epoch, cl->op_seq,
+	cstore_seen_put_message(cl->store, req->room, cl->fp, req->epoch, req->seq,
 				r ? r->last_msg_id : 0, clock_now_ms());
 	if (r) {
 		client_room_ack(cl, r);  /* our own message: nothing to resend us */
-		if (cl->op_epoch == r->chain.epoch)
+		if (req->epoch == r->chain.epoch)
 			r->epoch_msgs++;
 		client_maybe_rekey(cl, r);
 	}
-	client_emit(cl, json_pack("{s:s, s:s, s:I, s:i, s:I, s:I}", "event", "sent", "room", hex,
-				  "seq", (json_int_t)cl->op_seq, "epoch", (int)cl->op_epoch,
-				  "msg_id", (json_int_t)m->u.sent.msg_id, "ts",
-				  (json_int_t)m->u.sent.server_ts_ms));
-	client_text_drop(cl);
-	client_op_end(cl);
+	struct client_event ev = {.type = CLIENT_EV_SENT, .request = req->id, .room = req->room_hex};
+	ev.u.sent.seq = req->seq;
+	ev.u.sent.epoch = req->epoch;
+	ev.u.sent.msg_id = m->u.sent.msg_id;
+	ev.u.sent.ts_ms = m->u.sent.server_ts_ms;
+	client_emit(cl, &ev);
+	client_req_end(cl, req, CC_OK);
 }
 
 /* ---- read acknowledgements ------------------------------------------------ */
@@ -309,9 +252,9 @@ void client_on_room_msg(struct client *cl, const struct proto_room_msg *rm)
 	size_t text_len = 0;
 	char from[PROTO_NICK_MAX + 1] = "";
 
-	if (!r || !r->joined || (cl->op == OP_LEAVE_LOAD && cl->op_failed == false &&
-				 memcmp(cl->op_room, rm->room_id, PROTO_ROOM_ID_LEN) == 0))
-		return;  /* not listening to that room (or leaving it) */
+	struct client_req *leaving = client_req_for_room(cl, REQ_LEAVE, rm->room_id);
+	if (!r || !r->joined || (leaving && leaving->then_leave))
+		return;  /* not listening to that room (or loading it only to leave) */
 	if (proto_envelope_decode(rm->envelope.p, rm->envelope.len, &env) != CC_OK)
 		goto reject;
 	memcpy(from, env.sender.p, env.sender.len);
@@ -335,11 +278,14 @@ void client_on_room_msg(struct client *cl, const struct proto_room_msg *rm)
 		goto reject;
 	}
 	/* A gap: messages of this sender the server did not hand us. */
-	if (env.seq > c.last_seq + 1)
-		client_emit(cl, json_pack("{s:s, s:s, s:s, s:i, s:I, s:I}", "event", "gap", "room",
-					  r->id_hex, "from", c.sender->nick, "epoch",
-					  (int)env.epoch, "first", (json_int_t)(c.last_seq + 1),
-					  "last", (json_int_t)(env.seq - 1)));
+	if (env.seq > c.last_seq + 1) {
+		struct client_event gap = {.type = CLIENT_EV_GAP, .room = r->id_hex};
+		gap.u.gap.from = c.sender->nick;
+		gap.u.gap.epoch = env.epoch;
+		gap.u.gap.first = c.last_seq + 1;
+		gap.u.gap.last = env.seq - 1;
+		client_emit(cl, &gap);
+	}
 	/* Stored before it is shown, so a replay after a crash still shows. */
 	cstore_seen_put_message(cl->store, r->room_id, c.sender->fp, env.epoch, env.seq,
 				rm->msg_id, env.time_ms);
@@ -350,20 +296,25 @@ void client_on_room_msg(struct client *cl, const struct proto_room_msg *rm)
 		client_maybe_rekey(cl, r);
 	}
 	text[text_len] = '\0';
-	client_emit(cl, json_pack("{s:s, s:s, s:s, s:s%, s:I, s:i, s:I, s:I, s:b}", "event",
-				  "message", "room", r->id_hex, "from", c.sender->nick, "text",
-				  (const char *)text, text_len, "seq", (json_int_t)env.seq, "epoch",
-				  (int)env.epoch, "ts", (json_int_t)env.time_ms, "msg_id",
-				  (json_int_t)rm->msg_id, "verified", c.user->trusted ? 1 : 0));
+	struct client_event ev = {.type = CLIENT_EV_MESSAGE, .room = r->id_hex};
+	ev.u.message.from = c.sender->nick;
+	ev.u.message.text = (const char *)text;
+	ev.u.message.len = text_len;
+	ev.u.message.seq = env.seq;
+	ev.u.message.epoch = env.epoch;
+	ev.u.message.ts_ms = env.time_ms;
+	ev.u.message.msg_id = rm->msg_id;
+	ev.u.message.verified = c.user->trusted;
+	client_emit(cl, &ev);
 	goto done;
 reject:
-	client_emit_room_error(cl, r->id_hex, *from ? from : NULL, c.code, c.why);
+	client_emit_error(cl, 0, r->id_hex, *from ? from : NULL, c.code, c.why);
 	if (rm->msg_id > r->last_msg_id) {
 		r->last_msg_id = rm->msg_id;
 		cstore_room_last_id_put(cl->store, r->room_id, rm->msg_id);
 	}
 done:
-	if (r->last_msg_id - r->acked_msg_id >= ACK_EVERY && cl->op != OP_JOIN)
+	if (r->last_msg_id - r->acked_msg_id >= ACK_EVERY && !client_loading(cl, r->room_id))
 		client_room_ack(cl, r);
 	if (text) {
 		mem_wipe(text, PROTO_TEXT_MAX + 1);

@@ -1,4 +1,4 @@
-#include "client/home.h"
+#include "client/core/home.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -13,13 +13,12 @@
 #include <string.h>
 #include <strings.h>
 
-#include "client/client_internal.h"
-#include "client/rooms_internal.h"
+#include "client/core/internal.h"
 #include "store/client_store.h"
 #include "util/clock.h"
 #include "util/log.h"
 
-/* ---- rooms and their directories ------------------------------------------ */
+/* ---- rooms ------------------------------------------------------------------ */
 
 void client_room_free(struct client_room *r)
 {
@@ -56,8 +55,6 @@ cc_err client_room_install(struct client *cl, struct client_room *r)
 {
 	for (size_t i = 0; i < cl->nrooms; i++) {
 		if (memcmp(cl->rooms[i]->room_id, r->room_id, PROTO_ROOM_ID_LEN) == 0) {
-			if (cl->current == cl->rooms[i])
-				cl->current = r;
 			client_room_free(cl->rooms[i]);
 			cl->rooms[i] = r;
 			return CC_OK;
@@ -79,8 +76,6 @@ void client_room_remove(struct client *cl, struct client_room *r)
 			break;
 		}
 	}
-	if (cl->current == r)
-		cl->current = NULL;
 	client_room_free(r);
 }
 
@@ -91,19 +86,6 @@ void client_rooms_free(struct client *cl)
 	free(cl->rooms);
 	cl->rooms = NULL;
 	cl->nrooms = 0;
-	cl->current = NULL;
-	client_room_free(cl->op_new_room);
-	cl->op_new_room = NULL;
-	if (cl->op_has_chain)
-		e2e_chain_free(&cl->op_chain);
-	cl->op_has_chain = false;
-	free(cl->owed);
-	cl->owed = NULL;
-	cl->nowed = 0;
-	free(cl->seen_ids);
-	cl->seen_ids = NULL;
-	cl->nseen_ids = 0;
-	client_text_drop(cl);
 }
 
 cc_err client_room_set_position(struct client_room *r, uint32_t seq, uint64_t position)
@@ -135,77 +117,6 @@ void client_room_save(struct client *cl, const struct client_room *r)
 		log_warn("cannot store the state of room %s", r->id_hex);
 }
 
-json_t *client_room_members_json(const struct client_room *r)
-{
-	json_t *list = json_array();
-	for (size_t i = 0; list && i < r->chain.nmembers; i++)
-		json_array_append_new(list, json_string(r->chain.members[i].nick));
-	return list;
-}
-
-/* "ROOM" as 32 hex digits. */
-static int parse_room_id(const char *s, size_t n, uint8_t out[PROTO_ROOM_ID_LEN])
-{
-	char hex[2 * PROTO_ROOM_ID_LEN + 1];
-	if (n != 2 * PROTO_ROOM_ID_LEN)
-		return -1;
-	memcpy(hex, s, n);
-	hex[n] = '\0';
-	return hex_decode(hex, out, PROTO_ROOM_ID_LEN) == CC_OK ? 0 : -1;
-}
-
-/* Remembers a room id the user has seen (from /rooms), for prefixes. */
-static void room_id_seen(struct client *cl, const uint8_t room[PROTO_ROOM_ID_LEN])
-{
-	for (size_t i = 0; i < cl->nseen_ids; i++)
-		if (memcmp(cl->seen_ids[i], room, PROTO_ROOM_ID_LEN) == 0)
-			return;
-	void *p = realloc(cl->seen_ids, (cl->nseen_ids + 1) * sizeof *cl->seen_ids);
-	if (!p)
-		return;
-	cl->seen_ids = p;
-	memcpy(cl->seen_ids[cl->nseen_ids++], room, PROTO_ROOM_ID_LEN);
-}
-
-/* A unique prefix (at least 4 hex digits) of a room id the user has seen. */
-static int room_id_by_prefix(struct client *cl, const char *s, size_t n,
-			     uint8_t room[PROTO_ROOM_ID_LEN])
-{
-	int found = 0;
-	char hex[2 * PROTO_ROOM_ID_LEN + 1];
-	if (n < 4 || n >= 2 * PROTO_ROOM_ID_LEN)
-		return -1;
-	for (size_t i = 0; i < cl->nrooms + cl->nseen_ids; i++) {
-		const uint8_t *id = i < cl->nrooms ? cl->rooms[i]->room_id : cl->seen_ids[i - cl->nrooms];
-		hex_encode(id, PROTO_ROOM_ID_LEN, hex);
-		if (strncasecmp(hex, s, n) != 0)
-			continue;
-		if (found && memcmp(room, id, PROTO_ROOM_ID_LEN) != 0)
-			return -2;  /* ambiguous */
-		memcpy(room, id, PROTO_ROOM_ID_LEN);
-		found = 1;
-	}
-	return found ? 0 : -1;
-}
-
-/* Splits "ROOM rest": the room id (whole, or a unique prefix of one seen in
- * /rooms), and where the rest starts. */
-int client_take_room_arg(struct client *cl, const char *args, uint8_t room[PROTO_ROOM_ID_LEN],
-			 const char **rest)
-{
-	size_t n = strcspn(args, " \t");
-	if (n == 0 || (parse_room_id(args, n, room) && room_id_by_prefix(cl, args, n, room))) {
-		client_emit_error(cl, "usage", "a room is its id, 32 hexadecimal digits, or a "
-					       "unique prefix of one /rooms listed");
-		return -1;
-	}
-	if (rest) {
-		*rest = args + n;
-		*rest += strspn(*rest, " \t");
-	}
-	return 0;
-}
-
 int client_is_admin(const struct client *cl, const struct client_room *r)
 {
 	return memcmp(r->chain.admin.fp, cl->fp, CRYPTO_FINGERPRINT_LEN) == 0;
@@ -227,63 +138,61 @@ cc_err client_room_epoch_key(struct client *cl, const struct client_room *r, uin
 
 /* ---- /create -------------------------------------------------------------- */
 
-void client_cmd_create(struct client *cl, const char *args)
+uint32_t client_room_create(struct client *cl, const char *const *nicks, size_t n,
+			    const char *title)
 {
-	struct buf raw;
+	struct client_req *req = client_req_new(cl, REQ_CREATE, true);
 	uint16_t count = 0;
-	size_t n = strcspn(args, " \t");
-	const char *title = args + n;
-	title += strspn(title, " \t");
-
-	if (n == 0) {
-		client_emit_error(cl, "usage", "/create NICK[,NICK...] [TITLE]");
-		return;
-	}
-	if (strlen(title) > E2E_TITLE_MAX) {
-		client_emit_error(cl, "too_long", "a title is at most 200 bytes");
-		return;
-	}
-	buf_init(&raw, 64 * 1024);
-	for (const char *p = args; p < args + n;) {
-		size_t len = strcspn(p, ",");
-		if (len > (size_t)(args + n - p))
-			len = (size_t)(args + n - p);
-		if (!proto_nick_valid((const uint8_t *)p, len)) {
-			char msg[120];
-			snprintf(msg, sizeof msg, "bad nickname '%.*s'", (int)(len < 40 ? len : 40), p);
-			client_emit_error(cl, "bad_nick", msg);
-			goto out;
+	if (!req)
+		return 0;
+	uint32_t id = req->id;
+	const char *code = NULL, *why = NULL;
+	char msg[120];
+	if (cl->state != CLIENT_READY)
+		code = "not_connected", why = "not connected to the server";
+	else if (strlen(title) > E2E_TITLE_MAX)
+		code = "too_long", why = "a title is at most 200 bytes";
+	else if (!proto_utf8_valid((const uint8_t *)title, strlen(title)))
+		code = "malformed", why = "a title must be UTF-8";
+	/* The invitees, each once (any case), never ourselves. */
+	buf_reset(&req->asked);
+	if (!code && buf_put_u16(&req->asked, 0) != CC_OK)
+		code = "no_memory", why = "out of memory";
+	for (size_t i = 0; !code && i < n; i++) {
+		size_t len = strlen(nicks[i]);
+		if (!proto_nick_valid((const uint8_t *)nicks[i], len)) {
+			snprintf(msg, sizeof msg, "bad nickname '%.40s'", nicks[i]);
+			code = "bad_nick", why = msg;
+			break;
 		}
-		bool dup = strlen(cl->nick) == len && strncasecmp(cl->nick, p, len) == 0;
-		struct proto_list_iter it;
-		struct proto_nick_item item;
-		struct proto_list so_far = {count, {raw.data, raw.len}};
-		proto_list_iter_init(&it, &so_far, PROTO_ITEM_NICK);
-		while (!dup && proto_list_next(&it, &item) == CC_OK)
-			dup = item.nick.len == len && strncasecmp((const char *)item.nick.p, p, len) == 0;
-		if (!dup) {
-			item.nick = (struct proto_bytes){(const uint8_t *)p, len};
-			if (proto_item_encode(PROTO_ITEM_NICK, &item, &raw) != CC_OK)
-				goto out;
+		bool dup = strcasecmp(cl->nick, nicks[i]) == 0;
+		for (size_t k = 0; !dup && k < i; k++)
+			dup = strcasecmp(nicks[k], nicks[i]) == 0;
+		struct proto_nick_item item = {proto_bytes_str(nicks[i])};
+		if (!dup && proto_item_encode(PROTO_ITEM_NICK, &item, &req->asked) == CC_OK)
 			count++;
-		}
-		p += len + 1;
 	}
-	if (count == 0) {
-		client_emit_error(cl, "usage", "name at least one other member");
-		goto out;
+	if (!code && count == 0)
+		code = "usage", why = "name at least one other member";
+	if (code) {
+		client_req_error(cl, req, code, why);
+		client_req_end(cl, req, CC_ERR_USAGE);
+		return id;
 	}
-	snprintf(cl->op_title, sizeof cl->op_title, "%s", title);
+	store_be16(req->asked.data, count);
+	snprintf(req->title, sizeof req->title, "%s", title);
+	client_reqs_pump(cl);
+	return id;
+}
+
+void client_create_start(struct client *cl, struct client_req *req)
+{
 	struct proto_msg m = {.type = PROTO_USERS_GET};
-	m.u.users_get.request_id = client_op_begin(cl, OP_CREATE_USERS);
-	m.u.users_get.nicks = (struct proto_list){count, {raw.data, raw.len}};
-	/* Keep what we asked for: the answer must name exactly these users. */
-	buf_reset(&cl->op_record);
-	if (buf_put_u16(&cl->op_record, count) || buf_put_bytes(&cl->op_record, raw.data, raw.len) ||
-	    client_send(cl, &m))
-		client_op_end(cl);
-out:
-	buf_free(&raw);
+	m.u.users_get.nicks = (struct proto_list){load_be16(req->asked.data),
+						  {req->asked.data + 2, req->asked.len - 2}};
+	req->step = STEP_USERS;
+	if (client_req_send(cl, req, &m) != CC_OK)
+		client_req_end(cl, req, CC_ERR_IO);
 }
 
 /* 1 if the server answered with exactly the users asked for, in order. */
@@ -312,7 +221,8 @@ static int users_match_request(const struct buf *asked, const struct proto_users
 
 /* The invitees' keys arrived: a room of our own, a create record, one add
  * per invitee, and the last epoch's secret wrapped to all. */
-static void create_on_users(struct client *cl, const struct proto_users *users)
+static void create_on_users(struct client *cl, struct client_req *req,
+			    const struct proto_users *users)
 {
 	struct client_room *r = NULL;
 	struct client_change *changes = NULL;
@@ -322,7 +232,7 @@ static void create_on_users(struct client *cl, const struct proto_users *users)
 	size_t n = 0;
 	cc_err err;
 
-	if (!users_match_request(&cl->op_record, users)) {
+	if (!users_match_request(&req->asked, users)) {
 		/* A server slipping someone else into the room. */
 		err = CC_ERR_SECURITY;
 		goto fail;
@@ -357,97 +267,134 @@ static void create_on_users(struct client *cl, const struct proto_users *users)
 		snprintf(changes[n].nick, sizeof changes[n].nick, "%s", u->nick);
 		memcpy(changes[n++].fp, u->fp, CRYPTO_FINGERPRINT_LEN);
 	}
-	snprintf(r->title, sizeof r->title, "%s", cl->op_title);
-	cl->op_new_room = r;
-	client_epoch_send(cl, r, PROTO_ROOM_CREATE, OP_CREATE, changes, n, cl->op_title);
+	snprintf(r->title, sizeof r->title, "%s", req->title);
+	memcpy(req->room, room_id, PROTO_ROOM_ID_LEN);
+	req->new_room = r;
+	req->step = STEP_CHANGE;
+	err = client_epoch_send(cl, req, r, PROTO_ROOM_CREATE, changes, n, req->title);
 	free(changes);
+	if (err)
+		client_req_end(cl, req, err);
 	return;
 fail:
 	free(changes);
 	client_room_free(r);
-	client_emit_error(cl, cc_err_code(err),
-			  err == CC_ERR_SECURITY ? "the server answered with users we did not ask for"
-			  : err == CC_ERR_KEY_CHANGED
-				  ? "a member's key is not the one pinned: compare fingerprints "
-				    "(/safety NICK), then /verify NICK; no room was made"
-				  : "cannot create the room");
-	client_op_end(cl);
+	client_req_error(cl, req, cc_err_code(err),
+			 err == CC_ERR_SECURITY ? "the server answered with users we did not ask for"
+			 : err == CC_ERR_KEY_CHANGED
+				 ? "a member's key is not the one pinned: compare fingerprints "
+				   "(/safety NICK), then /verify NICK; no room was made"
+				 : "cannot create the room");
+	client_req_end(cl, req, err);
 }
 
-static void create_on_ok(struct client *cl)
+void client_create_on_answer(struct client *cl, struct client_req *req, const struct proto_msg *m)
 {
-	struct client_room *r = cl->op_new_room;
-	cl->op_new_room = NULL;
-	if (!r || client_epoch_commit(cl, r) || client_room_install(cl, r)) {
-		client_emit_error(cl, "store_error", "cannot keep the new room's key");
-		client_room_free(r);
+	if (m->type == PROTO_ERROR) {
+		client_req_error_msg(cl, req, &m->u.error);
+		client_req_end(cl, req, (cc_err)m->u.error.code);
 		return;
 	}
-	client_emit(cl, json_pack("{s:s, s:s, s:s, s:s, s:o}", "event", "room_created", "room",
-				  r->id_hex, "title", r->title, "admin", cl->nick, "members",
-				  client_room_members_json(r)));
+	if (req->step == STEP_USERS && m->type == PROTO_USERS) {
+		create_on_users(cl, req, &m->u.users);
+		return;
+	}
+	if (req->step != STEP_CHANGE || m->type != PROTO_OK)
+		return;
+	struct client_room *r = req->new_room;
+	req->new_room = NULL;
+	if (client_epoch_commit(cl, req, r) || client_room_install(cl, r)) {
+		client_room_free(r);
+		client_req_error(cl, req, "store_error", "cannot keep the new room's key");
+		client_req_end(cl, req, CC_ERR_STORE);
+		return;
+	}
+	client_emit_room(cl, CLIENT_EV_ROOM_CREATED, req->id, r, 0);
+	client_req_end(cl, req, CC_OK);
 }
 
 /* ---- /rooms ----------------------------------------------------------------- */
 
-void client_cmd_rooms(struct client *cl)
+uint32_t client_rooms_list(struct client *cl)
+{
+	struct client_req *req;
+	uint32_t id = client_request(cl, REQ_ROOMS, NULL, &req);
+	if (req)
+		client_reqs_pump(cl);
+	return id;
+}
+
+void client_rooms_start(struct client *cl, struct client_req *req)
 {
 	struct proto_msg m = {.type = PROTO_ROOMS_LIST};
-	m.u.request.request_id = client_op_begin(cl, OP_ROOMS);
-	if (client_send(cl, &m))
-		client_op_end(cl);
+	req->step = STEP_CHANGE;
+	if (client_req_send(cl, req, &m) != CC_OK)
+		client_req_end(cl, req, CC_ERR_IO);
 }
 
 /* The server lists the rooms and counts; title, admin and members come from
  * what this client verified of each room's chain, where it has (verified:
  * true), else from the server's word with no title (verified: false). */
-static void rooms_on_list(struct client *cl, const struct proto_rooms *rooms)
+void client_rooms_on_answer(struct client *cl, struct client_req *req, const struct proto_msg *m)
 {
+	if (m->type == PROTO_ERROR) {
+		client_req_error_msg(cl, req, &m->u.error);
+		client_req_end(cl, req, (cc_err)m->u.error.code);
+		return;
+	}
+	if (m->type != PROTO_ROOMS)
+		return;
+	const struct proto_list *rooms = &m->u.rooms.rooms;
 	struct proto_list_iter it;
 	struct proto_room_item item;
-	json_t *list = json_array();
-
-	proto_list_iter_init(&it, &rooms->rooms, PROTO_ITEM_ROOM);
-	while (list && proto_list_next(&it, &item) == CC_OK) {
-		char hex[2 * PROTO_ROOM_ID_LEN + 1], admin[PROTO_NICK_MAX + 1];
-		struct cstore_room saved;
-		hex_encode(item.room_id, PROTO_ROOM_ID_LEN, hex);
-		room_id_seen(cl, item.room_id);
-		memcpy(admin, item.admin.p, item.admin.len);
-		admin[item.admin.len] = '\0';
-		bool verified = cstore_room_get(cl->store, item.room_id, &saved) == CC_OK &&
-				saved.admin[0];
-		json_array_append_new(
-			list, json_pack("{s:s, s:s, s:s, s:i, s:i, s:i, s:b}", "room", hex, "title",
-					verified ? saved.title : "", "admin",
-					verified ? saved.admin : admin, "members",
-					verified ? (int)saved.members : (int)item.members, "unread",
-					(int)item.unread, "epoch",
-					verified ? (int)saved.epoch : (int)item.epoch, "verified",
-					verified));
+	struct client_room_info *list = calloc((size_t)rooms->count + 1, sizeof *list);
+	struct cstore_room *saved = calloc((size_t)rooms->count + 1, sizeof *saved);
+	char (*admins)[PROTO_NICK_MAX + 1] = calloc((size_t)rooms->count + 1, sizeof *admins);
+	size_t n = 0;
+	proto_list_iter_init(&it, rooms, PROTO_ITEM_ROOM);
+	while (list && saved && admins && proto_list_next(&it, &item) == CC_OK) {
+		struct client_room_info *info = &list[n];
+		hex_encode(item.room_id, PROTO_ROOM_ID_LEN, info->room);
+		memcpy(admins[n], item.admin.p, item.admin.len);
+		admins[n][item.admin.len] = '\0';
+		info->verified = cstore_room_get(cl->store, item.room_id, &saved[n]) == CC_OK &&
+				 saved[n].admin[0];
+		info->title = info->verified ? saved[n].title : "";
+		info->admin = info->verified ? saved[n].admin : admins[n];
+		info->members = info->verified ? saved[n].members : item.members;
+		info->epoch = info->verified ? saved[n].epoch : item.epoch;
+		info->unread = item.unread;
+		n++;
 	}
-	client_emit(cl, json_pack("{s:s, s:o}", "event", "rooms", "rooms", list));
+	struct client_event ev = {.type = CLIENT_EV_ROOMS, .request = req->id};
+	ev.u.rooms.list = list;
+	ev.u.rooms.n = list && saved && admins ? n : 0;
+	client_emit(cl, &ev);
+	free(list);
+	free(saved);
+	free(admins);
+	client_req_end(cl, req, CC_OK);
 }
 
 /* ---- /join ---------------------------------------------------------------------- */
 
-void client_join_send(struct client *cl, const uint8_t room_id[PROTO_ROOM_ID_LEN],
-		      enum client_op op)
+uint32_t client_room_join(struct client *cl, const uint8_t room[PROTO_ROOM_ID_LEN])
 {
-	struct proto_msg m = {.type = PROTO_ROOM_JOIN};
-	m.u.room_ref.request_id = client_op_begin(cl, op);
-	memcpy(m.u.room_ref.room_id, room_id, PROTO_ROOM_ID_LEN);
-	memcpy(cl->op_room, room_id, PROTO_ROOM_ID_LEN);
-	cl->op_failed = false;
-	if (client_send(cl, &m))
-		client_op_end(cl);
+	struct client_req *req;
+	uint32_t id = client_request(cl, REQ_JOIN, room, &req);
+	if (req)
+		client_reqs_pump(cl);
+	return id;
 }
 
-void client_cmd_join(struct client *cl, const char *args)
+void client_join_start(struct client *cl, struct client_req *req)
 {
-	uint8_t room_id[PROTO_ROOM_ID_LEN];
-	if (client_take_room_arg(cl, args, room_id, NULL) == 0)
-		client_join_send(cl, room_id, OP_JOIN);
+	struct proto_msg m = {.type = PROTO_ROOM_JOIN};
+	memcpy(m.u.room_ref.room_id, req->room, PROTO_ROOM_ID_LEN);
+	req->step = STEP_STATE;
+	req->failed = false;
+	if (client_req_send(cl, req, &m) != CC_OK)
+		client_req_end(cl, req, CC_ERR_IO);
 }
 
 /* The chain the server sent, record by record, with each one's position.
@@ -579,7 +526,7 @@ cc_err client_join_verify(struct client *cl, struct client_room *r,
 	    e2e_title_open(key, r->room_id, r->chain.epoch, st->title_ct.p, st->title_ct.len,
 			   r->title) != CC_OK) {
 		r->title[0] = '\0';
-		client_emit_room_error(cl, r->id_hex, NULL, "security",
+		client_emit_error(cl, 0, r->id_hex, NULL, "security",
 				       "the room's title does not open under its key");
 	}
 	mem_wipe(key, sizeof key);
@@ -592,20 +539,22 @@ cc_err client_join_verify(struct client *cl, struct client_room *r,
 	return CC_OK;
 }
 
-static void join_on_state(struct client *cl, const struct proto_room_state *st)
+static void join_on_state(struct client *cl, struct client_req *req,
+			  const struct proto_room_state *st)
 {
 	const char *why = "";
 	struct client_room *r = client_room_new(st->room_id);
 	cc_err err = r ? client_join_verify(cl, r, st, &why) : CC_ERR_NOMEM;
 
+	if (!err && memcmp(st->room_id, req->room, PROTO_ROOM_ID_LEN) != 0) {
+		err = CC_ERR_SECURITY;
+		why = "the server answered with another room's state";
+	}
 	if (err) {
-		char hex[2 * PROTO_ROOM_ID_LEN + 1];
-		hex_encode(st->room_id, PROTO_ROOM_ID_LEN, hex);
-		client_emit_room_error(cl, hex, NULL, err == CC_ERR_SECURITY ? "security"
-									  : cc_err_code(err),
-				       *why ? why : cc_err_str(err));
+		client_req_error(cl, req, err == CC_ERR_SECURITY ? "security" : cc_err_code(err),
+				 *why ? why : cc_err_str(err));
 		client_room_free(r);
-		cl->op_failed = true;
+		req->failed = true;
 		return;
 	}
 	struct client_room *old = client_room_find(cl, r->room_id);
@@ -614,17 +563,39 @@ static void join_on_state(struct client *cl, const struct proto_room_state *st)
 	r->joined = true;
 	if (client_room_install(cl, r)) {
 		client_room_free(r);
-		cl->op_failed = true;
+		req->failed = true;
 		return;
 	}
-	if (cl->op == OP_LEAVE_LOAD)
+	if (req->then_leave)
 		return;  /* loaded only to leave it */
-	cl->current = r;
 	client_maybe_rekey(cl, r);  /* an epoch that grew old while we were away */
-	client_emit(cl, json_pack("{s:s, s:s, s:s, s:s, s:o, s:i, s:i}", "event", "joined", "room",
-				  r->id_hex, "title", r->title, "admin", r->chain.admin.nick,
-				  "members", client_room_members_json(r), "epoch",
-				  (int)r->chain.epoch, "backlog", (int)st->backlog));
+	client_emit_room(cl, CLIENT_EV_JOINED, req->id, r, st->backlog);
+}
+
+void client_join_on_answer(struct client *cl, struct client_req *req, const struct proto_msg *m)
+{
+	if (m->type == PROTO_ERROR) {
+		client_req_error_msg(cl, req, &m->u.error);
+		client_req_end(cl, req, (cc_err)m->u.error.code);
+		return;
+	}
+	if (m->type == PROTO_ROOM_STATE) {
+		join_on_state(cl, req, &m->u.room_state);
+		return;
+	}
+	if (m->type != PROTO_JOIN_DONE)
+		return;
+	struct client_room *r = client_room_find(cl, req->room);
+	if (r && !req->failed)
+		client_room_ack(cl, r);
+	if (req->failed) {
+		client_req_end(cl, req, CC_ERR_SECURITY);
+	} else if (req->then_leave) {
+		req->step = STEP_QUEUED;  /* the room is loaded: now the leave itself */
+		client_leave_start(cl, req);
+	} else {
+		client_req_end(cl, req, CC_OK);
+	}
 }
 
 /* ---- what the server sends on its own ------------------------------------------- */
@@ -638,122 +609,53 @@ cc_err client_on_room_message(struct client *cl, const struct proto_msg *m)
 	} else if (m->type == PROTO_REKEY_OWED) {
 		/* The server's word that a new epoch is owed: checked against the
 		 * chain when the room's state comes (epochs.c). */
-		client_owed_add(cl, m->u.room_ref.room_id);
-		if (cl->state == CLIENT_READY && client_rooms_work(cl))
-			client_notify(cl);
+		client_owed_add(cl, m->u.room_ref.room_id, false);
+		client_reqs_pump(cl);
+		client_notify(cl);
 	}
 	return CC_OK;
 }
 
-/* ---- answers --------------------------------------------------------------------- */
+/* ---- views for the front ends -------------------------------------------------- */
 
-void client_on_answer(struct client *cl, const struct proto_msg *m)
+size_t client_room_count(const struct client *cl)
 {
-	char hex[2 * PROTO_ROOM_ID_LEN + 1];
-	hex_encode(cl->op_room, PROTO_ROOM_ID_LEN, hex);
+	return cl->nrooms;
+}
 
-	if (cl->op == OP_SEND) {
-		client_send_on_answer(cl, m);
-		return;
+cc_err client_room_view_get(struct client *cl, size_t i, struct client_room_view *out)
+{
+	memset(out, 0, sizeof *out);
+	if (i >= cl->nrooms)
+		return CC_ERR_NOT_FOUND;
+	const struct client_room *r = cl->rooms[i];
+	memcpy(out->room, r->id_hex, sizeof out->room);
+	snprintf(out->title, sizeof out->title, "%s", r->title);
+	snprintf(out->admin, sizeof out->admin, "%s", r->chain.ended ? "" : r->chain.admin.nick);
+	out->epoch = r->chain.epoch;
+	out->joined = r->joined;
+	out->closed = r->chain.closed;
+	out->members = calloc(r->chain.nmembers + 1, sizeof *out->members);
+	if (!out->members)
+		return CC_ERR_NOMEM;
+	out->nmembers = r->chain.nmembers;
+	for (size_t k = 0; k < r->chain.nmembers; k++) {
+		const struct e2e_member *m = &r->chain.members[k];
+		const struct client_user *u = client_room_user(r, m->fp);
+		struct client_member_view *v = &out->members[k];
+		struct cstore_pin pin;
+		snprintf(v->nick, sizeof v->nick, "%s", m->nick);
+		v->admin = memcmp(m->fp, r->chain.admin.fp, CRYPTO_FINGERPRINT_LEN) == 0;
+		v->trusted = u && u->trusted;
+		v->verified = memcmp(m->fp, cl->fp, CRYPTO_FINGERPRINT_LEN) == 0 ||
+			      (v->trusted && cstore_pin_get(cl->store, m->nick, &pin) == CC_OK &&
+			       pin.verified && memcmp(pin.fp, m->fp, CRYPTO_FINGERPRINT_LEN) == 0);
 	}
-	if (m->type == PROTO_ERROR) {
-		char text[PROTO_ERROR_TEXT_MAX + 1];
-		const char *code = m->u.error.code < CC_ERR_COUNT_ ? cc_err_code(m->u.error.code)
-								  : "unknown";
-		memcpy(text, m->u.error.text.p, m->u.error.text.len);
-		text[m->u.error.text.len] = '\0';
-		bool about_room = cl->op == OP_JOIN || cl->op == OP_ADD || cl->op == OP_ADD_USERS ||
-				  cl->op == OP_DISCONNECT || cl->op == OP_LEAVE ||
-				  cl->op == OP_LEAVE_LOAD || cl->op == OP_KICK ||
-				  cl->op == OP_ADMIN || cl->op == OP_REKEY_FETCH ||
-				  cl->op == OP_REKEY;
-		if (about_room)
-			client_emit_room_error(cl, hex, NULL, code, text);
-		else
-			client_emit_error(cl, code, text);
-		client_room_free(cl->op_new_room);
-		cl->op_new_room = NULL;
-		client_op_end(cl);
-		return;
-	}
-	switch (cl->op) {
-	case OP_CREATE_USERS:
-		if (m->type == PROTO_USERS)
-			create_on_users(cl, &m->u.users);
-		return;
-	case OP_CREATE:
-		if (m->type == PROTO_OK) {
-			create_on_ok(cl);
-			client_op_end(cl);
-		}
-		return;
-	case OP_ROOMS:
-		if (m->type == PROTO_ROOMS) {
-			rooms_on_list(cl, &m->u.rooms);
-			client_op_end(cl);
-		}
-		return;
-	case OP_JOIN:
-	case OP_LEAVE_LOAD:
-		if (m->type == PROTO_ROOM_STATE) {
-			join_on_state(cl, &m->u.room_state);
-		} else if (m->type == PROTO_JOIN_DONE) {
-			struct client_room *r = client_room_find(cl, cl->op_room);
-			if (r && !cl->op_failed)
-				client_room_ack(cl, r);
-			if (cl->op == OP_LEAVE_LOAD && r && !cl->op_failed) {
-				client_leave_send(cl, r);
-				return;
-			}
-			client_op_end(cl);
-		}
-		return;
-	case OP_ADD_USERS:
-		if (m->type == PROTO_USERS)
-			client_add_on_users(cl, &m->u.users);
-		return;
-	case OP_ADD:
-	case OP_KICK:
-	case OP_REKEY:
-		if (m->type == PROTO_OK) {
-			client_epoch_on_ok(cl);
-			client_op_end(cl);
-		}
-		return;
-	case OP_DISCONNECT:
-		if (m->type == PROTO_OK) {
-			struct client_room *r = client_room_find(cl, cl->op_room);
-			if (r)
-				r->joined = false;
-			if (cl->current == r)
-				cl->current = NULL;
-			client_emit(cl, json_pack("{s:s, s:s}", "event", "disconnected", "room", hex));
-			client_op_end(cl);
-		}
-		return;
-	case OP_ADMIN:
-		if (m->type == PROTO_OK) {
-			client_admin_on_ok(cl);
-			client_op_end(cl);
-		}
-		return;
-	case OP_REKEY_FETCH:
-		if (m->type == PROTO_ROOM_STATE)
-			client_rekey_on_state(cl, &m->u.room_state);
-		return;
-	case OP_FINGERPRINT:
-	case OP_SAFETY:
-	case OP_VERIFY:
-		if (m->type == PROTO_USERS)
-			client_trust_on_users(cl, &m->u.users);
-		return;
-	case OP_LEAVE:
-		if (m->type == PROTO_OK) {
-			client_leave_on_ok(cl);
-			client_op_end(cl);
-		}
-		return;
-	default:
-		return;
-	}
+	return CC_OK;
+}
+
+void client_room_view_free(struct client_room_view *v)
+{
+	free(v->members);
+	memset(v, 0, sizeof *v);
 }

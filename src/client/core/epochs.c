@@ -13,8 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "client/client_internal.h"
-#include "client/rooms_internal.h"
+#include "client/core/internal.h"
 #include "store/client_store.h"
 #include "util/clock.h"
 #include "util/log.h"
@@ -48,12 +47,11 @@ cc_err client_record_make(struct client *cl, const struct e2e_chain *chain, uint
 	return e2e_record_sign(cl->identity, &rec, out);
 }
 
-/* Signs the changes on cl->op_chain (a copy of r's chain). Every record that
- * opens an epoch commits to a secret; only the last one's is kept (in
- * cl->op_key): the epochs before it carry no message. */
-static cc_err epoch_sign(struct client *cl, struct client_room *r,
-			 const struct client_change *changes, size_t n, struct buf *records,
-			 uint16_t *nrecords)
+/* Signs the changes on req->chain (a copy of r's chain) into req->records.
+ * Every record that opens an epoch commits to a secret; only the last one's
+ * is kept (in req->secret): the epochs before it carry no message. */
+static cc_err epoch_sign(struct client *cl, struct client_req *req, struct client_room *r,
+			 const struct client_change *changes, size_t n)
 {
 	struct buf one;
 	size_t last_open = n;
@@ -66,13 +64,13 @@ static cc_err epoch_sign(struct client *cl, struct client_room *r,
 		return CC_ERR_INTERNAL;
 	buf_init(&one, PROTO_RECORD_MAX);
 	for (size_t i = 0; i < n && !err; i++) {
-		struct e2e_chain *chain = &cl->op_chain;
+		struct e2e_chain *chain = &req->chain;
 		uint8_t commit[PROTO_HASH_LEN], spare[E2E_KEY_LEN];
 		uint32_t epoch = chain->epoch;
 		const char *why;
 		if (opens_epoch(changes[i].action)) {
 			epoch = chain->count ? chain->epoch + 1 : 0;
-			uint8_t *secret = i == last_open ? cl->op_key : spare;
+			uint8_t *secret = i == last_open ? req->secret : spare;
 			if ((err = e2e_epoch_secret_new(secret)))
 				break;
 			e2e_key_commit(chain->room_id, epoch, secret, commit);
@@ -88,18 +86,18 @@ static cc_err epoch_sign(struct client *cl, struct client_room *r,
 					   &why)))
 			break;
 		item.data = (struct proto_bytes){one.data, one.len};
-		if (!(err = proto_item_encode(PROTO_ITEM_BLOB, &item, records)))
-			(*nrecords)++;
+		if (!(err = proto_item_encode(PROTO_ITEM_BLOB, &item, &req->records)))
+			req->nrecords++;
 	}
 	buf_free(&one);
 	return err;
 }
 
 /* Wraps the new secret to every member of the new epoch. */
-static cc_err epoch_wrap(struct client *cl, const struct client_room *r, struct buf *keys,
-			 uint16_t *nkeys)
+static cc_err epoch_wrap(const struct client_req *req, const struct client_room *r,
+			 struct buf *keys, uint16_t *nkeys)
 {
-	const struct e2e_chain *chain = &cl->op_chain;
+	const struct e2e_chain *chain = &req->chain;
 	struct buf one;
 	cc_err err = CC_OK;
 
@@ -113,7 +111,7 @@ static cc_err epoch_wrap(struct client *cl, const struct client_room *r, struct 
 			break;
 		}
 		buf_reset(&one);
-		if ((err = e2e_key_wrap(u->key, chain->room_id, chain->epoch, cl->op_key, &one)))
+		if ((err = e2e_key_wrap(u->key, chain->room_id, chain->epoch, req->secret, &one)))
 			break;
 		w.nick = proto_bytes_str(mem->nick);
 		w.epoch = chain->epoch;
@@ -125,28 +123,29 @@ static cc_err epoch_wrap(struct client *cl, const struct client_room *r, struct 
 	return err;
 }
 
-void client_epoch_send(struct client *cl, struct client_room *r, uint8_t type,
-		       enum client_op op, const struct client_change *changes, size_t n,
-		       const char *title)
+cc_err client_epoch_send(struct client *cl, struct client_req *req, struct client_room *r,
+			 uint8_t type, const struct client_change *changes, size_t n,
+			 const char *title)
 {
-	struct buf records, keys, title_ct;
-	uint16_t nrecords = 0, nkeys = 0;
+	struct buf keys, title_ct;
+	uint16_t nkeys = 0;
 	uint8_t key[E2E_KEY_LEN];
 	cc_err err;
 
-	buf_init(&records, 256 * 1024);
 	buf_init(&keys, 512 * 1024);
 	buf_init(&title_ct, PROTO_TITLE_CT_MAX);
-	if (cl->op_has_chain)
-		e2e_chain_free(&cl->op_chain);
-	cl->op_has_chain = false;
-	if ((err = e2e_chain_copy(&cl->op_chain, &r->chain)))
+	buf_reset(&req->records);
+	req->nrecords = 0;
+	if (req->has_chain)
+		e2e_chain_free(&req->chain);
+	req->has_chain = false;
+	if ((err = e2e_chain_copy(&req->chain, &r->chain)))
 		goto out;
-	cl->op_has_chain = true;
-	const struct e2e_chain *chain = &cl->op_chain;
-	if ((err = epoch_sign(cl, r, changes, n, &records, &nrecords)) ||
-	    (err = epoch_wrap(cl, r, &keys, &nkeys)) ||
-	    (err = e2e_epoch_key(cl->op_key, r->room_id, chain->epoch,
+	req->has_chain = true;
+	const struct e2e_chain *chain = &req->chain;
+	if ((err = epoch_sign(cl, req, r, changes, n)) ||
+	    (err = epoch_wrap(req, r, &keys, &nkeys)) ||
+	    (err = e2e_epoch_key(req->secret, r->room_id, chain->epoch,
 				 chain->epochs[chain->epoch].open_hash, key)))
 		goto out;
 	err = e2e_title_seal(key, r->room_id, chain->epoch, title, &title_ct);
@@ -154,64 +153,53 @@ void client_epoch_send(struct client *cl, struct client_room *r, uint8_t type,
 	if (err)
 		goto out;
 	struct proto_msg m = {.type = type};
-	uint32_t id = client_op_begin(cl, op);
 	struct proto_bytes title_view = {title_ct.data, title_ct.len};
-	struct proto_list rec_list = {nrecords, {records.data, records.len}};
+	struct proto_list rec_list = {req->nrecords, {req->records.data, req->records.len}};
 	struct proto_list key_list = {nkeys, {keys.data, keys.len}};
 	if (type == PROTO_ROOM_CREATE) {
-		m.u.room_create.request_id = id;
 		memcpy(m.u.room_create.room_id, r->room_id, PROTO_ROOM_ID_LEN);
 		m.u.room_create.title_ct = title_view;
 		m.u.room_create.records = rec_list;
 		m.u.room_create.keys = key_list;
 	} else {
-		m.u.room_rekey.request_id = id;
 		memcpy(m.u.room_rekey.room_id, r->room_id, PROTO_ROOM_ID_LEN);
 		m.u.room_rekey.title_ct = title_view;
 		m.u.room_rekey.records = rec_list;
 		m.u.room_rekey.keys = key_list;
 	}
-	memcpy(cl->op_room, r->room_id, PROTO_ROOM_ID_LEN);
-	cl->op_epoch = chain->epoch;
-	/* Kept for the events once the server accepts. */
-	buf_reset(&cl->op_record);
-	cl->op_nrecords = nrecords;
-	if (!(err = buf_put_bytes(&cl->op_record, records.data, records.len)))
-		err = client_send(cl, &m);
+	req->epoch = chain->epoch;
+	req->step = STEP_CHANGE;
+	err = client_req_send(cl, req, &m);
 out:
 	if (err) {
-		client_emit_room_error(cl, r->id_hex, NULL,
-				       err == CC_ERR_SECURITY ? "security" : cc_err_code(err),
-				       "cannot start a new key epoch");
-		mem_wipe(cl->op_key, sizeof cl->op_key);
-		client_room_free(cl->op_new_room);
-		cl->op_new_room = NULL;
-		client_op_end(cl);
+		client_req_error(cl, req, err == CC_ERR_SECURITY ? "security" : cc_err_code(err),
+				 "cannot start a new key epoch");
+		mem_wipe(req->secret, sizeof req->secret);
 	}
-	buf_free(&records);
 	buf_free(&keys);
 	buf_free(&title_ct);
+	return err;
 }
 
-cc_err client_epoch_commit(struct client *cl, struct client_room *r)
+cc_err client_epoch_commit(struct client *cl, struct client_req *req, struct client_room *r)
 {
 	const char *why;
 	/* The server answers in order: nothing can have extended r's chain
 	 * between its copy and the OK (it would have made ours stale). */
-	if (!cl->op_has_chain || !e2e_chain_extends(&cl->op_chain, r->chain.count, r->chain.last_hash))
+	if (!req->has_chain || !e2e_chain_extends(&req->chain, r->chain.count, r->chain.last_hash))
 		return CC_ERR_INTERNAL;
-	cc_err err = cstore_key_put(cl->store, r->room_id, cl->op_chain.epoch, cl->op_key);
-	mem_wipe(cl->op_key, sizeof cl->op_key);
+	cc_err err = cstore_key_put(cl->store, r->room_id, req->chain.epoch, req->secret);
+	mem_wipe(req->secret, sizeof req->secret);
 	if (err)
 		return err;
 	/* Our records sit after every message the server stored before them:
 	 * it answers only once those went out to us. */
-	for (uint32_t seq = r->chain.count; seq < cl->op_chain.count; seq++)
+	for (uint32_t seq = r->chain.count; seq < req->chain.count; seq++)
 		if ((err = client_room_set_position(r, seq, r->last_msg_id)))
 			return err;
 	e2e_chain_free(&r->chain);
-	r->chain = cl->op_chain;
-	cl->op_has_chain = false;
+	r->chain = req->chain;
+	req->has_chain = false;
 	r->epoch_msgs = 0;
 	r->gone_pending = false;
 	if (client_room_name_users(cl, r, &why))
@@ -221,18 +209,6 @@ cc_err client_epoch_commit(struct client *cl, struct client_room *r)
 }
 
 /* ---- owed epochs ----------------------------------------------------------- */
-
-void client_owed_add(struct client *cl, const uint8_t room_id[PROTO_ROOM_ID_LEN])
-{
-	for (size_t i = 0; i < cl->nowed; i++)
-		if (memcmp(cl->owed[i], room_id, PROTO_ROOM_ID_LEN) == 0)
-			return;
-	void *p = realloc(cl->owed, (cl->nowed + 1) * sizeof *cl->owed);
-	if (!p)
-		return;
-	cl->owed = p;
-	memcpy(cl->owed[cl->nowed++], room_id, PROTO_ROOM_ID_LEN);
-}
 
 /* Periodic rekeying (--rekey-after): the admin owes a new epoch once this one
  * has carried enough messages or grown old enough. */
@@ -246,27 +222,27 @@ void client_maybe_rekey(struct client *cl, struct client_room *r)
 		      clock_now_ms() - e->started_ms >= cl->cfg.rekey_after_ms;
 	if (by_count || by_age) {
 		r->epoch_msgs = 0;
-		r->rekey_wanted = true;
-		client_owed_add(cl, r->room_id);
+		client_owed_add(cl, r->room_id, true);
+		client_reqs_pump(cl);
 	}
 }
 
-int client_rooms_work(struct client *cl)
+void client_rekey_start(struct client *cl, struct client_req *req)
 {
-	if (cl->op != OP_NONE || cl->state != CLIENT_READY || cl->nowed == 0)
-		return 0;
-	uint8_t room_id[PROTO_ROOM_ID_LEN];
-	memcpy(room_id, cl->owed[0], PROTO_ROOM_ID_LEN);
-	memmove(cl->owed, cl->owed + 1, --cl->nowed * sizeof *cl->owed);
 	struct proto_msg m = {.type = PROTO_ROOM_FETCH};
-	m.u.room_ref.request_id = client_op_begin(cl, OP_REKEY_FETCH);
-	memcpy(m.u.room_ref.room_id, room_id, PROTO_ROOM_ID_LEN);
-	memcpy(cl->op_room, room_id, PROTO_ROOM_ID_LEN);
-	if (client_send(cl, &m)) {
-		cl->op = OP_NONE;
-		return 0;
-	}
-	return 1;
+	memcpy(m.u.room_ref.room_id, req->room, PROTO_ROOM_ID_LEN);
+	req->step = STEP_STATE;
+	if (client_req_send(cl, req, &m) != CC_OK)
+		client_req_end(cl, req, CC_ERR_IO);
+}
+
+/* 1 if a line of the caller's waits for room. */
+static int line_waiting(const struct client *cl, const uint8_t room[PROTO_ROOM_ID_LEN])
+{
+	for (const struct client_req *q = cl->reqs; q; q = q->next)
+		if (q->kind == REQ_SEND && memcmp(q->room, room, PROTO_ROOM_ID_LEN) == 0)
+			return 1;
+	return 0;
 }
 
 /* 1 if the server's gone list names this key. */
@@ -301,7 +277,7 @@ static size_t expire_candidates(struct client *cl, struct client_room *r,
 			snprintf(msg, sizeof msg, "the server says the nickname of %s expired, but %s "
 				 "signed something %llu s ago: not signing %s out", m->nick, m->nick,
 				 (unsigned long long)((now > last ? now - last : 0) / 1000), m->nick);
-			client_emit_room_error(cl, r->id_hex, NULL, "security", msg);
+			client_emit_error(cl, 0, r->id_hex, NULL, "security", msg);
 			continue;
 		}
 		out[n].action = PROTO_REC_EXPIRE;
@@ -332,13 +308,18 @@ static int first_to_stay(const struct client *cl, const struct client_room *r,
 	return first && memcmp(first, cl->fp, CRYPTO_FINGERPRINT_LEN) == 0;
 }
 
-void client_rekey_on_state(struct client *cl, const struct proto_room_state *st)
+void client_rekey_on_state(struct client *cl, struct client_req *req,
+			   const struct proto_room_state *st)
 {
 	const char *why = "";
 	struct client_room *r = client_room_new(st->room_id);
 	struct client_change *changes = NULL;
 	cc_err err = r ? client_join_verify(cl, r, st, &why) : CC_ERR_NOMEM;
 
+	if (!err && memcmp(st->room_id, req->room, PROTO_ROOM_ID_LEN) != 0) {
+		err = CC_ERR_SECURITY;
+		why = "the server answered with another room's state";
+	}
 	if (err)
 		goto fail;
 	changes = calloc((size_t)st->gone.count + 1, sizeof *changes);
@@ -348,8 +329,7 @@ void client_rekey_on_state(struct client *cl, const struct proto_room_state *st)
 	}
 	struct client_room *old = client_room_find(cl, r->room_id);
 	size_t n = expire_candidates(cl, r, &st->gone, changes);
-	bool wanted = (old && old->rekey_wanted) ||
-		      (cl->text && memcmp(cl->text_room, r->room_id, PROTO_ROOM_ID_LEN) == 0);
+	bool wanted = req->wanted || line_waiting(cl, r->room_id);
 	if ((!r->chain.closed && n == 0 && !wanted) ||
 	    (!wanted && !first_to_stay(cl, r, changes, n))) {
 		/* Nothing owed, or someone else's to make: a line said here first
@@ -358,7 +338,7 @@ void client_rekey_on_state(struct client *cl, const struct proto_room_state *st)
 			old->gone_pending = n > 0;
 		free(changes);
 		client_room_free(r);
-		client_op_end(cl);
+		client_req_end(cl, req, CC_OK);
 		return;
 	}
 	changes[n].action = PROTO_REC_REKEY;
@@ -367,17 +347,17 @@ void client_rekey_on_state(struct client *cl, const struct proto_room_state *st)
 	if (old) {
 		r->joined = old->joined;
 		r->acked_msg_id = old->acked_msg_id;
-		old->rekey_wanted = false;
 	}
-	cl->op_new_room = r;
-	client_epoch_send(cl, r, PROTO_ROOM_REKEY, OP_REKEY, changes, n, r->title);
+	req->new_room = r;
+	err = client_epoch_send(cl, req, r, PROTO_ROOM_REKEY, changes, n, r->title);
 	free(changes);
+	if (err)
+		client_req_end(cl, req, err);
 	return;
 fail:
-	client_emit_room_error(cl, r ? r->id_hex : "", NULL, err == CC_ERR_SECURITY ? "security"
-									     : cc_err_code(err),
-			       *why ? why : "cannot make the room's new key");
+	client_req_error(cl, req, err == CC_ERR_SECURITY ? "security" : cc_err_code(err),
+			 *why ? why : "cannot make the room's new key");
 	free(changes);
 	client_room_free(r);
-	client_op_end(cl);
+	client_req_end(cl, req, err);
 }

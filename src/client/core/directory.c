@@ -7,8 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "client/client_internal.h"
-#include "client/rooms_internal.h"
+#include "client/core/internal.h"
 #include "store/client_store.h"
 #include "util/log.h"
 
@@ -32,7 +31,8 @@ const struct crypto_rsa_key *client_room_key_lookup(void *ctx,
  * key counts, and never an older one than the newest this client has seen
  * for that key (the server could otherwise bring back a retired, perhaps
  * stolen, signing key): then the newest one seen stays in use. */
-static void user_take_signing_key(struct client *cl, struct client_user *u, uint32_t version,
+static void user_take_signing_key(struct client *cl, const struct client_room *r,
+				  struct client_user *u, uint32_t version,
 				  const uint8_t pub[CRYPTO_ED25519_PUB_LEN], const uint8_t *cert,
 				  size_t cert_len)
 {
@@ -54,7 +54,7 @@ static void user_take_signing_key(struct client *cl, struct client_user *u, uint
 			snprintf(msg, sizeof msg, "the server offered an older signing key of %s "
 				 "(version %u; version %u is newer): it is not used",
 				 u->dir_nick, (unsigned)version, (unsigned)u->sign_version);
-			client_emit_error(cl, "security", msg);
+			client_emit_error(cl, 0, r->id_hex, NULL, "security", msg);
 		}
 		return;
 	}
@@ -83,7 +83,7 @@ static cc_err room_add_user(struct client *cl, struct client_room *r, const char
 	struct client_user *have = client_room_user(r, u.fp);
 	if (have) {
 		crypto_rsa_free(u.key);
-		user_take_signing_key(cl, have, sign_version, sign_pub, cert, cert_len);
+		user_take_signing_key(cl, r, have, sign_version, sign_pub, cert, cert_len);
 		return CC_OK;
 	}
 	snprintf(u.dir_nick, sizeof u.dir_nick, "%s", nick);
@@ -94,7 +94,7 @@ static cc_err room_add_user(struct client *cl, struct client_room *r, const char
 	}
 	r->users = users;
 	r->users[r->nusers] = u;
-	user_take_signing_key(cl, &r->users[r->nusers], sign_version, sign_pub, cert, cert_len);
+	user_take_signing_key(cl, r, &r->users[r->nusers], sign_version, sign_pub, cert, cert_len);
 	r->nusers++;
 	return CC_OK;
 }

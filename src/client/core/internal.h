@@ -1,0 +1,332 @@
+/* What the client core's files share, and nothing outside src/client/core/
+ * includes. The names start with client_ because the test programs link the
+ * client and the server together.
+ *
+ *   core.c        connection, handshake, registration, dispatch, quitting
+ *   requests.c    the requests in flight and the order they run in
+ *   events.c      building and sending events
+ *   rooms.c       rooms, /create, /rooms, joins and their checks
+ *   directory.c   a room's users: keys, signing keys, names, trust
+ *   messages.c    saying a line, receiving messages, read marks
+ *   membership.c  add, kick, admin, leave, disconnect; records others made
+ *   epochs.c      new epochs: making them, and when the core does by itself
+ *   trust.c       pinned keys, fingerprints, safety numbers, /verify
+ *   home.c        the home directory */
+#ifndef CC_CLIENT_CORE_INTERNAL_H
+#define CC_CLIENT_CORE_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>  /* snprintf only: the core never touches the standard streams */
+
+#include "client/core/client.h"
+#include "crypto/crypto.h"
+#include "e2e/e2e.h"
+#include "proto/msg.h"
+#include "util/buf.h"
+
+struct bufferevent;
+struct event;
+struct chan;
+struct client_store;
+
+/* A user as a room's directory knows them: a key the server gave, checked
+ * against the room's chain before anything rests on it. */
+struct client_user {
+	char nick[PROTO_NICK_MAX + 1];    /* the chain's name for the key ("" if none) */
+	char dir_nick[PROTO_NICK_MAX + 1];/* the server's name for it: must match */
+	uint8_t fp[CRYPTO_FINGERPRINT_LEN];  /* computed from the key, never given */
+	struct crypto_rsa_key *key;
+	uint32_t sign_version;
+	uint8_t sign_pub[CRYPTO_ED25519_PUB_LEN];
+	bool sign_ok;                     /* sign_pub's certificate verified */
+	bool trusted;                     /* the key we pinned for the chain's name */
+};
+
+struct client_room {
+	uint8_t room_id[PROTO_ROOM_ID_LEN];
+	char id_hex[CLIENT_ROOM_HEX];
+	char title[E2E_TITLE_MAX + 1];
+	struct e2e_chain chain;           /* verified membership */
+	uint64_t *positions;              /* each record's place among the messages */
+	size_t positions_cap;
+	struct client_user *users;
+	size_t nusers;
+	bool joined;                      /* state loaded and hearing it live */
+	bool gone_pending;                /* the server says members expired: sign them out */
+	uint64_t last_msg_id;             /* highest server message id processed */
+	uint32_t epoch_msgs;              /* messages seen in this epoch (periodic rekey) */
+	uint64_t acked_msg_id;            /* last_msg_id as the server knows it */
+};
+
+/* ---- requests (requests.c) ------------------------------------------------- */
+
+enum client_req_kind {
+	REQ_SIGNING_KEY,                  /* part of connecting */
+	REQ_PING,
+	REQ_CREATE,
+	REQ_ROOMS,
+	REQ_JOIN,
+	REQ_SEND,
+	REQ_ADD,
+	REQ_KICK,
+	REQ_ADMIN,
+	REQ_DISCONNECT,
+	REQ_LEAVE,
+	REQ_REKEY,                        /* the core's own: a new epoch owed or wanted */
+	REQ_FINGERPRINT,
+	REQ_SAFETY,
+	REQ_VERIFY,
+};
+
+enum client_req_step {
+	STEP_QUEUED,                      /* waiting for its turn */
+	STEP_USERS,                       /* USERS_GET sent */
+	STEP_STATE,                       /* ROOM_JOIN or ROOM_FETCH sent */
+	STEP_CHANGE,                      /* the change or the message sent */
+};
+
+/* One request in flight, with its own state. */
+struct client_req {
+	struct client_req *next;
+	uint32_t id;                      /* the caller's; 0 for the core's own work */
+	uint32_t wire;                    /* request_id of the message in flight */
+	enum client_req_kind kind;
+	enum client_req_step step;
+	uint8_t room[PROTO_ROOM_ID_LEN];
+	char room_hex[CLIENT_ROOM_HEX];   /* "" when about no room */
+	char nick[PROTO_NICK_MAX + 1];
+	char title[E2E_TITLE_MAX + 1];
+	char *text;                       /* send: the line (wiped when done) */
+	size_t text_len;
+	int tries;                        /* send: attempts after a change raced it */
+	uint64_t seq, token, sent_ms;
+	uint32_t epoch;
+	bool failed;                      /* join: the state did not verify */
+	bool then_leave;                  /* join: loaded only to leave */
+	bool wanted;                      /* rekey: make one even if nothing is owed */
+	struct buf asked;                 /* create: the nicks asked for (a nick list) */
+	struct client_room *new_room;     /* create and rekey: the room being built */
+	struct e2e_chain chain;           /* a change: the chain once accepted */
+	bool has_chain;
+	uint8_t secret[E2E_KEY_LEN];      /* a new epoch's secret (wiped when done) */
+	struct buf records;               /* the records the change sends */
+	uint16_t nrecords;
+};
+
+/* A new request (queued; run it with client_reqs_pump). NULL without memory. */
+struct client_req *client_req_new(struct client *cl, enum client_req_kind kind, bool caller);
+/* A caller's request about room (NULL: none); *out is NULL if it ended at
+ * once (not connected: the caller was told). Returns its id. */
+uint32_t client_request(struct client *cl, enum client_req_kind kind, const uint8_t *room,
+			struct client_req **out);
+/* Sends m as req's message: a fresh request_id, remembered for the answer. */
+cc_err client_req_send(struct client *cl, struct client_req *req, struct proto_msg *m);
+/* The request an answer belongs to, or NULL. */
+struct client_req *client_req_by_wire(struct client *cl, uint32_t wire);
+/* Ends req: on_done(err) for a caller's request, and frees it. err CC_OK,
+ * or an error the caller was already told of by an event. */
+void client_req_end(struct client *cl, struct client_req *req, cc_err err);
+/* Starts every queued request whose turn has come. */
+void client_reqs_pump(struct client *cl);
+/* Frees every request (the connection is gone): each caller's ends with
+ * CC_ERR_CLOSED. */
+void client_reqs_free(struct client *cl);
+/* The request of kind in flight (or queued) for a room, or NULL. */
+struct client_req *client_req_for_room(struct client *cl, enum client_req_kind kind,
+				       const uint8_t room[PROTO_ROOM_ID_LEN]);
+/* 1 while a join (or a leave's load) of room is receiving its backlog. */
+int client_loading(const struct client *cl, const uint8_t room[PROTO_ROOM_ID_LEN]);
+/* How often a line is tried again after a membership change raced it. */
+#define CLIENT_SEND_TRIES 3
+/* A new epoch owed (or, wanted, asked for) in a room: one REQ_REKEY, once. */
+void client_owed_add(struct client *cl, const uint8_t room[PROTO_ROOM_ID_LEN], bool wanted);
+
+/* ---- the client ---------------------------------------------------------------- */
+
+struct client {
+	struct client_config cfg;
+	struct event_base *base;
+	struct client_callbacks cb;
+
+	struct crypto_rsa_key *identity;
+	uint8_t fp[CRYPTO_FINGERPRINT_LEN];
+	uint8_t sign_seed[CRYPTO_ED25519_SEED_LEN];
+	uint8_t sign_pub[CRYPTO_ED25519_PUB_LEN];
+	struct buf sign_cert;             /* our signing key's certificate (version 1) */
+	struct client_store *store;
+	char nick[PROTO_NICK_MAX + 1];
+	char server[300];                 /* "host:port", the pin's name */
+	bool server_key_new;              /* pinned on this connection */
+
+	struct bufferevent *bev;
+	struct chan *chan;
+	struct buf wire;
+	enum client_state state;
+	int exit_status;
+	bool quitting;                    /* closing once the output is out */
+	struct event *quit_timer;
+
+	struct client_req *reqs;          /* in order of arrival */
+	uint32_t next_id, next_wire;
+	bool pumping;                     /* client_reqs_pump is running */
+
+	struct client_room **rooms;
+	size_t nrooms;
+
+	/* key changes already announced this session: nick and new fingerprint */
+	struct client_member_key {
+		char nick[PROTO_NICK_MAX + 1];
+		uint8_t fp[CRYPTO_FINGERPRINT_LEN];
+	} *announced;
+	size_t nannounced;
+	/* per nickname, the last key shown by /safety or /fingerprint: the one
+	 * /verify accepts */
+	struct client_member_key *shown;
+	size_t nshown;
+};
+
+void client_notify(struct client *cl);
+/* Quitting: closes once nothing is in flight and the output is out. */
+void client_quit_continue(struct client *cl);
+cc_err client_send(struct client *cl, const struct proto_msg *m);
+
+/* ---- events (events.c) ------------------------------------------------------------ */
+
+void client_emit(struct client *cl, struct client_event *ev);
+void client_emit_error(struct client *cl, uint32_t request, const char *room_hex,
+		       const char *from, const char *code, const char *message);
+/* An error about req (its room, if any). */
+void client_req_error(struct client *cl, const struct client_req *req, const char *code,
+		      const char *message);
+/* The same, from the server's ERROR answer. */
+void client_req_error_msg(struct client *cl, const struct client_req *req,
+			  const struct proto_error *e);
+/* A change of membership, as the chain stands after it. */
+void client_emit_change(struct client *cl, enum client_event_type type, uint32_t request,
+			const struct client_room *r, const struct e2e_chain *chain,
+			const char *nick, const char *by);
+/* ROOM_CREATED or JOINED about r. */
+void client_emit_room(struct client *cl, enum client_event_type type, uint32_t request,
+		      const struct client_room *r, uint32_t backlog);
+
+/* ---- rooms (rooms.c) ---------------------------------------------------------------- */
+
+struct client_room *client_room_new(const uint8_t room_id[PROTO_ROOM_ID_LEN]);
+void client_room_free(struct client_room *r);
+struct client_room *client_room_find(struct client *cl, const uint8_t room_id[PROTO_ROOM_ID_LEN]);
+/* Puts r in the list, replacing any room with its id. */
+cc_err client_room_install(struct client *cl, struct client_room *r);
+void client_room_remove(struct client *cl, struct client_room *r);
+void client_rooms_free(struct client *cl);
+/* Records where record seq sits among the room's messages. */
+cc_err client_room_set_position(struct client_room *r, uint32_t seq, uint64_t position);
+/* Stores what the room's verified chain says: its head (what a later chain
+ * must extend), epoch, admin, members and title. */
+void client_room_save(struct client *cl, const struct client_room *r);
+int client_is_admin(const struct client *cl, const struct client_room *r);
+/* The key an epoch's messages and title are sealed with. CC_ERR_NOT_FOUND
+ * without its secret. */
+cc_err client_room_epoch_key(struct client *cl, const struct client_room *r, uint32_t epoch,
+			     uint8_t key[E2E_KEY_LEN]);
+/* Verifies a room state from the server into r (new): the whole chain, that
+ * it extends the head stored here, the names, and every key we are given;
+ * on failure, *why says why (CC_ERR_SECURITY unless something else broke). */
+cc_err client_join_verify(struct client *cl, struct client_room *r,
+			  const struct proto_room_state *st, const char **why);
+/* Starts a queued create, rooms, join or leave's load. */
+void client_create_start(struct client *cl, struct client_req *req);
+void client_rooms_start(struct client *cl, struct client_req *req);
+void client_join_start(struct client *cl, struct client_req *req);
+/* Answers to them. */
+void client_create_on_answer(struct client *cl, struct client_req *req, const struct proto_msg *m);
+void client_rooms_on_answer(struct client *cl, struct client_req *req, const struct proto_msg *m);
+void client_join_on_answer(struct client *cl, struct client_req *req, const struct proto_msg *m);
+/* ROOM_MSG, ROOM_RECORD and REKEY_OWED: news from the server. */
+cc_err client_on_room_message(struct client *cl, const struct proto_msg *m);
+
+/* ---- directory (directory.c) ---------------------------------------------------------- */
+
+struct client_user *client_room_user(const struct client_room *r,
+				     const uint8_t fp[CRYPTO_FINGERPRINT_LEN]);
+const struct crypto_rsa_key *client_room_key_lookup(void *ctx,
+						    const uint8_t fp[PROTO_FINGERPRINT_LEN]);
+cc_err client_room_add_user_item(struct client *cl, struct client_room *r,
+				 const struct proto_user_item *it);
+cc_err client_room_add_users(struct client *cl, struct client_room *r,
+			     const struct proto_list *users);
+cc_err client_room_add_self(struct client *cl, struct client_room *r);
+/* After the chain changed: gives every directory entry the chain's name for
+ * its key (the server's name must be one the chain used for it, else
+ * CC_ERR_SECURITY with *why), and checks each pair against the pins. */
+cc_err client_room_name_users(struct client *cl, struct client_room *r, const char **why);
+/* Marks every loaded directory entry of nick with this key as trusted. */
+void client_rooms_trust(struct client *cl, const char *nick, const uint8_t fp[CRYPTO_FINGERPRINT_LEN]);
+
+/* ---- messages (messages.c) ------------------------------------------------------------ */
+
+void client_send_start(struct client *cl, struct client_req *req);
+void client_send_on_answer(struct client *cl, struct client_req *req, const struct proto_msg *m);
+void client_on_room_msg(struct client *cl, const struct proto_room_msg *rm);
+/* Tells the server what we have handled in r, if anything new. */
+void client_room_ack(struct client *cl, struct client_room *r);
+void client_rooms_ack_all(struct client *cl);
+
+/* ---- membership (membership.c) ---------------------------------------------------------- */
+
+void client_add_start(struct client *cl, struct client_req *req);
+void client_add_on_users(struct client *cl, struct client_req *req, const struct proto_users *users);
+void client_kick_start(struct client *cl, struct client_req *req);
+void client_admin_start(struct client *cl, struct client_req *req);
+void client_leave_start(struct client *cl, struct client_req *req);
+void client_disconnect_start(struct client *cl, struct client_req *req);
+/* The answer to ADD, KICK, REKEY (a new epoch), ADMIN, LEAVE, DISCONNECT. */
+void client_change_on_answer(struct client *cl, struct client_req *req, const struct proto_msg *m);
+void client_on_room_record(struct client *cl, const struct proto_room_record *rr);
+/* Events for the records a change of ours made (req->records, blob items),
+ * each told as the chain stands right after it. */
+void client_records_events(struct client *cl, const struct client_req *req,
+			   const struct client_room *r);
+
+/* ---- epochs (epochs.c) -------------------------------------------------------------------- */
+
+cc_err client_record_make(struct client *cl, const struct e2e_chain *chain, uint8_t action,
+			  const char *subject, const uint8_t subject_fp[CRYPTO_FINGERPRINT_LEN],
+			  uint32_t epoch, const uint8_t commit[PROTO_HASH_LEN], struct buf *out);
+/* One record of a new epoch to sign: the last that opens an epoch keeps its
+ * secret. */
+struct client_change {
+	uint8_t action;
+	char nick[PROTO_NICK_MAX + 1];
+	uint8_t fp[CRYPTO_FINGERPRINT_LEN];
+};
+/* Builds a new epoch from r's chain (the changes signed on a copy kept in
+ * req->chain, the secret in req->secret, the records in req->records), seals
+ * title and wraps the secret to every member of the new epoch, and sends
+ * request type (ROOM_CREATE, ROOM_ADD, ROOM_KICK or ROOM_REKEY). 0, or an
+ * error (reported; the request must be ended by the caller). */
+cc_err client_epoch_send(struct client *cl, struct client_req *req, struct client_room *r,
+			 uint8_t type, const struct client_change *changes, size_t n,
+			 const char *title);
+/* The server accepted the change: r takes the new chain and secret. */
+cc_err client_epoch_commit(struct client *cl, struct client_req *req, struct client_room *r);
+void client_rekey_start(struct client *cl, struct client_req *req);
+void client_rekey_on_state(struct client *cl, struct client_req *req,
+			   const struct proto_room_state *st);
+/* Periodic rekeying (--rekey-after). */
+void client_maybe_rekey(struct client *cl, struct client_room *r);
+
+/* ---- trust (trust.c) ----------------------------------------------------------------------- */
+
+/* Pins a key on first sight. 1 if it is the pinned key; 0 if the nickname's
+ * pinned key differs (announced once as key_changed) and was not verified. */
+int client_trust_check(struct client *cl, const char *nick,
+		       const uint8_t fp[CRYPTO_FINGERPRINT_LEN]);
+/* Asks the server for req->nick's key (USERS_GET; step USERS). */
+cc_err client_ask_user(struct client *cl, struct client_req *req);
+void client_trust_start(struct client *cl, struct client_req *req);
+void client_trust_on_users(struct client *cl, struct client_req *req,
+			   const struct proto_users *users);
+void client_trust_free(struct client *cl);
+
+#endif
