@@ -1,5 +1,5 @@
-/* Load generator: the Crypto Cat protocol, but for sending (cc_send.c): the
- * handshake, making the room and joining it, receiving and verifying. */
+/* Load generator: the Crypto Cat protocol, but for sending (cc_send.c) and
+ * the room (cc_room.c): the handshake, joining, receiving and verifying. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,149 +43,7 @@ void lg_cc_on_connected(struct lg_conn *c)
 	lg_mark_dirty(c);
 }
 
-static const struct crypto_rsa_key *lg_key_lookup(void *ctx,
-						  const uint8_t fp[PROTO_FINGERPRINT_LEN])
-{
-	(void)ctx;
-	for (unsigned i = 0; i < g.o.clients; i++)
-		if (memcmp(g.fp[i], fp, PROTO_FINGERPRINT_LEN) == 0)
-			return g.keys[i];
-	return NULL;
-}
-
-/* bench0 asks for everyone else's directory entry. */
-static void cc_create_ask(void)
-{
-	struct lg_conn *c = &g.conns[0];
-	struct buf raw;
-	struct proto_msg m = {.type = PROTO_USERS_GET};
-
-	g.phase = PH_CREATE;
-	buf_init(&raw, 64 * 1024);
-	for (unsigned i = 1; i < g.o.clients; i++) {
-		struct proto_nick_item item = {proto_bytes_str(g.conns[i].nick)};
-		if (proto_item_encode(PROTO_ITEM_NICK, &item, &raw)) {
-			buf_free(&raw);
-			lg_fail("cannot encode USERS_GET");
-			return;
-		}
-	}
-	m.u.users_get.request_id = g.req_users = next_req(c);
-	m.u.users_get.nicks = (struct proto_list){(uint16_t)(g.o.clients - 1), {raw.data, raw.len}};
-	cc_queue_msg(c, &m);
-	buf_free(&raw);
-}
-
-/* As src/client/epochs.c does for /create: the records (CREATE, then one ADD
- * per member, each opening an epoch), the last epoch's secret wrapped to
- * every member; the epochs before it carry nothing, so their secrets are
- * thrown away. */
-static void cc_create_room(const struct proto_users *users)
-{
-	struct lg_conn *c = &g.conns[0];
-	struct proto_list_iter it;
-	struct proto_user_item item;
-	struct e2e_chain chain;
-	struct buf records, keys, one, title;
-	uint8_t commit[PROTO_HASH_LEN];
-	const char *why = "";
-	unsigned k = 1;
-	cc_err err = CC_OK;
-
-	/* The directory must give each member the key we know it has (our pin). */
-	proto_list_iter_init(&it, &users->users, PROTO_ITEM_USER);
-	while (proto_list_next(&it, &item) == CC_OK) {
-		struct crypto_rsa_key *pub = NULL;
-		uint8_t fp[CRYPTO_FINGERPRINT_LEN];
-		if (k >= g.o.clients ||
-		    crypto_rsa_public_from_der(item.identity_key.p, item.identity_key.len, &pub) ||
-		    crypto_rsa_fingerprint(pub, fp) || memcmp(fp, g.fp[k], sizeof fp) != 0) {
-			crypto_rsa_free(pub);
-			lg_fail("the server's directory gives bench%u another key", k);
-			return;
-		}
-		crypto_rsa_free(pub);
-		k++;
-	}
-	if (k != g.o.clients) {
-		lg_fail("the server's directory lists %u users, not %u", k - 1, g.o.clients - 1);
-		return;
-	}
-
-	if ((err = crypto_random_bytes(g.room_id, sizeof g.room_id))) {
-		lg_fail("cannot make a room id: %s", cc_err_str(err));
-		return;
-	}
-	buf_init(&records, 1024 * 1024);
-	buf_init(&keys, 1024 * 1024);
-	buf_init(&one, PROTO_RECORD_MAX);
-	buf_init(&title, PROTO_TITLE_CT_MAX);
-	e2e_chain_init(&chain, g.room_id);
-	for (unsigned i = 0; i < g.o.clients; i++) {
-		uint8_t spare[E2E_KEY_LEN];
-		uint8_t *secret = i + 1 == g.o.clients ? g.room_secret : spare;
-		if ((err = e2e_epoch_secret_new(secret)))
-			goto out;
-		e2e_key_commit(g.room_id, i, secret, commit);
-		struct proto_record rec = {0};
-		rec.version = PROTO_RECORD_VERSION;
-		memcpy(rec.room_id, g.room_id, PROTO_ROOM_ID_LEN);
-		rec.seq = chain.count;
-		if (chain.count)
-			memcpy(rec.prev_hash, chain.last_hash, PROTO_HASH_LEN);
-		rec.action = i == 0 ? PROTO_REC_CREATE : PROTO_REC_ADD;
-		rec.actor = proto_bytes_str(g.conns[0].nick);
-		memcpy(rec.actor_fp, g.fp[0], PROTO_FINGERPRINT_LEN);
-		rec.subject = proto_bytes_str(g.conns[i].nick);
-		memcpy(rec.subject_fp, g.fp[i], PROTO_FINGERPRINT_LEN);
-		rec.epoch = i;
-		memcpy(rec.key_commit, commit, PROTO_HASH_LEN);
-		rec.time_ms = clock_now_ms();
-		one.len = 0;
-		if ((err = e2e_record_sign(g.keys[0], &rec, &one)) ||
-		    (err = e2e_chain_apply(&chain, one.data, one.len, lg_key_lookup, NULL, &why)))
-			goto out;
-		struct proto_blob_item blob = {{one.data, one.len}};
-		if ((err = proto_item_encode(PROTO_ITEM_BLOB, &blob, &records)))
-			goto out;
-	}
-	g.epoch = chain.epoch;
-	g.head_seq = chain.count - 1;
-	memcpy(g.head_hash, chain.last_hash, PROTO_HASH_LEN);
-	if ((err = e2e_epoch_key(g.room_secret, g.room_id, g.epoch,
-				 chain.epochs[g.epoch].open_hash, g.room_key)))
-		goto out;
-	for (unsigned i = 0; i < g.o.clients; i++) {
-		struct proto_wrapped_item w;
-		one.len = 0;
-		if ((err = e2e_key_wrap(g.keys[i], g.room_id, g.epoch, g.room_secret, &one)))
-			goto out;
-		w.nick = proto_bytes_str(g.conns[i].nick);
-		w.epoch = g.epoch;
-		w.wrapped = (struct proto_bytes){one.data, one.len};
-		if ((err = proto_item_encode(PROTO_ITEM_WRAPPED, &w, &keys)))
-			goto out;
-	}
-	if ((err = e2e_title_seal(g.room_key, g.room_id, g.epoch, "bench", &title)))
-		goto out;
-	struct proto_msg m = {.type = PROTO_ROOM_CREATE};
-	m.u.room_create.request_id = g.req_create = next_req(c);
-	memcpy(m.u.room_create.room_id, g.room_id, PROTO_ROOM_ID_LEN);
-	m.u.room_create.title_ct = (struct proto_bytes){title.data, title.len};
-	m.u.room_create.records = (struct proto_list){(uint16_t)g.o.clients, {records.data, records.len}};
-	m.u.room_create.keys = (struct proto_list){(uint16_t)g.o.clients, {keys.data, keys.len}};
-	cc_queue_msg(c, &m);
-out:
-	if (err)
-		lg_fail("cannot make the room: %s%s%s", cc_err_str(err), *why ? ": " : "", why);
-	e2e_chain_free(&chain);
-	buf_free(&records);
-	buf_free(&keys);
-	buf_free(&one);
-	buf_free(&title);
-}
-
-static void cc_join_all(void)
+void lg_cc_join_all(void)
 {
 	g.phase = PH_JOIN;
 	g.t_created = lg_now_ns();
@@ -197,28 +55,6 @@ static void cc_join_all(void)
 		c->state = ST_JOINING;
 		cc_queue_msg(c, &m);
 	}
-}
-
-/* Our key must unwrap from the state and be the one the room was made with. */
-static void cc_on_room_state(struct lg_conn *c, const struct proto_room_state *st)
-{
-	struct proto_list_iter it;
-	struct proto_wrapped_item w;
-	uint8_t key[E2E_KEY_LEN];
-	bool ok = false;
-
-	proto_list_iter_init(&it, &st->keys, PROTO_ITEM_WRAPPED);
-	while (!ok && proto_list_next(&it, &w) == CC_OK) {
-		if (w.epoch != g.epoch)
-			continue;
-		ok = e2e_key_unwrap(g.keys[c->idx], st->room_id, g.epoch, w.wrapped.p,
-				    w.wrapped.len, key) == CC_OK &&
-		     crypto_ct_equal(key, g.room_secret, sizeof key);
-		mem_wipe(key, sizeof key);
-	}
-	g.backlog += st->backlog;
-	if (!ok)
-		lg_conn_fail(c, "no usable room key in ROOM_STATE");
 }
 
 /* The envelope's plaintext header up to seq: all a receiver needs to know who
@@ -390,17 +226,11 @@ static void cc_on_message(struct lg_conn *c, const uint8_t *body, size_t len)
 		if (c->state == ST_SIGNKEY && m.u.request.request_id == c->req_signkey) {
 			lg_conn_registered(c);
 			if (g.registered == g.o.clients)
-				cc_create_ask();
-		} else if (c->idx == 0 && m.u.request.request_id == g.req_create) {
-			cc_join_all();
+				lg_cc_create_room();
 		}
 		return;
-	case PROTO_USERS:
-		if (c->idx == 0 && m.u.users.request_id == g.req_users)
-			cc_create_room(&m.u.users);
-		return;
 	case PROTO_ROOM_STATE:
-		cc_on_room_state(c, &m.u.room_state);
+		lg_cc_on_room_state(c, &m.u.room_state);
 		return;
 	case PROTO_JOIN_DONE:
 		if (c->state == ST_JOINING && m.u.room_ref.request_id == c->req_join) {

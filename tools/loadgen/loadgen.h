@@ -132,7 +132,6 @@ struct lg {
 	uint32_t epoch;                    /* the room's epoch (one per member added) */
 	uint32_t head_seq;                 /* the chain's head, named by every envelope */
 	uint8_t head_hash[PROTO_HASH_LEN];
-	uint32_t req_users, req_create;
 	uint8_t *pool_mem;
 	size_t pool_len;
 	struct buf scratch_env, scratch_frame;
@@ -188,6 +187,13 @@ void lg_conn_fail(struct lg_conn *c, const char *why);
 /* Keeps at most --connect-batch connections registering at once. */
 void lg_open_more(void);
 void lg_conn_registered(struct lg_conn *c);
+
+/* cc.c and cc_room.c: Crypto Cat */
+/* Everyone registered: bench0's client core makes the room, then all join. */
+void lg_cc_create_room(void);
+void lg_cc_join_all(void);
+/* A join's room state: the room's key and chain head, checked. */
+void lg_cc_on_room_state(struct lg_conn *c, const struct proto_room_state *st);
 
 /* run.c: the run: sending, phases, timers */
 /* Burst: top the sender's window up. */

@@ -4,9 +4,9 @@
  *
  * Crypto Cat: every client does the real handshake (RSA-2048 identity keys,
  * made once and kept in --keys DIR), registers benchI and publishes its
- * certified signing key. bench0 then creates one room with everyone in it
- * (signed CREATE and ADD records, the room key wrapped to each member, as
- * src/client/epochs.c does), everyone joins and unwraps the key. Then S
+ * certified signing key. bench0's own client core then creates one room
+ * with everyone in it, as a user's /create does (cc_room.c); everyone joins
+ * and unwraps the key, the first room state checked whole. Then S
  * senders send real envelopes (AES-256-GCM, Ed25519-signed, seq from 1):
  * --burst keeps at most W of each sender's messages waiting for SENT, --rate
  * paces R messages/s in all. Receivers count ROOM_MSGs, check the order per
@@ -27,8 +27,8 @@
  *
  * The files: main.c (options, the report, main), conn.c (connections:
  * sockets, buffers, event callbacks), run.c (phases, timers, pacing), cc.c
- * (the Crypto Cat handshake, room, receiving), cc_send.c (sealing and
- * sending), irc.c (IRC), keys.c (the identity keys), util.c (helpers, the
+ * (the Crypto Cat handshake, joining, receiving), cc_room.c (the room, made
+ * by the client core), cc_send.c (sealing and sending), irc.c (IRC), keys.c (the identity keys), util.c (helpers, the
  * latency histogram); loadgen.h holds what they share. */
 #include <arpa/inet.h>
 #include <errno.h>
