@@ -33,6 +33,8 @@ static const char *const event_names[CLIENT_EV_COUNT_] = {
 	[CLIENT_EV_SAFETY_NUMBER] = "safety_number",
 	[CLIENT_EV_VERIFIED] = "verified",
 	[CLIENT_EV_PONG] = "pong",
+	[CLIENT_EV_CONNECTION_LOST] = "connection_lost",
+	[CLIENT_EV_RECONNECTED] = "reconnected",
 };
 
 static void put(json_t *o, const char *key, json_t *value)
@@ -188,8 +190,13 @@ static void event_fields(json_t *o, const struct client_event *ev)
 	case CLIENT_EV_PONG:
 		put_int(o, "rtt_ms", ev->u.pong.rtt_ms);
 		break;
+	case CLIENT_EV_CONNECTION_LOST:
+		put_str(o, "reason", ev->u.connection.reason);
+		put_int(o, "retry_ms", ev->u.connection.retry_ms);
+		break;
 	case CLIENT_EV_DISCONNECTED:
 	case CLIENT_EV_LEFT:
+	case CLIENT_EV_RECONNECTED:
 	case CLIENT_EV_COUNT_:
 		break;
 	}

@@ -54,6 +54,7 @@ enum client_exit {
 enum client_state {
 	CLIENT_CONNECTING,
 	CLIENT_READY,                   /* registered: calls run */
+	CLIENT_OFFLINE,                 /* the connection dropped: reconnecting; calls queue */
 	CLIENT_CLOSED,                  /* done; client_exit_status says how */
 };
 
@@ -84,6 +85,8 @@ enum client_event_type {
 	CLIENT_EV_SAFETY_NUMBER,
 	CLIENT_EV_VERIFIED,
 	CLIENT_EV_PONG,
+	CLIENT_EV_CONNECTION_LOST,      /* reconnecting in u.connection.retry_ms */
+	CLIENT_EV_RECONNECTED,          /* registered again, joined rooms joined again */
 	CLIENT_EV_COUNT_
 };
 
@@ -131,6 +134,7 @@ struct client_event {
 			uint64_t seq, ts_ms, msg_id;
 			uint32_t epoch;
 			bool verified;          /* the sender's key is the one we pinned */
+			bool safety_verified;   /* and the user compared it (/verify) */
 		} message;
 		struct {
 			const char *from;
@@ -165,6 +169,10 @@ struct client_event {
 		struct {
 			uint64_t rtt_ms;
 		} pong;
+		struct {                        /* CONNECTION_LOST */
+			const char *reason;
+			uint64_t retry_ms;      /* the next attempt, from now */
+		} connection;
 	} u;
 };
 

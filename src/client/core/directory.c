@@ -161,6 +161,10 @@ cc_err client_room_name_users(struct client *cl, struct client_room *r, const ch
 		/* Pins hold (name, key) pairs as the chain signs them. */
 		snprintf(u->nick, sizeof u->nick, "%s", name);
 		u->trusted = client_trust_check(cl, u->nick, u->fp);
+		struct cstore_pin pin;
+		u->verified = memcmp(u->fp, cl->fp, CRYPTO_FINGERPRINT_LEN) == 0 ||
+			      (u->trusted && cstore_pin_get(cl->store, u->nick, &pin) == CC_OK &&
+			       pin.verified);
 	}
 	return CC_OK;
 }
@@ -172,7 +176,8 @@ void client_rooms_trust(struct client *cl, const char *nick,
 		for (size_t k = 0; k < cl->rooms[i]->nusers; k++) {
 			struct client_user *u = &cl->rooms[i]->users[k];
 			if (*u->nick && strcasecmp(u->nick, nick) == 0)
-				u->trusted = memcmp(u->fp, fp, CRYPTO_FINGERPRINT_LEN) == 0;
+				u->verified = u->trusted =
+					memcmp(u->fp, fp, CRYPTO_FINGERPRINT_LEN) == 0;
 		}
 }
 

@@ -41,6 +41,7 @@ struct client_user {
 	uint8_t sign_pub[CRYPTO_ED25519_PUB_LEN];
 	bool sign_ok;                     /* sign_pub's certificate verified */
 	bool trusted;                     /* the key we pinned for the chain's name */
+	bool verified;                    /* and the user compared it (/verify) */
 };
 
 struct client_room {

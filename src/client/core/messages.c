@@ -305,6 +305,7 @@ void client_on_room_msg(struct client *cl, const struct proto_room_msg *rm)
 	ev.u.message.ts_ms = env.time_ms;
 	ev.u.message.msg_id = rm->msg_id;
 	ev.u.message.verified = c.user->trusted;
+	ev.u.message.safety_verified = c.user->verified;
 	client_emit(cl, &ev);
 	goto done;
 reject:

@@ -643,13 +643,10 @@ cc_err client_room_view_get(struct client *cl, size_t i, struct client_room_view
 		const struct e2e_member *m = &r->chain.members[k];
 		const struct client_user *u = client_room_user(r, m->fp);
 		struct client_member_view *v = &out->members[k];
-		struct cstore_pin pin;
 		snprintf(v->nick, sizeof v->nick, "%s", m->nick);
 		v->admin = memcmp(m->fp, r->chain.admin.fp, CRYPTO_FINGERPRINT_LEN) == 0;
 		v->trusted = u && u->trusted;
-		v->verified = memcmp(m->fp, cl->fp, CRYPTO_FINGERPRINT_LEN) == 0 ||
-			      (v->trusted && cstore_pin_get(cl->store, m->nick, &pin) == CC_OK &&
-			       pin.verified && memcmp(pin.fp, m->fp, CRYPTO_FINGERPRINT_LEN) == 0);
+		v->verified = u && u->verified;
 	}
 	return CC_OK;
 }

@@ -209,6 +209,15 @@ static void plain_event(void *ctx, const struct client_event *ev)
 	case CLIENT_EV_PONG:
 		printf("* pong: %llu ms\n", (unsigned long long)ev->u.pong.rtt_ms);
 		break;
+	case CLIENT_EV_CONNECTION_LOST:
+		fputs("! connection lost (", stdout);
+		put_safe(ev->u.connection.reason);
+		printf("); reconnecting in %llu s\n",
+		       (unsigned long long)(ev->u.connection.retry_ms + 999) / 1000);
+		break;
+	case CLIENT_EV_RECONNECTED:
+		puts("* reconnected");
+		break;
 	case CLIENT_EV_COUNT_:
 		break;
 	default:
