@@ -133,6 +133,78 @@ void crypto_sha256(const void *p, size_t n, uint8_t out[CRYPTO_SHA256_LEN])
 	}
 }
 
+/* One HKDF step alone (mode "EXTRACT_ONLY" or "EXPAND_ONLY"): HPKE's
+ * labelled derivations need the two halves apart. */
+static cc_err crypto_hkdf_step(const char *mode, const uint8_t *key, size_t key_len,
+			       const uint8_t *salt, size_t salt_len, const uint8_t *info,
+			       size_t info_len, uint8_t *out, size_t out_len)
+{
+	cc_err err = CC_ERR_CRYPTO;
+	EVP_KDF *fetched = NULL;
+	EVP_KDF_CTX *kctx = NULL;
+	OSSL_PARAM params[6], *p = params;
+
+	EVP_KDF *kdf = crypto_hkdf;
+	if (!kdf)
+		kdf = fetched = EVP_KDF_fetch(NULL, "HKDF", NULL);
+	if (!kdf || !(kctx = EVP_KDF_CTX_new(kdf)))
+		goto out;
+	*p++ = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_MODE, (char *)mode, 0);
+	*p++ = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)"SHA256", 0);
+	*p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY,
+						 key_len ? (void *)key : (void *)"", key_len);
+	if (salt_len)
+		*p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, (void *)salt,
+							 salt_len);
+	if (info_len)
+		*p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, (void *)info,
+							 info_len);
+	*p = OSSL_PARAM_construct_end();
+	if (EVP_KDF_derive(kctx, out, out_len, params) != 1)
+		goto out;
+	err = CC_OK;
+out:
+	EVP_KDF_CTX_free(kctx);
+	EVP_KDF_free(fetched);
+	if (err) {
+		mem_wipe(out, out_len);
+		ERR_clear_error();
+	}
+	return err;
+}
+
+cc_err crypto_hkdf_extract(const uint8_t *salt, size_t salt_len, const uint8_t *ikm,
+			   size_t ikm_len, uint8_t prk[CRYPTO_SHA256_LEN])
+{
+	return crypto_hkdf_step("EXTRACT_ONLY", ikm, ikm_len, salt, salt_len, NULL, 0, prk,
+				CRYPTO_SHA256_LEN);
+}
+
+cc_err crypto_hkdf_expand(const uint8_t *prk, size_t prk_len, const uint8_t *info,
+			  size_t info_len, uint8_t *out, size_t out_len)
+{
+	if (out_len == 0)
+		return CC_ERR_USAGE;
+	if (out_len > CRYPTO_HKDF_MAX_OUT)
+		return CC_ERR_TOO_LARGE;
+	return crypto_hkdf_step("EXPAND_ONLY", prk, prk_len, NULL, 0, info, info_len, out,
+				out_len);
+}
+
+cc_err crypto_hmac_sha256(const uint8_t *key, size_t key_len, const uint8_t *msg,
+			  size_t msg_len, uint8_t out[CRYPTO_SHA256_LEN])
+{
+	size_t got = 0;
+	if (!EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, key_len ? key : (const uint8_t *)"",
+		       key_len, msg, msg_len, out, CRYPTO_SHA256_LEN, &got) ||
+	    got != CRYPTO_SHA256_LEN) {
+		mem_wipe(out, CRYPTO_SHA256_LEN);
+		ERR_clear_error();
+		return CC_ERR_CRYPTO;
+	}
+	return CC_OK;
+}
+
 cc_err crypto_hkdf_sha256(const uint8_t *ikm, size_t ikm_len,
 			  const uint8_t *salt, size_t salt_len,
 			  const uint8_t *info, size_t info_len,

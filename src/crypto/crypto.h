@@ -6,7 +6,9 @@
  *   RSA-PSS      SHA-256, MGF1-SHA-256, 32-byte salt
  *   X25519       ephemeral key agreement; an all-zero shared secret is refused
  *   Ed25519      per-user message signing keys
- *   HKDF-SHA256  every derived key
+ *   HKDF-SHA256  every derived key; HMAC-SHA256 the message ratchets
+ *   HPKE         RFC 9180 base mode, DHKEM(X25519, HKDF-SHA256), HKDF-SHA256,
+ *                AES-256-GCM: room secrets to a member's receiving key (hpke.c)
  *   AES-256-GCM  12-byte nonce, 16-byte tag
  *   SHA-256      transcripts and key fingerprints
  *
@@ -56,6 +58,16 @@ cc_err crypto_hkdf_sha256(const uint8_t *ikm, size_t ikm_len,
 			  const uint8_t *info, size_t info_len,
 			  uint8_t *out, size_t out_len);
 
+/* The two halves of HKDF-SHA256 apart (HPKE labels each): extract gives the
+ * 32-byte PRK (an empty salt means 32 zero bytes); expand's out_len <=
+ * CRYPTO_HKDF_MAX_OUT. */
+cc_err crypto_hkdf_extract(const uint8_t *salt, size_t salt_len, const uint8_t *ikm,
+			   size_t ikm_len, uint8_t prk[CRYPTO_SHA256_LEN]);
+cc_err crypto_hkdf_expand(const uint8_t *prk, size_t prk_len, const uint8_t *info,
+			  size_t info_len, uint8_t *out, size_t out_len);
+/* HMAC-SHA256 (RFC 2104): the ratchets' one-way steps. */
+cc_err crypto_hmac_sha256(const uint8_t *key, size_t key_len, const uint8_t *msg,
+			  size_t msg_len, uint8_t out[CRYPTO_SHA256_LEN]);
 /* AES-256-GCM. seal writes pt_len + 16 bytes (ciphertext then tag) to out;
  * open reads ct_len >= 16 bytes and writes ct_len - 16 bytes, or returns
  * CC_ERR_AUTH (and writes nothing usable) if the tag does not verify.
@@ -163,5 +175,51 @@ cc_err crypto_rsa_pss_sign(const struct crypto_rsa_key *key,
 cc_err crypto_rsa_pss_verify(const struct crypto_rsa_key *key,
 			     const uint8_t *msg, size_t msg_len,
 			     const uint8_t *sig, size_t sig_len);
+
+/* ---- HPKE (hpke.c) ------------------------------------------------------
+ * RFC 9180, base mode only: DHKEM(X25519, HKDF-SHA256) (kem 0x0020),
+ * HKDF-SHA256 (kdf 0x0001), AES-GCM. The product uses AES-256-GCM (aead
+ * 0x0002); AES-128-GCM (0x0001) is there for RFC 9180's own test vectors. */
+#define CRYPTO_HPKE_ENC_LEN 32
+enum crypto_hpke_aead {
+	CRYPTO_HPKE_AES_128_GCM = 1,
+	CRYPTO_HPKE_AES_256_GCM = 2,
+};
+/* A context set up for one direction; wiped by crypto_hpke_ctx_wipe. */
+struct crypto_hpke_ctx {
+	enum crypto_hpke_aead aead;
+	uint8_t shared_secret[32];
+	uint8_t key[32];
+	size_t key_len;
+	uint8_t base_nonce[CRYPTO_AEAD_NONCE_LEN];
+	uint64_t seq;
+};
+/* SetupBaseS with a given ephemeral private key (the test vectors'; the
+ * product's calls use crypto_hpke_seal, which draws one). enc gets pkE. */
+cc_err crypto_hpke_setup_sender(enum crypto_hpke_aead aead, const uint8_t pk_r[CRYPTO_X25519_LEN],
+				const uint8_t sk_e[CRYPTO_X25519_LEN], const uint8_t *info,
+				size_t info_len, uint8_t enc[CRYPTO_HPKE_ENC_LEN],
+				struct crypto_hpke_ctx *ctx);
+cc_err crypto_hpke_setup_recipient(enum crypto_hpke_aead aead,
+				   const uint8_t sk_r[CRYPTO_X25519_LEN],
+				   const uint8_t enc[CRYPTO_HPKE_ENC_LEN], const uint8_t *info,
+				   size_t info_len, struct crypto_hpke_ctx *ctx);
+/* The next message of the context (nonce = base_nonce XOR seq): out gets
+ * pt_len + 16 bytes / ct_len - 16 bytes; CC_ERR_AUTH if it does not open. */
+cc_err crypto_hpke_ctx_seal(struct crypto_hpke_ctx *ctx, const uint8_t *aad, size_t aad_len,
+			    const uint8_t *pt, size_t pt_len, uint8_t *out);
+cc_err crypto_hpke_ctx_open(struct crypto_hpke_ctx *ctx, const uint8_t *aad, size_t aad_len,
+			    const uint8_t *ct, size_t ct_len, uint8_t *out);
+void crypto_hpke_ctx_wipe(struct crypto_hpke_ctx *ctx);
+/* Single-shot, AES-256-GCM, a fresh ephemeral key: enc then pt_len + 16
+ * bytes of ciphertext appended to out. */
+cc_err crypto_hpke_seal(const uint8_t pk_r[CRYPTO_X25519_LEN], const uint8_t *info,
+			size_t info_len, const uint8_t *aad, size_t aad_len, const uint8_t *pt,
+			size_t pt_len, struct buf *out);
+/* The other end: in = enc || ciphertext; out gets in_len - 48 bytes. Every
+ * failure is CC_ERR_AUTH. */
+cc_err crypto_hpke_open(const uint8_t sk_r[CRYPTO_X25519_LEN], const uint8_t *info,
+			size_t info_len, const uint8_t *aad, size_t aad_len, const uint8_t *in,
+			size_t in_len, uint8_t *out);
 
 #endif
