@@ -71,7 +71,7 @@ static void epoch_key(uint32_t epoch, uint8_t key[E2E_KEY_LEN])
 	uint8_t secret[E2E_KEY_LEN], open_hash[PROTO_HASH_LEN];
 	epoch_secret(epoch, secret);
 	open_hash_of(epoch, open_hash);
-	assert_int_equal(e2e_epoch_key(secret, room_a, epoch, open_hash, key), CC_OK);
+	assert_int_equal(e2e_epoch_base(secret, room_a, epoch, open_hash, key), CC_OK);
 }
 
 /* ---- signing keys ---- */
@@ -215,53 +215,164 @@ static void test_key_wrap(void **state)
 	(void)state;
 	static const uint8_t zero[E2E_KEY_LEN];
 	uint8_t key[E2E_KEY_LEN], other[E2E_KEY_LEN], got[E2E_KEY_LEN];
+	uint8_t bob_priv[32], bob_pub[32], alice_priv[32], alice_pub[32];
+	uint32_t version = 0;
 	struct buf wrapped;
 
+	assert_int_equal(crypto_x25519_keypair(bob_priv, bob_pub), CC_OK);
+	assert_int_equal(crypto_x25519_keypair(alice_priv, alice_pub), CC_OK);
 	assert_int_equal(e2e_epoch_secret_new(key), CC_OK);
 	assert_memory_not_equal(key, zero, sizeof key);
 	/* Each is fresh. */
 	assert_int_equal(e2e_epoch_secret_new(other), CC_OK);
 	assert_memory_not_equal(key, other, sizeof key);
 	buf_init(&wrapped, 0);
-	assert_int_equal(e2e_key_wrap(bob.key, room_a, 3, key, &wrapped), CC_OK);
-	assert_int_equal(wrapped.len, crypto_rsa_size(bob.key));
-	assert_int_equal(e2e_key_unwrap(bob.key, room_a, 3, wrapped.data, wrapped.len, got),
+	assert_int_equal(e2e_key_wrap(bob_pub, 7, bob.fp, room_a, 3, key, &wrapped), CC_OK);
+	assert_int_equal(wrapped.len, E2E_WRAPPED_LEN);
+	assert_int_equal(e2e_wrapped_version(wrapped.data, wrapped.len, &version), CC_OK);
+	assert_int_equal(version, 7);
+	assert_int_equal(e2e_key_unwrap(bob_priv, bob.fp, room_a, 3, wrapped.data, wrapped.len,
+					got),
 			 CC_OK);
 	assert_memory_equal(got, key, sizeof key);
 
-	/* The label binds room and epoch: the server cannot move a wrap. A
-	 * failed unwrap leaves no key behind. */
+	/* The HPKE info binds room, epoch, recipient and key version: the server
+	 * cannot move a wrap. A failed unwrap leaves no key behind. */
 	memset(got, 0x55, sizeof got);
-	assert_int_equal(e2e_key_unwrap(bob.key, room_b, 3, wrapped.data, wrapped.len, got),
+	assert_int_equal(e2e_key_unwrap(bob_priv, bob.fp, room_b, 3, wrapped.data, wrapped.len,
+					got),
 			 CC_ERR_AUTH);
 	assert_memory_equal(got, zero, sizeof got);
-	assert_int_equal(e2e_key_unwrap(bob.key, room_a, 4, wrapped.data, wrapped.len, got),
+	assert_int_equal(e2e_key_unwrap(bob_priv, bob.fp, room_a, 4, wrapped.data, wrapped.len,
+					got),
 			 CC_ERR_AUTH);
-	assert_int_equal(e2e_key_unwrap(bob.key, room_a, 2, wrapped.data, wrapped.len, got),
+	assert_int_equal(e2e_key_unwrap(bob_priv, bob.fp, room_a, 2, wrapped.data, wrapped.len,
+					got),
 			 CC_ERR_AUTH);
-	/* Only its member can open it. */
-	assert_int_equal(e2e_key_unwrap(alice.key, room_a, 3, wrapped.data, wrapped.len, got),
+	assert_int_equal(e2e_key_unwrap(bob_priv, carol.fp, room_a, 3, wrapped.data, wrapped.len,
+					got),
 			 CC_ERR_AUTH);
-	/* Altered or cut. */
-	assert_int_equal(e2e_key_unwrap(bob.key, room_a, 3, wrapped.data, wrapped.len - 1, got),
+	/* Only its member's receiving key opens it. */
+	assert_int_equal(e2e_key_unwrap(alice_priv, bob.fp, room_a, 3, wrapped.data, wrapped.len,
+					got),
 			 CC_ERR_AUTH);
-	assert_int_equal(e2e_key_unwrap(bob.key, room_a, 3, wrapped.data, 0, got), CC_ERR_AUTH);
+	/* Another version number, altered or cut. */
+	wrapped.data[3] ^= 1;
+	assert_int_equal(e2e_key_unwrap(bob_priv, bob.fp, room_a, 3, wrapped.data, wrapped.len,
+					got),
+			 CC_ERR_AUTH);
+	wrapped.data[3] ^= 1;
+	assert_int_equal(e2e_key_unwrap(bob_priv, bob.fp, room_a, 3, wrapped.data,
+					wrapped.len - 1, got),
+			 CC_ERR_AUTH);
+	assert_int_equal(e2e_key_unwrap(bob_priv, bob.fp, room_a, 3, wrapped.data, 0, got),
+			 CC_ERR_AUTH);
 	wrapped.data[wrapped.len / 2] ^= 1;
-	assert_int_equal(e2e_key_unwrap(bob.key, room_a, 3, wrapped.data, wrapped.len, got),
+	assert_int_equal(e2e_key_unwrap(bob_priv, bob.fp, room_a, 3, wrapped.data, wrapped.len,
+					got),
 			 CC_ERR_AUTH);
 	buf_free(&wrapped);
 
-	/* Two wraps of one key differ (OAEP is randomised) and both open. */
+	/* Two wraps of one key differ (a fresh ephemeral key each) and both open. */
 	struct buf w1, w2;
 	buf_init(&w1, 0);
 	buf_init(&w2, 0);
-	assert_int_equal(e2e_key_wrap(carol.key, room_a, 0, key, &w1), CC_OK);
-	assert_int_equal(e2e_key_wrap(carol.key, room_a, 0, key, &w2), CC_OK);
+	assert_int_equal(e2e_key_wrap(alice_pub, 1, alice.fp, room_a, 0, key, &w1), CC_OK);
+	assert_int_equal(e2e_key_wrap(alice_pub, 1, alice.fp, room_a, 0, key, &w2), CC_OK);
 	assert_memory_not_equal(w1.data, w2.data, w1.len);
-	assert_int_equal(e2e_key_unwrap(carol.key, room_a, 0, w2.data, w2.len, got), CC_OK);
+	assert_int_equal(e2e_key_unwrap(alice_priv, alice.fp, room_a, 0, w2.data, w2.len, got),
+			 CC_OK);
 	assert_memory_equal(got, key, sizeof key);
 	buf_free(&w1);
 	buf_free(&w2);
+	mem_wipe(bob_priv, sizeof bob_priv);
+	mem_wipe(alice_priv, sizeof alice_priv);
+}
+
+/* A receiving key's certificate: the identity key's signature over version,
+ * time and key; any change, or another identity key, refuses it. */
+static void test_recv_cert(void **state)
+{
+	(void)state;
+	uint8_t priv[32], pub[32], pub2[32];
+	struct buf cert;
+
+	assert_int_equal(crypto_x25519_keypair(priv, pub), CC_OK);
+	memcpy(pub2, pub, sizeof pub2);
+	pub2[0] ^= 1;
+	buf_init(&cert, 0);
+	assert_int_equal(e2e_recv_cert_make(alice.key, 3, 1000, pub, &cert), CC_OK);
+	assert_int_equal(e2e_recv_cert_verify(alice.key, 3, 1000, pub, cert.data, cert.len), CC_OK);
+	assert_int_equal(e2e_recv_cert_verify(alice.key, 4, 1000, pub, cert.data, cert.len),
+			 CC_ERR_AUTH);
+	assert_int_equal(e2e_recv_cert_verify(alice.key, 3, 1001, pub, cert.data, cert.len),
+			 CC_ERR_AUTH);
+	assert_int_equal(e2e_recv_cert_verify(alice.key, 3, 1000, pub2, cert.data, cert.len),
+			 CC_ERR_AUTH);
+	assert_int_equal(e2e_recv_cert_verify(bob.key, 3, 1000, pub, cert.data, cert.len),
+			 CC_ERR_AUTH);
+	assert_int_equal(e2e_recv_cert_make(alice.key, 0, 1000, pub, &cert), CC_ERR_MALFORMED);
+	assert_int_equal(e2e_recv_cert_verify(alice.key, 0, 1000, pub, cert.data, cert.len),
+			 CC_ERR_AUTH);
+	/* Not interchangeable with a signing key's certificate. */
+	buf_reset(&cert);
+	assert_int_equal(e2e_signing_cert_make(alice.key, 3, pub, &cert), CC_OK);
+	assert_int_equal(e2e_recv_cert_verify(alice.key, 3, 0, pub, cert.data, cert.len),
+			 CC_ERR_AUTH);
+	buf_free(&cert);
+	mem_wipe(priv, sizeof priv);
+}
+
+static void header_for(struct proto_envelope *env, const struct who *sender, uint32_t epoch,
+		       uint64_t seq);
+
+/* The ratchet: each sender's chain starts from the epoch base and its
+ * fingerprint; a step gives a message key and the next chain key, neither
+ * equal to the chain key, and is deterministic. */
+static void test_ratchet(void **state)
+{
+	(void)state;
+	uint8_t base[E2E_KEY_LEN], ck_a[E2E_KEY_LEN], ck_b[E2E_KEY_LEN], again[E2E_KEY_LEN];
+	uint8_t mk1[E2E_KEY_LEN], mk2[E2E_KEY_LEN], ck2[E2E_KEY_LEN], ck3[E2E_KEY_LEN];
+	uint8_t title[E2E_KEY_LEN];
+
+	epoch_key(2, base);
+	assert_int_equal(e2e_chain_start(base, alice.fp, ck_a), CC_OK);
+	assert_int_equal(e2e_chain_start(base, bob.fp, ck_b), CC_OK);
+	assert_int_equal(e2e_chain_start(base, alice.fp, again), CC_OK);
+	assert_memory_equal(ck_a, again, sizeof again);
+	assert_memory_not_equal(ck_a, ck_b, sizeof ck_a);
+	assert_memory_not_equal(ck_a, base, sizeof ck_a);
+	assert_int_equal(e2e_title_key(base, title), CC_OK);
+	assert_memory_not_equal(title, ck_a, sizeof title);
+	assert_memory_not_equal(title, base, sizeof title);
+
+	assert_int_equal(e2e_ratchet_step(ck_a, mk1, ck2), CC_OK);
+	assert_memory_not_equal(mk1, ck_a, sizeof mk1);
+	assert_memory_not_equal(ck2, ck_a, sizeof ck2);
+	assert_memory_not_equal(mk1, ck2, sizeof mk1);
+	assert_int_equal(e2e_ratchet_step(ck2, mk2, ck3), CC_OK);
+	assert_memory_not_equal(mk2, mk1, sizeof mk2);
+	/* In place, as the client steps its stored chain. */
+	memcpy(again, ck_a, sizeof again);
+	uint8_t mk_again[E2E_KEY_LEN];
+	assert_int_equal(e2e_ratchet_step(again, mk_again, again), CC_OK);
+	assert_memory_equal(mk_again, mk1, sizeof mk1);
+	assert_memory_equal(again, ck2, sizeof ck2);
+
+	/* A message sealed with the second key opens with it, not with the first. */
+	struct proto_envelope env;
+	struct buf wire;
+	uint8_t text[16];
+	size_t n = 0;
+	header_for(&env, &alice, 2, 2);
+	buf_init(&wire, PROTO_ENVELOPE_MAX);
+	assert_int_equal(e2e_message_seal(alice.seed, mk2, &env, (const uint8_t *)"two", 3, &wire),
+			 CC_OK);
+	assert_int_equal(proto_envelope_decode(wire.data, wire.len, &env), CC_OK);
+	assert_int_equal(e2e_message_open(alice.pub, mk2, &env, text, &n), CC_OK);
+	assert_int_equal(e2e_message_open(alice.pub, mk1, &env, text, &n), CC_ERR_AUTH);
+	buf_free(&wire);
 }
 
 static void test_key_commit(void **state)
@@ -290,7 +401,7 @@ static void test_key_commit(void **state)
  * that opened the epoch, for one room and epoch. Deterministic (every member
  * derives it alone), and different whenever any input differs: members shown
  * different chains get different keys. */
-static void test_epoch_key(void **state)
+static void test_epoch_base(void **state)
 {
 	(void)state;
 	static const uint8_t zero[E2E_KEY_LEN];
@@ -304,8 +415,8 @@ static void test_epoch_key(void **state)
 	memcpy(hash2, hash, sizeof hash2);
 	hash2[PROTO_HASH_LEN - 1] ^= 1;  /* one bit of the open hash */
 
-	assert_int_equal(e2e_epoch_key(secret, room_a, 4, hash, key), CC_OK);
-	assert_int_equal(e2e_epoch_key(secret, room_a, 4, hash, again), CC_OK);
+	assert_int_equal(e2e_epoch_base(secret, room_a, 4, hash, key), CC_OK);
+	assert_int_equal(e2e_epoch_base(secret, room_a, 4, hash, again), CC_OK);
 	assert_memory_equal(key, again, sizeof key);
 	assert_memory_not_equal(key, zero, sizeof key);
 	/* Not the secret itself, nor the commitment to it. */
@@ -316,10 +427,10 @@ static void test_epoch_key(void **state)
 
 	const uint8_t *keys[4];
 	uint8_t k_hash[E2E_KEY_LEN], k_room[E2E_KEY_LEN], k_epoch[E2E_KEY_LEN];
-	assert_int_equal(e2e_epoch_key(secret, room_a, 4, hash2, k_hash), CC_OK);
-	assert_int_equal(e2e_epoch_key(secret, room_b, 4, hash, k_room), CC_OK);
-	assert_int_equal(e2e_epoch_key(secret, room_a, 5, hash, k_epoch), CC_OK);
-	assert_int_equal(e2e_epoch_key(secret2, room_a, 4, hash, other), CC_OK);
+	assert_int_equal(e2e_epoch_base(secret, room_a, 4, hash2, k_hash), CC_OK);
+	assert_int_equal(e2e_epoch_base(secret, room_b, 4, hash, k_room), CC_OK);
+	assert_int_equal(e2e_epoch_base(secret, room_a, 5, hash, k_epoch), CC_OK);
+	assert_int_equal(e2e_epoch_base(secret2, room_a, 4, hash, other), CC_OK);
 	keys[0] = k_hash;
 	keys[1] = k_room;
 	keys[2] = k_epoch;
@@ -331,8 +442,8 @@ static void test_epoch_key(void **state)
 	}
 
 	/* docs/PROTOCOL.md's construction: HKDF(secret, salt = H_open, info =
-	 * L0("cryptocat/2 epoch key") || room_id || u32 epoch, 32). */
-	static const char label[] = "cryptocat/2 epoch key";
+	 * L0("cryptocat/3 epoch") || room_id || u32 epoch, 32). */
+	static const char label[] = "cryptocat/3 epoch";
 	struct buf info;
 	uint8_t want[E2E_KEY_LEN];
 	buf_init(&info, 0);
@@ -1778,9 +1889,9 @@ static void test_chain_fork_keys(void **state)
 	assert_memory_equal(e2e_chain_commit(&one, 1), e2e_chain_commit(&two, 1), PROTO_HASH_LEN);
 
 	epoch_secret(1, secret);
-	assert_int_equal(e2e_epoch_key(secret, room_a, 1, e2e_chain_epoch(&one, 1)->open_hash,
+	assert_int_equal(e2e_epoch_base(secret, room_a, 1, e2e_chain_epoch(&one, 1)->open_hash,
 				       key_one), CC_OK);
-	assert_int_equal(e2e_epoch_key(secret, room_a, 1, e2e_chain_epoch(&two, 1)->open_hash,
+	assert_int_equal(e2e_epoch_base(secret, room_a, 1, e2e_chain_epoch(&two, 1)->open_hash,
 				       key_two), CC_OK);
 	assert_memory_not_equal(key_one, key_two, E2E_KEY_LEN);
 
@@ -1858,8 +1969,10 @@ int main(void)
 		cmocka_unit_test(test_signing_cert),
 		cmocka_unit_test(test_signing_cert_versions),
 		cmocka_unit_test(test_key_wrap),
+		cmocka_unit_test(test_recv_cert),
+		cmocka_unit_test(test_ratchet),
 		cmocka_unit_test(test_key_commit),
-		cmocka_unit_test(test_epoch_key),
+		cmocka_unit_test(test_epoch_base),
 		cmocka_unit_test(test_title),
 		cmocka_unit_test(test_message_round_trip),
 		cmocka_unit_test(test_message_not_utf8),

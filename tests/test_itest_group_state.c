@@ -243,17 +243,25 @@ static void test_fork(void **state)
 	buf_init(&fc.key, PROTO_WRAPPED_MAX + 64);
 	insider_record_make(&carol_in, room, seq, PROTO_REC_REKEY, "carol", carol_in.fp, 3, commit,
 			    &fc.record);
-	size_t der_len;
-	uint8_t *der = rt_sql_blob(&der_len, "SELECT hex(pubkey) FROM users WHERE nick_lower = 'bob'");
-	struct crypto_rsa_key *bob_pub = NULL;
-	assert_int_equal(crypto_rsa_public_from_der(der, der_len, &bob_pub), CC_OK);
-	free(der);
+	/* To bob's receiving key, as any member can (the directory has it). */
+	size_t len;
+	uint8_t bob_recv[32], bob_fp[32];
+	uint8_t *blob = rt_sql_blob(&len, "SELECT hex(recv_pub) FROM users WHERE nick_lower = 'bob'");
+	assert_int_equal(len, 32);
+	memcpy(bob_recv, blob, 32);
+	free(blob);
+	blob = rt_sql_blob(&len, "SELECT hex(fingerprint) FROM users WHERE nick_lower = 'bob'");
+	assert_int_equal(len, 32);
+	memcpy(bob_fp, blob, 32);
+	free(blob);
+	uint32_t bob_version = (uint32_t)rt_sql_int("SELECT recv_version FROM users"
+						    " WHERE nick_lower = 'bob'");
 	struct buf wrapped;
 	buf_init(&wrapped, PROTO_WRAPPED_MAX);
-	assert_int_equal(e2e_key_wrap(bob_pub, room_id, 3, secret, &wrapped), CC_OK);
+	assert_int_equal(e2e_key_wrap(bob_recv, bob_version, bob_fp, room_id, 3, secret, &wrapped),
+			 CC_OK);
 	struct proto_wrapped_item w = {proto_bytes_str("bob"), 3, {wrapped.data, wrapped.len}};
 	assert_int_equal(proto_item_encode(PROTO_ITEM_WRAPPED, &w, &fc.key), CC_OK);
-	crypto_rsa_free(bob_pub);
 	buf_free(&wrapped);
 	fc.room = room;
 
@@ -359,7 +367,8 @@ static void test_trust_on_signed_pairs(void **state)
 	/* The server gives carol's name mallory's key. alice never met carol:
 	 * she pins what she is given, and makes a room with "carol". */
 	free(rt_sql("CREATE TEMP TABLE k AS SELECT nick_lower, pubkey, fingerprint, sign_version,"
-		    " sign_pub, sign_cert FROM users WHERE nick_lower IN ('carol', 'mallory');"
+		    " sign_pub, sign_cert, recv_version, recv_created_ms, recv_pub, recv_cert"
+		    " FROM users WHERE nick_lower IN ('carol', 'mallory');"
 		    "UPDATE users SET fingerprint = randomblob(32)"
 		    " WHERE nick_lower IN ('carol', 'mallory');"
 		    "UPDATE users SET"
@@ -368,7 +377,13 @@ static void test_trust_on_signed_pairs(void **state)
 		    " sign_version = (SELECT sign_version FROM k"
 		    "  WHERE k.nick_lower <> users.nick_lower),"
 		    " sign_pub = (SELECT sign_pub FROM k WHERE k.nick_lower <> users.nick_lower),"
-		    " sign_cert = (SELECT sign_cert FROM k WHERE k.nick_lower <> users.nick_lower)"
+		    " sign_cert = (SELECT sign_cert FROM k WHERE k.nick_lower <> users.nick_lower),"
+		    " recv_version = (SELECT recv_version FROM k"
+		    "  WHERE k.nick_lower <> users.nick_lower),"
+		    " recv_created_ms = (SELECT recv_created_ms FROM k"
+		    "  WHERE k.nick_lower <> users.nick_lower),"
+		    " recv_pub = (SELECT recv_pub FROM k WHERE k.nick_lower <> users.nick_lower),"
+		    " recv_cert = (SELECT recv_cert FROM k WHERE k.nick_lower <> users.nick_lower)"
 		    " WHERE nick_lower IN ('carol', 'mallory')"));
 	rt_create(alice, "bob,carol", "Who is carol", abc, room);
 	json_decref(rt_join(alice, room, 0));
@@ -388,10 +403,11 @@ static void test_trust_on_signed_pairs(void **state)
 	lc_see(bob, "joined", room, NULL);
 	struct insider mallory;
 	insider_load(&mallory, lc_home(&f, "mallory"), "carol");
-	uint8_t secret[32], key[32];
+	uint8_t key[32];
 	uint32_t epoch = (uint32_t)rt_sql_int("SELECT epoch FROM rooms WHERE room_id = X'%s'", room);
-	assert_int_equal(insider_epoch_secret(&mallory, room, epoch, secret), 0);
-	insider_epoch_key(room, epoch, secret, key);
+	/* mallory's client never joined: her key comes from the server's disk,
+	 * wrapped to her receiving key. */
+	assert_int_equal(insider_own_key(&mallory, room, epoch, 1, key), 0);
 	struct buf env;
 	buf_init(&env, PROTO_ENVELOPE_MAX);
 	insider_envelope(&mallory, room, epoch, key, insider_record_count(room) - 1, NULL, 1,
@@ -404,7 +420,6 @@ static void test_trust_on_signed_pairs(void **state)
 	lc_expect_msg(bob, room, "carol", "it is me, carol", 0);
 	buf_free(&env);
 	insider_free(&mallory);
-	mem_wipe(secret, sizeof secret);
 	mem_wipe(key, sizeof key);
 
 	struct itest_client *left[] = {alice, bob};
@@ -426,27 +441,6 @@ static enum hostile_verdict drop_rekey_owed(void *ctx, const char *nick, int ses
 	return HOSTILE_DROP;
 }
 
-/* 1 if any key the server ever wrapped to IN opens the stored envelope
- * (the attacker's view: a member's key, and the server's disk). */
-static int insider_opens(const struct insider *in, const char *room, const uint8_t *blob,
-			 size_t len)
-{
-	uint32_t epochs = (uint32_t)rt_sql_int("SELECT epoch FROM rooms WHERE room_id = X'%s'",
-					       room);
-	struct proto_envelope env;
-	assert_int_equal(proto_envelope_decode(blob, len, &env), CC_OK);
-	for (uint32_t e = 0; e <= epochs; e++) {
-		uint8_t secret[32], key[32], text[PROTO_TEXT_MAX];
-		size_t n;
-		if (insider_epoch_secret(in, room, e, secret) != 0)
-			continue;
-		insider_epoch_key(room, e, secret, key);
-		if (e2e_message_decrypt(key, &env, text, &n) == CC_OK)
-			return 1;
-	}
-	return 0;
-}
-
 static void test_rekey_not_suppressible(void **state)
 {
 	struct lc_fixture f;
@@ -460,6 +454,9 @@ static void test_rekey_not_suppressible(void **state)
 	struct itest_client *alice = c[0], *bob = c[1], *carol = c[2];
 	rt_create(alice, "bob,carol", "Suppressed", three, room);
 	join_all(c, 3, room);
+	/* carol's device as it is before anything is said (for a positive
+	 * control below). */
+	const char *carol_copy = lc_home_copy(&f, "carol", "carol-joined");
 	rt_say(alice, room, "before", 1);
 	lc_expect_msg(bob, room, "alice", "before", 1);
 	lc_expect_msg(carol, room, "alice", "before", 1);
@@ -493,21 +490,27 @@ static void test_rekey_not_suppressible(void **state)
 	lc_see(alice, "rekeyed", room, "by", "bob", NULL);
 	lc_expect_msg(alice, room, "bob", "after carol left", 1);
 
-	/* carol's identity key and the server's disk together open nothing of
-	 * it; they do open what was said before she left (a positive control). */
-	struct insider carol_in;
-	insider_load(&carol_in, lc_home(&f, "carol"), "carol");
+	/* carol's device (as it was after joining, or is now) and the server's
+	 * disk together open nothing of it; the earlier copy does open what was
+	 * said before she left (a positive control), her device now does not
+	 * (she read it: forward secrecy). */
+	struct insider carol_then, carol_now;
+	insider_load(&carol_then, carol_copy, "carol");
+	insider_load(&carol_now, lc_home(&f, "carol"), "carol");
 	size_t len;
 	long long r = lc_room_row(room);
 	uint8_t *blob = rt_sql_blob(&len, "SELECT hex(blob) FROM messages WHERE room = %lld AND"
 				    " msg_id = %lld", r, msg_id);
-	assert_int_equal(insider_opens(&carol_in, room, blob, len), 0);
+	assert_int_equal(insider_opens(&carol_then, room, blob, len), 0);
+	assert_int_equal(insider_opens(&carol_now, room, blob, len), 0);
 	free(blob);
 	blob = rt_sql_blob(&len, "SELECT hex(blob) FROM messages WHERE room = %lld AND msg_id = 1",
 			   r);
-	assert_int_equal(insider_opens(&carol_in, room, blob, len), 1);
+	assert_int_equal(insider_opens(&carol_then, room, blob, len), 1);
+	assert_int_equal(insider_opens(&carol_now, room, blob, len), 0);
 	free(blob);
-	insider_free(&carol_in);
+	insider_free(&carol_then);
+	insider_free(&carol_now);
 	hostile_set_filter(proxy, NULL, NULL);
 
 	lc_quit_all(c, 3);
@@ -530,9 +533,9 @@ static void test_removed_member_cannot_post(void **state)
 	join_all(c, 3, room);
 	struct insider carol_in;
 	insider_load(&carol_in, lc_home(&f, "carol"), "carol");
-	uint8_t secret[32], key[32];
-	assert_int_equal(insider_epoch_secret(&carol_in, room, 2, secret), 0);
-	insider_epoch_key(room, 2, secret, key);
+	uint8_t key[32];
+	/* Her own next message key of epoch 2, from her device. */
+	assert_int_equal(insider_own_key(&carol_in, room, 2, 1, key), 0);
 	uint32_t head = insider_record_count(room) - 1;
 	json_decref(rt_cmd(alice, "member_kicked", "/kick carol"));
 	lc_see(bob, "member_kicked", room, "nick", "carol", NULL);
@@ -558,7 +561,6 @@ static void test_removed_member_cannot_post(void **state)
 
 	buf_free(&env);
 	insider_free(&carol_in);
-	mem_wipe(secret, sizeof secret);
 	mem_wipe(key, sizeof key);
 	lc_quit_all(c, 2);
 	gs_stop(&f);

@@ -77,14 +77,12 @@ static void inject_msg(const char *nick, const char *room, uint64_t msg_id, cons
 	assert_int_equal(hostile_inject(proxy, nick, HOSTILE_TO_CLIENT, &m), 1);
 }
 
-/* The current epoch's key as insider IN makes it. */
-static uint32_t insider_current_key(const struct insider *in, const char *room, uint8_t key[32])
+/* Insider IN's key of its own message SEQ in the current epoch. */
+static uint32_t insider_current_key(const struct insider *in, const char *room, uint64_t seq,
+				    uint8_t key[32])
 {
-	uint8_t secret[32];
 	uint32_t epoch = (uint32_t)rt_sql_int("SELECT epoch FROM rooms WHERE room_id = X'%s'", room);
-	assert_int_equal(insider_epoch_secret(in, room, epoch, secret), 0);
-	insider_epoch_key(room, epoch, secret, key);
-	mem_wipe(secret, sizeof secret);
+	assert_int_equal(insider_own_key(in, room, epoch, seq, key), 0);
 	return epoch;
 }
 
@@ -156,7 +154,7 @@ static void test_safe_display(void **state)
 	struct insider m_in;
 	uint8_t key[32];
 	insider_load(&m_in, lc_home(&f, "mallory"), "mallory");
-	uint32_t epoch = insider_current_key(&m_in, room, key);
+	uint32_t epoch = insider_current_key(&m_in, room, 2, key);
 	static const char text[] = "first\n[00000000] <bob> second\r\nthird";
 	struct buf env;
 	buf_init(&env, PROTO_ENVELOPE_MAX);
@@ -204,22 +202,31 @@ static void test_unopenable_key_and_title(void **state)
 
 	/* The server wraps a key of its own to bob and seals a title of its
 	 * choice under it. The first version showed that title in /rooms. */
-	uint8_t room_id[PROTO_ROOM_ID_LEN], secret[32], key[32], open_hash[PROTO_HASH_LEN];
+	uint8_t room_id[PROTO_ROOM_ID_LEN], secret[32], base[32], key[32], bob_fp[32];
+	uint8_t open_hash[PROTO_HASH_LEN], bob_recv[32];
 	assert_int_equal(hex_decode(room, room_id, sizeof room_id), CC_OK);
 	assert_int_equal(e2e_epoch_secret_new(secret), CC_OK);
 	size_t len;
 	free(insider_record_get(room, insider_epoch_open_seq(room, epoch), &len, open_hash));
-	assert_int_equal(e2e_epoch_key(secret, room_id, epoch, open_hash, key), CC_OK);
-	uint8_t *der = rt_sql_blob(&len, "SELECT hex(pubkey) FROM users WHERE id = %lld", bob_id);
-	struct crypto_rsa_key *bob_pub = NULL;
-	assert_int_equal(crypto_rsa_public_from_der(der, len, &bob_pub), CC_OK);
-	free(der);
+	assert_int_equal(e2e_epoch_base(secret, room_id, epoch, open_hash, base), CC_OK);
+	assert_int_equal(e2e_title_key(base, key), CC_OK);
+	/* To bob's real receiving key (the server has its public half). */
+	uint8_t *blob = rt_sql_blob(&len, "SELECT hex(recv_pub) FROM users WHERE id = %lld", bob_id);
+	assert_int_equal(len, 32);
+	memcpy(bob_recv, blob, 32);
+	free(blob);
+	uint32_t bob_version = (uint32_t)rt_sql_int("SELECT recv_version FROM users WHERE id = %lld",
+						    bob_id);
+	blob = rt_sql_blob(&len, "SELECT hex(fingerprint) FROM users WHERE id = %lld", bob_id);
+	assert_int_equal(len, 32);
+	memcpy(bob_fp, blob, 32);
+	free(blob);
 	struct buf wrapped, title;
 	buf_init(&wrapped, PROTO_WRAPPED_MAX);
 	buf_init(&title, PROTO_TITLE_CT_MAX);
-	assert_int_equal(e2e_key_wrap(bob_pub, room_id, epoch, secret, &wrapped), CC_OK);
+	assert_int_equal(e2e_key_wrap(bob_recv, bob_version, bob_fp, room_id, epoch, secret,
+				      &wrapped), CC_OK);
 	assert_int_equal(e2e_title_seal(key, room_id, epoch, "EVIL TITLE", &title), CC_OK);
-	crypto_rsa_free(bob_pub);
 	char *w_hex = rt_hex(wrapped.data, wrapped.len), *t_hex = rt_hex(title.data, title.len);
 	char *real_title = rt_sql("SELECT hex(title_ct) FROM epochs WHERE room = %lld AND"
 				  " epoch = %u", r, (unsigned)epoch);
@@ -240,15 +247,9 @@ static void test_unopenable_key_and_title(void **state)
 	rt_ping(bob);
 
 	/* The real key with a title that does not open: the room opens, with no
-	 * title and a security notice (a member could do that much). */
-	free(rt_sql("UPDATE epochs SET title_ct = X'%s' WHERE room = %lld AND epoch = %u",
-		    real_title, r, (unsigned)epoch));
-	ev = rt_join(carol, room, 0);
-	assert_string_equal(itest_json_str(ev, "title"), "The real title");
-	json_decref(ev);
-	free(rt_sql("UPDATE epochs SET title_ct = X'%s' WHERE room = %lld AND epoch = %u", t_hex,
-		    r, (unsigned)epoch));
-	json_decref(rt_cmd(carol, "disconnected", "/disconnect %s", room));
+	 * title and a security notice (a member could do that much). carol
+	 * opens the secret (and the title with it) on this first join only: her
+	 * client keeps the epoch's chain keys, the server forgets her copy. */
 	assert_int_equal(itest_client_sendf(carol, "/join %s", room), 0);
 	ev = rt_expect_room_error(carol, "security", room, NULL);
 	assert_non_null(strstr(itest_json_str(ev, "message"), "title"));
@@ -257,6 +258,12 @@ static void test_unopenable_key_and_title(void **state)
 	json_decref(ev);
 	free(rt_sql("UPDATE epochs SET title_ct = X'%s' WHERE room = %lld AND epoch = %u",
 		    real_title, r, (unsigned)epoch));
+	/* A control: alice, who made the room, has the real title. */
+	rooms = rt_rooms(alice);
+	item = rt_rooms_find(rooms, room);
+	assert_non_null(item);
+	assert_string_equal(itest_json_str(item, "title"), "The real title");
+	json_decref(rooms);
 
 	free(w_hex);
 	free(t_hex);
@@ -264,6 +271,7 @@ static void test_unopenable_key_and_title(void **state)
 	buf_free(&wrapped);
 	buf_free(&title);
 	mem_wipe(secret, sizeof secret);
+	mem_wipe(base, sizeof base);
 	mem_wipe(key, sizeof key);
 	lc_quit_all(c, 3);
 	hs_stop(&f);
@@ -475,7 +483,7 @@ static void test_signing_key_versions(void **state)
 	rt_create(alice, "dave", "Versions", ad, room);
 	json_decref(rt_join(alice, room, 0));
 	uint8_t key[32];
-	uint32_t epoch = insider_current_key(&d_in, room, key);
+	uint32_t epoch = insider_current_key(&d_in, room, 1, key);
 	uint32_t head = insider_record_count(room) - 1;
 	struct buf env;
 	buf_init(&env, PROTO_ENVELOPE_MAX);
@@ -507,10 +515,12 @@ static void test_signing_key_versions(void **state)
 	 * one still shown. */
 	insider_free(&d_in);
 	insider_load(&d_in, lc_home(&f, "dave"), "dave");  /* version 1 again */
+	assert_int_equal(insider_own_key(&d_in, room, epoch, 2, key), 0);
 	insider_envelope(&d_in, room, epoch, key, head, NULL, 2, "v1 speaking", 11, &env);
 	inject_msg("alice", room, 2, &env);
 	json_decref(rt_expect_room_error(alice, "forged", room, "dave"));
 	memcpy(d_in.sign_seed, v2_seed, 32);
+	assert_int_equal(insider_own_key(&d_in, room, epoch, 3, key), 0);
 	insider_envelope(&d_in, room, epoch, key, head, NULL, 3, "v2 again", 8, &env);
 	inject_msg("alice", room, 3, &env);
 	ev = itest_client_expect(alice, "gap", ITEST_TIMEOUT_MS);  /* 2 was never accepted */

@@ -116,18 +116,23 @@ static int group_setup(void **state)
 	blob_items[1].data = pat(0, 0);
 	blob_items[2].data = pat(4, PROTO_RECORD_MAX);
 	user_items[0] = (struct proto_user_item){proto_bytes_str("alice"), pat(0, 294),
-						 0x01020304, {0}, pat(1, 64)};
+						 0x01020304, {0}, pat(1, 64),
+						 0x0a0b0c0d, 0x0102030405060708ull, {0},
+						 pat(3, 256)};
 	memcpy(user_items[0].sign_pub, pattern + 5, PROTO_SIGN_PUB_LEN);
-	/* No signing key yet: version 0, zeros and an empty certificate. */
+	memcpy(user_items[0].recv_pub, pattern + 9, PROTO_X25519_LEN);
+	/* No signing or receiving key yet: version 0, zeros and an empty
+	 * certificate. */
 	user_items[1] = (struct proto_user_item){proto_bytes_str("bob"),
-						 pat(2, PROTO_RSA_PUB_MAX), 0, {0}, pat(0, 0)};
+						 pat(2, PROTO_RSA_PUB_MAX), 0, {0}, pat(0, 0),
+						 0, 0, {0}, pat(0, 0)};
 	wrapped_items[0] = (struct proto_wrapped_item){proto_bytes_str("alice"), 0, pat(5, 256)};
 	wrapped_items[1] = (struct proto_wrapped_item){proto_bytes_str("carol"), UINT32_MAX,
 						       pat(6, PROTO_WRAPPED_MAX)};
-	room_items[0] = (struct proto_room_item){{0}, proto_bytes_str("alice"), 3, 2, 10};
+	room_items[0] = (struct proto_room_item){{0}, proto_bytes_str("alice"), 3, 2, 10, 4};
 	memcpy(room_items[0].room_id, pattern + 7, PROTO_ROOM_ID_LEN);
 	room_items[1] = (struct proto_room_item){{0}, proto_bytes_str("b"), UINT32_MAX,
-						 UINT32_MAX, 0};
+						 UINT32_MAX, 0, UINT32_MAX};
 	gone_items[0] = (struct proto_gone_item){{0}, proto_bytes_str("carol")};
 	memcpy(gone_items[0].fingerprint, pattern + 10, PROTO_FINGERPRINT_LEN);
 	gone_items[1].nick = proto_bytes_str("AZaz09_.-abcdefghijklmnopqrstuvw");
@@ -157,7 +162,7 @@ static int group_teardown(void **state)
 
 /* ---- sample messages: every type, fields at their minimum and maximum ---- */
 
-enum { SAMPLE_COUNT = 48 };
+enum { SAMPLE_COUNT = 50 };
 
 static void room_id_set(uint8_t id[PROTO_ROOM_ID_LEN], size_t off)
 {
@@ -458,6 +463,19 @@ static void sample_make(size_t i, struct proto_msg *m)
 		m->u.room_state.keys = empty_list;
 		m->u.room_state.gone = empty_list;
 		break;
+	case 48:
+		m->type = PROTO_RECEIVE_KEY;
+		m->u.receive_key.request_id = 21;
+		m->u.receive_key.version = UINT32_MAX;
+		m->u.receive_key.created_ms = UINT64_MAX;
+		memcpy(m->u.receive_key.recv_pub, pattern + 3, PROTO_X25519_LEN);
+		m->u.receive_key.recv_cert = pat(2, PROTO_SIGN_CERT_MAX);
+		break;
+	case 49:
+		m->type = PROTO_KEYS_ACK;
+		room_id_set(m->u.keys_ack.room_id, 43);
+		m->u.keys_ack.epoch = UINT32_MAX;
+		break;
 	default:
 		fail_msg("no sample %zu", i);
 	}
@@ -572,6 +590,18 @@ static void assert_msg_equal(const struct proto_msg *a, const struct proto_msg *
 	case PROTO_ROOM_READ:
 		ID_EQ(a->u.room_read.room_id, b->u.room_read.room_id);
 		assert_int_equal(a->u.room_read.msg_id, b->u.room_read.msg_id);
+		break;
+	case PROTO_RECEIVE_KEY:
+		assert_int_equal(a->u.receive_key.request_id, b->u.receive_key.request_id);
+		assert_int_equal(a->u.receive_key.version, b->u.receive_key.version);
+		assert_true(a->u.receive_key.created_ms == b->u.receive_key.created_ms);
+		assert_memory_equal(a->u.receive_key.recv_pub, b->u.receive_key.recv_pub,
+				    PROTO_X25519_LEN);
+		assert_view_equal(a->u.receive_key.recv_cert, b->u.receive_key.recv_cert);
+		break;
+	case PROTO_KEYS_ACK:
+		ID_EQ(a->u.keys_ack.room_id, b->u.keys_ack.room_id);
+		assert_int_equal(a->u.keys_ack.epoch, b->u.keys_ack.epoch);
 		break;
 	case PROTO_ROOM_STATE:
 		assert_int_equal(a->u.room_state.request_id, b->u.room_state.request_id);
@@ -708,7 +738,7 @@ static void test_msg_layout(void **state)
 	sample_make(0, &m);
 	encode_ok(&m, &out);
 	assert_int_equal(out.len, 1 + 2 + PROTO_X25519_LEN + PROTO_RANDOM_LEN);
-	assert_int_equal(PROTO_VERSION, 2);
+	assert_int_equal(PROTO_VERSION, 3);
 	assert_int_equal(load_be16(out.data + 1), PROTO_VERSION);
 	assert_memory_equal(out.data + 3, pattern, PROTO_X25519_LEN);
 	buf_free(&out);
@@ -748,26 +778,33 @@ static void test_msg_layout(void **state)
 	assert_memory_equal(out.data, room_record, sizeof room_record);
 	buf_free(&out);
 
-	/* The items of protocol 2. A user: nick, identity key, u32 signing key
-	 * version, signing key, certificate. */
+	/* The items of protocol 3. A user: nick, identity key, u32 signing key
+	 * version, signing key, certificate, u32 receiving key version, u64
+	 * its time, receiving key, certificate. */
 	struct proto_user_item user = {proto_bytes_str("u"), proto_bytes_str("K"), 0x01000002,
-				       {0}, proto_bytes_str("C")};
+				       {0}, proto_bytes_str("C"), 0x03000004,
+				       0x0500000000000006ull, {0}, proto_bytes_str("R")};
 	memset(user.sign_pub, 0x77, PROTO_SIGN_PUB_LEN);
+	memset(user.recv_pub, 0x88, PROTO_X25519_LEN);
 	buf_init(&raw, 0);
 	assert_int_equal(proto_item_encode(PROTO_ITEM_USER, &user, &raw), CC_OK);
-	assert_int_equal(raw.len, 3 + 3 + 4 + PROTO_SIGN_PUB_LEN + 3);
+	assert_int_equal(raw.len, 3 + 3 + 4 + PROTO_SIGN_PUB_LEN + 3 + 4 + 8 + PROTO_X25519_LEN + 3);
 	assert_memory_equal(raw.data, "\0\1u\0\1K\1\0\0\2", 10);
 	assert_int_equal(raw.data[10], 0x77);
-	assert_memory_equal(raw.data + 10 + PROTO_SIGN_PUB_LEN, "\0\1C", 3);
+	size_t at = 10 + PROTO_SIGN_PUB_LEN;
+	assert_memory_equal(raw.data + at, "\0\1C\3\0\0\4\5\0\0\0\0\0\0\6", 15);
+	assert_int_equal(raw.data[at + 15], 0x88);
+	assert_memory_equal(raw.data + at + 15 + PROTO_X25519_LEN, "\0\1R", 3);
 	buf_free(&raw);
-	/* A room: id, admin, epoch, members, unread (no title, no key). */
-	struct proto_room_item room = {{0}, proto_bytes_str("ad"), 5, 6, 7};
+	/* A room: id, admin, epoch, members, unread, pending keys (no title, no
+	 * key). */
+	struct proto_room_item room = {{0}, proto_bytes_str("ad"), 5, 6, 7, 8};
 	memset(room.room_id, 0xee, PROTO_ROOM_ID_LEN);
 	buf_init(&raw, 0);
 	assert_int_equal(proto_item_encode(PROTO_ITEM_ROOM, &room, &raw), CC_OK);
-	assert_int_equal(raw.len, PROTO_ROOM_ID_LEN + 4 + 12);
+	assert_int_equal(raw.len, PROTO_ROOM_ID_LEN + 4 + 16);
 	assert_memory_equal(raw.data + PROTO_ROOM_ID_LEN,
-			    "\0\2ad\0\0\0\5\0\0\0\6\0\0\0\7", 16);
+			    "\0\2ad\0\0\0\5\0\0\0\6\0\0\0\7\0\0\0\x08", 20);
 	buf_free(&raw);
 	/* A gone member: fingerprint, then nickname. */
 	struct proto_gone_item gone = {{0}, proto_bytes_str("zed")};
@@ -811,6 +848,7 @@ static void test_msg_type_names(void **state)
 		{PROTO_ROOM_KICK, "room_kick"}, {PROTO_ROOM_ADMIN, "room_admin"},
 		{PROTO_ROOM_REKEY, "room_rekey"}, {PROTO_ROOM_FETCH, "room_fetch"},
 		{PROTO_REKEY_OWED, "rekey_owed"}, {PROTO_ROOM_READ, "room_read"},
+		{PROTO_RECEIVE_KEY, "receive_key"}, {PROTO_KEYS_ACK, "keys_ack"},
 	};
 	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
 		assert_string_equal(proto_type_name(names[i].type), names[i].name);
@@ -826,7 +864,7 @@ static void test_msg_request_id(void **state)
 	static const uint8_t without[] = {
 		PROTO_CLIENT_HELLO, PROTO_SERVER_HELLO, PROTO_CLIENT_KEY, PROTO_CLIENT_AUTH,
 		PROTO_WELCOME, PROTO_PING, PROTO_PONG, PROTO_ROOM_MSG, PROTO_ROOM_RECORD,
-		PROTO_ROOM_READ,
+		PROTO_ROOM_READ, PROTO_KEYS_ACK,
 	};
 	for (size_t i = 0; i < SAMPLE_COUNT; i++) {
 		struct proto_msg m;
@@ -1047,6 +1085,10 @@ static void nick_msg_put(struct buf *out, int site, const uint8_t *nick, size_t 
 		assert_int_equal(buf_put_u32(out, 1), CC_OK);
 		assert_int_equal(buf_put_bytes(out, pattern, PROTO_SIGN_PUB_LEN), CC_OK);
 		assert_int_equal(buf_put_bytes16(out, pattern, 0), CC_OK);
+		assert_int_equal(buf_put_u32(out, 0), CC_OK);
+		assert_int_equal(buf_put_u64(out, 0), CC_OK);
+		assert_int_equal(buf_put_bytes(out, pattern, PROTO_X25519_LEN), CC_OK);
+		assert_int_equal(buf_put_bytes16(out, pattern, 0), CC_OK);
 		break;
 	case 4:
 		/* The keys list of a ROOM_CREATE, after an empty records list. */
@@ -1069,6 +1111,7 @@ static void nick_msg_put(struct buf *out, int site, const uint8_t *nick, size_t 
 		assert_int_equal(buf_put_u32(out, 1), CC_OK);
 		assert_int_equal(buf_put_u32(out, 2), CC_OK);
 		assert_int_equal(buf_put_u32(out, 3), CC_OK);
+		assert_int_equal(buf_put_u32(out, 4), CC_OK);
 		break;
 	case 6:
 		/* The gone list of a ROOM_STATE: fingerprint, then nickname. */
@@ -1271,6 +1314,10 @@ static void assert_item_equal(enum proto_item_kind kind, const void *a, const vo
 		assert_int_equal(x->sign_version, y->sign_version);
 		assert_memory_equal(x->sign_pub, y->sign_pub, PROTO_SIGN_PUB_LEN);
 		assert_view_equal(x->sign_cert, y->sign_cert);
+		assert_int_equal(x->recv_version, y->recv_version);
+		assert_int_equal(x->recv_created_ms, y->recv_created_ms);
+		assert_memory_equal(x->recv_pub, y->recv_pub, PROTO_X25519_LEN);
+		assert_view_equal(x->recv_cert, y->recv_cert);
 		break;
 	}
 	case PROTO_ITEM_WRAPPED: {
@@ -1287,6 +1334,7 @@ static void assert_item_equal(enum proto_item_kind kind, const void *a, const vo
 		assert_int_equal(x->epoch, y->epoch);
 		assert_int_equal(x->members, y->members);
 		assert_int_equal(x->unread, y->unread);
+		assert_int_equal(x->pending_keys, y->pending_keys);
 		break;
 	}
 	case PROTO_ITEM_GONE: {

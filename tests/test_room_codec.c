@@ -488,10 +488,10 @@ static void test_envelope_trailing(void **state)
 static void test_envelope_bad_version(void **state)
 {
 	(void)state;
-	static const uint8_t versions[] = {0, 1, PROTO_ENVELOPE_VERSION + 1, 0xff};
+	static const uint8_t versions[] = {0, 1, 2, PROTO_ENVELOPE_VERSION + 1, 0xff};
 	struct proto_envelope env;
 	struct buf enc;
-	assert_int_equal(PROTO_ENVELOPE_VERSION, 2);
+	assert_int_equal(PROTO_ENVELOPE_VERSION, 3);
 	sample_envelope(&env, 40);
 	encode_envelope(&env, &enc);
 	for (size_t i = 0; i < sizeof versions; i++) {

@@ -217,8 +217,8 @@ static int64_t test_append(struct fixture *f, int64_t room, int64_t sender, uint
 static void test_schema(void **state)
 {
 	struct fixture *f = *state;
-	assert_int_equal(store_schema_latest(), 5);
-	assert_int_equal(store_schema_version(f->st), 5);
+	assert_int_equal(store_schema_latest(), 6);
+	assert_int_equal(store_schema_version(f->st), 6);
 }
 
 /* A version-1 file as the users-only code left it: migration 1's SQL run by
@@ -307,7 +307,7 @@ static void test_upgrade_from_v1(void **state)
 
 	struct store *st;
 	assert_int_equal(store_open(path, &st), CC_OK);
-	assert_int_equal(store_schema_version(st), 5);
+	assert_int_equal(store_schema_version(st), 6);
 	struct store_user u;
 	assert_int_equal(store_user_get_by_nick(st, "old_timer", &u), CC_OK);
 	assert_string_equal(u.nick, "Old_Timer");
@@ -338,7 +338,7 @@ static void test_upgrade_from_v1(void **state)
 	store_close(st);
 
 	assert_int_equal(store_open(path, &st), CC_OK);
-	assert_int_equal(store_schema_version(st), 5);
+	assert_int_equal(store_schema_version(st), 6);
 	memset(pub, 0, sizeof pub);
 	assert_int_equal(store_user_get_signing_key(st, old, &version, pub, &cert, &cert_len),
 			 CC_OK);
@@ -1119,14 +1119,14 @@ static void test_keys_and_epochs(void **state)
 	assert_int_equal(store_epoch_get(f->st, room, 0, &t, &len), CC_ERR_NOT_FOUND);
 	assert_null(t);
 	assert_int_equal(len, 0);
-	assert_int_equal(store_epoch_put(f->st, room, 0, (const uint8_t *)"title-zero", 10), CC_OK);
-	assert_int_equal(store_epoch_put(f->st, room, 1, (const uint8_t *)"one", 3), CC_OK);
-	assert_int_equal(store_epoch_put(f->st, other, 0, (const uint8_t *)"other", 5), CC_OK);
+	assert_int_equal(store_epoch_put(f->st, room, 0, (const uint8_t *)"title-zero", 10, 1000), CC_OK);
+	assert_int_equal(store_epoch_put(f->st, room, 1, (const uint8_t *)"one", 3, 1000), CC_OK);
+	assert_int_equal(store_epoch_put(f->st, other, 0, (const uint8_t *)"other", 5, 1000), CC_OK);
 	assert_int_equal(store_epoch_get(f->st, room, 0, &t, &len), CC_OK);
 	assert_int_equal(len, 10);
 	assert_memory_equal(t, "title-zero", 10);
 	free(t);
-	assert_int_equal(store_epoch_put(f->st, room, 0, (const uint8_t *)"renamed", 7), CC_OK);
+	assert_int_equal(store_epoch_put(f->st, room, 0, (const uint8_t *)"renamed", 7, 1000), CC_OK);
 	assert_int_equal(store_epoch_get(f->st, room, 0, &t, &len), CC_OK);
 	assert_int_equal(len, 7);
 	assert_memory_equal(t, "renamed", 7);
@@ -1136,11 +1136,11 @@ static void test_keys_and_epochs(void **state)
 	free(t);
 	assert_int_equal(store_epoch_get(f->st, room, 2, &t, &len), CC_ERR_NOT_FOUND);
 	assert_int_equal(store_epoch_get(f->st, room + 9, 0, &t, &len), CC_ERR_NOT_FOUND);
-	assert_int_equal(store_epoch_put(f->st, room + 9, 0, (const uint8_t *)"x", 1),
+	assert_int_equal(store_epoch_put(f->st, room + 9, 0, (const uint8_t *)"x", 1, 1000),
 			 CC_ERR_NOT_FOUND);
-	assert_int_equal(store_epoch_put(f->st, room, 3, (const uint8_t *)"x", 0),
+	assert_int_equal(store_epoch_put(f->st, room, 3, (const uint8_t *)"x", 0, 1000),
 			 CC_ERR_MALFORMED);
-	assert_int_equal(store_epoch_put(f->st, room, 3, w, STORE_BLOB_MAX + 1), CC_ERR_TOO_LARGE);
+	assert_int_equal(store_epoch_put(f->st, room, 3, w, STORE_BLOB_MAX + 1, 1000), CC_ERR_TOO_LARGE);
 	assert_int_equal(store_epoch_get(f->st, room, 0, NULL, &len), CC_ERR_INTERNAL);
 	assert_int_equal(store_epoch_get(f->st, room, 0, &t, NULL), CC_ERR_INTERNAL);
 
@@ -1483,7 +1483,7 @@ static void test_room_delete_cascades(void **state)
 		assert_int_equal(store_member_add(f->st, r, bob, 1, 0), CC_OK);
 		assert_int_equal(store_record_append(f->st, r, 0, blob, 10, hash), CC_OK);
 		assert_int_equal(store_record_append(f->st, r, 1, blob, 10, hash), CC_OK);
-		assert_int_equal(store_epoch_put(f->st, r, 0, blob, 5), CC_OK);
+		assert_int_equal(store_epoch_put(f->st, r, 0, blob, 5, 1000), CC_OK);
 		assert_int_equal(store_key_put(f->st, r, 0, alice, blob, 20), CC_OK);
 		assert_int_equal(store_key_put(f->st, r, 0, bob, blob, 20), CC_OK);
 		for (int j = 0; j < 5; j++)
@@ -1855,7 +1855,7 @@ static void test_expire_last_member(void **state)
 	uint8_t hash[STORE_HASH_LEN] = {1};
 	assert_int_equal(store_member_add(f->st, room, alice, 1, 0), CC_OK);
 	assert_int_equal(store_record_append(f->st, room, 0, (const uint8_t *)"r", 1, hash), CC_OK);
-	assert_int_equal(store_epoch_put(f->st, room, 0, (const uint8_t *)"t", 1), CC_OK);
+	assert_int_equal(store_epoch_put(f->st, room, 0, (const uint8_t *)"t", 1, 1000), CC_OK);
 	assert_int_equal(store_key_put(f->st, room, 0, alice, (const uint8_t *)"k", 1), CC_OK);
 	test_append(f, room, alice, 1, 1);
 	/* A room whose only member goes goes too, even with an admin left. */
@@ -2060,7 +2060,7 @@ static void test_persist_all(void **state)
 	assert_int_equal(store_member_add(f->st, room, bob, 3, 1), CC_OK);
 	assert_int_equal(store_record_append(f->st, room, 0, (const uint8_t *)"r0", 2, hash),
 			 CC_OK);
-	assert_int_equal(store_epoch_put(f->st, room, 1, (const uint8_t *)"t1", 2), CC_OK);
+	assert_int_equal(store_epoch_put(f->st, room, 1, (const uint8_t *)"t1", 2, 1000), CC_OK);
 	assert_int_equal(store_key_put(f->st, room, 1, bob, (const uint8_t *)"k", 1), CC_OK);
 	assert_int_equal(store_room_set_epoch(f->st, room, 1), CC_OK);
 	assert_int_equal(store_room_set_rekey_owed(f->st, room, true), CC_OK);
@@ -2415,7 +2415,7 @@ static void test_upgrade_from_v4(void **state)
 
 	struct store *st;
 	assert_int_equal(store_open(path, &st), CC_OK);
-	assert_int_equal(store_schema_version(st), 5);
+	assert_int_equal(store_schema_version(st), 6);
 	/* The users, as they were. */
 	static const char *const nicks[3] = {"Alice", "bob", "carol"};
 	for (int i = 0; i < 3; i++) {
@@ -2503,7 +2503,7 @@ static void test_upgrade_from_v4(void **state)
 	store_close(st);
 
 	assert_int_equal(store_open(path, &st), CC_OK);
-	assert_int_equal(store_schema_version(st), 5);
+	assert_int_equal(store_schema_version(st), 6);
 	assert_int_equal(store_room_get(st, rid, &r), CC_OK);
 	assert_true(r.closed);
 	assert_int_equal(r.last_msg_id, 1);

@@ -6,9 +6,12 @@
  * value made for one purpose can pass for another. */
 static const char LABEL_SIGNING_SEED[] = "cryptocat/1 signing seed";
 static const char LABEL_SIGNING_CERT[] = "cryptocat/2 signing key";
-static const char LABEL_EPOCH_KEY[] = "cryptocat/2 epoch key";
+static const char LABEL_RECEIVE_CERT[] = "cryptocat/3 receive key";
+static const char LABEL_EPOCH_BASE[] = "cryptocat/3 epoch";
+static const char LABEL_EPOCH_SECRET[] = "cryptocat/3 epoch secret";
+static const char LABEL_TITLE_KEY[] = "cryptocat/3 title key";
+static const char LABEL_CHAIN[] = "cryptocat/3 chain";
 static const char LABEL_RECORD[] = "cryptocat/1 record";
-static const char LABEL_ROOM_KEY[] = "cryptocat/1 room key";
 static const char LABEL_KEY_COMMIT[] = "cryptocat/1 key commit";
 static const char LABEL_MESSAGE[] = "cryptocat/1 message";
 static const char LABEL_TITLE[] = "cryptocat/1 title";
@@ -93,25 +96,102 @@ cc_err e2e_signing_cert_verify(const struct crypto_rsa_key *identity_pub, uint32
 	return err ? CC_ERR_AUTH : CC_OK;
 }
 
+/* label || 0x00 || u32 version || u64 created_ms || receiving key. */
+static cc_err put_recv_cert_input(struct buf *b, uint32_t version, uint64_t created_ms,
+				  const uint8_t pub[CRYPTO_X25519_LEN])
+{
+	cc_err err = buf_put_bytes(b, LABEL_RECEIVE_CERT, sizeof LABEL_RECEIVE_CERT);
+	if (!err)
+		err = buf_put_u32(b, version);
+	if (!err)
+		err = buf_put_u64(b, created_ms);
+	return err ? err : buf_put_bytes(b, pub, CRYPTO_X25519_LEN);
+}
+
+cc_err e2e_recv_cert_make(const struct crypto_rsa_key *identity, uint32_t version,
+			  uint64_t created_ms, const uint8_t pub[CRYPTO_X25519_LEN],
+			  struct buf *cert)
+{
+	struct buf input;
+	cc_err err;
+
+	if (version == 0)
+		return CC_ERR_MALFORMED;
+	buf_init(&input, 256);
+	if (!(err = put_recv_cert_input(&input, version, created_ms, pub)))
+		err = crypto_rsa_pss_sign(identity, input.data, input.len, cert);
+	buf_free(&input);
+	return err;
+}
+
+cc_err e2e_recv_cert_verify(const struct crypto_rsa_key *identity_pub, uint32_t version,
+			    uint64_t created_ms, const uint8_t pub[CRYPTO_X25519_LEN],
+			    const uint8_t *cert, size_t cert_len)
+{
+	struct buf input;
+	cc_err err;
+
+	if (version == 0)
+		return CC_ERR_AUTH;
+	buf_init(&input, 256);
+	if (!(err = put_recv_cert_input(&input, version, created_ms, pub)))
+		err = crypto_rsa_pss_verify(identity_pub, input.data, input.len, cert, cert_len);
+	buf_free(&input);
+	return err ? CC_ERR_AUTH : CC_OK;
+}
+
 cc_err e2e_epoch_secret_new(uint8_t secret[E2E_KEY_LEN])
 {
 	return crypto_random_bytes(secret, E2E_KEY_LEN);
 }
 
-cc_err e2e_epoch_key(const uint8_t secret[E2E_KEY_LEN], const uint8_t room[PROTO_ROOM_ID_LEN],
-		     uint32_t epoch, const uint8_t open_hash[PROTO_HASH_LEN],
-		     uint8_t key[E2E_KEY_LEN])
+cc_err e2e_epoch_base(const uint8_t secret[E2E_KEY_LEN], const uint8_t room[PROTO_ROOM_ID_LEN],
+		      uint32_t epoch, const uint8_t open_hash[PROTO_HASH_LEN],
+		      uint8_t base[E2E_KEY_LEN])
 {
 	struct buf info;
 	cc_err err;
 
 	buf_init(&info, 256);
-	if (!(err = put_context(&info, LABEL_EPOCH_KEY, room, epoch)))
+	if (!(err = put_context(&info, LABEL_EPOCH_BASE, room, epoch)))
 		err = crypto_hkdf_sha256(secret, E2E_KEY_LEN, open_hash, PROTO_HASH_LEN, info.data,
-					 info.len, key, E2E_KEY_LEN);
+					 info.len, base, E2E_KEY_LEN);
 	buf_free(&info);
 	if (err)
-		mem_wipe(key, E2E_KEY_LEN);
+		mem_wipe(base, E2E_KEY_LEN);
+	return err;
+}
+
+cc_err e2e_title_key(const uint8_t base[E2E_KEY_LEN], uint8_t key[E2E_KEY_LEN])
+{
+	return crypto_hkdf_expand(base, E2E_KEY_LEN, (const uint8_t *)LABEL_TITLE_KEY,
+				  sizeof LABEL_TITLE_KEY, key, E2E_KEY_LEN);
+}
+
+cc_err e2e_chain_start(const uint8_t base[E2E_KEY_LEN],
+		       const uint8_t sender_fp[PROTO_FINGERPRINT_LEN], uint8_t ck[E2E_KEY_LEN])
+{
+	uint8_t info[sizeof LABEL_CHAIN + PROTO_FINGERPRINT_LEN];
+	memcpy(info, LABEL_CHAIN, sizeof LABEL_CHAIN);
+	memcpy(info + sizeof LABEL_CHAIN, sender_fp, PROTO_FINGERPRINT_LEN);
+	return crypto_hkdf_expand(base, E2E_KEY_LEN, info, sizeof info, ck, E2E_KEY_LEN);
+}
+
+cc_err e2e_ratchet_step(const uint8_t ck[E2E_KEY_LEN], uint8_t mk[E2E_KEY_LEN],
+			uint8_t next[E2E_KEY_LEN])
+{
+	static const uint8_t MESSAGE = 0x01, CHAIN = 0x02;
+	uint8_t mk_tmp[E2E_KEY_LEN], next_tmp[E2E_KEY_LEN];
+	/* Both from the old key before either is written: ck may equal next. */
+	cc_err err = crypto_hmac_sha256(ck, E2E_KEY_LEN, &MESSAGE, 1, mk_tmp);
+	if (!err)
+		err = crypto_hmac_sha256(ck, E2E_KEY_LEN, &CHAIN, 1, next_tmp);
+	if (!err) {
+		memcpy(mk, mk_tmp, E2E_KEY_LEN);
+		memcpy(next, next_tmp, E2E_KEY_LEN);
+	}
+	mem_wipe(mk_tmp, sizeof mk_tmp);
+	mem_wipe(next_tmp, sizeof next_tmp);
 	return err;
 }
 
@@ -129,36 +209,62 @@ void e2e_key_commit(const uint8_t room[PROTO_ROOM_ID_LEN], uint32_t epoch,
 	buf_free(&input);
 }
 
-cc_err e2e_key_wrap(const struct crypto_rsa_key *member, const uint8_t room[PROTO_ROOM_ID_LEN],
-		    uint32_t epoch, const uint8_t key[E2E_KEY_LEN], struct buf *out)
+/* label || 0x00 || room || u32 epoch || recipient fp || u32 version: the
+ * HPKE info of a wrapped epoch secret. */
+static cc_err put_wrap_info(struct buf *b, const uint8_t room[PROTO_ROOM_ID_LEN], uint32_t epoch,
+			    const uint8_t recipient_fp[PROTO_FINGERPRINT_LEN], uint32_t version)
 {
-	struct buf label;
+	cc_err err = put_context(b, LABEL_EPOCH_SECRET, room, epoch);
+	if (!err)
+		err = buf_put_bytes(b, recipient_fp, PROTO_FINGERPRINT_LEN);
+	return err ? err : buf_put_u32(b, version);
+}
+
+cc_err e2e_key_wrap(const uint8_t recv_pub[CRYPTO_X25519_LEN], uint32_t recv_version,
+		    const uint8_t recipient_fp[PROTO_FINGERPRINT_LEN],
+		    const uint8_t room[PROTO_ROOM_ID_LEN], uint32_t epoch,
+		    const uint8_t secret[E2E_KEY_LEN], struct buf *out)
+{
+	struct buf info;
+	size_t start = out->len;
 	cc_err err;
 
-	buf_init(&label, 256);
-	if (!(err = put_context(&label, LABEL_ROOM_KEY, room, epoch)))
-		err = crypto_rsa_oaep_encrypt(member, label.data, label.len, key, E2E_KEY_LEN, out);
-	buf_free(&label);
+	buf_init(&info, 256);
+	if (!(err = put_wrap_info(&info, room, epoch, recipient_fp, recv_version)) &&
+	    !(err = buf_put_u32(out, recv_version)))
+		err = crypto_hpke_seal(recv_pub, info.data, info.len, NULL, 0, secret, E2E_KEY_LEN,
+				       out);
+	buf_free(&info);
+	if (err)
+		out->len = start;
 	return err;
 }
 
-cc_err e2e_key_unwrap(const struct crypto_rsa_key *identity,
-		      const uint8_t room[PROTO_ROOM_ID_LEN], uint32_t epoch,
-		      const uint8_t *wrapped, size_t len, uint8_t key[E2E_KEY_LEN])
+cc_err e2e_wrapped_version(const uint8_t *wrapped, size_t len, uint32_t *version)
 {
-	struct buf label;
-	size_t got = 0;
-	cc_err err;
+	if (len != E2E_WRAPPED_LEN)
+		return CC_ERR_MALFORMED;
+	*version = load_be32(wrapped);
+	return CC_OK;
+}
 
-	buf_init(&label, 256);
-	if (!(err = put_context(&label, LABEL_ROOM_KEY, room, epoch)))
-		err = crypto_rsa_oaep_decrypt(identity, label.data, label.len, wrapped, len, key,
-					      E2E_KEY_LEN, &got);
-	buf_free(&label);
-	if (!err && got != E2E_KEY_LEN)
-		err = CC_ERR_AUTH;
+cc_err e2e_key_unwrap(const uint8_t recv_priv[CRYPTO_X25519_LEN],
+		      const uint8_t own_fp[PROTO_FINGERPRINT_LEN],
+		      const uint8_t room[PROTO_ROOM_ID_LEN], uint32_t epoch,
+		      const uint8_t *wrapped, size_t len, uint8_t secret[E2E_KEY_LEN])
+{
+	struct buf info;
+	uint32_t version;
+	cc_err err = e2e_wrapped_version(wrapped, len, &version);
 	if (err)
-		mem_wipe(key, E2E_KEY_LEN);
+		return CC_ERR_AUTH;
+	buf_init(&info, 256);
+	if (!(err = put_wrap_info(&info, room, epoch, own_fp, version)))
+		err = crypto_hpke_open(recv_priv, info.data, info.len, NULL, 0, wrapped + 4,
+				       len - 4, secret);
+	buf_free(&info);
+	if (err)
+		mem_wipe(secret, E2E_KEY_LEN);
 	return err ? CC_ERR_AUTH : CC_OK;
 }
 

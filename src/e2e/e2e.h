@@ -3,13 +3,20 @@
  * nor slip a member in, unseen. docs/PROTOCOL.md section 8 gives every label.
  *
  *   signing keys   each user's Ed25519 key, certified by its RSA identity key
+ *   receiving keys each user's X25519 key for room secrets, certified by its
+ *                  RSA identity key, versioned, rotated, its private part
+ *                  deleted once superseded
  *   records        membership changes, RSA-PSS signed by their actor, hash-chained
- *   epoch secrets  32 random bytes per epoch, RSA-OAEP wrapped to each member,
- *                  committed to in the signed records; the epoch key is the
- *                  secret bound to the record that opened the epoch
- *   messages       AES-256-GCM under the epoch key, with the sender's chain
- *                  head in the associated data, Ed25519 signed by the sender
- *   titles         AES-256-GCM under the epoch key */
+ *   epoch secrets  32 random bytes per epoch, HPKE-wrapped to each member's
+ *                  receiving key, committed to in the signed records
+ *   epoch base     the secret bound to the record that opened the epoch; a
+ *                  title key and one chain key per sender derive from it
+ *   message keys   a hash ratchet per sender: each message's key and the next
+ *                  chain key come from the chain key, which is then forgotten
+ *   messages       AES-256-GCM under their message key, with the sender's
+ *                  chain head in the associated data, Ed25519 signed by the
+ *                  sender
+ *   titles         AES-256-GCM under the epoch's title key */
 #ifndef CC_E2E_H
 #define CC_E2E_H
 
@@ -39,26 +46,57 @@ cc_err e2e_signing_cert_verify(const struct crypto_rsa_key *identity_pub, uint32
 			       const uint8_t pub[CRYPTO_ED25519_PUB_LEN],
 			       const uint8_t *cert, size_t cert_len);
 
+/* A receiving key's certificate: RSA-PSS by the identity key over the
+ * version, the time it was made and the X25519 key. Versions count a user's
+ * receiving keys from 1; receivers remember the highest they saw and refuse
+ * older ones. */
+cc_err e2e_recv_cert_make(const struct crypto_rsa_key *identity, uint32_t version,
+			  uint64_t created_ms, const uint8_t pub[CRYPTO_X25519_LEN],
+			  struct buf *cert);
+cc_err e2e_recv_cert_verify(const struct crypto_rsa_key *identity_pub, uint32_t version,
+			    uint64_t created_ms, const uint8_t pub[CRYPTO_X25519_LEN],
+			    const uint8_t *cert, size_t cert_len);
 /* An epoch's secret: 32 fresh random bytes, made by the member who opens
  * the epoch and wrapped to each member. */
 cc_err e2e_epoch_secret_new(uint8_t secret[E2E_KEY_LEN]);
 /* SHA-256 commitment to an epoch's secret, for the signed records. */
 void e2e_key_commit(const uint8_t room[PROTO_ROOM_ID_LEN], uint32_t epoch,
 		    const uint8_t secret[E2E_KEY_LEN], uint8_t out[PROTO_HASH_LEN]);
-/* RSA-OAEP-SHA256 of the secret to a member, labelled with room and epoch so
- * the server cannot move a wrapped secret to another room or epoch. */
-cc_err e2e_key_wrap(const struct crypto_rsa_key *member, const uint8_t room[PROTO_ROOM_ID_LEN],
-		    uint32_t epoch, const uint8_t secret[E2E_KEY_LEN], struct buf *out);
-cc_err e2e_key_unwrap(const struct crypto_rsa_key *identity,
+/* A wrapped secret: u32 receiving-key version || HPKE enc (32) || AES-256-GCM
+ * of the secret (48). */
+#define E2E_WRAPPED_LEN (4 + 32 + E2E_KEY_LEN + 16)
+/* HPKE (RFC 9180 base mode) of the secret to a member's receiving key, its
+ * info binding room, epoch, the member's identity fingerprint and the key's
+ * version, so the server cannot move a wrapped secret to another room,
+ * epoch or member. Appends E2E_WRAPPED_LEN bytes. */
+cc_err e2e_key_wrap(const uint8_t recv_pub[CRYPTO_X25519_LEN], uint32_t recv_version,
+		    const uint8_t recipient_fp[PROTO_FINGERPRINT_LEN],
+		    const uint8_t room[PROTO_ROOM_ID_LEN], uint32_t epoch,
+		    const uint8_t secret[E2E_KEY_LEN], struct buf *out);
+/* Which of our receiving keys a wrapped secret is for. */
+cc_err e2e_wrapped_version(const uint8_t *wrapped, size_t len, uint32_t *version);
+/* Opens it with that key's private part: CC_ERR_AUTH on any failure. */
+cc_err e2e_key_unwrap(const uint8_t recv_priv[CRYPTO_X25519_LEN],
+		      const uint8_t own_fp[PROTO_FINGERPRINT_LEN],
 		      const uint8_t room[PROTO_ROOM_ID_LEN], uint32_t epoch,
 		      const uint8_t *wrapped, size_t len, uint8_t secret[E2E_KEY_LEN]);
-/* The key messages and titles of an epoch are sealed with: the secret bound
- * to the chain hash of the record that opened the epoch, so members shown
- * different chains derive different keys and cannot read each other. */
-cc_err e2e_epoch_key(const uint8_t secret[E2E_KEY_LEN], const uint8_t room[PROTO_ROOM_ID_LEN],
-		     uint32_t epoch, const uint8_t open_hash[PROTO_HASH_LEN],
-		     uint8_t key[E2E_KEY_LEN]);
-
+/* An epoch's base: the secret bound to the chain hash of the record that
+ * opened the epoch, so members shown different chains derive different keys
+ * and cannot read each other. Everything of the epoch derives from it; a
+ * client keeps it no longer than it takes to derive them. */
+cc_err e2e_epoch_base(const uint8_t secret[E2E_KEY_LEN], const uint8_t room[PROTO_ROOM_ID_LEN],
+		      uint32_t epoch, const uint8_t open_hash[PROTO_HASH_LEN],
+		      uint8_t base[E2E_KEY_LEN]);
+/* The epoch's title key. */
+cc_err e2e_title_key(const uint8_t base[E2E_KEY_LEN], uint8_t key[E2E_KEY_LEN]);
+/* A sender's first chain key in the epoch (for its message number 1). */
+cc_err e2e_chain_start(const uint8_t base[E2E_KEY_LEN],
+		       const uint8_t sender_fp[PROTO_FINGERPRINT_LEN], uint8_t ck[E2E_KEY_LEN]);
+/* One ratchet step: the message key of chain key ck (its number n) and the
+ * chain key of number n + 1. HMAC-SHA256(ck, 0x01) and (ck, 0x02): neither
+ * leads back to ck. next may be ck itself. */
+cc_err e2e_ratchet_step(const uint8_t ck[E2E_KEY_LEN], uint8_t mk[E2E_KEY_LEN],
+			uint8_t next[E2E_KEY_LEN]);
 /* Titles: nonce || AES-256-GCM, bound to room and epoch. The title is UTF-8
  * of at most E2E_TITLE_MAX bytes; open writes a NUL-terminated string. */
 cc_err e2e_title_seal(const uint8_t key[E2E_KEY_LEN], const uint8_t room[PROTO_ROOM_ID_LEN],
@@ -76,7 +114,7 @@ cc_err e2e_record_verify_sig(const struct crypto_rsa_key *actor, const struct pr
 /* The chain hash of an encoded record: SHA-256 of all its bytes. */
 void e2e_record_hash(const uint8_t *record, size_t len, uint8_t out[PROTO_HASH_LEN]);
 
-/* Seals text into a complete envelope. env's header fields (room_id, epoch,
+/* Seals text into a complete envelope under its message key. env's header fields (room_id, epoch,
  * sender, seq, time_ms, head_seq, head_hash) must be set; nonce and signature
  * are made here. */
 cc_err e2e_message_seal(const uint8_t sign_seed[CRYPTO_ED25519_SEED_LEN],

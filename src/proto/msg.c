@@ -46,6 +46,10 @@ static const struct field user_item_fields[] = {
 	{FIELD_U32, offsetof(struct proto_user_item, sign_version), 0},
 	{FIELD_FIXED, offsetof(struct proto_user_item, sign_pub), PROTO_SIGN_PUB_LEN},
 	{FIELD_BYTES16, offsetof(struct proto_user_item, sign_cert), PROTO_SIGN_CERT_MAX},
+	{FIELD_U32, offsetof(struct proto_user_item, recv_version), 0},
+	{FIELD_U64, offsetof(struct proto_user_item, recv_created_ms), 0},
+	{FIELD_FIXED, offsetof(struct proto_user_item, recv_pub), PROTO_X25519_LEN},
+	{FIELD_BYTES16, offsetof(struct proto_user_item, recv_cert), PROTO_SIGN_CERT_MAX},
 };
 static const struct field wrapped_item_fields[] = {
 	{FIELD_NICK, offsetof(struct proto_wrapped_item, nick), PROTO_NICK_MAX},
@@ -58,6 +62,7 @@ static const struct field room_item_fields[] = {
 	{FIELD_U32, offsetof(struct proto_room_item, epoch), 0},
 	{FIELD_U32, offsetof(struct proto_room_item, members), 0},
 	{FIELD_U32, offsetof(struct proto_room_item, unread), 0},
+	{FIELD_U32, offsetof(struct proto_room_item, pending_keys), 0},
 };
 static const struct field gone_item_fields[] = {
 	{FIELD_FIXED, offsetof(struct proto_gone_item, fingerprint), PROTO_FINGERPRINT_LEN},
@@ -188,6 +193,17 @@ static const struct field room_record_fields[] = {
 	{FIELD_LIST, AT(room_record.users), PROTO_ITEM_USER},
 	{FIELD_LIST, AT(room_record.keys), PROTO_ITEM_WRAPPED},
 };
+static const struct field receive_key_fields[] = {
+	{FIELD_U32, AT(receive_key.request_id), 0},
+	{FIELD_U32, AT(receive_key.version), 0},
+	{FIELD_U64, AT(receive_key.created_ms), 0},
+	{FIELD_FIXED, AT(receive_key.recv_pub), PROTO_X25519_LEN},
+	{FIELD_BYTES16, AT(receive_key.recv_cert), PROTO_SIGN_CERT_MAX},
+};
+static const struct field keys_ack_fields[] = {
+	{FIELD_FIXED, AT(keys_ack.room_id), PROTO_ROOM_ID_LEN},
+	{FIELD_U32, AT(keys_ack.epoch), 0},
+};
 static const struct field room_read_fields[] = {
 	{FIELD_FIXED, AT(room_read.room_id), PROTO_ROOM_ID_LEN},
 	{FIELD_U64, AT(room_read.msg_id), 0},
@@ -237,6 +253,8 @@ static const struct msg_spec msg_specs[256] = {
 	[PROTO_ROOM_FETCH] = SPEC("room_fetch", room_ref_fields),
 	[PROTO_REKEY_OWED] = SPEC("rekey_owed", room_ref_fields),
 	[PROTO_ROOM_READ] = SPEC("room_read", room_read_fields),
+	[PROTO_RECEIVE_KEY] = SPEC("receive_key", receive_key_fields),
+	[PROTO_KEYS_ACK] = SPEC("keys_ack", keys_ack_fields),
 };
 
 const char *proto_type_name(uint8_t type)
@@ -495,6 +513,8 @@ uint32_t proto_msg_request_id(const struct proto_msg *m)
 		return m->u.error.request_id;
 	case PROTO_SIGNING_KEY:
 		return m->u.signing_key.request_id;
+	case PROTO_RECEIVE_KEY:
+		return m->u.receive_key.request_id;
 	case PROTO_OK:
 	case PROTO_ROOMS_LIST:
 		return m->u.request.request_id;

@@ -17,7 +17,7 @@
 
 #include "util/buf.h"
 
-#define PROTO_VERSION 2
+#define PROTO_VERSION 3
 #define PROTO_NICK_MAX 32
 #define PROTO_X25519_LEN 32
 #define PROTO_RANDOM_LEN 32
@@ -68,6 +68,8 @@ enum proto_type {
 	PROTO_ROOM_FETCH = 0x24,
 	PROTO_REKEY_OWED = 0x25,
 	PROTO_ROOM_READ = 0x26,
+	PROTO_RECEIVE_KEY = 0x27,
+	PROTO_KEYS_ACK = 0x28,
 	PROTO_ERROR = 0x7f,
 };
 
@@ -117,6 +119,10 @@ struct proto_user_item {
 	uint32_t sign_version;            /* the certificate's counter; 0: none yet */
 	uint8_t sign_pub[PROTO_SIGN_PUB_LEN];  /* all zeros: none yet */
 	struct proto_bytes sign_cert;     /* RSA-PSS over version and key; empty: none */
+	uint32_t recv_version;            /* the receiving key's counter; 0: none yet */
+	uint64_t recv_created_ms;         /* when its owner made it */
+	uint8_t recv_pub[PROTO_X25519_LEN];  /* X25519; all zeros: none yet */
+	struct proto_bytes recv_cert;     /* RSA-PSS over version, time and key */
 };
 
 /* A room key wrapped to a member for an epoch. */
@@ -134,6 +140,7 @@ struct proto_room_item {
 	uint32_t epoch;
 	uint32_t members;
 	uint32_t unread;
+	uint32_t pending_keys;            /* wrapped secrets waiting for the asker */
 };
 
 /* A member whose nickname expired, not yet signed out of the room's chain. */
@@ -196,6 +203,22 @@ struct proto_signing_key {
 	uint32_t version;                 /* counts the user's signing keys from 1 */
 	uint8_t sign_pub[PROTO_SIGN_PUB_LEN];
 	struct proto_bytes sign_cert;
+};
+
+/* The user's receiving key: room secrets are wrapped to it. */
+struct proto_receive_key {
+	uint32_t request_id;
+	uint32_t version;                 /* counts the user's receiving keys from 1 */
+	uint64_t created_ms;
+	uint8_t recv_pub[PROTO_X25519_LEN];
+	struct proto_bytes recv_cert;
+};
+
+/* The client holds the keys of a room up to an epoch: the server may forget
+ * the secrets it kept wrapped for it. */
+struct proto_keys_ack {
+	uint8_t room_id[PROTO_ROOM_ID_LEN];
+	uint32_t epoch;
 };
 
 struct proto_request {                /* OK, ROOMS_LIST: just the id */
@@ -316,6 +339,8 @@ struct proto_msg {
 		struct proto_room_leave room_leave;   /* ROOM_LEAVE, ROOM_ADMIN */
 		struct proto_room_rekey room_rekey;   /* ROOM_ADD, ROOM_KICK, ROOM_REKEY */
 		struct proto_room_read room_read;
+		struct proto_receive_key receive_key;
+		struct proto_keys_ack keys_ack;
 		/* ROOM_FETCH and REKEY_OWED use room_ref */
 	} u;
 };

@@ -11,7 +11,7 @@
 #include "util/buf.h"
 
 #define PROTO_RECORD_VERSION 2
-#define PROTO_ENVELOPE_VERSION 2
+#define PROTO_ENVELOPE_VERSION 3
 #define PROTO_HASH_LEN 32
 #define PROTO_NONCE_LEN 12
 #define PROTO_SIG_LEN 64
@@ -63,7 +63,8 @@ struct proto_envelope {
 	uint8_t room_id[PROTO_ROOM_ID_LEN];
 	uint32_t epoch;
 	struct proto_bytes sender;              /* nick */
-	uint64_t seq;                           /* per sender and epoch, from 1 */
+	uint64_t seq;                           /* per sender and epoch, from 1: the
+						   number of its message key */
 	uint64_t time_ms;                       /* the sender's clock */
 	uint32_t head_seq;                      /* the last record the sender applied */
 	uint8_t head_hash[PROTO_HASH_LEN];      /* and its chain hash */

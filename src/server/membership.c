@@ -342,7 +342,7 @@ cc_err handle_new_epoch(struct conn *c, const struct proto_room_rekey *req, uint
 		goto rollback;
 	uint32_t gone_count = 0;
 	if ((err = store_epoch_put(srv->store, room.id, chain.epoch, req->title_ct.p,
-				   req->title_ct.len)) ||
+				   req->title_ct.len, clock_now_ms())) ||
 	    (err = store_room_set_epoch(srv->store, room.id, chain.epoch)) ||
 	    (err = store_room_set_closed(srv->store, room.id, false)))
 		goto rollback;

@@ -77,6 +77,30 @@ static cc_err handle_signing_key(struct conn *c, const struct proto_signing_key 
 	return CC_OK;
 }
 
+static cc_err handle_receive_key(struct conn *c, const struct proto_receive_key *rk)
+{
+	/* Only a key its owner certified is handed out to others. */
+	if (e2e_recv_cert_verify(chan_peer_key(c->chan), rk->version, rk->created_ms,
+				 rk->recv_pub, rk->recv_cert.p, rk->recv_cert.len)) {
+		conn_send_error(c, rk->request_id, CC_ERR_AUTH, "the receiving key's certificate "
+								"does not verify");
+		return CC_OK;
+	}
+	/* Never back to an older key: room secrets must not go to one its owner
+	 * has deleted (or lost). */
+	cc_err err = store_user_set_receive_key(c->srv->store, c->user_id, rk->version,
+						rk->created_ms, rk->recv_pub, rk->recv_cert.p,
+						rk->recv_cert.len);
+	if (err == CC_ERR_OUTDATED)
+		conn_send_error(c, rk->request_id, err, "a newer receiving key of this identity "
+							 "key is already published");
+	else if (err)
+		conn_send_error(c, rk->request_id, err, NULL);
+	else
+		reply_ok(c, rk->request_id);
+	return CC_OK;
+}
+
 /* Appends the directory entry of the key with this fingerprint (a user's, or
  * a retired one) to a list being built. */
 cc_err user_item_put(struct server *srv, const uint8_t fp[PROTO_FINGERPRINT_LEN],
@@ -93,6 +117,10 @@ cc_err user_item_put(struct server *srv, const uint8_t fp[PROTO_FINGERPRINT_LEN]
 	item.sign_version = k.sign_version;
 	memcpy(item.sign_pub, k.sign_pub, sizeof item.sign_pub);
 	item.sign_cert = (struct proto_bytes){k.sign_cert, k.sign_cert_len};
+	item.recv_version = k.recv.version;
+	item.recv_created_ms = k.recv.created_ms;
+	memcpy(item.recv_pub, k.recv.pub, sizeof item.recv_pub);
+	item.recv_cert = (struct proto_bytes){k.recv.cert, k.recv.cert_len};
 	err = proto_item_encode(PROTO_ITEM_USER, &item, raw);
 	store_public_key_clear(&k);
 	return err;
@@ -214,7 +242,7 @@ static cc_err handle_room_create(struct conn *c, const struct proto_room_create 
 	/* One wrapped key for each member, and only for members. */
 	if ((err = store_epoch_keys(srv, room_row, &chain, &req->keys, &why)) ||
 	    (err = store_epoch_put(srv->store, room_row, chain.epoch, req->title_ct.p,
-				   req->title_ct.len)) ||
+				   req->title_ct.len, clock_now_ms())) ||
 	    (err = store_room_set_epoch(srv->store, room_row, chain.epoch)))
 		goto rollback;
 	if ((err = store_commit(srv->store)))
@@ -250,7 +278,7 @@ static int list_room(void *ctx, const struct store_member *m)
 	struct store_room room;
 	struct store_user admin;
 	struct proto_room_item item = {0};
-	uint32_t members = 0, unread = 0;
+	uint32_t members = 0, unread = 0, pending = 0;
 	cc_err err;
 
 	if (lc->count == PROTO_LIST_MAX)
@@ -263,11 +291,13 @@ static int list_room(void *ctx, const struct store_member *m)
 	if (!conn_is_active(lc->c, m->room))
 		store_message_count_after(srv->store, m->room, read_to, &unread);
 	store_member_count(srv->store, m->room, &members);
+	store_key_pending(srv->store, m->room, lc->c->user_id, &pending);
 	memcpy(item.room_id, room.room_id, PROTO_ROOM_ID_LEN);
 	item.admin = proto_bytes_str(admin.nick);
 	item.epoch = room.epoch;
 	item.members = members;
 	item.unread = unread;
+	item.pending_keys = pending;
 	if ((err = proto_item_encode(PROTO_ITEM_ROOM, &item, lc->raw)) == CC_OK)
 		lc->count++;
 	store_user_clear(&admin);
@@ -682,6 +712,29 @@ static cc_err handle_room_read(struct conn *c, const struct proto_room_read *req
 	return CC_OK;
 }
 
+/* The member holds the room's keys up to an epoch: its wrapped copies go,
+ * and the write-ahead log is truncated soon after so they do not linger. */
+static cc_err handle_keys_ack(struct conn *c, const struct proto_keys_ack *req)
+{
+	struct store_room room;
+	struct store_member member;
+	if (room_of_member(c, req->room_id, &room, &member) != CC_OK)
+		return CC_OK;  /* no answer: a room left meanwhile */
+	struct server *srv = c->srv;
+	if (!srv->txn_open) {
+		if (store_begin(srv->store) != CC_OK)
+			return CC_OK;
+		srv->txn_open = true;
+		event_active(srv->flush_ev, EV_WRITE, 0);
+	}
+	cc_err err = store_key_forget(srv->store, room.id, c->user_id, req->epoch);
+	if (err)
+		log_warn("conn %s: cannot forget keys: %s", c->peer, cc_err_str(err));
+	else
+		server_checkpoint_soon(srv);
+	return CC_OK;
+}
+
 /* ---- dispatch and lifecycle ------------------------------------------------ */
 
 cc_err server_handle_request(struct conn *c, const struct proto_msg *m)
@@ -715,6 +768,10 @@ cc_err server_handle_request(struct conn *c, const struct proto_msg *m)
 		return handle_room_fetch(c, &m->u.room_ref);
 	case PROTO_ROOM_READ:
 		return handle_room_read(c, &m->u.room_read);
+	case PROTO_RECEIVE_KEY:
+		return handle_receive_key(c, &m->u.receive_key);
+	case PROTO_KEYS_ACK:
+		return handle_keys_ack(c, &m->u.keys_ack);
 	default:
 		/* Handshake or server-to-client messages have no business here. */
 		return CC_ERR_STATE;
@@ -752,6 +809,15 @@ static void prune_step_cb(evutil_socket_t fd, short what, void *arg)
 	if (store_message_prune_some(srv->store, before, srv->cfg->history_max, PRUNE_STEP,
 				     &deleted) != CC_OK)
 		return;
+	/* The wrapped secrets of epochs that ended before the retention's horizon
+	 * go too: a stolen receiving key must not open them from a copy of this
+	 * database. */
+	uint64_t keys = 0;
+	if (store_key_prune_some(srv->store, before, PRUNE_STEP, &keys) == CC_OK && keys) {
+		log_info("retention: deleted %llu wrapped keys of ended epochs",
+			 (unsigned long long)keys);
+		server_checkpoint_soon(srv);
+	}
 	srv->pruned += deleted;
 	if (deleted == PRUNE_STEP) {
 		/* More to do: let clients in first, then go on. */
@@ -762,6 +828,24 @@ static void prune_step_cb(evutil_socket_t fd, short what, void *arg)
 	if (srv->pruned)
 		log_info("retention: deleted %llu old messages", (unsigned long long)srv->pruned);
 	srv->pruned = 0;
+}
+
+static void checkpoint_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *srv = arg;
+	(void)fd;
+	(void)what;
+	server_rooms_commit(srv);
+	if (store_checkpoint(srv->store) != CC_OK)
+		log_warn("store: cannot truncate the write-ahead log after deleting keys");
+}
+
+/* At most one checkpoint a second, whatever the number of deletions. */
+void server_checkpoint_soon(struct server *srv)
+{
+	struct timeval second = {1, 0};
+	if (srv->checkpoint_ev && !evtimer_pending(srv->checkpoint_ev, NULL))
+		evtimer_add(srv->checkpoint_ev, &second);
 }
 
 static void retention_cb(evutil_socket_t fd, short what, void *arg)
@@ -777,7 +861,8 @@ cc_err server_rooms_init(struct server *srv)
 {
 	cc_err err = live_init(srv);
 	srv->retention_ev = event_new(srv->base, -1, EV_PERSIST, retention_cb, srv);
-	if (err || !srv->retention_ev)
+	srv->checkpoint_ev = evtimer_new(srv->base, checkpoint_cb, srv);
+	if (err || !srv->retention_ev || !srv->checkpoint_ev)
 		return CC_ERR_NOMEM;
 	/* Retention and nickname expiry, every minute (cheap: indexed queries). */
 	struct timeval every = {60, 0};
@@ -796,4 +881,11 @@ void server_rooms_free(struct server *srv)
 	if (srv->retention_ev)
 		event_free(srv->retention_ev);
 	srv->retention_ev = NULL;
+	if (srv->checkpoint_ev) {
+		/* One last truncation: shutting down right after a deletion. */
+		if (evtimer_pending(srv->checkpoint_ev, NULL))
+			checkpoint_cb(-1, 0, srv);
+		event_free(srv->checkpoint_ev);
+	}
+	srv->checkpoint_ev = NULL;
 }

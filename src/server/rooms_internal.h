@@ -105,4 +105,7 @@ cc_err handle_room_leave(struct conn *c, const struct proto_room_leave *req);
  * epoch): records, the new epoch's title and one key per member. */
 cc_err handle_new_epoch(struct conn *c, const struct proto_room_rekey *req, uint8_t action);
 
+/* Truncates the store's write-ahead log within a second (secrets were deleted). */
+void server_checkpoint_soon(struct server *srv);
+
 #endif

@@ -44,6 +44,7 @@ struct server {
 	size_t nsends, sends_cap;
 	struct buf fanout;               /* one encoded ROOM_MSG frame, copied to each */
 	struct event *retention_ev;
+	struct event *checkpoint_ev;     /* after secrets were deleted: truncate the WAL */
 	uint64_t pruned;                 /* messages deleted by this retention pass */
 };
 

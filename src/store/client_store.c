@@ -3,11 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "store/sqlite_util.h"
+#include "store/client_store_internal.h"
 #include "util/buf.h"
 #include "util/log.h"
-
-#define CSTORE_NAME "client store"
 
 /* Schema steps, oldest first (see struct sqlite_util_schema). STRICT so a
  * column can only hold its declared type, WITHOUT ROWID where the primary
@@ -87,48 +85,82 @@ static const char *const cstore_migrations[] = {
 	 " fingerprint BLOB NOT NULL PRIMARY KEY CHECK(length(fingerprint) = 32),"
 	 " last_ms INTEGER NOT NULL CHECK(last_ms >= 0)"
 	 ") STRICT, WITHOUT ROWID;"),
+	/* 3: protocol 3, forward secrecy. Epoch secrets are no longer kept:
+	 * each sender's chain key is, only the current one (a sender's messages
+	 * arrive in order or not at all, so no key passed over is kept); this
+	 * client's own receiving keys (X25519,
+	 * the private part deleted once retired long enough) and the newest
+	 * receiving key seen per identity key. Rooms of protocol 2 cannot be
+	 * read any more: their state goes; pins, signing keys and activity
+	 * stay. */
+	("DROP TABLE epoch_secrets;"
+	 "DROP TABLE own_seq;"
+	 "DELETE FROM seen;"
+	 "DELETE FROM rooms;"
+	 "CREATE TABLE chains ("
+	 " room BLOB NOT NULL CHECK(length(room) = 16),"
+	 " epoch INTEGER NOT NULL CHECK(epoch BETWEEN 0 AND 4294967295),"
+	 " sender BLOB NOT NULL CHECK(length(sender) = 32),"
+	 " chain_key BLOB NOT NULL CHECK(length(chain_key) = 32),"
+	 " next_seq INTEGER NOT NULL CHECK(next_seq >= 1),"
+	 " PRIMARY KEY (room, epoch, sender)"
+	 ") STRICT, WITHOUT ROWID;"
+	 "CREATE TABLE recv_keys ("
+	 " version INTEGER NOT NULL PRIMARY KEY CHECK(version BETWEEN 1 AND 4294967295),"
+	 " priv BLOB NOT NULL CHECK(length(priv) = 32),"
+	 " pub BLOB NOT NULL CHECK(length(pub) = 32),"
+	 " created_ms INTEGER NOT NULL CHECK(created_ms >= 0),"
+	 " retired_ms INTEGER NOT NULL DEFAULT 0 CHECK(retired_ms >= 0)"
+	 ") STRICT;"
+	 "CREATE TABLE recv_seen ("
+	 " fingerprint BLOB NOT NULL PRIMARY KEY CHECK(length(fingerprint) = 32),"
+	 " version INTEGER NOT NULL CHECK(version BETWEEN 1 AND 4294967295),"
+	 " created_ms INTEGER NOT NULL CHECK(created_ms >= 0),"
+	 " pub BLOB NOT NULL CHECK(length(pub) = 32)"
+	 ") STRICT, WITHOUT ROWID;"),
 };
 
 static const struct sqlite_util_schema cstore_schema = {
 	.name = CSTORE_NAME,
 	.migrations = cstore_migrations,
 	.latest = (int)(sizeof cstore_migrations / sizeof cstore_migrations[0]),
-};
-
-enum cstore_stmt_id {
-	STMT_BEGIN,
-	STMT_COMMIT,
-	STMT_ROLLBACK,
-	STMT_KEY_PUT,
-	STMT_KEY_GET,
-	STMT_KEY_FORGET,
-	STMT_SEEN_GET,
-	STMT_SEEN_PUT,
-	STMT_SEEN_FORGET,
-	STMT_SEQ_GET,
-	STMT_SEQ_SET,
-	STMT_SEQ_FORGET,
-	STMT_ROOM_GET,
-	STMT_ROOM_PUT,
-	STMT_ROOM_LAST_ID,
-	STMT_ROOM_FORGET,
-	STMT_SIGN_GET,
-	STMT_SIGN_PUT,
-	STMT_ACTIVITY_GET,
-	STMT_ACTIVITY_PUT,
-	STMT_PIN_GET,
-	STMT_PIN_PUT,
-	STMT_COUNT_
+	/* Chain keys are overwritten at every message: no old one may linger
+	 * in a write-ahead log. */
+	.rollback_journal = true,
 };
 
 static const char *const cstore_stmt_sql[STMT_COUNT_] = {
 	[STMT_BEGIN] = "BEGIN IMMEDIATE",
 	[STMT_COMMIT] = "COMMIT",
 	[STMT_ROLLBACK] = "ROLLBACK",
-	[STMT_KEY_PUT] = ("INSERT INTO epoch_secrets(room, epoch, secret) VALUES(?1, ?2, ?3)"
-			  " ON CONFLICT(room, epoch) DO UPDATE SET secret = excluded.secret"),
-	[STMT_KEY_GET] = "SELECT secret FROM epoch_secrets WHERE room = ?1 AND epoch = ?2",
-	[STMT_KEY_FORGET] = "DELETE FROM epoch_secrets WHERE room = ?1",
+	/* A chain is made once, when its epoch's secret is opened; never reset
+	 * (a replayed secret must not rewind it). */
+	[STMT_CHAIN_INSERT] = ("INSERT INTO chains(room, epoch, sender, chain_key, next_seq)"
+			       " VALUES(?1, ?2, ?3, ?4, 1) ON CONFLICT DO NOTHING"),
+	[STMT_CHAIN_GET] = ("SELECT chain_key, next_seq FROM chains"
+			    " WHERE room = ?1 AND epoch = ?2 AND sender = ?3"),
+	/* Only forward: a chain never steps back. */
+	[STMT_CHAIN_SET] = ("UPDATE chains SET chain_key = ?4, next_seq = ?5"
+			    " WHERE room = ?1 AND epoch = ?2 AND sender = ?3 AND next_seq < ?5"),
+	[STMT_CHAIN_COUNT] = "SELECT count(*) FROM chains WHERE room = ?1 AND epoch = ?2",
+	[STMT_CHAIN_SENT] = ("SELECT coalesce(sum(next_seq - 1), 0) FROM chains"
+			     " WHERE room = ?1 AND epoch = ?2"),
+	[STMT_CHAIN_FORGET] = "DELETE FROM chains WHERE room = ?1 AND epoch <= ?2",
+	[STMT_RECV_PUT] = ("INSERT INTO recv_keys(version, priv, pub, created_ms)"
+			   " VALUES(?1, ?2, ?3, ?4)"),
+	[STMT_RECV_RETIRE] = ("UPDATE recv_keys SET retired_ms = ?2"
+			      " WHERE version < ?1 AND retired_ms = 0"),
+	[STMT_RECV_GET] = ("SELECT version, priv, pub, created_ms, retired_ms FROM recv_keys"
+			   " WHERE version = ?1"),
+	[STMT_RECV_CURRENT] = ("SELECT version, priv, pub, created_ms, retired_ms FROM recv_keys"
+			       " ORDER BY version DESC LIMIT 1"),
+	[STMT_RECV_DELETE] = ("DELETE FROM recv_keys WHERE retired_ms > 0 AND retired_ms < ?1"),
+	[STMT_RECV_SEEN_GET] = ("SELECT version, created_ms, pub FROM recv_seen"
+				" WHERE fingerprint = ?1"),
+	[STMT_RECV_SEEN_PUT] = ("INSERT INTO recv_seen(fingerprint, version, created_ms, pub)"
+				" VALUES(?1, ?2, ?3, ?4) ON CONFLICT(fingerprint) DO UPDATE SET"
+				" version = excluded.version, created_ms = excluded.created_ms,"
+				" pub = excluded.pub WHERE excluded.version > version"),
 	[STMT_SEEN_GET] = ("SELECT last_seq FROM seen WHERE room = ?1 AND sender = ?2"
 			   " AND epoch = ?3"),
 	/* The WHERE makes "only raises" one atomic statement: no read-then-write
@@ -137,10 +169,7 @@ static const char *const cstore_stmt_sql[STMT_COUNT_] = {
 			   " ON CONFLICT(room, sender, epoch) DO UPDATE SET"
 			   " last_seq = excluded.last_seq WHERE excluded.last_seq > last_seq"),
 	[STMT_SEEN_FORGET] = "DELETE FROM seen WHERE room = ?1",
-	[STMT_SEQ_GET] = "SELECT next_seq FROM own_seq WHERE room = ?1 AND epoch = ?2",
-	[STMT_SEQ_SET] = ("INSERT INTO own_seq(room, epoch, next_seq) VALUES(?1, ?2, ?3)"
-			  " ON CONFLICT(room, epoch) DO UPDATE SET next_seq = excluded.next_seq"),
-	[STMT_SEQ_FORGET] = "DELETE FROM own_seq WHERE room = ?1",
+	[STMT_CHAIN_FORGET_ROOM] = "DELETE FROM chains WHERE room = ?1",
 	[STMT_ROOM_GET] = ("SELECT head_count, head_hash, epoch, members, admin, title, last_msg_id"
 			   " FROM rooms WHERE room = ?1"),
 	[STMT_ROOM_PUT] = ("INSERT INTO rooms(room, head_count, head_hash, epoch, members, admin,"
@@ -173,19 +202,13 @@ static const char *const cstore_stmt_sql[STMT_COUNT_] = {
 			  " fingerprint = excluded.fingerprint, verified = excluded.verified"),
 };
 
-struct client_store {
-	sqlite3 *db;
-	sqlite3_stmt *stmt[STMT_COUNT_];
-	int version;
-};
-
 /* Shorthands that bind the log name and the statement table. */
-static cc_err cstore_run(struct client_store *cs, enum cstore_stmt_id id, const char *what)
+cc_err cstore_run(struct client_store *cs, enum cstore_stmt_id id, const char *what)
 {
 	return sqlite_util_stmt_run(CSTORE_NAME, cs->stmt[id], what);
 }
 
-static cc_err cstore_bind_room(struct client_store *cs, enum cstore_stmt_id id,
+cc_err cstore_bind_room(struct client_store *cs, enum cstore_stmt_id id,
 			       const uint8_t *room)
 {
 	sqlite3_stmt *s = cs->stmt[id];
@@ -195,14 +218,14 @@ static cc_err cstore_bind_room(struct client_store *cs, enum cstore_stmt_id id,
 				      "bind room");
 }
 
-static cc_err cstore_bind_int(struct client_store *cs, enum cstore_stmt_id id, int col,
+cc_err cstore_bind_int(struct client_store *cs, enum cstore_stmt_id id, int col,
 			      int64_t v, const char *what)
 {
 	sqlite3_stmt *s = cs->stmt[id];
 	return sqlite_util_bind_check(CSTORE_NAME, s, sqlite3_bind_int64(s, col, v), what);
 }
 
-static cc_err cstore_bind_blob(struct client_store *cs, enum cstore_stmt_id id, int col,
+cc_err cstore_bind_blob(struct client_store *cs, enum cstore_stmt_id id, int col,
 			       const void *p, int len, const char *what)
 {
 	sqlite3_stmt *s = cs->stmt[id];
@@ -210,13 +233,13 @@ static cc_err cstore_bind_blob(struct client_store *cs, enum cstore_stmt_id id, 
 				      sqlite3_bind_blob(s, col, p, len, SQLITE_STATIC), what);
 }
 
-static cc_err cstore_tx_begin(struct client_store *cs)
+cc_err cstore_tx_begin(struct client_store *cs)
 {
 	return cstore_run(cs, STMT_BEGIN, "begin transaction");
 }
 
 /* Commits on success, rolls back otherwise; returns the outcome. */
-static cc_err cstore_tx_end(struct client_store *cs, cc_err err)
+cc_err cstore_tx_end(struct client_store *cs, cc_err err)
 {
 	return sqlite_util_tx_end(CSTORE_NAME, cs->stmt[STMT_COMMIT], cs->stmt[STMT_ROLLBACK],
 				  err);
@@ -225,7 +248,7 @@ static cc_err cstore_tx_end(struct client_store *cs, cc_err err)
 /* Steps a bound query that returns at most one row and reads its first
  * column as an integer in [min, INT64_MAX]: CC_OK, CC_ERR_NOT_FOUND or an
  * error. Always resets the statement. */
-static cc_err cstore_fetch_int(struct client_store *cs, enum cstore_stmt_id id, int64_t min,
+cc_err cstore_fetch_int(struct client_store *cs, enum cstore_stmt_id id, int64_t min,
 			       int64_t *v, const char *what)
 {
 	sqlite3_stmt *s = cs->stmt[id];
@@ -254,12 +277,9 @@ cc_err cstore_open(const char *path, struct client_store **out)
 	struct client_store *cs = calloc(1, sizeof *cs);
 	if (!cs)
 		return CC_ERR_NOMEM;
+	/* sqlite_util_open sets secure_delete: what a delete or an overwrite of
+	 * a chain key frees in the file is zeroed, not left in free pages. */
 	cc_err err = sqlite_util_open(&cstore_schema, path, &cs->db, &cs->version);
-	/* Room keys are secrets: overwrite what a delete (forget, replace)
-	 * frees in the file instead of leaving it in free pages. */
-	if (!err)
-		err = sqlite_util_exec(CSTORE_NAME, cs->db, "PRAGMA secure_delete = ON",
-				       "set secure_delete");
 	if (!err)
 		err = sqlite_util_prepare_all(CSTORE_NAME, cs->db, cstore_stmt_sql, cs->stmt,
 					      STMT_COUNT_);
@@ -281,64 +301,12 @@ void cstore_close(struct client_store *cs)
 	free(cs);
 }
 
-/* The key goes straight from the caller's buffer to SQLite (bound STATIC,
- * cleared right after): no copy of it is made here. */
-cc_err cstore_key_put(struct client_store *cs, const uint8_t room[CSTORE_ROOM_ID_LEN],
-		      uint32_t epoch, const uint8_t key[CSTORE_KEY_LEN])
-{
-	if (!cs || !room || !key)
-		return CC_ERR_INTERNAL;
-	cc_err err = cstore_bind_room(cs, STMT_KEY_PUT, room);
-	if (!err)
-		err = cstore_bind_int(cs, STMT_KEY_PUT, 2, epoch, "bind epoch");
-	if (!err)
-		err = cstore_bind_blob(cs, STMT_KEY_PUT, 3, key, CSTORE_KEY_LEN, "bind key");
-	if (err) {
-		sqlite_util_stmt_done(cs->stmt[STMT_KEY_PUT]);
-		return err;
-	}
-	return cstore_run(cs, STMT_KEY_PUT, "store room key");
-}
-
-/* Copied from SQLite's row straight into key; key is zeroed on any failure. */
-cc_err cstore_key_get(struct client_store *cs, const uint8_t room[CSTORE_ROOM_ID_LEN],
-		      uint32_t epoch, uint8_t key[CSTORE_KEY_LEN])
-{
-	if (!key)
-		return CC_ERR_INTERNAL;
-	memset(key, 0, CSTORE_KEY_LEN);
-	if (!cs || !room)
-		return CC_ERR_INTERNAL;
-	sqlite3_stmt *s = cs->stmt[STMT_KEY_GET];
-	cc_err err = cstore_bind_room(cs, STMT_KEY_GET, room);
-	if (!err)
-		err = cstore_bind_int(cs, STMT_KEY_GET, 2, epoch, "bind epoch");
-	if (err) {
-		sqlite_util_stmt_done(s);
-		return err;
-	}
-	err = sqlite_util_step_row(CSTORE_NAME, s, "read room key");
-	if (!err) {
-		const void *p = sqlite3_column_blob(s, 0);
-		if (sqlite3_column_type(s, 0) != SQLITE_BLOB || !p ||
-		    sqlite3_column_bytes(s, 0) != CSTORE_KEY_LEN) {
-			log_error(CSTORE_NAME ": room_keys row of epoch %u is damaged",
-				  (unsigned)epoch);
-			err = CC_ERR_STORE;
-		} else {
-			memcpy(key, p, CSTORE_KEY_LEN);
-		}
-	}
-	sqlite_util_stmt_done(s);
-	return err;
-}
-
 cc_err cstore_room_forget(struct client_store *cs, const uint8_t room[CSTORE_ROOM_ID_LEN])
 {
 	if (!cs || !room)
 		return CC_ERR_INTERNAL;
-	static const enum cstore_stmt_id steps[] = {STMT_KEY_FORGET, STMT_SEEN_FORGET,
-						    STMT_SEQ_FORGET, STMT_ROOM_FORGET};
+	static const enum cstore_stmt_id steps[] = {STMT_CHAIN_FORGET_ROOM, STMT_SEEN_FORGET,
+						    STMT_ROOM_FORGET};
 	/* All or nothing: half a forget could leave secrets of a room we left. */
 	cc_err err = cstore_tx_begin(cs);
 	if (err)
@@ -356,7 +324,7 @@ cc_err cstore_room_forget(struct client_store *cs, const uint8_t room[CSTORE_ROO
 /* Binds ?1 room, then ?2.. as the blob fp (if not NULL) and the integers a, b
  * (each if >= 0): the shapes of every keyed statement here. On error the
  * statement is left clean. */
-static cc_err cstore_bind_key(struct client_store *cs, enum cstore_stmt_id id,
+cc_err cstore_bind_key(struct client_store *cs, enum cstore_stmt_id id,
 			      const uint8_t *room, const uint8_t *fp, int64_t a, int64_t b)
 {
 	int col = 1;
@@ -376,7 +344,7 @@ static cc_err cstore_bind_key(struct client_store *cs, enum cstore_stmt_id id,
 
 /* Copies column col (TEXT of at most max bytes, valid UTF-8 checked by the
  * caller's rules) into out. */
-static bool cstore_col_text(sqlite3_stmt *s, int col, char *out, size_t max)
+bool cstore_col_text(sqlite3_stmt *s, int col, char *out, size_t max)
 {
 	const unsigned char *t = sqlite3_column_text(s, col);
 	int n = sqlite3_column_bytes(s, col);
@@ -385,6 +353,16 @@ static bool cstore_col_text(sqlite3_stmt *s, int col, char *out, size_t max)
 		return false;
 	memcpy(out, t, (size_t)n);
 	out[n] = '\0';
+	return true;
+}
+
+bool cstore_col_fixed(sqlite3_stmt *s, int col, void *out, size_t n)
+{
+	const void *p = sqlite3_column_blob(s, col);
+	if (sqlite3_column_type(s, col) != SQLITE_BLOB || !p ||
+	    (size_t)sqlite3_column_bytes(s, col) != n)
+		return false;
+	memcpy(out, p, n);
 	return true;
 }
 
@@ -490,64 +468,6 @@ cc_err cstore_seen_get(struct client_store *cs, const uint8_t room[CSTORE_ROOM_I
 		return CC_OK;
 	if (!err)
 		*last_seq = (uint64_t)v;
-	return err;
-}
-
-cc_err cstore_seen_put_message(struct client_store *cs, const uint8_t room[CSTORE_ROOM_ID_LEN],
-			       const uint8_t sender_fp[CSTORE_FP_LEN], uint32_t epoch,
-			       uint64_t seq, uint64_t msg_id, uint64_t signed_ms)
-{
-	if (!cs || !room || !sender_fp)
-		return CC_ERR_INTERNAL;
-	/* No honest sender gets there (numbers count up from 1). */
-	if (seq > INT64_MAX || msg_id > INT64_MAX || signed_ms > INT64_MAX)
-		return CC_ERR_MALFORMED;
-	cc_err err = cstore_tx_begin(cs);
-	if (err)
-		return err;
-	err = cstore_bind_key(cs, STMT_SEEN_PUT, room, sender_fp, epoch, (int64_t)seq);
-	if (!err)
-		err = cstore_run(cs, STMT_SEEN_PUT, "store seen");
-	if (!err)
-		err = cstore_room_last_id_put(cs, room, msg_id);
-	if (!err)
-		err = cstore_activity_put(cs, sender_fp, signed_ms);
-	return cstore_tx_end(cs, err);
-}
-
-/* BEGIN IMMEDIATE takes the write lock before the read, so two connections
- * cannot both read the same number; COMMIT under synchronous=FULL has
- * reached the disk before the number is handed out. */
-cc_err cstore_seq_next(struct client_store *cs, const uint8_t room[CSTORE_ROOM_ID_LEN],
-		       uint32_t epoch, uint64_t *seq)
-{
-	if (!seq)
-		return CC_ERR_INTERNAL;
-	*seq = 0;
-	if (!cs || !room)
-		return CC_ERR_INTERNAL;
-	cc_err err = cstore_tx_begin(cs);
-	if (err)
-		return err;
-	int64_t next = 1;
-	err = cstore_bind_key(cs, STMT_SEQ_GET, room, NULL, epoch, -1);
-	if (!err)
-		err = cstore_fetch_int(cs, STMT_SEQ_GET, 1, &next, "read sequence");
-	if (err == CC_ERR_NOT_FOUND) {
-		next = 1;
-		err = CC_OK;
-	}
-	if (!err && next == INT64_MAX) {
-		log_error(CSTORE_NAME ": sequence numbers of an epoch are used up");
-		err = CC_ERR_LIMIT;
-	}
-	if (!err)
-		err = cstore_bind_key(cs, STMT_SEQ_SET, room, NULL, epoch, next + 1);
-	if (!err)
-		err = cstore_run(cs, STMT_SEQ_SET, "store sequence");
-	err = cstore_tx_end(cs, err);
-	if (!err)
-		*seq = (uint64_t)next;
 	return err;
 }
 

@@ -1,12 +1,16 @@
 /* The client's local store: what a client must remember between runs, in
- * HOME/client.db (SQLite, WAL, mode 0600, secure_delete). Epoch secrets are
- * secrets: the file has the same protection as the identity key beside it.
+ * HOME/client.db (SQLite, mode 0600, secure_delete, a rollback journal so
+ * that an overwritten key leaves no old copy behind). It holds secrets
+ * (receiving keys, chain keys) and the same
+ * protection as the identity key beside it; each is deleted as soon as it
+ * is no longer needed (client_store_keys.c).
  *
  * Room ids are the 16-byte random ids the server knows rooms by; users are
  * identified by the SHA-256 fingerprint of their RSA identity key. */
 #ifndef CC_CLIENT_STORE_H
 #define CC_CLIENT_STORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -26,11 +30,6 @@ struct client_store;
 cc_err cstore_open(const char *path, struct client_store **out);
 void cstore_close(struct client_store *cs);
 
-/* Epoch secrets, one per (room, epoch). put replaces; get: CC_ERR_NOT_FOUND. */
-cc_err cstore_key_put(struct client_store *cs, const uint8_t room[CSTORE_ROOM_ID_LEN],
-		      uint32_t epoch, const uint8_t key[CSTORE_KEY_LEN]);
-cc_err cstore_key_get(struct client_store *cs, const uint8_t room[CSTORE_ROOM_ID_LEN],
-		      uint32_t epoch, uint8_t key[CSTORE_KEY_LEN]);
 /* Forgets a room's secrets, counters and title (after leaving it or being
  * expelled) but keeps its chain head, so that a server replaying the old
  * history to us later is still caught. */
@@ -62,19 +61,6 @@ cc_err cstore_room_last_id_put(struct client_store *cs, const uint8_t room[CSTOR
 cc_err cstore_seen_get(struct client_store *cs, const uint8_t room[CSTORE_ROOM_ID_LEN],
 		       const uint8_t sender_fp[CSTORE_FP_LEN], uint32_t epoch,
 		       uint64_t *last_seq);
-/* A message handled: raises the sender's seen number for the epoch, the
- * room's last handled server message id and the sender's last activity
- * (signed_ms), in one transaction: one disk sync per message. */
-cc_err cstore_seen_put_message(struct client_store *cs, const uint8_t room[CSTORE_ROOM_ID_LEN],
-			       const uint8_t sender_fp[CSTORE_FP_LEN], uint32_t epoch,
-			       uint64_t seq, uint64_t msg_id, uint64_t signed_ms);
-
-/* This client's own next sequence number for an epoch of a room: returns it
- * and stores it + 1, durably, before the message using it is sent (so a
- * crash can never reuse a number). Starts at 1. */
-cc_err cstore_seq_next(struct client_store *cs, const uint8_t room[CSTORE_ROOM_ID_LEN],
-		       uint32_t epoch, uint64_t *seq);
-
 /* The newest signing key seen for a user's identity key: its certificate's
  * version and the key. get: CC_ERR_NOT_FOUND if none yet. put only ever
  * raises the version (a lower one is ignored). */
@@ -108,5 +94,80 @@ cc_err cstore_pin_get(struct client_store *cs, const char *nick, struct cstore_p
 /* Sets the pin for nick (replacing any) with the verified flag. */
 cc_err cstore_pin_put(struct client_store *cs, const char *nick,
 		      const uint8_t fp[CSTORE_FP_LEN], int verified, uint64_t now_ms);
+
+/* ---- Receiving keys (client_store_keys.c) ---------------------------------- */
+
+/* One of this client's receiving keys. retired_ms: 0 while current, else
+ * when a newer one replaced it; its private part is deleted a grace period
+ * later. */
+struct cstore_recv_key {
+	uint32_t version;
+	uint8_t priv[CSTORE_KEY_LEN];
+	uint8_t pub[CSTORE_KEY_LEN];
+	uint64_t created_ms;
+	uint64_t retired_ms;
+};
+/* Stores a new key (a version above every stored one) and retires the
+ * older ones at its creation time, in one transaction. */
+cc_err cstore_recv_add(struct client_store *cs, const struct cstore_recv_key *k);
+/* CC_ERR_NOT_FOUND if it is not here (never made, or deleted). */
+cc_err cstore_recv_get(struct client_store *cs, uint32_t version, struct cstore_recv_key *out);
+/* The newest; CC_ERR_NOT_FOUND if none yet. */
+cc_err cstore_recv_current(struct client_store *cs, struct cstore_recv_key *out);
+/* Deletes the keys retired before before_ms; *deleted (may be NULL) counts. */
+cc_err cstore_recv_delete_retired(struct client_store *cs, uint64_t before_ms,
+				  uint32_t *deleted);
+
+/* The newest receiving key seen for a user's identity key (its version, when
+ * it was made, the key): get CC_ERR_NOT_FOUND if none; put only raises. */
+cc_err cstore_recv_seen_get(struct client_store *cs, const uint8_t fp[CSTORE_FP_LEN],
+			    uint32_t *version, uint64_t *created_ms, uint8_t pub[CSTORE_KEY_LEN]);
+cc_err cstore_recv_seen_put(struct client_store *cs, const uint8_t fp[CSTORE_FP_LEN],
+			    uint32_t version, uint64_t created_ms,
+			    const uint8_t pub[CSTORE_KEY_LEN]);
+
+/* ---- Chain keys and message keys (client_store_keys.c) ------------------------ */
+
+/* An epoch's chains, one per sender (its first chain key, number 1), made
+ * once when its secret is opened, in one transaction; a chain already here
+ * is left as it is (never rewound). */
+cc_err cstore_epoch_add(struct client_store *cs, const uint8_t room[CSTORE_ROOM_ID_LEN],
+			uint32_t epoch, const uint8_t (*senders)[CSTORE_FP_LEN],
+			const uint8_t (*chain_keys)[CSTORE_KEY_LEN], size_t n);
+/* CC_OK if the epoch's chains are here, else CC_ERR_NOT_FOUND. */
+cc_err cstore_epoch_has(struct client_store *cs, const uint8_t room[CSTORE_ROOM_ID_LEN],
+			uint32_t epoch);
+/* How many messages the epoch's chains have counted (sent or received). */
+cc_err cstore_epoch_messages(struct client_store *cs, const uint8_t room[CSTORE_ROOM_ID_LEN],
+			     uint32_t epoch, uint64_t *count);
+/* A sender's current chain key and its number: CC_ERR_NOT_FOUND if none. */
+cc_err cstore_chain_get(struct client_store *cs, const uint8_t room[CSTORE_ROOM_ID_LEN],
+			uint32_t epoch, const uint8_t sender[CSTORE_FP_LEN],
+			uint8_t chain_key[CSTORE_KEY_LEN], uint64_t *next_seq);
+/* What handling one message does to the sender's chain: it moves forward
+ * to chain_key of number next_seq (the keys it passed over are not kept:
+ * a sender's messages arrive in order or not at all). */
+struct cstore_ratchet {
+	uint8_t chain_key[CSTORE_KEY_LEN];
+	uint64_t next_seq;
+};
+/* A message handled, in one transaction (one disk sync): the chain's step
+ * (ratchet; NULL for our own messages), the sender's seen number for the epoch, the room's last handled
+ * server message id and the sender's last activity (signed_ms). */
+cc_err cstore_message_handled(struct client_store *cs, const uint8_t room[CSTORE_ROOM_ID_LEN],
+			      const uint8_t sender_fp[CSTORE_FP_LEN], uint32_t epoch,
+			      uint64_t seq, uint64_t msg_id, uint64_t signed_ms,
+			      const struct cstore_ratchet *ratchet);
+/* Moves a chain forward to chain_key of number next_seq, durably (our own
+ * chain: before the message of the number before is sent, so a crash can
+ * never reuse a key). Only forward: CC_ERR_STALE_EPOCH if the chain is
+ * already there or past it, CC_ERR_NOT_FOUND if there is no such chain. */
+cc_err cstore_chain_advance(struct client_store *cs, const uint8_t room[CSTORE_ROOM_ID_LEN],
+			    uint32_t epoch, const uint8_t sender[CSTORE_FP_LEN],
+			    const uint8_t chain_key[CSTORE_KEY_LEN], uint64_t next_seq);
+/* Deletes the chain keys of the room's epochs up to max_epoch (no message
+ * of them can come any more). */
+cc_err cstore_epoch_forget(struct client_store *cs, const uint8_t room[CSTORE_ROOM_ID_LEN],
+			   uint32_t max_epoch);
 
 #endif

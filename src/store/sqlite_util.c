@@ -243,8 +243,11 @@ cc_err sqlite_util_open(const struct sqlite_util_schema *schema, const char *pat
 	}
 	/* FULL: in WAL mode NORMAL may lose the last commits on power loss, and
 	 * what a caller was told is stored must survive. */
+	/* secure_delete: deleted rows (room secrets, chain keys) are overwritten
+	 * with zeros in the file, not just unlinked from the b-tree. */
 	err = sqlite_util_exec(name, db, "PRAGMA foreign_keys = ON; PRAGMA trusted_schema = OFF;"
-			       " PRAGMA synchronous = FULL;", "set pragmas");
+			       " PRAGMA synchronous = FULL; PRAGMA secure_delete = ON;",
+			       "set pragmas");
 	if (err)
 		goto fail;
 
@@ -257,12 +260,15 @@ cc_err sqlite_util_open(const struct sqlite_util_schema *schema, const char *pat
 		goto fail;
 
 	char mode[16];
-	err = sqlite_util_pragma_query(name, db, "PRAGMA journal_mode = WAL", NULL, mode,
-				       sizeof mode);
+	const char *want = schema->rollback_journal ? "truncate" : "wal";
+	err = sqlite_util_pragma_query(name, db,
+				       schema->rollback_journal ? "PRAGMA journal_mode = TRUNCATE"
+								: "PRAGMA journal_mode = WAL",
+				       NULL, mode, sizeof mode);
 	if (err)
 		goto fail;
-	if (strcmp(mode, "wal") != 0 && !in_memory)
-		log_warn("%s: %s: journal mode is %s, not wal", name, path, mode);
+	if (strcmp(mode, want) != 0 && !in_memory)
+		log_warn("%s: %s: journal mode is %s, not %s", name, path, mode, want);
 
 	err = sqlite_util_migrate(schema, db, path, version);
 	if (err)
@@ -273,6 +279,17 @@ cc_err sqlite_util_open(const struct sqlite_util_schema *schema, const char *pat
 fail:
 	sqlite_util_close(name, db);
 	return err;
+}
+
+cc_err sqlite_util_checkpoint(const char *name, sqlite3 *db)
+{
+	int rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+	/* BUSY: a reader still holds an old snapshot; the next checkpoint does it. */
+	if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
+		sqlite_util_log(name, db, "checkpoint");
+		return CC_ERR_STORE;
+	}
+	return CC_OK;
 }
 
 void sqlite_util_close(const char *name, sqlite3 *db)

@@ -23,6 +23,10 @@ struct sqlite_util_schema {
 	 * append; a step that has shipped never changes. */
 	const char *const *migrations;
 	int latest;                    /* how many steps: the newest version */
+	/* A rollback journal (TRUNCATE) instead of WAL: for a file whose secrets
+	 * are overwritten often (the client's chain keys), so that no old copy
+	 * of a page lingers in a write-ahead log after the commit. */
+	bool rollback_journal;
 };
 
 /* Opens or creates path (":memory:" for a private in-memory database), sets
@@ -32,6 +36,9 @@ struct sqlite_util_schema {
  * CC_ERR_USAGE. On failure *db is NULL and nothing is left open. */
 cc_err sqlite_util_open(const struct sqlite_util_schema *schema, const char *path,
 			sqlite3 **db, int *version);
+/* Copies the write-ahead log into the database and truncates it to zero
+ * bytes (after deletions: no deleted page lingers in the log). */
+cc_err sqlite_util_checkpoint(const char *name, sqlite3 *db);
 /* Closes db (NULL is fine); finalize its statements first. */
 void sqlite_util_close(const char *name, sqlite3 *db);
 

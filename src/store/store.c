@@ -148,6 +148,25 @@ static const char *const store_migrations[] = {
 	 " CHECK(position >= 0);"
 	 "ALTER TABLE messages ADD COLUMN seq INTEGER NOT NULL DEFAULT 0 CHECK(seq >= 0);"
 	 "CREATE UNIQUE INDEX messages_by_sender_seq ON messages(room, sender, epoch, seq);"),
+	/* 6: protocol 3. Epoch secrets are wrapped to receiving keys (X25519,
+	 * certified by the identity key, versioned) and messages use a ratchet:
+	 * nothing of protocol 2's rooms opens any more, so they go. An epoch
+	 * remembers when it opened: the wrapped secrets of epochs that ended
+	 * longer ago than the retention are deleted. */
+	("DELETE FROM rooms;"
+	 "DELETE FROM keys_retired;"
+	 "ALTER TABLE users ADD COLUMN recv_version INTEGER NOT NULL DEFAULT 0"
+	 " CHECK(recv_version BETWEEN 0 AND 4294967295);"
+	 "ALTER TABLE users ADD COLUMN recv_created_ms INTEGER NOT NULL DEFAULT 0"
+	 " CHECK(recv_created_ms >= 0);"
+	 "ALTER TABLE users ADD COLUMN recv_pub BLOB"
+	 " CHECK(recv_pub IS NULL OR length(recv_pub) = 32);"
+	 "ALTER TABLE users ADD COLUMN recv_cert BLOB"
+	 " CHECK((recv_cert IS NULL) = (recv_pub IS NULL)"
+	 " AND (recv_cert IS NULL OR length(recv_cert) > 0));"
+	 "ALTER TABLE epochs ADD COLUMN opened_ms INTEGER NOT NULL DEFAULT 0"
+	 " CHECK(opened_ms >= 0);"
+	 "CREATE INDEX epochs_by_opened ON epochs(opened_ms);"),
 };
 
 #define STORE_SCHEMA_LATEST ((int)(sizeof store_migrations / sizeof store_migrations[0]))
@@ -183,6 +202,12 @@ static const char *const store_stmt_sql[STMT_COUNT_] = {
 			   " WHERE id = ?1 AND (sign_version < ?2 OR (sign_version = ?2"
 			   " AND sign_pub = ?3))"),
 	[STMT_SIGN_GET] = "SELECT sign_pub, sign_cert, sign_version FROM users WHERE id = ?1",
+	/* The same rule for receiving keys. */
+	[STMT_RECV_SET] = ("UPDATE users SET recv_version = ?2, recv_created_ms = ?3,"
+			   " recv_pub = ?4, recv_cert = ?5 WHERE id = ?1 AND (recv_version < ?2"
+			   " OR (recv_version = ?2 AND recv_pub = ?4))"),
+	[STMT_RECV_GET] = ("SELECT recv_pub, recv_cert, recv_version, recv_created_ms"
+			   " FROM users WHERE id = ?1"),
 	[STMT_ROOM_INSERT] = ("INSERT INTO rooms(room_id, admin_user, created_ms)"
 			      " VALUES(?1, ?2, ?3)"),
 	[STMT_ROOM_BY_ROOM_ID] = "SELECT " STORE_ROOM_COLS " FROM rooms WHERE room_id = ?1",
@@ -213,7 +238,8 @@ static const char *const store_stmt_sql[STMT_COUNT_] = {
 				     " last_record_hash = ?3 WHERE id = ?1"),
 	[STMT_RECORD_EACH] = ("SELECT seq, record, position FROM records WHERE room = ?1"
 			      " ORDER BY seq"),
-	[STMT_EPOCH_PUT] = ("INSERT INTO epochs(room, epoch, title_ct) VALUES(?1, ?2, ?3)"
+	[STMT_EPOCH_PUT] = ("INSERT INTO epochs(room, epoch, title_ct, opened_ms)"
+			    " VALUES(?1, ?2, ?3, ?4)"
 			    " ON CONFLICT(room, epoch) DO UPDATE SET title_ct = excluded.title_ct"),
 	[STMT_EPOCH_GET] = "SELECT title_ct FROM epochs WHERE room = ?1 AND epoch = ?2",
 	[STMT_KEY_PUT] = ("INSERT INTO room_keys(room, user, epoch, wrapped)"
@@ -221,6 +247,15 @@ static const char *const store_stmt_sql[STMT_COUNT_] = {
 			  " DO UPDATE SET wrapped = excluded.wrapped"),
 	[STMT_KEY_EACH] = ("SELECT epoch, wrapped FROM room_keys"
 			   " WHERE room = ?1 AND user = ?2 AND epoch >= ?3 ORDER BY epoch"),
+	/* The member holds the keys: its wrapped copies go. */
+	[STMT_KEY_FORGET] = "DELETE FROM room_keys WHERE room = ?1 AND user = ?2 AND epoch <= ?3",
+	[STMT_KEY_PENDING] = "SELECT count(*) FROM room_keys WHERE room = ?1 AND user = ?2",
+	/* Retention: the secrets of an epoch whose successor opened before ?1
+	 * (the current epoch has none and keeps its own), at most ?2 rows. */
+	[STMT_KEY_PRUNE] = ("DELETE FROM room_keys WHERE rowid IN ("
+			    "SELECT k.rowid FROM epochs AS e JOIN room_keys AS k"
+			    " ON k.room = e.room AND k.epoch < e.epoch"
+			    " WHERE e.opened_ms > 0 AND e.opened_ms < ?1 LIMIT ?2)"),
 	/* The hot path: these two are all store_message_append runs. The insert
 	 * goes first so that a failure leaves nothing behind; no row inserted
 	 * means no such room. */
@@ -285,11 +320,13 @@ static const char *const store_stmt_sql[STMT_COUNT_] = {
 				" sign_pub, sign_cert, retired_s, sign_version)"
 				" SELECT fingerprint, nick, pubkey, sign_pub, sign_cert, last_seen_s,"
 				" sign_version FROM users WHERE id = ?1"),
-	/* A registered user's key first, else a retired one (user id 0). */
-	[STMT_PUBLIC_KEY_GET] = ("SELECT id, nick, pubkey, sign_pub, sign_cert, sign_version"
+	/* A registered user's key first, else a retired one (user id 0, no
+	 * receiving key: nothing is wrapped to an expired user). */
+	[STMT_PUBLIC_KEY_GET] = ("SELECT id, nick, pubkey, sign_pub, sign_cert, sign_version,"
+				 " recv_pub, recv_cert, recv_version, recv_created_ms"
 				 " FROM users WHERE fingerprint = ?1"
-				 " UNION ALL SELECT 0, nick, pubkey, sign_pub, sign_cert, sign_version"
-				 " FROM keys_retired WHERE fingerprint = ?1 LIMIT 1"),
+				 " UNION ALL SELECT 0, nick, pubkey, sign_pub, sign_cert, sign_version,"
+				 " NULL, NULL, 0, 0 FROM keys_retired WHERE fingerprint = ?1 LIMIT 1"),
 };
 
 int store_schema_latest(void)
@@ -316,6 +353,18 @@ cc_err store_open(const char *path, struct store **out)
 	log_info(STORE_NAME ": opened %s (schema version %d)", path, st->version);
 	*out = st;
 	return CC_OK;
+}
+
+cc_err store_checkpoint(struct store *st)
+{
+	if (!st || st->in_tx)
+		return CC_ERR_STATE;
+	if (!st->secrets_deleted)
+		return CC_OK;
+	cc_err err = sqlite_util_checkpoint(STORE_NAME, st->db);
+	if (!err)
+		st->secrets_deleted = false;
+	return err;
 }
 
 void store_close(struct store *st)

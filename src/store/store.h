@@ -87,6 +87,32 @@ cc_err store_user_get_signing_key(struct store *st, int64_t user_id, uint32_t *v
 				  uint8_t pub[STORE_SIGN_PUB_LEN], uint8_t **cert,
 				  size_t *cert_len);
 
+/* ---- Receiving keys -------------------------------------------------------
+ * Each user has an X25519 key room secrets are wrapped to, certified by its
+ * RSA identity key (opaque here), versioned like the signing key. */
+#define STORE_RECV_PUB_LEN 32
+struct store_recv_key {
+	uint32_t version;             /* 0: none */
+	uint64_t created_ms;
+	uint8_t pub[STORE_RECV_PUB_LEN];
+	uint8_t *cert;                /* malloc'd */
+	size_t cert_len;
+};
+/* The same rule as store_user_set_signing_key: a newer version, or the same
+ * key again; else CC_ERR_OUTDATED. */
+cc_err store_user_set_receive_key(struct store *st, int64_t user_id, uint32_t version,
+				  uint64_t created_ms, const uint8_t pub[STORE_RECV_PUB_LEN],
+				  const uint8_t *cert, size_t cert_len);
+/* CC_ERR_NOT_FOUND if the user has none yet; clear out after. */
+cc_err store_user_get_receive_key(struct store *st, int64_t user_id, struct store_recv_key *out);
+void store_recv_key_clear(struct store_recv_key *k);
+
+/* After deleting secrets (wrapped keys): copies the write-ahead log into the
+ * database and truncates it, so no deleted page lingers in the log; does
+ * nothing if nothing secret was deleted since the last call. Outside a
+ * transaction. */
+cc_err store_checkpoint(struct store *st);
+
 /* ---- Transactions -------------------------------------------------------
  * Room operations touch several tables; the server wraps each operation (and
  * each batch of messages: group commit) in one transaction. The functions
@@ -179,9 +205,10 @@ cc_err store_record_each(struct store *st, int64_t room, store_record_fn fn, voi
 
 /* ---- Keys and epochs ---------------------------------------------------- */
 
-/* Stores the epoch's encrypted title (opaque). */
+/* Stores the epoch's encrypted title (opaque) and, the first time, when it
+ * opened. */
 cc_err store_epoch_put(struct store *st, int64_t room, uint32_t epoch,
-		       const uint8_t *title_ct, size_t len);
+		       const uint8_t *title_ct, size_t len, uint64_t opened_ms);
 /* title_ct is malloc'd. CC_ERR_NOT_FOUND if the epoch is unknown. */
 cc_err store_epoch_get(struct store *st, int64_t room, uint32_t epoch, uint8_t **title_ct,
 		       size_t *len);
@@ -192,6 +219,15 @@ cc_err store_key_put(struct store *st, int64_t room, uint32_t epoch, int64_t use
  * in epoch order. */
 cc_err store_key_each(struct store *st, int64_t room, int64_t user, uint32_t min_epoch,
 		      store_blob_fn fn, void *ctx);
+/* The member holds the keys of epochs up to max_epoch: its wrapped copies
+ * of them are deleted. */
+cc_err store_key_forget(struct store *st, int64_t room, int64_t user, uint32_t max_epoch);
+/* How many wrapped keys wait for the member. */
+cc_err store_key_pending(struct store *st, int64_t room, int64_t user, uint32_t *count);
+/* Retention: deletes the wrapped keys of epochs that ended (their successor
+ * opened) before before_ms, at most limit of them (0: no limit). */
+cc_err store_key_prune_some(struct store *st, uint64_t before_ms, uint32_t limit,
+			    uint64_t *deleted);
 
 /* ---- Messages -------------------------------------------------------------- */
 
@@ -267,6 +303,7 @@ struct store_public_key {
 	uint8_t sign_pub[STORE_SIGN_PUB_LEN];
 	uint8_t *sign_cert;
 	size_t sign_cert_len;
+	struct store_recv_key recv;   /* version 0: none (retired keys have none) */
 };
 cc_err store_public_key_get(struct store *st, const uint8_t fingerprint[STORE_FINGERPRINT_LEN],
 			    struct store_public_key *out);

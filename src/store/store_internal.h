@@ -28,6 +28,8 @@ enum store_stmt_id {
 	STMT_USER_TOUCH,
 	STMT_SIGN_SET,
 	STMT_SIGN_GET,
+	STMT_RECV_SET,
+	STMT_RECV_GET,
 	STMT_ROOM_INSERT,
 	STMT_ROOM_BY_ROOM_ID,
 	STMT_ROOM_BY_ID,
@@ -50,6 +52,9 @@ enum store_stmt_id {
 	STMT_EPOCH_GET,
 	STMT_KEY_PUT,
 	STMT_KEY_EACH,
+	STMT_KEY_FORGET,
+	STMT_KEY_PENDING,
+	STMT_KEY_PRUNE,
 	STMT_MSG_INSERT,
 	STMT_MSG_ROOM_BUMP,
 	STMT_MSG_EACH,
@@ -73,6 +78,7 @@ enum store_stmt_id {
 struct store {
 	sqlite3 *db;
 	sqlite3_stmt *stmt[STMT_COUNT_];
+	bool secrets_deleted;             /* since the last store_checkpoint */
 	int version;
 	/* A transaction opened by store_begin is open (store_rollback clears
 	 * it even if SQLite already rolled back on its own). */

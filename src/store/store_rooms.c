@@ -467,7 +467,7 @@ cc_err store_record_each(struct store *st, int64_t room, store_record_fn fn, voi
 
 /* Replaces the title if the epoch has one; CC_ERR_NOT_FOUND if no room. */
 cc_err store_epoch_put(struct store *st, int64_t room, uint32_t epoch,
-		       const uint8_t *title_ct, size_t len)
+		       const uint8_t *title_ct, size_t len, uint64_t opened_ms)
 {
 	if (!st)
 		return CC_ERR_INTERNAL;
@@ -482,6 +482,8 @@ cc_err store_epoch_put(struct store *st, int64_t room, uint32_t epoch,
 		err = store_bind_i64(s, 2, epoch);
 	if (!err)
 		err = store_bind_blob(s, 3, title_ct, len);
+	if (!err)
+		err = store_bind_i64(s, 4, opened_ms > INT64_MAX ? INT64_MAX : (int64_t)opened_ms);
 	return store_stmt_write(st, STMT_EPOCH_PUT, err, "put epoch");
 }
 
@@ -553,4 +555,63 @@ cc_err store_key_each(struct store *st, int64_t room, int64_t user, uint32_t min
 	if (!err)
 		err = store_bind_i64(s, 3, min_epoch);
 	return store_blob_walk(st, STMT_KEY_EACH, err, STORE_BLOB_MAX, fn, ctx);
+}
+
+cc_err store_key_forget(struct store *st, int64_t room, int64_t user, uint32_t max_epoch)
+{
+	if (!st)
+		return CC_ERR_INTERNAL;
+	cc_err err = store_write_check(st);
+	if (err)
+		return err;
+	sqlite3_stmt *s = st->stmt[STMT_KEY_FORGET];
+	err = store_bind_i64(s, 1, room);
+	if (!err)
+		err = store_bind_i64(s, 2, user);
+	if (!err)
+		err = store_bind_i64(s, 3, max_epoch);
+	err = store_stmt_write(st, STMT_KEY_FORGET, err, "forget keys");
+	if (!err && sqlite3_changes64(st->db) > 0)
+		st->secrets_deleted = true;
+	return err;
+}
+
+cc_err store_key_pending(struct store *st, int64_t room, int64_t user, uint32_t *count)
+{
+	if (!st || !count)
+		return CC_ERR_INTERNAL;
+	sqlite3_stmt *s = st->stmt[STMT_KEY_PENDING];
+	cc_err err = store_bind_i64(s, 1, room);
+	if (!err)
+		err = store_bind_i64(s, 2, user);
+	return store_stmt_count(st, STMT_KEY_PENDING, err, count);
+}
+
+cc_err store_key_prune_some(struct store *st, uint64_t before_ms, uint32_t limit,
+			    uint64_t *deleted)
+{
+	if (deleted)
+		*deleted = 0;
+	if (!st)
+		return CC_ERR_INTERNAL;
+	if (before_ms == 0)
+		return CC_OK;
+	if (before_ms > INT64_MAX)
+		return CC_ERR_MALFORMED;
+	cc_err err = store_write_check(st);
+	if (err)
+		return err;
+	sqlite3_stmt *s = st->stmt[STMT_KEY_PRUNE];
+	err = store_bind_i64(s, 1, (int64_t)before_ms);
+	if (!err)
+		err = store_bind_i64(s, 2, limit ? (int64_t)limit : -1);
+	err = store_stmt_write(st, STMT_KEY_PRUNE, err, "prune keys");
+	if (!err) {
+		int64_t n = sqlite3_changes64(st->db);
+		if (n > 0)
+			st->secrets_deleted = true;
+		if (deleted)
+			*deleted = (uint64_t)n;
+	}
+	return err;
 }

@@ -364,6 +364,96 @@ out:
 	return err;
 }
 
+/* ---- Receiving keys ---------------------------------------------------------- */
+
+cc_err store_user_set_receive_key(struct store *st, int64_t user_id, uint32_t version,
+				  uint64_t created_ms, const uint8_t pub[STORE_RECV_PUB_LEN],
+				  const uint8_t *cert, size_t cert_len)
+{
+	if (!st || !pub)
+		return CC_ERR_INTERNAL;
+	if (version == 0 || created_ms > INT64_MAX)
+		return CC_ERR_MALFORMED;
+	cc_err err = store_blob_check(cert, cert_len, STORE_SIGN_CERT_MAX);
+	if (!err)
+		err = store_write_check(st);
+	if (err)
+		return err;
+	sqlite3_stmt *s = st->stmt[STMT_RECV_SET];
+	err = store_bind_i64(s, 1, user_id);
+	if (!err)
+		err = store_bind_i64(s, 2, version);
+	if (!err)
+		err = store_bind_i64(s, 3, (int64_t)created_ms);
+	if (!err)
+		err = store_bind_blob(s, 4, pub, STORE_RECV_PUB_LEN);
+	if (!err)
+		err = store_bind_blob(s, 5, cert, cert_len);
+	err = store_stmt_write_one(st, STMT_RECV_SET, err, "set receiving key");
+	if (err == CC_ERR_NOT_FOUND) {
+		/* No row changed: no such user, or the key is not newer. */
+		struct store_user u;
+		err = store_user_get_by_id(st, user_id, &u);
+		store_user_clear(&u);
+		if (!err)
+			err = CC_ERR_OUTDATED;
+	}
+	return err;
+}
+
+/* Reads a receiving key from columns col (pub), col + 1 (cert), col + 2
+ * (version), col + 3 (created): CC_ERR_NOT_FOUND when there is none. */
+static cc_err recv_key_read(sqlite3_stmt *s, int col, struct store_recv_key *out)
+{
+	if (sqlite3_column_type(s, col) == SQLITE_NULL)
+		return CC_ERR_NOT_FOUND;
+	const uint8_t *p, *c;
+	size_t p_len, c_len;
+	int64_t v, created;
+	cc_err err = store_col_blob(s, col, STORE_RECV_PUB_LEN, STORE_RECV_PUB_LEN, &p, &p_len);
+	if (!err)
+		err = store_col_blob(s, col + 1, 1, STORE_SIGN_CERT_MAX, &c, &c_len);
+	if (!err && (!store_col_int(s, col + 2, 1, UINT32_MAX, &v) ||
+		     !store_col_int(s, col + 3, 0, INT64_MAX, &created)))
+		err = CC_ERR_STORE;
+	if (!err)
+		err = store_blob_dup(c, c_len, &out->cert);
+	if (err)
+		return err;
+	memcpy(out->pub, p, STORE_RECV_PUB_LEN);
+	out->cert_len = c_len;
+	out->version = (uint32_t)v;
+	out->created_ms = (uint64_t)created;
+	return CC_OK;
+}
+
+cc_err store_user_get_receive_key(struct store *st, int64_t user_id, struct store_recv_key *out)
+{
+	if (out)
+		memset(out, 0, sizeof *out);
+	if (!st || !out)
+		return CC_ERR_INTERNAL;
+	sqlite3_stmt *s = st->stmt[STMT_RECV_GET];
+	cc_err err = store_bind_i64(s, 1, user_id);
+	if (!err)
+		err = store_step_row(s, "read receiving key");
+	if (!err) {
+		err = recv_key_read(s, 0, out);
+		if (err == CC_ERR_STORE)
+			log_error("store: receiving key of user %lld is damaged", (long long)user_id);
+	}
+	sqlite_util_stmt_done(s);
+	return err;
+}
+
+void store_recv_key_clear(struct store_recv_key *k)
+{
+	if (!k)
+		return;
+	free(k->cert);
+	memset(k, 0, sizeof *k);
+}
+
 /* ---- Public keys (registered or retired) ---------------------------------- */
 
 void store_public_key_clear(struct store_public_key *k)
@@ -372,6 +462,7 @@ void store_public_key_clear(struct store_public_key *k)
 		return;
 	free(k->pubkey);
 	free(k->sign_cert);
+	store_recv_key_clear(&k->recv);
 	memset(k, 0, sizeof *k);
 }
 
@@ -421,6 +512,9 @@ cc_err store_public_key_get(struct store *st, const uint8_t fingerprint[STORE_FI
 		out->sign_cert_len = c_len;
 		out->sign_version = (uint32_t)version;
 	}
+	err = recv_key_read(s, 6, &out->recv);
+	if (err == CC_ERR_NOT_FOUND)
+		err = CC_OK;
 out:
 	sqlite_util_stmt_done(s);
 	if (err)

@@ -14,6 +14,7 @@
 
 #include "e2e/e2e.h"
 #include "itest.h"
+#include "store/client_store.h"
 #include "itest_rooms.h"
 #include "util/clock.h"
 
@@ -21,6 +22,7 @@ void insider_load(struct insider *in, const char *home, const char *nick)
 {
 	memset(in, 0, sizeof *in);
 	snprintf(in->nick, sizeof in->nick, "%s", nick);
+	snprintf(in->home, sizeof in->home, "%s", home);
 	assert_int_equal(crypto_init(), CC_OK);
 	assert_int_equal(crypto_rsa_load_private_file(itest_path(home, "identity.pem"),
 						      &in->identity), CC_OK);
@@ -73,10 +75,21 @@ uint32_t insider_epoch_open_seq(const char *room_hex, uint32_t epoch)
 	return 0;
 }
 
-int insider_epoch_secret(const struct insider *in, const char *room_hex, uint32_t epoch,
-			 uint8_t secret[32])
+/* Steps chain key CK of number N to the key of message SEQ (>= N). */
+static void chain_to(uint8_t ck[32], uint64_t n, uint64_t seq, uint8_t key[32])
 {
-	uint8_t room[PROTO_ROOM_ID_LEN];
+	for (; n < seq; n++)
+		assert_int_equal(e2e_ratchet_step(ck, key, ck), CC_OK);
+	assert_int_equal(e2e_ratchet_step(ck, key, ck), CC_OK);
+}
+
+/* From a secret of EPOCH the server holds wrapped to IN: 0 and KEY, or -1. */
+static int from_server_disk(const struct insider *in, struct client_store *cs,
+			    const char *room_hex, uint32_t epoch,
+			    const uint8_t sender[CRYPTO_FINGERPRINT_LEN], uint64_t seq,
+			    uint8_t key[32])
+{
+	uint8_t room[PROTO_ROOM_ID_LEN], secret[32], base[32], ck[32], open_hash[PROTO_HASH_LEN];
 	char *fp_hex = rt_hex(in->fp, sizeof in->fp);
 	long long n = rt_sql_int("SELECT count(*) FROM room_keys AS k JOIN users AS u"
 				 " ON u.id = k.user WHERE u.fingerprint = X'%s' AND k.epoch = %u"
@@ -92,20 +105,76 @@ int insider_epoch_secret(const struct insider *in, const char *room_hex, uint32_
 				       room_row(room_hex));
 	free(fp_hex);
 	assert_int_equal(hex_decode(room_hex, room, sizeof room), CC_OK);
-	cc_err err = e2e_key_unwrap(in->identity, room, epoch, wrapped, len, secret);
+	uint32_t version = 0;
+	struct cstore_recv_key k;
+	int rc = -1;
+	if (e2e_wrapped_version(wrapped, len, &version) == CC_OK &&
+	    cstore_recv_get(cs, version, &k) == CC_OK) {
+		if (e2e_key_unwrap(k.priv, in->fp, room, epoch, wrapped, len, secret) == CC_OK) {
+			size_t rlen;
+			free(insider_record_get(room_hex, insider_epoch_open_seq(room_hex, epoch),
+						&rlen, open_hash));
+			assert_int_equal(e2e_epoch_base(secret, room, epoch, open_hash, base), CC_OK);
+			assert_int_equal(e2e_chain_start(base, sender, ck), CC_OK);
+			chain_to(ck, 1, seq, key);
+			rc = 0;
+		}
+		mem_wipe(&k, sizeof k);
+	}
 	free(wrapped);
-	return err == CC_OK ? 0 : -1;
+	mem_wipe(secret, sizeof secret);
+	mem_wipe(base, sizeof base);
+	mem_wipe(ck, sizeof ck);
+	return rc;
 }
 
-void insider_epoch_key(const char *room_hex, uint32_t epoch, const uint8_t secret[32],
-		       uint8_t key[32])
+int insider_message_key(const struct insider *in, const char *room_hex, uint32_t epoch,
+			const uint8_t sender[CRYPTO_FINGERPRINT_LEN], uint64_t seq,
+			uint8_t key[32])
 {
-	uint8_t room[PROTO_ROOM_ID_LEN], open_hash[PROTO_HASH_LEN];
-	size_t len;
+	struct client_store *cs = NULL;
+	uint8_t room[PROTO_ROOM_ID_LEN], ck[32];
+	uint64_t next = 0;
+	int rc = -1;
 	assert_int_equal(hex_decode(room_hex, room, sizeof room), CC_OK);
-	free(insider_record_get(room_hex, insider_epoch_open_seq(room_hex, epoch), &len,
-				open_hash));
-	assert_int_equal(e2e_epoch_key(secret, room, epoch, open_hash, key), CC_OK);
+	assert_int_equal(cstore_open(itest_path(in->home, "client.db"), &cs), CC_OK);
+	if (cstore_chain_get(cs, room, epoch, sender, ck, &next) == CC_OK && seq >= next) {
+		chain_to(ck, next, seq, key);
+		rc = 0;
+	}
+	if (rc != 0)
+		rc = from_server_disk(in, cs, room_hex, epoch, sender, seq, key);
+	cstore_close(cs);
+	mem_wipe(ck, sizeof ck);
+	return rc;
+}
+
+int insider_own_key(const struct insider *in, const char *room_hex, uint32_t epoch, uint64_t seq,
+		    uint8_t key[32])
+{
+	return insider_message_key(in, room_hex, epoch, in->fp, seq, key);
+}
+
+int insider_opens(const struct insider *in, const char *room_hex, const uint8_t *blob,
+		  size_t len)
+{
+	struct proto_envelope env;
+	uint8_t key[32], text[PROTO_TEXT_MAX];
+	size_t n;
+	char nick[PROTO_NICK_MAX + 1];
+	assert_int_equal(proto_envelope_decode(blob, len, &env), CC_OK);
+	snprintf(nick, sizeof nick, "%.*s", (int)env.sender.len, (const char *)env.sender.p);
+	size_t fp_len = 0;
+	uint8_t *fp = rt_sql_blob(&fp_len, "SELECT hex(fingerprint) FROM users WHERE nick_lower ="
+				  " lower('%s') UNION ALL SELECT hex(fingerprint) FROM keys_retired"
+				  " WHERE lower(nick) = lower('%s') LIMIT 1", nick, nick);
+	assert_int_equal(fp_len, CRYPTO_FINGERPRINT_LEN);
+	int opens = insider_message_key(in, room_hex, env.epoch, fp, env.seq, key) == 0 &&
+		    e2e_message_decrypt(key, &env, text, &n) == CC_OK;
+	free(fp);
+	mem_wipe(key, sizeof key);
+	mem_wipe(text, sizeof text);
+	return opens;
 }
 
 void insider_record_make(const struct insider *in, const char *room_hex, uint32_t seq,

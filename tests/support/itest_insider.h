@@ -1,8 +1,10 @@
-/* What a member's identity key and a copy of the server's database, taken
- * together, let someone forge: the tests' model of an insider (a member, or
- * a member's stolen key) working with a hostile server. Every value is made
+/* What a member's home directory (its identity key and client.db: receiving
+ * keys, chain keys) and a copy of the server's database, taken together, let
+ * someone forge or read: the tests' model of an insider (a member, or a
+ * member's stolen device) working with a hostile server. Every value is made
  * with the project's own code from what such an attacker holds, so a client
- * that refuses it refuses the real thing.
+ * that refuses it refuses the real thing, and what it cannot open, an
+ * attacker with the same copies cannot either.
  *
  * The server's database is read through rt_sql*() (itest_rooms.h: call
  * rt_db_use or rt_start with DB first). Like itest_rooms.h, these assert. */
@@ -18,13 +20,15 @@
 
 struct insider {
 	char nick[PROTO_NICK_MAX + 1];
+	char home[4096];                                /* its client.db is read from here */
 	struct crypto_rsa_key *identity;
 	uint8_t fp[CRYPTO_FINGERPRINT_LEN];
 	uint8_t sign_seed[CRYPTO_ED25519_SEED_LEN];    /* version 1, as the client makes it */
 	uint8_t sign_pub[CRYPTO_ED25519_PUB_LEN];
 };
 
-/* The identity key in HOME/identity.pem, and the signing key derived from it. */
+/* The identity key in HOME/identity.pem, the signing key derived from it,
+ * and HOME for its client.db. */
 void insider_load(struct insider *in, const char *home, const char *nick);
 void insider_free(struct insider *in);
 
@@ -37,13 +41,22 @@ uint32_t insider_record_count(const char *room_hex);
 /* The seq of the record that opened EPOCH. */
 uint32_t insider_epoch_open_seq(const char *room_hex, uint32_t epoch);
 
-/* The secret of EPOCH wrapped to IN in the server's database, unwrapped with
- * IN's identity key: 0, or -1 if the server holds none for IN. */
-int insider_epoch_secret(const struct insider *in, const char *room_hex, uint32_t epoch,
-			 uint8_t secret[32]);
-/* The key EPOCH's messages are sealed with, from its secret. */
-void insider_epoch_key(const char *room_hex, uint32_t epoch, const uint8_t secret[32],
-		       uint8_t key[32]);
+/* The key of message SEQ of SENDER (a fingerprint) in EPOCH as the insider
+ * can make it: from the sender's chain key in IN's client.db (stepped
+ * forward; a number behind it is gone), else from a secret the server's
+ * database holds wrapped to IN, opened with one of the receiving keys in
+ * IN's client.db. 0, or -1 if neither gives it. */
+int insider_message_key(const struct insider *in, const char *room_hex, uint32_t epoch,
+			const uint8_t sender[CRYPTO_FINGERPRINT_LEN], uint64_t seq,
+			uint8_t key[32]);
+/* The same for a message of IN's own. */
+int insider_own_key(const struct insider *in, const char *room_hex, uint32_t epoch, uint64_t seq,
+		    uint8_t key[32]);
+/* 1 if the insider can open the stored envelope BLOB (the server's copy):
+ * its sender's fingerprint from the server's directory, then
+ * insider_message_key. */
+int insider_opens(const struct insider *in, const char *room_hex, const uint8_t *blob,
+		  size_t len);
 
 /* A record of ACTION by IN that follows record SEQ - 1 as stored (SEQ 0:
  * none), signed by IN, into OUT (emptied first). */

@@ -265,67 +265,17 @@ void lc_user_fp(const char *nick, char fp[LC_FP_HEX])
 
 /* ---- the clients' side -------------------------------------------------------------- */
 
-/* The chain hash of the record that opened EPOCH, from the server's records. */
-static void opening_hash(const char *room_hex, uint32_t epoch, uint8_t hash[PROTO_HASH_LEN])
+const char *lc_home_copy(struct lc_fixture *f, const char *nick, const char *name)
 {
-	long long room = lc_room_row(room_hex), count = rt_sql_int(
-		"SELECT count(*) FROM records WHERE room = %lld", room);
-	uint32_t prev_epoch = UINT32_MAX;
-	for (long long seq = 0; seq < count; seq++) {
-		size_t len;
-		struct proto_record rec;
-		uint8_t *blob = rt_sql_blob(&len, "SELECT hex(record) FROM records WHERE room = %lld"
-					    " AND seq = %lld", room, seq);
-		assert_int_equal(proto_record_decode(blob, len, &rec), CC_OK);
-		bool opens = rec.epoch != prev_epoch;
-		prev_epoch = rec.epoch;
-		if (opens && rec.epoch == epoch) {
-			e2e_record_hash(blob, len, hash);
-			free(blob);
-			return;
-		}
-		free(blob);
-	}
-	fail_msg("no record opened epoch %u", (unsigned)epoch);
-}
-
-int lc_home_key(const char *home, const char *room_hex, uint32_t epoch, uint8_t key[LC_KEY_LEN])
-{
-	struct client_store *cs = NULL;
-	uint8_t room[CSTORE_ROOM_ID_LEN], secret[LC_KEY_LEN], open_hash[PROTO_HASH_LEN];
-	assert_int_equal(hex_decode(room_hex, room, sizeof room), CC_OK);
-	assert_int_equal(cstore_open(itest_path(home, "client.db"), &cs), CC_OK);
-	cc_err err = cstore_key_get(cs, room, epoch, secret);
-	cstore_close(cs);
-	if (err != CC_OK) {
-		assert_int_equal(err, CC_ERR_NOT_FOUND);
-		return -1;
-	}
-	opening_hash(room_hex, epoch, open_hash);
-	assert_int_equal(e2e_epoch_key(secret, room, epoch, open_hash, key), CC_OK);
-	return 0;
-}
-
-int lc_open_envelope(const uint8_t key[LC_KEY_LEN], const uint8_t *blob, size_t len,
-		     char *text, size_t cap, uint32_t *epoch)
-{
-	struct proto_envelope env;
-	assert_int_equal(proto_envelope_decode(blob, len, &env), CC_OK);
-	if (epoch)
-		*epoch = env.epoch;
-	assert_true(env.ciphertext.len >= CRYPTO_AEAD_TAG_LEN);
-	size_t n = env.ciphertext.len - CRYPTO_AEAD_TAG_LEN;
-	uint8_t *plain = malloc(n + 1);
-	assert_non_null(plain);
-	cc_err err = crypto_aead_open(key, env.nonce, env.header.p, env.header.len,
-				      env.ciphertext.p, env.ciphertext.len, plain);
-	if (err == CC_OK) {
-		assert_true(n < cap);
-		memcpy(text, plain, n);
-		text[n] = '\0';
-	}
-	free(plain);
-	return err == CC_OK ? 0 : -1;
+	char cmd[8192];
+	const char *dst = itest_path(f->dir, name);
+	char *dst_copy = strdup(dst);
+	assert_non_null(dst_copy);
+	snprintf(cmd, sizeof cmd, "rm -rf '%s' && cp -a '%s' '%s'", dst_copy, lc_home(f, nick),
+		 dst_copy);
+	assert_int_equal(system(cmd), 0);
+	free(dst_copy);
+	return itest_path(f->dir, name);
 }
 
 /* ---- a raw session ------------------------------------------------------------------ */

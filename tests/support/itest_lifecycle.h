@@ -96,19 +96,9 @@ void lc_user_fp(const char *nick, char fp[LC_FP_HEX]);
 
 /* ---- the clients' side ---------------------------------------------------------- */
 
-/* The key EPOCH's messages are sealed with, as whoever holds HOME/client.db
- * (read while its client may run) and the server's database can make it:
- * the epoch's secret from the home, bound to the record that opened the
- * epoch (from the server's records). 0, or -1 if the home holds no secret of
- * that epoch. */
-int lc_home_key(const char *home, const char *room_hex, uint32_t epoch, uint8_t key[LC_KEY_LEN]);
-/* Decrypts a stored envelope's ciphertext with KEY, as a receiving client
- * does (header as associated data, nonce and ciphertext from the envelope;
- * the signature is not the point here). 0 with the text NUL-terminated in
- * TEXT (at most CAP - 1 bytes), -1 if the key does not open it. *EPOCH (if
- * not NULL) gets the envelope's epoch. */
-int lc_open_envelope(const uint8_t key[LC_KEY_LEN], const uint8_t *env, size_t len,
-		     char *text, size_t cap, uint32_t *epoch);
+/* A copy of NICK's home directory (as cp -a makes it) in NAME under the
+ * fixture's directory: a stolen device, at this moment. Returns its path. */
+const char *lc_home_copy(struct lc_fixture *f, const char *nick, const char *name);
 
 /* ---- a raw session with a user's own key (itest_chan.h) ------------------------- */
 

@@ -89,7 +89,9 @@ static void cc_verify(const struct lg_sender *s, const struct proto_bytes *e)
 	unsigned long long seq = 0, ts = 0;
 	g.verified++;
 	if (proto_envelope_decode(e->p, e->len, &env) != CC_OK ||
-	    e2e_message_open(g.spub[s->c->idx], g.room_key, &env, g.open_buf, &len) != CC_OK ||
+	    env.seq == 0 || env.seq > s->sent || !lg_sender_key((struct lg_sender *)s, env.seq) ||
+	    e2e_message_open(g.spub[s->c->idx], lg_sender_key((struct lg_sender *)s, env.seq), &env,
+			     g.open_buf, &len) != CC_OK ||
 	    len != g.o.size) {
 		g.verify_fail++;
 		return;
@@ -179,6 +181,27 @@ static void cc_on_welcome(struct lg_conn *c, const struct proto_welcome *w)
 	buf_free(&cert);
 }
 
+/* The signing key is stored: then the receiving key, certified likewise. */
+static void cc_publish_recv_key(struct lg_conn *c)
+{
+	struct buf cert;
+	struct proto_msg m = {.type = PROTO_RECEIVE_KEY};
+	buf_init(&cert, PROTO_SIGN_CERT_MAX);
+	if (e2e_recv_cert_make(g.keys[c->idx], 1, g.recv_created_ms, g.recv_pub[c->idx], &cert)) {
+		buf_free(&cert);
+		lg_conn_fail(c, "cannot certify the receiving key");
+		return;
+	}
+	m.u.receive_key.request_id = c->req_recvkey = next_req(c);
+	m.u.receive_key.version = 1;
+	m.u.receive_key.created_ms = g.recv_created_ms;
+	memcpy(m.u.receive_key.recv_pub, g.recv_pub[c->idx], PROTO_X25519_LEN);
+	m.u.receive_key.recv_cert = (struct proto_bytes){cert.data, cert.len};
+	c->state = ST_RECVKEY;
+	cc_queue_msg(c, &m);
+	buf_free(&cert);
+}
+
 static void cc_on_error(struct lg_conn *c, const struct proto_error *e)
 {
 	char text[PROTO_ERROR_TEXT_MAX + 1];
@@ -224,6 +247,8 @@ static void cc_on_message(struct lg_conn *c, const uint8_t *body, size_t len)
 		return;
 	case PROTO_OK:
 		if (c->state == ST_SIGNKEY && m.u.request.request_id == c->req_signkey) {
+			cc_publish_recv_key(c);
+		} else if (c->state == ST_RECVKEY && m.u.request.request_id == c->req_recvkey) {
 			lg_conn_registered(c);
 			if (g.registered == g.o.clients)
 				lg_cc_create_room();

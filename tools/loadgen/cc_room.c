@@ -2,7 +2,8 @@
  * a second session of bench0 with a home of its own for the run) makes it,
  * exactly as a user's /create does; then every connection joins. The first
  * room state to arrive is checked whole (the signed chain, our wrapped key
- * against its commitment), the others against it. */
+ * against its commitment), the others against it; bench0's connection has
+ * no wrapped key left (its core took it, and the server forgot its copy). */
 #define _XOPEN_SOURCE 700  /* nftw */
 #include <errno.h>
 #include <ftw.h>
@@ -13,6 +14,7 @@
 
 #include "client/core/client.h"
 #include "loadgen.h"
+#include "store/client_store.h"
 
 static struct {
 	struct client *client;
@@ -110,6 +112,22 @@ void lg_cc_create_room(void)
 		lg_fail("cannot write bench0's key into %s", maker.home);
 		return;
 	}
+	/* And bench0's receiving key, the one its connection published: the
+	 * core publishes it again rather than a new one. */
+	struct client_store *cs = NULL;
+	struct cstore_recv_key k = {.version = 1, .created_ms = g.recv_created_ms};
+	memcpy(k.priv, g.recv_priv[0], sizeof k.priv);
+	memcpy(k.pub, g.recv_pub[0], sizeof k.pub);
+	snprintf(path, sizeof path, "%s/client.db", maker.home);
+	cc_err serr = cstore_open(path, &cs);
+	if (!serr)
+		serr = cstore_recv_add(cs, &k);
+	cstore_close(cs);
+	mem_wipe(&k, sizeof k);
+	if (serr) {
+		lg_fail("cannot store bench0's receiving key in %s", maker.home);
+		return;
+	}
 	snprintf(cfg.host, sizeof cfg.host, "%s", g.o.host);
 	cfg.port = g.o.port;
 	snprintf(cfg.home, sizeof cfg.home, "%s", maker.home);
@@ -142,8 +160,8 @@ static int unwrap_ours(unsigned idx, const struct proto_room_state *st, uint32_t
 	struct proto_wrapped_item w;
 	proto_list_iter_init(&it, &st->keys, PROTO_ITEM_WRAPPED);
 	while (proto_list_next(&it, &w) == CC_OK)
-		if (w.epoch == epoch && e2e_key_unwrap(g.keys[idx], st->room_id, epoch, w.wrapped.p,
-						       w.wrapped.len, secret) == CC_OK)
+		if (w.epoch == epoch && e2e_key_unwrap(g.recv_priv[idx], g.fp[idx], st->room_id, epoch,
+						       w.wrapped.p, w.wrapped.len, secret) == CC_OK)
 			return 0;
 	return -1;
 }
@@ -175,9 +193,9 @@ static const char *room_learn(unsigned idx, const struct proto_room_state *st)
 		if (!crypto_ct_equal(commit, e2e_chain_commit(&chain, chain.epoch), sizeof commit))
 			why = "the key is not the one the chain commits to";
 	}
-	if (!why && e2e_epoch_key(g.room_secret, g.room_id, chain.epoch,
-				  chain.epochs[chain.epoch].open_hash, g.room_key) != CC_OK)
-		why = "cannot derive the room key";
+	if (!why && e2e_epoch_base(g.room_secret, g.room_id, chain.epoch,
+				   chain.epochs[chain.epoch].open_hash, g.room_base) != CC_OK)
+		why = "cannot derive the room's keys";
 	g.epoch = chain.epoch;
 	g.head_seq = chain.count - 1;
 	memcpy(g.head_hash, chain.last_hash, PROTO_HASH_LEN);
@@ -193,6 +211,8 @@ void lg_cc_on_room_state(struct lg_conn *c, const struct proto_room_state *st)
 
 	if (memcmp(st->room_id, g.room_id, PROTO_ROOM_ID_LEN) != 0)
 		why = "ROOM_STATE of another room";
+	else if (c->idx == 0)
+		;  /* bench0's client core took its key and had the server forget its copy */
 	else if (!learned)
 		why = room_learn(c->idx, st);
 	else if (unwrap_ours(c->idx, st, g.epoch, secret) ||

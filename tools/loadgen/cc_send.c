@@ -39,7 +39,10 @@ static cc_err cc_seal_frame(unsigned si, uint64_t seq, uint64_t ts, char *text,
 	env.head_seq = g.head_seq;
 	memcpy(env.head_hash, g.head_hash, PROTO_HASH_LEN);
 	env_buf->len = 0;
-	if ((err = e2e_message_seal(g.seed[si], g.room_key, &env, (const uint8_t *)text, g.o.size,
+	const uint8_t *key = lg_sender_key(&g.senders[si], seq);
+	if (!key)
+		return CC_ERR_NOMEM;
+	if ((err = e2e_message_seal(g.seed[si], key, &env, (const uint8_t *)text, g.o.size,
 				    env_buf)))
 		return err;
 	/* The request id is the seq: SENT names the message it answers. */
@@ -72,6 +75,31 @@ static int pool_seal_one(size_t job, void *ctx)
 		return 1;
 	memcpy(g.pool_mem + pj->base[si] + (seq - 1) * s->stride, g.scratch_frame.data, s->stride);
 	return 0;
+}
+
+const uint8_t *lg_sender_key(struct lg_sender *s, uint64_t seq)
+{
+	if (seq == 0)
+		return NULL;
+	if (s->keys_n == 0 && s->keys_cap == 0 &&
+	    e2e_chain_start(g.room_base, g.fp[s->c->idx], s->chain_key) != CC_OK)
+		return NULL;
+	if (seq > s->keys_cap) {
+		size_t cap = s->keys_cap ? s->keys_cap : 1024;
+		while (cap < seq)
+			cap *= 2;
+		void *p = realloc(s->keys, cap * sizeof *s->keys);
+		if (!p)
+			return NULL;
+		s->keys = p;
+		s->keys_cap = cap;
+	}
+	while (s->keys_n < seq) {
+		if (e2e_ratchet_step(s->chain_key, s->keys[s->keys_n], s->chain_key) != CC_OK)
+			return NULL;
+		s->keys_n++;
+	}
+	return s->keys[seq - 1];
 }
 
 void lg_cc_build_pool(void)
@@ -114,6 +142,14 @@ void lg_cc_build_pool(void)
 	}
 	g.pool_len = total;
 	uint64_t t = lg_now_ns();
+	/* Every sender's message keys for the pool, before the workers fork:
+	 * a ratchet is stepped in order. */
+	for (unsigned i = 0; i < g.o.senders; i++)
+		if (!lg_sender_key(&g.senders[i], per)) {
+			free(base);
+			lg_fail("out of memory");
+			return;
+		}
 	struct pool_job pj = {base, per};
 	if (lg_run_parallel(per * g.o.senders, g.workers, pool_seal_one, &pj)) {
 		free(base);

@@ -1,5 +1,5 @@
 /* Load generator: the RSA-2048 identity keys of bench0..N-1, made once and
- * kept in --keys DIR for later runs. */
+ * kept in --keys DIR for later runs, and a receiving key each for the run. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "loadgen.h"
+#include "util/clock.h"
 
 static void key_path(unsigned i, char *out, size_t n)
 {
@@ -35,7 +36,9 @@ void lg_keys_prepare(void)
 	g.fp = calloc(n, sizeof *g.fp);
 	g.seed = calloc(n, sizeof *g.seed);
 	g.spub = calloc(n, sizeof *g.spub);
-	if (!missing || !g.keys || !g.fp || !g.seed || !g.spub)
+	g.recv_priv = calloc(n, sizeof *g.recv_priv);
+	g.recv_pub = calloc(n, sizeof *g.recv_pub);
+	if (!missing || !g.keys || !g.fp || !g.seed || !g.spub || !g.recv_priv || !g.recv_pub)
 		lg_die("out of memory");
 	if (mkdir(g.o.keys, 0700) != 0 && errno != EEXIST)
 		lg_die("cannot create %s: %s", g.o.keys, strerror(errno));
@@ -53,11 +56,15 @@ void lg_keys_prepare(void)
 		fprintf(stderr, "loadgen: keys made in %.1f s\n", lg_secs(lg_now_ns() - t));
 	}
 	free(missing);
+	g.recv_created_ms = clock_now_ms();
 	for (unsigned i = 0; i < n; i++) {
 		key_path(i, path, sizeof path);
 		if (crypto_rsa_load_private_file(path, &g.keys[i]) ||
 		    crypto_rsa_fingerprint(g.keys[i], g.fp[i]) ||
-		    e2e_signing_key_derive(g.keys[i], g.seed[i], g.spub[i]))
+		    e2e_signing_key_derive(g.keys[i], g.seed[i], g.spub[i]) ||
+		    /* A receiving key for the run (version 1): room secrets come
+		     * wrapped to it. */
+		    crypto_x25519_keypair(g.recv_priv[i], g.recv_pub[i]))
 			lg_die("cannot load the key %s", path);
 	}
 }

@@ -65,6 +65,7 @@ enum lg_state {
 	ST_HELLO,       /* CLIENT_HELLO sent (IRC: NICK and USER) */
 	ST_KEY,         /* CLIENT_KEY sent, waiting for WELCOME */
 	ST_SIGNKEY,     /* SIGNING_KEY sent, waiting for OK */
+	ST_RECVKEY,     /* RECEIVE_KEY sent, waiting for OK */
 	ST_READY,       /* registered */
 	ST_JOINING,
 	ST_JOINED,
@@ -82,6 +83,9 @@ struct lg_sender {
 	const uint8_t *pool;         /* pre-sealed MSG_SEND frames for seq 1..pool_n */
 	size_t pool_n, stride;
 	uint64_t live_sealed;
+	uint8_t chain_key[E2E_KEY_LEN];  /* the sender's chain, at number keys_n + 1 */
+	uint8_t (*keys)[E2E_KEY_LEN];    /* message keys of numbers 1..keys_n */
+	size_t keys_n, keys_cap;
 };
 
 struct lg_conn {
@@ -98,7 +102,7 @@ struct lg_conn {
 	bool dirty;
 	struct lg_conn *dirty_next;
 	struct chan *ch;
-	uint32_t next_req, req_signkey, req_join;
+	uint32_t next_req, req_signkey, req_recvkey, req_join;
 	uint64_t *last_seq;          /* per sender: the last seq received */
 	uint64_t last_msg_id, unacked;
 	bool oper;
@@ -124,11 +128,14 @@ struct lg {
 	uint8_t (*fp)[CRYPTO_FINGERPRINT_LEN];
 	uint8_t (*seed)[CRYPTO_ED25519_SEED_LEN];
 	uint8_t (*spub)[CRYPTO_ED25519_PUB_LEN];
+	uint8_t (*recv_priv)[CRYPTO_X25519_LEN];   /* each client's receiving key (version 1) */
+	uint8_t (*recv_pub)[CRYPTO_X25519_LEN];
+	uint64_t recv_created_ms;
 	uint8_t server_fp[CRYPTO_FINGERPRINT_LEN];
 	bool have_server_fp;
 	uint8_t room_id[PROTO_ROOM_ID_LEN];
 	uint8_t room_secret[E2E_KEY_LEN];  /* the epoch's secret, as wrapped */
-	uint8_t room_key[E2E_KEY_LEN];     /* the key messages are sealed with */
+	uint8_t room_base[E2E_KEY_LEN];    /* the epoch's base: every chain key comes from it */
 	uint32_t epoch;                    /* the room's epoch (one per member added) */
 	uint32_t head_seq;                 /* the chain's head, named by every envelope */
 	uint8_t head_hash[PROTO_HASH_LEN];
@@ -194,6 +201,10 @@ void lg_cc_create_room(void);
 void lg_cc_join_all(void);
 /* A join's room state: the room's key and chain head, checked. */
 void lg_cc_on_room_state(struct lg_conn *c, const struct proto_room_state *st);
+
+/* The message key of SEQ (from 1) of sender S, its chain stepped as far as
+ * needed; NULL without memory. */
+const uint8_t *lg_sender_key(struct lg_sender *s, uint64_t seq);
 
 /* run.c: the run: sending, phases, timers */
 /* Burst: top the sender's window up. */

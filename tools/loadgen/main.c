@@ -471,5 +471,14 @@ int main(int argc, char **argv)
 	free(g.fp);
 	free(g.seed);
 	free(g.spub);
+	if (g.recv_priv)
+		mem_wipe(g.recv_priv, g.o.clients * sizeof *g.recv_priv);
+	free(g.recv_priv);
+	free(g.recv_pub);
+	for (unsigned i = 0; g.senders && i < g.o.senders; i++) {
+		if (g.senders[i].keys)
+			mem_wipe(g.senders[i].keys, g.senders[i].keys_cap * sizeof *g.senders[i].keys);
+		free(g.senders[i].keys);
+	}
 	return g.exit_code;
 }

@@ -33,14 +33,19 @@ struct client_config {
 	char home[4096];
 	char nick[PROTO_NICK_MAX + 1];  /* empty: the one saved in home */
 	unsigned rsa_bits;
-	/* As a room's admin, start a new epoch after this many messages in it
-	 * (0: never) or once the epoch is this old (0: never). */
+	/* Start a new epoch after this many messages in it (0: never) or once
+	 * the epoch is this old (0: never): the admin at once, any member
+	 * before saying something. */
 	uint32_t rekey_after_msgs;
 	uint64_t rekey_after_ms;
 	/* A member is signed out as expired only after this long without a
 	 * message or record of theirs seen here (the server's --nick-ttl; 0:
 	 * the default, a day). */
 	uint64_t nick_ttl_ms;
+	/* Our receiving key is replaced after this long (0: a week), and a
+	 * replaced one's private part deleted this long after (0: a week). */
+	uint64_t recv_rotate_ms;
+	uint64_t recv_grace_ms;
 };
 
 /* Exit statuses, shared by the front ends. */

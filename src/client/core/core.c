@@ -145,7 +145,93 @@ static void client_on_welcome(struct client *cl, const struct proto_welcome *w)
 	req->step = STEP_CHANGE;
 }
 
-/* The server stored our signing key: registration is complete. */
+static void client_on_registered(struct client *cl, struct client_req *req);
+static void client_on_error_msg(struct client *cl, const struct proto_error *e);
+
+#define KEYS_CHECK_S 3600
+
+/* Hourly: a receiving key due for rotation is replaced; keys waiting on the
+ * server are swept, and old receiving keys deleted. */
+static void client_keys_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct client *cl = arg;
+	(void)fd;
+	(void)what;
+	if (cl->state != CLIENT_READY || cl->quitting)
+		return;
+	if (client_recv_key_due(cl))
+		client_recv_key_publish(cl, false);
+	if (client_req_new(cl, REQ_SWEEP, false))
+		client_reqs_pump(cl);
+}
+
+void client_recv_key_publish(struct client *cl, bool connecting)
+{
+	cc_err err = client_recv_key_ready(cl, 0);
+	struct client_req *req = err ? NULL : client_req_new(cl, REQ_RECV_KEY, false);
+	if (!req) {
+		if (connecting)
+			client_fail(cl, "store_error", "cannot make or load a receiving key");
+		else
+			log_warn("cannot make a new receiving key: %s", cc_err_str(err));
+		return;
+	}
+	req->connecting = connecting;
+	if (connecting)
+		client_recv_key_start(cl, req);  /* not ready yet: no pump */
+	else
+		client_reqs_pump(cl);
+}
+
+/* The answer to RECEIVE_KEY. A server that knows a newer version of ours (a
+ * home restored from a backup) says outdated: we learn its version from the
+ * directory and publish one above it, once. */
+static void client_recv_key_on_answer(struct client *cl, struct client_req *req,
+				      const struct proto_msg *m)
+{
+	if (m->type == PROTO_ERROR && m->u.error.code == CC_ERR_OUTDATED && !req->tries) {
+		req->tries = 1;
+		snprintf(req->nick, sizeof req->nick, "%s", cl->nick);
+		if (client_ask_user(cl, req) != CC_OK)
+			client_req_end(cl, req, CC_ERR_IO);
+		return;
+	}
+	if (m->type == PROTO_USERS && req->step == STEP_USERS) {
+		struct proto_list_iter it;
+		struct proto_user_item item;
+		uint32_t server_version = 0;
+		proto_list_iter_init(&it, &m->u.users.users, PROTO_ITEM_USER);
+		if (proto_list_next(&it, &item) == CC_OK)
+			server_version = item.recv_version;
+		if (client_recv_key_ready(cl, server_version) == CC_OK)
+			client_recv_key_start(cl, req);
+		else
+			client_req_end(cl, req, CC_ERR_STORE);
+		return;
+	}
+	if (m->type == PROTO_ERROR) {
+		if (req->connecting) {
+			client_req_end(cl, req, (cc_err)m->u.error.code);
+			client_on_error_msg(cl, &m->u.error);
+		} else {
+			log_warn("the server refused our new receiving key: %s",
+				 cc_err_str(m->u.error.code < CC_ERR_COUNT_ ? (cc_err)m->u.error.code
+									    : CC_ERR_INTERNAL));
+			client_req_end(cl, req, (cc_err)m->u.error.code);
+		}
+		return;
+	}
+	if (m->type != PROTO_OK)
+		return;
+	log_info("published receiving key %u", (unsigned)cl->recv.version);
+	if (req->connecting)
+		client_on_registered(cl, req);
+	else
+		client_req_end(cl, req, CC_OK);
+}
+
+/* The server stored our signing and receiving keys: registration is
+ * complete. */
 static void client_on_registered(struct client *cl, struct client_req *req)
 {
 	char fp_hex[CLIENT_FP_HEX], server_hex[CLIENT_FP_HEX];
@@ -161,7 +247,14 @@ static void client_on_registered(struct client *cl, struct client_req *req)
 	ev.u.registered.server_key_new = cl->server_key_new;
 	client_emit(cl, &ev);
 	/* New epochs owed while we were away come first: the notices came
-	 * before this answer, their requests are first in line. */
+	 * before this answer, their requests are first in line. Then the keys
+	 * waiting for us on the server. */
+	client_req_new(cl, REQ_SWEEP, false);
+	if (!cl->keys_timer)
+		cl->keys_timer = event_new(cl->base, -1, EV_PERSIST, client_keys_timer_cb, cl);
+	struct timeval hourly = {KEYS_CHECK_S, 0};
+	if (cl->keys_timer)
+		event_add(cl->keys_timer, &hourly);
 	client_req_end(cl, req, CC_OK);
 }
 
@@ -186,7 +279,9 @@ static cc_err client_on_answer(struct client *cl, struct client_req *req, const 
 	switch (req->kind) {
 	case REQ_SIGNING_KEY:
 		if (m->type == PROTO_OK) {
-			client_on_registered(cl, req);
+			/* Then our receiving key: registration completes with it. */
+			client_req_end(cl, req, CC_OK);
+			client_recv_key_publish(cl, true);
 			return CC_OK;
 		}
 		if (m->type == PROTO_ERROR) {
@@ -239,6 +334,12 @@ static cc_err client_on_answer(struct client *cl, struct client_req *req, const 
 			client_req_end(cl, req, (cc_err)m->u.error.code);
 		}
 		return CC_OK;
+	case REQ_RECV_KEY:
+		client_recv_key_on_answer(cl, req, m);
+		return CC_OK;
+	case REQ_SWEEP:
+		client_sweep_on_answer(cl, req, m);
+		return CC_OK;
 	case REQ_PING:
 		return CC_OK;  /* answered by PONG, below */
 	}
@@ -261,7 +362,8 @@ static cc_err client_on_message(struct client *cl, const uint8_t *body, size_t l
 		return err;
 	uint32_t wire = proto_msg_request_id(&m);
 	struct client_req *req = wire ? client_req_by_wire(cl, wire) : NULL;
-	if (req && (cl->state == CLIENT_READY || req->kind == REQ_SIGNING_KEY))
+	if (req && (cl->state == CLIENT_READY || req->kind == REQ_SIGNING_KEY ||
+		    (req->kind == REQ_RECV_KEY && req->connecting)))
 		return client_on_answer(cl, req, &m);
 	if (cl->state != CLIENT_READY && m.type == PROTO_REKEY_OWED)
 		return client_on_room_message(cl, &m);  /* queued for when we are ready */
@@ -569,6 +671,10 @@ cc_err client_new(const struct client_config *cfg, struct event_base *base,
 	cl->cfg = *cfg;
 	if (!cl->cfg.nick_ttl_ms)
 		cl->cfg.nick_ttl_ms = 86400ull * 1000;  /* the server's default */
+	if (!cl->cfg.recv_rotate_ms)
+		cl->cfg.recv_rotate_ms = 7ull * 86400 * 1000;
+	if (!cl->cfg.recv_grace_ms)
+		cl->cfg.recv_grace_ms = 7ull * 86400 * 1000;
 	cl->base = base;
 	if (cb)
 		cl->cb = *cb;
@@ -616,6 +722,8 @@ void client_free(struct client *cl)
 		bufferevent_free(cl->bev);
 	if (cl->quit_timer)
 		event_free(cl->quit_timer);
+	if (cl->keys_timer)
+		event_free(cl->keys_timer);
 	chan_free(cl->chan);
 	/* Nobody is told any more: the front end is going too. */
 	cl->cb.on_done = NULL;
@@ -627,5 +735,6 @@ void client_free(struct client *cl)
 	buf_free(&cl->wire);
 	buf_free(&cl->sign_cert);
 	mem_wipe(cl->sign_seed, sizeof cl->sign_seed);
+	mem_wipe(&cl->recv, sizeof cl->recv);
 	free(cl);
 }

@@ -65,48 +65,89 @@ static void user_take_signing_key(struct client *cl, const struct client_room *r
 		log_warn("cannot remember the signing key of %s", u->dir_nick);
 }
 
-/* Adds (or refreshes) a directory entry. The fingerprint is computed here
- * from the key, never taken from the server. */
-static cc_err room_add_user(struct client *cl, struct client_room *r, const char *nick,
-			    const uint8_t *der, size_t der_len, uint32_t sign_version,
-			    const uint8_t sign_pub[CRYPTO_ED25519_PUB_LEN], const uint8_t *cert,
-			    size_t cert_len)
+/* A receiving key the server offers for u: the same rules as for signing
+ * keys. Secrets are only ever wrapped to a key its owner certified, and
+ * never to an older one than the newest seen here (an old one's private
+ * part may be deleted, or stolen). */
+static void user_take_recv_key(struct client *cl, const struct client_room *r,
+			       struct client_user *u, const struct proto_user_item *it)
+{
+	uint32_t have_version = 0;
+	uint64_t have_created = 0;
+	uint8_t have_pub[CRYPTO_X25519_LEN];
+	bool have = cstore_recv_seen_get(cl->store, u->fp, &have_version, &have_created,
+					 have_pub) == CC_OK;
+
+	if (have && (!u->recv_ok || u->recv_version < have_version)) {
+		memcpy(u->recv_pub, have_pub, sizeof u->recv_pub);
+		u->recv_version = have_version;
+		u->recv_created_ms = have_created;
+		u->recv_ok = true;
+	}
+	if (!it->recv_cert.len ||
+	    e2e_recv_cert_verify(u->key, it->recv_version, it->recv_created_ms, it->recv_pub,
+				 it->recv_cert.p, it->recv_cert.len) != CC_OK)
+		return;
+	if (u->recv_ok && it->recv_version <= u->recv_version) {
+		if (it->recv_version < u->recv_version ||
+		    memcmp(it->recv_pub, u->recv_pub, CRYPTO_X25519_LEN) != 0) {
+			char msg[200];
+			snprintf(msg, sizeof msg, "the server offered an older receiving key of %s "
+				 "(version %u; version %u is newer): it is not used",
+				 u->dir_nick, (unsigned)it->recv_version, (unsigned)u->recv_version);
+			client_emit_error(cl, 0, r->id_hex, NULL, "security", msg);
+		}
+		return;
+	}
+	memcpy(u->recv_pub, it->recv_pub, sizeof u->recv_pub);
+	u->recv_version = it->recv_version;
+	u->recv_created_ms = it->recv_created_ms;
+	u->recv_ok = true;
+	if (cstore_recv_seen_put(cl->store, u->fp, it->recv_version, it->recv_created_ms,
+				 it->recv_pub) != CC_OK)
+		log_warn("cannot remember the receiving key of %s", u->dir_nick);
+}
+
+/* Adds (or refreshes) a directory entry; *out (if not NULL) gets it. The
+ * fingerprint is computed here from the key, never taken from the server. */
+static cc_err room_add_user(struct client *cl, struct client_room *r,
+			    const struct proto_user_item *it, struct client_user **out)
 {
 	struct client_user u = {0};
 	cc_err err;
 
-	if ((err = crypto_rsa_public_from_der(der, der_len, &u.key)) ||
+	if ((err = crypto_rsa_public_from_der(it->identity_key.p, it->identity_key.len, &u.key)) ||
 	    (err = crypto_rsa_fingerprint(u.key, u.fp))) {
 		crypto_rsa_free(u.key);
 		return err;
 	}
-	struct client_user *have = client_room_user(r, u.fp);
-	if (have) {
+	struct client_user *entry = client_room_user(r, u.fp);
+	if (entry) {
 		crypto_rsa_free(u.key);
-		user_take_signing_key(cl, r, have, sign_version, sign_pub, cert, cert_len);
-		return CC_OK;
+	} else {
+		snprintf(u.dir_nick, sizeof u.dir_nick, "%.*s", (int)it->nick.len,
+			 (const char *)it->nick.p);
+		struct client_user *users = realloc(r->users, (r->nusers + 1) * sizeof *users);
+		if (!users) {
+			crypto_rsa_free(u.key);
+			return CC_ERR_NOMEM;
+		}
+		r->users = users;
+		entry = &r->users[r->nusers++];
+		*entry = u;
 	}
-	snprintf(u.dir_nick, sizeof u.dir_nick, "%s", nick);
-	struct client_user *users = realloc(r->users, (r->nusers + 1) * sizeof *users);
-	if (!users) {
-		crypto_rsa_free(u.key);
-		return CC_ERR_NOMEM;
-	}
-	r->users = users;
-	r->users[r->nusers] = u;
-	user_take_signing_key(cl, r, &r->users[r->nusers], sign_version, sign_pub, cert, cert_len);
-	r->nusers++;
+	user_take_signing_key(cl, r, entry, it->sign_version, it->sign_pub, it->sign_cert.p,
+			      it->sign_cert.len);
+	user_take_recv_key(cl, r, entry, it);
+	if (out)
+		*out = entry;
 	return CC_OK;
 }
 
 cc_err client_room_add_user_item(struct client *cl, struct client_room *r,
 				 const struct proto_user_item *it)
 {
-	char nick[PROTO_NICK_MAX + 1];
-	memcpy(nick, it->nick.p, it->nick.len);
-	nick[it->nick.len] = '\0';
-	return room_add_user(cl, r, nick, it->identity_key.p, it->identity_key.len,
-			     it->sign_version, it->sign_pub, it->sign_cert.p, it->sign_cert.len);
+	return room_add_user(cl, r, it, NULL);
 }
 
 cc_err client_room_add_users(struct client *cl, struct client_room *r,
@@ -125,13 +166,27 @@ cc_err client_room_add_users(struct client *cl, struct client_room *r,
 
 cc_err client_room_add_self(struct client *cl, struct client_room *r)
 {
+	struct proto_user_item it = {0};
+	struct client_user *self = NULL;
 	struct buf der;
 	cc_err err;
 
 	buf_init(&der, PROTO_RSA_PUB_MAX);
-	if (!(err = crypto_rsa_public_to_der(cl->identity, &der)))
-		err = room_add_user(cl, r, cl->nick, der.data, der.len, 1, cl->sign_pub,
-				    cl->sign_cert.data, cl->sign_cert.len);
+	if (!(err = crypto_rsa_public_to_der(cl->identity, &der))) {
+		it.nick = proto_bytes_str(cl->nick);
+		it.identity_key = (struct proto_bytes){der.data, der.len};
+		it.sign_version = 1;
+		memcpy(it.sign_pub, cl->sign_pub, sizeof it.sign_pub);
+		it.sign_cert = (struct proto_bytes){cl->sign_cert.data, cl->sign_cert.len};
+		err = room_add_user(cl, r, &it, &self);
+	}
+	/* Our own receiving key is the one we hold. */
+	if (!err && cl->recv.version) {
+		self->recv_version = cl->recv.version;
+		self->recv_created_ms = cl->recv.created_ms;
+		memcpy(self->recv_pub, cl->recv.pub, sizeof self->recv_pub);
+		self->recv_ok = true;
+	}
 	buf_free(&der);
 	return err;
 }

@@ -106,12 +106,14 @@ static cc_err epoch_wrap(const struct client_req *req, const struct client_room 
 		const struct e2e_member *mem = &chain->members[i];
 		struct client_user *u = client_room_user(r, mem->fp);
 		struct proto_wrapped_item w;
-		if (!u) {
+		if (!u || !u->recv_ok) {
+			/* Never wrap to a key its owner did not certify. */
 			err = CC_ERR_SECURITY;
 			break;
 		}
 		buf_reset(&one);
-		if ((err = e2e_key_wrap(u->key, chain->room_id, chain->epoch, req->secret, &one)))
+		if ((err = e2e_key_wrap(u->recv_pub, u->recv_version, u->fp, chain->room_id,
+					chain->epoch, req->secret, &one)))
 			break;
 		w.nick = proto_bytes_str(mem->nick);
 		w.epoch = chain->epoch;
@@ -129,7 +131,6 @@ cc_err client_epoch_send(struct client *cl, struct client_req *req, struct clien
 {
 	struct buf keys, title_ct;
 	uint16_t nkeys = 0;
-	uint8_t key[E2E_KEY_LEN];
 	cc_err err;
 
 	buf_init(&keys, 512 * 1024);
@@ -145,12 +146,7 @@ cc_err client_epoch_send(struct client *cl, struct client_req *req, struct clien
 	const struct e2e_chain *chain = &req->chain;
 	if ((err = epoch_sign(cl, req, r, changes, n)) ||
 	    (err = epoch_wrap(req, r, &keys, &nkeys)) ||
-	    (err = e2e_epoch_key(req->secret, r->room_id, chain->epoch,
-				 chain->epochs[chain->epoch].open_hash, key)))
-		goto out;
-	err = e2e_title_seal(key, r->room_id, chain->epoch, title, &title_ct);
-	mem_wipe(key, sizeof key);
-	if (err)
+	    (err = client_title_seal(req->secret, chain, title, &title_ct)))
 		goto out;
 	struct proto_msg m = {.type = type};
 	struct proto_bytes title_view = {title_ct.data, title_ct.len};
@@ -188,10 +184,13 @@ cc_err client_epoch_commit(struct client *cl, struct client_req *req, struct cli
 	 * between its copy and the OK (it would have made ours stale). */
 	if (!req->has_chain || !e2e_chain_extends(&req->chain, r->chain.count, r->chain.last_hash))
 		return CC_ERR_INTERNAL;
-	cc_err err = cstore_key_put(cl->store, r->room_id, req->chain.epoch, req->secret);
+	/* The secret becomes the epoch's chain keys and is forgotten; the
+	 * server may forget our wrapped copy of it. */
+	cc_err err = client_epoch_take(cl, &req->chain, req->chain.epoch, req->secret, NULL, NULL);
 	mem_wipe(req->secret, sizeof req->secret);
 	if (err)
 		return err;
+	client_keys_ack(cl, r->room_id, req->chain.epoch);
 	/* Our records sit after every message the server stored before them:
 	 * it answers only once those went out to us. */
 	for (uint32_t seq = r->chain.count; seq < req->chain.count; seq++)
@@ -212,19 +211,23 @@ cc_err client_epoch_commit(struct client *cl, struct client_req *req, struct cli
 
 /* Periodic rekeying (--rekey-after): the admin owes a new epoch once this one
  * has carried enough messages or grown old enough. */
-void client_maybe_rekey(struct client *cl, struct client_room *r)
+bool client_rekey_due(const struct client *cl, const struct client_room *r)
 {
-	if (!client_is_admin(cl, r))
-		return;
 	const struct e2e_epoch *e = e2e_chain_epoch(&r->chain, r->chain.epoch);
 	bool by_count = cl->cfg.rekey_after_msgs && r->epoch_msgs >= cl->cfg.rekey_after_msgs;
 	bool by_age = cl->cfg.rekey_after_ms && e &&
 		      clock_now_ms() - e->started_ms >= cl->cfg.rekey_after_ms;
-	if (by_count || by_age) {
-		r->epoch_msgs = 0;
-		client_owed_add(cl, r->room_id, true);
-		client_reqs_pump(cl);
-	}
+	return by_count || by_age;
+}
+
+void client_maybe_rekey(struct client *cl, struct client_room *r)
+{
+	/* The admin makes it at once; other members before they next speak
+	 * (requests.c), so that a room whose admin is away still heals. */
+	if (!client_is_admin(cl, r) || !client_rekey_due(cl, r))
+		return;
+	client_owed_add(cl, r->room_id, true);
+	client_reqs_pump(cl);
 }
 
 void client_rekey_start(struct client *cl, struct client_req *req)

@@ -11,6 +11,9 @@
  *   membership.c  add, kick, admin, leave, disconnect; records others made
  *   epochs.c      new epochs: making them, and when the core does by itself
  *   trust.c       pinned keys, fingerprints, safety numbers, /verify
+ *   keys.c        receiving keys, epoch secrets, chain and message keys
+ *   sweep.c       at connect: keys waiting on the server, fetched and
+ *                 turned into chain keys; old receiving keys deleted
  *   home.c        the home directory */
 #ifndef CC_CLIENT_CORE_INTERNAL_H
 #define CC_CLIENT_CORE_INTERNAL_H
@@ -23,6 +26,7 @@
 #include "crypto/crypto.h"
 #include "e2e/e2e.h"
 #include "proto/msg.h"
+#include "store/client_store.h"
 #include "util/buf.h"
 
 struct bufferevent;
@@ -40,6 +44,10 @@ struct client_user {
 	uint32_t sign_version;
 	uint8_t sign_pub[CRYPTO_ED25519_PUB_LEN];
 	bool sign_ok;                     /* sign_pub's certificate verified */
+	uint32_t recv_version;            /* the newest certified receiving key */
+	uint64_t recv_created_ms;
+	uint8_t recv_pub[CRYPTO_X25519_LEN];
+	bool recv_ok;                     /* recv_pub's certificate verified */
 	bool trusted;                     /* the key we pinned for the chain's name */
 	bool verified;                    /* and the user compared it (/verify) */
 };
@@ -58,6 +66,9 @@ struct client_room {
 	uint64_t last_msg_id;             /* highest server message id processed */
 	uint32_t epoch_msgs;              /* messages seen in this epoch (periodic rekey) */
 	uint64_t acked_msg_id;            /* last_msg_id as the server knows it */
+	uint32_t keys_from;               /* epochs before it: keys deleted here */
+	bool keys_lost;                   /* the current epoch's secret was wrapped to
+					     a receiving key we deleted */
 };
 
 /* ---- requests (requests.c) ------------------------------------------------- */
@@ -78,6 +89,8 @@ enum client_req_kind {
 	REQ_FINGERPRINT,
 	REQ_SAFETY,
 	REQ_VERIFY,
+	REQ_RECV_KEY,                     /* part of connecting; later, a rotation */
+	REQ_SWEEP,                        /* the core's own: keys waiting on the server */
 };
 
 enum client_req_step {
@@ -113,6 +126,9 @@ struct client_req {
 	uint8_t secret[E2E_KEY_LEN];      /* a new epoch's secret (wiped when done) */
 	struct buf records;               /* the records the change sends */
 	uint16_t nrecords;
+	bool connecting;                  /* recv key: registration waits for it */
+	uint8_t (*sweep_rooms)[PROTO_ROOM_ID_LEN];  /* sweep: rooms left to fetch */
+	size_t nsweep;
 };
 
 /* A new request (queued; run it with client_reqs_pump). NULL without memory. */
@@ -155,6 +171,9 @@ struct client {
 	uint8_t sign_seed[CRYPTO_ED25519_SEED_LEN];
 	uint8_t sign_pub[CRYPTO_ED25519_PUB_LEN];
 	struct buf sign_cert;             /* our signing key's certificate (version 1) */
+	struct cstore_recv_key recv;      /* our current receiving key (private part
+					     wiped with the client) */
+	struct event *keys_timer;         /* hourly: rotation, deletions */
 	struct client_store *store;
 	char nick[PROTO_NICK_MAX + 1];
 	char server[300];                 /* "host:port", the pin's name */
@@ -226,10 +245,6 @@ cc_err client_room_set_position(struct client_room *r, uint32_t seq, uint64_t po
  * must extend), epoch, admin, members and title. */
 void client_room_save(struct client *cl, const struct client_room *r);
 int client_is_admin(const struct client *cl, const struct client_room *r);
-/* The key an epoch's messages and title are sealed with. CC_ERR_NOT_FOUND
- * without its secret. */
-cc_err client_room_epoch_key(struct client *cl, const struct client_room *r, uint32_t epoch,
-			     uint8_t key[E2E_KEY_LEN]);
 /* Verifies a room state from the server into r (new): the whole chain, that
  * it extends the head stored here, the names, and every key we are given;
  * on failure, *why says why (CC_ERR_SECURITY unless something else broke). */
@@ -314,8 +329,65 @@ cc_err client_epoch_commit(struct client *cl, struct client_req *req, struct cli
 void client_rekey_start(struct client *cl, struct client_req *req);
 void client_rekey_on_state(struct client *cl, struct client_req *req,
 			   const struct proto_room_state *st);
-/* Periodic rekeying (--rekey-after). */
+/* Periodic rekeying (--rekey-after): the epoch carried enough messages or
+ * grew old enough. */
+bool client_rekey_due(const struct client *cl, const struct client_room *r);
 void client_maybe_rekey(struct client *cl, struct client_room *r);
+
+/* ---- keys (keys.c) ----------------------------------------------------------------------- */
+
+/* The most message numbers a message may skip over (a gap the server made):
+ * the ratchet steps past them, keeping none of their keys. */
+#define CLIENT_MAX_SKIP 20000
+
+/* Loads our receiving key into cl->recv, making a new one first if there is
+ * none, if it is older than the rotation period, or if the server knows a
+ * newer version of ours (server_version; 0: none). */
+cc_err client_recv_key_ready(struct client *cl, uint32_t server_version);
+/* Publishes cl->recv (RECEIVE_KEY). */
+void client_recv_key_start(struct client *cl, struct client_req *req);
+/* Makes our receiving key ready (a new one if due) and publishes it: as part
+ * of connecting (registration completes with it), or later (a rotation). */
+void client_recv_key_publish(struct client *cl, bool connecting);
+/* 1 if our receiving key is due for rotation. */
+bool client_recv_key_due(const struct client *cl);
+/* Deletes the receiving keys retired longer ago than the grace period. */
+void client_recv_keys_prune(struct client *cl);
+/* Opens a secret wrapped to one of our receiving keys and checks it against
+ * the chain's commitment for the epoch. CC_ERR_SECURITY (a lie of the
+ * server's) or CC_ERR_NOT_FOUND (our key of that version is gone), with
+ * *why. */
+cc_err client_wrapped_open(struct client *cl, const struct client_room *r, uint32_t epoch,
+			   const uint8_t *wrapped, size_t len, uint8_t secret[E2E_KEY_LEN],
+			   const char **why);
+/* Turns an epoch's secret into its chain keys (one per sender of the epoch,
+ * stored) and, given title_ct and title, opens the title with its title
+ * key. The caller wipes the secret and acknowledges (client_keys_ack). */
+cc_err client_epoch_take(struct client *cl, const struct e2e_chain *chain, uint32_t epoch,
+			 const uint8_t secret[E2E_KEY_LEN], const struct proto_bytes *title_ct,
+			 char title[E2E_TITLE_MAX + 1]);
+/* Seals the title under the title key of the chain's current epoch. */
+cc_err client_title_seal(const uint8_t secret[E2E_KEY_LEN], const struct e2e_chain *chain,
+			 const char *title, struct buf *out);
+/* Tells the server we hold the room's keys up to epoch (KEYS_ACK). */
+void client_keys_ack(struct client *cl, const uint8_t room[PROTO_ROOM_ID_LEN], uint32_t epoch);
+/* Deletes the keys of the room's epochs no message can come in any more. */
+void client_epochs_forget_ended(struct client *cl, struct client_room *r);
+/* Our next message key in the epoch and its number (stored as used first). */
+cc_err client_message_key_own(struct client *cl, const struct client_room *r, uint32_t epoch,
+			      uint8_t mk[E2E_KEY_LEN], uint64_t *seq);
+/* A received message's key: the sender's chain stepped forward to its
+ * number. Nothing is stored: *step goes to cstore_message_handled once the
+ * message opened. CC_ERR_NOT_FOUND (no chain of that epoch here),
+ * CC_ERR_REPLAYED (behind the chain), CC_ERR_LIMIT (too far ahead). */
+cc_err client_message_key_recv(struct client *cl, const struct client_room *r, uint32_t epoch,
+			       const uint8_t sender[CRYPTO_FINGERPRINT_LEN], uint64_t seq,
+			       uint8_t mk[E2E_KEY_LEN], struct cstore_ratchet *step);
+
+/* ---- sweep (sweep.c) ----------------------------------------------------------------------- */
+
+void client_sweep_start(struct client *cl, struct client_req *req);
+void client_sweep_on_answer(struct client *cl, struct client_req *req, const struct proto_msg *m);
 
 /* ---- trust (trust.c) ----------------------------------------------------------------------- */
 

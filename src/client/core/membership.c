@@ -414,30 +414,40 @@ void client_change_on_answer(struct client *cl, struct client_req *req, const st
 
 /* ---- changes others made ------------------------------------------------- */
 
-/* Our secret of the epoch a relayed record opened: kept only if it matches
- * the chain's commitment. 0, or -1 (reported) if it is missing or wrong. */
-static int room_take_key(struct client *cl, struct client_room *r, const struct proto_list *keys)
+/* Our secret of the epoch a relayed record opened: kept (as its chain keys)
+ * only if it matches the chain's commitment. 0, or -1 (reported) if it is
+ * missing or wrong; lost: wrapped to a receiving key we no longer have. */
+static int room_take_key(struct client *cl, struct client_room *r, const struct proto_list *keys,
+			 bool *lost)
 {
 	struct proto_list_iter it;
 	struct proto_wrapped_item w;
-	uint8_t secret[E2E_KEY_LEN], commit[PROTO_HASH_LEN];
-	const uint8_t *want = e2e_chain_commit(&r->chain, r->chain.epoch);
+	uint8_t secret[E2E_KEY_LEN];
+	const char *why = "the server gave us no valid key of the room's new epoch";
 
 	proto_list_iter_init(&it, keys, PROTO_ITEM_WRAPPED);
 	while (proto_list_next(&it, &w) == CC_OK) {
-		if (w.epoch != r->chain.epoch ||
-		    e2e_key_unwrap(cl->identity, r->room_id, w.epoch, w.wrapped.p, w.wrapped.len,
-				   secret) != CC_OK)
+		if (w.epoch != r->chain.epoch)
 			continue;
-		e2e_key_commit(r->room_id, w.epoch, secret, commit);
-		bool ok = crypto_ct_equal(want, commit, sizeof commit) &&
-			  cstore_key_put(cl->store, r->room_id, w.epoch, secret) == CC_OK;
+		cc_err err = client_wrapped_open(cl, r, w.epoch, w.wrapped.p, w.wrapped.len, secret,
+						 &why);
+		if (err == CC_ERR_NOT_FOUND) {
+			*lost = true;
+			log_warn("room %s: %s", r->id_hex, why);
+			return -1;
+		}
+		if (err)
+			break;
+		err = client_epoch_take(cl, &r->chain, w.epoch, secret, NULL, NULL);
 		mem_wipe(secret, sizeof secret);
-		if (ok)
-			return 0;
+		if (err) {
+			why = "cannot keep the room's new keys";
+			break;
+		}
+		client_keys_ack(cl, r->room_id, w.epoch);
+		return 0;
 	}
-	client_emit_error(cl, 0, r->id_hex, NULL, "security",
-			  "the server gave us no valid key of the room's new epoch");
+	client_emit_error(cl, 0, r->id_hex, NULL, "security", why);
 	return -1;
 }
 
@@ -489,12 +499,16 @@ void client_on_room_record(struct client *cl, const struct proto_room_record *rr
 		return;
 	}
 	bool opened = r->chain.epochs[r->chain.epoch].open_seq == r->chain.count - 1;
+	bool lost = false;
 	if (opened) {
-		room_take_key(cl, r, &rr->keys);
+		room_take_key(cl, r, &rr->keys, &lost);
 		r->epoch_msgs = 0;
 		r->gone_pending = false;
 	}
 	client_room_save(cl, r);
 	record_event(cl, 0, r, &r->chain, &rec);
+	client_epochs_forget_ended(cl, r);
+	if (lost)
+		client_owed_add(cl, r->room_id, true);  /* we cannot read it: a new epoch */
 	client_reqs_pump(cl);  /* lines waiting for this room's new epoch */
 }

@@ -67,13 +67,13 @@ void client_send_start(struct client *cl, struct client_req *req)
 			  CC_ERR_NOT_FOUND);
 		return;
 	}
-	if (client_room_epoch_key(cl, r, r->chain.epoch, key) != CC_OK) {
-		send_fail(cl, req, "no_key", "no key for the room's current epoch", CC_ERR_NOT_FOUND);
+	cc_err kerr = client_message_key_own(cl, r, r->chain.epoch, key, &req->seq);
+	if (kerr == CC_ERR_NOT_FOUND) {
+		send_fail(cl, req, "no_key", "no key for the room's current epoch", kerr);
 		return;
 	}
-	if (cstore_seq_next(cl->store, r->room_id, r->chain.epoch, &req->seq) != CC_OK) {
-		mem_wipe(key, sizeof key);
-		send_fail(cl, req, "store_error", "cannot count messages", CC_ERR_STORE);
+	if (kerr) {
+		send_fail(cl, req, "store_error", "cannot take the next message key", kerr);
 		return;
 	}
 	buf_init(&out, PROTO_ENVELOPE_MAX);
@@ -125,8 +125,8 @@ void client_send_on_answer(struct client *cl, struct client_req *req, const stru
 	 * is a duplicate, not news. */
 	if (r && m->u.sent.msg_id > r->last_msg_id)
 		r->last_msg_id = m->u.sent.msg_id;
-	cstore_seen_put_message(cl->store, req->room, cl->fp, req->epoch, req->seq,
-				r ? r->last_msg_id : 0, clock_now_ms());
+	cstore_message_handled(cl->store, req->room, cl->fp, req->epoch, req->seq,
+			       r ? r->last_msg_id : 0, clock_now_ms(), NULL);
 	if (r) {
 		client_room_ack(cl, r);  /* our own message: nothing to resend us */
 		if (req->epoch == r->chain.epoch)
@@ -264,16 +264,21 @@ void client_on_room_msg(struct client *cl, const struct proto_room_msg *rm)
 		return;
 	if (verdict < 0)
 		goto reject;
-	if (client_room_epoch_key(cl, r, env.epoch, key) != CC_OK) {
-		c.code = "no_key";
-		c.why = "no key for the message's epoch";
+	struct cstore_ratchet step;
+	cc_err err = client_message_key_recv(cl, r, env.epoch, c.sender->fp, env.seq, key, &step);
+	if (err) {
+		c.code = err == CC_ERR_REPLAYED ? "replayed" : "no_key";
+		c.why = err == CC_ERR_REPLAYED ? "a message number whose key is used up"
+			: err == CC_ERR_LIMIT	 ? "the message skips too many numbers"
+						 : "no key for the message's epoch";
 		goto reject;
 	}
 	text = malloc(PROTO_TEXT_MAX + 1);
-	cc_err err = text ? e2e_message_decrypt(key, &env, text, &text_len) : CC_ERR_NOMEM;
+	err = text ? e2e_message_decrypt(key, &env, text, &text_len) : CC_ERR_NOMEM;
 	mem_wipe(key, sizeof key);
 	if (err) {
-		c.why = err == CC_ERR_AUTH ? "the ciphertext does not open under the epoch's key"
+		mem_wipe(&step, sizeof step);
+		c.why = err == CC_ERR_AUTH ? "the ciphertext does not open under its key"
 					   : "the text is not UTF-8";
 		goto reject;
 	}
@@ -286,9 +291,12 @@ void client_on_room_msg(struct client *cl, const struct proto_room_msg *rm)
 		gap.u.gap.last = env.seq - 1;
 		client_emit(cl, &gap);
 	}
-	/* Stored before it is shown, so a replay after a crash still shows. */
-	cstore_seen_put_message(cl->store, r->room_id, c.sender->fp, env.epoch, env.seq,
-				rm->msg_id, env.time_ms);
+	/* Stored before it is shown: the chain's step (the message key is gone
+	 * for good), so a replay after a crash still shows. */
+	if (cstore_message_handled(cl->store, r->room_id, c.sender->fp, env.epoch, env.seq,
+				   rm->msg_id, env.time_ms, &step) != CC_OK)
+		log_warn("room %s: cannot store a message's step", r->id_hex);
+	mem_wipe(&step, sizeof step);
 	if (rm->msg_id > r->last_msg_id)
 		r->last_msg_id = rm->msg_id;
 	if (env.epoch == r->chain.epoch) {
@@ -317,6 +325,7 @@ reject:
 done:
 	if (r->last_msg_id - r->acked_msg_id >= ACK_EVERY && !client_loading(cl, r->room_id))
 		client_room_ack(cl, r);
+	client_epochs_forget_ended(cl, r);
 	if (text) {
 		mem_wipe(text, PROTO_TEXT_MAX + 1);
 		free(text);

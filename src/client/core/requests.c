@@ -66,6 +66,9 @@ cc_err client_req_send(struct client *cl, struct client_req *req, struct proto_m
 	case PROTO_SIGNING_KEY:
 		m->u.signing_key.request_id = req->wire;
 		break;
+	case PROTO_RECEIVE_KEY:
+		m->u.receive_key.request_id = req->wire;
+		break;
 	case PROTO_USERS_GET:
 		m->u.users_get.request_id = req->wire;
 		break;
@@ -125,6 +128,7 @@ static void client_req_free(struct client_req *req)
 	}
 	buf_free(&req->asked);
 	buf_free(&req->records);
+	free(req->sweep_rooms);
 	if (req->has_chain)
 		e2e_chain_free(&req->chain);
 	client_room_free(req->new_room);
@@ -203,8 +207,13 @@ static int send_ready(struct client *cl, struct client_req *req)
 	struct client_room *r = client_room_find(cl, req->room);
 	if (active(cl, req, false, req->room) || client_req_for_room(cl, REQ_JOIN, req->room))
 		return 0;
-	if (!r || !r->joined || (!r->chain.closed && !r->gone_pending))
+	if (!r || !r->joined)
 		return 1;  /* (client_send_start reports a room no longer joined) */
+	/* Due only for its age or message count: a new epoch first if it can be
+	 * made, else the line goes out under this one. */
+	bool must = r->chain.closed || r->gone_pending || r->keys_lost;
+	if (!must && (!client_rekey_due(cl, r) || req->tries >= CLIENT_SEND_TRIES))
+		return 1;
 	if (client_req_for_room(cl, REQ_REKEY, req->room))
 		return 0;
 	if (req->tries++ >= CLIENT_SEND_TRIES)
@@ -274,6 +283,12 @@ static int start(struct client *cl, struct client_req *req)
 	case REQ_SAFETY:
 	case REQ_VERIFY:
 		client_trust_start(cl, req);
+		return 0;
+	case REQ_SWEEP:
+		client_sweep_start(cl, req);
+		return 0;
+	case REQ_RECV_KEY:
+		client_recv_key_start(cl, req);
 		return 0;
 	case REQ_PING:
 	case REQ_SIGNING_KEY:

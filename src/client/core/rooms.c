@@ -122,20 +122,6 @@ int client_is_admin(const struct client *cl, const struct client_room *r)
 	return memcmp(r->chain.admin.fp, cl->fp, CRYPTO_FINGERPRINT_LEN) == 0;
 }
 
-cc_err client_room_epoch_key(struct client *cl, const struct client_room *r, uint32_t epoch,
-			     uint8_t key[E2E_KEY_LEN])
-{
-	const struct e2e_epoch *e = e2e_chain_epoch(&r->chain, epoch);
-	uint8_t secret[E2E_KEY_LEN];
-	if (!e)
-		return CC_ERR_NOT_FOUND;
-	cc_err err = cstore_key_get(cl->store, r->room_id, epoch, secret);
-	if (!err)
-		err = e2e_epoch_key(secret, r->room_id, epoch, e->open_hash, key);
-	mem_wipe(secret, sizeof secret);
-	return err;
-}
-
 /* ---- /create -------------------------------------------------------------- */
 
 uint32_t client_room_create(struct client *cl, const char *const *nicks, size_t n,
@@ -444,44 +430,68 @@ out:
 	return err;
 }
 
-/* Our wrapped secrets: each must open and match the chain's commitment for
- * its epoch, one of ours; the current epoch's must be at hand. */
+/* Our wrapped secrets: each opens to the chain's commitment for its epoch
+ * (one we were a member of), becomes that epoch's chain keys and is
+ * acknowledged, so the server forgets it. The current epoch's keys must be
+ * at hand after, unless the secret of it was wrapped to a receiving key we
+ * deleted (*lost: the room needs a new epoch). The current epoch's secret
+ * also opens the title (*titled). */
 static cc_err join_take_keys(struct client *cl, struct client_room *r,
-			     const struct proto_list *keys, const char **why)
+			     const struct proto_room_state *st, bool *lost, bool *titled,
+			     const char **why)
 {
 	struct proto_list_iter it;
 	struct proto_wrapped_item w;
-	uint8_t secret[E2E_KEY_LEN], commit[PROTO_HASH_LEN];
+	uint8_t secret[E2E_KEY_LEN];
+	bool any = false;
+	uint32_t top = 0;
 	cc_err err;
 
-	proto_list_iter_init(&it, keys, PROTO_ITEM_WRAPPED);
+	proto_list_iter_init(&it, &st->keys, PROTO_ITEM_WRAPPED);
 	while (proto_list_next(&it, &w) == CC_OK) {
-		const uint8_t *want = e2e_chain_commit(&r->chain, w.epoch);
-		if (!want || !e2e_chain_sender(&r->chain, cl->nick, w.epoch)) {
+		if (!e2e_chain_sender(&r->chain, cl->nick, w.epoch)) {
 			*why = "the server handed out a key of an epoch we were not a member of";
 			return CC_ERR_SECURITY;
 		}
-		if (e2e_key_unwrap(cl->identity, r->room_id, w.epoch, w.wrapped.p, w.wrapped.len,
-				   secret) != CC_OK) {
-			*why = "the server handed out a room key that does not open";
-			return CC_ERR_SECURITY;
+		if (cstore_epoch_has(cl->store, r->room_id, w.epoch) == CC_OK) {
+			any = true;  /* taken before (the ack was lost): never rewind it */
+			top = w.epoch > top ? w.epoch : top;
+			continue;
 		}
-		e2e_key_commit(r->room_id, w.epoch, secret, commit);
-		if (!crypto_ct_equal(want, commit, sizeof commit)) {
-			mem_wipe(secret, sizeof secret);
-			*why = "the server handed out a room key the chain does not commit to";
-			return CC_ERR_SECURITY;
+		const char *lost_why;
+		err = client_wrapped_open(cl, r, w.epoch, w.wrapped.p, w.wrapped.len, secret,
+					  &lost_why);
+		if (err == CC_ERR_NOT_FOUND) {
+			log_warn("room %s, epoch %u: %s", r->id_hex, (unsigned)w.epoch, lost_why);
+			*lost = w.epoch == r->chain.epoch || *lost;
+			continue;
 		}
-		err = cstore_key_put(cl->store, r->room_id, w.epoch, secret);
+		if (err) {
+			*why = lost_why;
+			return err;
+		}
+		bool current = w.epoch == r->chain.epoch;
+		err = client_epoch_take(cl, &r->chain, w.epoch, secret,
+					current ? &st->title_ct : NULL, current ? r->title : NULL);
 		mem_wipe(secret, sizeof secret);
+		if (err == CC_ERR_AUTH) {
+			client_emit_error(cl, 0, r->id_hex, NULL, "security",
+					  "the room's title does not open under its key");
+			err = CC_OK;
+		} else if (!err && current && st->title_ct.len) {
+			*titled = true;
+		}
 		if (err)
 			return err;
+		any = true;
+		top = w.epoch > top ? w.epoch : top;
 	}
-	if (cstore_key_get(cl->store, r->room_id, r->chain.epoch, secret) != CC_OK) {
+	if (any)
+		client_keys_ack(cl, r->room_id, top);
+	if (!*lost && cstore_epoch_has(cl->store, r->room_id, r->chain.epoch) != CC_OK) {
 		*why = "the server gave us no key of the room's current epoch";
 		return CC_ERR_SECURITY;
 	}
-	mem_wipe(secret, sizeof secret);
 	return CC_OK;
 }
 
@@ -491,7 +501,6 @@ cc_err client_join_verify(struct client *cl, struct client_room *r,
 	struct cstore_room saved;
 	struct proto_list_iter it;
 	struct proto_gone_item gone;
-	uint8_t key[E2E_KEY_LEN];
 	cc_err err;
 
 	if ((err = client_room_add_users(cl, r, &st->users)) ||
@@ -505,6 +514,7 @@ cc_err client_join_verify(struct client *cl, struct client_room *r,
 	err = cstore_room_get(cl->store, r->room_id, &saved);
 	if (err && err != CC_ERR_NOT_FOUND)
 		return err;
+	bool have_saved = !err;
 	if (!err && !e2e_chain_extends(&r->chain, saved.head_count, saved.head_hash)) {
 		*why = saved.head_count > r->chain.count
 			       ? "the server showed an older history of the room than before "
@@ -516,20 +526,18 @@ cc_err client_join_verify(struct client *cl, struct client_room *r,
 		*why = "the room's signed membership does not include us";
 		return CC_ERR_SECURITY;
 	}
+	bool titled = false;
+	r->title[0] = '\0';
 	if ((err = client_room_name_users(cl, r, why)) ||
-	    (err = join_take_keys(cl, r, &st->keys, why)))
+	    (err = join_take_keys(cl, r, st, &r->keys_lost, &titled, why)))
 		return err;
-	/* The title only from a checked key. */
-	if ((err = client_room_epoch_key(cl, r, r->chain.epoch, key)))
-		return err;
-	if (st->title_ct.len &&
-	    e2e_title_open(key, r->room_id, r->chain.epoch, st->title_ct.p, st->title_ct.len,
-			   r->title) != CC_OK) {
-		r->title[0] = '\0';
-		client_emit_error(cl, 0, r->id_hex, NULL, "security",
-				       "the room's title does not open under its key");
-	}
-	mem_wipe(key, sizeof key);
+	/* The title only from a checked key: the current epoch's, else the one
+	 * this client opened before. */
+	if (!titled && have_saved)
+		snprintf(r->title, sizeof r->title, "%s", saved.title);
+	uint64_t sent = 0;
+	if (cstore_epoch_messages(cl->store, r->room_id, r->chain.epoch, &sent) == CC_OK)
+		r->epoch_msgs = sent > UINT32_MAX ? UINT32_MAX : (uint32_t)sent;
 	proto_list_iter_init(&it, &st->gone, PROTO_ITEM_GONE);
 	while (proto_list_next(&it, &gone) == CC_OK)
 		if (e2e_chain_member(&r->chain, gone.fingerprint))
@@ -568,6 +576,8 @@ static void join_on_state(struct client *cl, struct client_req *req,
 	}
 	if (req->then_leave)
 		return;  /* loaded only to leave it */
+	if (r->keys_lost)
+		client_owed_add(cl, r->room_id, true);  /* we cannot read it: a new epoch */
 	client_maybe_rekey(cl, r);  /* an epoch that grew old while we were away */
 	client_emit_room(cl, CLIENT_EV_JOINED, req->id, r, st->backlog);
 }
@@ -586,8 +596,10 @@ void client_join_on_answer(struct client *cl, struct client_req *req, const stru
 	if (m->type != PROTO_JOIN_DONE)
 		return;
 	struct client_room *r = client_room_find(cl, req->room);
-	if (r && !req->failed)
+	if (r && !req->failed) {
 		client_room_ack(cl, r);
+		client_epochs_forget_ended(cl, r);
+	}
 	if (req->failed) {
 		client_req_end(cl, req, CC_ERR_SECURITY);
 	} else if (req->then_leave) {

@@ -1,0 +1,79 @@
+/* What the client store's files share, and nothing else includes:
+ * client_store.c (the schema, rooms, counters, pins, signing keys, activity)
+ * and client_store_keys.c (receiving keys, chain keys). */
+#ifndef CC_CLIENT_STORE_INTERNAL_H
+#define CC_CLIENT_STORE_INTERNAL_H
+
+#include <stdbool.h>
+
+#include "store/client_store.h"
+#include "store/sqlite_util.h"
+
+#define CSTORE_NAME "client store"
+
+enum cstore_stmt_id {
+	STMT_BEGIN,
+	STMT_COMMIT,
+	STMT_ROLLBACK,
+	STMT_CHAIN_INSERT,
+	STMT_CHAIN_GET,
+	STMT_CHAIN_SET,
+	STMT_CHAIN_COUNT,
+	STMT_CHAIN_SENT,
+	STMT_CHAIN_FORGET,
+	STMT_CHAIN_FORGET_ROOM,
+	STMT_RECV_PUT,
+	STMT_RECV_RETIRE,
+	STMT_RECV_GET,
+	STMT_RECV_CURRENT,
+	STMT_RECV_DELETE,
+	STMT_RECV_SEEN_GET,
+	STMT_RECV_SEEN_PUT,
+	STMT_SEEN_GET,
+	STMT_SEEN_PUT,
+	STMT_SEEN_FORGET,
+	STMT_ROOM_GET,
+	STMT_ROOM_PUT,
+	STMT_ROOM_LAST_ID,
+	STMT_ROOM_FORGET,
+	STMT_SIGN_GET,
+	STMT_SIGN_PUT,
+	STMT_ACTIVITY_GET,
+	STMT_ACTIVITY_PUT,
+	STMT_PIN_GET,
+	STMT_PIN_PUT,
+	STMT_COUNT_
+};
+
+struct client_store {
+	sqlite3 *db;
+	sqlite3_stmt *stmt[STMT_COUNT_];
+	int version;
+};
+
+/* Shorthands that bind the log name and the statement table. */
+cc_err cstore_run(struct client_store *cs, enum cstore_stmt_id id, const char *what);
+cc_err cstore_bind_room(struct client_store *cs, enum cstore_stmt_id id, const uint8_t *room);
+cc_err cstore_bind_int(struct client_store *cs, enum cstore_stmt_id id, int col, int64_t v,
+		       const char *what);
+cc_err cstore_bind_blob(struct client_store *cs, enum cstore_stmt_id id, int col,
+			const void *p, int len, const char *what);
+cc_err cstore_tx_begin(struct client_store *cs);
+/* Commits on success, rolls back otherwise; returns the outcome. */
+cc_err cstore_tx_end(struct client_store *cs, cc_err err);
+/* Steps a bound query that returns at most one row and reads its first
+ * column as an integer in [min, INT64_MAX]: CC_OK, CC_ERR_NOT_FOUND or an
+ * error. Always resets the statement. */
+cc_err cstore_fetch_int(struct client_store *cs, enum cstore_stmt_id id, int64_t min,
+			int64_t *v, const char *what);
+/* Binds ?1 room, then ?2.. as the blob fp (if not NULL) and the integers a, b
+ * (each if >= 0): the shapes of every keyed statement here. On error the
+ * statement is left clean. */
+cc_err cstore_bind_key(struct client_store *cs, enum cstore_stmt_id id, const uint8_t *room,
+		       const uint8_t *fp, int64_t a, int64_t b);
+/* Copies column col (TEXT of at most max bytes, no NUL) into out. */
+bool cstore_col_text(sqlite3_stmt *s, int col, char *out, size_t max);
+/* Copies column col, a BLOB of exactly n bytes, into out: false if it is not. */
+bool cstore_col_fixed(sqlite3_stmt *s, int col, void *out, size_t n);
+
+#endif
