@@ -678,7 +678,7 @@ static void test_heir_chosen_by_chain(void **state)
 	struct itest_client *alice = c[0], *carol = c[2];
 	rt_create(alice, "bob,carol", "Heir", three, room);
 	join_all(c, 3, room);
-	rt_quit(c[1]);
+	lc_quit_seen(&f, c[1], NULL);
 	c[1] = NULL;
 	lc_clock_hours(&f, 25);
 

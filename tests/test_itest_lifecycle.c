@@ -315,7 +315,7 @@ static void visit(struct lc_fixture *f, const char *nick)
 {
 	struct itest_client *c = rt_client(f->port, lc_home(f, nick), NULL, nick);
 	rt_ping(c);
-	rt_quit(c);
+	lc_quit_seen(f, c, nick);
 }
 
 static void test_nick_expiry(void **state)
@@ -332,7 +332,7 @@ static void test_nick_expiry(void **state)
 	join_all(c, 3, room);
 	say_heard(c[0], room, "day one", c + 1, 2);
 	lc_user_fp("carol", old_fp);
-	lc_quit_all(c, 3);
+	lc_quit_all_seen(&f, c, 3);
 
 	/* 23 hours on, everyone but carol drops by: no one is gone yet. */
 	lc_clock_hours(&f, 23);
@@ -403,8 +403,8 @@ static void test_admin_expiry(void **state)
 	rt_create(c[0], "bob,carol", "Heirs", three, room);
 	join_all(c, 3, room);
 	say_heard(c[0], room, "the admin speaks", c + 1, 2);
-	rt_quit(c[0]);
-	rt_quit(c[1]);
+	lc_quit_seen(&f, c[0], NULL);
+	lc_quit_seen(&f, c[1], NULL);
 
 	lc_clock_hours(&f, 23);
 	visit(&f, "bob");
@@ -467,7 +467,7 @@ static void test_expired_leaver(void **state)
 		lc_see(c[i], "member_left", room, "nick", "carol", NULL);
 		see_rekeyed(c[i], room, 3, "alice");
 	}
-	rt_quit(c[2]);
+	lc_quit_seen(&f, c[2], NULL);
 
 	/* alice and bob stay connected; carol stays away a day, and the next
 	 * registration frees her nickname. */
@@ -504,10 +504,10 @@ static void test_expired_sender_history(void **state)
 	rt_create(alice, "bob,carol", "History", three, room);
 	join_all(c, 3, room);
 	json_decref(rt_cmd(c[1], "disconnected", "/disconnect"));
-	rt_quit(c[1]);
+	lc_quit_seen(&f, c[1], NULL);
 	struct rt_sent s = rt_say(c[2], room, "carol's last words", 1);
 	rt_expect_msg(alice, room, "carol", "carol's last words", s.seq, s.msg_id);
-	rt_quit(c[2]);
+	lc_quit_seen(&f, c[2], NULL);
 
 	lc_clock_hours(&f, 23);
 	visit(&f, "bob");
@@ -540,8 +540,8 @@ static void test_admin_and_heir_expire(void **state)
 	struct itest_client *carol = c[2];
 	rt_create(c[0], "bob,carol", "Line of succession", three, room);
 	json_decref(rt_join(carol, room, 0));
-	rt_quit(c[0]);
-	rt_quit(c[1]);
+	lc_quit_seen(&f, c[0], NULL);
+	lc_quit_seen(&f, c[1], NULL);
 
 	lc_clock_hours(&f, 25);
 	struct itest_client *erin = rt_client(f.port, lc_home(&f, "erin"), "erin", "erin");

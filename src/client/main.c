@@ -33,8 +33,13 @@ static const char client_usage[] =
 	"  --home DIR          keys and state (default $CRYPTOCAT_HOME, else\n"
 	"                      $XDG_DATA_HOME/cryptocat, else ~/.local/share/cryptocat)\n"
 	"  --rsa-bits N        size of a new identity key, 2048..4096 (default 3072)\n"
-	"  --rekey-after N[d]  as a room's admin, give it a new key after N messages\n"
-	"                      (or, with d, after N days); default never\n"
+	"  --rekey-after N[d]  give a room a new key after N messages in its key (or,\n"
+	"                      with d, once its key is N days old); repeat for both;\n"
+	"                      'never' for neither (default 1000 and 7d)\n"
+	"  --key-rotate SEC    replace your receiving key after SEC seconds (default\n"
+	"                      604800, a week)\n"
+	"  --key-grace SEC     delete a replaced receiving key SEC seconds after\n"
+	"                      (default 604800)\n"
 	"  --nick-ttl SEC      sign a member out as expired only after SEC seconds\n"
 	"                      without a word from them (default 86400, the server's)\n"
 	"  --batch             read commands from standard input, one per line, and\n"
@@ -48,7 +53,7 @@ static const char client_usage[] =
 int main(int argc, char **argv)
 {
 	enum { OPT_SERVER = 1, OPT_NICK, OPT_HOME, OPT_RSA, OPT_BATCH, OPT_LOG, OPT_REKEY,
-	       OPT_NICK_TTL, OPT_HELP, OPT_VERSION };
+	       OPT_NICK_TTL, OPT_KEY_ROTATE, OPT_KEY_GRACE, OPT_HELP, OPT_VERSION };
 	static const struct option options[] = {
 		{"server", required_argument, NULL, OPT_SERVER},
 		{"nick", required_argument, NULL, OPT_NICK},
@@ -57,6 +62,8 @@ int main(int argc, char **argv)
 		{"batch", no_argument, NULL, OPT_BATCH},
 		{"rekey-after", required_argument, NULL, OPT_REKEY},
 		{"nick-ttl", required_argument, NULL, OPT_NICK_TTL},
+		{"key-rotate", required_argument, NULL, OPT_KEY_ROTATE},
+		{"key-grace", required_argument, NULL, OPT_KEY_GRACE},
 		{"log-level", required_argument, NULL, OPT_LOG},
 		{"help", no_argument, NULL, OPT_HELP},
 		{"version", no_argument, NULL, OPT_VERSION},
@@ -72,6 +79,8 @@ int main(int argc, char **argv)
 	cfg.port = 7777;
 	cfg.rsa_bits = CRYPTO_RSA_DEFAULT_BITS;
 	cfg.nick_ttl_ms = 86400ull * 1000;
+	cfg.rekey_after_msgs = 1000;
+	cfg.rekey_after_ms = 7ull * 86400 * 1000;
 	log_set_level(LOG_LEVEL_WARN);
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "", options, &idx)) != -1) {
@@ -103,6 +112,11 @@ int main(int argc, char **argv)
 			batch = true;
 			break;
 		case OPT_REKEY: {
+			if (strcmp(optarg, "never") == 0) {
+				cfg.rekey_after_msgs = 0;
+				cfg.rekey_after_ms = 0;
+				break;
+			}
 			errno = 0;
 			unsigned long n = strtoul(optarg, &end, 10);
 			if (errno || end == optarg || n == 0 || n > 1000000 ||
@@ -118,6 +132,15 @@ int main(int argc, char **argv)
 			if (args_parse_uint(optarg, 1, 10ull * 365 * 86400, &number))
 				goto bad_value;
 			cfg.nick_ttl_ms = number * 1000;
+			break;
+		case OPT_KEY_ROTATE:
+		case OPT_KEY_GRACE:
+			if (args_parse_uint(optarg, 1, 10ull * 365 * 86400, &number))
+				goto bad_value;
+			if (opt == OPT_KEY_ROTATE)
+				cfg.recv_rotate_ms = number * 1000;
+			else
+				cfg.recv_grace_ms = number * 1000;
 			break;
 		case OPT_LOG:
 			if ((level = log_level_parse(optarg)) < 0)

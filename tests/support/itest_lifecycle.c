@@ -265,6 +265,39 @@ void lc_user_fp(const char *nick, char fp[LC_FP_HEX])
 
 /* ---- the clients' side -------------------------------------------------------------- */
 
+/* How many times the server's log says NICK went. */
+static int times_gone(struct lc_fixture *f, const char *nick)
+{
+	char needle[64];
+	size_t len = 0;
+	snprintf(needle, sizeof needle, ": %s disconnected", nick);
+	char *log = itest_read_file(itest_server_log(f->srv), &len);
+	int n = 0;
+	for (const char *p = log; p && (p = strstr(p, needle)); p += strlen(needle))
+		n++;
+	free(log);
+	return n;
+}
+
+void lc_quit_seen(struct lc_fixture *f, struct itest_client *c, const char *as)
+{
+	char nick[64];
+	snprintf(nick, sizeof nick, "%s", as ? as : itest_client_nick(c));
+	int before = times_gone(f, nick);
+	rt_quit(c);
+	for (int waited = 0; times_gone(f, nick) <= before; waited += 10) {
+		assert_true(waited < itest_scale_ms(ITEST_TIMEOUT_MS));
+		usleep(10 * 1000);
+	}
+}
+
+void lc_quit_all_seen(struct lc_fixture *f, struct itest_client **c, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (c[i])
+			lc_quit_seen(f, c[i], NULL);
+}
+
 const char *lc_home_copy(struct lc_fixture *f, const char *nick, const char *name)
 {
 	char cmd[8192];

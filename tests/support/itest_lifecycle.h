@@ -96,6 +96,13 @@ void lc_user_fp(const char *nick, char fp[LC_FP_HEX]);
 
 /* ---- the clients' side ---------------------------------------------------------- */
 
+/* Quits C (registered as AS; NULL: the nickname it was started with) and
+ * waits until the server has seen it go (its log says so): a clock moved
+ * after this is not taken as the client's last visit. */
+void lc_quit_seen(struct lc_fixture *f, struct itest_client *c, const char *as);
+/* The same for N clients (NULL ones skipped), each started with its nickname. */
+void lc_quit_all_seen(struct lc_fixture *f, struct itest_client **c, size_t n);
+
 /* A copy of NICK's home directory (as cp -a makes it) in NAME under the
  * fixture's directory: a stolen device, at this moment. Returns its path. */
 const char *lc_home_copy(struct lc_fixture *f, const char *nick, const char *name);

@@ -308,8 +308,11 @@ static cc_err client_on_answer(struct client *cl, struct client_req *req, const 
 		client_send_on_answer(cl, req, m);
 		return CC_OK;
 	case REQ_ADD:
-		if (req->step == STEP_USERS && m->type == PROTO_USERS)
+	case REQ_KICK:
+		if (req->kind == REQ_ADD && req->step == STEP_USERS && m->type == PROTO_USERS)
 			client_add_on_users(cl, req, &m->u.users);
+		else if (req->step == STEP_STATE && m->type == PROTO_ROOM_STATE)
+			client_refresh_on_state(cl, req, &m->u.room_state);
 		else
 			client_change_on_answer(cl, req, m);
 		return CC_OK;
@@ -319,7 +322,6 @@ static cc_err client_on_answer(struct client *cl, struct client_req *req, const 
 		else
 			client_change_on_answer(cl, req, m);
 		return CC_OK;
-	case REQ_KICK:
 	case REQ_ADMIN:
 	case REQ_DISCONNECT:
 		client_change_on_answer(cl, req, m);

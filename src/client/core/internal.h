@@ -127,6 +127,7 @@ struct client_req {
 	struct buf records;               /* the records the change sends */
 	uint16_t nrecords;
 	bool connecting;                  /* recv key: registration waits for it */
+	struct client_change *change;     /* add, kick: the change, once checked */
 	uint8_t (*sweep_rooms)[PROTO_ROOM_ID_LEN];  /* sweep: rooms left to fetch */
 	size_t nsweep;
 };
@@ -293,6 +294,11 @@ void client_rooms_ack_all(struct client *cl);
 void client_add_start(struct client *cl, struct client_req *req);
 void client_add_on_users(struct client *cl, struct client_req *req, const struct proto_users *users);
 void client_kick_start(struct client *cl, struct client_req *req);
+/* Add and kick wrap the new epoch's secret to every member's current
+ * receiving key: the room's directory is fetched afresh first (ROOM_FETCH),
+ * then the change is made. */
+void client_refresh_on_state(struct client *cl, struct client_req *req,
+			     const struct proto_room_state *st);
 void client_admin_start(struct client *cl, struct client_req *req);
 void client_leave_start(struct client *cl, struct client_req *req);
 void client_disconnect_start(struct client *cl, struct client_req *req);

@@ -150,6 +150,23 @@ static const struct e2e_member *named_member(struct client *cl, struct client_re
 
 /* ---- add and kick: new epochs ---------------------------------------------- */
 
+/* Keeps the checked change and fetches the room's directory afresh: the new
+ * epoch's secret goes to every member's current receiving key. */
+static void refresh_start(struct client *cl, struct client_req *req,
+			  const struct client_change *change)
+{
+	struct proto_msg m = {.type = PROTO_ROOM_FETCH};
+	if (!(req->change = malloc(sizeof *req->change))) {
+		client_req_end(cl, req, CC_ERR_NOMEM);
+		return;
+	}
+	*req->change = *change;
+	memcpy(m.u.room_ref.room_id, req->room, PROTO_ROOM_ID_LEN);
+	req->step = STEP_STATE;
+	if (client_req_send(cl, req, &m) != CC_OK)
+		client_req_end(cl, req, CC_ERR_IO);
+}
+
 void client_add_start(struct client *cl, struct client_req *req)
 {
 	struct client_room *r = admin_room(cl, req);
@@ -210,9 +227,7 @@ void client_add_on_users(struct client *cl, struct client_req *req, const struct
 		client_req_end(cl, req, CC_ERR_KEY_CHANGED);
 		return;
 	}
-	req->step = STEP_CHANGE;
-	if ((err = client_epoch_send(cl, req, r, PROTO_ROOM_ADD, &add, 1, r->title)))
-		client_req_end(cl, req, err);
+	refresh_start(cl, req, &add);
 }
 
 void client_kick_start(struct client *cl, struct client_req *req)
@@ -225,8 +240,25 @@ void client_kick_start(struct client *cl, struct client_req *req)
 	snprintf(kick.nick, sizeof kick.nick, "%s", m->nick);
 	memcpy(kick.fp, m->fp, sizeof kick.fp);
 	/* The new epoch's members do not include the expelled one: no key. */
-	req->step = STEP_CHANGE;
-	cc_err err = client_epoch_send(cl, req, r, PROTO_ROOM_KICK, &kick, 1, r->title);
+	refresh_start(cl, req, &kick);
+}
+
+void client_refresh_on_state(struct client *cl, struct client_req *req,
+			     const struct proto_room_state *st)
+{
+	struct client_room *r = client_room_find(cl, req->room);
+	if (!r || !req->change || memcmp(st->room_id, req->room, PROTO_ROOM_ID_LEN) != 0) {
+		client_req_error(cl, req, "not_joined", "the room is no longer open here");
+		client_req_end(cl, req, CC_ERR_NOT_FOUND);
+		return;
+	}
+	/* Only the directory is taken: each entry's keys are checked as ever
+	 * (certified, never older than seen); the chain stays ours. */
+	if (client_room_add_users(cl, r, &st->users) != CC_OK)
+		log_warn("room %s: a member's key in the directory does not parse", r->id_hex);
+	cc_err err = client_epoch_send(cl, req, r,
+				       req->kind == REQ_ADD ? PROTO_ROOM_ADD : PROTO_ROOM_KICK,
+				       req->change, 1, r->title);
 	if (err)
 		client_req_end(cl, req, err);
 }

@@ -129,6 +129,7 @@ static void client_req_free(struct client_req *req)
 	buf_free(&req->asked);
 	buf_free(&req->records);
 	free(req->sweep_rooms);
+	free(req->change);
 	if (req->has_chain)
 		e2e_chain_free(&req->chain);
 	client_room_free(req->new_room);
