@@ -11,12 +11,13 @@
  *                 message); a connection gone silent (keepalive PING, then
  *                 given up); an /add whose OK was lost (made: completed, not
  *                 made twice); a /kick that never reached the server (made
- *                 after); a /create whose OK was lost (one room)
+ *                 after); a /create, an /admin and a /leave whose OK was lost
  *   offline       the server gone for good: commands fail with "offline"
  *                 after --offline-timeout, the waits grow 1 s, 2 s, 4 s, and
  *                 /quit or SIGTERM still ends the client at once, status 0
- *   server key    the server comes back with another key: refused,
- *                 server_key_changed, exit status 3
+ *   refused       the server comes back with our nickname bound to another
+ *                 key (nick_taken, exit status 1), or with another key of its
+ *                 own (server_key_changed, exit status 3)
  * The cap of the backoff (60 s) is checked in tests/test_client_reconnect.c. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -127,12 +128,12 @@ static void wait_locked(const int *p, int want)
 	}
 }
 
-/* The next events of C: connection_lost (any number), then reconnected. */
-static void expect_lost_then_back(struct itest_client *c)
+/* The next events of C: connection_lost (at least MIN_LOST), then reconnected. */
+static void expect_lost_then_back(struct itest_client *c, size_t min_lost)
 {
 	json_t *log = json_array();
 	read_until(c, log, "reconnected", NULL, NULL);
-	assert_true(json_array_size(log) >= 2);
+	assert_true(json_array_size(log) >= min_lost + 1);
 	assert_int_equal(log_count(log, "connection_lost", NULL, NULL, NULL),
 			 json_array_size(log) - 1);
 	json_decref(log);
@@ -295,7 +296,7 @@ static void cut_after(struct itest_client *alice, struct cut_ctx *ctx, const cha
 	ctx->drop_type = 0;
 	hostile_unlock(proxy);
 	hostile_drop_sessions(proxy, "alice");
-	expect_lost_then_back(alice);
+	expect_lost_then_back(alice, 1);
 }
 
 static void test_lost_answers(void **state)
@@ -418,6 +419,8 @@ static void test_lost_answers(void **state)
 	ev = itest_client_expect(alice, "room_created", ITEST_TIMEOUT_MS);
 	assert_non_null(ev);
 	assert_string_equal(itest_json_str(ev, "title"), "Second");
+	char second[RT_ROOM_HEX];
+	snprintf(second, sizeof second, "%s", itest_json_str(ev, "room"));
 	json_decref(ev);
 	json_decref(itest_client_expect(alice, "joined", ITEST_TIMEOUT_MS));  /* the first room */
 	rt_ping(alice);
@@ -425,6 +428,39 @@ static void test_lost_answers(void **state)
 	assert_int_equal(json_array_size(ev), 2);
 	json_decref(ev);
 	assert_int_equal(rt_sql_int("SELECT count(*) FROM rooms"), 2);
+
+	/* ---- /admin whose OK was lost: made; both rooms joined again ------------ */
+	json_decref(rt_join(alice, second, 0));
+	cut_after(alice, &ctx, "/admin bob", PROTO_OK, HOSTILE_TO_CLIENT);
+	json_t *log = json_array();
+	ev = read_until(alice, log, "admin_changed", NULL, NULL);
+	assert_string_equal(itest_json_str(ev, "room"), second);
+	assert_string_equal(itest_json_str(ev, "admin"), "bob");
+	if (log_count(log, "joined", "room", room, NULL) == 0)
+		read_until(alice, log, "joined", "room", room);
+	if (log_count(log, "joined", "room", second, NULL) == 0)
+		read_until(alice, log, "joined", "room", second);
+	assert_int_equal(json_array_size(log), 3);
+	json_decref(log);
+	rt_ping(alice);
+
+	/* ---- /leave whose OK was lost: made (the server no longer knows her
+	 * there); not joined again ------------------------------------------------- */
+	char line[80];
+	snprintf(line, sizeof line, "/leave %s", second);
+	cut_after(alice, &ctx, line, PROTO_OK, HOSTILE_TO_CLIENT);
+	ev = itest_client_expect(alice, "left", ITEST_TIMEOUT_MS);
+	assert_non_null(ev);
+	assert_string_equal(itest_json_str(ev, "room"), second);
+	json_decref(ev);
+	ev = itest_client_expect(alice, "joined", ITEST_TIMEOUT_MS);
+	assert_non_null(ev);
+	assert_string_equal(itest_json_str(ev, "room"), room);
+	json_decref(ev);
+	rt_ping(alice);
+	ev = rt_rooms(alice);
+	assert_int_equal(json_array_size(ev), 1);
+	json_decref(ev);
 
 	for (int i = 0; i < 3; i++)
 		rt_quit(c[i]);
@@ -526,23 +562,43 @@ static void test_offline(void **state)
 	assert_int_equal(itest_client_wait_exit(carol, ITEST_TIMEOUT_MS), 0);
 }
 
-/* ---- another server key ----------------------------------------------------------- */
+/* ---- refused for good: another key holds the nickname, another server key ------------ */
 
-static void test_server_key_changed(void **state)
+static void test_refused_for_good(void **state)
 {
 	struct rt_fixture f;
+	struct itest_client *c[2];
 	(void)state;
 
-	rt_start(&f, "reconnect-key", 0);
-	struct itest_client *alice = rt_client(f.port, itest_subdir(f.dir, "alice"), "alice",
-					       "alice");
+	rt_start(&f, "reconnect-refused", 1);
+	rt_clients(f.port, f.dir, two, 2, c);
+	struct itest_client *alice = c[0], *bob = c[1];
+
+	/* While the server is down, bob's nickname goes to another key (as
+	 * after its expiry): his client is refused, and stops (exit status 1);
+	 * alice's comes back. */
 	rt_stop(&f);
 	assert_true(next_retry(alice) > 0);
-	/* Another server (another key) where alice's was. */
-	f.srv = itest_server_start_on(itest_subdir(f.dir, "impostor"), f.port, rt_server_args);
+	assert_true(next_retry(bob) > 0);
+	free(rt_sql("UPDATE users SET fingerprint = zeroblob(32) WHERE nick_lower = 'bob'"));
+	f.srv = itest_server_start_on(f.data, f.port, rt_server_args);
 	assert_non_null(f.srv);
 	json_t *log = json_array();
-	json_t *err = read_until(alice, log, "error", NULL, NULL);
+	json_t *err = read_until(bob, log, "error", NULL, NULL);
+	assert_string_equal(itest_json_str(err, "code"), "nick_taken");
+	assert_int_equal(log_count(log, "reconnected", NULL, NULL, NULL), 0);
+	json_decref(log);
+	assert_int_equal(itest_client_wait_exit(bob, ITEST_TIMEOUT_MS), 1);
+	expect_lost_then_back(alice, 0);  /* (her first connection_lost was read) */
+	rt_ping(alice);
+
+	/* Another server (another key) where alice's was: refused, exit status 3. */
+	rt_stop(&f);
+	assert_true(next_retry(alice) > 0);
+	f.srv = itest_server_start_on(itest_subdir(f.dir, "impostor"), f.port, rt_server_args);
+	assert_non_null(f.srv);
+	log = json_array();
+	err = read_until(alice, log, "error", NULL, NULL);
 	assert_string_equal(itest_json_str(err, "code"), "server_key_changed");
 	assert_non_null(itest_json_str(err, "pinned"));
 	assert_non_null(itest_json_str(err, "offered"));
@@ -559,7 +615,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_server_restart, teardown),
 		cmocka_unit_test_teardown(test_lost_answers, teardown),
 		cmocka_unit_test_teardown(test_offline, teardown),
-		cmocka_unit_test_teardown(test_server_key_changed, teardown),
+		cmocka_unit_test_teardown(test_refused_for_good, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -351,17 +351,16 @@ void client_reqs_pump(struct client *cl)
 {
 	if (cl->state != CLIENT_READY || cl->pumping)
 		return;
-	if (cl->resuming) {
-		bool left = false;
-		for (struct client_req *r = cl->reqs; r && !left; r = r->next)
-			left = r->resume;
-		cl->resuming = left;
-	}
 	cl->pumping = true;
 	/* Starting one may end others (an error at once) or queue more (a rekey
 	 * a line waits for): look again from the top each time. */
 	for (bool again = true; again && cl->state == CLIENT_READY;) {
 		again = false;
+		/* Reconnected: the rejoins and the resolving first, until none is left. */
+		bool left = false;
+		for (struct client_req *r = cl->reqs; cl->resuming && r && !left; r = r->next)
+			left = r->resume;
+		cl->resuming = left;
 		for (struct client_req *req = cl->reqs; req; req = req->next) {
 			if (req->step != STEP_QUEUED || (cl->resuming && !req->resume))
 				continue;
