@@ -58,9 +58,9 @@ void client_conn_failed(struct client *cl, const char *code, const char *why)
 {
 	if (cl->state == CLIENT_CLOSED)
 		return;
-	/* Before the first registration nothing was lost: the caller decides.
-	 * During an attempt, an answer no retry mends is final. A session that
-	 * was registered a moment ago always tries again. */
+	/* The first connection's failure is the end (the user is there to
+	 * see it); an attempt that meets an answer no retry mends is too. A
+	 * session that was registered a moment ago always tries again. */
 	if (!cl->established || (cl->state != CLIENT_READY && !retry_mends(code))) {
 		client_fail(cl, code, why);
 		return;
@@ -68,14 +68,11 @@ void client_conn_failed(struct client *cl, const char *code, const char *why)
 	bool dropped = cl->state == CLIENT_READY;
 	client_conn_close(cl);
 	cl->state = CLIENT_OFFLINE;
-	if (dropped) {
-		cl->attempts = 0;
-		cl->resuming = false;
-		client_reqs_on_lost(cl);
-	} else {
-		cl->attempts++;
-	}
+	cl->attempts = dropped ? 0 : cl->attempts + 1;
+	cl->resuming = false;
 	if (cl->quitting) {
+		if (dropped)
+			client_reqs_on_lost(cl);  /* so that each says what may have been done */
 		client_quit_offline(cl);
 		return;
 	}
@@ -88,6 +85,8 @@ void client_conn_failed(struct client *cl, const char *code, const char *why)
 	ev.u.connection.reason = why;
 	ev.u.connection.retry_ms = wait;
 	client_emit(cl, &ev);
+	if (dropped)
+		client_reqs_on_lost(cl);
 	client_offline_arm(cl);
 	client_notify(cl);
 }
