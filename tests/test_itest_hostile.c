@@ -287,12 +287,16 @@ static void test_hostile_proxy(void **state)
 	rt_ping(bob);
 	rt_ping(alice);
 
-	/* ---- 5. drop the connection: bob's client says so ------------------- */
+	/* ---- 5. drop the connection: bob's client says so, and comes back ---- */
 	hostile_drop_sessions(proxy, "bob");
-	rt_lost_server(bob);
+	json_t *lost = itest_client_expect(bob, "connection_lost", ITEST_TIMEOUT_MS);
+	assert_non_null(lost);
+	json_decref(lost);
 	rt_ping(alice);
-	/* The proxy serves on: bob comes back through it. */
-	bob = rt_client(port, homes[1], "bob", "bob");
+	/* The proxy serves on: bob's client comes back through it by itself,
+	 * joins the room again, and shows nothing of its backlog twice. */
+	json_decref(itest_client_expect(bob, "reconnected", ITEST_TIMEOUT_MS));
+	json_decref(itest_client_expect(bob, "joined", ITEST_TIMEOUT_MS));
 	rt_ping(bob);
 
 	rt_quit(bob);

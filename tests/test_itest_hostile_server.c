@@ -536,7 +536,7 @@ static void test_signing_key_versions(void **state)
 	hs_stop(&f);
 }
 
-/* ---- 12. the server refuses a replayed copy --------------------------------- */
+/* ---- 12. the server refuses a replayed copy, and confirms a resent one ------ */
 
 static void test_server_refuses_replays(void **state)
 {
@@ -553,19 +553,27 @@ static void test_server_refuses_replays(void **state)
 	uint8_t room_id[PROTO_ROOM_ID_LEN];
 	assert_int_equal(hex_decode(room, room_id, sizeof room_id), CC_OK);
 
-	/* bob's own session sends number 5 twice, then another envelope with
-	 * number 5: the server stores the first only (the first version stored
-	 * every copy, padding history and unread counts). */
+	/* bob's own session sends number 5 twice (as a client does whose SENT
+	 * its dropped connection lost), then another envelope with number 5: the
+	 * server stores the first only (the first version stored every copy,
+	 * padding history and unread counts), confirms the very same bytes
+	 * again as stored, and refuses other bytes as a replay. */
 	struct ichan w;
-	struct buf env;
+	struct buf env, first;
 	struct proto_msg m = {.type = PROTO_MSG_SEND}, a;
 	buf_init(&env, PROTO_ENVELOPE_MAX);
+	buf_init(&first, PROTO_ENVELOPE_MAX);
 	ichan_open(&w, f.port, lc_home(&f, "bob"), "bob");
-	ichan_junk_envelope(&env, room_id, epoch, "bob", 5);
-	m.u.msg_send.envelope = (struct proto_bytes){env.data, env.len};
+	ichan_junk_envelope(&first, room_id, epoch, "bob", 5);
+	m.u.msg_send.envelope = (struct proto_bytes){first.data, first.len};
 	ichan_answer(&w, ichan_request(&w, &m), &a);
 	assert_int_equal(a.type, PROTO_SENT);
-	ichan_expect_error(&w, &m, CC_ERR_REPLAYED);
+	uint64_t id5 = a.u.sent.msg_id, ts5 = a.u.sent.server_ts_ms;
+	ichan_answer(&w, ichan_request(&w, &m), &a);
+	assert_int_equal(a.type, PROTO_SENT);
+	assert_int_equal(a.u.sent.msg_id, id5);
+	assert_int_equal(a.u.sent.server_ts_ms, ts5);
+	assert_memory_equal(a.u.sent.room_id, room_id, PROTO_ROOM_ID_LEN);
 	ichan_junk_envelope(&env, room_id, epoch, "bob", 5);
 	env.data[env.len - 1] ^= 1;  /* another signature */
 	m.u.msg_send.envelope = (struct proto_bytes){env.data, env.len};
@@ -575,11 +583,30 @@ static void test_server_refuses_replays(void **state)
 	m.u.msg_send.envelope = (struct proto_bytes){env.data, env.len};
 	ichan_answer(&w, ichan_request(&w, &m), &a);
 	assert_int_equal(a.type, PROTO_SENT);
+	/* A resent copy is confirmed even once its epoch has closed or ended
+	 * (a member left, or a new key came, while its sender was away); a new
+	 * message there is refused as ever. */
+	struct proto_msg resend = {.type = PROTO_MSG_SEND};
+	resend.u.msg_send.envelope = (struct proto_bytes){first.data, first.len};
+	free(rt_sql("UPDATE rooms SET closed = 1"));
+	ichan_answer(&w, ichan_request(&w, &resend), &a);
+	assert_int_equal(a.type, PROTO_SENT);
+	assert_int_equal(a.u.sent.msg_id, id5);
+	ichan_junk_envelope(&env, room_id, epoch, "bob", 7);
+	m.u.msg_send.envelope = (struct proto_bytes){env.data, env.len};
+	ichan_expect_error(&w, &m, CC_ERR_EPOCH_CLOSED);
+	free(rt_sql("UPDATE rooms SET closed = 0, epoch = epoch + 1"));
+	ichan_answer(&w, ichan_request(&w, &resend), &a);
+	assert_int_equal(a.type, PROTO_SENT);
+	assert_int_equal(a.u.sent.msg_id, id5);
+	assert_int_equal(a.u.sent.server_ts_ms, ts5);
+	ichan_expect_error(&w, &m, CC_ERR_STALE_EPOCH);
 	ichan_close(&w);
 	assert_int_equal(rt_sql_int("SELECT count(*) FROM messages"), 2);
 	assert_int_equal(rt_sql_int("SELECT last_msg_id FROM rooms"), 2);
 
 	buf_free(&env);
+	buf_free(&first);
 	lc_quit_all(c, 2);
 	hs_stop(&f);
 }

@@ -228,10 +228,11 @@ static void test_persistence(void **state)
 	assert_int_equal(s.seq, 1);
 	rt_expect_msg(c[0], room, "bob", "three", 1, 3);
 
-	/* A clean stop mid-conversation: every client notices and exits 1. */
+	/* A clean stop mid-conversation: every client notices (and would try
+	 * again by itself); they quit, to come back from their homes. */
 	rt_stop(&f);
 	for (int i = 0; i < 3; i++)
-		rt_lost_server(c[i]);
+		rt_lost_quit(c[i]);
 	restart_all(&f, c, homes);
 
 	/* carol had read neither "two" nor "three": both wait for her. */
@@ -298,7 +299,7 @@ static void test_crash(void **state)
 	itest_server_kill(f.srv);
 	f.srv = NULL;
 	for (int i = 0; i < 3; i++)
-		rt_lost_server(c[i]);
+		rt_lost_quit(c[i]);
 	restart_all(&f, c, homes);
 
 	/* carol missed "three" only. */

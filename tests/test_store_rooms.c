@@ -1337,6 +1337,58 @@ static void test_message_replay(void **state)
 	assert_int_equal(n, 6);
 }
 
+/* A sender sending a stored message again (its SENT was lost) finds it by
+ * its numbers, only with the very same bytes. */
+static void test_message_find(void **state)
+{
+	struct fixture *f = *state;
+	int64_t alice = test_user(f, "alice", 1);
+	int64_t bob = test_user(f, "bob", 2);
+	int64_t room = test_room(f, 1, alice);
+	uint8_t b1[3] = {0xb1, 1, 1}, b2[3] = {0xb1, 1, 2};
+	int64_t id = 0, found = -1;
+	uint64_t ts = 1;
+
+	assert_int_equal(store_message_append(f->st, room, alice, 4, 1, 100, b1, sizeof b1, &id),
+			 CC_OK);
+	assert_int_equal(store_message_append(f->st, room, alice, 4, 2, 150, b2, sizeof b2, &id),
+			 CC_OK);
+	assert_int_equal(store_message_find(f->st, room, alice, 4, 1, b1, sizeof b1, &found, &ts),
+			 CC_OK);
+	assert_int_equal(found, 1);
+	assert_int_equal(ts, 100);
+	assert_int_equal(store_message_find(f->st, room, alice, 4, 2, b2, sizeof b2, &found, &ts),
+			 CC_OK);
+	assert_int_equal(found, 2);
+	assert_int_equal(ts, 150);
+	/* Other bytes under stored numbers: a replay; one byte short too. */
+	assert_int_equal(store_message_find(f->st, room, alice, 4, 1, b2, sizeof b2, &found, &ts),
+			 CC_ERR_REPLAYED);
+	assert_int_equal(store_message_find(f->st, room, alice, 4, 1, b1, 2, &found, &ts),
+			 CC_ERR_REPLAYED);
+	/* Another sender, epoch, number or room: nothing stored. */
+	assert_int_equal(store_message_find(f->st, room, bob, 4, 1, b1, sizeof b1, &found, &ts),
+			 CC_ERR_NOT_FOUND);
+	assert_int_equal(store_message_find(f->st, room, alice, 5, 1, b1, sizeof b1, &found, &ts),
+			 CC_ERR_NOT_FOUND);
+	assert_int_equal(store_message_find(f->st, room, alice, 4, 3, b1, sizeof b1, &found, &ts),
+			 CC_ERR_NOT_FOUND);
+	assert_int_equal(store_message_find(f->st, room + 1, alice, 4, 1, b1, sizeof b1, &found,
+					    &ts), CC_ERR_NOT_FOUND);
+	/* Inside a transaction, and after a restart, the same. */
+	assert_int_equal(store_begin(f->st), CC_OK);
+	assert_int_equal(store_message_append(f->st, room, bob, 4, 1, 160, b2, sizeof b2, &id),
+			 CC_OK);
+	assert_int_equal(store_message_find(f->st, room, bob, 4, 1, b2, sizeof b2, &found, &ts),
+			 CC_OK);
+	assert_int_equal(found, 3);
+	assert_int_equal(store_commit(f->st), CC_OK);
+	test_reopen(f);
+	assert_int_equal(store_message_find(f->st, room, alice, 4, 2, b2, sizeof b2, &found, &ts),
+			 CC_OK);
+	assert_int_equal(found, 2);
+}
+
 /* A closed epoch (a member left: nobody may send until a new one opens) is
  * a flag of its own, beside rekey_owed. */
 static void test_room_closed(void **state)
@@ -2544,6 +2596,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_keys_and_epochs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_messages_ids_and_walks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_message_replay, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_message_find, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_room_closed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_prune, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_room_delete_cascades, setup, teardown),

@@ -42,6 +42,11 @@ static const char client_usage[] =
 	"                      (default 604800)\n"
 	"  --nick-ttl SEC      sign a member out as expired only after SEC seconds\n"
 	"                      without a word from them (default 86400, the server's)\n"
+	"  --offline-timeout SEC  when the connection drops, the client reconnects by\n"
+	"                      itself; a command waiting for it longer than SEC fails\n"
+	"                      with error offline (default 60; 0: wait for ever)\n"
+	"  --ping-timeout SEC  a connection silent for SEC is given up and made again;\n"
+	"                      the server is pinged after SEC/2 (default 60)\n"
 	"  --batch             read commands from standard input, one per line, and\n"
 	"                      write one JSON event per line to standard output\n"
 	"  --log-level LEVEL   error, warn, info or debug, on standard error (default warn)\n"
@@ -53,7 +58,8 @@ static const char client_usage[] =
 int main(int argc, char **argv)
 {
 	enum { OPT_SERVER = 1, OPT_NICK, OPT_HOME, OPT_RSA, OPT_BATCH, OPT_LOG, OPT_REKEY,
-	       OPT_NICK_TTL, OPT_KEY_ROTATE, OPT_KEY_GRACE, OPT_HELP, OPT_VERSION };
+	       OPT_NICK_TTL, OPT_KEY_ROTATE, OPT_KEY_GRACE, OPT_OFFLINE_TIMEOUT, OPT_PING_TIMEOUT,
+	       OPT_HELP, OPT_VERSION };
 	static const struct option options[] = {
 		{"server", required_argument, NULL, OPT_SERVER},
 		{"nick", required_argument, NULL, OPT_NICK},
@@ -64,6 +70,8 @@ int main(int argc, char **argv)
 		{"nick-ttl", required_argument, NULL, OPT_NICK_TTL},
 		{"key-rotate", required_argument, NULL, OPT_KEY_ROTATE},
 		{"key-grace", required_argument, NULL, OPT_KEY_GRACE},
+		{"offline-timeout", required_argument, NULL, OPT_OFFLINE_TIMEOUT},
+		{"ping-timeout", required_argument, NULL, OPT_PING_TIMEOUT},
 		{"log-level", required_argument, NULL, OPT_LOG},
 		{"help", no_argument, NULL, OPT_HELP},
 		{"version", no_argument, NULL, OPT_VERSION},
@@ -81,6 +89,8 @@ int main(int argc, char **argv)
 	cfg.nick_ttl_ms = 86400ull * 1000;
 	cfg.rekey_after_msgs = 1000;
 	cfg.rekey_after_ms = 7ull * 86400 * 1000;
+	cfg.offline_timeout_ms = 60 * 1000;
+	cfg.ping_timeout_ms = 60 * 1000;
 	log_set_level(LOG_LEVEL_WARN);
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "", options, &idx)) != -1) {
@@ -141,6 +151,16 @@ int main(int argc, char **argv)
 				cfg.recv_rotate_ms = number * 1000;
 			else
 				cfg.recv_grace_ms = number * 1000;
+			break;
+		case OPT_OFFLINE_TIMEOUT:
+			if (args_parse_uint(optarg, 0, 10ull * 365 * 86400, &number))
+				goto bad_value;
+			cfg.offline_timeout_ms = number * 1000;
+			break;
+		case OPT_PING_TIMEOUT:
+			if (args_parse_uint(optarg, 1, 86400, &number))
+				goto bad_value;
+			cfg.ping_timeout_ms = number * 1000;
 			break;
 		case OPT_LOG:
 			if ((level = log_level_parse(optarg)) < 0)

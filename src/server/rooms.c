@@ -591,13 +591,13 @@ static cc_err handle_msg_send(struct conn *c, const struct proto_msg_send *req)
 				"a message must name its sender's own nickname");
 		return CC_OK;
 	}
-	if (env.epoch != room.epoch) {
-		conn_send_error(c, req->request_id, CC_ERR_STALE_EPOCH, NULL);
-		return CC_OK;
-	}
-	/* Someone left: the key they hold must carry nothing new. */
-	if (room.closed) {
-		conn_send_error(c, req->request_id, CC_ERR_EPOCH_CLOSED, NULL);
+	/* Nothing new in a stale epoch, nor in a closed one (someone left: the
+	 * key they hold must carry nothing new); a copy of a message stored
+	 * before is answered as the first time. */
+	if (env.epoch != room.epoch || room.closed) {
+		if (!msg_sent_before(c, &room, &env, req))
+			conn_send_error(c, req->request_id, env.epoch != room.epoch
+				? CC_ERR_STALE_EPOCH : CC_ERR_EPOCH_CLOSED, NULL);
 		return CC_OK;
 	}
 	if (srv->nsends == srv->sends_cap) {
@@ -623,7 +623,8 @@ static cc_err handle_msg_send(struct conn *c, const struct proto_msg_send *req)
 	err = store_message_append(srv->store, room.id, c->user_id, env.epoch, env.seq, ps->ts_ms,
 				   req->envelope.p, req->envelope.len, &ps->msg_id);
 	if (err) {
-		conn_send_error(c, req->request_id, err, NULL);
+		if (!(err == CC_ERR_REPLAYED && msg_sent_before(c, &room, &env, req)))
+			conn_send_error(c, req->request_id, err, NULL);
 		return CC_OK;
 	}
 	buf_reset(&ps->envelope);

@@ -1,6 +1,6 @@
 /* What the server's room files share: rooms.c (requests about rooms),
- * live.c (who hears a room now) and membership.c (changes to membership).
- * Nothing outside these three files includes it. */
+ * live.c (who hears a room now), membership.c (changes to membership) and
+ * resend.c (a message sent again). Nothing outside these files includes it. */
 #ifndef CC_SERVER_ROOMS_INTERNAL_H
 #define CC_SERVER_ROOMS_INTERNAL_H
 
@@ -33,6 +33,17 @@ struct pending_send {
 	uint64_t ts_ms;
 	struct buf envelope;
 };
+
+/* ---- resend.c: a message sent again --------------------------------------- */
+
+struct proto_envelope;
+struct proto_msg_send;
+/* A client that lost SENT (its connection dropped) sends the same envelope
+ * again: 1 if this one is stored, byte for byte (answered SENT as the first
+ * time, with the stored id and time, and told to nobody else); 0 if not (the
+ * caller answers as before). Commits the loop turn's messages first. */
+int msg_sent_before(struct conn *c, const struct store_room *room,
+		    const struct proto_envelope *env, const struct proto_msg_send *req);
 
 /* ---- live.c: who hears a room now ---------------------------------------- */
 

@@ -267,6 +267,9 @@ static const char *const store_stmt_sql[STMT_COUNT_] = {
 	[STMT_MSG_EACH] = ("SELECT msg_id, sender, epoch, ts_ms, blob, seq FROM messages"
 			   " WHERE room = ?1 AND msg_id > ?2 ORDER BY msg_id LIMIT ?3"),
 	[STMT_MSG_COUNT_AFTER] = "SELECT count(*) FROM messages WHERE room = ?1 AND msg_id > ?2",
+	/* Through the unique index (room, sender, epoch, seq). */
+	[STMT_MSG_FIND] = ("SELECT msg_id, ts_ms, blob FROM messages"
+			   " WHERE room = ?1 AND sender = ?2 AND epoch = ?3 AND seq = ?4"),
 	/* ?2 caps the rows one call deletes (a negative LIMIT is none), so the
 	 * server can prune in short steps instead of stalling its loop. */
 	[STMT_MSG_PRUNE_AGE] = ("DELETE FROM messages WHERE id IN ("

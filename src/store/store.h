@@ -249,6 +249,12 @@ struct store_message {
 cc_err store_message_append(struct store *st, int64_t room, int64_t sender, uint32_t epoch,
 			    uint64_t seq, uint64_t ts_ms, const uint8_t *blob, size_t len,
 			    int64_t *msg_id);
+/* The stored message (room, sender, epoch, seq), if its blob is byte for
+ * byte this one (a sender sending it again): its id and time of receipt.
+ * CC_ERR_NOT_FOUND if none is stored, CC_ERR_REPLAYED if another blob is. */
+cc_err store_message_find(struct store *st, int64_t room, int64_t sender, uint32_t epoch,
+			  uint64_t seq, const uint8_t *blob, size_t len, int64_t *msg_id,
+			  uint64_t *ts_ms);
 typedef int (*store_message_fn)(void *ctx, const struct store_message *m);
 /* Calls fn for the room's messages with id > after_id, oldest first, at most
  * limit of them (0: no limit). */

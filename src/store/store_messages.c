@@ -1,5 +1,8 @@
-/* Messages: the hot path (append), delivery walks, counts and retention. */
+/* Messages: the hot path (append), a resent message found, delivery walks,
+ * counts and retention. */
 #include "store/store_internal.h"
+
+#include <string.h>
 
 #include "util/log.h"
 
@@ -81,6 +84,43 @@ cc_err store_message_append(struct store *st, int64_t room, int64_t sender, uint
 	err = store_write_end(st, own, err);
 	if (!err && msg_id)
 		*msg_id = id;
+	return err;
+}
+
+cc_err store_message_find(struct store *st, int64_t room, int64_t sender, uint32_t epoch,
+			  uint64_t seq, const uint8_t *blob, size_t len, int64_t *msg_id,
+			  uint64_t *ts_ms)
+{
+	if (!st || !msg_id || !ts_ms)
+		return CC_ERR_INTERNAL;
+	if (seq > INT64_MAX)
+		return CC_ERR_NOT_FOUND;
+	sqlite3_stmt *s = st->stmt[STMT_MSG_FIND];
+	cc_err err = store_bind_i64(s, 1, room);
+	if (!err)
+		err = store_bind_i64(s, 2, sender);
+	if (!err)
+		err = store_bind_i64(s, 3, epoch);
+	if (!err)
+		err = store_bind_i64(s, 4, (int64_t)seq);
+	if (!err)
+		err = store_step_row(s, "find message");
+	int64_t id, ts;
+	const uint8_t *p;
+	size_t n;
+	if (!err && (!store_col_int(s, 0, 1, INT64_MAX, &id) ||
+		     !store_col_int(s, 1, 0, INT64_MAX, &ts)))
+		err = CC_ERR_STORE;
+	if (!err)
+		err = store_col_blob(s, 2, 1, STORE_BLOB_MAX, &p, &n);
+	/* Not a secret: the sender has it, and so does every member. */
+	if (!err && (n != len || memcmp(p, blob, len) != 0))
+		err = CC_ERR_REPLAYED;
+	if (!err) {
+		*msg_id = id;
+		*ts_ms = (uint64_t)ts;
+	}
+	sqlite_util_stmt_done(s);
 	return err;
 }
 

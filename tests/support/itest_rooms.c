@@ -88,6 +88,16 @@ void rt_lost_server(struct itest_client *c)
 	assert_int_equal(itest_client_wait_exit(c, ITEST_TIMEOUT_MS), 1);
 }
 
+void rt_lost_quit(struct itest_client *c)
+{
+	json_t *ev = itest_client_expect(c, "connection_lost", ITEST_TIMEOUT_MS);
+	assert_non_null(ev);
+	assert_true(itest_json_int(ev, "retry_ms", 0) > 0);
+	json_decref(ev);
+	assert_int_equal(itest_client_send(c, "/quit"), 0);
+	assert_int_equal(itest_client_wait_exit(c, ITEST_TIMEOUT_MS), 0);
+}
+
 /* printf into a malloc'd string. */
 static char *vformat(const char *fmt, va_list ap)
 {

@@ -47,8 +47,12 @@ void rt_clients(int port, const char *dir, const char *const *nicks, size_t n,
 		struct itest_client **out);
 /* /quit, exit status 0. */
 void rt_quit(struct itest_client *c);
-/* The server went away: error "closed", exit status 1. */
+/* The server went away before the client registered: error "closed", exit
+ * status 1. */
 void rt_lost_server(struct itest_client *c);
+/* The server of a registered client went away: connection_lost (the client
+ * would try again by itself); /quit ends it at once, exit status 0. */
+void rt_lost_quit(struct itest_client *c);
 
 /* Sends a line (printf-style) and returns the next event, which must be
  * EVENT (caller json_decref()s). */

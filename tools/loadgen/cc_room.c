@@ -133,6 +133,9 @@ void lg_cc_create_room(void)
 	snprintf(cfg.home, sizeof cfg.home, "%s", maker.home);
 	snprintf(cfg.nick, sizeof cfg.nick, "%s", g.conns[0].nick);
 	cfg.rsa_bits = 2048;
+	/* The core reconnects after a drop; a benchmark whose server went away
+	 * gives up soon rather than wait for it. */
+	cfg.offline_timeout_ms = 10000;
 	cc_err err = client_new(&cfg, g.base, &cb, &maker.client);
 	if (!err)
 		err = client_connect(maker.client);

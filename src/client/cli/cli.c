@@ -186,7 +186,7 @@ static uint32_t cmd_join(struct cli *cli, const char *args)
 	memcpy(cli->join_room, room, PROTO_ROOM_ID_LEN);
 	cli->join_request = 0;
 	uint32_t id = client_room_join(cli->client, room);
-	if (id && client_get_state(cli->client) == CLIENT_READY) {
+	if (id && client_takes_calls(cli->client)) {
 		cli->join_request = id;
 		cli_set_current(cli, room);
 		seen_add(cli, room);

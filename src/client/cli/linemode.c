@@ -63,7 +63,9 @@ static void lm_help(void *ctx, const char *const *lines, size_t n)
 static bool lm_ready(void *ctx)
 {
 	struct linemode *lm = ctx;
-	if (lm->quit || client_get_state(lm->client) != CLIENT_READY)
+	/* Reconnecting, lines still run: the core queues them (and batch's
+	 * one-at-a-time holds: a line waiting for the connection keeps it busy). */
+	if (lm->quit || !client_takes_calls(lm->client))
 		return false;
 	return !(lm->view->one_at_a_time && client_busy(lm->client));
 }

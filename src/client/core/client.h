@@ -8,6 +8,9 @@
  * request ends with exactly one on_done(id, error). Several requests may be in
  * flight; the core orders what must be ordered (one join at a time, one
  * membership change per room at a time, a room's lines after its new epoch).
+ * When the connection of a registered session drops, the core reconnects by
+ * itself (CONNECTION_LOST, then RECONNECTED), joins again the rooms that were
+ * joined, and runs what was asked meanwhile; nothing is lost or shown twice.
  * No terminal, no JSON and no standard streams here: diagnostics go to the
  * log sink the front end chose (util/log.h). */
 #ifndef CC_CLIENT_CORE_CLIENT_H
@@ -46,20 +49,28 @@ struct client_config {
 	 * replaced one's private part deleted this long after (0: a week). */
 	uint64_t recv_rotate_ms;
 	uint64_t recv_grace_ms;
+	/* A caller's request that has waited this long for the connection ends
+	 * with error "offline" (0: it waits as long as it takes). */
+	uint64_t offline_timeout_ms;
+	/* A connection silent this long is given up (and tried again); it is
+	 * pinged after half of it (0: the default, 60 s). */
+	uint64_t ping_timeout_ms;
 };
 
 /* Exit statuses, shared by the front ends. */
 enum client_exit {
 	CLIENT_EXIT_OK = 0,
-	CLIENT_EXIT_ERROR = 1,          /* could not connect, register, or lost the server */
+	CLIENT_EXIT_ERROR = 1,          /* could not connect or register (the first time, or
+					   for good: a refused key or nickname) */
 	CLIENT_EXIT_USAGE = 2,
 	CLIENT_EXIT_SERVER_KEY = 3,     /* the server's key is not the pinned one */
 };
 
 enum client_state {
-	CLIENT_CONNECTING,
+	CLIENT_CONNECTING,              /* the first time, or again after a drop */
 	CLIENT_READY,                   /* registered: calls run */
-	CLIENT_OFFLINE,                 /* the connection dropped: reconnecting; calls queue */
+	CLIENT_OFFLINE,                 /* the connection dropped: waiting to try again;
+					   calls queue (client_takes_calls) */
 	CLIENT_CLOSED,                  /* done; client_exit_status says how */
 };
 
@@ -90,8 +101,11 @@ enum client_event_type {
 	CLIENT_EV_SAFETY_NUMBER,
 	CLIENT_EV_VERIFIED,
 	CLIENT_EV_PONG,
-	CLIENT_EV_CONNECTION_LOST,      /* reconnecting in u.connection.retry_ms */
-	CLIENT_EV_RECONNECTED,          /* registered again, joined rooms joined again */
+	CLIENT_EV_CONNECTION_LOST,      /* the connection dropped, or an attempt to make it
+					   again failed: the next in u.connection.retry_ms */
+	CLIENT_EV_RECONNECTED,          /* registered again; the rooms that were joined are
+					   joined again next (JOINED, request 0, each with
+					   its backlog), then what waited runs */
 	CLIENT_EV_COUNT_
 };
 
@@ -175,7 +189,7 @@ struct client_event {
 			uint64_t rtt_ms;
 		} pong;
 		struct {                        /* CONNECTION_LOST */
-			const char *reason;
+			const char *reason;     /* a sentence */
 			uint64_t retry_ms;      /* the next attempt, from now */
 		} connection;
 	} u;
@@ -201,12 +215,18 @@ void client_free(struct client *cl);
 cc_err client_connect(struct client *cl);
 /* Ends the session once the requests in flight have ended (at most 10 s)
  * and what is queued has gone out (at most 2 s more): the state becomes
- * CLOSED with exit status 0 unless an error came first. */
+ * CLOSED with exit status 0 unless an error came first. Not connected (the
+ * connection dropped), it ends at once: each caller's request waiting for
+ * the connection gets an ERROR "offline". */
 void client_quit(struct client *cl);
 enum client_state client_get_state(const struct client *cl);
 int client_exit_status(const struct client *cl);
-/* 1 while requests or the core's own work (new epochs owed) are in flight. */
+/* 1 while requests or the core's own work (new epochs owed) are in flight;
+ * while the connection is down, only while a caller's request waits. */
 int client_busy(const struct client *cl);
+/* 1 when calls are taken: registered, or reconnecting after a drop (calls
+ * then wait for the connection, at most offline_timeout_ms). */
+int client_takes_calls(const struct client *cl);
 /* Our nickname as registered. */
 const char *client_nick(const struct client *cl);
 /* The default home: $CRYPTOCAT_HOME, else $XDG_DATA_HOME/cryptocat, else
@@ -214,10 +234,11 @@ const char *client_nick(const struct client *cl);
 cc_err client_default_home(char *out, size_t n);
 
 /* ---- calls ---------------------------------------------------------------------
- * Each returns the request's id (never 0), or 0 when it could not start one
- * because the client is not ready (an ERROR event with code not_connected
- * comes anyway, on_done too). A call whose arguments are wrong ends at once:
- * ERROR and on_done before it returns. */
+ * Each returns the request's id (never 0; 0 only without memory). A call
+ * made before the first registration or after the end ends at once with an
+ * ERROR not_connected (and on_done); one made while reconnecting waits for
+ * the connection. A call whose arguments are wrong ends at once: ERROR and
+ * on_done before it returns. */
 
 uint32_t client_ping(struct client *cl);
 /* A room with us as admin and these members (1 or more, not us). */

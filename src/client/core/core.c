@@ -1,6 +1,7 @@
 /* The client core: the connection, the handshake and registration, the
  * dispatch of what the server sends, quitting, and the calls that belong to
- * no room. Rooms are in rooms.c and the files beside it (internal.h). */
+ * no room. What happens when the connection drops is in reconnect.c; rooms
+ * are in rooms.c and the files beside it (internal.h). */
 #include "client/core/client.h"
 
 #include <errno.h>
@@ -31,29 +32,44 @@ void client_notify(struct client *cl)
 		cl->cb.on_state(cl->cb.ctx);
 }
 
+void client_conn_close(struct client *cl)
+{
+	if (cl->bev) {
+		bufferevent_free(cl->bev);
+		cl->bev = NULL;
+	}
+	chan_free(cl->chan);
+	cl->chan = NULL;
+	buf_reset(&cl->wire);
+	cl->welcomed = false;
+	cl->ping_out = false;
+	if (cl->conn_timer)
+		evtimer_del(cl->conn_timer);
+	client_reqs_drop_connection(cl);
+}
+
 /* Ends the session; the first reason given decides the exit status. */
-static void client_close(struct client *cl, int exit_status)
+void client_close(struct client *cl, int exit_status)
 {
 	if (cl->state == CLIENT_CLOSED)
 		return;
 	cl->state = CLIENT_CLOSED;
 	cl->exit_status = exit_status;
-	if (cl->bev) {
-		bufferevent_free(cl->bev);
-		cl->bev = NULL;
-	}
+	client_conn_close(cl);
 	if (cl->quit_timer) {
 		event_free(cl->quit_timer);
 		cl->quit_timer = NULL;
 	}
-	chan_free(cl->chan);
-	cl->chan = NULL;
+	if (cl->retry_timer)
+		evtimer_del(cl->retry_timer);
+	if (cl->offline_timer)
+		evtimer_del(cl->offline_timer);
 	/* What was in flight will get no answer. */
 	client_reqs_free(cl);
 	client_notify(cl);
 }
 
-static void client_fail(struct client *cl, const char *code, const char *message)
+void client_fail(struct client *cl, const char *code, const char *message)
 {
 	if (cl->state == CLIENT_CLOSED)
 		return;
@@ -70,6 +86,8 @@ static void client_flush_wire(struct client *cl)
 
 cc_err client_send(struct client *cl, const struct proto_msg *m)
 {
+	if (!cl->chan)
+		return CC_ERR_CLOSED;  /* offline: the caller tries again later */
 	cc_err err = chan_send_msg(cl->chan, m, &cl->wire);
 	if (!err)
 		client_flush_wire(cl);
@@ -107,7 +125,7 @@ static void client_on_server_key(struct client *cl)
 	cl->server_key_new = pin == PIN_NEW;
 	cc_err err = chan_client_continue(cl->chan, &cl->wire);
 	if (err) {
-		client_fail(cl, cc_err_code(err), cc_err_str(err));
+		client_conn_failed(cl, cc_err_code(err), cc_err_str(err));
 		return;
 	}
 	client_flush_wire(cl);
@@ -236,9 +254,16 @@ static void client_on_registered(struct client *cl, struct client_req *req)
 {
 	char fp_hex[CLIENT_FP_HEX], server_hex[CLIENT_FP_HEX];
 
+	if (cl->established) {
+		client_reconnected(cl);
+		client_req_new(cl, REQ_SWEEP, false);  /* keys wrapped for us meanwhile */
+		client_req_end(cl, req, CC_OK);
+		return;
+	}
 	hex_encode(cl->fp, sizeof cl->fp, fp_hex);
 	hex_encode(chan_peer_fingerprint(cl->chan), CRYPTO_FINGERPRINT_LEN, server_hex);
 	cl->state = CLIENT_READY;
+	cl->established = true;
 	struct client_event ev = {.type = CLIENT_EV_REGISTERED};
 	ev.u.registered.nick = cl->nick;
 	ev.u.registered.fingerprint = fp_hex;
@@ -258,7 +283,8 @@ static void client_on_registered(struct client *cl, struct client_req *req)
 	client_req_end(cl, req, CC_OK);
 }
 
-/* An ERROR answering no request of ours (or before registration: fatal). */
+/* An ERROR answering no request of ours (or before registration: the
+ * server refuses us, for good or for now). */
 static void client_on_error_msg(struct client *cl, const struct proto_error *e)
 {
 	char text[PROTO_ERROR_TEXT_MAX + 1];
@@ -267,7 +293,7 @@ static void client_on_error_msg(struct client *cl, const struct proto_error *e)
 	memcpy(text, e->text.p, e->text.len);
 	text[e->text.len] = '\0';
 	if (cl->state != CLIENT_READY) {
-		client_fail(cl, code, text);
+		client_conn_failed(cl, code, *text ? text : cc_err_str((cc_err)e->code));
 		return;
 	}
 	client_emit_error(cl, 0, NULL, NULL, code, text);
@@ -276,6 +302,10 @@ static void client_on_error_msg(struct client *cl, const struct proto_error *e)
 /* An answer to one of our requests. */
 static cc_err client_on_answer(struct client *cl, struct client_req *req, const struct proto_msg *m)
 {
+	if (req->resolve) {
+		client_resolve_on_answer(cl, req, m);
+		return CC_OK;
+	}
 	switch (req->kind) {
 	case REQ_SIGNING_KEY:
 		if (m->type == PROTO_OK) {
@@ -373,8 +403,9 @@ static cc_err client_on_message(struct client *cl, const uint8_t *body, size_t l
 		return CC_ERR_STATE;
 	switch (m.type) {
 	case PROTO_WELCOME:
-		if (cl->state == CLIENT_READY || cl->reqs)
+		if (cl->state == CLIENT_READY || cl->welcomed)
 			return CC_ERR_STATE;
+		cl->welcomed = true;
 		client_on_welcome(cl, &m.u.welcome);
 		return CC_OK;
 	case PROTO_ERROR:
@@ -421,7 +452,9 @@ static void client_read_cb(struct bufferevent *bev, void *arg)
 	size_t body_len;
 	cc_err err = CC_OK;
 
-	while (cl->state != CLIENT_CLOSED) {
+	client_conn_alive(cl);
+	/* (A drop in the middle closes bev: nothing below may touch it then.) */
+	while (cl->bev == bev) {
 		size_t avail = evbuffer_get_length(input);
 		if (avail < PROTO_FRAME_HEADER_LEN)
 			return;
@@ -439,7 +472,7 @@ static void client_read_cb(struct bufferevent *bev, void *arg)
 		if (err) {
 			const char *text = chan_peer_error_text(cl->chan);
 			if (*text) {
-				client_fail(cl, cc_err_code(err), text);
+				client_conn_failed(cl, cc_err_code(err), text);
 				return;
 			}
 			break;
@@ -451,19 +484,18 @@ static void client_read_cb(struct bufferevent *bev, void *arg)
 		if (ev != CHAN_EVENT_DATA)
 			continue;
 		const uint8_t *body;
-		while (cl->state != CLIENT_CLOSED &&
-		       (err = chan_pop_frame(cl->chan, &body, &body_len)) == CC_OK)
+		while (cl->bev == bev && (err = chan_pop_frame(cl->chan, &body, &body_len)) == CC_OK)
 			if ((err = client_on_message(cl, body, body_len)))
 				break;
 		if (err != CC_ERR_TRUNCATED)
 			break;
 		err = CC_OK;
 	}
-	if (err && cl->state != CLIENT_CLOSED) {
+	if (err && cl->bev == bev) {
 		char msg[400];
 		snprintf(msg, sizeof msg, "connection to %s failed: %s", cl->server,
 			 cc_err_str(err));
-		client_fail(cl, cc_err_code(err), msg);
+		client_conn_failed(cl, cc_err_code(err), msg);
 	}
 }
 
@@ -479,7 +511,7 @@ static void client_event_cb(struct bufferevent *bev, short what, void *arg)
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 		cc_err err = chan_client_start(cl->chan, &cl->wire);
 		if (err) {
-			client_fail(cl, cc_err_code(err), cc_err_str(err));
+			client_conn_failed(cl, cc_err_code(err), cc_err_str(err));
 			return;
 		}
 		client_flush_wire(cl);
@@ -490,22 +522,29 @@ static void client_event_cb(struct bufferevent *bev, short what, void *arg)
 		    (what & BEV_EVENT_ERROR)) {
 			snprintf(msg, sizeof msg, "cannot connect to %s: %s", cl->server,
 				 evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
-			client_fail(cl, "connection_failed", msg);
+			client_conn_failed(cl, "connection_failed", msg);
 			return;
 		}
 		snprintf(msg, sizeof msg, "the server %s closed the connection", cl->server);
-		client_fail(cl, "closed", msg);
+		client_conn_failed(cl, "closed", msg);
 	}
 }
 
 cc_err client_connect(struct client *cl)
 {
+	return client_conn_open(cl);
+}
+
+cc_err client_conn_open(struct client *cl)
+{
 	struct addrinfo hints = {0}, *res = NULL;
 	char port[8], msg[400];
 	cc_err err;
 
-	if ((err = chan_client_new(cl->identity, cl->nick, PROTO_FRAME_MAX_DEFAULT, &cl->chan)))
+	if ((err = chan_client_new(cl->identity, cl->nick, PROTO_FRAME_MAX_DEFAULT, &cl->chan))) {
+		client_conn_failed(cl, cc_err_code(err), cc_err_str(err));
 		return err;
+	}
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_NUMERICSERV;
@@ -513,21 +552,23 @@ cc_err client_connect(struct client *cl)
 	int rc = getaddrinfo(cl->cfg.host, port, &hints, &res);
 	if (rc != 0) {
 		snprintf(msg, sizeof msg, "cannot resolve %s: %s", cl->cfg.host, gai_strerror(rc));
-		client_fail(cl, "connection_failed", msg);
+		client_conn_failed(cl, "connection_failed", msg);
 		return CC_ERR_IO;
 	}
 	cl->bev = bufferevent_socket_new(cl->base, -1, BEV_OPT_CLOSE_ON_FREE);
 	if (!cl->bev) {
 		freeaddrinfo(res);
+		client_conn_failed(cl, "no_memory", cc_err_str(CC_ERR_NOMEM));
 		return CC_ERR_NOMEM;
 	}
 	bufferevent_setcb(cl->bev, client_read_cb, client_write_cb, client_event_cb, cl);
 	bufferevent_enable(cl->bev, EV_READ | EV_WRITE);
+	client_conn_alive(cl);  /* the silence of this attempt counts from now */
 	rc = bufferevent_socket_connect(cl->bev, res->ai_addr, (int)res->ai_addrlen);
 	freeaddrinfo(res);
 	if (rc != 0) {
 		snprintf(msg, sizeof msg, "cannot connect to %s", cl->server);
-		client_fail(cl, "connection_failed", msg);
+		client_conn_failed(cl, "connection_failed", msg);
 		return CC_ERR_IO;
 	}
 	return CC_OK;
@@ -535,26 +576,25 @@ cc_err client_connect(struct client *cl)
 
 uint32_t client_ping(struct client *cl)
 {
-	struct client_req *req = client_req_new(cl, REQ_PING, true);
+	struct client_req *req;
+	uint32_t id = client_request(cl, REQ_PING, NULL, &req);
+	if (req)
+		client_reqs_pump(cl);
+	return id;
+}
+
+void client_ping_start(struct client *cl, struct client_req *req)
+{
 	struct proto_msg ping = {.type = PROTO_PING};
-	if (!req)
-		return 0;
-	uint32_t id = req->id;
-	if (cl->state != CLIENT_READY) {
-		client_req_error(cl, req, "not_connected", "not connected to the server");
-		client_req_end(cl, req, CC_ERR_STATE);
-		return id;
-	}
 	if (crypto_random_bytes(&req->token, sizeof req->token) != CC_OK) {
 		client_req_end(cl, req, CC_ERR_CRYPTO);
-		return id;
+		return;
 	}
 	ping.u.ping.token = req->token;
 	req->sent_ms = clock_mono_ms();
 	req->step = STEP_CHANGE;
 	if (client_req_send(cl, req, &ping) != CC_OK)
 		client_req_end(cl, req, CC_ERR_IO);
-	return id;
 }
 
 const char *client_nick(const struct client *cl)
@@ -600,7 +640,7 @@ static void client_quit_timeout_cb(evutil_socket_t fd, short what, void *arg)
 
 void client_quit_continue(struct client *cl)
 {
-	if (!cl->quitting || cl->reqs || cl->state == CLIENT_CLOSED)
+	if (!cl->quitting || cl->reqs || cl->state != CLIENT_READY)
 		return;
 	/* Tell the server what we handled, and let it go out before closing. */
 	client_rooms_ack_all(cl);
@@ -618,7 +658,7 @@ void client_quit(struct client *cl)
 	if (cl->quitting || cl->state == CLIENT_CLOSED)
 		return;
 	if (cl->state != CLIENT_READY || !cl->bev) {
-		client_close(cl, CLIENT_EXIT_OK);
+		client_quit_offline(cl);
 		return;
 	}
 	/* What was asked for is finished first (a line typed just before /quit
@@ -643,7 +683,20 @@ int client_exit_status(const struct client *cl)
 
 int client_busy(const struct client *cl)
 {
-	return cl->reqs != NULL || cl->quitting;
+	if (cl->quitting || (cl->reqs && cl->state == CLIENT_READY))
+		return 1;
+	/* Not connected, the core's own work waits for the connection and keeps
+	 * nobody waiting (a batch script may still /quit). */
+	for (const struct client_req *r = cl->reqs; r; r = r->next)
+		if (r->id)
+			return 1;
+	return 0;
+}
+
+int client_takes_calls(const struct client *cl)
+{
+	return cl->state == CLIENT_READY ||
+	       (cl->established && (cl->state == CLIENT_OFFLINE || cl->state == CLIENT_CONNECTING));
 }
 
 cc_err client_default_home(char *out, size_t n)
@@ -683,6 +736,10 @@ cc_err client_new(const struct client_config *cfg, struct event_base *base,
 	cl->state = CLIENT_CONNECTING;
 	buf_init(&cl->wire, 2 * PROTO_FRAME_MAX_LIMIT);
 	buf_init(&cl->sign_cert, PROTO_SIGN_CERT_MAX);
+	if (!cl->cfg.ping_timeout_ms)
+		cl->cfg.ping_timeout_ms = CLIENT_PING_TIMEOUT_MS;
+	if ((err = client_timers_new(cl)))
+		goto fail;
 	snprintf(cl->server, sizeof cl->server, strchr(cfg->host, ':') ? "[%s]:%u" : "%s:%u",
 		 cfg->host, cfg->port);
 	if ((err = crypto_init()) || (err = home_prepare(cfg->home)))
@@ -727,6 +784,7 @@ void client_free(struct client *cl)
 	if (cl->keys_timer)
 		event_free(cl->keys_timer);
 	chan_free(cl->chan);
+	client_timers_free(cl);
 	/* Nobody is told any more: the front end is going too. */
 	cl->cb.on_done = NULL;
 	client_reqs_free(cl);

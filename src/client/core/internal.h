@@ -3,7 +3,9 @@
  * client and the server together.
  *
  *   core.c        connection, handshake, registration, dispatch, quitting
- *   requests.c    the requests in flight and the order they run in
+ *   reconnect.c   after a drop: trying again, keepalive, the offline timeout
+ *   requests.c    the requests in flight, the order they run in, and what
+ *                 becomes of each when the connection drops
  *   events.c      building and sending events
  *   rooms.c       rooms, /create, /rooms, joins and their checks
  *   directory.c   a room's users: keys, signing keys, names, trust
@@ -114,6 +116,16 @@ struct client_req {
 	char *text;                       /* send: the line (wiped when done) */
 	size_t text_len;
 	int tries;                        /* send: attempts after a change raced it */
+	struct buf envelope;              /* send: the sealed line, as sent (to send the
+					     very same again after a drop) */
+	bool resend;                      /* send: the envelope goes again as it is */
+	bool resolve;                     /* a change whose answer a drop lost: find
+					     out first whether it was made */
+	bool resume;                      /* runs before anything else once reconnected
+					     (rejoins and the resolving) */
+	bool loaded;                      /* join: the state is verified, the room open */
+	uint64_t offline_since;           /* a caller's: waiting for the connection since
+					     (monotonic ms), 0 while connected */
 	uint64_t seq, token, sent_ms;
 	uint32_t epoch;
 	bool failed;                      /* join: the state did not verify */
@@ -150,6 +162,15 @@ void client_reqs_pump(struct client *cl);
 /* Frees every request (the connection is gone): each caller's ends with
  * CC_ERR_CLOSED. */
 void client_reqs_free(struct client *cl);
+/* The connection of a registered session dropped: each request in flight
+ * becomes what requests.c says (to run again, to resend, to resolve, or
+ * ended), and each room we were hearing gets a rejoin for later. */
+void client_reqs_on_lost(struct client *cl);
+/* Forgets the requests that belong to one connection (registration). */
+void client_reqs_drop_connection(struct client *cl);
+/* The answer to a resolving request's ROOM_FETCH. */
+void client_resolve_on_answer(struct client *cl, struct client_req *req,
+			      const struct proto_msg *m);
 /* The request of kind in flight (or queued) for a room, or NULL. */
 struct client_req *client_req_for_room(struct client *cl, enum client_req_kind kind,
 				       const uint8_t room[PROTO_ROOM_ID_LEN]);
@@ -188,6 +209,18 @@ struct client {
 	bool quitting;                    /* closing once the output is out */
 	struct event *quit_timer;
 
+	/* reconnecting (reconnect.c) */
+	bool established;                 /* registered once: a drop now means reconnecting */
+	bool welcomed;                    /* this connection's WELCOME came */
+	bool resuming;                    /* reconnected: rejoins and resolving first */
+	unsigned attempts;                /* failed attempts since the drop */
+	uint64_t last_rx_ms;              /* monotonic: the server's last byte */
+	bool ping_out;                    /* a keepalive PING is unanswered */
+	uint64_t ping_token;
+	struct event *conn_timer;         /* keepalive and silence, while connected */
+	struct event *retry_timer;        /* the next attempt, while offline */
+	struct event *offline_timer;      /* the first caller's request to give up on */
+
 	struct client_req *reqs;          /* in order of arrival */
 	uint32_t next_id, next_wire;
 	bool pumping;                     /* client_reqs_pump is running */
@@ -211,6 +244,45 @@ void client_notify(struct client *cl);
 /* Quitting: closes once nothing is in flight and the output is out. */
 void client_quit_continue(struct client *cl);
 cc_err client_send(struct client *cl, const struct proto_msg *m);
+/* Ends the session for good: state CLOSED, every request ended. */
+void client_close(struct client *cl, int exit_status);
+/* The same after an ERROR event (code, message): exit status 1. */
+void client_fail(struct client *cl, const char *code, const char *message);
+void client_ping_start(struct client *cl, struct client_req *req);
+
+/* ---- the connection (core.c) and reconnecting (reconnect.c) ------------------------ */
+
+/* A new connection: a fresh handshake, the pinned server key checked again.
+ * A failure is reported through client_conn_failed. */
+cc_err client_conn_open(struct client *cl);
+/* Closes the connection at once (nothing more is read or written). */
+void client_conn_close(struct client *cl);
+/* The connection failed or dropped: code (a cc_err code name, "closed",
+ * "connection_failed", "timeout") and a sentence. Before the first
+ * registration, and for an answer no retry mends (a refused key or
+ * nickname), it is the end (exit status 1); else the client goes OFFLINE
+ * and tries again after a backoff. */
+void client_conn_failed(struct client *cl, const char *code, const char *why);
+/* The server's bytes arrived: the connection is alive. */
+void client_conn_alive(struct client *cl);
+/* Registered again after a drop: READY, RECONNECTED, the rejoins first. */
+void client_reconnected(struct client *cl);
+/* Quitting while not connected: ends at once (exit status 0). */
+void client_quit_offline(struct client *cl);
+/* Starts the offline clock of every caller's request waiting for the
+ * connection, and the timer of the first to give up on. */
+void client_offline_arm(struct client *cl);
+/* The timers of reconnect.c: made with the client, freed with it. */
+cc_err client_timers_new(struct client *cl);
+void client_timers_free(struct client *cl);
+/* The wait before attempt number `attempt` (0: the first after a drop):
+ * 1 s doubling up to 60 s, then scaled by a factor in [0.8, 1.2] drawn from
+ * rnd and capped at 60 s, so that clients cut off together do not all
+ * come back at once. */
+uint64_t client_backoff_ms(unsigned attempt, uint32_t rnd);
+#define CLIENT_RECONNECT_FIRST_MS 1000
+#define CLIENT_RECONNECT_MAX_MS 60000
+#define CLIENT_PING_TIMEOUT_MS 60000
 
 /* ---- events (events.c) ------------------------------------------------------------ */
 

@@ -200,8 +200,8 @@ static int msg_future_epoch(struct client_room *r, const struct proto_envelope *
 
 /* Everything but the decryption, in an order where nothing the signature
  * does not cover can raise an alarm: 0 to go on, 1 for a duplicate of a
- * message already handled (skipped without a word), -1 to reject (code,
- * why). */
+ * message already handled (skipped without a word), 2 for one of our own
+ * (handled, not shown), -1 to reject (code, why). */
 static int msg_check(struct client *cl, struct client_room *r, const struct proto_room_msg *rm,
 		     const struct proto_envelope *env, const char *from, struct msg_check *c)
 {
@@ -228,6 +228,10 @@ static int msg_check(struct client *cl, struct client_room *r, const struct prot
 	cc_err err = e2e_chain_check_head(&r->chain, env->epoch, env->head_seq, env->head_hash, &why);
 	if (err)
 		MSG_REJECT(c, err == CC_ERR_SECURITY ? "security" : "forged", why);
+	/* Our own line, back in a backlog because its SENT (and our read mark)
+	 * was lost with the connection: we said it, it is no news. */
+	if (memcmp(c->sender->fp, cl->fp, CRYPTO_FINGERPRINT_LEN) == 0)
+		return 2;
 	/* Nobody may send in an epoch once it has ended (a departure closed it
 	 * or a new one opened): only what the server stored before that record
 	 * counts. */
@@ -260,6 +264,13 @@ void client_on_room_msg(struct client *cl, const struct proto_room_msg *rm)
 	memcpy(from, env.sender.p, env.sender.len);
 	from[env.sender.len] = '\0';
 	int verdict = msg_check(cl, r, rm, &env, from, &c);
+	if (verdict == 2) {
+		cstore_message_handled(cl->store, r->room_id, cl->fp, env.epoch, env.seq,
+				       rm->msg_id, env.time_ms, NULL);
+		if (rm->msg_id > r->last_msg_id)
+			r->last_msg_id = rm->msg_id;
+		goto done;
+	}
 	if (verdict > 0)
 		return;
 	if (verdict < 0)

@@ -134,7 +134,7 @@ uint32_t client_room_create(struct client *cl, const char *const *nicks, size_t 
 	uint32_t id = req->id;
 	const char *code = NULL, *why = NULL;
 	char msg[120];
-	if (cl->state != CLIENT_READY)
+	if (!client_takes_calls(cl))
 		code = "not_connected", why = "not connected to the server";
 	else if (strlen(title) > E2E_TITLE_MAX)
 		code = "too_long", why = "a title is at most 200 bytes";
@@ -167,6 +167,7 @@ uint32_t client_room_create(struct client *cl, const char *const *nicks, size_t 
 	}
 	store_be16(req->asked.data, count);
 	snprintf(req->title, sizeof req->title, "%s", title);
+	client_offline_arm(cl);  /* not connected: it waits, for a while */
 	client_reqs_pump(cl);
 	return id;
 }
@@ -574,6 +575,7 @@ static void join_on_state(struct client *cl, struct client_req *req,
 		req->failed = true;
 		return;
 	}
+	req->loaded = true;
 	if (req->then_leave)
 		return;  /* loaded only to leave it */
 	if (r->keys_lost)
