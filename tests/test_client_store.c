@@ -444,10 +444,17 @@ static void test_recv_keys(void **state)
 	/* Version 0 is nobody's key. */
 	struct cstore_recv_key bad = test_recv_key(0, 9000, 13);
 	assert_int_equal(cstore_recv_add(f->cs, &bad), CC_ERR_INTERNAL);
-	/* A version already here is refused and changes nothing: neither the
-	 * stored key nor, by a retirement, the current one. */
+	/* A version already here, or below the newest, is refused and changes
+	 * nothing: neither the stored key nor, by a retirement, the current one
+	 * (an older key would never be retired, so never deleted). */
 	bad = test_recv_key(5, 9000, 14);
-	assert_int_equal(cstore_recv_add(f->cs, &bad), CC_ERR_STORE);
+	assert_int_equal(cstore_recv_add(f->cs, &bad), CC_ERR_OUTDATED);
+	bad = test_recv_key(4, 9000, 14);
+	assert_int_equal(cstore_recv_add(f->cs, &bad), CC_ERR_OUTDATED);
+	test_recv_expect_none(f, 4);
+	/* Nor without a time: it could retire nothing. */
+	bad = test_recv_key(6, 0, 14);
+	assert_int_equal(cstore_recv_add(f->cs, &bad), CC_ERR_MALFORMED);
 	/* A time SQLite cannot hold is refused, and retires nothing. */
 	bad = test_recv_key(6, (uint64_t)INT64_MAX + 1, 15);
 	assert_int_equal(cstore_recv_add(f->cs, &bad), CC_ERR_MALFORMED);
@@ -809,6 +816,9 @@ static void test_epoch_forget(void **state)
 	const size_t n_epochs = sizeof epochs / sizeof epochs[0];
 	test_fill(110, room, sizeof room);
 	test_fill(111, other, sizeof other);
+	/* room was verified here: it remembers what was deleted for good. */
+	struct cstore_room verified = {.head_count = 3, .epoch = 5, .members = 2};
+	assert_int_equal(cstore_room_put(f->cs, room, &verified), CC_OK);
 	test_fill(112, senders[0], sizeof senders[0]);
 	test_fill(113, senders[1], sizeof senders[1]);
 	for (size_t e = 0; e < n_epochs; e++) {
@@ -839,10 +849,21 @@ static void test_epoch_forget(void **state)
 			test_chain_expect(f, other, epochs[e], senders[i], keys[i], 1);
 		}
 	}
+	/* A forgotten epoch is not made again (a replayed secret must not
+	 * rewind a chain); the room says from where its keys are kept. */
+	assert_int_equal(cstore_epoch_add(f->cs, room, 1, (const uint8_t(*)[CSTORE_FP_LEN])senders,
+					  (const uint8_t(*)[CSTORE_KEY_LEN])keys, 2),
+			 CC_OK);
+	assert_int_equal(cstore_epoch_has(f->cs, room, 1), CC_ERR_NOT_FOUND);
+	struct cstore_room got;
+	assert_int_equal(cstore_room_get(f->cs, room, &got), CC_OK);
+	assert_int_equal(got.keys_from, 2);
 	/* Again, or a lower bound: nothing more goes. */
 	assert_int_equal(cstore_epoch_forget(f->cs, room, 1), CC_OK);
 	assert_int_equal(cstore_epoch_forget(f->cs, room, 0), CC_OK);
 	assert_int_equal(cstore_epoch_has(f->cs, room, 2), CC_OK);
+	assert_int_equal(cstore_room_get(f->cs, room, &got), CC_OK);
+	assert_int_equal(got.keys_from, 2);
 	/* Up to an epoch the room never had. */
 	assert_int_equal(cstore_epoch_forget(f->cs, room, 4), CC_OK);
 	assert_int_equal(cstore_epoch_has(f->cs, room, 2), CC_ERR_NOT_FOUND);

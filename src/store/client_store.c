@@ -97,6 +97,10 @@ static const char *const cstore_migrations[] = {
 	 "DROP TABLE own_seq;"
 	 "DELETE FROM seen;"
 	 "DELETE FROM rooms;"
+	 /* Epochs below keys_from have had their chains deleted: never made
+	  * again (a secret the server replays must not rewind a chain). */
+	 "ALTER TABLE rooms ADD COLUMN keys_from INTEGER NOT NULL DEFAULT 0"
+	 " CHECK(keys_from BETWEEN 0 AND 4294967296);"
 	 "CREATE TABLE chains ("
 	 " room BLOB NOT NULL CHECK(length(room) = 16),"
 	 " epoch INTEGER NOT NULL CHECK(epoch BETWEEN 0 AND 4294967295),"
@@ -137,6 +141,9 @@ static const char *const cstore_stmt_sql[STMT_COUNT_] = {
 	 * (a replayed secret must not rewind it). */
 	[STMT_CHAIN_INSERT] = ("INSERT INTO chains(room, epoch, sender, chain_key, next_seq)"
 			       " VALUES(?1, ?2, ?3, ?4, 1) ON CONFLICT DO NOTHING"),
+	[STMT_CHAIN_FORGOTTEN] = ("SELECT count(*) FROM rooms WHERE room = ?1 AND keys_from > ?2"),
+	[STMT_ROOM_KEYS_FROM] = ("UPDATE rooms SET keys_from = ?2 WHERE room = ?1 AND keys_from < ?2"),
+	[STMT_RECV_MAX] = "SELECT coalesce(max(version), 0) FROM recv_keys",
 	[STMT_CHAIN_GET] = ("SELECT chain_key, next_seq FROM chains"
 			    " WHERE room = ?1 AND epoch = ?2 AND sender = ?3"),
 	/* Only forward: a chain never steps back. */
@@ -170,8 +177,8 @@ static const char *const cstore_stmt_sql[STMT_COUNT_] = {
 			   " last_seq = excluded.last_seq WHERE excluded.last_seq > last_seq"),
 	[STMT_SEEN_FORGET] = "DELETE FROM seen WHERE room = ?1",
 	[STMT_CHAIN_FORGET_ROOM] = "DELETE FROM chains WHERE room = ?1",
-	[STMT_ROOM_GET] = ("SELECT head_count, head_hash, epoch, members, admin, title, last_msg_id"
-			   " FROM rooms WHERE room = ?1"),
+	[STMT_ROOM_GET] = ("SELECT head_count, head_hash, epoch, members, admin, title, last_msg_id,"
+			   " keys_from FROM rooms WHERE room = ?1"),
 	[STMT_ROOM_PUT] = ("INSERT INTO rooms(room, head_count, head_hash, epoch, members, admin,"
 			   " title) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)"
 			   " ON CONFLICT(room) DO UPDATE SET head_count = excluded.head_count,"
@@ -397,6 +404,8 @@ cc_err cstore_room_get(struct client_store *cs, const uint8_t room[CSTORE_ROOM_I
 			out->epoch = (uint32_t)epoch;
 			out->members = (uint32_t)members;
 			out->last_msg_id = (uint64_t)last;
+			int64_t from = sqlite3_column_int64(s, 7);
+			out->keys_from = from < 0 ? 0 : from > UINT32_MAX ? UINT32_MAX : (uint32_t)from;
 		}
 	}
 	sqlite_util_stmt_done(s);

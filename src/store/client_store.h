@@ -25,8 +25,9 @@
 
 struct client_store;
 
-/* Opens or creates the database (mode 0600), WAL, synchronous=FULL,
- * versioned schema migrated forward; refuses a newer schema (CC_ERR_VERSION). */
+/* Opens or creates the database (mode 0600), a rollback journal,
+ * synchronous=FULL, secure_delete, versioned schema migrated forward;
+ * refuses a newer schema (CC_ERR_VERSION). */
 cc_err cstore_open(const char *path, struct client_store **out);
 void cstore_close(struct client_store *cs);
 
@@ -44,6 +45,7 @@ struct cstore_room {
 	char admin[CSTORE_NICK_MAX + 1];        /* "" if none */
 	char title[CSTORE_TITLE_MAX + 1];       /* "" if none */
 	uint64_t last_msg_id;                   /* highest server message id handled */
+	uint32_t keys_from;                     /* epochs below: chain keys deleted */
 };
 /* CC_ERR_NOT_FOUND if the room was never verified here. */
 cc_err cstore_room_get(struct client_store *cs, const uint8_t room[CSTORE_ROOM_ID_LEN],
@@ -107,8 +109,9 @@ struct cstore_recv_key {
 	uint64_t created_ms;
 	uint64_t retired_ms;
 };
-/* Stores a new key (a version above every stored one) and retires the
- * older ones at its creation time, in one transaction. */
+/* Stores a new key and retires the older ones at its creation time, in one
+ * transaction. Its version must be above every stored one (else
+ * CC_ERR_OUTDATED) and its creation time set (else CC_ERR_MALFORMED). */
 cc_err cstore_recv_add(struct client_store *cs, const struct cstore_recv_key *k);
 /* CC_ERR_NOT_FOUND if it is not here (never made, or deleted). */
 cc_err cstore_recv_get(struct client_store *cs, uint32_t version, struct cstore_recv_key *out);
@@ -130,7 +133,8 @@ cc_err cstore_recv_seen_put(struct client_store *cs, const uint8_t fp[CSTORE_FP_
 
 /* An epoch's chains, one per sender (its first chain key, number 1), made
  * once when its secret is opened, in one transaction; a chain already here
- * is left as it is (never rewound). */
+ * is left as it is, and an epoch whose chains were deleted
+ * (cstore_epoch_forget) is not made again (never rewound). */
 cc_err cstore_epoch_add(struct client_store *cs, const uint8_t room[CSTORE_ROOM_ID_LEN],
 			uint32_t epoch, const uint8_t (*senders)[CSTORE_FP_LEN],
 			const uint8_t (*chain_keys)[CSTORE_KEY_LEN], size_t n);
@@ -166,7 +170,7 @@ cc_err cstore_chain_advance(struct client_store *cs, const uint8_t room[CSTORE_R
 			    uint32_t epoch, const uint8_t sender[CSTORE_FP_LEN],
 			    const uint8_t chain_key[CSTORE_KEY_LEN], uint64_t next_seq);
 /* Deletes the chain keys of the room's epochs up to max_epoch (no message
- * of them can come any more). */
+ * of them can come any more), for good: the room remembers it. */
 cc_err cstore_epoch_forget(struct client_store *cs, const uint8_t room[CSTORE_ROOM_ID_LEN],
 			   uint32_t max_epoch);
 

@@ -45,12 +45,18 @@ cc_err cstore_recv_add(struct client_store *cs, const struct cstore_recv_key *k)
 {
 	if (!cs || !k || k->version == 0)
 		return CC_ERR_INTERNAL;
-	if (k->created_ms > INT64_MAX)
+	if (k->created_ms == 0 || k->created_ms > INT64_MAX)
 		return CC_ERR_MALFORMED;
 	cc_err err = cstore_tx_begin(cs);
 	if (err)
 		return err;
-	err = cstore_bind_key(cs, STMT_RECV_PUT, NULL, NULL, k->version, -1);
+	/* Only ever newer: an older one would never be retired, so never deleted. */
+	int64_t top = 0;
+	err = cstore_fetch_int(cs, STMT_RECV_MAX, 0, &top, "read receiving keys");
+	if (!err && (int64_t)k->version <= top)
+		err = CC_ERR_OUTDATED;
+	if (!err)
+		err = cstore_bind_key(cs, STMT_RECV_PUT, NULL, NULL, k->version, -1);
 	if (!err)
 		err = cstore_bind_blob(cs, STMT_RECV_PUT, 2, k->priv, CSTORE_KEY_LEN, "bind key");
 	if (!err)
@@ -106,10 +112,14 @@ cc_err cstore_recv_delete_retired(struct client_store *cs, uint64_t before_ms,
 cc_err cstore_recv_seen_get(struct client_store *cs, const uint8_t fp[CSTORE_FP_LEN],
 			    uint32_t *version, uint64_t *created_ms, uint8_t pub[CSTORE_KEY_LEN])
 {
+	if (pub)
+		memset(pub, 0, CSTORE_KEY_LEN);
+	if (version)
+		*version = 0;
+	if (created_ms)
+		*created_ms = 0;
 	if (!cs || !fp || !version || !created_ms || !pub)
 		return CC_ERR_INTERNAL;
-	*version = 0;
-	*created_ms = 0;
 	sqlite3_stmt *s = cs->stmt[STMT_RECV_SEEN_GET];
 	cc_err err = cstore_bind_key(cs, STMT_RECV_SEEN_GET, NULL, fp, -1, -1);
 	if (err)
@@ -170,6 +180,13 @@ cc_err cstore_epoch_add(struct client_store *cs, const uint8_t room[CSTORE_ROOM_
 	if (!cs || !room || (n && (!senders || !chain_keys)))
 		return CC_ERR_INTERNAL;
 	cc_err err = cstore_tx_begin(cs);
+	int64_t forgotten = 0;
+	if (!err)
+		err = cstore_bind_key(cs, STMT_CHAIN_FORGOTTEN, room, NULL, epoch, -1);
+	if (!err)
+		err = cstore_fetch_int(cs, STMT_CHAIN_FORGOTTEN, 0, &forgotten, "read room");
+	if (!err && forgotten)
+		n = 0;  /* deleted for good: not made again */
 	for (size_t i = 0; !err && i < n; i++) {
 		err = bind_chain(cs, STMT_CHAIN_INSERT, room, epoch, senders[i]);
 		if (!err)
@@ -305,5 +322,9 @@ cc_err cstore_epoch_forget(struct client_store *cs, const uint8_t room[CSTORE_RO
 		err = cstore_bind_key(cs, STMT_CHAIN_FORGET, room, NULL, max_epoch, -1);
 	if (!err)
 		err = cstore_run(cs, STMT_CHAIN_FORGET, "forget chains");
+	if (!err)
+		err = cstore_bind_key(cs, STMT_ROOM_KEYS_FROM, room, NULL, (int64_t)max_epoch + 1, -1);
+	if (!err)
+		err = cstore_run(cs, STMT_ROOM_KEYS_FROM, "store forgotten epochs");
 	return cstore_tx_end(cs, err);
 }

@@ -267,8 +267,16 @@ cc_err sqlite_util_open(const struct sqlite_util_schema *schema, const char *pat
 				       NULL, mode, sizeof mode);
 	if (err)
 		goto fail;
-	if (strcmp(mode, want) != 0 && !in_memory)
+	if (strcmp(mode, want) != 0 && !in_memory) {
+		/* A rollback journal is asked for secrets' sake: no WAL may keep
+		 * their old pages. Refuse rather than run without it. */
+		if (schema->rollback_journal) {
+			log_error("%s: %s: journal mode is %s, not %s", name, path, mode, want);
+			err = CC_ERR_STORE;
+			goto fail;
+		}
 		log_warn("%s: %s: journal mode is %s, not %s", name, path, mode, want);
+	}
 
 	err = sqlite_util_migrate(schema, db, path, version);
 	if (err)

@@ -516,6 +516,8 @@ cc_err client_join_verify(struct client *cl, struct client_room *r,
 	if (err && err != CC_ERR_NOT_FOUND)
 		return err;
 	bool have_saved = !err;
+	if (have_saved)
+		r->keys_from = saved.keys_from;
 	if (!err && !e2e_chain_extends(&r->chain, saved.head_count, saved.head_hash)) {
 		*why = saved.head_count > r->chain.count
 			       ? "the server showed an older history of the room than before "
