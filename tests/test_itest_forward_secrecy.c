@@ -16,7 +16,11 @@
  *      before the replacement.
  *   3. Healing: a device copied at t, then the member's receiving key
  *      replaced and a new epoch made: nothing of that epoch opens from the
- *      copy, even with the server's database beside it. */
+ *      copy, even with the server's database beside it.
+ *   4, 5. A hostile directory: a receiving key bob never certified, or an
+ *      older one of his, is not used.
+ *   6. Healing when the server keeps offering the replaced key: bob's own
+ *      client notices and makes the epoch that heals. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -431,6 +435,108 @@ static void test_older_receiving_key_refused(void **state)
 	lc_stop(&f);
 }
 
+/* ---- 6. healing, with the new receiving key withheld ---------------------------- */
+
+/* bob's device is copied; bob replaces his receiving key; the server keeps
+ * offering the old one (which the copy holds) so that the next epochs stay
+ * readable to the copy. bob's client sees the new epoch wrapped to a key it
+ * replaced long before, says so, and makes another epoch itself, wrapped to
+ * its own current key: the copy reads the first (the attack is real) and
+ * nothing of the second. */
+static void test_withheld_receiving_key_heals(void **state)
+{
+	/* The old key is kept (long grace): only the check can heal. */
+	static const char *const keep_old[] = {"--key-rotate", "100", "--key-grace", "100000",
+					       NULL};
+	struct lc_fixture f;
+	struct itest_client *c[3];
+	char room[RT_ROOM_HEX];
+	(void)state;
+
+	lc_start(&f, "fs-withheld", 1);
+	for (int i = 0; i < 2; i++) {
+		c[i] = itest_client_start(f.port, lc_home(&f, both_nicks[i]), both_nicks[i],
+					  keep_old);
+		assert_non_null(c[i]);
+		lc_see(c[i], "registered", NULL, "nick", both_nicks[i], NULL);
+	}
+	rt_create(c[0], "bob", "Secrets", pair, room);
+	json_decref(rt_join(c[0], room, 0));
+	c[2] = rt_client(f.port, lc_home(&f, "carol"), "carol", "carol");
+	const char *stolen = lc_home_copy(&f, "bob", "bob-stolen");
+	char *old = rt_sql("SELECT hex(recv_pub) || ' ' || hex(recv_cert) || ' ' ||"
+			   " recv_created_ms FROM users WHERE nick_lower = 'bob'");
+	char old_pub[65], old_cert[2048];
+	unsigned long long old_created;
+	assert_int_equal(sscanf(old, "%64s %2047s %llu", old_pub, old_cert, &old_created), 3);
+	free(old);
+
+	/* bob replaces his key; the server puts the old one back. */
+	lc_clock_write(f.clock, f.t0 + 150);
+	lc_quit_seen(&f, c[1], "bob");
+	c[1] = itest_client_start(f.port, lc_home(&f, "bob"), NULL, keep_old);
+	assert_non_null(c[1]);
+	lc_see(c[1], "registered", NULL, "nick", "bob", NULL);
+	rt_ping(c[1]);
+	assert_int_equal(recv_version_of("bob"), 2);
+	char *cur = rt_sql("SELECT hex(recv_pub) || ' ' || hex(recv_cert) || ' ' ||"
+			   " recv_created_ms FROM users WHERE nick_lower = 'bob'");
+	free(rt_sql("UPDATE users SET recv_version = 1, recv_pub = X'%s', recv_cert = X'%s',"
+		    " recv_created_ms = %llu WHERE nick_lower = 'bob'", old_pub, old_cert,
+		    old_created));
+
+	/* Two hours on, alice adds carol: she never saw bob's new key. */
+	lc_clock_write(f.clock, f.t0 + 150 + 7200);
+	json_decref(rt_cmd(c[0], "member_added", "/add carol"));
+	struct rt_sent s1 = rt_say(c[0], room, "wrapped to the old key", 0);
+	const char *data = copy_dir(&f, f.data, "server-withheld");
+	char *db = db_of(data);
+	char *db_now = db_of(f.data);
+	size_t len;
+	uint8_t *m1 = envelope_in(db_now, &f, room, s1.msg_id, &len);
+	/* The attack is real: the copy opens that epoch. */
+	assert_int_equal(opens(&f, stolen, "bob", db, room, m1, len), 1);
+	restore_db(&f);
+
+	/* The server shows bob his own entry as he published it (only the
+	 * others see the old key). bob opens the room: he reads the message,
+	 * says what happened and makes a new epoch to his current key. */
+	char cur_pub[65], cur_cert[2048];
+	unsigned long long cur_created;
+	assert_int_equal(sscanf(cur, "%64s %2047s %llu", cur_pub, cur_cert, &cur_created), 3);
+	free(cur);
+	free(rt_sql("UPDATE users SET recv_version = 2, recv_pub = X'%s', recv_cert = X'%s',"
+		    " recv_created_ms = %llu WHERE nick_lower = 'bob'", cur_pub, cur_cert,
+		    cur_created));
+	assert_int_equal(itest_client_sendf(c[1], "/join %s", room), 0);
+	json_t *ev = rt_expect_room_error(c[1], "security", room, NULL);
+	assert_non_null(strstr(itest_json_str(ev, "message"), "replaced long before"));
+	json_decref(ev);
+	lc_see(c[1], "joined", room, NULL);
+	rt_expect_msg(c[1], room, "alice", "wrapped to the old key", s1.seq, s1.msg_id);
+	lc_see(c[1], "rekeyed", room, "by", "bob", NULL);
+	lc_see(c[0], "rekeyed", room, "by", "bob", NULL);
+	const char *healed = lc_home_copy(&f, "bob", "bob-healed");
+	struct rt_sent s2 = rt_say(c[0], room, "after bob's own epoch", 0);
+	rt_expect_msg(c[1], room, "alice", "after bob's own epoch", s2.seq, s2.msg_id);
+	/* The copy, with the server's disk as it is now, opens nothing of it. */
+	free(db);
+	data = copy_dir(&f, f.data, "server-healed");
+	db = db_of(data);
+	free(m1);
+	m1 = envelope_in(db_now, &f, room, s2.msg_id, &len);
+	assert_int_equal(opens(&f, stolen, "bob", db, room, m1, len), 0);
+	/* Control: bob's device as it was after his new epoch opens it. */
+	assert_int_equal(opens(&f, healed, "bob", db, room, m1, len), 1);
+	restore_db(&f);
+
+	free(m1);
+	free(db);
+	free(db_now);
+	lc_quit_all(c, 3);
+	lc_stop(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -439,6 +545,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_copy_heals_after_rekey, lc_teardown),
 		cmocka_unit_test_teardown(test_substituted_receiving_key, lc_teardown),
 		cmocka_unit_test_teardown(test_older_receiving_key_refused, lc_teardown),
+		cmocka_unit_test_teardown(test_withheld_receiving_key_heals, lc_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

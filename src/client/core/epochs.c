@@ -201,6 +201,7 @@ cc_err client_epoch_commit(struct client *cl, struct client_req *req, struct cli
 	req->has_chain = false;
 	r->epoch_msgs = 0;
 	r->gone_pending = false;
+	r->keys_lost = false;
 	if (client_room_name_users(cl, r, &why))
 		log_warn("room %s: %s", r->id_hex, why);
 	client_room_save(cl, r);

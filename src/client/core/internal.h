@@ -70,7 +70,8 @@ struct client_room {
 	uint64_t acked_msg_id;            /* last_msg_id as the server knows it */
 	uint32_t keys_from;               /* epochs before it: keys deleted here */
 	bool keys_lost;                   /* the current epoch's secret was wrapped to
-					     a receiving key we deleted */
+					     a receiving key we deleted, or to one
+					     long replaced: a new epoch is owed */
 };
 
 /* ---- requests (requests.c) ------------------------------------------------- */
@@ -434,10 +435,15 @@ void client_recv_keys_prune(struct client *cl);
 /* Opens a secret wrapped to one of our receiving keys and checks it against
  * the chain's commitment for the epoch. CC_ERR_SECURITY (a lie of the
  * server's) or CC_ERR_NOT_FOUND (our key of that version is gone), with
- * *why. */
+ * *why. *stale: it opened, but under a receiving key replaced well before
+ * the epoch began (the server kept our new key from its opener), so the
+ * epoch does not heal a copied device: a new one is owed. */
+#define STALE_WRAP_NOTICE "the room's new key was wrapped to a receiving key of ours " \
+			  "replaced long before (the server kept the new one from its " \
+			  "maker?): making another epoch"
 cc_err client_wrapped_open(struct client *cl, const struct client_room *r, uint32_t epoch,
 			   const uint8_t *wrapped, size_t len, uint8_t secret[E2E_KEY_LEN],
-			   const char **why);
+			   bool *stale, const char **why);
 /* Turns an epoch's secret into its chain keys (one per sender of the epoch,
  * stored) and, given title_ct and title, opens the title with its title
  * key. The caller wipes the secret and acknowledges (client_keys_ack). */

@@ -89,9 +89,29 @@ void client_recv_keys_prune(struct client *cl)
 
 /* ---- epoch secrets ------------------------------------------------------------------ */
 
+/* An epoch opened this long after our next receiving key was made, yet
+ * wrapped to the one before, was wrapped by someone who had not seen the new
+ * key: slack for clocks and for a wrap made as we rotated. */
+#define WRAP_STALE_MS (60 * 60 * 1000ull)
+
+/* 1 if the secret of an epoch that started at started_ms was wrapped to our
+ * key `version` although its successor had been published well before:
+ * whoever holds a copy of that older key (a device copied, then lost) reads
+ * the epoch, so a healthy room would not have used it. */
+static bool wrapped_to_stale_key(struct client *cl, uint32_t version, uint64_t started_ms)
+{
+	struct cstore_recv_key next;
+	if (version >= cl->recv.version || version == UINT32_MAX ||
+	    cstore_recv_get(cl->store, version + 1, &next) != CC_OK)
+		return false;
+	uint64_t replaced = next.created_ms;
+	mem_wipe(&next, sizeof next);
+	return started_ms > replaced + WRAP_STALE_MS;
+}
+
 cc_err client_wrapped_open(struct client *cl, const struct client_room *r, uint32_t epoch,
 			   const uint8_t *wrapped, size_t len, uint8_t secret[E2E_KEY_LEN],
-			   const char **why)
+			   bool *stale, const char **why)
 {
 	struct cstore_recv_key k;
 	uint32_t version;
@@ -127,6 +147,8 @@ cc_err client_wrapped_open(struct client *cl, const struct client_room *r, uint3
 		*why = "the server handed out a room key the chain does not commit to";
 		return CC_ERR_SECURITY;
 	}
+	const struct e2e_epoch *e = e2e_chain_epoch(&r->chain, epoch);
+	*stale = e && wrapped_to_stale_key(cl, version, e->started_ms);
 	return CC_OK;
 }
 

@@ -461,8 +461,9 @@ static int room_take_key(struct client *cl, struct client_room *r, const struct 
 	while (proto_list_next(&it, &w) == CC_OK) {
 		if (w.epoch != r->chain.epoch)
 			continue;
+		bool stale = false;
 		cc_err err = client_wrapped_open(cl, r, w.epoch, w.wrapped.p, w.wrapped.len, secret,
-						 &why);
+						 &stale, &why);
 		if (err == CC_ERR_NOT_FOUND) {
 			*lost = true;
 			log_warn("room %s: %s", r->id_hex, why);
@@ -470,6 +471,10 @@ static int room_take_key(struct client *cl, struct client_room *r, const struct 
 		}
 		if (err)
 			break;
+		if (stale) {
+			client_emit_error(cl, 0, r->id_hex, NULL, "security", STALE_WRAP_NOTICE);
+			*lost = true;
+		}
 		err = client_epoch_take(cl, &r->chain, w.epoch, secret, NULL, NULL);
 		mem_wipe(secret, sizeof secret);
 		if (err) {
@@ -536,6 +541,7 @@ void client_on_room_record(struct client *cl, const struct proto_room_record *rr
 		room_take_key(cl, r, &rr->keys, &lost);
 		r->epoch_msgs = 0;
 		r->gone_pending = false;
+		r->keys_lost = lost;
 	}
 	client_room_save(cl, r);
 	record_event(cl, 0, r, &r->chain, &rec);

@@ -460,8 +460,9 @@ static cc_err join_take_keys(struct client *cl, struct client_room *r,
 			continue;
 		}
 		const char *lost_why;
+		bool stale = false;
 		err = client_wrapped_open(cl, r, w.epoch, w.wrapped.p, w.wrapped.len, secret,
-					  &lost_why);
+					  &stale, &lost_why);
 		if (err == CC_ERR_NOT_FOUND) {
 			log_warn("room %s, epoch %u: %s", r->id_hex, (unsigned)w.epoch, lost_why);
 			*lost = w.epoch == r->chain.epoch || *lost;
@@ -472,6 +473,10 @@ static cc_err join_take_keys(struct client *cl, struct client_room *r,
 			return err;
 		}
 		bool current = w.epoch == r->chain.epoch;
+		if (stale && current) {
+			client_emit_error(cl, 0, r->id_hex, NULL, "security", STALE_WRAP_NOTICE);
+			*lost = true;
+		}
 		err = client_epoch_take(cl, &r->chain, w.epoch, secret,
 					current ? &st->title_ct : NULL, current ? r->title : NULL);
 		mem_wipe(secret, sizeof secret);
