@@ -1,6 +1,6 @@
 /* End-to-end room cryptography: what a member's client does so that the server
  * stores only ciphertext and can neither forge, replay nor reorder messages,
- * nor slip a member in, unseen. docs/PROTOCOL.md section 8 gives every label.
+ * nor slip a member in, unseen. docs/PROTOCOL.md section 9 gives every label.
  *
  *   signing keys   each user's Ed25519 key, certified by its RSA identity key
  *   receiving keys each user's X25519 key for room secrets, certified by its

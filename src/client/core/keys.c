@@ -3,7 +3,7 @@
  * (opened, turned at once into one chain key per sender, then forgotten and
  * the server told to forget its wrapped copy), and the message keys of the
  * per-sender hash ratchets (each used once; the chain keys only move
- * forward, none passed over is kept). docs/PROTOCOL.md section 10. */
+ * forward, none passed over is kept). docs/PROTOCOL.md section 9.2. */
 #include <stdlib.h>
 #include <string.h>
 
