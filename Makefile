@@ -9,7 +9,7 @@ DATA       ?= ./var
 FUZZ_SECONDS ?= 300
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all deps build asan run test test-release test-asan fuzz-build fuzz-smoke fuzz bench clean
+.PHONY: all deps build asan run test test-release test-asan fuzz-build fuzz-smoke fuzz bench bench-rekey clean
 
 all: build
 
@@ -60,6 +60,12 @@ fuzz: fuzz-build
 # with apt if missing, loopback only, about 70 s. Figures: docs/BENCHMARKS.md.
 bench: build
 	BENCH_BUILD=$(BUILD) ./bench/run.sh
+
+# The cost of one new epoch in a 1000-member room (tools/bench_rekey.c): about
+# 3 min the first time (1000 RSA keys, kept in /tmp/cryptocat-bench-keys), then
+# seconds. Figures: docs/BENCHMARKS.md section 7.
+bench-rekey: build
+	./$(BUILD)/bench_rekey
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
