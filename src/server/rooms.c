@@ -1,9 +1,10 @@
-/* Rooms on the server: the requests about rooms (signing keys, the user
- * directory, create, list, fetch, join and its backlog, messages, read
- * acknowledgements, disconnect), their dispatch, and the rooms' lifecycle
- * (tables, retention). Who hears a room live is in live.c; the changes to a
- * room's membership (add, admin, leave, kick, rekey, nickname expiry) are in
- * membership.c; rooms_internal.h is what the three share.
+/* Rooms on the server: the requests about rooms (create, list, fetch, join
+ * and its backlog, messages, read acknowledgements, disconnect) and the
+ * dispatch of every request after registration. Users' published keys, the
+ * directory and the wrapped room keys' acknowledgements are in keys.c; who
+ * hears a room live in live.c; the changes to a room's membership (add,
+ * admin, leave, kick, rekey, nickname expiry) in membership.c; retention in
+ * retention.c; rooms_internal.h is what they share.
  *
  * The server checks what it can (the session's identity, the room's chain of
  * signed records, sizes), stores what the members' clients made, and relays
@@ -54,114 +55,6 @@ cc_err room_of_member(struct conn *c, const uint8_t room_id[PROTO_ROOM_ID_LEN],
 }
 
 /* ---- requests ------------------------------------------------------------- */
-
-static cc_err handle_signing_key(struct conn *c, const struct proto_signing_key *sk)
-{
-	/* Only a key its owner certified is handed out to others. */
-	if (e2e_signing_cert_verify(chan_peer_key(c->chan), sk->version, sk->sign_pub,
-				    sk->sign_cert.p, sk->sign_cert.len)) {
-		conn_send_error(c, sk->request_id, CC_ERR_AUTH, "the signing key's certificate "
-								"does not verify");
-		return CC_OK;
-	}
-	/* Never back to an older key: a stolen one stays retired. */
-	cc_err err = store_user_set_signing_key(c->srv->store, c->user_id, sk->version,
-						sk->sign_pub, sk->sign_cert.p, sk->sign_cert.len);
-	if (err == CC_ERR_OUTDATED)
-		conn_send_error(c, sk->request_id, err, "a newer signing key of this identity "
-							 "key is already published");
-	else if (err)
-		conn_send_error(c, sk->request_id, err, NULL);
-	else
-		reply_ok(c, sk->request_id);
-	return CC_OK;
-}
-
-static cc_err handle_receive_key(struct conn *c, const struct proto_receive_key *rk)
-{
-	/* Only a key its owner certified is handed out to others. */
-	if (e2e_recv_cert_verify(chan_peer_key(c->chan), rk->version, rk->created_ms,
-				 rk->recv_pub, rk->recv_cert.p, rk->recv_cert.len)) {
-		conn_send_error(c, rk->request_id, CC_ERR_AUTH, "the receiving key's certificate "
-								"does not verify");
-		return CC_OK;
-	}
-	/* Never back to an older key: room secrets must not go to one its owner
-	 * has deleted (or lost). */
-	cc_err err = store_user_set_receive_key(c->srv->store, c->user_id, rk->version,
-						rk->created_ms, rk->recv_pub, rk->recv_cert.p,
-						rk->recv_cert.len);
-	if (err == CC_ERR_OUTDATED)
-		conn_send_error(c, rk->request_id, err, "a newer receiving key of this identity "
-							 "key is already published");
-	else if (err)
-		conn_send_error(c, rk->request_id, err, NULL);
-	else
-		reply_ok(c, rk->request_id);
-	return CC_OK;
-}
-
-/* Appends the directory entry of the key with this fingerprint (a user's, or
- * a retired one) to a list being built. */
-cc_err user_item_put(struct server *srv, const uint8_t fp[PROTO_FINGERPRINT_LEN],
-		     struct buf *raw)
-{
-	struct store_public_key k;
-	struct proto_user_item item = {0};
-
-	cc_err err = store_public_key_get(srv->store, fp, &k);
-	if (err)
-		return err;
-	item.nick = proto_bytes_str(k.nick);
-	item.identity_key = (struct proto_bytes){k.pubkey, k.pubkey_len};
-	item.sign_version = k.sign_version;
-	memcpy(item.sign_pub, k.sign_pub, sizeof item.sign_pub);
-	item.sign_cert = (struct proto_bytes){k.sign_cert, k.sign_cert_len};
-	item.recv_version = k.recv.version;
-	item.recv_created_ms = k.recv.created_ms;
-	memcpy(item.recv_pub, k.recv.pub, sizeof item.recv_pub);
-	item.recv_cert = (struct proto_bytes){k.recv.cert, k.recv.cert_len};
-	err = proto_item_encode(PROTO_ITEM_USER, &item, raw);
-	store_public_key_clear(&k);
-	return err;
-}
-
-static cc_err handle_users_get(struct conn *c, const struct proto_users_get *req)
-{
-	struct proto_list_iter it;
-	struct proto_nick_item item;
-	struct store_user u;
-	struct buf raw;
-	char nick[PROTO_NICK_MAX + 1], text[80];
-	cc_err err = CC_OK;
-
-	buf_init(&raw, c->srv->cfg->max_frame / 2);
-	proto_list_iter_init(&it, &req->nicks, PROTO_ITEM_NICK);
-	while (proto_list_next(&it, &item) == CC_OK) {
-		memcpy(nick, item.nick.p, item.nick.len);
-		nick[item.nick.len] = '\0';
-		err = store_user_get_by_nick(c->srv->store, nick, &u);
-		if (err == CC_ERR_NOT_FOUND) {
-			snprintf(text, sizeof text, "no user is called %s", nick);
-			conn_send_error(c, req->request_id, CC_ERR_UNKNOWN_USER, text);
-			goto out;
-		}
-		if (!err)
-			err = user_item_put(c->srv, u.fingerprint, &raw);
-		store_user_clear(&u);
-		if (err) {
-			conn_send_error(c, req->request_id, err, NULL);
-			goto out;
-		}
-	}
-	struct proto_msg m = {.type = PROTO_USERS};
-	m.u.users.request_id = req->request_id;
-	m.u.users.users = (struct proto_list){req->nicks.count, {raw.data, raw.len}};
-	conn_queue_msg(c, &m);
-out:
-	buf_free(&raw);
-	return CC_OK;
-}
 
 /* Makes the chain's members the room's members, from its current epoch. */
 static cc_err create_members(struct server *srv, int64_t room, const struct e2e_chain *chain)
@@ -713,29 +606,6 @@ static cc_err handle_room_read(struct conn *c, const struct proto_room_read *req
 	return CC_OK;
 }
 
-/* The member holds the room's keys up to an epoch: its wrapped copies go,
- * and the write-ahead log is truncated soon after so they do not linger. */
-static cc_err handle_keys_ack(struct conn *c, const struct proto_keys_ack *req)
-{
-	struct store_room room;
-	struct store_member member;
-	if (room_of_member(c, req->room_id, &room, &member) != CC_OK)
-		return CC_OK;  /* no answer: a room left meanwhile */
-	struct server *srv = c->srv;
-	if (!srv->txn_open) {
-		if (store_begin(srv->store) != CC_OK)
-			return CC_OK;
-		srv->txn_open = true;
-		event_active(srv->flush_ev, EV_WRITE, 0);
-	}
-	cc_err err = store_key_forget(srv->store, room.id, c->user_id, req->epoch);
-	if (err)
-		log_warn("conn %s: cannot forget keys: %s", c->peer, cc_err_str(err));
-	else
-		server_checkpoint_soon(srv);
-	return CC_OK;
-}
-
 /* ---- dispatch and lifecycle ------------------------------------------------ */
 
 cc_err server_handle_request(struct conn *c, const struct proto_msg *m)
@@ -794,82 +664,12 @@ void server_on_disconnect(struct conn *c)
 	log_debug("conn %s: %s disconnected", c->peer, c->nick);
 }
 
-/* Retention deletes in steps of this many messages, one loop turn each. */
-#define PRUNE_STEP 2000
-
-static void prune_step_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct server *srv = arg;
-	uint64_t deleted = 0;
-	(void)fd;
-	(void)what;
-	server_rooms_commit(srv);
-	uint64_t before = srv->cfg->history_days
-				  ? clock_now_ms() - (uint64_t)srv->cfg->history_days * 86400000ull
-				  : 0;
-	if (store_message_prune_some(srv->store, before, srv->cfg->history_max, PRUNE_STEP,
-				     &deleted) != CC_OK)
-		return;
-	/* The wrapped secrets of epochs that ended before the retention's horizon
-	 * go too: a stolen receiving key must not open them from a copy of this
-	 * database. */
-	uint64_t keys = 0;
-	if (store_key_prune_some(srv->store, before, PRUNE_STEP, &keys) == CC_OK && keys) {
-		log_info("retention: deleted %llu wrapped keys of ended epochs",
-			 (unsigned long long)keys);
-		server_checkpoint_soon(srv);
-	}
-	srv->pruned += deleted;
-	if (deleted == PRUNE_STEP) {
-		/* More to do: let clients in first, then go on. */
-		struct timeval soon = {0, 10000};
-		if (event_base_once(srv->base, -1, EV_TIMEOUT, prune_step_cb, srv, &soon) == 0)
-			return;
-	}
-	if (srv->pruned)
-		log_info("retention: deleted %llu old messages", (unsigned long long)srv->pruned);
-	srv->pruned = 0;
-}
-
-static void checkpoint_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct server *srv = arg;
-	(void)fd;
-	(void)what;
-	server_rooms_commit(srv);
-	if (store_checkpoint(srv->store) != CC_OK)
-		log_warn("store: cannot truncate the write-ahead log after deleting keys");
-}
-
-/* At most one checkpoint a second, whatever the number of deletions. */
-void server_checkpoint_soon(struct server *srv)
-{
-	struct timeval second = {1, 0};
-	if (srv->checkpoint_ev && !evtimer_pending(srv->checkpoint_ev, NULL))
-		evtimer_add(srv->checkpoint_ev, &second);
-}
-
-static void retention_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct server *srv = arg;
-	(void)fd;
-	(void)what;
-	prune_step_cb(-1, 0, srv);
-	server_expire_idle(srv);
-}
-
 cc_err server_rooms_init(struct server *srv)
 {
 	cc_err err = live_init(srv);
-	srv->retention_ev = event_new(srv->base, -1, EV_PERSIST, retention_cb, srv);
-	srv->checkpoint_ev = evtimer_new(srv->base, checkpoint_cb, srv);
-	if (err || !srv->retention_ev || !srv->checkpoint_ev)
-		return CC_ERR_NOMEM;
-	/* Retention and nickname expiry, every minute (cheap: indexed queries). */
-	struct timeval every = {60, 0};
-	event_add(srv->retention_ev, &every);
-	retention_cb(-1, 0, srv);  /* once at start */
-	return CC_OK;
+	if (!err)
+		err = retention_init(srv);
+	return err;
 }
 
 void server_rooms_free(struct server *srv)
@@ -879,14 +679,5 @@ void server_rooms_free(struct server *srv)
 		buf_free(&srv->sends[i].envelope);
 	free(srv->sends);
 	srv->sends = NULL;
-	if (srv->retention_ev)
-		event_free(srv->retention_ev);
-	srv->retention_ev = NULL;
-	if (srv->checkpoint_ev) {
-		/* One last truncation: shutting down right after a deletion. */
-		if (evtimer_pending(srv->checkpoint_ev, NULL))
-			checkpoint_cb(-1, 0, srv);
-		event_free(srv->checkpoint_ev);
-	}
-	srv->checkpoint_ev = NULL;
+	retention_free(srv);
 }

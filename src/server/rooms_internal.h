@@ -1,6 +1,8 @@
 /* What the server's room files share: rooms.c (requests about rooms),
- * live.c (who hears a room now), membership.c (changes to membership) and
- * resend.c (a message sent again). Nothing outside these files includes it. */
+ * keys.c (published keys, the directory, wrapped keys acknowledged), live.c
+ * (who hears a room now), membership.c (changes to membership), resend.c (a
+ * message sent again) and retention.c. Nothing outside these files includes
+ * it. */
 #ifndef CC_SERVER_ROOMS_INTERNAL_H
 #define CC_SERVER_ROOMS_INTERNAL_H
 
@@ -78,10 +80,18 @@ void reply_ok(struct conn *c, uint32_t request_id);
  * room exists or not, so room ids cannot be probed. member may be NULL. */
 cc_err room_of_member(struct conn *c, const uint8_t room_id[PROTO_ROOM_ID_LEN],
 		      struct store_room *room, struct store_member *member);
+
+/* ---- keys.c: published keys, the directory, acknowledged wrapped keys ---- */
+
 /* Appends the directory entry of the key with this fingerprint (a user's, or
  * a retired one) to a list being built. */
 cc_err user_item_put(struct server *srv, const uint8_t fp[PROTO_FINGERPRINT_LEN],
 		     struct buf *raw);
+cc_err handle_signing_key(struct conn *c, const struct proto_signing_key *sk);
+cc_err handle_receive_key(struct conn *c, const struct proto_receive_key *rk);
+cc_err handle_users_get(struct conn *c, const struct proto_users_get *req);
+/* The member holds the room's keys up to an epoch: its wrapped copies go. */
+cc_err handle_keys_ack(struct conn *c, const struct proto_keys_ack *req);
 
 /* ---- membership.c: the room's chain of signed records -------------------- */
 
@@ -116,6 +126,13 @@ cc_err handle_room_leave(struct conn *c, const struct proto_room_leave *req);
  * epoch): records, the new epoch's title and one key per member. */
 cc_err handle_new_epoch(struct conn *c, const struct proto_room_rekey *req, uint8_t action);
 
+/* ---- retention.c ---------------------------------------------------------- */
+
+/* Starts the minute's retention timer (and runs it once) and makes the
+ * checkpoint timer. */
+cc_err retention_init(struct server *srv);
+/* Stops both, truncating the log first if a truncation is due. */
+void retention_free(struct server *srv);
 /* Truncates the store's write-ahead log within a second (secrets were deleted). */
 void server_checkpoint_soon(struct server *srv);
 

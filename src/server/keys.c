@@ -1,0 +1,145 @@
+/* Keys on the server: the signing and receiving keys users publish (checked
+ * against the session's identity key, never older than the stored ones), the
+ * directory that hands them out, and the acknowledgements of wrapped room
+ * keys, after which the server deletes its copy. */
+#include <event2/event.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "e2e/e2e.h"
+#include "server/rooms_internal.h"
+#include "store/store.h"
+#include "transport/chan.h"
+#include "util/log.h"
+
+cc_err handle_signing_key(struct conn *c, const struct proto_signing_key *sk)
+{
+	/* Only a key its owner certified is handed out to others. */
+	if (e2e_signing_cert_verify(chan_peer_key(c->chan), sk->version, sk->sign_pub,
+				    sk->sign_cert.p, sk->sign_cert.len)) {
+		conn_send_error(c, sk->request_id, CC_ERR_AUTH, "the signing key's certificate "
+								"does not verify");
+		return CC_OK;
+	}
+	/* Never back to an older key: a stolen one stays retired. */
+	cc_err err = store_user_set_signing_key(c->srv->store, c->user_id, sk->version,
+						sk->sign_pub, sk->sign_cert.p, sk->sign_cert.len);
+	if (err == CC_ERR_OUTDATED)
+		conn_send_error(c, sk->request_id, err, "a newer signing key of this identity "
+							 "key is already published");
+	else if (err)
+		conn_send_error(c, sk->request_id, err, NULL);
+	else
+		reply_ok(c, sk->request_id);
+	return CC_OK;
+}
+
+cc_err handle_receive_key(struct conn *c, const struct proto_receive_key *rk)
+{
+	/* Only a key its owner certified is handed out to others. */
+	if (e2e_recv_cert_verify(chan_peer_key(c->chan), rk->version, rk->created_ms,
+				 rk->recv_pub, rk->recv_cert.p, rk->recv_cert.len)) {
+		conn_send_error(c, rk->request_id, CC_ERR_AUTH, "the receiving key's certificate "
+								"does not verify");
+		return CC_OK;
+	}
+	/* Never back to an older key: room secrets must not go to one its owner
+	 * has deleted (or lost). */
+	cc_err err = store_user_set_receive_key(c->srv->store, c->user_id, rk->version,
+						rk->created_ms, rk->recv_pub, rk->recv_cert.p,
+						rk->recv_cert.len);
+	if (err == CC_ERR_OUTDATED)
+		conn_send_error(c, rk->request_id, err, "a newer receiving key of this identity "
+							 "key is already published");
+	else if (err)
+		conn_send_error(c, rk->request_id, err, NULL);
+	else
+		reply_ok(c, rk->request_id);
+	return CC_OK;
+}
+
+/* Appends the directory entry of the key with this fingerprint (a user's, or
+ * a retired one) to a list being built. */
+cc_err user_item_put(struct server *srv, const uint8_t fp[PROTO_FINGERPRINT_LEN],
+		     struct buf *raw)
+{
+	struct store_public_key k;
+	struct proto_user_item item = {0};
+
+	cc_err err = store_public_key_get(srv->store, fp, &k);
+	if (err)
+		return err;
+	item.nick = proto_bytes_str(k.nick);
+	item.identity_key = (struct proto_bytes){k.pubkey, k.pubkey_len};
+	item.sign_version = k.sign_version;
+	memcpy(item.sign_pub, k.sign_pub, sizeof item.sign_pub);
+	item.sign_cert = (struct proto_bytes){k.sign_cert, k.sign_cert_len};
+	item.recv_version = k.recv.version;
+	item.recv_created_ms = k.recv.created_ms;
+	memcpy(item.recv_pub, k.recv.pub, sizeof item.recv_pub);
+	item.recv_cert = (struct proto_bytes){k.recv.cert, k.recv.cert_len};
+	err = proto_item_encode(PROTO_ITEM_USER, &item, raw);
+	store_public_key_clear(&k);
+	return err;
+}
+
+cc_err handle_users_get(struct conn *c, const struct proto_users_get *req)
+{
+	struct proto_list_iter it;
+	struct proto_nick_item item;
+	struct store_user u;
+	struct buf raw;
+	char nick[PROTO_NICK_MAX + 1], text[80];
+	cc_err err = CC_OK;
+
+	buf_init(&raw, c->srv->cfg->max_frame / 2);
+	proto_list_iter_init(&it, &req->nicks, PROTO_ITEM_NICK);
+	while (proto_list_next(&it, &item) == CC_OK) {
+		memcpy(nick, item.nick.p, item.nick.len);
+		nick[item.nick.len] = '\0';
+		err = store_user_get_by_nick(c->srv->store, nick, &u);
+		if (err == CC_ERR_NOT_FOUND) {
+			snprintf(text, sizeof text, "no user is called %s", nick);
+			conn_send_error(c, req->request_id, CC_ERR_UNKNOWN_USER, text);
+			goto out;
+		}
+		if (!err)
+			err = user_item_put(c->srv, u.fingerprint, &raw);
+		store_user_clear(&u);
+		if (err) {
+			conn_send_error(c, req->request_id, err, NULL);
+			goto out;
+		}
+	}
+	struct proto_msg m = {.type = PROTO_USERS};
+	m.u.users.request_id = req->request_id;
+	m.u.users.users = (struct proto_list){req->nicks.count, {raw.data, raw.len}};
+	conn_queue_msg(c, &m);
+out:
+	buf_free(&raw);
+	return CC_OK;
+}
+
+/* The member holds the room's keys up to an epoch: its wrapped copies go,
+ * and the write-ahead log is truncated soon after so they do not linger. */
+cc_err handle_keys_ack(struct conn *c, const struct proto_keys_ack *req)
+{
+	struct store_room room;
+	struct store_member member;
+	if (room_of_member(c, req->room_id, &room, &member) != CC_OK)
+		return CC_OK;  /* no answer: a room left meanwhile */
+	struct server *srv = c->srv;
+	if (!srv->txn_open) {
+		if (store_begin(srv->store) != CC_OK)
+			return CC_OK;
+		srv->txn_open = true;
+		event_active(srv->flush_ev, EV_WRITE, 0);
+	}
+	cc_err err = store_key_forget(srv->store, room.id, c->user_id, req->epoch);
+	if (err)
+		log_warn("conn %s: cannot forget keys: %s", c->peer, cc_err_str(err));
+	else
+		server_checkpoint_soon(srv);
+	return CC_OK;
+}
+
