@@ -204,10 +204,11 @@ static void gen_seeds(void)
 		fill[i] = (uint8_t)(i * 151 + 3);
 	struct proto_nick_item nick = {proto_bytes_str("alice")};
 	struct proto_user_item user = {proto_bytes_str("bob"), gen_bytes(294), 1, {1, 2, 3},
-				       gen_bytes(64)};
+				       gen_bytes(64), 2, 1700000000000ull, {4, 5, 6},
+				       gen_bytes(256)};
 	struct proto_blob_item blob = {gen_bytes(100)};
-	struct proto_wrapped_item wrapped = {proto_bytes_str("carol"), 1, gen_bytes(256)};
-	struct proto_room_item room = {{9, 9, 9}, proto_bytes_str("alice"), 2, 3, 4};
+	struct proto_wrapped_item wrapped = {proto_bytes_str("carol"), 1, gen_bytes(84)};
+	struct proto_room_item room = {{9, 9, 9}, proto_bytes_str("alice"), 2, 3, 4, 1};
 	struct proto_gone_item gone = {{7, 7, 7}, proto_bytes_str("dave")};
 	struct proto_chain_item chain = {5, gen_bytes(300)};
 	struct proto_list nick_list = gen_list(PROTO_ITEM_NICK, &nick, 2, &nicks);
@@ -260,6 +261,17 @@ static void gen_seeds(void)
 			m.u.signing_key.request_id = 1;
 			m.u.signing_key.version = 1;
 			m.u.signing_key.sign_cert = gen_bytes(256);
+			break;
+		case PROTO_RECEIVE_KEY:
+			m.u.receive_key.request_id = 10;
+			m.u.receive_key.version = 1;
+			m.u.receive_key.created_ms = 1700000000000ull;
+			memcpy(m.u.receive_key.recv_pub, fill, PROTO_X25519_LEN);
+			m.u.receive_key.recv_cert = gen_bytes(256);
+			break;
+		case PROTO_KEYS_ACK:
+			memcpy(m.u.keys_ack.room_id, fill, PROTO_ROOM_ID_LEN);
+			m.u.keys_ack.epoch = 3;
 			break;
 		case PROTO_USERS_GET:
 			m.u.users_get.request_id = 2;
