@@ -100,7 +100,8 @@ static uint32_t cmd_bell(struct cli *cli, const char *args)
 		tui_say(t, NULL, TUI_LINE_ERROR, "usage: /bell [on|off]");
 		return 0;
 	}
-	tui_say(t, NULL, TUI_LINE_INFO, "the bell on activity in another window is %s",
+	tui_say(t, NULL, TUI_LINE_INFO, "the bell (a message in another window, a security "
+		"notice) is %s",
 		t->bell ? "on" : "off");
 	return 0;
 }
@@ -142,6 +143,7 @@ const struct cli_command tui_commands[] = {
 	{"/names", "", "the members of the room shown and whether their keys are verified",
 	 cmd_names},
 	{"/clear", "", "empty the window's scrollback", cmd_clear},
-	{"/bell", "[on|off]", "bell on activity in another window", cmd_bell},
+	{"/bell", "[on|off]", "bell on a message in another window, and on a security notice",
+	 cmd_bell},
 };
 const size_t tui_ncommands = sizeof tui_commands / sizeof tui_commands[0];

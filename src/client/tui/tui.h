@@ -16,7 +16,7 @@
 struct event_base;
 
 struct tui_options {
-	bool no_bell;       /* no bell on activity in another window */
+	bool no_bell;       /* no bell on a message in another window, nor on a notice */
 	bool no_color;      /* attributes only (also when NO_COLOR is set) */
 };
 
