@@ -65,6 +65,55 @@ static void wait_for(struct itest_tmux *t, const char *needle)
 	free(screen);
 }
 
+/* Polls until the screen shows every string of PRESENT and none of ABSENT
+ * (NULL-terminated; either may be NULL): a capture may catch the terminal
+ * half way through a redraw, so a frame is judged only once it settles.
+ * Returns the screen (caller frees). */
+static char *wait_screen(struct itest_tmux *t, const char *const *present,
+			 const char *const *absent)
+{
+	char *screen = NULL;
+	for (int i = 0; i <= itest_scale_ms(ITEST_TIMEOUT_MS) / 50; i++) {
+		free(screen);
+		screen = itest_tmux_capture(t, 0);
+		int ok = screen != NULL;
+		for (size_t k = 0; ok && present && present[k]; k++)
+			ok = strstr(screen, present[k]) != NULL;
+		for (size_t k = 0; ok && absent && absent[k]; k++)
+			ok = strstr(screen, absent[k]) == NULL;
+		if (ok)
+			return screen;
+		struct timespec ts = {0, 50 * 1000000L};
+		nanosleep(&ts, NULL);
+	}
+	fprintf(stderr, "[tui] the screen never settled as expected; it shows:\n%s\n",
+		screen ? screen : "");
+	fail_msg("the screen never showed what was expected");
+	return NULL;
+}
+
+/* Polls until row N of the screen holds NEEDLE. */
+static void wait_row(struct itest_tmux *t, int n, const char *needle)
+{
+	for (int i = 0; i <= itest_scale_ms(ITEST_TIMEOUT_MS) / 50; i++) {
+		char *screen = itest_tmux_capture(t, 0);
+		char *row = itest_tmux_row_at(screen, n);
+		int ok = row && strstr(row, needle);
+		free(row);
+		if (ok) {
+			free(screen);
+			return;
+		}
+		if (i == itest_scale_ms(ITEST_TIMEOUT_MS) / 50)
+			fprintf(stderr, "[tui] row %d never showed \"%s\"; the screen:\n%s\n", n,
+				needle, screen ? screen : "");
+		free(screen);
+		struct timespec ts = {0, 50 * 1000000L};
+		nanosleep(&ts, NULL);
+	}
+	fail_msg("row %d never showed \"%s\"", n, needle);
+}
+
 static void type_line(struct itest_tmux *t, const char *line)
 {
 	assert_int_equal(itest_tmux_type(t, line), 0);
@@ -197,18 +246,15 @@ static void test_chat(void **state)
 	/* A resize keeps the conversation and the line being typed. */
 	assert_int_equal(itest_tmux_type(t, "half typed"), 0);
 	wait_for(t, "[2] half typed");
-	assert_int_equal(itest_tmux_resize(t, 60, 20), 0);
+	static const char *const kept[] = {"[2] half typed", "<bob> hello alice", "<alice> hi bob",
+					   NULL};
 	for (int i = 0; i < 2; i++) {
-		char *screen = itest_tmux_wait(t, "[2] half typed", ITEST_TIMEOUT_MS);
-		assert_non_null(screen);
-		assert_non_null(strstr(screen, "<bob> hello alice"));
-		assert_non_null(strstr(screen, "<alice> hi bob"));
+		assert_int_equal(itest_tmux_resize(t, i == 0 ? 60 : COLS, i == 0 ? 20 : ROWS), 0);
+		char *screen = wait_screen(t, kept, NULL);
 		char *size = itest_tmux_format(t, "#{pane_width}x#{pane_height}");
 		assert_string_equal(size, i == 0 ? "60x20" : "100x30");
 		free(size);
 		free(screen);
-		if (i == 0)
-			assert_int_equal(itest_tmux_resize(t, COLS, ROWS), 0);
 	}
 	type_line(t, " line");
 	rt_expect_msg(bob, room, "alice", "half typed line", -1, -1);
@@ -218,15 +264,12 @@ static void test_chat(void **state)
 		snprintf(line, sizeof line, "line %02d", i);
 		rt_say(bob, room, line, 0);
 	}
-	wait_for(t, "<bob> line 39");
-	char *screen = itest_tmux_capture(t, 0);
-	assert_null(strstr(screen, "<bob> line 05"));
-	free(screen);
+	static const char *const newest[] = {"<bob> line 39", NULL}, *const oldest[] = {
+		"<bob> line 05", NULL};
+	static const char *const scrolled[] = {"more below", "<bob> line 05", NULL};
+	free(wait_screen(t, newest, oldest));
 	assert_int_equal(itest_tmux_keys(t, "PPage", NULL), 0);
-	screen = itest_tmux_wait(t, "more below", ITEST_TIMEOUT_MS);
-	assert_non_null(screen);
-	assert_non_null(strstr(screen, "<bob> line 05"));
-	assert_null(strstr(screen, "<bob> line 39"));
+	char *screen = wait_screen(t, scrolled, newest);
 	free(screen);
 	rt_say(bob, room, "while scrolled", 0);
 	wait_for(t, "more below: 1 new line");
@@ -276,8 +319,8 @@ static void test_chat(void **state)
 	/* A line that, drawn raw, would rub itself out and pass for alice's. */
 	snprintf(line, sizeof line, "ok\r\x1b[2K[%.8s] <alice> pwned \xe2\x80\xae end", room);
 	rt_say(bob, room, line, 0);
-	screen = itest_tmux_wait(t, "pwned", ITEST_TIMEOUT_MS);
-	assert_non_null(screen);
+	static const char *const hostile[] = {"<alice> pwned \\u202e end", NULL};
+	screen = wait_screen(t, hostile, NULL);
 	char *row = itest_tmux_row(screen, "pwned");
 	fprintf(stderr, "[tui] the hostile line as shown: %s\n", row);
 	assert_non_null(strstr(row, "<bob> ok\\r\\x1b[2K["));
@@ -340,14 +383,10 @@ static void test_security_notice(void **state)
 	type_line(t, "/fingerprint bob");
 	wait_for(t, "(NOT the pinned key)");
 	type_line(t, "/create bob Nope");
-	char *screen = itest_tmux_wait(t, "the key of bob changed", ITEST_TIMEOUT_MS);
-	assert_non_null(screen);
 	/* In the notice line, under the title bar, with how to dismiss it. */
-	char *notice = itest_tmux_row_at(screen, 1);
-	assert_non_null(strstr(notice, "!! the key of bob changed"));
-	free(notice);
-	assert_non_null(strstr(screen, "Ctrl-G or /ack"));
-	free(screen);
+	wait_row(t, 1, "!! the key of bob changed");
+	wait_for(t, "[Ctrl-G or /ack: seen; 1 of 1]");
+	char *screen, *notice;
 	/* NO_COLOR: no colour anywhere, the notice in bold reverse video. */
 	notice = itest_tmux_capture_row(t, 1);
 	assert_non_null(notice);
@@ -366,18 +405,9 @@ static void test_security_notice(void **state)
 	type_line(t, "/help");
 	type_line(t, "/help");
 	wait_for(t, "keys: Alt-1..9");
-	screen = itest_tmux_capture(t, 0);
-	notice = itest_tmux_row_at(screen, 1);
-	assert_non_null(strstr(notice, "!! the key of bob changed"));
-	free(notice);
-	free(screen);
+	wait_row(t, 1, "!! the key of bob changed");
 	assert_int_equal(itest_tmux_keys(t, "C-g", NULL), 0);
 	assert_int_equal(itest_tmux_wait_gone(t, "Ctrl-G or /ack", ITEST_TIMEOUT_MS), 0);
-	screen = itest_tmux_capture(t, 0);
-	notice = itest_tmux_row_at(screen, 1);
-	assert_null(strstr(notice, "!! the key of bob changed"));
-	free(notice);
-	free(screen);
 
 	/* Ctrl-C leaves, the terminal as it was. */
 	assert_int_equal(itest_tmux_keys(t, "C-c", NULL), 0);
