@@ -15,6 +15,10 @@
  *                        announced in the notice line, stays there while the
  *                        pane scrolls, and goes only when acknowledged; with
  *                        NO_COLOR, attributes only; Ctrl-C leaves cleanly.
+ *   test_unpinned_key    a message under a key that is not the one pinned
+ *                        (a nickname taken by a new key) is marked ! in white
+ *                        on red; /verify turns a pinned mark into a verified
+ *                        one (test_chat).
  *
  * Not here: a server restart (the reconnecting core is another branch). */
 #include <setjmp.h>
@@ -30,6 +34,7 @@
 #include <time.h>
 
 #include "support/itest.h"
+#include "support/itest_lifecycle.h"
 #include "support/itest_rooms.h"
 #include "support/itest_tmux.h"
 
@@ -38,19 +43,19 @@
 
 static const char ELLIPSIS[] = "\xe2\x80\xa6";  /* our line on its way */
 
-/* The UI as alice, in tmux; home DIR/alice. */
-static struct itest_tmux *start_tui(const struct rt_fixture *f, const char *nick,
+/* The UI as NICK, in tmux, on the server at PORT; home DIR/NICK. */
+static struct itest_tmux *start_tui(int port, const char *dir, const char *nick,
 				    const char *no_color, const char **log)
 {
 	char server[64];
-	snprintf(server, sizeof server, "127.0.0.1:%d", f->port);
-	const char *home = itest_subdir(f->dir, nick);
-	*log = itest_path(f->dir, no_color ? "tui-nocolor.log" : "tui.log");
+	snprintf(server, sizeof server, "127.0.0.1:%d", port);
+	const char *home = itest_subdir(dir, nick);
+	*log = itest_path(dir, no_color ? "tui-nocolor.log" : "tui.log");
 	const char *env[] = {"TERM=xterm-256color", "LANG=C.UTF-8", "LC_ALL=C.UTF-8", "TZ=UTC",
 			     no_color ? no_color : "NO_COLOR=", NULL};
 	const char *argv[] = {itest_client_bin(), "--server", server, "--home", home, "--nick",
 			      nick, "--rsa-bits", "2048", "--no-bell", NULL};
-	struct itest_tmux *t = itest_tmux_start(f->dir, COLS, ROWS, env, argv, *log);
+	struct itest_tmux *t = itest_tmux_start(dir, COLS, ROWS, env, argv, *log);
 	assert_non_null(t);
 	char *screen = itest_tmux_wait(t, "[connected]", ITEST_TIMEOUT_MS);
 	assert_non_null(screen);
@@ -216,7 +221,7 @@ static void test_chat(void **state)
 
 	skip_without_tmux();
 	rt_start(&f, "tui-chat", 0);
-	struct itest_tmux *t = start_tui(&f, "alice", NULL, &log);
+	struct itest_tmux *t = start_tui(f.port, f.dir, "alice", NULL, &log);
 	struct itest_client *bob = rt_client(f.port, itest_subdir(f.dir, "bob"), "bob", "bob");
 	rt_create(bob, "alice", "Friday plans", ba, room);
 	json_decref(rt_join(bob, room, 0));
@@ -235,6 +240,15 @@ static void test_chat(void **state)
 	wait_for(t, "<alice> hi bob");
 	rt_expect_msg(bob, room, "alice", "hi bob", -1, -1);
 	wait_confirmed(t, "<alice> hi bob");
+
+	/* Compared and verified: bob's mark turns from pinned to verified. */
+	type_line(t, "/safety bob");
+	wait_for(t, "safety number with bob");
+	type_line(t, "/verify bob");
+	wait_for(t, "* verified bob");
+	rt_say(bob, room, "now you know it is me", 0);
+	wait_for(t, "\xe2\x9c\x93<bob> now you know it is me");
+	wait_for(t, "\xc2\xb7<bob> hello alice");  /* what came before keeps its mark */
 
 	/* TAB completes a member's nickname. */
 	assert_int_equal(itest_tmux_type(t, "bo"), 0);
@@ -353,7 +367,7 @@ static void test_security_notice(void **state)
 
 	skip_without_tmux();
 	rt_start(&f, "tui-notice", 1);
-	struct itest_tmux *t = start_tui(&f, "alice", "NO_COLOR=1", &log);
+	struct itest_tmux *t = start_tui(f.port, f.dir, "alice", "NO_COLOR=1", &log);
 	struct itest_client *bob = rt_client(f.port, itest_subdir(f.dir, "bob"), "bob", "bob");
 	struct itest_client *mallory = rt_client(f.port, itest_subdir(f.dir, "mallory"), "mallory",
 						 "mallory");
@@ -415,12 +429,84 @@ static void test_security_notice(void **state)
 	rt_stop(&f);
 }
 
+/* ---- a message under a key that is not the pinned one ------------------------ */
+
+static void test_unpinned_key(void **state)
+{
+	static const char *const ba[] = {"bob", "alice", NULL};
+	static const char *const dab[] = {"dave", "alice", "bob", NULL};
+	struct lc_fixture f;
+	char r0[RT_ROOM_HEX], r2[RT_ROOM_HEX], line[128];
+	const char *log;
+	(void)state;
+
+	skip_without_tmux();
+	lc_start(&f, "tui-unpinned", 1);
+	struct itest_tmux *t = start_tui(f.port, f.dir, "alice", NULL, &log);
+	struct itest_client *bob = rt_client(f.port, lc_home(&f, "bob"), "bob", "bob");
+	struct itest_client *dave = rt_client(f.port, lc_home(&f, "dave"), "dave", "dave");
+	/* alice pins bob's key in his room. */
+	rt_create(bob, "alice", "Old times", ba, r0);
+	snprintf(line, sizeof line, "/join %s", r0);
+	type_line(t, line);
+	wait_for(t, "joined \"Old times\"");
+	rt_quit(bob);
+
+	/* A day on, another key takes the nickname "bob"; dave, who never
+	 * knew the old one, makes a room with it and alice. */
+	lc_clock_hours(&f, 25);
+	bob = rt_client(f.port, lc_home(&f, "bob-new"), "bob", "bob");
+	rt_create(dave, "alice,bob", "Via dave", dab, r2);
+	snprintf(line, sizeof line, "/join %s", r2);
+	type_line(t, line);
+	wait_for(t, "joined \"Via dave\"");
+	wait_for(t, "the key of bob changed");
+	wait_for(t, "[Ctrl-G or /ack: seen;");
+	json_decref(rt_join(bob, r2, 0));
+	json_decref(rt_join(dave, r2, 0));
+
+	/* The new key's message: the loud mark, white on red. */
+	rt_say(bob, r2, "hello, it is the new me", 0);
+	lc_expect_msg(dave, r2, "bob", "hello, it is the new me", 1);  /* dave knows no other */
+	static const char *const loud[] = {"!<bob> hello, it is the new me", NULL};
+	char *screen = wait_screen(t, loud, NULL);
+	int n = 0;
+	for (const char *p = screen; p < strstr(screen, loud[0]); p++)
+		n += *p == '\n';
+	free(screen);
+	char *row = itest_tmux_capture_row(t, n);
+	assert_non_null(row);
+	char *mark = strstr(row, "!");
+	assert_non_null(mark);
+	*mark = '\0';
+	assert_true(has_sgr(row, 41));  /* red background */
+	free(row);
+	/* /names says why, in the security colour. */
+	type_line(t, "/names");
+	wait_for(t, "bob: key NOT the pinned one");
+
+	assert_int_equal(itest_tmux_keys(t, "C-g", NULL), 0);
+	type_line(t, "/quit");
+	expect_clean_exit(t, log);
+	struct itest_client *all[] = {bob, dave};
+	lc_quit_all(all, 2);
+	lc_stop(&f);
+}
+
+/* The lifecycle fixture's teardown (its clock file) and tmux's. */
+static int tui_lc_teardown(void **state)
+{
+	itest_tmux_cleanup();
+	return lc_teardown(state);
+}
+
 int main(void)
 {
 	unsetenv("TMUX");  /* a test run from inside tmux starts its own */
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_chat, itest_tmux_teardown),
 		cmocka_unit_test_teardown(test_security_notice, itest_tmux_teardown),
+		cmocka_unit_test_teardown(test_unpinned_key, tui_lc_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
