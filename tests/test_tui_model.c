@@ -374,6 +374,29 @@ static void test_line_spans(void **state)
 	assert_string_equal(spans[n - 1].s, "(not sent: no)");
 }
 
+static void test_connection_text(void **state)
+{
+	char buf[64];
+	(void)state;
+	assert_string_equal(tui_connection_text(CLIENT_CONNECTING, false, 0, 0, buf, sizeof buf),
+			    "connecting\u2026");
+	assert_string_equal(tui_connection_text(CLIENT_READY, false, 0, 0, buf, sizeof buf),
+			    "connected");
+	/* CONNECTION_LOST said "in 5000 ms" at t = 1000: it counts down. */
+	const char *expect[] = {"reconnecting in 5 s", "reconnecting in 5 s", "reconnecting in 4 s",
+				"reconnecting in 1 s", "reconnecting\u2026"};
+	uint64_t at[] = {1000, 1500, 2000, 5999, 6000};
+	for (size_t i = 0; i < 5; i++)
+		assert_string_equal(tui_connection_text(CLIENT_OFFLINE, false, 6000, at[i], buf,
+							sizeof buf), expect[i]);
+	assert_string_equal(tui_connection_text(CLIENT_OFFLINE, false, 0, 10, buf, sizeof buf),
+			    "reconnecting\u2026");
+	assert_string_equal(tui_connection_text(CLIENT_READY, true, 0, 0, buf, sizeof buf),
+			    "quitting\u2026");
+	assert_string_equal(tui_connection_text(CLIENT_CLOSED, false, 0, 0, buf, sizeof buf),
+			    "closed");
+}
+
 int main(void)
 {
 	if (!setlocale(LC_CTYPE, "C.UTF-8")) {
@@ -386,7 +409,7 @@ int main(void)
 		cmocka_unit_test(test_scrolling),  cmocka_unit_test(test_scrolling_by_rows),
 		cmocka_unit_test(test_notices),	   cmocka_unit_test(test_pending),
 		cmocka_unit_test(test_safe_text),  cmocka_unit_test(test_layout),
-		cmocka_unit_test(test_line_spans),
+		cmocka_unit_test(test_line_spans), cmocka_unit_test(test_connection_text),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

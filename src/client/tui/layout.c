@@ -2,6 +2,7 @@
 #include "client/tui/layout.h"
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -199,4 +200,28 @@ int tui_line_rows(const struct tui_line *l, int width, uint64_t now_ms)
 	int indent;
 	size_t n = tui_line_spans(l, now_ms, timebuf, spans, &indent);
 	return tui_layout(spans, n, width, indent, NULL, NULL);
+}
+
+const char *tui_connection_text(enum client_state state, bool quitting, uint64_t retry_at_ms,
+				uint64_t now_ms, char *buf, size_t n)
+{
+	if (quitting)
+		return "quitting\u2026";
+	switch (state) {
+	case CLIENT_CONNECTING:
+		return "connecting\u2026";
+	case CLIENT_READY:
+		return "connected";
+	case CLIENT_OFFLINE:
+		if (retry_at_ms > now_ms) {
+			/* Rounded up: "in 1 s" until the attempt, never "in 0 s". */
+			snprintf(buf, n, "reconnecting in %llu s",
+				 (unsigned long long)(retry_at_ms - now_ms + 999) / 1000);
+			return buf;
+		}
+		return "reconnecting\u2026";
+	case CLIENT_CLOSED:
+	default:
+		return "closed";
+	}
 }

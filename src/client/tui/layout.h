@@ -8,6 +8,7 @@
 #ifndef CC_CLIENT_TUI_LAYOUT_H
 #define CC_CLIENT_TUI_LAYOUT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -68,5 +69,12 @@ size_t tui_line_spans(const struct tui_line *l, uint64_t now_ms, char timebuf[32
 		      struct tui_span spans[TUI_LINE_SPANS], int *indent);
 /* The rows a scrollback line takes at width. */
 int tui_line_rows(const struct tui_line *l, int width, uint64_t now_ms);
+
+/* What the status line says of the connection: connecting, connected,
+ * "reconnecting in N s" counting down to retry_at_ms (a monotonic time,
+ * 0 unknown) from now_ms, closed; quitting while /quit finishes. buf
+ * holds the countdown; the text returned is static or buf. */
+const char *tui_connection_text(enum client_state state, bool quitting, uint64_t retry_at_ms,
+				uint64_t now_ms, char *buf, size_t n);
 
 #endif

@@ -335,30 +335,11 @@ static void draw_title(struct tui *t)
 
 static const char *state_text(struct tui *t, char *buf, size_t n, enum tui_style *st)
 {
-	*st = TUI_STYLE_BAR;
-	if (t->quitting)
-		return "quitting\u2026";
-	switch (client_get_state(t->client)) {
-	case CLIENT_CONNECTING:
-		*st = TUI_STYLE_BAR_EVENT;
-		return "connecting\u2026";
-	case CLIENT_READY:
-		return "connected";
-	case CLIENT_OFFLINE: {
-		*st = TUI_STYLE_NOTICE;
-		uint64_t now = tui_mono_ms();
-		if (t->retry_at_ms > now) {
-			snprintf(buf, n, "reconnecting in %llu s",
-				 (unsigned long long)(t->retry_at_ms - now + 999) / 1000);
-			return buf;
-		}
-		return "reconnecting\u2026";
-	}
-	case CLIENT_CLOSED:
-	default:
-		*st = TUI_STYLE_NOTICE;
-		return "closed";
-	}
+	enum client_state state = client_get_state(t->client);
+	*st = t->quitting || state == CLIENT_READY ? TUI_STYLE_BAR
+	      : state == CLIENT_CONNECTING	 ? TUI_STYLE_BAR_EVENT
+						 : TUI_STYLE_NOTICE;
+	return tui_connection_text(state, t->quitting, t->retry_at_ms, tui_mono_ms(), buf, n);
 }
 
 /* The other windows with something new, as irssi's "Act:": their number
