@@ -19,6 +19,8 @@
  *                        (a nickname taken by a new key) is marked ! in white
  *                        on red; /verify turns a pinned mark into a verified
  *                        one (test_chat).
+ *   test_crash_restores_terminal  a SIGSEGV still leaves the normal screen
+ *                        (not under the sanitizers, whose handler reports).
  *
  * Not here: a server restart (the reconnecting core is another branch). */
 #include <setjmp.h>
@@ -28,6 +30,7 @@
 
 #include <cmocka.h>
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -493,6 +496,38 @@ static void test_unpinned_key(void **state)
 	lc_stop(&f);
 }
 
+/* ---- a crash still gives the terminal back ---------------------------------------- */
+
+static void test_crash_restores_terminal(void **state)
+{
+	struct rt_fixture f;
+	const char *log;
+	(void)state;
+
+	skip_without_tmux();
+#if defined(__SANITIZE_ADDRESS__)
+	/* Under the sanitizers their own handler reports a crash instead. */
+	fprintf(stderr, "test_crash_restores_terminal: SKIPPED under the sanitizers\n");
+	skip();
+#endif
+	rt_start(&f, "tui-crash", 0);
+	struct itest_tmux *t = start_tui(f.port, f.dir, "alice", NULL, &log);
+	assert_int_equal(itest_tmux_type(t, "half a line"), 0);
+	wait_for(t, "[1] half a line");
+	long pid = itest_tmux_pane_pid(t);
+	assert_true(pid > 0);
+	assert_int_equal(kill((pid_t)pid, SIGSEGV), 0);
+	assert_int_equal(itest_tmux_wait_exit(t, ITEST_TIMEOUT_MS), 128 + SIGSEGV);
+	char *alt = itest_tmux_format(t, "#{alternate_on}");
+	assert_string_equal(alt, "0");
+	free(alt);
+	char *screen = itest_tmux_capture(t, 0);
+	assert_null(strstr(screen, "[connected]"));
+	free(screen);
+	itest_tmux_stop(t);
+	rt_stop(&f);
+}
+
 /* The lifecycle fixture's teardown (its clock file) and tmux's. */
 static int tui_lc_teardown(void **state)
 {
@@ -507,6 +542,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_chat, itest_tmux_teardown),
 		cmocka_unit_test_teardown(test_security_notice, itest_tmux_teardown),
 		cmocka_unit_test_teardown(test_unpinned_key, tui_lc_teardown),
+		cmocka_unit_test_teardown(test_crash_restores_terminal, itest_tmux_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -343,6 +343,11 @@ char *itest_tmux_format(struct itest_tmux *t, const char *format)
 	return s;
 }
 
+long itest_tmux_pane_pid(const struct itest_tmux *t)
+{
+	return t && t->pane_pid > 0 ? (long)t->pane_pid : -1;
+}
+
 int itest_tmux_wait_exit(struct itest_tmux *t, int timeout_ms)
 {
 	for (int waited = 0; waited <= itest_scale_ms(timeout_ms); waited += TMUX_POLL_MS) {

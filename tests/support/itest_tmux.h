@@ -56,7 +56,10 @@ int itest_tmux_resize(struct itest_tmux *t, int cols, int rows);
 int itest_tmux_paste(struct itest_tmux *t, const char *text);
 /* A tmux format about the pane ("#{pane_dead_status}"), malloc'd. */
 char *itest_tmux_format(struct itest_tmux *t, const char *format);
-/* Waits for the program to exit: its exit status, or -1 on timeout. */
+/* The program's process id (the pane's), or -1. */
+long itest_tmux_pane_pid(const struct itest_tmux *t);
+/* Waits for the program to exit: its exit status (128 + N after signal N),
+ * or -1 on timeout. */
 int itest_tmux_wait_exit(struct itest_tmux *t, int timeout_ms);
 
 #endif
