@@ -340,6 +340,10 @@ static void show_registered(struct tui *t, const struct client_event *ev)
 		    e->u.registered.server_key_new ? ": first contact, pinned from now on"
 						   : " (the pinned one)");
 	put(t, status, TUI_LINE_INFO, TUI_ACT_EVENT, &s);
+	/* What a newcomer types next. */
+	tui_say(t, status, TUI_LINE_INFO, "/rooms lists your rooms, then /join ROOM opens one (TAB "
+		"completes the ids listed); /create NICK[,NICK...] TITLE makes one; /help for the "
+		"rest");
 }
 
 void events_show(struct tui *t, const struct client_event *ev)
