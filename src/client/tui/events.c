@@ -85,13 +85,15 @@ static void show_error(struct tui *t, const struct client_event *ev)
 	struct tui_str s = {0};
 	const char *code = ev->u.error.code ? ev->u.error.code : "error";
 
-	if (t->in_run && ev->request) {
+	if (t->in_run && ev->request && !is_security_error(ev)) {
 		/* A line refused at once: its own line says why. */
 		struct tui_str why = {0};
 		tui_str_safe(&why, ev->u.error.message);
 		char *w = tui_str_take(&why);
 		snprintf(t->run_why, sizeof t->run_why, "%s", w ? w : "");
 		free(w);
+		if (t->run_said)
+			return;  /* said there, not twice */
 	}
 	struct tui_line *own = tui_model_pending_line(&t->model, ev->request, false);
 	if (own && !is_security_error(ev)) {

@@ -64,8 +64,10 @@ struct tui {
 	char **queued;
 	size_t nqueued;
 
-	/* While cli_run runs: what ended at once (a refused line). */
+	/* While cli_run runs: what ended at once (a refused line), said on
+	 * our own line when the line says something (run_said). */
 	bool in_run;
+	bool run_said;
 	uint32_t run_done;
 	cc_err run_err;
 	char run_why[256];      /* safe to show */

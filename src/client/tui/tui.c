@@ -212,11 +212,12 @@ void tui_run_line(struct tui *t, const char *line)
 		free(safe);
 	}
 	t->in_run = true;
+	t->run_said = own != 0;
 	t->run_done = 0;
 	t->run_err = CC_OK;
 	t->run_why[0] = '\0';
 	uint32_t request = cli_run(t->cli, line);
-	t->in_run = false;
+	t->in_run = t->run_said = false;
 	struct tui_line *l = own ? tui_window_line(w, own) : NULL;
 	if (l) {
 		if (!request || (t->run_done == request && t->run_err)) {
@@ -256,7 +257,14 @@ void tui_quit(struct tui *t)
 static void on_event(void *ctx, const struct client_event *ev)
 {
 	struct tui *t = ctx;
+	uint8_t room[PROTO_ROOM_ID_LEN];
 	cli_on_event(t->cli, ev);
+	/* The command language forgets a room we stopped hearing; plain text
+	 * still goes to the room shown (and is refused with the reason). */
+	const struct tui_window *w = tui_model_current(&t->model);
+	if (!w->is_status && !cli_current(t->cli, room) &&
+	    hex_decode(w->room, room, sizeof room) == CC_OK)
+		cli_set_current(t->cli, room);
 	events_show(t, ev);
 	tui_redraw_soon(t);
 }
