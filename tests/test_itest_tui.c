@@ -10,7 +10,8 @@
  *                        bracketed paste of several lines asks first and is
  *                        sent only after y (and not after n); a peer's escape
  *                        sequences, CR and U+202E appear escaped, acting on
- *                        nothing; /quit leaves a clean terminal.
+ *                        nothing; a line refused is marked not sent, with
+ *                        why; /quit leaves a clean terminal.
  *   test_security_notice a peer's changed key (the server swaps it) is
  *                        announced in the notice line, stays there while the
  *                        pane scrolls, and goes only when acknowledged; with
@@ -351,6 +352,13 @@ static void test_chat(void **state)
 	assert_int_equal(itest_tmux_keys(t, "C-w", "C-a", "M-f", "C-k", NULL), 0);
 	wait_for(t, "[2] caf\xc3\xa9\n");
 	assert_int_equal(itest_tmux_keys(t, "C-u", NULL), 0);
+
+	/* A line the core refuses is marked not sent, with the reason. */
+	type_line(t, "/disconnect");
+	wait_for(t, "stopped hearing room");
+	type_line(t, "anyone there?");
+	wait_for(t, "\xe2\x9c\x97<alice> anyone there? (not sent: join the room first");
+	assert_int_equal(itest_client_expect_silence(bob, itest_scale_ms(300)), 1);
 
 	type_line(t, "/quit");
 	expect_clean_exit(t, log);
