@@ -2,7 +2,8 @@
 # The layering rules of DESIGN.md, checked on the sources (run by `make test`
 # through CTest): each layer includes only the layers below it; OpenSSL only
 # in src/crypto/, SQLite only in src/store/, jansson only in the batch front
-# end; the client core touches no terminal and no standard stream.
+# end, curses only in the full-screen UI; the client core touches no
+# terminal and no standard stream.
 set -eu
 cd "$(dirname "$0")/.."
 status=0
@@ -46,6 +47,7 @@ check client/core util proto crypto transport e2e store client/core
 check client/cli util proto client/core client/cli
 check client/batch util client/core client/cli client/batch
 check client/plain util client/core client/cli client/plain
+check client/tui util proto client/core client/cli client/tui
 check testhooks util
 
 only_in() {
@@ -57,6 +59,7 @@ only_in() {
 only_in '#include <openssl/' crypto
 only_in '#include <sqlite3.h>' store
 only_in '#include <jansson.h>' client/batch
+only_in '#include <(n?curses|ncursesw/|term\.h)' client/tui
 
 # The client core: no terminal, no standard stream (front ends own those).
 found=$(grep -nE '\b(stdout|stderr|stdin|printf|fprintf|puts|fputs|putchar|getchar|isatty)\b|curses' \

@@ -1,7 +1,7 @@
 /* cryptocat: the terminal client's command line. It picks a front end over
  * the client core (client/core/client.h): --batch (one JSON event per line,
- * for scripts and tests) or the plain line mode (the same events, as
- * text). */
+ * for scripts and tests), --plain (the same events as lines of text), or,
+ * when standard input and output are both terminals, the full-screen UI. */
 #include <errno.h>
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -17,6 +17,7 @@
 #include "client/batch/batch.h"
 #include "client/core/client.h"
 #include "client/plain/plain.h"
+#include "client/tui/tui.h"
 #include "crypto/crypto.h"
 #include "util/args.h"
 #include "util/log.h"
@@ -49,6 +50,10 @@ static const char client_usage[] =
 	"                      the server is pinged after SEC/2 (default 60)\n"
 	"  --batch             read commands from standard input, one per line, and\n"
 	"                      write one JSON event per line to standard output\n"
+	"  --plain             the line mode (events as lines of text) even on a\n"
+	"                      terminal; the default when input or output is not one\n"
+	"  --no-bell           full-screen UI: no bell on activity in another window\n"
+	"  --no-color          full-screen UI: no colours (so does NO_COLOR=1)\n"
 	"  --log-level LEVEL   error, warn, info or debug, on standard error (default warn)\n"
 	"  --help              show this help\n"
 	"  --version           show the version\n"
@@ -57,15 +62,18 @@ static const char client_usage[] =
 
 int main(int argc, char **argv)
 {
-	enum { OPT_SERVER = 1, OPT_NICK, OPT_HOME, OPT_RSA, OPT_BATCH, OPT_LOG, OPT_REKEY,
-	       OPT_NICK_TTL, OPT_KEY_ROTATE, OPT_KEY_GRACE, OPT_OFFLINE_TIMEOUT, OPT_PING_TIMEOUT,
-	       OPT_HELP, OPT_VERSION };
+	enum { OPT_SERVER = 1, OPT_NICK, OPT_HOME, OPT_RSA, OPT_BATCH, OPT_PLAIN, OPT_NO_BELL,
+	       OPT_NO_COLOR, OPT_LOG, OPT_REKEY, OPT_NICK_TTL, OPT_KEY_ROTATE, OPT_KEY_GRACE,
+	       OPT_OFFLINE_TIMEOUT, OPT_PING_TIMEOUT, OPT_HELP, OPT_VERSION };
 	static const struct option options[] = {
 		{"server", required_argument, NULL, OPT_SERVER},
 		{"nick", required_argument, NULL, OPT_NICK},
 		{"home", required_argument, NULL, OPT_HOME},
 		{"rsa-bits", required_argument, NULL, OPT_RSA},
 		{"batch", no_argument, NULL, OPT_BATCH},
+		{"plain", no_argument, NULL, OPT_PLAIN},
+		{"no-bell", no_argument, NULL, OPT_NO_BELL},
+		{"no-color", no_argument, NULL, OPT_NO_COLOR},
 		{"rekey-after", required_argument, NULL, OPT_REKEY},
 		{"nick-ttl", required_argument, NULL, OPT_NICK_TTL},
 		{"key-rotate", required_argument, NULL, OPT_KEY_ROTATE},
@@ -78,7 +86,8 @@ int main(int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	struct client_config cfg = {0};
-	bool batch = false;
+	struct tui_options tui = {0};
+	bool batch = false, plain = false;
 	int opt, idx = 0, level, status = CLIENT_EXIT_ERROR;
 	unsigned long long number;
 	char *end;
@@ -120,6 +129,15 @@ int main(int argc, char **argv)
 			break;
 		case OPT_BATCH:
 			batch = true;
+			break;
+		case OPT_PLAIN:
+			plain = true;
+			break;
+		case OPT_NO_BELL:
+			tui.no_bell = true;
+			break;
+		case OPT_NO_COLOR:
+			tui.no_color = true;
 			break;
 		case OPT_REKEY: {
 			if (strcmp(optarg, "never") == 0) {
@@ -188,13 +206,26 @@ int main(int argc, char **argv)
 		return CLIENT_EXIT_USAGE;
 	}
 
+	if (batch && plain) {
+		fprintf(stderr, "cryptocat: --batch and --plain are two different modes\n");
+		goto usage;
+	}
+	/* The full-screen UI when a person is at a terminal, unless asked not. */
+	bool full = !batch && !plain && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
+	char why[200];
+	if (full && !tui_usable(why, sizeof why)) {
+		fprintf(stderr, "cryptocat: %s; using the line mode (--plain)\n", why);
+		full = false;
+	}
+
 	signal(SIGPIPE, SIG_IGN);
 	struct event_base *base = event_base_new();
 	if (!base) {
 		fprintf(stderr, "cryptocat: %s\n", cc_err_str(CC_ERR_NOMEM));
 		return CLIENT_EXIT_ERROR;
 	}
-	status = batch ? batch_run(&cfg, base) : plain_run(&cfg, base);
+	status = batch ? batch_run(&cfg, base) : full ? tui_run(&cfg, base, &tui)
+						      : plain_run(&cfg, base);
 	event_base_free(base);
 	return status;
 bad_value:
