@@ -465,7 +465,6 @@ int main(int argc, char **argv)
 	event_free(g.tick_ev);
 	event_base_free(g.base);
 	free(g.conns);
-	free(g.senders);
 	free(g.hist);
 	free(g.keys);
 	free(g.fp);
@@ -480,5 +479,6 @@ int main(int argc, char **argv)
 			mem_wipe(g.senders[i].keys, g.senders[i].keys_cap * sizeof *g.senders[i].keys);
 		free(g.senders[i].keys);
 	}
+	free(g.senders);
 	return g.exit_code;
 }
