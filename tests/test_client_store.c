@@ -1959,7 +1959,7 @@ static void test_upgrade_from_v1(void **state)
 	rk = test_recv_key(1, 10, 2002);
 	assert_int_equal(cstore_recv_add(cs, &rk), CC_OK);
 	cstore_close(cs);
-	assert_int_equal(tmpdir_db_version_get(path), 3);
+	assert_int_equal(tmpdir_db_version_get(path), 4);
 	test_expect_rollback_journal(path);
 	assert_false(test_files_hold(path, old_key));
 
@@ -2110,7 +2110,7 @@ static void test_upgrade_from_v2(void **state)
 					  (const uint8_t(*)[CSTORE_KEY_LEN])ck, 1), CC_OK);
 	cstore_close(cs);
 
-	assert_int_equal(tmpdir_db_version_get(path), 3);
+	assert_int_equal(tmpdir_db_version_get(path), 4);
 	test_expect_rollback_journal(path);
 	assert_false(test_files_hold(path, s1));
 	assert_false(test_files_hold(path, s2));
@@ -2210,7 +2210,7 @@ static void test_future_version_refused(void **state)
 
 	tmpdir_db_expect_no_wal(f->tmp.path);
 	uint32_t latest = tmpdir_db_version_get(f->tmp.path);
-	assert_int_equal(latest, 3);
+	assert_int_equal(latest, 4);
 	tmpdir_db_version_set(f->tmp.path, latest + 1);
 
 	struct client_store *cs = (struct client_store *)&cs; /* must be reset to NULL */

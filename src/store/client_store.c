@@ -122,6 +122,45 @@ static const char *const cstore_migrations[] = {
 	 " created_ms INTEGER NOT NULL CHECK(created_ms >= 0),"
 	 " pub BLOB NOT NULL CHECK(length(pub) = 32)"
 	 ") STRICT, WITHOUT ROWID;"),
+	/* 4: secrets at rest. The secret columns take a sealed value too (32
+	 * bytes and the sealer's 28: client_store_seal.c), so their tables are
+	 * made again with that check (SQLite cannot change a CHECK in place);
+	 * at_rest says which they hold. No row: in clear, as every file before
+	 * this step. */
+	("CREATE TABLE recv_keys_4 ("
+	 " version INTEGER NOT NULL PRIMARY KEY CHECK(version BETWEEN 1 AND 4294967295),"
+	 " priv BLOB NOT NULL CHECK(length(priv) IN (32, 60)),"
+	 " pub BLOB NOT NULL CHECK(length(pub) = 32),"
+	 " created_ms INTEGER NOT NULL CHECK(created_ms >= 0),"
+	 " retired_ms INTEGER NOT NULL DEFAULT 0 CHECK(retired_ms >= 0)"
+	 ") STRICT;"
+	 "INSERT INTO recv_keys_4 SELECT version, priv, pub, created_ms, retired_ms FROM recv_keys;"
+	 "DROP TABLE recv_keys;"
+	 "ALTER TABLE recv_keys_4 RENAME TO recv_keys;"
+	 "CREATE TABLE chains_4 ("
+	 " room BLOB NOT NULL CHECK(length(room) = 16),"
+	 " epoch INTEGER NOT NULL CHECK(epoch BETWEEN 0 AND 4294967295),"
+	 " sender BLOB NOT NULL CHECK(length(sender) = 32),"
+	 " chain_key BLOB NOT NULL CHECK(length(chain_key) IN (32, 60)),"
+	 " next_seq INTEGER NOT NULL CHECK(next_seq >= 1),"
+	 " PRIMARY KEY (room, epoch, sender)"
+	 ") STRICT, WITHOUT ROWID;"
+	 "INSERT INTO chains_4 SELECT room, epoch, sender, chain_key, next_seq FROM chains;"
+	 "DROP TABLE chains;"
+	 "ALTER TABLE chains_4 RENAME TO chains;"
+	 "CREATE TABLE at_rest ("
+	 " id INTEGER NOT NULL PRIMARY KEY CHECK(id = 1),"
+	 " sealed INTEGER NOT NULL CHECK(sealed IN (0, 1)),"
+	 " warned INTEGER NOT NULL CHECK(warned IN (0, 1)),"
+	 " kdf_log2_n INTEGER NOT NULL CHECK(kdf_log2_n BETWEEN 0 AND 63),"
+	 " kdf_r INTEGER NOT NULL CHECK(kdf_r BETWEEN 0 AND 4294967295),"
+	 " kdf_p INTEGER NOT NULL CHECK(kdf_p BETWEEN 0 AND 4294967295),"
+	 " salt BLOB,"
+	 " check_value BLOB,"
+	 " identity_pending BLOB CHECK(identity_pending IS NULL OR length(identity_pending) = 32),"
+	 " CHECK((sealed = 0 AND salt IS NULL AND check_value IS NULL) OR"
+	 "       (sealed = 1 AND length(salt) = 16 AND length(check_value) = 32))"
+	 ") STRICT;"),
 };
 
 static const struct sqlite_util_schema cstore_schema = {
@@ -207,6 +246,17 @@ static const char *const cstore_stmt_sql[STMT_COUNT_] = {
 			  " first_seen_ms = CASE WHEN fingerprint = excluded.fingerprint"
 			  " THEN first_seen_ms ELSE excluded.first_seen_ms END,"
 			  " fingerprint = excluded.fingerprint, verified = excluded.verified"),
+	[STMT_AT_REST_GET] = ("SELECT sealed, warned, kdf_log2_n, kdf_r, kdf_p, salt, check_value,"
+			      " identity_pending FROM at_rest WHERE id = 1"),
+	[STMT_AT_REST_PUT] = ("INSERT OR REPLACE INTO at_rest(id, sealed, warned, kdf_log2_n, kdf_r,"
+			      " kdf_p, salt, check_value, identity_pending)"
+			      " VALUES(1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
+	[STMT_RECV_ALL] = "SELECT version, priv, pub FROM recv_keys ORDER BY version",
+	[STMT_RECV_SET_PRIV] = "UPDATE recv_keys SET priv = ?2 WHERE version = ?1",
+	[STMT_CHAIN_ALL] = ("SELECT room, epoch, sender, chain_key, next_seq FROM chains"
+			    " ORDER BY room, epoch, sender"),
+	[STMT_CHAIN_SET_KEY] = ("UPDATE chains SET chain_key = ?4"
+				" WHERE room = ?1 AND epoch = ?2 AND sender = ?3"),
 };
 
 /* Shorthands that bind the log name and the statement table. */
@@ -290,6 +340,8 @@ cc_err cstore_open(const char *path, struct client_store **out)
 	if (!err)
 		err = sqlite_util_prepare_all(CSTORE_NAME, cs->db, cstore_stmt_sql, cs->stmt,
 					      STMT_COUNT_);
+	if (!err)
+		err = cstore_at_rest_load(cs);
 	if (err) {
 		cstore_close(cs);
 		return err;
