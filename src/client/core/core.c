@@ -532,6 +532,8 @@ static void client_event_cb(struct bufferevent *bev, short what, void *arg)
 
 cc_err client_connect(struct client *cl)
 {
+	/* Here, not in client_new: the front end shows diagnostics by now. */
+	home_clear_warning(cl->store, cl->cfg.home);
 	return client_conn_open(cl);
 }
 
@@ -755,16 +757,15 @@ cc_err client_new(const struct client_config *cfg, struct event_base *base,
 		err = CC_ERR_BAD_NICK;
 		goto fail;
 	}
-	if ((err = home_identity_load(cfg->home, cfg->rsa_bits, &cl->identity, &created)))
+	/* The passphrase is checked before anything in the home is read. */
+	if ((err = home_open(cfg->home, cfg->rsa_bits, cfg->secrets, &cl->identity, &created,
+			     &cl->store)))
 		goto fail;
 	if (created)
 		log_info("made a new %u-bit identity key in %s", cfg->rsa_bits, cfg->home);
-	char db_path[4200];
-	snprintf(db_path, sizeof db_path, "%s/client.db", cfg->home);
 	if ((err = crypto_rsa_fingerprint(cl->identity, cl->fp)) ||
 	    (err = e2e_signing_key_derive(cl->identity, cl->sign_seed, cl->sign_pub)) ||
-	    (err = e2e_signing_cert_make(cl->identity, 1, cl->sign_pub, &cl->sign_cert)) ||
-	    (err = cstore_open(db_path, &cl->store)))
+	    (err = e2e_signing_cert_make(cl->identity, 1, cl->sign_pub, &cl->sign_cert)))
 		goto fail;
 	*out = cl;
 	return CC_OK;
