@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "client/batch/batch.h"
+#include "client/cli/passphrase.h"
 #include "client/core/client.h"
 #include "client/plain/plain.h"
 #include "client/tui/tui.h"
@@ -34,6 +35,12 @@ static const char client_usage[] =
 	"  --home DIR          keys and state (default $CRYPTOCAT_HOME, else\n"
 	"                      $XDG_DATA_HOME/cryptocat, else ~/.local/share/cryptocat)\n"
 	"  --rsa-bits N        size of a new identity key, 2048..4096 (default 3072)\n"
+	"  --passphrase-file FILE  the passphrase of the home's keys, FILE's first line\n"
+	"                      (else $CRYPTOCAT_PASSPHRASE, else asked on the terminal;\n"
+	"                      batch mode never asks). Given on a new home, it protects it\n"
+	"  --change-passphrase set, change or remove (empty) the passphrase of the home's\n"
+	"                      keys, then exit; the new one from --new-passphrase-file\n"
+	"                      FILE, else $CRYPTOCAT_NEW_PASSPHRASE, else asked twice\n"
 	"  --rekey-after N[d]  give a room a new key after N messages in its key (or,\n"
 	"                      with d, once its key is N days old); repeat for both;\n"
 	"                      'never' for neither (default 1000 and 7d)\n"
@@ -64,7 +71,8 @@ int main(int argc, char **argv)
 {
 	enum { OPT_SERVER = 1, OPT_NICK, OPT_HOME, OPT_RSA, OPT_BATCH, OPT_PLAIN, OPT_NO_BELL,
 	       OPT_NO_COLOR, OPT_LOG, OPT_REKEY, OPT_NICK_TTL, OPT_KEY_ROTATE, OPT_KEY_GRACE,
-	       OPT_OFFLINE_TIMEOUT, OPT_PING_TIMEOUT, OPT_HELP, OPT_VERSION };
+	       OPT_OFFLINE_TIMEOUT, OPT_PING_TIMEOUT, OPT_HELP, OPT_VERSION, OPT_PASS_FILE,
+	       OPT_NEW_PASS_FILE, OPT_CHANGE_PASS };
 	static const struct option options[] = {
 		{"server", required_argument, NULL, OPT_SERVER},
 		{"nick", required_argument, NULL, OPT_NICK},
@@ -83,11 +91,16 @@ int main(int argc, char **argv)
 		{"log-level", required_argument, NULL, OPT_LOG},
 		{"help", no_argument, NULL, OPT_HELP},
 		{"version", no_argument, NULL, OPT_VERSION},
+		{"passphrase-file", required_argument, NULL, OPT_PASS_FILE},
+		{"new-passphrase-file", required_argument, NULL, OPT_NEW_PASS_FILE},
+		{"change-passphrase", no_argument, NULL, OPT_CHANGE_PASS},
 		{NULL, 0, NULL, 0},
 	};
 	struct client_config cfg = {0};
 	struct tui_options tui = {0};
-	bool batch = false, plain = false;
+	struct passphrase_options pass = {0};
+	struct home_secrets *secrets = NULL;
+	bool batch = false, plain = false, change_pass = false;
 	int opt, idx = 0, level, status = CLIENT_EXIT_ERROR;
 	unsigned long long number;
 	char *end;
@@ -185,6 +198,15 @@ int main(int argc, char **argv)
 				goto bad_value;
 			log_set_level((enum log_level)level);
 			break;
+		case OPT_PASS_FILE:
+			pass.file = optarg;
+			break;
+		case OPT_NEW_PASS_FILE:
+			pass.new_file = optarg;
+			break;
+		case OPT_CHANGE_PASS:
+			change_pass = true;
+			break;
 		case OPT_HELP:
 			fputs(client_usage, stdout);
 			return CLIENT_EXIT_OK;
@@ -218,15 +240,32 @@ int main(int argc, char **argv)
 		full = false;
 	}
 
+	if (pass.new_file && !change_pass) {
+		fprintf(stderr, "cryptocat: --new-passphrase-file goes with --change-passphrase\n");
+		goto usage;
+	}
+	/* The passphrase before any front end starts (the full-screen UI would
+	 * hide the prompt), reported as the front end would. */
+	pass.batch = batch;
+	const struct passphrase_report *report = batch ? &batch_passphrase_report
+						       : &passphrase_report_text;
+	if (change_pass)
+		return passphrase_change(cfg.home, &pass, report);
+	if ((status = passphrase_session(cfg.home, &pass, report, &secrets)))
+		return status;
+	cfg.secrets = secrets;
+
 	signal(SIGPIPE, SIG_IGN);
 	struct event_base *base = event_base_new();
 	if (!base) {
 		fprintf(stderr, "cryptocat: %s\n", cc_err_str(CC_ERR_NOMEM));
+		client_secrets_free(secrets);
 		return CLIENT_EXIT_ERROR;
 	}
 	status = batch ? batch_run(&cfg, base) : full ? tui_run(&cfg, base, &tui)
 						      : plain_run(&cfg, base);
 	event_base_free(base);
+	client_secrets_free(secrets);
 	return status;
 bad_value:
 	fprintf(stderr, "cryptocat: bad value for --%s: %s\n", options[idx].name, optarg);
