@@ -17,7 +17,7 @@
  *      room.
  *   5. No key material in clear in any file of a home under a passphrase
  *      (the identity key's private numbers, the receiving key, the chain
- *      keys: raw, hex, or inside a PEM block), where a home without one
+ *      keys, and the room's title: raw, hex, or inside a PEM block), where a home without one
  *      shows them all (the control), and none left behind once a home that
  *      had its keys in clear is given a passphrase. */
 #include <setjmp.h>
@@ -436,9 +436,12 @@ static void test_interrupted_change(void **state)
 
 /* ---- 5. nothing in clear ----------------------------------------------------------------------- */
 
-/* Every key of HOME's (opened with the client's own code, under PASS if
+/* A title only members read: the server never sees it, nor should a copy. */
+#define SCAN_TITLE "Scanned: a title for members only"
+
+/* Every secret of HOME's (opened with the client's own code, under PASS if
  * not NULL): the identity key's private numbers, the receiving key, the
- * chain keys of both senders in ROOM's current epoch. */
+ * chain keys of both senders in ROOM's current epoch, the room's title. */
 static void needles_of(struct secrets_scan *scan, const char *home, const char *nick,
 		       const char *pass, const char *room)
 {
@@ -465,6 +468,10 @@ static void needles_of(struct secrets_scan *scan, const char *home, const char *
 		free(fp);
 	}
 	mem_wipe(ck, sizeof ck);
+	struct cstore_room r;
+	assert_int_equal(cstore_room_get(cs, room_id, &r), CC_OK);
+	assert_string_equal(r.title, SCAN_TITLE);
+	scan_add(scan, r.title, strlen(r.title), "title");
 	cstore_close(cs);
 	insider_free(&in);
 }
@@ -479,7 +486,7 @@ static void test_no_key_in_clear(void **state)
 	const char *a_home = lc_home(&f, "alice"), *b_home = lc_home(&f, "bob");
 	struct itest_client *alice = registered(&f, a_home, "alice", a_pass);
 	struct itest_client *bob = registered(&f, b_home, "bob", NULL);
-	make_room(alice, bob, "Scanned", room);
+	make_room(alice, bob, SCAN_TITLE, room);
 	struct rt_sent s = rt_say(alice, room, "one", 0);
 	rt_expect_msg(bob, room, "alice", "one", s.seq, s.msg_id);
 	s = rt_say(bob, room, "two", 0);
@@ -492,7 +499,7 @@ static void test_no_key_in_clear(void **state)
 	scan_init(&b);
 	needles_of(&a, a_home, "alice", "scan me if you can", room);
 	needles_of(&b, b_home, "bob", NULL, room);
-	assert_int_equal(a.n, 9);
+	assert_int_equal(a.n, 10);
 	/* alice's home, under a passphrase: none of her keys, in any file. */
 	assert_int_equal(scan_dir(&a, a_home, 1), 0);
 	/* The control: bob's, in clear, shows every one of his. */

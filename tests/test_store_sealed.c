@@ -1,8 +1,8 @@
 /* Unit tests of client.db's sealed secret columns (store/client_store_seal.c)
  * with the client core's real sealer (client/core/secrets.c: AES-256-GCM
- * under a key scrypt derives from a passphrase): a round trip, a wrong key,
- * values swapped between rows or paired with another number refused (each
- * with the swap undone as its control), a locked store that neither reads
+ * under a key scrypt derives from a passphrase): a round trip of the keys
+ * and the rooms' titles, a wrong key, values swapped between rows or paired
+ * with another number refused (each with the swap undone as its control), a locked store that neither reads
  * nor writes, resealing to clear and back, a failed reseal that changes
  * nothing, the rules of the at_rest row, the upgrade of a version-3 file,
  * and no key in clear anywhere in the file once it is sealed. */
@@ -28,11 +28,13 @@ struct fixture {
 	struct client_store *cs;
 	struct home_secrets *s1, *s2;
 	struct cstore_at_rest row1, row2;   /* s1's and s2's fresh rows */
-	uint8_t room[CSTORE_ROOM_ID_LEN];
+	uint8_t room[CSTORE_ROOM_ID_LEN], room2[CSTORE_ROOM_ID_LEN];
 	uint8_t senders[2][CSTORE_FP_LEN];
 	uint8_t chain[2][CSTORE_KEY_LEN];
 	struct cstore_recv_key recv[2];
 };
+
+static const char *const titles[2] = {"Friday plans, members only", "The other room's title"};
 
 static void fill(uint8_t seed, void *p, size_t n)
 {
@@ -65,6 +67,7 @@ static int setup(void **state)
 		return -1;
 	}
 	fill(1, f->room, sizeof f->room);
+	fill(2, f->room2, sizeof f->room2);
 	for (uint8_t i = 0; i < 2; i++) {
 		fill((uint8_t)(10 + i), f->senders[i], CSTORE_FP_LEN);
 		fill((uint8_t)(20 + i), f->chain[i], CSTORE_KEY_LEN);
@@ -88,9 +91,14 @@ static int teardown(void **state)
 }
 
 /* The fixture's keys stored (two receiving keys, an epoch of two chains,
- * the first chain stepped to number 3). */
+ * the first chain stepped to number 3) and two rooms' titles. */
 static void put_keys(struct fixture *f)
 {
+	for (int i = 0; i < 2; i++) {
+		struct cstore_room r = {.head_count = 1, .epoch = 5};
+		snprintf(r.title, sizeof r.title, "%s", titles[i]);
+		assert_int_equal(cstore_room_put(f->cs, i ? f->room2 : f->room, &r), CC_OK);
+	}
 	for (int i = 0; i < 2; i++)
 		assert_int_equal(cstore_recv_add(f->cs, &f->recv[i]), CC_OK);
 	assert_int_equal(cstore_epoch_add(f->cs, f->room, 5,
@@ -101,9 +109,23 @@ static void put_keys(struct fixture *f)
 			 CC_OK);
 }
 
+/* The titles read back, or each read fails with WANT. */
+static void expect_titles(struct fixture *f, cc_err want)
+{
+	for (int i = 0; i < 2; i++) {
+		struct cstore_room r;
+		assert_int_equal(cstore_room_get(f->cs, i ? f->room2 : f->room, &r), want);
+		if (want == CC_OK)
+			assert_string_equal(r.title, titles[i]);
+		else
+			assert_string_equal(r.title, "");
+	}
+}
+
 /* They read back as stored, or each read fails with WANT. */
 static void expect_keys(struct fixture *f, cc_err want)
 {
+	expect_titles(f, want);
 	for (int i = 0; i < 2; i++) {
 		struct cstore_recv_key k;
 		assert_int_equal(cstore_recv_get(f->cs, f->recv[i].version, &k), want);
@@ -136,6 +158,7 @@ static size_t keys_in_files(struct fixture *f)
 	for (int i = 0; i < 2; i++) {
 		scan_add(&scan, f->recv[i].priv, CSTORE_KEY_LEN, "receiving key");
 		scan_add(&scan, f->chain[i], CSTORE_KEY_LEN, "chain key");
+		scan_add(&scan, titles[i], strlen(titles[i]), "title");
 	}
 	size_t hits = scan_dir(&scan, f->tmp.dir, 0);
 	scan_free(&scan);
@@ -219,10 +242,14 @@ static void test_swapped_rows(void **state)
 	 * pair. */
 	static const char renumber[] = "UPDATE chains SET next_seq = 2 WHERE next_seq = 3;";
 	static const char undo_renumber[] = "UPDATE chains SET next_seq = 3 WHERE next_seq = 2;";
+	static const char swap_titles[] =
+		"CREATE TEMP TABLE o AS SELECT room, title FROM rooms;"
+		"UPDATE rooms SET title = (SELECT title FROM o WHERE o.room != rooms.room);"
+		" DROP TABLE o;";
 	struct cstore_at_rest row;
-	const char *attack[] = {swap_recv, swap_chains, renumber};
-	const char *undo[] = {swap_recv, swap_chains, undo_renumber};
-	for (int i = 0; i < 3; i++) {
+	const char *attack[] = {swap_recv, swap_chains, renumber, swap_titles};
+	const char *undo[] = {swap_recv, swap_chains, undo_renumber, swap_titles};
+	for (int i = 0; i < 4; i++) {
 		sql(f->tmp.path, attack[i]);
 		assert_int_equal(cstore_open(f->tmp.path, &f->cs), CC_OK);
 		assert_int_equal(cstore_at_rest_get(f->cs, &row), CC_OK);
@@ -236,8 +263,9 @@ static void test_swapped_rows(void **state)
 		cc_err c2 = cstore_chain_get(f->cs, f->room, 5, f->senders[1], ck, &next);
 		assert_int_equal(r1, i == 0 ? CC_ERR_AUTH : CC_OK);
 		assert_int_equal(r2, i == 0 ? CC_ERR_AUTH : CC_OK);
-		assert_int_equal(c1, i > 0 ? CC_ERR_AUTH : CC_OK);
+		assert_int_equal(c1, i == 1 || i == 2 ? CC_ERR_AUTH : CC_OK);
 		assert_int_equal(c2, i == 1 ? CC_ERR_AUTH : CC_OK);
+		expect_titles(f, i == 3 ? CC_ERR_AUTH : CC_OK);
 		cstore_close(f->cs);
 		f->cs = NULL;
 		/* The control: put back, it all opens again. */
@@ -256,6 +284,19 @@ static void test_swapped_rows(void **state)
 	struct cstore_recv_key k;
 	assert_int_equal(cstore_recv_get(f->cs, 1, &k), CC_ERR_STORE);
 	assert_int_equal(cstore_recv_get(f->cs, 2, &k), CC_OK);
+	/* Nor a title in clear; an emptied one is only empty. */
+	cstore_close(f->cs);
+	f->cs = NULL;
+	sql(f->tmp.path, "UPDATE rooms SET title = 'a title in clear' WHERE title = (SELECT"
+			 " max(title) FROM rooms);"
+			 "UPDATE rooms SET title = '' WHERE typeof(title) = 'blob';");
+	assert_int_equal(cstore_open(f->tmp.path, &f->cs), CC_OK);
+	assert_int_equal(cstore_sealer_set(f->cs, &f->s1->sealer), CC_OK);
+	struct cstore_room r[2];
+	cc_err e1 = cstore_room_get(f->cs, f->room, &r[0]);
+	cc_err e2 = cstore_room_get(f->cs, f->room2, &r[1]);
+	assert_true((e1 == CC_ERR_STORE && e2 == CC_OK) || (e1 == CC_OK && e2 == CC_ERR_STORE));
+	assert_string_equal(r[e1 == CC_OK ? 0 : 1].title, "");
 }
 
 static void test_reseal_clear_and_back(void **state)

@@ -123,11 +123,28 @@ static const char *const cstore_migrations[] = {
 	 " pub BLOB NOT NULL CHECK(length(pub) = 32)"
 	 ") STRICT, WITHOUT ROWID;"),
 	/* 4: secrets at rest. The secret columns take a sealed value too (32
-	 * bytes and the sealer's 28: client_store_seal.c), so their tables are
-	 * made again with that check (SQLite cannot change a CHECK in place);
-	 * at_rest says which they hold. No row: in clear, as every file before
-	 * this step. */
-	("CREATE TABLE recv_keys_4 ("
+	 * bytes and the sealer's 28: client_store_seal.c; a room's title, which
+	 * only members read, as a sealed BLOB), so their tables are made again
+	 * with that check (SQLite cannot change a CHECK in place); at_rest says
+	 * which they hold. No row: in clear, as every file before this step. */
+	("CREATE TABLE rooms_4 ("
+	 " room BLOB NOT NULL PRIMARY KEY CHECK(length(room) = 16),"
+	 " head_count INTEGER NOT NULL CHECK(head_count BETWEEN 0 AND 4294967295),"
+	 " head_hash BLOB NOT NULL CHECK(length(head_hash) = 32),"
+	 " epoch INTEGER NOT NULL CHECK(epoch BETWEEN 0 AND 4294967295),"
+	 " members INTEGER NOT NULL CHECK(members BETWEEN 0 AND 4294967295),"
+	 " admin TEXT NOT NULL CHECK(length(admin) <= 32),"
+	 " title ANY NOT NULL CHECK((typeof(title) = 'text' AND"
+	 "  length(CAST(title AS BLOB)) <= 200) OR"
+	 "  (typeof(title) = 'blob' AND length(title) BETWEEN 29 AND 228)),"
+	 " last_msg_id INTEGER NOT NULL DEFAULT 0 CHECK(last_msg_id >= 0),"
+	 " keys_from INTEGER NOT NULL DEFAULT 0 CHECK(keys_from BETWEEN 0 AND 4294967296)"
+	 ") STRICT, WITHOUT ROWID;"
+	 "INSERT INTO rooms_4 SELECT room, head_count, head_hash, epoch, members, admin, title,"
+	 " last_msg_id, keys_from FROM rooms;"
+	 "DROP TABLE rooms;"
+	 "ALTER TABLE rooms_4 RENAME TO rooms;"
+	 "CREATE TABLE recv_keys_4 ("
 	 " version INTEGER NOT NULL PRIMARY KEY CHECK(version BETWEEN 1 AND 4294967295),"
 	 " priv BLOB NOT NULL CHECK(length(priv) IN (32, 60)),"
 	 " pub BLOB NOT NULL CHECK(length(pub) = 32),"
@@ -257,6 +274,10 @@ static const char *const cstore_stmt_sql[STMT_COUNT_] = {
 			    " ORDER BY room, epoch, sender"),
 	[STMT_CHAIN_SET_KEY] = ("UPDATE chains SET chain_key = ?4"
 				" WHERE room = ?1 AND epoch = ?2 AND sender = ?3"),
+	/* An empty title stays empty text in either kind of store (a room
+	 * forgotten, or untitled): there is nothing to hide in it. */
+	[STMT_ROOM_TITLES] = "SELECT room, title FROM rooms WHERE title != '' ORDER BY room",
+	[STMT_ROOM_SET_TITLE] = "UPDATE rooms SET title = ?2 WHERE room = ?1",
 };
 
 /* Shorthands that bind the log name and the statement table. */
@@ -446,11 +467,10 @@ cc_err cstore_room_get(struct client_store *cs, const uint8_t room[CSTORE_ROOM_I
 		    sqlite3_column_bytes(s, 1) != CSTORE_HASH_LEN || count < 0 ||
 		    count > UINT32_MAX || epoch < 0 || epoch > UINT32_MAX || members < 0 ||
 		    members > UINT32_MAX || last < 0 ||
-		    !cstore_col_text(s, 4, out->admin, CSTORE_NICK_MAX) ||
-		    !cstore_col_text(s, 5, out->title, CSTORE_TITLE_MAX)) {
+		    !cstore_col_text(s, 4, out->admin, CSTORE_NICK_MAX)) {
 			log_error(CSTORE_NAME ": rooms row is damaged");
 			err = CC_ERR_STORE;
-		} else {
+		} else if (!(err = cstore_col_title(cs, s, 5, room, out->title))) {
 			out->head_count = (uint32_t)count;
 			memcpy(out->head_hash, hash, CSTORE_HASH_LEN);
 			out->epoch = (uint32_t)epoch;
@@ -489,9 +509,7 @@ cc_err cstore_room_put(struct client_store *cs, const uint8_t room[CSTORE_ROOM_I
 					     sqlite3_bind_text(s, 6, r->admin, (int)admin_len,
 							       SQLITE_STATIC), "bind admin");
 	if (!err)
-		err = sqlite_util_bind_check(CSTORE_NAME, s,
-					     sqlite3_bind_text(s, 7, r->title, (int)title_len,
-							       SQLITE_STATIC), "bind title");
+		err = cstore_bind_title(cs, STMT_ROOM_PUT, 7, room, r->title, title_len);
 	if (err) {
 		sqlite_util_stmt_done(s);
 		return err;

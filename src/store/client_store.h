@@ -131,17 +131,20 @@ cc_err cstore_recv_seen_put(struct client_store *cs, const uint8_t fp[CSTORE_FP_
 			    const uint8_t pub[CSTORE_KEY_LEN]);
 
 /* ---- Secrets at rest (client_store_seal.c) ---------------------------------------
- * The secret columns (recv_keys.priv, chains.chain_key) are kept in clear or
- * sealed, as client.db's at_rest row says. Sealed, each value is what the
- * sealer made of it (CSTORE_SEAL_OVERHEAD bytes more) with associated data
- * that binds it to its place:
+ * The secret columns (recv_keys.priv, chains.chain_key, and rooms.title:
+ * only members read a title) are kept in clear or sealed, as client.db's
+ * at_rest row says. Sealed, each value is what the sealer made of it
+ * (CSTORE_SEAL_OVERHEAD bytes more) with associated data that binds it to
+ * its place:
  *
  *   "cryptocat/1 client.db" 0x00 table 0x00 row
  *   recv_keys: u32 version || pub (32)
  *   chains:    room (16) || u32 epoch || sender (32) || u64 next_seq
+ *   rooms:     room (16)
  *
  * so a value moved to another row, or a chain key paired with another
- * number, does not open. Counters, pins, heads and times stay in clear. */
+ * number, does not open. An empty title stays empty. Counters, pins,
+ * heads, admins' names and times stay in clear. */
 #define CSTORE_SEAL_OVERHEAD 28         /* a 12-byte nonce and a 16-byte tag */
 #define CSTORE_SALT_LEN 16
 #define CSTORE_CHECK_LEN 32

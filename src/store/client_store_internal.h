@@ -53,6 +53,8 @@ enum cstore_stmt_id {
 	STMT_RECV_SET_PRIV,
 	STMT_CHAIN_ALL,
 	STMT_CHAIN_SET_KEY,
+	STMT_ROOM_TITLES,
+	STMT_ROOM_SET_TITLE,
 	STMT_COUNT_
 };
 
@@ -81,6 +83,16 @@ cc_err cstore_bind_secret(struct client_store *cs, enum cstore_stmt_id id, int c
  * does not open where it is. out is wiped on error. */
 cc_err cstore_col_secret(struct client_store *cs, sqlite3_stmt *s, int col,
 			 const struct buf *aad, uint8_t out[CSTORE_KEY_LEN]);
+/* A room's title (LEN bytes, at most CSTORE_TITLE_MAX) to column col:
+ * TEXT in clear, a sealed BLOB (associated data: the table and the room)
+ * in a sealed store; an empty one is empty TEXT in both. */
+cc_err cstore_bind_title(struct client_store *cs, enum cstore_stmt_id id, int col,
+			 const uint8_t room[CSTORE_ROOM_ID_LEN], const char *title, size_t len);
+/* Reads column col as ROOM's title into out (CSTORE_TITLE_MAX + 1 bytes):
+ * CC_ERR_STORE if it is not of the store's kind or not a title,
+ * CC_ERR_AUTH if it does not open where it is. */
+cc_err cstore_col_title(struct client_store *cs, sqlite3_stmt *s, int col,
+			const uint8_t room[CSTORE_ROOM_ID_LEN], char *out);
 /* Reads the at_rest row into cs->sealed (at open). */
 cc_err cstore_at_rest_load(struct client_store *cs);
 

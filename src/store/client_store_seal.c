@@ -1,5 +1,5 @@
 /* How the client store keeps its secret columns (recv_keys.priv,
- * chains.chain_key): in clear, or sealed by a sealer the client core gives
+ * chains.chain_key, rooms.title): in clear, or sealed by a sealer the client core gives
  * it once the home's passphrase is proven (client_store.h). The store cannot
  * include the crypto layer, and need not: it knows where each value lives,
  * so it builds the associated data that binds the value to its row, and the
@@ -53,6 +53,73 @@ cc_err cstore_aad_chain(const uint8_t room[CSTORE_ROOM_ID_LEN], uint32_t epoch,
 	if (!err)
 		err = buf_put_u64(aad, next_seq);
 	return err;
+}
+
+static cc_err aad_room(const uint8_t room[CSTORE_ROOM_ID_LEN], struct buf *aad)
+{
+	cc_err err = aad_start(aad, "rooms");
+	if (!err)
+		err = buf_put_bytes(aad, room, CSTORE_ROOM_ID_LEN);
+	return err;
+}
+
+/* A title to column col as WITH keeps it. */
+static cc_err bind_title_with(struct client_store *cs, enum cstore_stmt_id id, int col,
+			      const uint8_t *room, const char *title, size_t len,
+			      const struct cstore_sealer *with)
+{
+	sqlite3_stmt *s = cs->stmt[id];
+	if (!with || len == 0)
+		return sqlite_util_bind_check(CSTORE_NAME, s,
+					      sqlite3_bind_text(s, col, title, (int)len,
+								SQLITE_TRANSIENT), "bind title");
+	uint8_t sealed[CSTORE_TITLE_MAX + CSTORE_SEAL_OVERHEAD];
+	struct buf aad;
+	cc_err err = aad_room(room, &aad);
+	if (!err)
+		err = with->seal(with->ctx, aad.data, aad.len, (const uint8_t *)title, len, sealed);
+	buf_free(&aad);
+	if (!err)
+		err = sqlite_util_bind_check(CSTORE_NAME, s,
+					     sqlite3_bind_blob(s, col, sealed,
+							       (int)(len + CSTORE_SEAL_OVERHEAD),
+							       SQLITE_TRANSIENT), "bind sealed title");
+	return err;
+}
+
+/* Reads a title (out: CSTORE_TITLE_MAX + 1 bytes) as WITH keeps it. */
+static cc_err col_title_with(sqlite3_stmt *s, int col, const uint8_t *room, char *out,
+			     const struct cstore_sealer *with)
+{
+	out[0] = '\0';
+	int type = sqlite3_column_type(s, col);
+	const void *p = sqlite3_column_blob(s, col);
+	size_t n = (size_t)sqlite3_column_bytes(s, col);
+	if (type == SQLITE_TEXT && (!with || n == 0))
+		return cstore_col_text(s, col, out, CSTORE_TITLE_MAX) ? CC_OK : CC_ERR_STORE;
+	if (type != SQLITE_BLOB || !with || !p || n <= CSTORE_SEAL_OVERHEAD ||
+	    n > CSTORE_TITLE_MAX + CSTORE_SEAL_OVERHEAD) {
+		log_error(CSTORE_NAME ": a title is not kept as this file says (%s)",
+			  with ? "sealed" : "in clear");
+		return CC_ERR_STORE;
+	}
+	size_t len = n - CSTORE_SEAL_OVERHEAD;
+	struct buf aad;
+	cc_err err = aad_room(room, &aad);
+	if (!err)
+		err = with->open(with->ctx, aad.data, aad.len, p, n, (uint8_t *)out);
+	buf_free(&aad);
+	if (err) {
+		mem_wipe(out, CSTORE_TITLE_MAX + 1);
+		log_error(CSTORE_NAME ": a sealed title does not open where it is: client.db was changed");
+		return CC_ERR_AUTH;
+	}
+	out[len] = '\0';
+	if (memchr(out, '\0', len)) {
+		mem_wipe(out, CSTORE_TITLE_MAX + 1);
+		return CC_ERR_STORE;
+	}
+	return CC_OK;
 }
 
 /* Binds key to the column as WITH keeps it (NULL: in clear). */
@@ -132,6 +199,27 @@ cc_err cstore_col_secret(struct client_store *cs, sqlite3_stmt *s, int col,
 	if (err)
 		mem_wipe(out, CSTORE_KEY_LEN);
 	return err;
+}
+
+cc_err cstore_bind_title(struct client_store *cs, enum cstore_stmt_id id, int col,
+			 const uint8_t room[CSTORE_ROOM_ID_LEN], const char *title, size_t len)
+{
+	const struct cstore_sealer *with;
+	cc_err err = len > CSTORE_TITLE_MAX ? CC_ERR_TOO_LARGE : current_sealer(cs, &with);
+	if (!err)
+		err = bind_title_with(cs, id, col, room, title, len, with);
+	if (err)
+		sqlite_util_stmt_done(cs->stmt[id]);
+	return err;
+}
+
+cc_err cstore_col_title(struct client_store *cs, sqlite3_stmt *s, int col,
+			const uint8_t room[CSTORE_ROOM_ID_LEN], char *out)
+{
+	const struct cstore_sealer *with;
+	out[0] = '\0';
+	cc_err err = current_sealer(cs, &with);
+	return err ? err : col_title_with(s, col, room, out, with);
 }
 
 /* ---- the at_rest row ---------------------------------------------------------------- */
@@ -252,11 +340,13 @@ cc_err cstore_sealer_set(struct client_store *cs, const struct cstore_sealer *se
 /* ---- resealing ------------------------------------------------------------------------ */
 
 /* One secret row as read for a reseal: its key columns and the value. */
+enum reseal_table { RESEAL_RECV, RESEAL_CHAINS, RESEAL_TITLES };
 struct reseal_row {
 	uint8_t room[CSTORE_ROOM_ID_LEN];
 	uint8_t sender[CSTORE_FP_LEN];  /* chains; recv_keys: pub */
 	int64_t a, b;                   /* chains: epoch, next_seq; recv_keys: version */
 	uint8_t key[CSTORE_KEY_LEN];
+	char title[CSTORE_TITLE_MAX + 1];
 };
 
 struct reseal_rows {
@@ -292,38 +382,55 @@ static cc_err rows_add(struct reseal_rows *rows, struct reseal_row **out)
 	return CC_OK;
 }
 
-/* Every row of recv_keys (chains false) or chains, opened with FROM. */
-static cc_err rows_read(struct client_store *cs, bool chains, const struct cstore_sealer *from,
-			struct reseal_rows *rows)
+static const enum cstore_stmt_id reseal_read[] = {STMT_RECV_ALL, STMT_CHAIN_ALL,
+						    STMT_ROOM_TITLES};
+static const enum cstore_stmt_id reseal_write[] = {STMT_RECV_SET_PRIV, STMT_CHAIN_SET_KEY,
+						     STMT_ROOM_SET_TITLE};
+
+/* One row of the table as read by reseal_read[t]: its place, and its value
+ * opened with FROM. */
+static cc_err row_read(sqlite3_stmt *s, enum reseal_table t, const struct cstore_sealer *from,
+		       struct reseal_row *r)
 {
-	sqlite3_stmt *s = cs->stmt[chains ? STMT_CHAIN_ALL : STMT_RECV_ALL];
+	struct buf aad;
+	buf_init(&aad, CSTORE_AAD_MAX);
+	cc_err err = CC_ERR_STORE;
+	if (t == RESEAL_TITLES) {
+		if (cstore_col_fixed(s, 0, r->room, CSTORE_ROOM_ID_LEN))
+			err = col_title_with(s, 1, r->room, r->title, from);
+		return err;
+	}
+	if (t == RESEAL_CHAINS) {
+		r->a = sqlite3_column_int64(s, 1);
+		r->b = sqlite3_column_int64(s, 4);
+		if (cstore_col_fixed(s, 0, r->room, CSTORE_ROOM_ID_LEN) &&
+		    cstore_col_fixed(s, 2, r->sender, CSTORE_FP_LEN) && r->a >= 0 &&
+		    r->a <= UINT32_MAX && r->b >= 1)
+			err = cstore_aad_chain(r->room, (uint32_t)r->a, r->sender, (uint64_t)r->b,
+					       &aad);
+	} else {
+		r->a = sqlite3_column_int64(s, 0);
+		if (cstore_col_fixed(s, 2, r->sender, CSTORE_KEY_LEN) && r->a >= 1 &&
+		    r->a <= UINT32_MAX)
+			err = cstore_aad_recv((uint32_t)r->a, r->sender, &aad);
+	}
+	if (!err)
+		err = col_secret_with(s, t == RESEAL_CHAINS ? 3 : 1, &aad, r->key, from);
+	buf_free(&aad);
+	return err;
+}
+
+/* Every row of the table, opened with FROM. */
+static cc_err rows_read(struct client_store *cs, enum reseal_table t,
+			const struct cstore_sealer *from, struct reseal_rows *rows)
+{
+	sqlite3_stmt *s = cs->stmt[reseal_read[t]];
 	cc_err err = CC_OK;
 	int rc = SQLITE_DONE;
 	while (!err && (rc = sqlite3_step(s)) == SQLITE_ROW) {
 		struct reseal_row *r;
-		struct buf aad;
-		buf_init(&aad, CSTORE_AAD_MAX);
-		if ((err = rows_add(rows, &r)))
-			break;
-		bool ok;
-		if (chains) {
-			r->a = sqlite3_column_int64(s, 1);
-			r->b = sqlite3_column_int64(s, 4);
-			ok = cstore_col_fixed(s, 0, r->room, CSTORE_ROOM_ID_LEN) &&
-			     cstore_col_fixed(s, 2, r->sender, CSTORE_FP_LEN) && r->a >= 0 &&
-			     r->a <= UINT32_MAX && r->b >= 1;
-			err = ok ? cstore_aad_chain(r->room, (uint32_t)r->a, r->sender,
-						    (uint64_t)r->b, &aad)
-				 : CC_ERR_STORE;
-		} else {
-			r->a = sqlite3_column_int64(s, 0);
-			ok = cstore_col_fixed(s, 2, r->sender, CSTORE_KEY_LEN) && r->a >= 1 &&
-			     r->a <= UINT32_MAX;
-			err = ok ? cstore_aad_recv((uint32_t)r->a, r->sender, &aad) : CC_ERR_STORE;
-		}
-		if (!err)
-			err = col_secret_with(s, chains ? 3 : 1, &aad, r->key, from);
-		buf_free(&aad);
+		if (!(err = rows_add(rows, &r)))
+			err = row_read(s, t, from, r);
 	}
 	if (!err && rc != SQLITE_DONE) {
 		sqlite_util_log(CSTORE_NAME, cs->db, "read keys to reseal");
@@ -333,39 +440,49 @@ static cc_err rows_read(struct client_store *cs, bool chains, const struct cstor
 	return err;
 }
 
-/* Writes every row back kept by TO. */
-static cc_err rows_write(struct client_store *cs, bool chains, const struct cstore_sealer *to,
-			 const struct reseal_rows *rows)
+/* One row written back as TO keeps it. */
+static cc_err row_write(struct client_store *cs, enum reseal_table t,
+			const struct cstore_sealer *to, const struct reseal_row *r)
 {
-	enum cstore_stmt_id id = chains ? STMT_CHAIN_SET_KEY : STMT_RECV_SET_PRIV;
+	enum cstore_stmt_id id = reseal_write[t];
+	struct buf aad;
+	buf_init(&aad, CSTORE_AAD_MAX);
+	cc_err err;
+	if (t == RESEAL_TITLES) {
+		err = cstore_bind_key(cs, id, r->room, NULL, -1, -1);
+		if (!err)
+			err = bind_title_with(cs, id, 2, r->room, r->title, strlen(r->title), to);
+	} else if (t == RESEAL_CHAINS) {
+		err = cstore_aad_chain(r->room, (uint32_t)r->a, r->sender, (uint64_t)r->b, &aad);
+		if (!err)
+			err = cstore_bind_key(cs, id, r->room, NULL, r->a, -1);
+		if (!err)
+			err = cstore_bind_blob(cs, id, 3, r->sender, CSTORE_FP_LEN, "bind sender");
+		if (!err)
+			err = bind_secret_with(cs, id, 4, &aad, r->key, to);
+	} else {
+		err = cstore_aad_recv((uint32_t)r->a, r->sender, &aad);
+		if (!err)
+			err = cstore_bind_int(cs, id, 1, r->a, "bind version");
+		if (!err)
+			err = bind_secret_with(cs, id, 2, &aad, r->key, to);
+	}
+	buf_free(&aad);
+	if (err) {
+		sqlite_util_stmt_done(cs->stmt[id]);
+		return err;
+	}
+	return cstore_run(cs, id, "reseal");
+}
+
+static cc_err rows_write(struct client_store *cs, enum reseal_table t,
+			 const struct cstore_sealer *to, const struct reseal_rows *rows)
+{
 	cc_err err = CC_OK;
 	for (size_t i = 0; !err && i < rows->n; i++) {
-		const struct reseal_row *r = &rows->v[i];
-		struct buf aad;
-		if (chains) {
-			err = cstore_aad_chain(r->room, (uint32_t)r->a, r->sender, (uint64_t)r->b,
-					       &aad);
-			if (!err)
-				err = cstore_bind_key(cs, id, r->room, NULL, r->a, -1);
-			if (!err)
-				err = cstore_bind_blob(cs, id, 3, r->sender, CSTORE_FP_LEN,
-						       "bind sender");
-			if (!err)
-				err = bind_secret_with(cs, id, 4, &aad, r->key, to);
-		} else {
-			err = cstore_aad_recv((uint32_t)r->a, r->sender, &aad);
-			if (!err)
-				err = cstore_bind_int(cs, id, 1, r->a, "bind version");
-			if (!err)
-				err = bind_secret_with(cs, id, 2, &aad, r->key, to);
-		}
-		buf_free(&aad);
-		if (err)
-			sqlite_util_stmt_done(cs->stmt[id]);
-		else
-			err = cstore_run(cs, id, "reseal key");
+		err = row_write(cs, t, to, &rows->v[i]);
 		/* A crash here must leave the old state whole (the journal). */
-		if (!err && i == 0)
+		if (!err && i == 0 && t == RESEAL_RECV)
 			testpoint("reseal:first-row");
 	}
 	return err;
@@ -380,21 +497,20 @@ cc_err cstore_reseal(struct client_store *cs, const struct cstore_sealer *to,
 	cc_err err = current_sealer(cs, &from);
 	if (err)
 		return err;
-	struct reseal_rows recv = {0}, chains = {0};
+	struct reseal_rows rows[3] = {{0}};
 	if ((err = cstore_tx_begin(cs)))
 		return err;
-	err = rows_read(cs, false, from, &recv);
-	if (!err)
-		err = rows_read(cs, true, from, &chains);
-	if (!err)
-		err = rows_write(cs, false, to, &recv);
-	if (!err)
-		err = rows_write(cs, true, to, &chains);
+	/* Everything read before anything is written: no statement steps over
+	 * a table it is changing. */
+	for (enum reseal_table t = RESEAL_RECV; !err && t <= RESEAL_TITLES; t++)
+		err = rows_read(cs, t, from, &rows[t]);
+	for (enum reseal_table t = RESEAL_RECV; !err && t <= RESEAL_TITLES; t++)
+		err = rows_write(cs, t, to, &rows[t]);
 	if (!err)
 		err = at_rest_write(cs, row);
 	err = cstore_tx_end(cs, err);
-	rows_free(&recv);
-	rows_free(&chains);
+	for (enum reseal_table t = RESEAL_RECV; t <= RESEAL_TITLES; t++)
+		rows_free(&rows[t]);
 	if (!err) {
 		cs->sealed = row->sealed;
 		cs->sealer = to;
