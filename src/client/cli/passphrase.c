@@ -230,7 +230,13 @@ static int given(const struct passphrase_options *o, const struct passphrase_rep
 		return 1;
 	}
 	/* Set but empty counts as not set: no passphrase is empty. */
-	return take_env(PASSPHRASE_ENV, p) && p->len > 0;
+	if (!take_env(PASSPHRASE_ENV, p) || p->len == 0)
+		return 0;
+	if (p->len <= CLIENT_PASSPHRASE_MAX)
+		return 1;
+	mem_wipe(p, sizeof *p);
+	*status = fail(r, CC_ERR_USAGE, PASSPHRASE_ENV " is over 1024 bytes");
+	return -1;
 }
 
 /* Prompts for the passphrase of a protected home and checks it, three
@@ -238,7 +244,7 @@ static int given(const struct passphrase_options *o, const struct passphrase_rep
 static int prompt_checked(const char *home, const struct passphrase_report *r,
 			  const char *question, struct home_secrets **out)
 {
-	struct pass_buf p;
+	struct pass_buf p = {.len = 0};
 	char message[4400];
 	for (int tries = 1;; tries++) {
 		cc_err err = prompt(question, &p);
@@ -282,7 +288,7 @@ static int not_wanted(const char *home, const struct passphrase_report *r)
 int passphrase_session(const char *home, const struct passphrase_options *o,
 		       const struct passphrase_report *r, struct home_secrets **out)
 {
-	struct pass_buf p;
+	struct pass_buf p = {.len = 0};
 	enum client_home_lock lock;
 	int status = CLIENT_EXIT_OK;
 	char message[4400];
@@ -333,10 +339,12 @@ static int new_passphrase(const struct passphrase_options *o, const struct passp
 		cc_err err = read_file(o->new_file, p, why, sizeof why);
 		return err ? fail(r, CC_ERR_USAGE, why) : CLIENT_EXIT_OK;
 	}
-	if (take_env(PASSPHRASE_NEW_ENV, p))
-		return p->len > CLIENT_PASSPHRASE_MAX
-		       ? fail(r, CC_ERR_USAGE, "the new passphrase is over 1024 bytes")
-		       : CLIENT_EXIT_OK;
+	if (take_env(PASSPHRASE_NEW_ENV, p)) {
+		if (p->len <= CLIENT_PASSPHRASE_MAX)
+			return CLIENT_EXIT_OK;
+		mem_wipe(p, sizeof *p);
+		return fail(r, CC_ERR_USAGE, "the new passphrase is over 1024 bytes");
+	}
 	if (o->batch)
 		return fail(r, CC_ERR_USAGE, "no new passphrase: give it with --new-passphrase-file"
 			    " or " PASSPHRASE_NEW_ENV " (empty: none)");
@@ -345,6 +353,8 @@ static int new_passphrase(const struct passphrase_options *o, const struct passp
 		cc_err err = prompt("New passphrase (empty: keep the keys in clear): ", p);
 		if (!err)
 			err = prompt("The new passphrase again: ", &again);
+		if (err)
+			mem_wipe(p, sizeof *p);
 		if (err == CC_ERR_NOT_FOUND)
 			return fail(r, CC_ERR_USAGE, "no terminal to ask on: give the new passphrase"
 				    " with --new-passphrase-file or " PASSPHRASE_NEW_ENV);
@@ -366,7 +376,7 @@ int passphrase_change(const char *home, const struct passphrase_options *o,
 		      const struct passphrase_report *r)
 {
 	struct home_secrets *old_s = NULL, *new_s = NULL;
-	struct pass_buf p;
+	struct pass_buf p = {.len = 0};
 	char question[4400];
 	enum client_home_lock lock;
 	int status = CLIENT_EXIT_OK;
@@ -413,6 +423,7 @@ int passphrase_change(const char *home, const struct passphrase_options *o,
 		else
 			r->changed(r->ctx, protect);
 	}
+	mem_wipe(&p, sizeof p);
 	client_secrets_free(old_s);
 	client_secrets_free(new_s);
 	return status;
