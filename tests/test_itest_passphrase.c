@@ -6,7 +6,8 @@
  *      room, and the client's own code opens the home with the passphrase.
  *   2. A wrong passphrase, none, or one given to a home that has none:
  *      error bad_passphrase, exit status 4, and the home byte for byte as it
- *      was; the right one then works (the control).
+ *      was (also without identity.pem: client.db's check alone refuses
+ *      it); the right one then works (the control).
  *   3. --change-passphrase: the old passphrase refused and the new one
  *      working, a wrong old one refused with nothing changed, a passphrase
  *      set on a home that had none, and removed again (the one-time
@@ -294,6 +295,16 @@ static void test_wrong_passphrase(void **state)
 	refused(&f, a_home, "alice", NULL);
 	with_env("CRYPTOCAT_PASSPHRASE", NULL);
 	snap_expect(a_home, &was);
+	snap_free(&was);
+
+	/* client.db's check value stands alone: with identity.pem gone (lost,
+	 * or moved away), a wrong passphrase is still refused before a new
+	 * identity key is made under it. */
+	const char *lost = lc_home_copy(&f, "alice", "alice-lost-key");
+	assert_int_equal(remove(itest_path(lost, "identity.pem")), 0);
+	snap_take(lost, &was);
+	refused(&f, lost, "alice", wrong);
+	snap_expect(lost, &was);
 	snap_free(&was);
 
 	/* A passphrase given to bob's home, which has none: refused too (he
