@@ -3,8 +3,8 @@
  * under a key scrypt derives from a passphrase): a round trip of the keys
  * and the rooms' titles, a wrong key, values swapped between rows or paired
  * with another number refused (each with the swap undone as its control), a locked store that neither reads
- * nor writes, resealing to clear and back, a failed reseal that changes
- * nothing, the rules of the at_rest row, the upgrade of a version-3 file,
+ * nor writes, resealing to clear and back, a failed reseal and one killed
+ * half way that change nothing, the rules of the at_rest row, the upgrade of a version-3 file,
  * and no key in clear anywhere in the file once it is sealed. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,10 +13,13 @@
 
 #include <cmocka.h>
 
+#include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "client/core/home.h"
 #include "store/client_store.h"
@@ -355,6 +358,43 @@ static void test_reseal_all_or_nothing(void **state)
 	expect_keys(f, CC_OK);
 }
 
+/* A reseal killed after its first row was written (SIGKILL, from the
+ * test hook at "reseal:first-row", in a child): the journal takes the file
+ * back whole, the old passphrase opens every value. */
+static void test_reseal_killed_midway(void **state)
+{
+	struct fixture *f = *state;
+	seal_with_s1(f);
+	put_keys(f);
+	cstore_close(f->cs);
+	f->cs = NULL;
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct client_store *cs = NULL;
+		setenv("CRYPTOCAT_CRASH_AT", "reseal:first-row", 1);
+		if (cstore_open(f->tmp.path, &cs) == CC_OK &&
+		    cstore_sealer_set(cs, &f->s1->sealer) == CC_OK)
+			cstore_reseal(cs, &f->s2->sealer, &f->row2);
+		_exit(0);  /* not reached when the hook fires */
+	}
+	int status = 0;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status));
+	assert_int_equal(WTERMSIG(status), SIGKILL);
+	assert_int_equal(cstore_open(f->tmp.path, &f->cs), CC_OK);
+	struct cstore_at_rest row;
+	assert_int_equal(cstore_at_rest_get(f->cs, &row), CC_OK);
+	assert_memory_equal(row.salt, f->row1.salt, CSTORE_SALT_LEN);
+	assert_int_equal(cstore_sealer_set(f->cs, &f->s1->sealer), CC_OK);
+	expect_keys(f, CC_OK);
+	/* And done again, whole, it moves everything. */
+	assert_int_equal(cstore_reseal(f->cs, &f->s2->sealer, &f->row2), CC_OK);
+	reopen(f);
+	assert_int_equal(cstore_sealer_set(f->cs, &f->s2->sealer), CC_OK);
+	expect_keys(f, CC_OK);
+}
+
 static void test_at_rest_rules(void **state)
 {
 	struct fixture *f = *state;
@@ -465,6 +505,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_swapped_rows, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reseal_clear_and_back, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reseal_all_or_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reseal_killed_midway, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_at_rest_rules, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_upgrade_from_v3, setup, teardown),
 	};
