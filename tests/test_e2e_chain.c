@@ -82,7 +82,7 @@ static void test_record_sign_verify(void **state)
 /* ---- chains ---- */
 
 struct keytab {
-	const struct who *who[4];
+	const struct who *who[5];
 	size_t n;
 	unsigned calls;
 };
@@ -100,7 +100,7 @@ static const struct crypto_rsa_key *keytab_lookup(void *ctx,
 
 /* Dave is known to the lookup only where a test says so. */
 static struct keytab known = {{&alice, &bob, &carol}, 3, 0};
-static struct keytab known_all = {{&alice, &bob, &carol, &dave}, 4, 0};
+static struct keytab known_all = {{&alice, &bob, &carol, &dave, &erin}, 5, 0};
 
 static cc_err apply_with(struct e2e_chain *c, const struct buf *wire, struct keytab *tab)
 {
@@ -567,6 +567,62 @@ static void test_chain_rekey(void **state)
 	next_record(&c, &rec, PROTO_REC_ADMIN, &alice, &carol, 5);
 	epoch_commit(room_a, 4, rec.key_commit);
 	refuse_signed(&c, CC_ERR_AUTH, &rec, &alice, &known_all);
+	e2e_chain_free(&c);
+}
+
+/* A member moving to a new identity key: signed by the old key, under its
+ * own nickname, to a key the chain never named; same place, same role, a
+ * new epoch; the old key can do nothing more. */
+static void test_chain_move(void **state)
+{
+	(void)state;
+	struct e2e_chain c;
+	struct proto_record rec;
+	base_chain(&c);
+	/* bob's and alice's new keys: erin's and dave's keys under their names. */
+	struct who bob2 = erin, alice2 = dave, robert = erin;
+	bob2.nick = "bob";
+	alice2.nick = "alice";
+	robert.nick = "robert";
+
+	refuse(&c, CC_ERR_STATE, PROTO_REC_MOVE, &dave, &dave, 3);    /* not a member */
+	refuse(&c, CC_ERR_STATE, PROTO_REC_MOVE, &bob, &bob, 3);      /* no new key */
+	refuse(&c, CC_ERR_AUTH, PROTO_REC_MOVE, &bob, &robert, 3);    /* another name */
+	refuse(&c, CC_ERR_AUTH, PROTO_REC_MOVE, &bob, &bob2, 2);      /* not a new epoch */
+	/* carol's key is carol's: bob cannot take it (nor its name). */
+	struct who bob_as_carol = carol;
+	bob_as_carol.nick = "bob";
+	refuse(&c, CC_ERR_AUTH, PROTO_REC_MOVE, &bob, &bob_as_carol, 3);
+	/* Signed by the new key instead of the old: the actor's key must sign. */
+	next_record(&c, &rec, PROTO_REC_MOVE, &bob, &bob2, 3);
+	refuse_signed(&c, CC_ERR_AUTH, &rec, &erin, &known_all);
+
+	assert_int_equal(step(&c, PROTO_REC_MOVE, &bob, &bob2, 3), CC_OK);
+	assert_int_equal(c.epoch, 3);
+	assert_false(c.closed);
+	const struct who *const want[] = {&alice, &bob2, &carol};
+	assert_members(&c, want, 3);
+	assert_null(e2e_chain_member(&c, bob.fp));
+	/* Before the move bob sent with his old key, from it with the new. */
+	assert_memory_equal(e2e_chain_sender(&c, "bob", 2)->fp, bob.fp, PROTO_FINGERPRINT_LEN);
+	assert_memory_equal(e2e_chain_sender(&c, "BOB", 3)->fp, erin.fp, PROTO_FINGERPRINT_LEN);
+	assert_true(e2e_chain_names(&c, erin.fp, "bob"));
+	/* The old key is out: it cannot rekey, leave or move again. */
+	refuse(&c, CC_ERR_STATE, PROTO_REC_REKEY, &bob, &bob, 4);
+	refuse(&c, CC_ERR_STATE, PROTO_REC_LEAVE, &bob, &bob, 3);
+	refuse(&c, CC_ERR_STATE, PROTO_REC_MOVE, &bob, &bob2, 4);
+	/* Nor can the new key go back to a key of the room's history. */
+	refuse(&c, CC_ERR_STATE, PROTO_REC_MOVE, &bob2, &bob, 4);
+	assert_int_equal(step(&c, PROTO_REC_REKEY, &bob2, &bob2, 4), CC_OK);
+
+	/* The admin moves: the role follows the member, not the old key. */
+	assert_int_equal(step(&c, PROTO_REC_MOVE, &alice, &alice2, 5), CC_OK);
+	assert_memory_equal(c.admin.fp, dave.fp, PROTO_FINGERPRINT_LEN);
+	assert_string_equal(c.admin.nick, "alice");
+	refuse(&c, CC_ERR_STATE, PROTO_REC_KICK, &alice, &carol, 6);
+	assert_int_equal(step(&c, PROTO_REC_KICK, &alice2, &carol, 6), CC_OK);
+	const struct who *const left[] = {&alice2, &bob2};
+	assert_members(&c, left, 2);
 	e2e_chain_free(&c);
 }
 
@@ -1105,6 +1161,7 @@ int main(void)
 		cmocka_unit_test(test_chain_admin),
 		cmocka_unit_test(test_chain_rekey),
 		cmocka_unit_test(test_chain_expire),
+		cmocka_unit_test(test_chain_move),
 		cmocka_unit_test(test_chain_names),
 		cmocka_unit_test(test_chain_epochs),
 		cmocka_unit_test(test_chain_refusals),
