@@ -122,6 +122,12 @@ static const char *const cstore_migrations[] = {
 	 " created_ms INTEGER NOT NULL CHECK(created_ms >= 0),"
 	 " pub BLOB NOT NULL CHECK(length(pub) = 32)"
 	 ") STRICT, WITHOUT ROWID;"),
+	/* 4: the identity keys this client moved away from (/rotate-key): the
+	 * rooms' histories still name them, and what they signed is ours. */
+	("CREATE TABLE own_keys ("
+	 " fingerprint BLOB NOT NULL PRIMARY KEY CHECK(length(fingerprint) = 32),"
+	 " moved_ms INTEGER NOT NULL CHECK(moved_ms >= 0)"
+	 ") STRICT, WITHOUT ROWID;"),
 };
 
 static const struct sqlite_util_schema cstore_schema = {
@@ -193,6 +199,9 @@ static const char *const cstore_stmt_sql[STMT_COUNT_] = {
 	[STMT_SIGN_PUT] = ("INSERT INTO sign_keys(fingerprint, version, sign_pub) VALUES(?1, ?2, ?3)"
 			   " ON CONFLICT(fingerprint) DO UPDATE SET version = excluded.version,"
 			   " sign_pub = excluded.sign_pub WHERE excluded.version > version"),
+	[STMT_OWN_KEY_PUT] = ("INSERT INTO own_keys(fingerprint, moved_ms) VALUES(?1, ?2)"
+			      " ON CONFLICT(fingerprint) DO NOTHING"),
+	[STMT_OWN_KEY_GET] = "SELECT moved_ms FROM own_keys WHERE fingerprint = ?1",
 	[STMT_ACTIVITY_GET] = "SELECT last_ms FROM activity WHERE fingerprint = ?1",
 	[STMT_ACTIVITY_PUT] = ("INSERT INTO activity(fingerprint, last_ms) VALUES(?1, ?2)"
 			       " ON CONFLICT(fingerprint) DO UPDATE SET last_ms = excluded.last_ms"
@@ -570,6 +579,26 @@ cc_err cstore_activity_put_all(struct client_store *cs, const uint8_t (*fps)[CST
 	for (size_t i = 0; !err && i < n; i++)
 		err = cstore_activity_put(cs, fps[i], last_ms[i]);
 	return cstore_tx_end(cs, err);
+}
+
+cc_err cstore_own_key_add(struct client_store *cs, const uint8_t fp[CSTORE_FP_LEN],
+			  uint64_t moved_ms)
+{
+	if (!cs || !fp)
+		return CC_ERR_INTERNAL;
+	if (moved_ms > INT64_MAX)
+		return CC_ERR_MALFORMED;
+	cc_err err = cstore_bind_key(cs, STMT_OWN_KEY_PUT, NULL, fp, (int64_t)moved_ms, -1);
+	return err ? err : cstore_run(cs, STMT_OWN_KEY_PUT, "store an old key of ours");
+}
+
+cc_err cstore_own_key_has(struct client_store *cs, const uint8_t fp[CSTORE_FP_LEN])
+{
+	if (!cs || !fp)
+		return CC_ERR_INTERNAL;
+	cc_err err = cstore_bind_key(cs, STMT_OWN_KEY_GET, NULL, fp, -1, -1);
+	int64_t v = 0;
+	return err ? err : cstore_fetch_int(cs, STMT_OWN_KEY_GET, 0, &v, "read an old key of ours");
 }
 
 cc_err cstore_pin_get(struct client_store *cs, const char *nick, struct cstore_pin *out)
