@@ -89,6 +89,25 @@ const struct e2e_member *e2e_chain_sender(const struct e2e_chain *chain, const c
 	return NULL;
 }
 
+const uint8_t *e2e_chain_successor(const struct e2e_chain *chain,
+				   const uint8_t fp[PROTO_FINGERPRINT_LEN])
+{
+	/* Spans are in order: a move's next span comes after the one it ends. */
+	const uint8_t *at = fp;
+	for (size_t i = 0; i < chain->nspans; i++) {
+		const struct e2e_span *s = &chain->spans[i];
+		if (!s->moved || memcmp(s->who.fp, at, PROTO_FINGERPRINT_LEN) != 0)
+			continue;
+		for (size_t k = i + 1; k < chain->nspans; k++)
+			if (chain->spans[k].from == s->to &&
+			    strcasecmp(chain->spans[k].who.nick, s->who.nick) == 0) {
+				at = chain->spans[k].who.fp;
+				break;
+			}
+	}
+	return at;
+}
+
 int e2e_chain_names(const struct e2e_chain *chain, const uint8_t fp[PROTO_FINGERPRINT_LEN],
 		    const char *nick)
 {
@@ -194,6 +213,7 @@ static void chain_add_member(struct e2e_chain *c, const struct e2e_member *m, ui
 	c->spans[c->nspans].who = *m;
 	c->spans[c->nspans].from = epoch;
 	c->spans[c->nspans].to = UINT32_MAX;
+	c->spans[c->nspans].moved = false;
 	c->nspans++;
 }
 
@@ -383,10 +403,16 @@ cc_err e2e_chain_apply(struct e2e_chain *chain, const uint8_t *record, size_t le
 		memcpy(moved.fp, rec.subject_fp, PROTO_FINGERPRINT_LEN);
 		bool was_admin = actor_is_admin;
 		chain_end_span(chain, rec.actor_fp, rec.epoch);
+		for (size_t i = chain->nspans; i-- > 0;)
+			if (same_fp(chain->spans[i].who.fp, rec.actor_fp)) {
+				chain->spans[i].moved = true;
+				break;
+			}
 		chain->members[actor_idx] = moved;
 		chain->spans[chain->nspans].who = moved;
 		chain->spans[chain->nspans].from = rec.epoch;
 		chain->spans[chain->nspans].to = UINT32_MAX;
+		chain->spans[chain->nspans].moved = false;
 		chain->nspans++;
 		if (was_admin)
 			chain->admin = moved;

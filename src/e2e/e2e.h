@@ -187,6 +187,8 @@ struct e2e_member {
 struct e2e_span {
 	struct e2e_member who;
 	uint32_t from, to;
+	bool moved;                          /* ended by a MOVE: the member goes on
+						under the next span's key */
 };
 
 /* One epoch: where in the chain it began and ended, and its commitment. */
@@ -242,6 +244,10 @@ const struct e2e_member *e2e_chain_member_by_nick(const struct e2e_chain *chain,
 /* The member who could send as `nick` (any case) in `epoch`, or NULL. */
 const struct e2e_member *e2e_chain_sender(const struct e2e_chain *chain, const char *nick,
 					  uint32_t epoch);
+/* The key a member who moved (MOVE records) is known by now: fp itself if
+ * it never moved, else the last key of the moves that started from it. */
+const uint8_t *e2e_chain_successor(const struct e2e_chain *chain,
+				   const uint8_t fp[PROTO_FINGERPRINT_LEN]);
 /* 1 if the chain ever named the key fp with this nickname (any case). */
 int e2e_chain_names(const struct e2e_chain *chain, const uint8_t fp[PROTO_FINGERPRINT_LEN],
 		    const char *nick);
