@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "util/conffile.h"
@@ -118,6 +119,26 @@ static void test_bad_lines(void **state)
 	}
 }
 
+/* "~/x" is $HOME/x, as the shell makes it on a command line. */
+static void test_tilde(void **state)
+{
+	struct conffile_args a;
+	char why[128];
+	(void)state;
+	setenv("HOME", "/home/u", 1);
+	assert_int_equal(parse("server = ~/sock\nnick = ~\nnick = a~/b\nnick = ~b\n", &a, why,
+			       sizeof why),
+			 CC_OK);
+	assert_string_equal(a.argv[1], "--server=/home/u/sock");
+	assert_string_equal(a.argv[2], "--nick=/home/u");
+	assert_string_equal(a.argv[3], "--nick=a~/b");
+	assert_string_equal(a.argv[4], "--nick=~b");  /* another user's home: not expanded */
+	conffile_args_free(&a);
+	unsetenv("HOME");
+	assert_int_equal(parse("nick = x\nserver = ~/sock\n", &a, why, sizeof why), CC_ERR_USAGE);
+	assert_string_equal(why, "f.conf:2: '~' in the value, but HOME is not set");
+}
+
 static void test_nul_byte(void **state)
 {
 	static const char text[] = "nick = bob\nserver = x\0y:1\n";
@@ -225,6 +246,98 @@ static void test_default_path(void **state)
 	assert_int_equal(conffile_default_path("cryptocat", out, sizeof out), CC_ERR_NOT_FOUND);
 }
 
+/* For main(): --config (even abbreviated) names the file, else the default
+ * one is read if it exists; --help skips a broken one. */
+static void test_for_main(void **state)
+{
+	char dir[] = "/tmp/cryptocat-conffile-XXXXXX", path[256], other[256], why[512];
+	struct conffile_args a;
+	static const int skip[] = {9, 0};
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	setenv("XDG_CONFIG_HOME", dir, 1);
+	char *plain[] = {prog, NULL};
+	/* No default file: the command line alone. */
+	assert_int_equal(conffile_for_main("app", 1, plain, options, KEY, 8, skip, &a, why,
+					   sizeof why),
+			 CC_OK);
+	assert_int_equal(a.argc, 1);
+	assert_int_equal(a.nfile, 0);
+	conffile_args_free(&a);
+
+	snprintf(path, sizeof path, "%s/app", dir);
+	assert_int_equal(mkdir(path, 0700), 0);
+	snprintf(path, sizeof path, "%s/app/config", dir);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("nick = default\n", f);
+	fclose(f);
+	assert_int_equal(conffile_for_main("app", 1, plain, options, KEY, 8, skip, &a, why,
+					   sizeof why),
+			 CC_OK);
+	assert_int_equal(a.nfile, 1);
+	assert_string_equal(a.argv[1], "--nick=default");
+	assert_string_equal(a.path, path);
+	assert_int_equal(optind, 0);
+	conffile_args_free(&a);
+
+	snprintf(other, sizeof other, "%s/other", dir);
+	f = fopen(other, "w");
+	assert_non_null(f);
+	fputs("nick = other\nserver = h:2\n", f);
+	fclose(f);
+	char conf_opt[300];
+	snprintf(conf_opt, sizeof conf_opt, "--conf=%s", other);
+	char *named[] = {prog, conf_opt, NULL};
+	assert_int_equal(conffile_for_main("app", 2, named, options, KEY, 8, skip, &a, why,
+					   sizeof why),
+			 CC_OK);
+	assert_int_equal(a.nfile, 2);
+	assert_string_equal(a.argv[1], "--nick=other");
+	assert_string_equal(a.argv[3], conf_opt);
+	conffile_args_free(&a);
+
+	unlink(other);
+	assert_int_equal(conffile_for_main("app", 2, named, options, KEY, 8, skip, &a, why,
+					   sizeof why),
+			 CC_ERR_NOT_FOUND);
+	assert_non_null(strstr(why, "No such file"));
+
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("broken\n", f);
+	fclose(f);
+	assert_int_equal(conffile_for_main("app", 1, plain, options, KEY, 8, skip, &a, why,
+					   sizeof why),
+			 CC_ERR_USAGE);
+	char help[] = "--help";
+	char *with_help[] = {prog, help, NULL};
+	assert_int_equal(conffile_for_main("app", 2, with_help, options, KEY, 8, skip, &a, why,
+					   sizeof why),
+			 CC_OK);
+	assert_int_equal(a.nfile, 0);
+	assert_int_equal(a.argc, 2);
+	conffile_args_free(&a);
+	unlink(path);
+	snprintf(path, sizeof path, "%s/app", dir);
+	rmdir(path);
+	rmdir(dir);
+	unsetenv("XDG_CONFIG_HOME");
+}
+
+static void test_print_keys(void **state)
+{
+	char *text = NULL;
+	size_t len = 0;
+	(void)state;
+	FILE *f = open_memstream(&text, &len);
+	assert_non_null(f);
+	conffile_print_keys(f, options, KEY, 18);
+	fclose(f);
+	assert_string_equal(text, "  server nick\n  color plain\n  lonely\n");
+	free(text);
+}
+
 /* The arguments made from a file go through getopt_long as the command
  * line's do, before them, so a flag given there comes last and wins. */
 static void test_getopt(void **state)
@@ -263,6 +376,8 @@ int main(void)
 		cmocka_unit_test(test_bad_lines),   cmocka_unit_test(test_nul_byte),
 		cmocka_unit_test(test_bool),        cmocka_unit_test(test_load),
 		cmocka_unit_test(test_default_path), cmocka_unit_test(test_getopt),
+		cmocka_unit_test(test_tilde),       cmocka_unit_test(test_for_main),
+		cmocka_unit_test(test_print_keys),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -49,26 +49,35 @@ static const struct option *option_find(const struct option *options, const char
 	return NULL;
 }
 
-/* "--" PREFIX NAME, and "=" VALUE if VALUE is not NULL (VLEN bytes). */
-static char *arg_make(const char *prefix, const char *name, const char *value, size_t vlen)
+/* "--" PREFIX NAME. */
+static char *arg_make(const char *prefix, const char *name)
 {
 	size_t plen = strlen(prefix), nlen = strlen(name);
-	size_t total = 2 + plen + nlen + (value ? 1 + vlen : 0) + 1;
-	char *s = malloc(total), *p = s;
+	char *s = malloc(2 + plen + nlen + 1);
+	if (!s)
+		return NULL;
+	memcpy(s, "--", 2);
+	memcpy(s + 2, prefix, plen);
+	memcpy(s + 2 + plen, name, nlen + 1);
+	return s;
+}
+
+/* "--" NAME "=" HEAD and the VLEN bytes of VALUE. */
+static char *arg_make2(const char *name, const char *head, const char *value, size_t vlen)
+{
+	size_t nlen = strlen(name), hlen = strlen(head);
+	char *s = malloc(2 + nlen + 1 + hlen + vlen + 1), *p = s;
 	if (!s)
 		return NULL;
 	memcpy(p, "--", 2);
 	p += 2;
-	memcpy(p, prefix, plen);
-	p += plen;
 	memcpy(p, name, nlen);
 	p += nlen;
-	if (value) {
-		*p++ = '=';
-		memcpy(p, value, vlen);
-		p += vlen;
-	}
-	*p = '\0';
+	*p++ = '=';
+	memcpy(p, head, hlen);
+	p += hlen;
+	memcpy(p, value, vlen);
+	p[vlen] = '\0';
 	return s;
 }
 
@@ -131,7 +140,18 @@ static cc_err line_parse(const char *name, unsigned lineno, const char *line, si
 		return CC_ERR_USAGE;
 	}
 	if (o->has_arg != no_argument) {
-		*arg = arg_make("", o->name, value, vlen);
+		/* What the shell does on a command line: "~/x" is $HOME/x. */
+		if (value[0] == '~' && (vlen == 1 || value[1] == '/')) {
+			const char *home = getenv("HOME");
+			if (!home || !*home) {
+				why_set(why, why_len, "%s:%u: '~' in the value, but HOME is not set",
+					name, lineno);
+				return CC_ERR_USAGE;
+			}
+			*arg = arg_make2(o->name, home, value + 1, vlen - 1);
+		} else {
+			*arg = arg_make2(o->name, "", value, vlen);
+		}
 		return *arg ? CC_OK : CC_ERR_NOMEM;
 	}
 	/* A boolean: its value is checked here, where the line is known. */
@@ -153,7 +173,7 @@ static cc_err line_parse(const char *name, unsigned lineno, const char *line, si
 			return CC_ERR_USAGE;
 		}
 	}
-	*arg = arg_make(on ? "" : "no-", o->name, NULL, 0);
+	*arg = arg_make(on ? "" : "no-", o->name);
 	return *arg ? CC_OK : CC_ERR_NOMEM;
 }
 
@@ -251,6 +271,50 @@ cc_err conffile_load(const char *path, bool required, const struct option *optio
 	}
 	free(text);
 	return err;
+}
+
+cc_err conffile_for_main(const char *app, int argc, char **argv, const struct option *options,
+			 int key_bit, int config_val, const int *skip, struct conffile_args *out,
+			 char *why, size_t why_len)
+{
+	char fallback[4200];
+	const char *path = NULL;
+	bool skipped = false;
+	int opt;
+
+	opterr = 0;
+	optind = 0;
+	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+		if (opt == config_val)
+			path = optarg;
+		for (size_t i = 0; skip && skip[i]; i++)
+			skipped |= opt == skip[i];
+	}
+	optind = 0;  /* the next getopt_long starts afresh (glibc) */
+	bool required = path != NULL;
+	if (!path && conffile_default_path(app, fallback, sizeof fallback) == CC_OK)
+		path = fallback;
+	if (!path || skipped)
+		return conffile_parse(NULL, "", 0, options, key_bit, argc, argv, out, why, why_len);
+	return conffile_load(path, required, options, key_bit, argc, argv, out, why, why_len);
+}
+
+void conffile_print_keys(FILE *f, const struct option *options, int key_bit, size_t width)
+{
+	size_t col = 0;
+	for (const struct option *o = options; o->name; o++) {
+		if (!(o->val & key_bit))
+			continue;
+		size_t n = strlen(o->name);
+		if (col && col + 1 + n > width) {
+			fputc('\n', f);
+			col = 0;
+		}
+		fprintf(f, "%s%s", col ? " " : "  ", o->name);
+		col += (col ? 1 : 2) + n;
+	}
+	if (col)
+		fputc('\n', f);
 }
 
 unsigned conffile_line(const struct conffile_args *a, int i)

@@ -8,14 +8,16 @@
  * blank lines, and lines whose first non-blank character is '#'. A key is a
  * long option's name whose struct option val has the caller's key bit; an
  * option without a value is a boolean key, on/off, yes/no or true/false
- * ("--key" or "--no-key"). Anything else is an error that names the file
- * and the line: "FILE:LINE: what". */
+ * ("--key" or "--no-key"). A value that starts with "~/" starts with $HOME
+ * instead, as the shell would do on a command line. Anything else is an
+ * error that names the file and the line: "FILE:LINE: what". */
 #ifndef CC_UTIL_CONFFILE_H
 #define CC_UTIL_CONFFILE_H
 
 #include <getopt.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "util/err.h"
 
@@ -48,6 +50,22 @@ cc_err conffile_parse(const char *name, const char *text, size_t len,
 cc_err conffile_load(const char *path, bool required, const struct option *options,
 		     int key_bit, int argc, char **argv, struct conffile_args *out,
 		     char *why, size_t why_len);
+
+/* For a program's main(): the file named by the option whose val is
+ * CONFIG_VAL (which must exist), else APP's default one
+ * (conffile_default_path) if there is one, loaded as by conffile_load().
+ * No file is read when an option whose val is in SKIP (ended by 0) is on
+ * the command line: --help and --version, which a broken file must not
+ * hide. The options are found by a first pass of getopt_long over ARGV
+ * (which may permute it), so that abbreviations and "--" mean what they
+ * will mean in the real pass; optind is then reset to 0 for it. */
+cc_err conffile_for_main(const char *app, int argc, char **argv, const struct option *options,
+			 int key_bit, int config_val, const int *skip, struct conffile_args *out,
+			 char *why, size_t why_len);
+
+/* Prints the keys (the names of the options with KEY_BIT) to F, indented by
+ * two spaces, lines at most WIDTH columns. */
+void conffile_print_keys(FILE *f, const struct option *options, int key_bit, size_t width);
 
 void conffile_args_free(struct conffile_args *a);
 
