@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Crypto Cat builds and tests with (tmux: the
-# full-screen UI's end-to-end tests drive it in a tmux pane). Called by `make run`
+# full-screen UI's end-to-end tests drive it in a tmux pane; groff-base: the
+# manual pages are rendered, warnings failing the test). Called by `make run`
 # and `make test`; does nothing when everything is already there.
 set -euo pipefail
 
@@ -8,7 +9,7 @@ packages=(
   build-essential cmake ninja-build pkg-config clang
   libssl-dev libevent-dev libsqlite3-dev libncurses-dev
   libcmocka-dev libjansson-dev sqlite3
-  tmux
+  tmux groff-base
 )
 
 missing=()
