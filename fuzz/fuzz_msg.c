@@ -273,6 +273,13 @@ static void gen_seeds(void)
 			memcpy(m.u.keys_ack.room_id, fill, PROTO_ROOM_ID_LEN);
 			m.u.keys_ack.epoch = 3;
 			break;
+		case PROTO_KEY_MOVE:
+			m.u.key_move.request_id = 11;
+			m.u.key_move.new_key = gen_bytes(294);
+			m.u.key_move.time_ms = 1700000000000ull;
+			m.u.key_move.old_sig = gen_bytes(256);
+			m.u.key_move.new_sig = gen_bytes(256);
+			break;
 		case PROTO_USERS_GET:
 			m.u.users_get.request_id = 2;
 			m.u.users_get.nicks = nick_list;
@@ -317,6 +324,7 @@ static void gen_seeds(void)
 		case PROTO_ROOM_ADD:
 		case PROTO_ROOM_KICK:
 		case PROTO_ROOM_REKEY:
+		case PROTO_ROOM_MOVE:
 			m.u.room_rekey.request_id = 9;
 			m.u.room_rekey.records = blob_list;
 			m.u.room_rekey.title_ct = gen_bytes(40);

@@ -136,7 +136,7 @@ static void check_base_applied(const struct e2e_chain *c, const struct proto_rec
 	uint8_t h[PROTO_HASH_LEN];
 	bool by_admin = fp_is(rec->actor_fp, &alice);
 	bool opens = rec->action == PROTO_REC_ADD || rec->action == PROTO_REC_KICK ||
-		     rec->action == PROTO_REC_REKEY;
+		     rec->action == PROTO_REC_REKEY || rec->action == PROTO_REC_MOVE;
 	bool closes = rec->action == PROTO_REC_LEAVE || rec->action == PROTO_REC_EXPIRE;
 	bool self = memcmp(rec->actor_fp, rec->subject_fp, PROTO_FINGERPRINT_LEN) == 0;
 	bool actor_was = is_member(&base, rec->actor_fp);
@@ -226,11 +226,28 @@ static void check_base_applied(const struct e2e_chain *c, const struct proto_rec
 		else
 			CHECK(fp_is(c->admin.fp, &alice));
 		break;
+	case PROTO_REC_MOVE: {
+		/* A member, under its own name, to a key the room never had; its
+		 * place and role go with it. */
+		CHECK(actor_was && !self && !subject_was);
+		const struct e2e_member *m = e2e_chain_member(&base, rec->actor_fp);
+		CHECK(nick_is(&rec->subject, m->nick));
+		CHECK(c->nmembers == base.nmembers && !is_member(c, rec->actor_fp));
+		size_t at = (size_t)(m - base.members);
+		CHECK(memcmp(c->members[at].fp, rec->subject_fp, PROTO_FINGERPRINT_LEN) == 0);
+		CHECK(strcmp(c->members[at].nick, m->nick) == 0);
+		if (by_admin)
+			CHECK(memcmp(c->admin.fp, rec->subject_fp, PROTO_FINGERPRINT_LEN) == 0);
+		else
+			CHECK(fp_is(c->admin.fp, &alice));
+		break;
+	}
 	default:
 		/* CREATE never applies to a room that exists. */
 		CHECK(0);
 	}
-	if (rec->action != PROTO_REC_ADMIN && rec->action != PROTO_REC_EXPIRE)
+	if (rec->action != PROTO_REC_ADMIN && rec->action != PROTO_REC_EXPIRE &&
+	    rec->action != PROTO_REC_MOVE)
 		CHECK(fp_is(c->admin.fp, &alice));
 	/* The messages of the epoch a record opened name it as their head. */
 	const char *why = NULL;
@@ -432,6 +449,18 @@ static void gen_seeds(const char *dir)
 	next_record(&base, &rec, PROTO_REC_ADMIN, &alice, &bob, 1);
 	rec.actor = proto_bytes_str("ALICE");
 	gen_record(dir, "admin_other_case", &rec, &alice, CC_OK);
+	/* bob, then alice (the admin), moving to carol's key under their names. */
+	next_record(&base, &rec, PROTO_REC_MOVE, &bob, &carol, 2);
+	rec.subject = proto_bytes_str("bob");
+	gen_record(dir, "move", &rec, &bob, CC_OK);
+	next_record(&base, &rec, PROTO_REC_MOVE, &alice, &carol, 2);
+	rec.subject = proto_bytes_str("alice");
+	gen_record(dir, "move_admin", &rec, &alice, CC_OK);
+	next_record(&base, &rec, PROTO_REC_MOVE, &bob, &carol, 2);
+	gen_record(dir, "move_other_name", &rec, &bob, CC_ERR_AUTH);
+	next_record(&base, &rec, PROTO_REC_MOVE, &bob, &alice, 2);
+	rec.subject = proto_bytes_str("bob");
+	gen_record(dir, "move_to_member", &rec, &bob, CC_ERR_AUTH);
 	/* Validly signed, refused by the rules. */
 	next_record(&base, &rec, PROTO_REC_ADD, &bob, &carol, 2);
 	gen_record(dir, "add_by_member", &rec, &bob, CC_ERR_STATE);

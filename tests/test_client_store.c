@@ -31,6 +31,9 @@
 #include "support/tmpdir.h"
 #include "util/log.h"
 
+/* The client store's schema version now: every upgrade test ends there. */
+#define TEST_CSTORE_LATEST 5
+
 struct fixture {
 	struct tmpdir tmp;            /* first: see tmpdir_fixture_new */
 	struct client_store *cs;
@@ -1959,7 +1962,7 @@ static void test_upgrade_from_v1(void **state)
 	rk = test_recv_key(1, 10, 2002);
 	assert_int_equal(cstore_recv_add(cs, &rk), CC_OK);
 	cstore_close(cs);
-	assert_int_equal(tmpdir_db_version_get(path), 4);
+	assert_int_equal(tmpdir_db_version_get(path), TEST_CSTORE_LATEST);
 	test_expect_rollback_journal(path);
 	assert_false(test_files_hold(path, old_key));
 
@@ -2110,7 +2113,7 @@ static void test_upgrade_from_v2(void **state)
 					  (const uint8_t(*)[CSTORE_KEY_LEN])ck, 1), CC_OK);
 	cstore_close(cs);
 
-	assert_int_equal(tmpdir_db_version_get(path), 4);
+	assert_int_equal(tmpdir_db_version_get(path), TEST_CSTORE_LATEST);
 	test_expect_rollback_journal(path);
 	assert_false(test_files_hold(path, s1));
 	assert_false(test_files_hold(path, s2));
@@ -2210,7 +2213,7 @@ static void test_future_version_refused(void **state)
 
 	tmpdir_db_expect_no_wal(f->tmp.path);
 	uint32_t latest = tmpdir_db_version_get(f->tmp.path);
-	assert_int_equal(latest, 4);
+	assert_int_equal(latest, TEST_CSTORE_LATEST);
 	tmpdir_db_version_set(f->tmp.path, latest + 1);
 
 	struct client_store *cs = (struct client_store *)&cs; /* must be reset to NULL */

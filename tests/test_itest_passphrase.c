@@ -20,7 +20,10 @@
  *      (the identity key's private numbers, the receiving key, the chain
  *      keys, and the room's title: raw, hex, or inside a PEM block), where a home without one
  *      shows them all (the control), and none left behind once a home that
- *      had its keys in clear is given a passphrase. */
+ *      had its keys in clear is given a passphrase.
+ *   6. A move to a new identity key (/rotate-key) under a passphrase: both
+ *      key files under it, a passphrase change refused until the move is
+ *      done, the move finished under the passphrase. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -30,6 +33,7 @@
 
 #include <dirent.h>
 #include <stdio.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -541,6 +545,66 @@ static void test_no_key_in_clear(void **state)
 	lc_stop(&f);
 }
 
+/* ---- 6. a key move under a passphrase ------------------------------------------------- */
+
+/* 1 once HOME/FILE is gone, within the timeout; each look pings C so that
+ * its work goes on. */
+static int file_goes(struct itest_client *c, const char *home, const char *file)
+{
+	for (int i = 0; i < 100; i++) {
+		if (access(itest_path(home, file), F_OK) != 0)
+			return 1;
+		rt_ping(c);
+		usleep(50 * 1000);
+	}
+	return 0;
+}
+
+/* /rotate-key in a home under a passphrase: the new key is written under
+ * it too (never in clear, even for the moment of a move), the old one
+ * stays under it until every room has moved, a passphrase change waits
+ * for the move to finish (it would leave one of the two files under the
+ * old passphrase), and the move finishes under the passphrase. */
+static void test_rotate_under_passphrase(void **state)
+{
+	struct lc_fixture f;
+	char room[RT_ROOM_HEX];
+	(void)state;
+	lc_start(&f, "pass-rotate", 0);
+	const char *a_pass = pass_file(&f, "alice.pass", "moving house");
+	const char *a_home = lc_home(&f, "alice"), *b_home = lc_home(&f, "bob");
+	struct itest_client *alice = registered(&f, a_home, "alice", a_pass);
+	struct itest_client *bob = registered(&f, b_home, "bob", NULL);
+	make_room(alice, bob, "Moving", room);
+	json_decref(rt_cmd(alice, "key_rotated", "/rotate-key"));
+	itest_client_kill(alice);  /* before it reconnects and moves the room */
+	assert_true(identity_encrypted(a_home));
+	assert_true(itest_file_contains(itest_path(a_home, "identity.old.pem"),
+					"-----BEGIN ENCRYPTED PRIVATE KEY-----"));
+
+	struct snapshot before;
+	snap_take(a_home, &before);
+	assert_int_equal(change(&f, a_home, "moving house", "another", NULL), 1);
+	snap_expect(a_home, &before);
+	snap_free(&before);
+
+	alice = registered(&f, a_home, "alice", a_pass);
+	lc_see(alice, "rekeyed", room, "by", "alice", NULL);
+	lc_see(bob, "key_moved", room, "nick", "alice", NULL);
+	lc_see(bob, "rekeyed", room, "by", "alice", NULL);
+	assert_true(file_goes(alice, a_home, "identity.old.pem"));
+	json_decref(rt_join(alice, room, 0));
+	struct rt_sent s = rt_say(bob, room, "welcome to the new key", 0);
+	rt_expect_msg(alice, room, "bob", "welcome to the new key", s.seq, s.msg_id);
+	rt_quit(alice);
+	rt_quit(bob);
+	assert_int_equal(change(&f, a_home, "moving house", "another", NULL), 0);
+	const char *a_new = pass_file(&f, "alice-new.pass", "another");
+	alice = registered(&f, a_home, "alice", a_new);
+	rt_quit(alice);
+	lc_stop(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -549,6 +613,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_change_passphrase, lc_teardown),
 		cmocka_unit_test_teardown(test_interrupted_change, lc_teardown),
 		cmocka_unit_test_teardown(test_no_key_in_clear, lc_teardown),
+		cmocka_unit_test_teardown(test_rotate_under_passphrase, lc_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -162,7 +162,7 @@ static int group_teardown(void **state)
 
 /* ---- sample messages: every type, fields at their minimum and maximum ---- */
 
-enum { SAMPLE_COUNT = 50 };
+enum { SAMPLE_COUNT = 52 };
 
 static void room_id_set(uint8_t id[PROTO_ROOM_ID_LEN], size_t off)
 {
@@ -476,6 +476,22 @@ static void sample_make(size_t i, struct proto_msg *m)
 		room_id_set(m->u.keys_ack.room_id, 43);
 		m->u.keys_ack.epoch = UINT32_MAX;
 		break;
+	case 50:
+		m->type = PROTO_KEY_MOVE;
+		m->u.key_move.request_id = 22;
+		m->u.key_move.new_key = pat(5, PROTO_RSA_PUB_MAX);
+		m->u.key_move.time_ms = UINT64_MAX;
+		m->u.key_move.old_sig = pat(6, PROTO_RSA_BYTES_MAX);
+		m->u.key_move.new_sig = pat(7, 1);
+		break;
+	case 51:
+		m->type = PROTO_ROOM_MOVE;
+		m->u.room_rekey.request_id = 23;
+		room_id_set(m->u.room_rekey.room_id, 44);
+		m->u.room_rekey.records = lists[PROTO_ITEM_BLOB];
+		m->u.room_rekey.title_ct = pat(8, 40);
+		m->u.room_rekey.keys = lists[PROTO_ITEM_WRAPPED];
+		break;
 	default:
 		fail_msg("no sample %zu", i);
 	}
@@ -603,6 +619,13 @@ static void assert_msg_equal(const struct proto_msg *a, const struct proto_msg *
 		ID_EQ(a->u.keys_ack.room_id, b->u.keys_ack.room_id);
 		assert_int_equal(a->u.keys_ack.epoch, b->u.keys_ack.epoch);
 		break;
+	case PROTO_KEY_MOVE:
+		assert_int_equal(a->u.key_move.request_id, b->u.key_move.request_id);
+		assert_view_equal(a->u.key_move.new_key, b->u.key_move.new_key);
+		assert_true(a->u.key_move.time_ms == b->u.key_move.time_ms);
+		assert_view_equal(a->u.key_move.old_sig, b->u.key_move.old_sig);
+		assert_view_equal(a->u.key_move.new_sig, b->u.key_move.new_sig);
+		break;
 	case PROTO_ROOM_STATE:
 		assert_int_equal(a->u.room_state.request_id, b->u.room_state.request_id);
 		ID_EQ(a->u.room_state.room_id, b->u.room_state.room_id);
@@ -639,6 +662,7 @@ static void assert_msg_equal(const struct proto_msg *a, const struct proto_msg *
 	case PROTO_ROOM_ADD:
 	case PROTO_ROOM_KICK:
 	case PROTO_ROOM_REKEY:
+	case PROTO_ROOM_MOVE:
 		assert_int_equal(a->u.room_rekey.request_id, b->u.room_rekey.request_id);
 		ID_EQ(a->u.room_rekey.room_id, b->u.room_rekey.room_id);
 		assert_list_equal(a->u.room_rekey.records, b->u.room_rekey.records);

@@ -17,7 +17,7 @@
 #include "util/buf.h"
 
 /* The highest action the codec knows: one more is the first unknown. */
-#define LAST_ACTION PROTO_REC_EXPIRE
+#define LAST_ACTION PROTO_REC_MOVE
 
 /* Deterministic filler for signatures and ciphertexts. */
 static uint8_t pattern[PROTO_TEXT_MAX + 64];

@@ -1,8 +1,10 @@
-/* The server store's part in forward secrecy: receiving keys (versioned
+/* The server store's part in forward secrecy and in moving identity keys: receiving keys (versioned
  * like signing keys), wrapped room secrets that go once their member holds
  * the keys (KEYS_ACK) or once their epoch ended before the retention's
  * horizon, and deletion that is real: after store_checkpoint no byte of a
- * deleted wrapped secret is left in the database or its write-ahead log. */
+ * deleted wrapped secret is left in the database or its write-ahead log;
+ * and a user's move to a new identity key, after which the old one is
+ * revoked. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -255,6 +257,101 @@ static void test_keys_deleted_for_real(void **state)
 	assert_int_equal(store_commit(f->st), CC_OK);
 }
 
+/* A user moves to a new key: same user, nickname and rooms; the old key is
+ * retired (what it signed still verifies), revoked (it never registers
+ * again, under any nickname) and leads to the user; a new key that is
+ * already known is refused and nothing changes. */
+static void test_key_move(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t old_key[64], new_key[80], fp_old[STORE_FINGERPRINT_LEN], fp_new[STORE_FINGERPRINT_LEN];
+	uint8_t succ[STORE_FINGERPRINT_LEN], sign_pub[STORE_SIGN_PUB_LEN] = {1, 2, 3}, cert[40] = {4};
+	uint8_t recv_pub[32] = {5};
+	struct store_user u;
+	struct store_public_key pk;
+	bool has = false;
+
+	int64_t alice = user_make(f, "alice", 1);
+	int64_t bob = user_make(f, "bob", 2);
+	int64_t room = room_make(f, 9, alice);
+	assert_int_equal(store_member_add(f->st, room, alice, 0, 0), CC_OK);
+	assert_int_equal(store_user_get_by_id(f->st, alice, &u), CC_OK);
+	memcpy(old_key, u.pubkey, sizeof old_key);
+	memcpy(fp_old, u.fingerprint, sizeof fp_old);
+	store_user_clear(&u);
+	assert_int_equal(store_user_set_signing_key(f->st, alice, 1, sign_pub, cert, sizeof cert),
+			 CC_OK);
+	assert_int_equal(store_user_set_receive_key(f->st, alice, 3, 1000, recv_pub, cert,
+						    sizeof cert), CC_OK);
+	for (size_t i = 0; i < sizeof new_key; i++)
+		new_key[i] = (uint8_t)(200 - i);
+	memset(fp_new, 0x5a, sizeof fp_new);
+	assert_int_equal(store_key_revoked(f->st, fp_old, succ, &has), CC_ERR_NOT_FOUND);
+
+	/* bob's key, or alice's own, is not a new key. */
+	assert_int_equal(store_user_get_by_id(f->st, bob, &u), CC_OK);
+	assert_int_equal(store_user_move_key(f->st, alice, new_key, sizeof new_key, u.fingerprint,
+					     50), CC_ERR_EXISTS);
+	store_user_clear(&u);
+	assert_int_equal(store_user_move_key(f->st, alice, new_key, sizeof new_key, fp_old, 50),
+			 CC_ERR_EXISTS);
+	assert_int_equal(store_user_move_key(f->st, 999, new_key, sizeof new_key, fp_new, 50),
+			 CC_ERR_NOT_FOUND);
+	assert_int_equal(store_user_get_by_key(f->st, fp_new, &u), CC_ERR_NOT_FOUND);
+
+	assert_int_equal(store_user_move_key(f->st, alice, new_key, sizeof new_key, fp_new, 50),
+			 CC_OK);
+	/* The user, under the new key: same id, nickname and room. */
+	assert_int_equal(store_user_get_by_fingerprint(f->st, fp_new, &u), CC_OK);
+	assert_int_equal(u.id, alice);
+	assert_string_equal(u.nick, "alice");
+	assert_int_equal(u.pubkey_len, sizeof new_key);
+	assert_memory_equal(u.pubkey, new_key, sizeof new_key);
+	store_user_clear(&u);
+	struct store_member m;
+	assert_int_equal(store_member_get(f->st, room, alice, &m), CC_OK);
+	/* Its signing and receiving keys went with the old key. */
+	uint32_t version = 9;
+	uint8_t got[STORE_SIGN_PUB_LEN];
+	uint8_t *got_cert = NULL;
+	size_t got_cert_len = 0;
+	assert_int_equal(store_user_get_signing_key(f->st, alice, &version, got, &got_cert,
+						    &got_cert_len), CC_ERR_NOT_FOUND);
+	free(got_cert);
+	struct store_recv_key rk;
+	assert_int_equal(store_user_get_receive_key(f->st, alice, &rk), CC_ERR_NOT_FOUND);
+	/* The old key: retired with what it had, revoked, leading to alice. */
+	assert_int_equal(store_public_key_get(f->st, fp_old, &pk), CC_OK);
+	assert_int_equal(pk.user_id, 0);
+	assert_memory_equal(pk.pubkey, old_key, sizeof old_key);
+	assert_memory_equal(pk.sign_pub, sign_pub, sizeof sign_pub);
+	store_public_key_clear(&pk);
+	assert_int_equal(store_key_revoked(f->st, fp_old, succ, &has), CC_OK);
+	assert_true(has);
+	assert_memory_equal(succ, fp_new, sizeof succ);
+	assert_int_equal(store_user_get_by_key(f->st, fp_old, &u), CC_OK);
+	assert_int_equal(u.id, alice);
+	store_user_clear(&u);
+	assert_int_equal(store_user_get_by_fingerprint(f->st, fp_old, &u), CC_ERR_NOT_FOUND);
+	/* It never registers again, under its nickname or another. */
+	assert_int_equal(store_user_register(f->st, "alice", old_key, sizeof old_key, fp_old, 60,
+					     &u), CC_ERR_REVOKED);
+	assert_int_equal(store_user_register(f->st, "mallory", old_key, sizeof old_key, fp_old, 60,
+					     &u), CC_ERR_REVOKED);
+	/* The new key registers as alice, and only as alice. */
+	assert_int_equal(store_user_register(f->st, "ALICE", new_key, sizeof new_key, fp_new, 70,
+					     &u), CC_OK);
+	assert_int_equal(u.id, alice);
+	store_user_clear(&u);
+	/* A second move leads from the first key through both. */
+	uint8_t fp_third[STORE_FINGERPRINT_LEN];
+	memset(fp_third, 0x3c, sizeof fp_third);
+	assert_int_equal(store_user_move_key(f->st, alice, new_key, 40, fp_third, 80), CC_OK);
+	assert_int_equal(store_user_get_by_key(f->st, fp_old, &u), CC_OK);
+	assert_int_equal(u.id, alice);
+	store_user_clear(&u);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -262,6 +359,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_keys_forget, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_keys_retention, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_keys_deleted_for_real, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_key_move, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

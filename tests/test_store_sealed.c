@@ -430,7 +430,7 @@ static void test_at_rest_rules(void **state)
 	assert_int_equal(home_secrets_check(f->s1, &got, f->tmp.dir), CC_ERR_STORE);
 }
 
-/* A client.db of the version before secrets at rest, as that client made it:
+/* A client.db of version 3 (before key moves and secrets at rest), as that client made it:
  * the upgrade keeps its keys (in clear, no row), and they can be sealed. */
 static void test_upgrade_from_v3(void **state)
 {
@@ -477,7 +477,7 @@ static void test_upgrade_from_v3(void **state)
 	sql(path, text);
 	struct client_store *cs = NULL;
 	assert_int_equal(cstore_open(path, &cs), CC_OK);
-	assert_int_equal(tmpdir_db_version_get(path), 4);
+	assert_int_equal(tmpdir_db_version_get(path), 5);
 	struct cstore_at_rest row;
 	assert_int_equal(cstore_at_rest_get(cs, &row), CC_ERR_NOT_FOUND);
 	struct cstore_recv_key k;

@@ -89,6 +89,25 @@ const struct e2e_member *e2e_chain_sender(const struct e2e_chain *chain, const c
 	return NULL;
 }
 
+const uint8_t *e2e_chain_successor(const struct e2e_chain *chain,
+				   const uint8_t fp[PROTO_FINGERPRINT_LEN])
+{
+	/* Spans are in order: a move's next span comes after the one it ends. */
+	const uint8_t *at = fp;
+	for (size_t i = 0; i < chain->nspans; i++) {
+		const struct e2e_span *s = &chain->spans[i];
+		if (!s->moved || memcmp(s->who.fp, at, PROTO_FINGERPRINT_LEN) != 0)
+			continue;
+		for (size_t k = i + 1; k < chain->nspans; k++)
+			if (chain->spans[k].from == s->to &&
+			    strcasecmp(chain->spans[k].who.nick, s->who.nick) == 0) {
+				at = chain->spans[k].who.fp;
+				break;
+			}
+	}
+	return at;
+}
+
 int e2e_chain_names(const struct e2e_chain *chain, const uint8_t fp[PROTO_FINGERPRINT_LEN],
 		    const char *nick)
 {
@@ -194,18 +213,34 @@ static void chain_add_member(struct e2e_chain *c, const struct e2e_member *m, ui
 	c->spans[c->nspans].who = *m;
 	c->spans[c->nspans].from = epoch;
 	c->spans[c->nspans].to = UINT32_MAX;
+	c->spans[c->nspans].moved = false;
 	c->nspans++;
 }
 
-static void chain_remove_member(struct e2e_chain *c, size_t idx, uint32_t end_epoch)
+/* The open span of the key fp ends before epoch end_epoch. */
+static void chain_end_span(struct e2e_chain *c, const uint8_t fp[PROTO_FINGERPRINT_LEN],
+			   uint32_t end_epoch)
 {
-	const uint8_t *fp = c->members[idx].fp;
 	for (size_t i = c->nspans; i-- > 0;) {
 		if (same_fp(c->spans[i].who.fp, fp) && c->spans[i].to == UINT32_MAX) {
 			c->spans[i].to = end_epoch;
 			break;
 		}
 	}
+}
+
+/* 1 if the chain ever named the key fp (under any name). */
+static int fp_named(const struct e2e_chain *c, const uint8_t fp[PROTO_FINGERPRINT_LEN])
+{
+	for (size_t i = 0; i < c->nspans; i++)
+		if (same_fp(c->spans[i].who.fp, fp))
+			return 1;
+	return 0;
+}
+
+static void chain_remove_member(struct e2e_chain *c, size_t idx, uint32_t end_epoch)
+{
+	chain_end_span(c, c->members[idx].fp, end_epoch);
 	memmove(&c->members[idx], &c->members[idx + 1], (c->nmembers - idx - 1) * sizeof *c->members);
 	c->nmembers--;
 }
@@ -248,7 +283,8 @@ cc_err e2e_chain_apply(struct e2e_chain *chain, const uint8_t *record, size_t le
 	bool actor_is_admin = chain->count > 0 && same_fp(chain->admin.fp, rec.actor_fp);
 	bool self = same_fp(rec.actor_fp, rec.subject_fp);
 	bool opens = rec.action == PROTO_REC_CREATE || rec.action == PROTO_REC_ADD ||
-		     rec.action == PROTO_REC_KICK || rec.action == PROTO_REC_REKEY;
+		     rec.action == PROTO_REC_KICK || rec.action == PROTO_REC_REKEY ||
+		     rec.action == PROTO_REC_MOVE;
 	bool closes = rec.action == PROTO_REC_LEAVE || rec.action == PROTO_REC_EXPIRE;
 
 	if ((rec.action == PROTO_REC_CREATE) != (chain->count == 0))
@@ -309,6 +345,15 @@ cc_err e2e_chain_apply(struct e2e_chain *chain, const uint8_t *record, size_t le
 		if (subject_idx == SIZE_MAX || self)
 			REFUSE(CC_ERR_STATE, "the subject is not another member");
 		break;
+	case PROTO_REC_MOVE:
+		if (actor_idx == SIZE_MAX || self)
+			REFUSE(CC_ERR_STATE, "only a member may move, to a key of its own");
+		if (!nick_is(&rec.subject, chain->members[actor_idx].nick))
+			REFUSE(CC_ERR_AUTH, "a member moves under its own nickname");
+		/* A fresh key: one key, one name, and no one's old place. */
+		if (fp_named(chain, rec.subject_fp))
+			REFUSE(CC_ERR_STATE, "the new key is already in the room's history");
+		break;
 	default:
 		REFUSE(CC_ERR_MALFORMED, "unknown action");
 	}
@@ -352,6 +397,27 @@ cc_err e2e_chain_apply(struct e2e_chain *chain, const uint8_t *record, size_t le
 	case PROTO_REC_ADMIN:
 		chain->admin = chain->members[subject_idx];
 		break;
+	case PROTO_REC_MOVE: {
+		/* Same place in the order of joining, same role, new key. */
+		struct e2e_member moved = chain->members[actor_idx];
+		memcpy(moved.fp, rec.subject_fp, PROTO_FINGERPRINT_LEN);
+		bool was_admin = actor_is_admin;
+		chain_end_span(chain, rec.actor_fp, rec.epoch);
+		for (size_t i = chain->nspans; i-- > 0;)
+			if (same_fp(chain->spans[i].who.fp, rec.actor_fp)) {
+				chain->spans[i].moved = true;
+				break;
+			}
+		chain->members[actor_idx] = moved;
+		chain->spans[chain->nspans].who = moved;
+		chain->spans[chain->nspans].from = rec.epoch;
+		chain->spans[chain->nspans].to = UINT32_MAX;
+		chain->spans[chain->nspans].moved = false;
+		chain->nspans++;
+		if (was_admin)
+			chain->admin = moved;
+		break;
+	}
 	case PROTO_REC_EXPIRE: {
 		bool was_admin = same_fp(chain->admin.fp, rec.subject_fp);
 		chain_remove_member(chain, subject_idx, rec.epoch + 1);

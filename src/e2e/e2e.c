@@ -12,6 +12,7 @@ static const char LABEL_EPOCH_SECRET[] = "cryptocat/3 epoch secret";
 static const char LABEL_TITLE_KEY[] = "cryptocat/3 title key";
 static const char LABEL_CHAIN[] = "cryptocat/3 chain";
 static const char LABEL_RECORD[] = "cryptocat/1 record";
+static const char LABEL_KEY_MOVE[] = "cryptocat/3 key move";
 static const char LABEL_KEY_COMMIT[] = "cryptocat/1 key commit";
 static const char LABEL_MESSAGE[] = "cryptocat/1 message";
 static const char LABEL_TITLE[] = "cryptocat/1 title";
@@ -136,6 +137,46 @@ cc_err e2e_recv_cert_verify(const struct crypto_rsa_key *identity_pub, uint32_t 
 	buf_init(&input, 256);
 	if (!(err = put_recv_cert_input(&input, version, created_ms, pub)))
 		err = crypto_rsa_pss_verify(identity_pub, input.data, input.len, cert, cert_len);
+	buf_free(&input);
+	return err ? CC_ERR_AUTH : CC_OK;
+}
+
+/* L0("cryptocat/3 key move") || old fingerprint || new fingerprint || u64 time_ms */
+static cc_err put_key_move_input(struct buf *b, const uint8_t old_fp[PROTO_FINGERPRINT_LEN],
+				 const uint8_t new_fp[PROTO_FINGERPRINT_LEN], uint64_t time_ms)
+{
+	cc_err err;
+	if ((err = buf_put_bytes(b, LABEL_KEY_MOVE, sizeof LABEL_KEY_MOVE)) ||
+	    (err = buf_put_bytes(b, old_fp, PROTO_FINGERPRINT_LEN)) ||
+	    (err = buf_put_bytes(b, new_fp, PROTO_FINGERPRINT_LEN)))
+		return err;
+	return buf_put_u64(b, time_ms);
+}
+
+cc_err e2e_key_move_sign(const struct crypto_rsa_key *key,
+			 const uint8_t old_fp[PROTO_FINGERPRINT_LEN],
+			 const uint8_t new_fp[PROTO_FINGERPRINT_LEN], uint64_t time_ms,
+			 struct buf *sig)
+{
+	struct buf input;
+	buf_init(&input, 128);
+	cc_err err = put_key_move_input(&input, old_fp, new_fp, time_ms);
+	if (!err)
+		err = crypto_rsa_pss_sign(key, input.data, input.len, sig);
+	buf_free(&input);
+	return err;
+}
+
+cc_err e2e_key_move_verify(const struct crypto_rsa_key *pub,
+			   const uint8_t old_fp[PROTO_FINGERPRINT_LEN],
+			   const uint8_t new_fp[PROTO_FINGERPRINT_LEN], uint64_t time_ms,
+			   const uint8_t *sig, size_t sig_len)
+{
+	struct buf input;
+	buf_init(&input, 128);
+	cc_err err = put_key_move_input(&input, old_fp, new_fp, time_ms);
+	if (!err)
+		err = crypto_rsa_pss_verify(pub, input.data, input.len, sig, sig_len);
 	buf_free(&input);
 	return err ? CC_ERR_AUTH : CC_OK;
 }

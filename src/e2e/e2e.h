@@ -56,6 +56,18 @@ cc_err e2e_recv_cert_make(const struct crypto_rsa_key *identity, uint32_t versio
 cc_err e2e_recv_cert_verify(const struct crypto_rsa_key *identity_pub, uint32_t version,
 			    uint64_t created_ms, const uint8_t pub[CRYPTO_X25519_LEN],
 			    const uint8_t *cert, size_t cert_len);
+/* Moving to a new identity key: both the old and the new key sign
+ * L0("cryptocat/3 key move") || old fingerprint || new fingerprint ||
+ * u64 time_ms. The old key's signature says its owner chose the new key;
+ * the new key's, that whoever asks holds it. */
+cc_err e2e_key_move_sign(const struct crypto_rsa_key *key,
+			 const uint8_t old_fp[PROTO_FINGERPRINT_LEN],
+			 const uint8_t new_fp[PROTO_FINGERPRINT_LEN], uint64_t time_ms,
+			 struct buf *sig);
+cc_err e2e_key_move_verify(const struct crypto_rsa_key *pub,
+			   const uint8_t old_fp[PROTO_FINGERPRINT_LEN],
+			   const uint8_t new_fp[PROTO_FINGERPRINT_LEN], uint64_t time_ms,
+			   const uint8_t *sig, size_t sig_len);
 /* An epoch's secret: 32 fresh random bytes, made by the member who opens
  * the epoch and wrapped to each member. */
 cc_err e2e_epoch_secret_new(uint8_t secret[E2E_KEY_LEN]);
@@ -152,6 +164,10 @@ cc_err e2e_message_open(const uint8_t sign_pub[CRYPTO_ED25519_PUB_LEN],
  *   EXPIRE  actor is any member; subject another member; closes the epoch;
  *           if the subject was the admin, the earliest-joined remaining
  *           member becomes admin (the chain picks, not the signer)
+ *   MOVE    actor is a member; subject is the same nickname under a key the
+ *           chain never named; signed by the old key (the actor's); the
+ *           member keeps its place (and the admin role) under the new key;
+ *           opens the next epoch
  *
  * A record that opens an epoch commits to its secret; any other must carry
  * the current epoch's commitment. Membership is constant within an epoch: it
@@ -171,6 +187,8 @@ struct e2e_member {
 struct e2e_span {
 	struct e2e_member who;
 	uint32_t from, to;
+	bool moved;                          /* ended by a MOVE: the member goes on
+						under the next span's key */
 };
 
 /* One epoch: where in the chain it began and ended, and its commitment. */
@@ -226,6 +244,10 @@ const struct e2e_member *e2e_chain_member_by_nick(const struct e2e_chain *chain,
 /* The member who could send as `nick` (any case) in `epoch`, or NULL. */
 const struct e2e_member *e2e_chain_sender(const struct e2e_chain *chain, const char *nick,
 					  uint32_t epoch);
+/* The key a member who moved (MOVE records) is known by now: fp itself if
+ * it never moved, else the last key of the moves that started from it. */
+const uint8_t *e2e_chain_successor(const struct e2e_chain *chain,
+				   const uint8_t fp[PROTO_FINGERPRINT_LEN]);
 /* 1 if the chain ever named the key fp with this nickname (any case). */
 int e2e_chain_names(const struct e2e_chain *chain, const uint8_t fp[PROTO_FINGERPRINT_LEN],
 		    const char *nick);

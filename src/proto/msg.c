@@ -204,6 +204,13 @@ static const struct field keys_ack_fields[] = {
 	{FIELD_FIXED, AT(keys_ack.room_id), PROTO_ROOM_ID_LEN},
 	{FIELD_U32, AT(keys_ack.epoch), 0},
 };
+static const struct field key_move_fields[] = {
+	{FIELD_U32, AT(key_move.request_id), 0},
+	{FIELD_BYTES16, AT(key_move.new_key), PROTO_RSA_PUB_MAX},
+	{FIELD_U64, AT(key_move.time_ms), 0},
+	{FIELD_BYTES16, AT(key_move.old_sig), PROTO_RSA_BYTES_MAX},
+	{FIELD_BYTES16, AT(key_move.new_sig), PROTO_RSA_BYTES_MAX},
+};
 static const struct field room_read_fields[] = {
 	{FIELD_FIXED, AT(room_read.room_id), PROTO_ROOM_ID_LEN},
 	{FIELD_U64, AT(room_read.msg_id), 0},
@@ -255,6 +262,8 @@ static const struct msg_spec msg_specs[256] = {
 	[PROTO_ROOM_READ] = SPEC("room_read", room_read_fields),
 	[PROTO_RECEIVE_KEY] = SPEC("receive_key", receive_key_fields),
 	[PROTO_KEYS_ACK] = SPEC("keys_ack", keys_ack_fields),
+	[PROTO_KEY_MOVE] = SPEC("key_move", key_move_fields),
+	[PROTO_ROOM_MOVE] = SPEC("room_move", room_rekey_fields),
 };
 
 const char *proto_type_name(uint8_t type)
@@ -515,6 +524,8 @@ uint32_t proto_msg_request_id(const struct proto_msg *m)
 		return m->u.signing_key.request_id;
 	case PROTO_RECEIVE_KEY:
 		return m->u.receive_key.request_id;
+	case PROTO_KEY_MOVE:
+		return m->u.key_move.request_id;
 	case PROTO_OK:
 	case PROTO_ROOMS_LIST:
 		return m->u.request.request_id;
@@ -535,6 +546,7 @@ uint32_t proto_msg_request_id(const struct proto_msg *m)
 	case PROTO_ROOM_ADD:
 	case PROTO_ROOM_KICK:
 	case PROTO_ROOM_REKEY:
+	case PROTO_ROOM_MOVE:
 		return m->u.room_rekey.request_id;
 	case PROTO_ROOM_STATE:
 		return m->u.room_state.request_id;

@@ -70,6 +70,8 @@ enum proto_type {
 	PROTO_ROOM_READ = 0x26,
 	PROTO_RECEIVE_KEY = 0x27,
 	PROTO_KEYS_ACK = 0x28,
+	PROTO_KEY_MOVE = 0x29,
+	PROTO_ROOM_MOVE = 0x2a,
 	PROTO_ERROR = 0x7f,
 };
 
@@ -221,6 +223,16 @@ struct proto_keys_ack {
 	uint32_t epoch;
 };
 
+/* The session's user moves to a new identity key: the statement signed by
+ * both keys (docs/PROTOCOL.md 9.10). */
+struct proto_key_move {
+	uint32_t request_id;
+	struct proto_bytes new_key;       /* RSA DER */
+	uint64_t time_ms;
+	struct proto_bytes old_sig;       /* RSA-PSS by the session's (old) key */
+	struct proto_bytes new_sig;       /* RSA-PSS by the new key */
+};
+
 struct proto_request {                /* OK, ROOMS_LIST: just the id */
 	uint32_t request_id;
 };
@@ -341,6 +353,7 @@ struct proto_msg {
 		struct proto_room_read room_read;
 		struct proto_receive_key receive_key;
 		struct proto_keys_ack keys_ack;
+		struct proto_key_move key_move;
 		/* ROOM_FETCH and REKEY_OWED use room_ref */
 	} u;
 };

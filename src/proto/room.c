@@ -36,7 +36,7 @@ cc_err proto_record_decode(const uint8_t *p, size_t len, struct proto_record *ou
 	    (err = bufreader_get_copy(&r, out->prev_hash, PROTO_HASH_LEN)) ||
 	    (err = bufreader_get_u8(&r, &out->action)))
 		return err;
-	if (out->action < PROTO_REC_CREATE || out->action > PROTO_REC_EXPIRE)
+	if (out->action < PROTO_REC_CREATE || out->action > PROTO_REC_MOVE)
 		return CC_ERR_MALFORMED;
 	if ((err = get_nick(&r, &out->actor)) ||
 	    (err = bufreader_get_copy(&r, out->actor_fp, PROTO_FINGERPRINT_LEN)) ||
@@ -59,7 +59,7 @@ cc_err proto_record_encode_unsigned(const struct proto_record *rec, struct buf *
 	size_t start = out->len;
 	cc_err err;
 
-	if (rec->action < PROTO_REC_CREATE || rec->action > PROTO_REC_EXPIRE)
+	if (rec->action < PROTO_REC_CREATE || rec->action > PROTO_REC_MOVE)
 		return CC_ERR_MALFORMED;
 	if ((err = buf_put_u8(out, PROTO_RECORD_VERSION)) ||
 	    (err = buf_put_bytes(out, rec->room_id, PROTO_ROOM_ID_LEN)) ||

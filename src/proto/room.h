@@ -28,6 +28,8 @@ enum proto_record_action {
 	PROTO_REC_REKEY = 6,    /* any member starts a new epoch */
 	PROTO_REC_EXPIRE = 7,   /* subject's nickname expired; signed by another
 				   member; closes the epoch */
+	PROTO_REC_MOVE = 8,     /* the actor moves to a new identity key (the
+				   subject's), signed by the old; new epoch */
 };
 
 /* A membership record: one change to a room's membership, signed by its actor

@@ -10,6 +10,7 @@
 #include "server/rooms_internal.h"
 #include "store/store.h"
 #include "transport/chan.h"
+#include "util/clock.h"
 #include "util/log.h"
 
 cc_err handle_signing_key(struct conn *c, const struct proto_signing_key *sk)
@@ -117,6 +118,55 @@ cc_err handle_users_get(struct conn *c, const struct proto_users_get *req)
 	conn_queue_msg(c, &m);
 out:
 	buf_free(&raw);
+	return CC_OK;
+}
+
+/* The session's user moves to a new identity key: the statement signed by
+ * the session's key (its owner chose the new key) and by the new key (the
+ * asker holds it). Then every connection of the old key is closed: the old
+ * key is revoked, and its sessions must not outlive it. */
+cc_err handle_key_move(struct conn *c, const struct proto_key_move *km)
+{
+	struct server *srv = c->srv;
+	struct crypto_rsa_key *new_key = NULL;
+	uint8_t old_fp[PROTO_FINGERPRINT_LEN], new_fp[PROTO_FINGERPRINT_LEN];
+	cc_err err;
+
+	memcpy(old_fp, chan_peer_fingerprint(c->chan), sizeof old_fp);
+	if ((err = crypto_rsa_public_from_der(km->new_key.p, km->new_key.len, &new_key))) {
+		conn_send_error(c, km->request_id, err == CC_ERR_NOMEM ? err : CC_ERR_MALFORMED,
+				"the new key is not an RSA key of 2048 to 4096 bits");
+		return CC_OK;
+	}
+	if ((err = crypto_rsa_fingerprint(new_key, new_fp)))
+		goto out;
+	if (e2e_key_move_verify(chan_peer_key(c->chan), old_fp, new_fp, km->time_ms,
+				km->old_sig.p, km->old_sig.len) ||
+	    e2e_key_move_verify(new_key, old_fp, new_fp, km->time_ms, km->new_sig.p,
+				km->new_sig.len)) {
+		conn_send_error(c, km->request_id, CC_ERR_AUTH,
+				"the move is not signed by both keys");
+		goto out;
+	}
+	server_rooms_commit(srv);
+	err = store_user_move_key(srv->store, c->user_id, km->new_key.p, km->new_key.len, new_fp,
+				  clock_now_s());
+	if (err == CC_ERR_EXISTS) {
+		conn_send_error(c, km->request_id, err, "that key is already known here");
+		err = CC_OK;
+		goto out;
+	}
+	if (err)
+		goto out;
+	log_info("conn %s: %s moved to a new identity key", c->peer, c->nick);
+	reply_ok(c, km->request_id);
+	for (struct conn *o = srv->conns; o; o = o->next)
+		if (o->user_id == c->user_id && !o->closing)
+			conn_close_after_flush(o);
+out:
+	crypto_rsa_free(new_key);
+	if (err)
+		conn_send_error(c, km->request_id, err, NULL);
 	return CC_OK;
 }
 

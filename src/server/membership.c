@@ -1,10 +1,10 @@
-/* Changes to a room's membership: the new epochs that add, kick or rekey
- * (one path, handle_new_epoch), the signed records that hand the room to a
+/* Changes to a room's membership: the new epochs that add, kick, rekey or
+ * move a member to its new identity key (one path, handle_new_epoch), the signed records that hand the room to a
  * new admin or leave it (one shared path, record_change), the notices of a
  * new key owed, and the expiry of nicknames away too long.
  *
  * Every change is a record of the room's chain, signed by the session's own
- * key: the server verifies it against the stored chain and stores it in the
+ * key (a MOVE, by the key the session's user moved away from): the server verifies it against the stored chain and stores it in the
  * same transaction as what it means, then tells the live members (live.c).
  * The members' clients verify the chain again (src/e2e/). */
 #include <stdlib.h>
@@ -113,6 +113,25 @@ cc_err record_actor_is_session(struct conn *c, const uint8_t *rec, size_t len,
 	if (memcmp(out->actor_fp, chan_peer_fingerprint(c->chan), PROTO_FINGERPRINT_LEN) != 0)
 		return CC_ERR_FORBIDDEN;
 	return CC_OK;
+}
+
+/* A MOVE the session may bring: its actor is a key the session's user moved
+ * away from (the old key signs it), its subject the session's key. */
+static cc_err record_moves_session(struct conn *c, const uint8_t *rec, size_t len,
+				   struct proto_record *out)
+{
+	struct store_user u;
+	cc_err err = proto_record_decode(rec, len, out);
+	if (err)
+		return err;
+	if (memcmp(out->subject_fp, chan_peer_fingerprint(c->chan), PROTO_FINGERPRINT_LEN) != 0)
+		return CC_ERR_FORBIDDEN;
+	err = store_user_get_by_key(c->srv->store, out->actor_fp, &u);
+	bool ours = err == CC_OK && u.id == c->user_id;
+	store_user_clear(&u);
+	if (err && err != CC_ERR_NOT_FOUND)
+		return err;
+	return ours ? CC_OK : CC_ERR_FORBIDDEN;
 }
 
 /* 1 if keys holds exactly one key for each member of the chain, by nickname. */
@@ -257,11 +276,12 @@ static cc_err add_member(struct server *srv, const struct store_room *room,
 	return err;
 }
 
-/* ADD or KICK (one record), or REKEY (EXPIREs, then one REKEY): a new epoch,
- * its title and one key per member, checked and stored at once. The chain's
- * rules say who may sign each (the admin adds and kicks, any member rekeys);
- * the server also refuses an EXPIRE for anyone whose nickname did not
- * expire. */
+/* ADD, KICK or MOVE (one record), or REKEY (EXPIREs, then one REKEY): a new
+ * epoch, its title and one key per member, checked and stored at once. The
+ * chain's rules say who may sign each (the admin adds and kicks, any member
+ * rekeys, a member moves itself); the server also refuses an EXPIRE for
+ * anyone whose nickname did not expire, and a MOVE but from a key the
+ * session's user moved away from to the session's key. */
 cc_err handle_new_epoch(struct conn *c, const struct proto_room_rekey *req, uint8_t action)
 {
 	struct server *srv = c->srv;
@@ -275,13 +295,14 @@ cc_err handle_new_epoch(struct conn *c, const struct proto_room_rekey *req, uint
 	const char *why = "";
 	uint16_t left = req->records.count;
 	bool one_record = action != PROTO_REC_REKEY;
+	bool admin_only = action == PROTO_REC_ADD || action == PROTO_REC_KICK;
 	cc_err err;
 
 	server_rooms_commit(srv);
 	e2e_chain_init(&chain, req->room_id);
 	if ((err = room_of_member(c, req->room_id, &room, NULL)))
 		goto reply;
-	if (one_record && room.admin_user != c->user_id) {
+	if (admin_only && room.admin_user != c->user_id) {
 		err = CC_ERR_NOT_ADMIN;
 		goto reply;
 	}
@@ -303,7 +324,10 @@ cc_err handle_new_epoch(struct conn *c, const struct proto_room_rekey *req, uint
 	proto_list_iter_init(&it, &req->records, PROTO_ITEM_BLOB);
 	while (proto_list_next(&it, &item) == CC_OK) {
 		left--;
-		if ((err = record_actor_is_session(c, item.data.p, item.data.len, &rec)))
+		err = action == PROTO_REC_MOVE
+			      ? record_moves_session(c, item.data.p, item.data.len, &rec)
+			      : record_actor_is_session(c, item.data.p, item.data.len, &rec);
+		if (err)
 			goto rollback;
 		uint8_t want = left ? PROTO_REC_EXPIRE : action;
 		if (rec.action != want) {
@@ -327,7 +351,7 @@ cc_err handle_new_epoch(struct conn *c, const struct proto_room_rekey *req, uint
 		if ((err = chain_append(c, &room, &chain, &keys, item.data.p, item.data.len, &why)))
 			goto rollback;
 		if (rec.action == PROTO_REC_KICK) {
-			if ((err = store_user_get_by_fingerprint(srv->store, rec.subject_fp, &kicked)) ||
+			if ((err = store_user_get_by_key(srv->store, rec.subject_fp, &kicked)) ||
 			    (err = store_member_remove(srv->store, room.id, kicked.id)))
 				goto rollback;
 		} else if (rec.action == PROTO_REC_ADD &&
@@ -347,7 +371,7 @@ cc_err handle_new_epoch(struct conn *c, const struct proto_room_rekey *req, uint
 	    (err = store_room_set_closed(srv->store, room.id, false)))
 		goto rollback;
 	struct store_user admin;
-	if ((err = store_user_get_by_fingerprint(srv->store, chain.admin.fp, &admin)))
+	if ((err = store_user_get_by_key(srv->store, chain.admin.fp, &admin)))
 		goto rollback;
 	err = store_room_set_admin(srv->store, room.id, admin.id);
 	store_user_clear(&admin);
@@ -420,7 +444,9 @@ static cc_err change_begin(struct conn *c, const uint8_t room_id[PROTO_ROOM_ID_L
 		ch->why = "a record of another kind";
 		return CC_ERR_MALFORMED;
 	}
-	err = store_user_get_by_fingerprint(srv->store, ch->rec.subject_fp, &ch->subject);
+	/* A member the chain still names by a key it moved away from is that
+	 * user all the same. */
+	err = store_user_get_by_key(srv->store, ch->rec.subject_fp, &ch->subject);
 	if (err)
 		return err == CC_ERR_NOT_FOUND ? CC_ERR_UNKNOWN_USER : err;
 	return chain_load(srv, &ch->room, &ch->chain, &ch->keys);

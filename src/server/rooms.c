@@ -643,6 +643,10 @@ cc_err server_handle_request(struct conn *c, const struct proto_msg *m)
 		return handle_receive_key(c, &m->u.receive_key);
 	case PROTO_KEYS_ACK:
 		return handle_keys_ack(c, &m->u.keys_ack);
+	case PROTO_KEY_MOVE:
+		return handle_key_move(c, &m->u.key_move);
+	case PROTO_ROOM_MOVE:
+		return handle_new_epoch(c, &m->u.room_rekey, PROTO_REC_MOVE);
 	default:
 		/* Handshake or server-to-client messages have no business here. */
 		return CC_ERR_STATE;

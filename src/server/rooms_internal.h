@@ -92,6 +92,8 @@ cc_err handle_receive_key(struct conn *c, const struct proto_receive_key *rk);
 cc_err handle_users_get(struct conn *c, const struct proto_users_get *req);
 /* The member holds the room's keys up to an epoch: its wrapped copies go. */
 cc_err handle_keys_ack(struct conn *c, const struct proto_keys_ack *req);
+/* KEY_MOVE: the session's user moves to a new identity key. */
+cc_err handle_key_move(struct conn *c, const struct proto_key_move *km);
 
 /* ---- membership.c: the room's chain of signed records -------------------- */
 
@@ -122,8 +124,9 @@ cc_err store_epoch_keys(struct server *srv, int64_t room, const struct e2e_chain
 
 cc_err handle_room_admin(struct conn *c, const struct proto_room_leave *req);
 cc_err handle_room_leave(struct conn *c, const struct proto_room_leave *req);
-/* ROOM_ADD, ROOM_KICK or ROOM_REKEY (action: the record that opens the new
- * epoch): records, the new epoch's title and one key per member. */
+/* ROOM_ADD, ROOM_KICK, ROOM_REKEY or ROOM_MOVE (action: the record that
+ * opens the new epoch): records, the new epoch's title and one key per
+ * member. */
 cc_err handle_new_epoch(struct conn *c, const struct proto_room_rekey *req, uint8_t action);
 
 /* ---- retention.c ---------------------------------------------------------- */

@@ -58,8 +58,7 @@ static void conn_log(const struct conn *c, enum log_level level, const char *wha
 		log_msg(level, "conn %s: %s: %s", c->peer, what, cc_err_str(err));
 }
 
-/* Stops reading, sends what is queued, then frees (from the write callback). */
-static void conn_close_after_flush(struct conn *c)
+void conn_close_after_flush(struct conn *c)
 {
 	if (c->closing)
 		return;

@@ -77,6 +77,9 @@ struct conn {
 	int64_t pump_after;              /* the last message id delivered */
 };
 
+/* Stops reading, sends what is queued, then frees (from the write callback). */
+void conn_close_after_flush(struct conn *c);
+
 /* Queues one message for the connection's next record. */
 cc_err conn_queue_msg(struct conn *c, const struct proto_msg *m);
 /* Queues an already encoded inner frame (u32 length and message). */

@@ -122,12 +122,18 @@ static const char *const cstore_migrations[] = {
 	 " created_ms INTEGER NOT NULL CHECK(created_ms >= 0),"
 	 " pub BLOB NOT NULL CHECK(length(pub) = 32)"
 	 ") STRICT, WITHOUT ROWID;"),
-	/* 4: secrets at rest. The secret columns take a sealed value too (32
+	/* 4: the identity keys this client moved away from (/rotate-key): the
+	 * rooms' histories still name them, and what they signed is ours. */
+	("CREATE TABLE own_keys ("
+	 " fingerprint BLOB NOT NULL PRIMARY KEY CHECK(length(fingerprint) = 32),"
+	 " moved_ms INTEGER NOT NULL CHECK(moved_ms >= 0)"
+	 ") STRICT, WITHOUT ROWID;"),
+	/* 5: secrets at rest. The secret columns take a sealed value too (32
 	 * bytes and the sealer's 28: client_store_seal.c; a room's title, which
 	 * only members read, as a sealed BLOB), so their tables are made again
 	 * with that check (SQLite cannot change a CHECK in place); at_rest says
 	 * which they hold. No row: in clear, as every file before this step. */
-	("CREATE TABLE rooms_4 ("
+	("CREATE TABLE rooms_5 ("
 	 " room BLOB NOT NULL PRIMARY KEY CHECK(length(room) = 16),"
 	 " head_count INTEGER NOT NULL CHECK(head_count BETWEEN 0 AND 4294967295),"
 	 " head_hash BLOB NOT NULL CHECK(length(head_hash) = 32),"
@@ -140,21 +146,21 @@ static const char *const cstore_migrations[] = {
 	 " last_msg_id INTEGER NOT NULL DEFAULT 0 CHECK(last_msg_id >= 0),"
 	 " keys_from INTEGER NOT NULL DEFAULT 0 CHECK(keys_from BETWEEN 0 AND 4294967296)"
 	 ") STRICT, WITHOUT ROWID;"
-	 "INSERT INTO rooms_4 SELECT room, head_count, head_hash, epoch, members, admin, title,"
+	 "INSERT INTO rooms_5 SELECT room, head_count, head_hash, epoch, members, admin, title,"
 	 " last_msg_id, keys_from FROM rooms;"
 	 "DROP TABLE rooms;"
-	 "ALTER TABLE rooms_4 RENAME TO rooms;"
-	 "CREATE TABLE recv_keys_4 ("
+	 "ALTER TABLE rooms_5 RENAME TO rooms;"
+	 "CREATE TABLE recv_keys_5 ("
 	 " version INTEGER NOT NULL PRIMARY KEY CHECK(version BETWEEN 1 AND 4294967295),"
 	 " priv BLOB NOT NULL CHECK(length(priv) IN (32, 60)),"
 	 " pub BLOB NOT NULL CHECK(length(pub) = 32),"
 	 " created_ms INTEGER NOT NULL CHECK(created_ms >= 0),"
 	 " retired_ms INTEGER NOT NULL DEFAULT 0 CHECK(retired_ms >= 0)"
 	 ") STRICT;"
-	 "INSERT INTO recv_keys_4 SELECT version, priv, pub, created_ms, retired_ms FROM recv_keys;"
+	 "INSERT INTO recv_keys_5 SELECT version, priv, pub, created_ms, retired_ms FROM recv_keys;"
 	 "DROP TABLE recv_keys;"
-	 "ALTER TABLE recv_keys_4 RENAME TO recv_keys;"
-	 "CREATE TABLE chains_4 ("
+	 "ALTER TABLE recv_keys_5 RENAME TO recv_keys;"
+	 "CREATE TABLE chains_5 ("
 	 " room BLOB NOT NULL CHECK(length(room) = 16),"
 	 " epoch INTEGER NOT NULL CHECK(epoch BETWEEN 0 AND 4294967295),"
 	 " sender BLOB NOT NULL CHECK(length(sender) = 32),"
@@ -162,9 +168,9 @@ static const char *const cstore_migrations[] = {
 	 " next_seq INTEGER NOT NULL CHECK(next_seq >= 1),"
 	 " PRIMARY KEY (room, epoch, sender)"
 	 ") STRICT, WITHOUT ROWID;"
-	 "INSERT INTO chains_4 SELECT room, epoch, sender, chain_key, next_seq FROM chains;"
+	 "INSERT INTO chains_5 SELECT room, epoch, sender, chain_key, next_seq FROM chains;"
 	 "DROP TABLE chains;"
-	 "ALTER TABLE chains_4 RENAME TO chains;"
+	 "ALTER TABLE chains_5 RENAME TO chains;"
 	 "CREATE TABLE at_rest ("
 	 " id INTEGER NOT NULL PRIMARY KEY CHECK(id = 1),"
 	 " sealed INTEGER NOT NULL CHECK(sealed IN (0, 1)),"
@@ -249,6 +255,9 @@ static const char *const cstore_stmt_sql[STMT_COUNT_] = {
 	[STMT_SIGN_PUT] = ("INSERT INTO sign_keys(fingerprint, version, sign_pub) VALUES(?1, ?2, ?3)"
 			   " ON CONFLICT(fingerprint) DO UPDATE SET version = excluded.version,"
 			   " sign_pub = excluded.sign_pub WHERE excluded.version > version"),
+	[STMT_OWN_KEY_PUT] = ("INSERT INTO own_keys(fingerprint, moved_ms) VALUES(?1, ?2)"
+			      " ON CONFLICT(fingerprint) DO NOTHING"),
+	[STMT_OWN_KEY_GET] = "SELECT moved_ms FROM own_keys WHERE fingerprint = ?1",
 	[STMT_ACTIVITY_GET] = "SELECT last_ms FROM activity WHERE fingerprint = ?1",
 	[STMT_ACTIVITY_PUT] = ("INSERT INTO activity(fingerprint, last_ms) VALUES(?1, ?2)"
 			       " ON CONFLICT(fingerprint) DO UPDATE SET last_ms = excluded.last_ms"
@@ -640,6 +649,26 @@ cc_err cstore_activity_put_all(struct client_store *cs, const uint8_t (*fps)[CST
 	for (size_t i = 0; !err && i < n; i++)
 		err = cstore_activity_put(cs, fps[i], last_ms[i]);
 	return cstore_tx_end(cs, err);
+}
+
+cc_err cstore_own_key_add(struct client_store *cs, const uint8_t fp[CSTORE_FP_LEN],
+			  uint64_t moved_ms)
+{
+	if (!cs || !fp)
+		return CC_ERR_INTERNAL;
+	if (moved_ms > INT64_MAX)
+		return CC_ERR_MALFORMED;
+	cc_err err = cstore_bind_key(cs, STMT_OWN_KEY_PUT, NULL, fp, (int64_t)moved_ms, -1);
+	return err ? err : cstore_run(cs, STMT_OWN_KEY_PUT, "store an old key of ours");
+}
+
+cc_err cstore_own_key_has(struct client_store *cs, const uint8_t fp[CSTORE_FP_LEN])
+{
+	if (!cs || !fp)
+		return CC_ERR_INTERNAL;
+	cc_err err = cstore_bind_key(cs, STMT_OWN_KEY_GET, NULL, fp, -1, -1);
+	int64_t v = 0;
+	return err ? err : cstore_fetch_int(cs, STMT_OWN_KEY_GET, 0, &v, "read an old key of ours");
 }
 
 cc_err cstore_pin_get(struct client_store *cs, const char *nick, struct cstore_pin *out)

@@ -72,6 +72,13 @@ cc_err cstore_sign_get(struct client_store *cs, const uint8_t fp[CSTORE_FP_LEN],
 cc_err cstore_sign_put(struct client_store *cs, const uint8_t fp[CSTORE_FP_LEN],
 		       uint32_t version, const uint8_t pub[CSTORE_KEY_LEN]);
 
+/* The identity keys this client moved away from (/rotate-key): rooms still
+ * name them in their histories, and messages signed under them are ours.
+ * has: CC_OK if fp is one, CC_ERR_NOT_FOUND if not. */
+cc_err cstore_own_key_add(struct client_store *cs, const uint8_t fp[CSTORE_FP_LEN],
+			  uint64_t moved_ms);
+cc_err cstore_own_key_has(struct client_store *cs, const uint8_t fp[CSTORE_FP_LEN]);
+
 /* The latest time (the signer's clock) of a message or record signed by a
  * key that this client has seen; 0 if none. put only ever raises it. Before
  * signing someone out as expired, a client asks: has this key been silent

@@ -167,6 +167,13 @@ static const char *const store_migrations[] = {
 	 "ALTER TABLE epochs ADD COLUMN opened_ms INTEGER NOT NULL DEFAULT 0"
 	 " CHECK(opened_ms >= 0);"
 	 "CREATE INDEX epochs_by_opened ON epochs(opened_ms);"),
+	/* 7: identity keys moved by their owners. A retired key may have been
+	 * replaced by its owner (replaced_by: the new key's fingerprint) and is
+	 * then revoked: it never registers again. */
+	("ALTER TABLE keys_retired ADD COLUMN replaced_by BLOB"
+	 " CHECK(replaced_by IS NULL OR length(replaced_by) = 32);"
+	 "ALTER TABLE keys_retired ADD COLUMN revoked_s INTEGER NOT NULL DEFAULT 0"
+	 " CHECK(revoked_s >= 0);"),
 };
 
 #define STORE_SCHEMA_LATEST ((int)(sizeof store_migrations / sizeof store_migrations[0]))
@@ -325,6 +332,17 @@ static const char *const store_stmt_sql[STMT_COUNT_] = {
 				" sign_version FROM users WHERE id = ?1"),
 	/* A registered user's key first, else a retired one (user id 0, no
 	 * receiving key: nothing is wrapped to an expired user). */
+	[STMT_KEY_TAKEN] = ("SELECT 1 FROM users WHERE fingerprint = ?1"
+			    " UNION ALL SELECT 1 FROM keys_retired WHERE fingerprint = ?1 LIMIT 1"),
+	[STMT_KEY_REVOKED] = ("SELECT replaced_by FROM keys_retired"
+			      " WHERE fingerprint = ?1 AND revoked_s > 0"),
+	[STMT_MOVE_RETIRE] = ("INSERT OR REPLACE INTO keys_retired(fingerprint, nick, pubkey,"
+			      " sign_pub, sign_cert, retired_s, sign_version, replaced_by, revoked_s)"
+			      " SELECT fingerprint, nick, pubkey, sign_pub, sign_cert, ?2,"
+			      " sign_version, ?3, ?2 FROM users WHERE id = ?1"),
+	[STMT_MOVE_USER] = ("UPDATE users SET pubkey = ?2, fingerprint = ?3, sign_pub = NULL,"
+			    " sign_cert = NULL, sign_version = 0, recv_pub = NULL, recv_cert = NULL,"
+			    " recv_version = 0, recv_created_ms = 0 WHERE id = ?1"),
 	[STMT_PUBLIC_KEY_GET] = ("SELECT id, nick, pubkey, sign_pub, sign_cert, sign_version,"
 				 " recv_pub, recv_cert, recv_version, recv_created_ms"
 				 " FROM users WHERE fingerprint = ?1"

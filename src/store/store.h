@@ -315,6 +315,25 @@ cc_err store_public_key_get(struct store *st, const uint8_t fingerprint[STORE_FI
 			    struct store_public_key *out);
 void store_public_key_clear(struct store_public_key *k);
 
+/* ---- Identity keys replaced by their owners (store_keys_moved.c) ----------- */
+
+/* The user moves to a new identity key (the caller checked both keys signed
+ * the move): the user keeps its id, nickname, rooms and read marks; its
+ * signing and receiving keys go (the new key certifies new ones); the old
+ * key is retired, replaced_by the new one, and revoked. CC_ERR_EXISTS if the
+ * new key is already known (a user's or a retired one). Commits on its own. */
+cc_err store_user_move_key(struct store *st, int64_t user_id, const uint8_t *pubkey,
+			   size_t pubkey_len, const uint8_t new_fp[STORE_FINGERPRINT_LEN],
+			   uint64_t now_s);
+/* CC_OK if the key was revoked by its owner (*has_successor and successor:
+ * the key it was replaced by, if any), CC_ERR_NOT_FOUND if not. */
+cc_err store_key_revoked(struct store *st, const uint8_t fp[STORE_FINGERPRINT_LEN],
+			 uint8_t successor[STORE_FINGERPRINT_LEN], bool *has_successor);
+/* The user whose key this is, or was before it moved (following its
+ * successors). CC_ERR_NOT_FOUND if none. */
+cc_err store_user_get_by_key(struct store *st, const uint8_t fp[STORE_FINGERPRINT_LEN],
+			     struct store_user *out);
+
 /* Calls fn for each room the user is a member of whose rekey_owed is set
  * (m->room is the room row id; other fields describe the user's membership):
  * any member may make the new epoch. */

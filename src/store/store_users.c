@@ -194,6 +194,11 @@ cc_err store_user_register(struct store *st, const char *nick,
 				out->last_seen_s = now_s;
 		}
 	} else if (err == CC_ERR_NOT_FOUND) {
+		/* A key its owner replaced never comes back. */
+		err = store_key_revoked(st, fingerprint, NULL, NULL);
+		err = err == CC_OK ? CC_ERR_REVOKED : err == CC_ERR_NOT_FOUND ? CC_OK : err;
+	}
+	if (err == CC_OK && !out->id) {
 		struct store_user other = {0};
 		err = store_user_fetch_by_nick_lower(st, lower, len, &other);
 		store_user_clear(&other);

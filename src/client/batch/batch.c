@@ -35,6 +35,8 @@ static const char *const event_names[CLIENT_EV_COUNT_] = {
 	[CLIENT_EV_PONG] = "pong",
 	[CLIENT_EV_CONNECTION_LOST] = "connection_lost",
 	[CLIENT_EV_RECONNECTED] = "reconnected",
+	[CLIENT_EV_KEY_ROTATED] = "key_rotated",
+	[CLIENT_EV_KEY_MOVED] = "key_moved",
 };
 
 static void put(json_t *o, const char *key, json_t *value)
@@ -163,6 +165,17 @@ static void event_fields(json_t *o, const struct client_event *ev)
 	case CLIENT_EV_EXPIRED:
 	case CLIENT_EV_REMOVED:
 		put_str(o, "by", ev->u.change.by);
+		break;
+	case CLIENT_EV_KEY_ROTATED:
+		put_str(o, "old", ev->u.key_rotated.old_fp);
+		put_str(o, "new", ev->u.key_rotated.new_fp);
+		break;
+	case CLIENT_EV_KEY_MOVED:
+		put_str(o, "nick", ev->u.key_moved.nick);
+		put_str(o, "old", ev->u.key_moved.old_fp);
+		put_str(o, "new", ev->u.key_moved.new_fp);
+		json_object_set_new(o, "trusted", json_boolean(ev->u.key_moved.trusted));
+		json_object_set_new(o, "verified", json_boolean(ev->u.key_moved.verified));
 		break;
 	case CLIENT_EV_KEY_CHANGED:
 		put_str(o, "nick", ev->u.key_changed.nick);

@@ -301,6 +301,15 @@ static uint32_t cmd_verify(struct cli *cli, const char *args)
 	return client_user_verify(cli->client, nick);
 }
 
+static uint32_t cmd_rotate_key(struct cli *cli, const char *args)
+{
+	if (*skip_blanks(args)) {
+		cli_error(cli, NULL, "usage", "/rotate-key");
+		return 0;
+	}
+	return client_rotate_key(cli->client);
+}
+
 static uint32_t cmd_ping(struct cli *cli, const char *args)
 {
 	(void)args;
@@ -332,6 +341,8 @@ static const struct cli_command commands[] = {
 	{"/fingerprint", "[NICK]", "show your key's fingerprint, or NICK's", cmd_fingerprint},
 	{"/safety", "NICK", "show the safety number you and NICK should both see", cmd_safety},
 	{"/verify", "NICK", "record that you compared NICK's safety number", cmd_verify},
+	{"/rotate-key", "", "move to a new identity key, signed by the current one; the old "
+			    "one is refused from then on", cmd_rotate_key},
 	{"/ping", "", "measure the round trip to the server", cmd_ping},
 	{"/help", "", "list the commands", cmd_help},
 	{"/quit", "", "leave", cmd_quit},
@@ -343,7 +354,7 @@ const struct cli_command *cli_command_at(const struct cli *cli, size_t i)
 	if (i < NCOMMANDS)
 		return &commands[i];
 	i -= NCOMMANDS;
-	return i < cli->nextra ? &cli->extra[i] : NULL;
+	return cli && i < cli->nextra ? &cli->extra[i] : NULL;
 }
 
 static uint32_t cmd_help(struct cli *cli, const char *args)

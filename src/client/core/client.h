@@ -111,6 +111,10 @@ enum client_event_type {
 	CLIENT_EV_RECONNECTED,          /* registered again; the rooms that were joined are
 					   joined again next (JOINED, request 0, each with
 					   its backlog), then what waited runs */
+	CLIENT_EV_KEY_ROTATED,          /* we moved to a new identity key (/rotate-key);
+					   the connection is made again with it */
+	CLIENT_EV_KEY_MOVED,            /* a member moved to a new key, signed by its old
+					   one (a record of the room's history) */
 	CLIENT_EV_COUNT_
 };
 
@@ -193,6 +197,15 @@ struct client_event {
 		struct {
 			uint64_t rtt_ms;
 		} pong;
+		struct {                        /* KEY_ROTATED: ours */
+			const char *old_fp, *new_fp;
+		} key_rotated;
+		struct {                        /* KEY_MOVED: a member's, in room */
+			const char *nick, *old_fp, *new_fp;
+			bool trusted;           /* the old key was the one pinned: the
+						   new one is pinned in its place */
+			bool verified;          /* and it had been compared: so is the new */
+		} key_moved;
 		struct {                        /* CONNECTION_LOST */
 			const char *reason;     /* a sentence */
 			uint64_t retry_ms;      /* the next attempt, from now */
@@ -294,6 +307,11 @@ uint32_t client_room_admin(struct client *cl, const uint8_t room[PROTO_ROOM_ID_L
 			   const char *nick);
 uint32_t client_room_disconnect(struct client *cl, const uint8_t room[PROTO_ROOM_ID_LEN]);
 uint32_t client_room_leave(struct client *cl, const uint8_t room[PROTO_ROOM_ID_LEN]);
+/* Moves to a new identity key, signed by the current one: KEY_ROTATED, then
+ * the connection is made again with the new key and every room is told (a
+ * MOVE record in each); members who had verified the old key keep the new
+ * one verified. The old key is refused by the server from then on. */
+uint32_t client_rotate_key(struct client *cl);
 /* Our own fingerprint (nick NULL: answered at once), or a user's. */
 uint32_t client_user_fingerprint(struct client *cl, const char *nick);
 uint32_t client_user_safety(struct client *cl, const char *nick);

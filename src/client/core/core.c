@@ -254,6 +254,7 @@ static void client_on_registered(struct client *cl, struct client_req *req)
 {
 	char fp_hex[CLIENT_FP_HEX], server_hex[CLIENT_FP_HEX];
 
+	client_identity_on_registered(cl);
 	if (cl->established) {
 		client_reconnected(cl);
 		client_req_new(cl, REQ_SWEEP, false);  /* keys wrapped for us meanwhile */
@@ -292,6 +293,12 @@ static void client_on_error_msg(struct client *cl, const struct proto_error *e)
 
 	memcpy(text, e->text.p, e->text.len);
 	text[e->text.len] = '\0';
+	if (cl->state != CLIENT_READY && e->code == CC_ERR_REVOKED &&
+	    client_identity_on_revoked(cl)) {
+		/* A move of ours the server had taken: the new key connects. */
+		client_conn_again_now(cl);
+		return;
+	}
 	if (cl->state != CLIENT_READY) {
 		client_conn_failed(cl, code, *text ? text : cc_err_str((cc_err)e->code));
 		return;
@@ -371,6 +378,9 @@ static cc_err client_on_answer(struct client *cl, struct client_req *req, const 
 		return CC_OK;
 	case REQ_SWEEP:
 		client_sweep_on_answer(cl, req, m);
+		return CC_OK;
+	case REQ_KEY_MOVE:
+		client_key_move_on_answer(cl, req, m);
 		return CC_OK;
 	case REQ_PING:
 		return CC_OK;  /* answered by PONG, below */
@@ -763,9 +773,8 @@ cc_err client_new(const struct client_config *cfg, struct event_base *base,
 		goto fail;
 	if (created)
 		log_info("made a new %u-bit identity key in %s", cfg->rsa_bits, cfg->home);
-	if ((err = crypto_rsa_fingerprint(cl->identity, cl->fp)) ||
-	    (err = e2e_signing_key_derive(cl->identity, cl->sign_seed, cl->sign_pub)) ||
-	    (err = e2e_signing_cert_make(cl->identity, 1, cl->sign_pub, &cl->sign_cert)))
+	if ((err = client_identity_set(cl, cl->identity)) ||
+	    (err = client_identity_load_moving(cl)))
 		goto fail;
 	*out = cl;
 	return CC_OK;
@@ -793,6 +802,8 @@ void client_free(struct client *cl)
 	client_trust_free(cl);
 	cstore_close(cl->store);
 	crypto_rsa_free(cl->identity);
+	crypto_rsa_free(cl->old_identity);
+	crypto_rsa_free(cl->next_identity);
 	buf_free(&cl->wire);
 	buf_free(&cl->sign_cert);
 	mem_wipe(cl->sign_seed, sizeof cl->sign_seed);

@@ -213,11 +213,14 @@ cc_err client_room_name_users(struct client *cl, struct client_room *r, const ch
 			       "room's signed history";
 			return CC_ERR_SECURITY;
 		}
-		/* Pins hold (name, key) pairs as the chain signs them. */
+		/* Pins hold (name, key) pairs as the chain signs them. A key its
+		 * owner moved away from (a MOVE it signed) is trusted as far as
+		 * the key it moved to is. */
 		snprintf(u->nick, sizeof u->nick, "%s", name);
-		u->trusted = client_trust_check(cl, u->nick, u->fp);
+		const uint8_t *now = e2e_chain_successor(&r->chain, u->fp);
+		u->trusted = client_trust_check(cl, u->nick, now);
 		struct cstore_pin pin;
-		u->verified = memcmp(u->fp, cl->fp, CRYPTO_FINGERPRINT_LEN) == 0 ||
+		u->verified = client_fp_is_own(cl, now) ||
 			      (u->trusted && cstore_pin_get(cl->store, u->nick, &pin) == CC_OK &&
 			       pin.verified);
 	}

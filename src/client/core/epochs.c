@@ -21,7 +21,7 @@
 static bool opens_epoch(uint8_t action)
 {
 	return action == PROTO_REC_CREATE || action == PROTO_REC_ADD ||
-	       action == PROTO_REC_KICK || action == PROTO_REC_REKEY;
+	       action == PROTO_REC_KICK || action == PROTO_REC_REKEY || action == PROTO_REC_MOVE;
 }
 
 cc_err client_record_make(struct client *cl, const struct e2e_chain *chain, uint8_t action,
@@ -35,16 +35,24 @@ cc_err client_record_make(struct client *cl, const struct e2e_chain *chain, uint
 	if (chain->count)
 		memcpy(rec.prev_hash, chain->last_hash, PROTO_HASH_LEN);
 	rec.action = action;
-	/* The chain's name for us when it has one (it is what the rules check). */
+	/* We sign with the key the chain knows us by: the one we moved away
+	 * from until the room's MOVE, ours after. */
+	const struct crypto_rsa_key *key = cl->identity;
+	const uint8_t *fp = cl->fp;
 	const struct e2e_member *self = e2e_chain_member(chain, cl->fp);
+	if (!self && cl->old_identity && (self = e2e_chain_member(chain, cl->old_fp))) {
+		key = cl->old_identity;
+		fp = cl->old_fp;
+	}
+	/* The chain's name for us when it has one (it is what the rules check). */
 	rec.actor = proto_bytes_str(self ? self->nick : cl->nick);
-	memcpy(rec.actor_fp, cl->fp, CRYPTO_FINGERPRINT_LEN);
+	memcpy(rec.actor_fp, fp, CRYPTO_FINGERPRINT_LEN);
 	rec.subject = proto_bytes_str(subject);
 	memcpy(rec.subject_fp, subject_fp, CRYPTO_FINGERPRINT_LEN);
 	rec.epoch = epoch;
 	memcpy(rec.key_commit, commit, PROTO_HASH_LEN);
 	rec.time_ms = clock_now_ms();
-	return e2e_record_sign(cl->identity, &rec, out);
+	return e2e_record_sign(key, &rec, out);
 }
 
 /* Signs the changes on req->chain (a copy of r's chain) into req->records.
@@ -202,6 +210,13 @@ cc_err client_epoch_commit(struct client *cl, struct client_req *req, struct cli
 	r->epoch_msgs = 0;
 	r->gone_pending = false;
 	r->keys_lost = false;
+	if (r->needs_move) {
+		r->needs_move = false;
+		/* The last room to move: a sweep looks for more, and deletes our
+		 * old key when there are none. */
+		if (!client_req_of_kind(cl, REQ_REKEY, req) && !client_req_of_kind(cl, REQ_SWEEP, NULL))
+			client_req_new(cl, REQ_SWEEP, false);
+	}
 	if (client_room_name_users(cl, r, &why))
 		log_warn("room %s: %s", r->id_hex, why);
 	client_room_save(cl, r);
@@ -332,6 +347,24 @@ void client_rekey_on_state(struct client *cl, struct client_req *req,
 		goto fail;
 	}
 	struct client_room *old = client_room_find(cl, r->room_id);
+	if (r->needs_move) {
+		/* We moved to a new identity key: the room learns it first, in a
+		 * record of its own that opens the next epoch (signed out members
+		 * wait for the rekey after). */
+		changes[0].action = PROTO_REC_MOVE;
+		snprintf(changes[0].nick, sizeof changes[0].nick, "%s", cl->nick);
+		memcpy(changes[0].fp, cl->fp, CRYPTO_FINGERPRINT_LEN);
+		if (old) {
+			r->joined = old->joined;
+			r->acked_msg_id = old->acked_msg_id;
+		}
+		req->new_room = r;
+		err = client_epoch_send(cl, req, r, PROTO_ROOM_MOVE, changes, 1, r->title);
+		free(changes);
+		if (err)
+			client_req_end(cl, req, err);
+		return;
+	}
 	size_t n = expire_candidates(cl, r, &st->gone, changes);
 	bool wanted = req->wanted || line_waiting(cl, r->room_id);
 	if ((!r->chain.closed && n == 0 && !wanted) ||

@@ -69,6 +69,8 @@ struct client_room {
 	uint32_t epoch_msgs;              /* messages seen in this epoch (periodic rekey) */
 	uint64_t acked_msg_id;            /* last_msg_id as the server knows it */
 	uint32_t keys_from;               /* epochs before it: keys deleted here */
+	bool needs_move;                  /* the chain names us by the identity key we
+					     moved away from: a MOVE is owed */
 	bool keys_lost;                   /* the current epoch's secret was wrapped to
 					     a receiving key we deleted, or to one
 					     long replaced: a new epoch is owed */
@@ -94,6 +96,7 @@ enum client_req_kind {
 	REQ_VERIFY,
 	REQ_RECV_KEY,                     /* part of connecting; later, a rotation */
 	REQ_SWEEP,                        /* the core's own: keys waiting on the server */
+	REQ_KEY_MOVE,                     /* /rotate-key: a new identity key */
 };
 
 enum client_req_step {
@@ -172,6 +175,9 @@ void client_reqs_drop_connection(struct client *cl);
 /* The answer to a resolving request's ROOM_FETCH. */
 void client_resolve_on_answer(struct client *cl, struct client_req *req,
 			      const struct proto_msg *m);
+/* A request of kind other than except (in flight or queued), or NULL. */
+struct client_req *client_req_of_kind(struct client *cl, enum client_req_kind kind,
+				      const struct client_req *except);
 /* The request of kind in flight (or queued) for a room, or NULL. */
 struct client_req *client_req_for_room(struct client *cl, enum client_req_kind kind,
 				       const uint8_t room[PROTO_ROOM_ID_LEN]);
@@ -191,6 +197,11 @@ struct client {
 
 	struct crypto_rsa_key *identity;
 	uint8_t fp[CRYPTO_FINGERPRINT_LEN];
+	/* /rotate-key (identity.c): the key we moved from, until every room
+	 * names the new one; the new key while the server has not answered. */
+	struct crypto_rsa_key *old_identity;
+	uint8_t old_fp[CRYPTO_FINGERPRINT_LEN];
+	struct crypto_rsa_key *next_identity;
 	uint8_t sign_seed[CRYPTO_ED25519_SEED_LEN];
 	uint8_t sign_pub[CRYPTO_ED25519_PUB_LEN];
 	struct buf sign_cert;             /* our signing key's certificate (version 1) */
@@ -266,6 +277,9 @@ void client_conn_close(struct client *cl);
 void client_conn_failed(struct client *cl, const char *code, const char *why);
 /* The server's bytes arrived: the connection is alive. */
 void client_conn_alive(struct client *cl);
+/* Closes the connection and makes a new one at once (from the loop), with
+ * no CONNECTION_LOST: the identity key changed under it. */
+void client_conn_again_now(struct client *cl);
 /* Registered again after a drop: READY, RECONNECTED, the rejoins first. */
 void client_reconnected(struct client *cl);
 /* Quitting while not connected: ends at once (exit status 0). */
@@ -284,6 +298,26 @@ uint64_t client_backoff_ms(unsigned attempt, uint32_t rnd);
 #define CLIENT_RECONNECT_FIRST_MS 1000
 #define CLIENT_RECONNECT_MAX_MS 60000
 #define CLIENT_PING_TIMEOUT_MS 60000
+
+/* ---- moving to a new identity key (identity.c) -------------------------------------- */
+
+/* Makes key ours (takes it): fingerprint, signing key and its certificate. */
+cc_err client_identity_set(struct client *cl, struct crypto_rsa_key *key);
+/* At start: the old key of a move still carried into the rooms, and a new
+ * key the server has not answered for. */
+cc_err client_identity_load_moving(struct client *cl);
+/* 1 if fp is our identity key, or one we moved away from. */
+int client_fp_is_own(struct client *cl, const uint8_t fp[CRYPTO_FINGERPRINT_LEN]);
+/* The server refused our key as revoked: 1 if that finished a move of ours
+ * (the new key is in place: connect again), 0 if not. */
+int client_identity_on_revoked(struct client *cl);
+/* Registered with the key we had: a pending move never happened. */
+void client_identity_on_registered(struct client *cl);
+/* Every room names the new key: the old one is deleted. */
+void client_identity_old_done(struct client *cl);
+void client_key_move_start(struct client *cl, struct client_req *req);
+void client_key_move_on_answer(struct client *cl, struct client_req *req,
+			       const struct proto_msg *m);
 
 /* ---- events (events.c) ------------------------------------------------------------ */
 
@@ -430,6 +464,9 @@ void client_recv_key_start(struct client *cl, struct client_req *req);
 void client_recv_key_publish(struct client *cl, bool connecting);
 /* 1 if our receiving key is due for rotation. */
 bool client_recv_key_due(const struct client *cl);
+/* Makes the next receiving key now, whatever its age (published at the next
+ * registration or RECEIVE_KEY). */
+cc_err client_recv_key_renew(struct client *cl);
 /* Deletes the receiving keys retired longer ago than the grace period. */
 void client_recv_keys_prune(struct client *cl);
 /* Opens a secret wrapped to one of our receiving keys and checks it against
@@ -475,6 +512,12 @@ void client_sweep_on_answer(struct client *cl, struct client_req *req, const str
 
 /* ---- trust (trust.c) ----------------------------------------------------------------------- */
 
+/* A MOVE record of the room's verified chain: if the key it moves from is
+ * the one pinned for the name, the new key is pinned in its place, verified
+ * if the old one was, and KEY_MOVED told (once: a pin already moved is left
+ * alone). */
+void client_trust_moved(struct client *cl, const struct client_room *r,
+			const struct proto_record *rec);
 /* Pins a key on first sight. 1 if it is the pinned key; 0 if the nickname's
  * pinned key differs (announced once as key_changed) and was not verified. */
 int client_trust_check(struct client *cl, const char *nick,

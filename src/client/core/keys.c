@@ -69,6 +69,12 @@ void client_recv_key_start(struct client *cl, struct client_req *req)
 		client_req_end(cl, req, err);
 }
 
+cc_err client_recv_key_renew(struct client *cl)
+{
+	cc_err err = recv_key_make(cl, cl->recv.version);
+	return err ? err : cstore_recv_current(cl->store, &cl->recv);
+}
+
 bool client_recv_key_due(const struct client *cl)
 {
 	return cl->recv.version == 0 ||
@@ -135,7 +141,11 @@ cc_err client_wrapped_open(struct client *cl, const struct client_room *r, uint3
 	}
 	if (err)
 		return err;
-	err = e2e_key_unwrap(k.priv, cl->fp, r->room_id, epoch, wrapped, len, secret);
+	/* Wrapped to us under the identity key the chain knew us by then (we
+	 * may have moved to a new one since). */
+	const struct e2e_member *self = e2e_chain_sender(&r->chain, cl->nick, epoch);
+	err = e2e_key_unwrap(k.priv, self ? self->fp : cl->fp, r->room_id, epoch, wrapped, len,
+			     secret);
 	mem_wipe(&k, sizeof k);
 	if (err) {
 		*why = "the server handed out a room key that does not open";

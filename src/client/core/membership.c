@@ -32,6 +32,7 @@ static void record_event(struct client *cl, uint32_t request, const struct clien
 		[PROTO_REC_ADMIN] = CLIENT_EV_ADMIN_CHANGED,
 		[PROTO_REC_REKEY] = CLIENT_EV_REKEYED,
 		[PROTO_REC_EXPIRE] = CLIENT_EV_MEMBER_EXPIRED,
+		[PROTO_REC_MOVE] = CLIENT_EV_REKEYED,  /* and KEY_MOVED, from trust.c */
 	};
 	char actor[PROTO_NICK_MAX + 1], subject[PROTO_NICK_MAX + 1];
 
@@ -40,7 +41,9 @@ static void record_event(struct client *cl, uint32_t request, const struct clien
 	nick_of(actor, rec->actor);
 	nick_of(subject, rec->subject);
 	client_emit_change(cl, types[rec->action], request, r, chain,
-			   rec->action == PROTO_REC_REKEY ? "" : subject, actor);
+			   rec->action == PROTO_REC_REKEY || rec->action == PROTO_REC_MOVE ? ""
+											   : subject,
+			   actor);
 }
 
 void client_records_events(struct client *cl, const struct client_req *req,
@@ -344,6 +347,13 @@ void client_leave_start(struct client *cl, struct client_req *req)
 		client_join_start(cl, req);
 		return;
 	}
+	if (r->needs_move) {
+		/* The room learns our new key first: signed by us it must be. */
+		req->step = STEP_QUEUED;
+		req->then_leave = false;
+		client_owed_add(cl, req->room, true);
+		return;
+	}
 	const struct e2e_member *self = e2e_chain_member(&r->chain, cl->fp);
 	if (client_is_admin(cl, r) && r->chain.nmembers > 1) {
 		client_req_error(cl, req, "must_transfer_admin",
@@ -514,12 +524,14 @@ void client_on_room_record(struct client *cl, const struct proto_room_record *rr
 		return;
 	}
 	proto_record_decode(rr->record.p, rr->record.len, &rec);
+	client_trust_moved(cl, r, &rec);  /* a member's new key, signed by the old */
 	if (client_room_set_position(r, r->chain.count - 1, rr->position) ||
 	    cstore_activity_put(cl->store, rec.actor_fp, rec.time_ms))
 		log_warn("room %s: cannot keep a record's details", r->id_hex);
 	if (client_room_name_users(cl, r, &why))
 		client_emit_error(cl, 0, r->id_hex, NULL, "security", why);
-	if (!e2e_chain_member(&r->chain, cl->fp)) {
+	if (!e2e_chain_member(&r->chain, cl->fp) &&
+	    !(r->needs_move && e2e_chain_member(&r->chain, cl->old_fp))) {
 		/* Expelled (or signed out): the room and its keys are no longer ours. */
 		char hex[CLIENT_ROOM_HEX], actor[PROTO_NICK_MAX + 1];
 		memcpy(hex, r->id_hex, sizeof hex);

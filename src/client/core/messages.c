@@ -230,7 +230,7 @@ static int msg_check(struct client *cl, struct client_room *r, const struct prot
 		MSG_REJECT(c, err == CC_ERR_SECURITY ? "security" : "forged", why);
 	/* Our own line, back in a backlog because its SENT (and our read mark)
 	 * was lost with the connection: we said it, it is no news. */
-	if (memcmp(c->sender->fp, cl->fp, CRYPTO_FINGERPRINT_LEN) == 0)
+	if (client_fp_is_own(cl, c->sender->fp))
 		return 2;
 	/* Nobody may send in an epoch once it has ended (a departure closed it
 	 * or a new one opened): only what the server stored before that record
@@ -265,7 +265,7 @@ void client_on_room_msg(struct client *cl, const struct proto_room_msg *rm)
 	from[env.sender.len] = '\0';
 	int verdict = msg_check(cl, r, rm, &env, from, &c);
 	if (verdict == 2) {
-		cstore_message_handled(cl->store, r->room_id, cl->fp, env.epoch, env.seq,
+		cstore_message_handled(cl->store, r->room_id, c.sender->fp, env.epoch, env.seq,
 				       rm->msg_id, env.time_ms, NULL);
 		if (rm->msg_id > r->last_msg_id)
 			r->last_msg_id = rm->msg_id;

@@ -104,6 +104,15 @@ static void retry_cb(evutil_socket_t fd, short what, void *arg)
 	client_conn_open(cl);  /* a failure comes back through client_conn_failed */
 }
 
+void client_conn_again_now(struct client *cl)
+{
+	client_conn_close(cl);
+	cl->state = CLIENT_OFFLINE;
+	/* From the loop, not from inside the read callback of the connection
+	 * just closed. */
+	timer_in(cl->retry_timer, 0);
+}
+
 void client_reconnected(struct client *cl)
 {
 	cl->state = CLIENT_READY;

@@ -137,7 +137,11 @@ cc_err client_req_send(struct client *cl, struct client_req *req, struct proto_m
 	case PROTO_ROOM_ADD:
 	case PROTO_ROOM_KICK:
 	case PROTO_ROOM_REKEY:
+	case PROTO_ROOM_MOVE:
 		m->u.room_rekey.request_id = req->wire;
+		break;
+	case PROTO_KEY_MOVE:
+		m->u.key_move.request_id = req->wire;
 		break;
 	case PROTO_ROOM_LEAVE:
 	case PROTO_ROOM_ADMIN:
@@ -261,7 +265,7 @@ static int send_ready(struct client *cl, struct client_req *req)
 		return 1;  /* (client_send_start reports a room no longer joined) */
 	/* Due only for its age or message count: a new epoch first if it can be
 	 * made, else the line goes out under this one. */
-	bool must = r->chain.closed || r->gone_pending || r->keys_lost;
+	bool must = r->chain.closed || r->gone_pending || r->keys_lost || r->needs_move;
 	if (!must && (!client_rekey_due(cl, r) || req->tries >= CLIENT_SEND_TRIES))
 		return 1;
 	if (client_req_for_room(cl, REQ_REKEY, req->room))
@@ -275,9 +279,51 @@ static int send_ready(struct client *cl, struct client_req *req)
 static void resolve_start(struct client *cl, struct client_req *req);
 static void send_again(struct client *cl, struct client_req *req);
 
+/* 1 if a request other than req is in flight. */
+static int any_in_flight(const struct client *cl, const struct client_req *req)
+{
+	for (const struct client_req *r = cl->reqs; r; r = r->next)
+		if (r != req && r->step != STEP_QUEUED)
+			return 1;
+	return 0;
+}
+
+/* 1 while a move to a new identity key waits for its answer: the session
+ * is the old key's, and ends with that answer. */
+static int key_move_in_flight(const struct client *cl)
+{
+	for (const struct client_req *r = cl->reqs; r; r = r->next)
+		if (r->kind == REQ_KEY_MOVE && r->step != STEP_QUEUED)
+			return 1;
+	return 0;
+}
+
+struct client_req *client_req_of_kind(struct client *cl, enum client_req_kind kind,
+				      const struct client_req *except)
+{
+	for (struct client_req *r = cl->reqs; r; r = r->next)
+		if (r->kind == kind && r != except)
+			return r;
+	return NULL;
+}
+
+/* 1 if req's room still names us by the key we moved from: its MOVE is
+ * owed (and asked for), and req waits for it. */
+static int waits_for_move(struct client *cl, const struct client_req *req)
+{
+	struct client_room *r = client_room_find(cl, req->room);
+	if (!r || !r->needs_move)
+		return 0;
+	if (!client_req_for_room(cl, REQ_REKEY, req->room))
+		client_owed_add(cl, req->room, true);
+	return 1;
+}
+
 /* Starts req; 0, or 1 if it must wait. */
 static int start(struct client *cl, struct client_req *req)
 {
+	if (key_move_in_flight(cl))
+		return 1;
 	if (req->resolve) {
 		resolve_start(cl, req);
 		return 0;
@@ -292,7 +338,7 @@ static int start(struct client *cl, struct client_req *req)
 		struct client_room *r = client_room_find(cl, req->room);
 		if (!(r && r->chain.count) && active(cl, req, true, NULL))
 			return 1;  /* it must load the room first: a join */
-		if (active(cl, req, false, req->room))
+		if (active(cl, req, false, req->room) || waits_for_move(cl, req))
 			return 1;
 		client_leave_start(cl, req);
 		return 0;
@@ -301,7 +347,8 @@ static int start(struct client *cl, struct client_req *req)
 	case REQ_KICK:
 	case REQ_ADMIN:
 	case REQ_REKEY:
-		if (active(cl, req, false, req->room) ||
+		if ((req->kind != REQ_REKEY && waits_for_move(cl, req)) ||
+		    active(cl, req, false, req->room) ||
 		    (req->kind == REQ_REKEY && client_loading(cl, req->room)))
 			return 1;
 		if (req->kind == REQ_ADD)
@@ -356,6 +403,12 @@ static int start(struct client *cl, struct client_req *req)
 		return 0;
 	case REQ_PING:
 		client_ping_start(cl, req);
+		return 0;
+	case REQ_KEY_MOVE:
+		/* Alone: what is in flight finishes under the old key first. */
+		if (any_in_flight(cl, req))
+			return 1;
+		client_key_move_start(cl, req);
 		return 0;
 	case REQ_SIGNING_KEY:
 		return 0;  /* started with the connection */
@@ -475,6 +528,14 @@ static int req_on_lost(struct client *cl, struct client_req *req)
 		req->resend = true;
 		req->step = STEP_QUEUED;
 		return 0;
+	case REQ_KEY_MOVE:
+		/* Whether the server took it, its answer to our key says as we
+		 * connect again (identity.c). */
+		client_req_error(cl, req, "offline", "the connection dropped before the server "
+						     "answered the move to a new key: reconnecting "
+						     "tells whether it was made");
+		client_req_end(cl, req, CC_ERR_CLOSED);
+		return 1;
 	case REQ_LEAVE:
 	case REQ_CREATE:
 	case REQ_ADD:

@@ -413,6 +413,7 @@ static cc_err join_apply_chain(struct client *cl, struct client_room *r,
 		if ((err = client_room_set_position(r, r->chain.count - 1, item.position)))
 			goto out;
 		proto_record_decode(item.record.p, item.record.len, &rec);
+		client_trust_moved(cl, r, &rec);  /* a member's new key, signed by the old */
 		size_t k = 0;
 		while (k < n && memcmp(fps[k], rec.actor_fp, CRYPTO_FINGERPRINT_LEN) != 0)
 			k++;
@@ -531,8 +532,12 @@ cc_err client_join_verify(struct client *cl, struct client_room *r,
 		return CC_ERR_SECURITY;
 	}
 	if (!e2e_chain_member(&r->chain, cl->fp)) {
-		*why = "the room's signed membership does not include us";
-		return CC_ERR_SECURITY;
+		/* Under the key we moved from, until the room's MOVE (owed). */
+		r->needs_move = cl->old_identity && e2e_chain_member(&r->chain, cl->old_fp);
+		if (!r->needs_move) {
+			*why = "the room's signed membership does not include us";
+			return CC_ERR_SECURITY;
+		}
 	}
 	bool titled = false;
 	r->title[0] = '\0';
@@ -585,8 +590,8 @@ static void join_on_state(struct client *cl, struct client_req *req,
 	req->loaded = true;
 	if (req->then_leave)
 		return;  /* loaded only to leave it */
-	if (r->keys_lost)
-		client_owed_add(cl, r->room_id, true);  /* we cannot read it: a new epoch */
+	if (r->keys_lost || r->needs_move)
+		client_owed_add(cl, r->room_id, true);  /* a new epoch (or our MOVE) first */
 	client_maybe_rekey(cl, r);  /* an epoch that grew old while we were away */
 	client_emit_room(cl, CLIENT_EV_JOINED, req->id, r, st->backlog);
 }

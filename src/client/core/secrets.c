@@ -485,6 +485,13 @@ void home_clear_warning(struct client_store *cs, const char *home)
 
 /* ---- changing the passphrase --------------------------------------------------------- */
 
+static bool home_file_exists(const char *home, const char *file)
+{
+	char path[HOME_PATH_MAX];
+	snprintf(path, sizeof path, "%s/%s", home, file);
+	return access(path, F_OK) == 0;
+}
+
 cc_err home_change_passphrase(const char *home, struct home_secrets *old_s,
 			      struct home_secrets *new_s)
 {
@@ -498,6 +505,15 @@ cc_err home_change_passphrase(const char *home, struct home_secrets *old_s,
 		err = recover(home, cs);
 	if (!err)
 		err = unlock(home, cs, old_s, &st);
+	/* A key move (/rotate-key) keeps its two other key files until every
+	 * room has moved; changing the passphrase under them would leave one
+	 * of them under the old one. The next connection finishes the move. */
+	if (!err && (home_file_exists(home, "identity.next.pem") ||
+		     home_file_exists(home, "identity.old.pem"))) {
+		log_error("%s is moving to a new identity key: connect once to finish the move,"
+			  " then change the passphrase", home);
+		err = CC_ERR_STATE;
+	}
 	if (!err && !st.have_identity) {
 		log_error("%s has no identity key yet: run cryptocat once first", home);
 		err = CC_ERR_NOT_FOUND;

@@ -3,7 +3,11 @@
  * are fetched at once and turned into chain keys, so the wrapped copies go
  * from the server (KEYS_ACK) and no receiving key is needed for them any
  * more; then the receiving keys retired longer ago than the grace period
- * are deleted. A room whose state does not verify is reported and skipped. */
+ * are deleted. A room whose state does not verify is reported and skipped.
+ *
+ * After a move to a new identity key, the sweep looks at every room: each
+ * whose history still names the old key gets its MOVE (an owed epoch); when
+ * none is left, the old key is deleted. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,8 +19,13 @@ static void sweep_next(struct client *cl, struct client_req *req)
 	while (req->nsweep) {
 		uint8_t *room = req->sweep_rooms[--req->nsweep];
 		struct client_room *r = client_room_find(cl, room);
-		if (r && r->joined)
+		if (r && r->joined) {
+			if (r->needs_move) {
+				req->tries++;
+				client_owed_add(cl, room, true);
+			}
 			continue;  /* its keys come live */
+		}
 		struct proto_msg m = {.type = PROTO_ROOM_FETCH};
 		memcpy(m.u.room_ref.room_id, room, PROTO_ROOM_ID_LEN);
 		memcpy(req->room, room, PROTO_ROOM_ID_LEN);
@@ -29,6 +38,9 @@ static void sweep_next(struct client *cl, struct client_req *req)
 	/* Nothing waits for an old receiving key any more (but what others
 	 * wrapped before they saw the new one: hence the grace period). */
 	client_recv_keys_prune(cl);
+	/* Every room names our new identity key: the old one may go. */
+	if (cl->old_identity && req->tries == 0 && !client_req_of_kind(cl, REQ_REKEY, NULL))
+		client_identity_old_done(cl);
 	client_req_end(cl, req, CC_OK);
 }
 
@@ -51,7 +63,7 @@ static void sweep_on_rooms(struct client *cl, struct client_req *req, const stru
 	}
 	proto_list_iter_init(&it, &rooms->rooms, PROTO_ITEM_ROOM);
 	while (proto_list_next(&it, &item) == CC_OK)
-		if (item.pending_keys)
+		if (item.pending_keys || cl->old_identity)
 			memcpy(req->sweep_rooms[req->nsweep++], item.room_id, PROTO_ROOM_ID_LEN);
 	sweep_next(cl, req);
 }
@@ -69,6 +81,10 @@ static void sweep_on_state(struct client *cl, struct client_req *req,
 		err = CC_ERR_NOMEM;
 	else
 		err = client_join_verify(cl, r, st, &why);
+	if (!err && r->needs_move) {
+		req->tries++;
+		client_owed_add(cl, r->room_id, true);
+	}
 	/* Verifying took the keys (and told the server); a later join reads
 	 * them from the store. */
 	if (err)

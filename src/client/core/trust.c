@@ -46,8 +46,8 @@ int client_trust_check(struct client *cl, const char *nick,
 	struct cstore_pin pin;
 	char old_hex[2 * CRYPTO_FINGERPRINT_LEN + 1], new_hex[2 * CRYPTO_FINGERPRINT_LEN + 1];
 
-	if (memcmp(fp, cl->fp, CRYPTO_FINGERPRINT_LEN) == 0)
-		return 1;  /* ourselves */
+	if (client_fp_is_own(cl, fp))
+		return 1;  /* ourselves (or a key we moved away from) */
 	cc_err err = cstore_pin_get(cl->store, nick, &pin);
 	if (err == CC_ERR_NOT_FOUND) {
 		if (cstore_pin_put(cl->store, nick, fp, 0, clock_now_ms()) != CC_OK)
@@ -64,6 +64,38 @@ int client_trust_check(struct client *cl, const char *nick,
 		emit_key_changed(cl, 0, nick, old_hex, new_hex);
 	}
 	return 0;
+}
+
+void client_trust_moved(struct client *cl, const struct client_room *r,
+			const struct proto_record *rec)
+{
+	char nick[PROTO_NICK_MAX + 1];
+	char old_hex[CLIENT_FP_HEX], new_hex[CLIENT_FP_HEX];
+	struct cstore_pin pin;
+
+	if (rec->action != PROTO_REC_MOVE || client_fp_is_own(cl, rec->actor_fp) ||
+	    rec->subject.len > PROTO_NICK_MAX)
+		return;
+	memcpy(nick, rec->subject.p, rec->subject.len);
+	nick[rec->subject.len] = '\0';
+	/* Only the key pinned for the name may hand the pin on: another pin is
+	 * a changed key (key_changed), no pin a first sight. */
+	if (cstore_pin_get(cl->store, nick, &pin) != CC_OK ||
+	    memcmp(pin.fp, rec->actor_fp, CRYPTO_FINGERPRINT_LEN) != 0)
+		return;
+	if (cstore_pin_put(cl->store, nick, rec->subject_fp, pin.verified, clock_now_ms()) != CC_OK) {
+		log_warn("cannot pin the new key of %s", nick);
+		return;
+	}
+	hex_encode(rec->actor_fp, CRYPTO_FINGERPRINT_LEN, old_hex);
+	hex_encode(rec->subject_fp, CRYPTO_FINGERPRINT_LEN, new_hex);
+	struct client_event ev = {.type = CLIENT_EV_KEY_MOVED, .room = r->id_hex};
+	ev.u.key_moved.nick = nick;
+	ev.u.key_moved.old_fp = old_hex;
+	ev.u.key_moved.new_fp = new_hex;
+	ev.u.key_moved.trusted = true;
+	ev.u.key_moved.verified = pin.verified != 0;
+	client_emit(cl, &ev);
 }
 
 void client_trust_free(struct client *cl)

@@ -218,6 +218,21 @@ static void plain_event(void *ctx, const struct client_event *ev)
 	case CLIENT_EV_RECONNECTED:
 		puts("* reconnected");
 		break;
+	case CLIENT_EV_KEY_ROTATED:
+		printf("* you moved to a new identity key %.64s (the old one, %.64s, is refused "
+		       "from now on); reconnecting with it\n", ev->u.key_rotated.new_fp,
+		       ev->u.key_rotated.old_fp);
+		break;
+	case CLIENT_EV_KEY_MOVED:
+		printf("* [%.8s] ", ev->room);
+		put_safe(ev->u.key_moved.nick);
+		printf(" moved to a new key %.64s, signed by their old one%s\n",
+		       ev->u.key_moved.new_fp,
+		       ev->u.key_moved.verified  ? " (you had verified the old one: the new one is "
+						   "verified too)"
+		       : ev->u.key_moved.trusted ? " (pinned in place of the old one)"
+						 : "");
+		break;
 	case CLIENT_EV_COUNT_:
 		break;
 	default:

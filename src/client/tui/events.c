@@ -424,6 +424,21 @@ void events_show(struct tui *t, const struct client_event *ev)
 		t->retry_at_ms = 0;
 		tui_say(t, t->model.wins[0], TUI_LINE_INFO, "reconnected");
 		break;
+	case CLIENT_EV_KEY_ROTATED:
+		tui_str_add(&s, "you moved to a new identity key %.64s; the old one (%.16s\u2026) "
+			    "is refused from now on, and every room is told", ev->u.key_rotated.new_fp,
+			    ev->u.key_rotated.old_fp);
+		put(t, t->model.wins[0], TUI_LINE_INFO, TUI_ACT_EVENT, &s);
+		break;
+	case CLIENT_EV_KEY_MOVED:
+		tui_str_safe(&s, ev->u.key_moved.nick);
+		tui_str_add(&s, " moved to a new key (%.16s\u2026), signed by their old one%s",
+			    ev->u.key_moved.new_fp,
+			    ev->u.key_moved.verified  ? ": still verified"
+			    : ev->u.key_moved.trusted ? ": pinned in place of the old one"
+						      : "");
+		put(t, window_for(t, ev->room, true), TUI_LINE_INFO, TUI_ACT_EVENT, &s);
+		break;
 	case CLIENT_EV_COUNT_:
 		break;
 	default:
