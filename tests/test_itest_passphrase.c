@@ -109,7 +109,7 @@ static int change(struct lc_fixture *f, const char *home, const char *old_pass,
 	with_env("CRYPTOCAT_PASSPHRASE", old_pass);
 	with_env("CRYPTOCAT_NEW_PASSPHRASE", new_pass);
 	with_env("CRYPTOCAT_CRASH_AT", crash_at);
-	int status = itest_run(itest_client_bin(), args, log_path, ITEST_TIMEOUT_MS);
+	int status = itest_run(itest_client_bin(), args, log_path, ITEST_SCRYPT_TIMEOUT_MS);
 	with_env("CRYPTOCAT_PASSPHRASE", NULL);
 	with_env("CRYPTOCAT_NEW_PASSPHRASE", NULL);
 	with_env("CRYPTOCAT_CRASH_AT", NULL);

@@ -186,10 +186,10 @@ static void test_release_has_no_crash_points(void **state)
 	const char *const args[] = {"--batch", "--change-passphrase", "--home", home, NULL};
 	assert_int_equal(setenv(CRASH_ENV, "passphrase:db-committed", 1), 0);
 	assert_int_equal(setenv("CRYPTOCAT_NEW_PASSPHRASE", "first", 1), 0);
-	assert_int_equal(itest_run(itest_release_client_bin(), args, NULL, ITEST_TIMEOUT_MS), 0);
+	assert_int_equal(itest_run(itest_release_client_bin(), args, NULL, ITEST_SCRYPT_TIMEOUT_MS), 0);
 	assert_int_equal(setenv("CRYPTOCAT_PASSPHRASE", "first", 1), 0);
 	assert_int_equal(setenv("CRYPTOCAT_NEW_PASSPHRASE", "second", 1), 0);
-	assert_int_equal(itest_run(itest_client_bin(), args, NULL, ITEST_TIMEOUT_MS), 128 + 9);
+	assert_int_equal(itest_run(itest_client_bin(), args, NULL, ITEST_SCRYPT_TIMEOUT_MS), 128 + 9);
 }
 
 int main(void)
