@@ -35,19 +35,19 @@ static void test_file_mode(void **state)
 	struct fixture *f = *state;
 	uint8_t room[CSTORE_ROOM_ID_LEN], fp[CSTORE_FP_LEN], key[CSTORE_KEY_LEN];
 	char journal[160];
-	test_fill(1, room, sizeof room);
-	test_fill(2, fp, sizeof fp);
-	test_secret(1, key);
+	cs_fill(1, room, sizeof room);
+	cs_fill(2, fp, sizeof fp);
+	cs_secret(1, key);
 	/* A write, so the journal exists too: TRUNCATE leaves it behind, empty
 	 * (DELETE would remove it, PERSIST would leave its old pages). */
-	test_epoch_add1(f, room, 0, fp, key);
+	cs_epoch_add1(f, room, 0, fp, key);
 	tmpdir_expect_mode(f->tmp.path, 0600);
 	snprintf(journal, sizeof journal, "%s-journal", f->tmp.path);
 	tmpdir_expect_mode(journal, 0600);
 	struct stat sb;
 	assert_int_equal(stat(journal, &sb), 0);
 	assert_int_equal(sb.st_size, 0);
-	test_expect_rollback_journal(f->tmp.path);
+	cs_expect_rollback_journal(f->tmp.path);
 }
 
 static void test_file_mode_tightened(void **state)
@@ -70,20 +70,20 @@ static void test_rollback_journal(void **state)
 	uint8_t room[CSTORE_ROOM_ID_LEN], fp[CSTORE_FP_LEN], key[CSTORE_KEY_LEN];
 	char journal[160];
 	struct stat sb;
-	test_fill(3, room, sizeof room);
-	test_fill(4, fp, sizeof fp);
-	test_secret(2, key);
+	cs_fill(3, room, sizeof room);
+	cs_fill(4, fp, sizeof fp);
+	cs_secret(2, key);
 	snprintf(journal, sizeof journal, "%s-journal", f->tmp.path);
 
 	for (int round = 0; round < 2; round++) {
-		struct cstore_recv_key k = test_recv_key((uint32_t)round + 1, 1000u * (round + 1),
+		struct cstore_recv_key k = cs_recv_key((uint32_t)round + 1, 1000u * (round + 1),
 							 (uint32_t)round + 3);
 		assert_int_equal(cstore_recv_add(f->cs, &k), CC_OK);
-		test_epoch_add1(f, room, (uint32_t)round, fp, key);
+		cs_epoch_add1(f, room, (uint32_t)round, fp, key);
 		assert_int_equal(cstore_chain_advance(f->cs, room, (uint32_t)round, fp, key, 2),
 				 CC_OK);
 		struct cstore_ratchet step = {.next_seq = 3};
-		test_secret(4, step.chain_key);
+		cs_secret(4, step.chain_key);
 		assert_int_equal(cstore_message_handled(f->cs, room, fp, (uint32_t)round, 2, 1, 1,
 							&step), CC_OK);
 		assert_int_equal(cstore_recv_seen_put(f->cs, fp, (uint32_t)round + 1, 1, key),
@@ -91,15 +91,15 @@ static void test_rollback_journal(void **state)
 		assert_int_equal(cstore_pin_put(f->cs, "gina", fp, round, 1), CC_OK);
 		assert_int_equal(cstore_recv_delete_retired(f->cs, UINT64_MAX, NULL), CC_OK);
 		assert_int_equal(cstore_epoch_forget(f->cs, room, 0), CC_OK);
-		test_expect_rollback_journal(f->tmp.path);
+		cs_expect_rollback_journal(f->tmp.path);
 		assert_int_equal(stat(journal, &sb), 0);
 		assert_int_equal(sb.st_size, 0);
-		test_reopen(f);
+		cs_reopen(f);
 	}
-	test_close(f);
-	test_expect_rollback_journal(f->tmp.path);
+	cs_close(f);
+	cs_expect_rollback_journal(f->tmp.path);
 	assert_true(stat(journal, &sb) != 0 || sb.st_size == 0);
-	test_open(f);
+	cs_open(f);
 }
 
 /* ---- receiving keys -------------------------------------------------------------- */
@@ -113,10 +113,10 @@ static void test_recv_keys(void **state)
 
 	memset(&got, 0x5a, sizeof got);
 	assert_int_equal(cstore_recv_current(f->cs, &got), CC_ERR_NOT_FOUND);
-	test_recv_expect_wiped(&got);
-	test_recv_expect_none(f, 1);
+	cs_recv_expect_wiped(&got);
+	cs_recv_expect_none(f, 1);
 
-	struct cstore_recv_key k1 = test_recv_key(1, 1000, 10);
+	struct cstore_recv_key k1 = cs_recv_key(1, 1000, 10);
 	assert_int_equal(cstore_recv_add(f->cs, &k1), CC_OK);
 	assert_int_equal(cstore_recv_current(f->cs, &got), CC_OK);
 	assert_int_equal(got.version, 1);
@@ -124,60 +124,60 @@ static void test_recv_keys(void **state)
 	assert_memory_equal(got.pub, k1.pub, CSTORE_KEY_LEN);
 	assert_int_equal(got.created_ms, 1000);
 	assert_int_equal(got.retired_ms, 0);
-	test_recv_expect(f, &k1, 0);
+	cs_recv_expect(f, &k1, 0);
 
 	/* The next one retires it at its own creation time; the old private
 	 * part stays until deleted (messages wrapped to it may still come). */
-	struct cstore_recv_key k2 = test_recv_key(2, 2000, 11);
+	struct cstore_recv_key k2 = cs_recv_key(2, 2000, 11);
 	assert_int_equal(cstore_recv_add(f->cs, &k2), CC_OK);
-	assert_int_equal(test_current_version(f), 2);
-	test_recv_expect(f, &k2, 0);
-	test_recv_expect(f, &k1, 2000);
+	assert_int_equal(cs_current_version(f), 2);
+	cs_recv_expect(f, &k2, 0);
+	cs_recv_expect(f, &k1, 2000);
 
 	/* Versions need not follow on; the one before is retired at 3500, the
 	 * first keeps its time. */
-	struct cstore_recv_key k5 = test_recv_key(5, 3500, 12);
+	struct cstore_recv_key k5 = cs_recv_key(5, 3500, 12);
 	assert_int_equal(cstore_recv_add(f->cs, &k5), CC_OK);
-	assert_int_equal(test_current_version(f), 5);
-	test_recv_expect(f, &k5, 0);
-	test_recv_expect(f, &k2, 3500);
-	test_recv_expect(f, &k1, 2000);
-	test_recv_expect_none(f, 3);
-	test_recv_expect_none(f, 4);
-	test_recv_expect_none(f, 6);
-	test_recv_expect_none(f, 0);
+	assert_int_equal(cs_current_version(f), 5);
+	cs_recv_expect(f, &k5, 0);
+	cs_recv_expect(f, &k2, 3500);
+	cs_recv_expect(f, &k1, 2000);
+	cs_recv_expect_none(f, 3);
+	cs_recv_expect_none(f, 4);
+	cs_recv_expect_none(f, 6);
+	cs_recv_expect_none(f, 0);
 
 	/* Version 0 is nobody's key. */
-	struct cstore_recv_key bad = test_recv_key(0, 9000, 13);
+	struct cstore_recv_key bad = cs_recv_key(0, 9000, 13);
 	assert_int_equal(cstore_recv_add(f->cs, &bad), CC_ERR_INTERNAL);
 	/* A version already here, or below the newest, is refused and changes
 	 * nothing: neither the stored key nor, by a retirement, the current one
 	 * (an older key would never be retired, so never deleted). */
-	bad = test_recv_key(5, 9000, 14);
+	bad = cs_recv_key(5, 9000, 14);
 	assert_int_equal(cstore_recv_add(f->cs, &bad), CC_ERR_OUTDATED);
-	bad = test_recv_key(4, 9000, 14);
+	bad = cs_recv_key(4, 9000, 14);
 	assert_int_equal(cstore_recv_add(f->cs, &bad), CC_ERR_OUTDATED);
-	test_recv_expect_none(f, 4);
+	cs_recv_expect_none(f, 4);
 	/* Nor without a time: it could retire nothing. */
-	bad = test_recv_key(6, 0, 14);
+	bad = cs_recv_key(6, 0, 14);
 	assert_int_equal(cstore_recv_add(f->cs, &bad), CC_ERR_MALFORMED);
 	/* A time SQLite cannot hold is refused, and retires nothing. */
-	bad = test_recv_key(6, (uint64_t)INT64_MAX + 1, 15);
+	bad = cs_recv_key(6, (uint64_t)INT64_MAX + 1, 15);
 	assert_int_equal(cstore_recv_add(f->cs, &bad), CC_ERR_MALFORMED);
-	test_recv_expect_none(f, 6);
-	assert_int_equal(test_current_version(f), 5);
-	test_recv_expect(f, &k5, 0);
-	test_recv_expect(f, &k2, 3500);
+	cs_recv_expect_none(f, 6);
+	assert_int_equal(cs_current_version(f), 5);
+	cs_recv_expect(f, &k5, 0);
+	cs_recv_expect(f, &k2, 3500);
 
 	/* The whole version range; and it all outlives a reopen. */
-	struct cstore_recv_key kmax = test_recv_key(UINT32_MAX, (uint64_t)INT64_MAX, 16);
+	struct cstore_recv_key kmax = cs_recv_key(UINT32_MAX, (uint64_t)INT64_MAX, 16);
 	assert_int_equal(cstore_recv_add(f->cs, &kmax), CC_OK);
-	test_reopen(f);
-	assert_int_equal(test_current_version(f), UINT32_MAX);
-	test_recv_expect(f, &kmax, 0);
-	test_recv_expect(f, &k5, (uint64_t)INT64_MAX);
-	test_recv_expect(f, &k2, 3500);
-	test_recv_expect(f, &k1, 2000);
+	cs_reopen(f);
+	assert_int_equal(cs_current_version(f), UINT32_MAX);
+	cs_recv_expect(f, &kmax, 0);
+	cs_recv_expect(f, &k5, (uint64_t)INT64_MAX);
+	cs_recv_expect(f, &k2, 3500);
+	cs_recv_expect(f, &k1, 2000);
 }
 
 /* Retired keys are deleted once retired before the cutoff (strictly), and
@@ -193,7 +193,7 @@ static void test_recv_delete_retired(void **state)
 
 	struct cstore_recv_key k[4];
 	for (uint32_t i = 0; i < 4; i++) {
-		k[i] = test_recv_key(i + 1, 1000u * (i + 1), 20 + i);
+		k[i] = cs_recv_key(i + 1, 1000u * (i + 1), 20 + i);
 		assert_int_equal(cstore_recv_add(f->cs, &k[i]), CC_OK);
 	}
 	/* v1 retired at 2000, v2 at 3000, v3 at 4000, v4 current. The current
@@ -201,37 +201,37 @@ static void test_recv_delete_retired(void **state)
 	deleted = 99;
 	assert_int_equal(cstore_recv_delete_retired(f->cs, 2000, &deleted), CC_OK);
 	assert_int_equal(deleted, 0);
-	test_recv_expect(f, &k[0], 2000);
+	cs_recv_expect(f, &k[0], 2000);
 	assert_int_equal(cstore_recv_delete_retired(f->cs, 2001, &deleted), CC_OK);
 	assert_int_equal(deleted, 1);
-	test_recv_expect_none(f, 1);
-	test_recv_expect(f, &k[1], 3000);
+	cs_recv_expect_none(f, 1);
+	cs_recv_expect(f, &k[1], 3000);
 	assert_int_equal(cstore_recv_delete_retired(f->cs, 2001, &deleted), CC_OK);
 	assert_int_equal(deleted, 0);
 
 	/* No counter wanted. */
 	assert_int_equal(cstore_recv_delete_retired(f->cs, 3500, NULL), CC_OK);
-	test_recv_expect_none(f, 2);
-	test_recv_expect(f, &k[2], 4000);
+	cs_recv_expect_none(f, 2);
+	cs_recv_expect(f, &k[2], 4000);
 
 	/* Any cutoff, even past what SQLite holds, spares the current key. */
 	assert_int_equal(cstore_recv_delete_retired(f->cs, UINT64_MAX, &deleted), CC_OK);
 	assert_int_equal(deleted, 1);
-	test_recv_expect_none(f, 3);
-	test_recv_expect(f, &k[3], 0);
-	assert_int_equal(test_current_version(f), 4);
+	cs_recv_expect_none(f, 3);
+	cs_recv_expect(f, &k[3], 0);
+	assert_int_equal(cs_current_version(f), 4);
 
-	test_reopen(f);
+	cs_reopen(f);
 	for (uint32_t v = 1; v <= 3; v++)
-		test_recv_expect_none(f, v);
-	test_recv_expect(f, &k[3], 0);
+		cs_recv_expect_none(f, v);
+	cs_recv_expect(f, &k[3], 0);
 	/* The next key retires the current one, which can go in its turn. */
-	struct cstore_recv_key k5 = test_recv_key(5, 9000, 30);
+	struct cstore_recv_key k5 = cs_recv_key(5, 9000, 30);
 	assert_int_equal(cstore_recv_add(f->cs, &k5), CC_OK);
 	assert_int_equal(cstore_recv_delete_retired(f->cs, 9001, &deleted), CC_OK);
 	assert_int_equal(deleted, 1);
-	test_recv_expect_none(f, 4);
-	test_recv_expect(f, &k5, 0);
+	cs_recv_expect_none(f, 4);
+	cs_recv_expect(f, &k5, 0);
 }
 
 /* The newest receiving key seen per user: only a higher version replaces
@@ -243,11 +243,11 @@ static void test_recv_seen(void **state)
 	uint8_t p1[CSTORE_KEY_LEN], p2[CSTORE_KEY_LEN], p3[CSTORE_KEY_LEN], got[CSTORE_KEY_LEN];
 	uint32_t version = 99;
 	uint64_t created = 99;
-	test_fill(60, alice, sizeof alice);
-	test_fill(61, bob, sizeof bob);
-	test_secret(60, p1);
-	test_secret(61, p2);
-	test_secret(62, p3);
+	cs_fill(60, alice, sizeof alice);
+	cs_fill(61, bob, sizeof bob);
+	cs_secret(60, p1);
+	cs_secret(61, p2);
+	cs_secret(62, p3);
 
 	assert_int_equal(cstore_recv_seen_get(f->cs, alice, &version, &created, got),
 			 CC_ERR_NOT_FOUND);
@@ -283,7 +283,7 @@ static void test_recv_seen(void **state)
 	assert_int_equal(cstore_recv_seen_put(f->cs, alice, 0, 1, p1), CC_ERR_INTERNAL);
 	assert_int_equal(cstore_recv_seen_put(f->cs, alice, 9, (uint64_t)INT64_MAX + 1, p1),
 			 CC_ERR_MALFORMED);
-	test_reopen(f);
+	cs_reopen(f);
 	assert_int_equal(cstore_recv_seen_get(f->cs, alice, &version, &created, got), CC_OK);
 	assert_int_equal(version, 3);
 	assert_int_equal(created, 500);
@@ -303,58 +303,58 @@ static void test_chains(void **state)
 	struct fixture *f = *state;
 	uint8_t room[CSTORE_ROOM_ID_LEN], other[CSTORE_ROOM_ID_LEN];
 	uint8_t senders[3][CSTORE_FP_LEN], keys[3][CSTORE_KEY_LEN], carol[CSTORE_FP_LEN];
-	test_fill(70, room, sizeof room);
+	cs_fill(70, room, sizeof room);
 	memcpy(other, room, sizeof other);
 	other[CSTORE_ROOM_ID_LEN - 1] ^= 1; /* differs in the last byte only */
 	for (uint8_t i = 0; i < 3; i++) {
-		test_fill((uint8_t)(71 + i), senders[i], sizeof senders[i]);
-		test_secret(70u + i, keys[i]);
+		cs_fill((uint8_t)(71 + i), senders[i], sizeof senders[i]);
+		cs_secret(70u + i, keys[i]);
 	}
-	test_fill(74, carol, sizeof carol);
+	cs_fill(74, carol, sizeof carol);
 
 	assert_int_equal(cstore_epoch_has(f->cs, room, 4), CC_ERR_NOT_FOUND);
-	test_chain_expect_none(f, room, 4, senders[0]);
-	assert_int_equal(test_messages_of(f, room, 4), 0);
+	cs_chain_expect_none(f, room, 4, senders[0]);
+	assert_int_equal(cs_messages_of(f, room, 4), 0);
 
 	assert_int_equal(cstore_epoch_add(f->cs, room, 4, (const uint8_t(*)[CSTORE_FP_LEN])senders,
 					  (const uint8_t(*)[CSTORE_KEY_LEN])keys, 3), CC_OK);
 	assert_int_equal(cstore_epoch_has(f->cs, room, 4), CC_OK);
 	for (int i = 0; i < 3; i++)
-		test_chain_expect(f, room, 4, senders[i], keys[i], 1);
-	assert_int_equal(test_messages_of(f, room, 4), 0);
+		cs_chain_expect(f, room, 4, senders[i], keys[i], 1);
+	assert_int_equal(cs_messages_of(f, room, 4), 0);
 	/* Not another sender, epoch or room. */
-	test_chain_expect_none(f, room, 4, carol);
+	cs_chain_expect_none(f, room, 4, carol);
 	assert_int_equal(cstore_epoch_has(f->cs, room, 3), CC_ERR_NOT_FOUND);
 	assert_int_equal(cstore_epoch_has(f->cs, room, 5), CC_ERR_NOT_FOUND);
-	test_chain_expect_none(f, room, 5, senders[0]);
+	cs_chain_expect_none(f, room, 5, senders[0]);
 	assert_int_equal(cstore_epoch_has(f->cs, other, 4), CC_ERR_NOT_FOUND);
-	test_chain_expect_none(f, other, 4, senders[0]);
+	cs_chain_expect_none(f, other, 4, senders[0]);
 
 	/* The same senders in another epoch and another room: other keys, each
 	 * its own. The whole epoch range. */
 	uint8_t k_other[CSTORE_KEY_LEN], k_max[CSTORE_KEY_LEN], k_zero[CSTORE_KEY_LEN];
-	test_secret(75, k_other);
-	test_secret(76, k_max);
-	test_secret(77, k_zero);
-	test_epoch_add1(f, other, 4, senders[0], k_other);
-	test_epoch_add1(f, room, UINT32_MAX, senders[0], k_max);
-	test_epoch_add1(f, room, 0, senders[0], k_zero);
-	test_chain_expect(f, other, 4, senders[0], k_other, 1);
-	test_chain_expect(f, room, UINT32_MAX, senders[0], k_max, 1);
-	test_chain_expect(f, room, 0, senders[0], k_zero, 1);
-	test_chain_expect(f, room, 4, senders[0], keys[0], 1);
-	test_chain_expect_none(f, room, UINT32_MAX - 1, senders[0]);
-	test_chain_expect_none(f, other, 4, senders[1]);
+	cs_secret(75, k_other);
+	cs_secret(76, k_max);
+	cs_secret(77, k_zero);
+	cs_epoch_add1(f, other, 4, senders[0], k_other);
+	cs_epoch_add1(f, room, UINT32_MAX, senders[0], k_max);
+	cs_epoch_add1(f, room, 0, senders[0], k_zero);
+	cs_chain_expect(f, other, 4, senders[0], k_other, 1);
+	cs_chain_expect(f, room, UINT32_MAX, senders[0], k_max, 1);
+	cs_chain_expect(f, room, 0, senders[0], k_zero, 1);
+	cs_chain_expect(f, room, 4, senders[0], keys[0], 1);
+	cs_chain_expect_none(f, room, UINT32_MAX - 1, senders[0]);
+	cs_chain_expect_none(f, other, 4, senders[1]);
 
 	/* No senders at all makes no epoch. */
 	assert_int_equal(cstore_epoch_add(f->cs, room, 9, NULL, NULL, 0), CC_OK);
 	assert_int_equal(cstore_epoch_has(f->cs, room, 9), CC_ERR_NOT_FOUND);
 
-	test_reopen(f);
+	cs_reopen(f);
 	for (int i = 0; i < 3; i++)
-		test_chain_expect(f, room, 4, senders[i], keys[i], 1);
-	test_chain_expect(f, other, 4, senders[0], k_other, 1);
-	test_chain_expect(f, room, UINT32_MAX, senders[0], k_max, 1);
+		cs_chain_expect(f, room, 4, senders[i], keys[i], 1);
+	cs_chain_expect(f, other, 4, senders[0], k_other, 1);
+	cs_chain_expect(f, room, UINT32_MAX, senders[0], k_max, 1);
 	assert_int_equal(cstore_epoch_has(f->cs, room, UINT32_MAX), CC_OK);
 }
 
@@ -367,16 +367,16 @@ static void test_chain_advance(void **state)
 	uint8_t alice[CSTORE_FP_LEN], bob[CSTORE_FP_LEN], carol[CSTORE_FP_LEN];
 	uint8_t k1[CSTORE_KEY_LEN], kb[CSTORE_KEY_LEN], k2[CSTORE_KEY_LEN], k5[CSTORE_KEY_LEN];
 	uint8_t kx[CSTORE_KEY_LEN];
-	test_fill(80, room, sizeof room);
-	test_fill(81, other, sizeof other);
-	test_fill(82, alice, sizeof alice);
-	test_fill(83, bob, sizeof bob);
-	test_fill(84, carol, sizeof carol);
-	test_secret(80, k1);
-	test_secret(81, kb);
-	test_secret(82, k2);
-	test_secret(85, k5);
-	test_secret(89, kx);
+	cs_fill(80, room, sizeof room);
+	cs_fill(81, other, sizeof other);
+	cs_fill(82, alice, sizeof alice);
+	cs_fill(83, bob, sizeof bob);
+	cs_fill(84, carol, sizeof carol);
+	cs_secret(80, k1);
+	cs_secret(81, kb);
+	cs_secret(82, k2);
+	cs_secret(85, k5);
+	cs_secret(89, kx);
 	uint8_t senders[2][CSTORE_FP_LEN];
 	memcpy(senders[0], alice, CSTORE_FP_LEN);
 	memcpy(senders[1], bob, CSTORE_FP_LEN);
@@ -387,46 +387,46 @@ static void test_chain_advance(void **state)
 					  (const uint8_t(*)[CSTORE_KEY_LEN])keys, 2), CC_OK);
 
 	assert_int_equal(cstore_chain_advance(f->cs, room, 1, alice, k2, 2), CC_OK);
-	test_chain_expect(f, room, 1, alice, k2, 2);
-	test_chain_expect(f, room, 1, bob, kb, 1);
+	cs_chain_expect(f, room, 1, alice, k2, 2);
+	cs_chain_expect(f, room, 1, bob, kb, 1);
 
 	/* The same number or one behind: refused, the key not replaced. */
 	const uint64_t behind[] = {2, 1, 0};
 	for (size_t i = 0; i < sizeof behind / sizeof behind[0]; i++) {
 		assert_int_equal(cstore_chain_advance(f->cs, room, 1, alice, kx, behind[i]),
 				 CC_ERR_STALE_EPOCH);
-		test_chain_expect(f, room, 1, alice, k2, 2);
+		cs_chain_expect(f, room, 1, alice, k2, 2);
 	}
 	/* A step of several numbers at once. */
 	assert_int_equal(cstore_chain_advance(f->cs, room, 1, alice, k5, 5), CC_OK);
-	test_chain_expect(f, room, 1, alice, k5, 5);
+	cs_chain_expect(f, room, 1, alice, k5, 5);
 
 	/* No chain for that sender, epoch or room: not found, and none made. */
 	assert_int_equal(cstore_chain_advance(f->cs, room, 1, carol, kx, 2), CC_ERR_NOT_FOUND);
 	assert_int_equal(cstore_chain_advance(f->cs, room, 2, alice, kx, 2), CC_ERR_NOT_FOUND);
 	assert_int_equal(cstore_chain_advance(f->cs, other, 1, alice, kx, 2), CC_ERR_NOT_FOUND);
-	test_chain_expect_none(f, room, 1, carol);
-	test_chain_expect_none(f, room, 2, alice);
-	test_chain_expect_none(f, other, 1, alice);
+	cs_chain_expect_none(f, room, 1, carol);
+	cs_chain_expect_none(f, room, 2, alice);
+	cs_chain_expect_none(f, other, 1, alice);
 	assert_int_equal(cstore_epoch_has(f->cs, room, 2), CC_ERR_NOT_FOUND);
 	assert_int_equal(cstore_epoch_has(f->cs, other, 1), CC_ERR_NOT_FOUND);
 
 	/* Not back across a reopen either. */
-	test_reopen(f);
-	test_chain_expect(f, room, 1, alice, k5, 5);
+	cs_reopen(f);
+	cs_chain_expect(f, room, 1, alice, k5, 5);
 	assert_int_equal(cstore_chain_advance(f->cs, room, 1, alice, kx, 5), CC_ERR_STALE_EPOCH);
 	assert_int_equal(cstore_chain_advance(f->cs, room, 1, alice, kx, 3), CC_ERR_STALE_EPOCH);
-	test_chain_expect(f, room, 1, alice, k5, 5);
+	cs_chain_expect(f, room, 1, alice, k5, 5);
 
 	/* The largest number SQLite holds; none beyond. */
 	assert_int_equal(cstore_chain_advance(f->cs, room, 1, bob, kx, (uint64_t)INT64_MAX),
 			 CC_OK);
-	test_chain_expect(f, room, 1, bob, kx, (uint64_t)INT64_MAX);
+	cs_chain_expect(f, room, 1, bob, kx, (uint64_t)INT64_MAX);
 	assert_int_equal(cstore_chain_advance(f->cs, room, 1, alice, k2, (uint64_t)INT64_MAX + 1),
 			 CC_ERR_LIMIT);
 	assert_int_equal(cstore_chain_advance(f->cs, room, 1, alice, k2, UINT64_MAX),
 			 CC_ERR_LIMIT);
-	test_chain_expect(f, room, 1, alice, k5, 5);
+	cs_chain_expect(f, room, 1, alice, k5, 5);
 }
 
 /* A secret opened again (replayed by the server, or a restart before the
@@ -438,13 +438,13 @@ static void test_epoch_add_never_rewinds(void **state)
 	uint8_t room[CSTORE_ROOM_ID_LEN];
 	uint8_t senders[3][CSTORE_FP_LEN], first[3][CSTORE_KEY_LEN], again[3][CSTORE_KEY_LEN];
 	uint8_t ka3[CSTORE_KEY_LEN];
-	test_fill(90, room, sizeof room);
+	cs_fill(90, room, sizeof room);
 	for (uint8_t i = 0; i < 3; i++) {
-		test_fill((uint8_t)(91 + i), senders[i], sizeof senders[i]);
-		test_secret(90u + i, first[i]);
-		test_secret(95u + i, again[i]);
+		cs_fill((uint8_t)(91 + i), senders[i], sizeof senders[i]);
+		cs_secret(90u + i, first[i]);
+		cs_secret(95u + i, again[i]);
 	}
-	test_secret(99, ka3);
+	cs_secret(99, ka3);
 
 	/* alice and bob; alice has moved on, bob has not. */
 	assert_int_equal(cstore_epoch_add(f->cs, room, 2, (const uint8_t(*)[CSTORE_FP_LEN])senders,
@@ -454,17 +454,17 @@ static void test_epoch_add_never_rewinds(void **state)
 	/* Again, with other keys and carol too. */
 	assert_int_equal(cstore_epoch_add(f->cs, room, 2, (const uint8_t(*)[CSTORE_FP_LEN])senders,
 					  (const uint8_t(*)[CSTORE_KEY_LEN])again, 3), CC_OK);
-	test_chain_expect(f, room, 2, senders[0], ka3, 3);
-	test_chain_expect(f, room, 2, senders[1], first[1], 1);
-	test_chain_expect(f, room, 2, senders[2], again[2], 1);
-	assert_int_equal(test_messages_of(f, room, 2), 2);
+	cs_chain_expect(f, room, 2, senders[0], ka3, 3);
+	cs_chain_expect(f, room, 2, senders[1], first[1], 1);
+	cs_chain_expect(f, room, 2, senders[2], again[2], 1);
+	assert_int_equal(cs_messages_of(f, room, 2), 2);
 
-	test_reopen(f);
+	cs_reopen(f);
 	assert_int_equal(cstore_epoch_add(f->cs, room, 2, (const uint8_t(*)[CSTORE_FP_LEN])senders,
 					  (const uint8_t(*)[CSTORE_KEY_LEN])first, 3), CC_OK);
-	test_chain_expect(f, room, 2, senders[0], ka3, 3);
-	test_chain_expect(f, room, 2, senders[1], first[1], 1);
-	test_chain_expect(f, room, 2, senders[2], again[2], 1);
+	cs_chain_expect(f, room, 2, senders[0], ka3, 3);
+	cs_chain_expect(f, room, 2, senders[1], first[1], 1);
+	cs_chain_expect(f, room, 2, senders[2], again[2], 1);
 }
 
 /* How many messages an epoch's chains have counted: the sum over its
@@ -474,41 +474,41 @@ static void test_epoch_messages(void **state)
 	struct fixture *f = *state;
 	uint8_t room[CSTORE_ROOM_ID_LEN], other[CSTORE_ROOM_ID_LEN];
 	uint8_t senders[3][CSTORE_FP_LEN], keys[3][CSTORE_KEY_LEN], k[CSTORE_KEY_LEN];
-	test_fill(100, room, sizeof room);
-	test_fill(101, other, sizeof other);
+	cs_fill(100, room, sizeof room);
+	cs_fill(101, other, sizeof other);
 	for (uint8_t i = 0; i < 3; i++) {
-		test_fill((uint8_t)(102 + i), senders[i], sizeof senders[i]);
-		test_secret(100u + i, keys[i]);
+		cs_fill((uint8_t)(102 + i), senders[i], sizeof senders[i]);
+		cs_secret(100u + i, keys[i]);
 	}
-	test_secret(105, k);
+	cs_secret(105, k);
 
-	assert_int_equal(test_messages_of(f, room, 1), 0);
+	assert_int_equal(cs_messages_of(f, room, 1), 0);
 	assert_int_equal(cstore_epoch_add(f->cs, room, 1, (const uint8_t(*)[CSTORE_FP_LEN])senders,
 					  (const uint8_t(*)[CSTORE_KEY_LEN])keys, 3), CC_OK);
-	assert_int_equal(test_messages_of(f, room, 1), 0);
+	assert_int_equal(cs_messages_of(f, room, 1), 0);
 	assert_int_equal(cstore_chain_advance(f->cs, room, 1, senders[0], k, 4), CC_OK);
-	assert_int_equal(test_messages_of(f, room, 1), 3);
+	assert_int_equal(cs_messages_of(f, room, 1), 3);
 	assert_int_equal(cstore_chain_advance(f->cs, room, 1, senders[1], k, 2), CC_OK);
-	assert_int_equal(test_messages_of(f, room, 1), 4);
+	assert_int_equal(cs_messages_of(f, room, 1), 4);
 	struct cstore_ratchet step = {.next_seq = 3};
-	test_secret(106, step.chain_key);
+	cs_secret(106, step.chain_key);
 	assert_int_equal(cstore_message_handled(f->cs, room, senders[2], 1, 2, 1, 1, &step),
 			 CC_OK);
-	assert_int_equal(test_messages_of(f, room, 1), 6);
+	assert_int_equal(cs_messages_of(f, room, 1), 6);
 
 	/* Another epoch of the room, the same epoch of another room. */
-	test_epoch_add1(f, room, 2, senders[0], k);
+	cs_epoch_add1(f, room, 2, senders[0], k);
 	assert_int_equal(cstore_chain_advance(f->cs, room, 2, senders[0], k, 11), CC_OK);
-	test_epoch_add1(f, other, 1, senders[0], k);
-	assert_int_equal(test_messages_of(f, room, 2), 10);
-	assert_int_equal(test_messages_of(f, other, 1), 0);
-	assert_int_equal(test_messages_of(f, room, 1), 6);
-	test_reopen(f);
-	assert_int_equal(test_messages_of(f, room, 1), 6);
+	cs_epoch_add1(f, other, 1, senders[0], k);
+	assert_int_equal(cs_messages_of(f, room, 2), 10);
+	assert_int_equal(cs_messages_of(f, other, 1), 0);
+	assert_int_equal(cs_messages_of(f, room, 1), 6);
+	cs_reopen(f);
+	assert_int_equal(cs_messages_of(f, room, 1), 6);
 	/* A forgotten epoch counts nothing any more. */
 	assert_int_equal(cstore_epoch_forget(f->cs, room, 1), CC_OK);
-	assert_int_equal(test_messages_of(f, room, 1), 0);
-	assert_int_equal(test_messages_of(f, room, 2), 10);
+	assert_int_equal(cs_messages_of(f, room, 1), 0);
+	assert_int_equal(cs_messages_of(f, room, 2), 10);
 }
 
 /* Forgetting the epochs up to max deletes their chains, in that room only;
@@ -520,16 +520,16 @@ static void test_epoch_forget(void **state)
 	uint8_t senders[2][CSTORE_FP_LEN], keys[2][CSTORE_KEY_LEN];
 	const uint32_t epochs[] = {0, 1, 2, 5};
 	const size_t n_epochs = sizeof epochs / sizeof epochs[0];
-	test_fill(110, room, sizeof room);
-	test_fill(111, other, sizeof other);
+	cs_fill(110, room, sizeof room);
+	cs_fill(111, other, sizeof other);
 	/* room was verified here: it remembers what was deleted for good. */
 	struct cstore_room verified = {.head_count = 3, .epoch = 5, .members = 2};
 	assert_int_equal(cstore_room_put(f->cs, room, &verified), CC_OK);
-	test_fill(112, senders[0], sizeof senders[0]);
-	test_fill(113, senders[1], sizeof senders[1]);
+	cs_fill(112, senders[0], sizeof senders[0]);
+	cs_fill(113, senders[1], sizeof senders[1]);
 	for (size_t e = 0; e < n_epochs; e++) {
 		for (uint8_t i = 0; i < 2; i++)
-			test_secret(110u + 10u * epochs[e] + i, keys[i]);
+			cs_secret(110u + 10u * epochs[e] + i, keys[i]);
 		assert_int_equal(cstore_epoch_add(f->cs, room, epochs[e],
 						  (const uint8_t(*)[CSTORE_FP_LEN])senders,
 						  (const uint8_t(*)[CSTORE_KEY_LEN])keys, 2),
@@ -547,12 +547,12 @@ static void test_epoch_forget(void **state)
 				 gone ? CC_ERR_NOT_FOUND : CC_OK);
 		assert_int_equal(cstore_epoch_has(f->cs, other, epochs[e]), CC_OK);
 		for (uint8_t i = 0; i < 2; i++) {
-			test_secret(110u + 10u * epochs[e] + i, keys[i]);
+			cs_secret(110u + 10u * epochs[e] + i, keys[i]);
 			if (gone)
-				test_chain_expect_none(f, room, epochs[e], senders[i]);
+				cs_chain_expect_none(f, room, epochs[e], senders[i]);
 			else
-				test_chain_expect(f, room, epochs[e], senders[i], keys[i], 1);
-			test_chain_expect(f, other, epochs[e], senders[i], keys[i], 1);
+				cs_chain_expect(f, room, epochs[e], senders[i], keys[i], 1);
+			cs_chain_expect(f, other, epochs[e], senders[i], keys[i], 1);
 		}
 	}
 	/* A forgotten epoch is not made again (a replayed secret must not
@@ -574,7 +574,7 @@ static void test_epoch_forget(void **state)
 	assert_int_equal(cstore_epoch_forget(f->cs, room, 4), CC_OK);
 	assert_int_equal(cstore_epoch_has(f->cs, room, 2), CC_ERR_NOT_FOUND);
 	assert_int_equal(cstore_epoch_has(f->cs, room, 5), CC_OK);
-	test_reopen(f);
+	cs_reopen(f);
 	assert_int_equal(cstore_epoch_has(f->cs, room, 2), CC_ERR_NOT_FOUND);
 	assert_int_equal(cstore_epoch_has(f->cs, room, 5), CC_OK);
 	/* All of them; the other room still untouched. */
@@ -584,7 +584,7 @@ static void test_epoch_forget(void **state)
 		assert_int_equal(cstore_epoch_has(f->cs, other, epochs[e]), CC_OK);
 	/* A room with nothing to forget. */
 	uint8_t unknown[CSTORE_ROOM_ID_LEN];
-	test_fill(114, unknown, sizeof unknown);
+	cs_fill(114, unknown, sizeof unknown);
 	assert_int_equal(cstore_epoch_forget(f->cs, unknown, 3), CC_OK);
 }
 

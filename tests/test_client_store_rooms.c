@@ -36,32 +36,32 @@ static void test_message_handled_ratchet(void **state)
 	struct fixture *f = *state;
 	uint8_t room[CSTORE_ROOM_ID_LEN], alice[CSTORE_FP_LEN], bob[CSTORE_FP_LEN];
 	uint8_t ka[CSTORE_KEY_LEN], kb[CSTORE_KEY_LEN];
-	test_fill(140, room, sizeof room);
-	test_fill(141, alice, sizeof alice);
-	test_fill(142, bob, sizeof bob);
-	test_secret(1600, ka);
-	test_secret(1700, kb);
-	test_room_put(f, room, 3);
-	test_epoch_add1(f, room, 2, alice, ka);
-	test_epoch_add1(f, room, 2, bob, kb);
+	cs_fill(140, room, sizeof room);
+	cs_fill(141, alice, sizeof alice);
+	cs_fill(142, bob, sizeof bob);
+	cs_secret(1600, ka);
+	cs_secret(1700, kb);
+	cs_room_put(f, room, 3);
+	cs_epoch_add1(f, room, 2, alice, ka);
+	cs_epoch_add1(f, room, 2, bob, kb);
 
 	struct cstore_ratchet step = {.next_seq = 2};
-	test_secret(1602, step.chain_key);
+	cs_secret(1602, step.chain_key);
 	assert_int_equal(cstore_message_handled(f->cs, room, alice, 2, 1, 10, 100, &step), CC_OK);
-	test_chain_expect(f, room, 2, alice, step.chain_key, 2);
-	assert_int_equal(test_seen_of(f, room, alice, 2), 1);
-	assert_int_equal(test_last_id(f, room), 10);
-	assert_int_equal(test_activity_of(f, alice), 100);
+	cs_chain_expect(f, room, 2, alice, step.chain_key, 2);
+	assert_int_equal(cs_seen_of(f, room, alice, 2), 1);
+	assert_int_equal(cs_last_id(f, room), 10);
+	assert_int_equal(cs_activity_of(f, alice), 100);
 	/* Messages 2 to 4 never came: the chain jumps past them. */
 	step.next_seq = 6;
-	test_secret(1606, step.chain_key);
+	cs_secret(1606, step.chain_key);
 	assert_int_equal(cstore_message_handled(f->cs, room, alice, 2, 5, 11, 200, &step), CC_OK);
-	test_chain_expect(f, room, 2, alice, step.chain_key, 6);
-	assert_int_equal(test_seen_of(f, room, alice, 2), 5);
-	assert_int_equal(test_last_id(f, room), 11);
-	assert_int_equal(test_activity_of(f, alice), 200);
+	cs_chain_expect(f, room, 2, alice, step.chain_key, 6);
+	assert_int_equal(cs_seen_of(f, room, alice, 2), 5);
+	assert_int_equal(cs_last_id(f, room), 11);
+	assert_int_equal(cs_activity_of(f, alice), 200);
 	/* bob's chain did not move. */
-	test_chain_expect(f, room, 2, bob, kb, 1);
+	cs_chain_expect(f, room, 2, bob, kb, 1);
 
 	/* A step to where the chain is, or behind it: refused, and nothing
 	 * else stored either. */
@@ -70,51 +70,51 @@ static void test_message_handled_ratchet(void **state)
 	const uint64_t stale[] = {6, 3};
 	for (size_t i = 0; i < sizeof stale / sizeof stale[0]; i++) {
 		struct cstore_ratchet back = {.next_seq = stale[i]};
-		test_secret(1690, back.chain_key);
+		cs_secret(1690, back.chain_key);
 		assert_int_equal(cstore_message_handled(f->cs, room, alice, 2, 9, 20, 300, &back),
 				 CC_ERR_STALE_EPOCH);
-		test_chain_expect(f, room, 2, alice, k6, 6);
-		assert_int_equal(test_seen_of(f, room, alice, 2), 5);
-		assert_int_equal(test_last_id(f, room), 11);
-		assert_int_equal(test_activity_of(f, alice), 200);
+		cs_chain_expect(f, room, 2, alice, k6, 6);
+		assert_int_equal(cs_seen_of(f, room, alice, 2), 5);
+		assert_int_equal(cs_last_id(f, room), 11);
+		assert_int_equal(cs_activity_of(f, alice), 200);
 	}
 	/* No chain for the sender in that epoch (forgotten, or never opened):
 	 * not found, nothing stored, no chain made. */
 	struct cstore_ratchet lost = {.next_seq = 2};
-	test_secret(1691, lost.chain_key);
+	cs_secret(1691, lost.chain_key);
 	assert_int_equal(cstore_message_handled(f->cs, room, bob, 3, 1, 21, 400, &lost),
 			 CC_ERR_NOT_FOUND);
-	assert_int_equal(test_seen_of(f, room, bob, 3), 0);
-	assert_int_equal(test_last_id(f, room), 11);
-	assert_int_equal(test_activity_of(f, bob), 0);
-	test_chain_expect_none(f, room, 3, bob);
+	assert_int_equal(cs_seen_of(f, room, bob, 3), 0);
+	assert_int_equal(cs_last_id(f, room), 11);
+	assert_int_equal(cs_activity_of(f, bob), 0);
+	cs_chain_expect_none(f, room, 3, bob);
 	/* A number out of range in the step: refused the same way. */
 	lost.next_seq = (uint64_t)INT64_MAX + 1;
 	assert_int_equal(cstore_message_handled(f->cs, room, bob, 2, 1, 22, 500, &lost),
 			 CC_ERR_LIMIT);
-	test_chain_expect(f, room, 2, bob, kb, 1);
-	assert_int_equal(test_seen_of(f, room, bob, 2), 0);
-	assert_int_equal(test_last_id(f, room), 11);
-	assert_int_equal(test_activity_of(f, bob), 0);
+	cs_chain_expect(f, room, 2, bob, kb, 1);
+	assert_int_equal(cs_seen_of(f, room, bob, 2), 0);
+	assert_int_equal(cs_last_id(f, room), 11);
+	assert_int_equal(cs_activity_of(f, bob), 0);
 	/* And one in the message's numbers: the step is not taken. */
 	lost.next_seq = 2;
 	assert_int_equal(cstore_message_handled(f->cs, room, bob, 2, UINT64_MAX, 23, 600, &lost),
 			 CC_ERR_MALFORMED);
-	test_chain_expect(f, room, 2, bob, kb, 1);
+	cs_chain_expect(f, room, 2, bob, kb, 1);
 
 	/* Our own message: no step, the chain (moved before sending) stays. */
 	assert_int_equal(cstore_message_handled(f->cs, room, alice, 2, 6, 30, 700, NULL), CC_OK);
-	test_chain_expect(f, room, 2, alice, k6, 6);
-	assert_int_equal(test_seen_of(f, room, alice, 2), 6);
-	assert_int_equal(test_last_id(f, room), 30);
+	cs_chain_expect(f, room, 2, alice, k6, 6);
+	assert_int_equal(cs_seen_of(f, room, alice, 2), 6);
+	assert_int_equal(cs_last_id(f, room), 30);
 
-	test_reopen(f);
-	test_chain_expect(f, room, 2, alice, k6, 6);
-	test_chain_expect(f, room, 2, bob, kb, 1);
-	assert_int_equal(test_seen_of(f, room, alice, 2), 6);
-	assert_int_equal(test_seen_of(f, room, bob, 2), 0);
-	assert_int_equal(test_last_id(f, room), 30);
-	assert_int_equal(test_activity_of(f, alice), 700);
+	cs_reopen(f);
+	cs_chain_expect(f, room, 2, alice, k6, 6);
+	cs_chain_expect(f, room, 2, bob, kb, 1);
+	assert_int_equal(cs_seen_of(f, room, alice, 2), 6);
+	assert_int_equal(cs_seen_of(f, room, bob, 2), 0);
+	assert_int_equal(cs_last_id(f, room), 30);
+	assert_int_equal(cs_activity_of(f, alice), 700);
 }
 
 /* Two handles on one file (two client processes by mistake) still never
@@ -126,10 +126,10 @@ static void test_own_chain_two_handles(void **state)
 	struct fixture *f = *state;
 	uint8_t room[CSTORE_ROOM_ID_LEN], me[CSTORE_FP_LEN], k[CSTORE_KEY_LEN];
 	uint8_t got[CSTORE_KEY_LEN];
-	test_fill(14, room, sizeof room);
-	test_fill(15, me, sizeof me);
-	test_secret(1800, k);
-	test_epoch_add1(f, room, 7, me, k);
+	cs_fill(14, room, sizeof room);
+	cs_fill(15, me, sizeof me);
+	cs_secret(1800, k);
+	cs_epoch_add1(f, room, 7, me, k);
 	struct client_store *cs2 = NULL;
 	assert_int_equal(cstore_open(f->tmp.path, &cs2), CC_OK);
 	uint64_t expect = 1;
@@ -139,9 +139,9 @@ static void test_own_chain_two_handles(void **state)
 		struct client_store *peer = cs == cs2 ? f->cs : cs2;
 		assert_int_equal(cstore_chain_get(cs, room, 7, me, got, &next), CC_OK);
 		assert_int_equal(next, expect);
-		test_secret(1800 + (uint32_t)expect - 1, k);
+		cs_secret(1800 + (uint32_t)expect - 1, k);
 		assert_memory_equal(got, k, sizeof k);
-		test_secret(1800 + (uint32_t)expect, k);
+		cs_secret(1800 + (uint32_t)expect, k);
 		assert_int_equal(cstore_chain_advance(cs, room, 7, me, k, next + 1), CC_OK);
 		/* The other handle, still holding the number just used. */
 		assert_int_equal(cstore_chain_advance(peer, room, 7, me, k, next + 1),
@@ -158,13 +158,13 @@ static void test_own_chain_survives_crash(void **state)
 {
 	struct fixture *f = *state;
 	uint8_t room[CSTORE_ROOM_ID_LEN], me[CSTORE_FP_LEN], k[CSTORE_KEY_LEN];
-	test_fill(16, room, sizeof room);
-	test_fill(17, me, sizeof me);
-	test_secret(1900, k);
-	test_epoch_add1(f, room, 2, me, k);
-	test_secret(1901, k);
+	cs_fill(16, room, sizeof room);
+	cs_fill(17, me, sizeof me);
+	cs_secret(1900, k);
+	cs_epoch_add1(f, room, 2, me, k);
+	cs_secret(1901, k);
 	assert_int_equal(cstore_chain_advance(f->cs, room, 2, me, k, 2), CC_OK);
-	test_close(f);
+	cs_close(f);
 
 	int fds[2];
 	assert_int_equal(pipe(fds), 0);
@@ -175,7 +175,7 @@ static void test_own_chain_survives_crash(void **state)
 		uint8_t ck[CSTORE_KEY_LEN];
 		uint64_t got = 0;
 		close(fds[0]);
-		test_secret(1902, ck);
+		cs_secret(1902, ck);
 		if (cstore_open(f->tmp.path, &cs) != CC_OK ||
 		    cstore_chain_get(cs, room, 2, me, k, &got) != CC_OK ||
 		    cstore_chain_advance(cs, room, 2, me, ck, got + 1) != CC_OK)
@@ -194,9 +194,9 @@ static void test_own_chain_survives_crash(void **state)
 	assert_int_equal(WEXITSTATUS(status), 0);
 	assert_int_equal(child_seq, 2);
 
-	test_open(f);
-	test_secret(1902, k);
-	test_chain_expect(f, room, 2, me, k, 3);
+	cs_open(f);
+	cs_secret(1902, k);
+	cs_chain_expect(f, room, 2, me, k, 3);
 	assert_int_equal(cstore_chain_advance(f->cs, room, 2, me, k, 3), CC_ERR_STALE_EPOCH);
 }
 
@@ -210,22 +210,22 @@ static void test_room_forget(void **state)
 	uint8_t key[CSTORE_KEY_LEN], got[CSTORE_KEY_LEN], fp[CSTORE_FP_LEN], me[CSTORE_FP_LEN];
 	uint8_t stepped[CSTORE_KEY_LEN];
 	struct cstore_room head = {.head_count = 7, .epoch = 3, .members = 4};
-	test_fill(16, room, sizeof room);
-	test_fill(17, other, sizeof other);
-	test_secret(18, key);
-	test_secret(19, stepped);
-	test_fill(19, fp, sizeof fp);
-	test_fill(20, me, sizeof me);
-	test_fill(33, head.head_hash, sizeof head.head_hash);
+	cs_fill(16, room, sizeof room);
+	cs_fill(17, other, sizeof other);
+	cs_secret(18, key);
+	cs_secret(19, stepped);
+	cs_fill(19, fp, sizeof fp);
+	cs_fill(20, me, sizeof me);
+	cs_fill(33, head.head_hash, sizeof head.head_hash);
 	snprintf(head.admin, sizeof head.admin, "Carol");
 	snprintf(head.title, sizeof head.title, "plans");
 
 	for (int r = 0; r < 2; r++) {
 		const uint8_t *id = r ? other : room;
 		assert_int_equal(cstore_room_put(f->cs, id, &head), CC_OK);
-		test_epoch_add1(f, id, 0, fp, key);
-		test_epoch_add1(f, id, 3, fp, key);
-		test_epoch_add1(f, id, 3, me, key);
+		cs_epoch_add1(f, id, 0, fp, key);
+		cs_epoch_add1(f, id, 3, fp, key);
+		cs_epoch_add1(f, id, 3, me, key);
 		assert_int_equal(cstore_message_handled(f->cs, id, fp, 2, 40, 90, 500, NULL),
 				 CC_OK);
 		assert_int_equal(cstore_message_handled(f->cs, id, fp, 3, 8, 91, 600, NULL),
@@ -238,11 +238,11 @@ static void test_room_forget(void **state)
 	assert_int_equal(cstore_room_forget(f->cs, room), CC_OK);
 	assert_int_equal(cstore_epoch_has(f->cs, room, 0), CC_ERR_NOT_FOUND);
 	assert_int_equal(cstore_epoch_has(f->cs, room, 3), CC_ERR_NOT_FOUND);
-	test_chain_expect_none(f, room, 3, fp);
-	test_chain_expect_none(f, room, 3, me);
-	assert_int_equal(test_messages_of(f, room, 3), 0);
-	assert_int_equal(test_seen_of(f, room, fp, 2), 0);
-	assert_int_equal(test_seen_of(f, room, fp, 3), 0);
+	cs_chain_expect_none(f, room, 3, fp);
+	cs_chain_expect_none(f, room, 3, me);
+	assert_int_equal(cs_messages_of(f, room, 3), 0);
+	assert_int_equal(cs_seen_of(f, room, fp, 2), 0);
+	assert_int_equal(cs_seen_of(f, room, fp, 3), 0);
 	/* The head stays; the title and the message position go. */
 	struct cstore_room kept;
 	assert_int_equal(cstore_room_get(f->cs, room, &kept), CC_OK);
@@ -255,12 +255,12 @@ static void test_room_forget(void **state)
 	assert_int_equal(kept.last_msg_id, 0);
 
 	/* The other room, the pins, signing keys and activity are untouched. */
-	test_chain_expect(f, other, 0, fp, key, 1);
-	test_chain_expect(f, other, 3, fp, key, 1);
-	test_chain_expect(f, other, 3, me, stepped, 3);
-	assert_int_equal(test_messages_of(f, other, 3), 2);
-	assert_int_equal(test_seen_of(f, other, fp, 2), 40);
-	assert_int_equal(test_seen_of(f, other, fp, 3), 8);
+	cs_chain_expect(f, other, 0, fp, key, 1);
+	cs_chain_expect(f, other, 3, fp, key, 1);
+	cs_chain_expect(f, other, 3, me, stepped, 3);
+	assert_int_equal(cs_messages_of(f, other, 3), 2);
+	assert_int_equal(cs_seen_of(f, other, fp, 2), 40);
+	assert_int_equal(cs_seen_of(f, other, fp, 3), 8);
 	assert_int_equal(cstore_room_get(f->cs, other, &kept), CC_OK);
 	assert_string_equal(kept.title, "plans");
 	assert_int_equal(kept.last_msg_id, 91);
@@ -269,19 +269,19 @@ static void test_room_forget(void **state)
 	uint32_t version;
 	assert_int_equal(cstore_sign_get(f->cs, fp, &version, got), CC_OK);
 	assert_int_equal(version, 2);
-	assert_int_equal(test_activity_of(f, fp), 600);
+	assert_int_equal(cs_activity_of(f, fp), 600);
 
 	/* Forgetting an unknown room is fine (and makes none); it stays
 	 * forgotten after reopen. */
 	uint8_t unknown[CSTORE_ROOM_ID_LEN];
-	test_fill(21, unknown, sizeof unknown);
+	cs_fill(21, unknown, sizeof unknown);
 	assert_int_equal(cstore_room_forget(f->cs, unknown), CC_OK);
 	assert_int_equal(cstore_room_get(f->cs, unknown, &kept), CC_ERR_NOT_FOUND);
-	test_reopen(f);
+	cs_reopen(f);
 	assert_int_equal(cstore_epoch_has(f->cs, room, 0), CC_ERR_NOT_FOUND);
 	assert_int_equal(cstore_epoch_has(f->cs, room, 3), CC_ERR_NOT_FOUND);
 	assert_int_equal(cstore_epoch_has(f->cs, other, 0), CC_OK);
-	test_chain_expect(f, other, 3, me, stepped, 3);
+	cs_chain_expect(f, other, 3, me, stepped, 3);
 	assert_int_equal(cstore_room_get(f->cs, room, &kept), CC_OK);
 	assert_int_equal(kept.head_count, 7);
 	assert_string_equal(kept.title, "");
@@ -295,8 +295,8 @@ static void test_room_head(void **state)
 	struct fixture *f = *state;
 	uint8_t room[CSTORE_ROOM_ID_LEN], other[CSTORE_ROOM_ID_LEN];
 	struct cstore_room r, got;
-	test_fill(34, room, sizeof room);
-	test_fill(35, other, sizeof other);
+	cs_fill(34, room, sizeof room);
+	cs_fill(35, other, sizeof other);
 
 	memset(&got, 0x5a, sizeof got);
 	assert_int_equal(cstore_room_get(f->cs, room, &got), CC_ERR_NOT_FOUND);
@@ -308,7 +308,7 @@ static void test_room_head(void **state)
 	/* Every field at its largest: the longest admin and title (UTF-8). */
 	memset(&r, 0, sizeof r);
 	r.head_count = UINT32_MAX;
-	test_fill(36, r.head_hash, sizeof r.head_hash);
+	cs_fill(36, r.head_hash, sizeof r.head_hash);
 	r.epoch = UINT32_MAX;
 	r.members = UINT32_MAX;
 	memset(r.admin, 'a', CSTORE_NICK_MAX);
@@ -331,16 +331,16 @@ static void test_room_head(void **state)
 
 	/* last_msg_id only rises, and put leaves it alone. */
 	assert_int_equal(cstore_room_last_id_put(f->cs, room, 10), CC_OK);
-	assert_int_equal(test_last_id(f, room), 10);
+	assert_int_equal(cs_last_id(f, room), 10);
 	assert_int_equal(cstore_room_last_id_put(f->cs, room, 9), CC_OK);
 	assert_int_equal(cstore_room_last_id_put(f->cs, room, 0), CC_OK);
 	assert_int_equal(cstore_room_last_id_put(f->cs, room, 10), CC_OK);
-	assert_int_equal(test_last_id(f, room), 10);
+	assert_int_equal(cs_last_id(f, room), 10);
 	assert_int_equal(cstore_room_last_id_put(f->cs, room, 11), CC_OK);
-	assert_int_equal(test_last_id(f, room), 11);
+	assert_int_equal(cs_last_id(f, room), 11);
 	assert_int_equal(cstore_room_last_id_put(f->cs, room, (uint64_t)INT64_MAX + 1),
 			 CC_ERR_MALFORMED);
-	assert_int_equal(test_last_id(f, room), 11);
+	assert_int_equal(cs_last_id(f, room), 11);
 	/* For a room never verified: nothing to raise, no row made. */
 	assert_int_equal(cstore_room_last_id_put(f->cs, other, 5), CC_OK);
 	assert_int_equal(cstore_room_get(f->cs, other, &got), CC_ERR_NOT_FOUND);
@@ -348,11 +348,11 @@ static void test_room_head(void **state)
 	/* A put replaces the head and the rest, with "" for none. */
 	memset(&r, 0, sizeof r);
 	r.head_count = 3;
-	test_fill(37, r.head_hash, sizeof r.head_hash);
+	cs_fill(37, r.head_hash, sizeof r.head_hash);
 	r.epoch = 2;
 	r.members = 1;
 	assert_int_equal(cstore_room_put(f->cs, room, &r), CC_OK);
-	test_reopen(f);
+	cs_reopen(f);
 	assert_int_equal(cstore_room_get(f->cs, room, &got), CC_OK);
 	assert_int_equal(got.head_count, 3);
 	assert_memory_equal(got.head_hash, r.head_hash, CSTORE_HASH_LEN);
@@ -383,11 +383,11 @@ static void test_sign_keys(void **state)
 	uint8_t alice[CSTORE_FP_LEN], bob[CSTORE_FP_LEN];
 	uint8_t k1[CSTORE_KEY_LEN], k2[CSTORE_KEY_LEN], k3[CSTORE_KEY_LEN], got[CSTORE_KEY_LEN];
 	uint32_t version = 99;
-	test_fill(42, alice, sizeof alice);
-	test_fill(43, bob, sizeof bob);
-	test_fill(44, k1, sizeof k1);
-	test_fill(45, k2, sizeof k2);
-	test_fill(46, k3, sizeof k3);
+	cs_fill(42, alice, sizeof alice);
+	cs_fill(43, bob, sizeof bob);
+	cs_fill(44, k1, sizeof k1);
+	cs_fill(45, k2, sizeof k2);
+	cs_fill(46, k3, sizeof k3);
 
 	memset(got, 0x5a, sizeof got);
 	assert_int_equal(cstore_sign_get(f->cs, alice, &version, got), CC_ERR_NOT_FOUND);
@@ -410,7 +410,7 @@ static void test_sign_keys(void **state)
 	/* Per identity key. */
 	assert_int_equal(cstore_sign_get(f->cs, bob, &version, got), CC_ERR_NOT_FOUND);
 	assert_int_equal(cstore_sign_put(f->cs, bob, UINT32_MAX, k2), CC_OK);
-	test_reopen(f);
+	cs_reopen(f);
 	assert_int_equal(cstore_sign_get(f->cs, bob, &version, got), CC_OK);
 	assert_int_equal(version, UINT32_MAX);
 	assert_memory_equal(got, k2, sizeof got);
@@ -430,21 +430,21 @@ static void test_activity(void **state)
 	struct fixture *f = *state;
 	uint8_t fps[4][CSTORE_FP_LEN];
 	for (uint8_t i = 0; i < 4; i++)
-		test_fill((uint8_t)(50 + i), fps[i], sizeof fps[i]);
+		cs_fill((uint8_t)(50 + i), fps[i], sizeof fps[i]);
 
-	assert_int_equal(test_activity_of(f, fps[0]), 0);
+	assert_int_equal(cs_activity_of(f, fps[0]), 0);
 	assert_int_equal(cstore_activity_put(f->cs, fps[0], 100), CC_OK);
-	assert_int_equal(test_activity_of(f, fps[0]), 100);
+	assert_int_equal(cs_activity_of(f, fps[0]), 100);
 	assert_int_equal(cstore_activity_put(f->cs, fps[0], 50), CC_OK);
 	assert_int_equal(cstore_activity_put(f->cs, fps[0], 0), CC_OK);
 	assert_int_equal(cstore_activity_put(f->cs, fps[0], 100), CC_OK);
-	assert_int_equal(test_activity_of(f, fps[0]), 100);
+	assert_int_equal(cs_activity_of(f, fps[0]), 100);
 	assert_int_equal(cstore_activity_put(f->cs, fps[0], 200), CC_OK);
-	assert_int_equal(test_activity_of(f, fps[0]), 200);
+	assert_int_equal(cs_activity_of(f, fps[0]), 200);
 	assert_int_equal(cstore_activity_put(f->cs, fps[0], (uint64_t)INT64_MAX + 1),
 			 CC_ERR_MALFORMED);
-	assert_int_equal(test_activity_of(f, fps[0]), 200);
-	assert_int_equal(test_activity_of(f, fps[1]), 0);
+	assert_int_equal(cs_activity_of(f, fps[0]), 200);
+	assert_int_equal(cs_activity_of(f, fps[1]), 0);
 
 	/* Several at once: raised where newer, kept where not, new ones
 	 * added. */
@@ -452,19 +452,19 @@ static void test_activity(void **state)
 	const uint64_t times[3] = {300, 999, 7};
 	assert_int_equal(cstore_activity_put_all(f->cs, (const uint8_t(*)[CSTORE_FP_LEN])fps,
 						 times, 3), CC_OK);
-	assert_int_equal(test_activity_of(f, fps[0]), 300);
-	assert_int_equal(test_activity_of(f, fps[1]), 1000);
-	assert_int_equal(test_activity_of(f, fps[2]), 7);
-	assert_int_equal(test_activity_of(f, fps[3]), 0);
+	assert_int_equal(cs_activity_of(f, fps[0]), 300);
+	assert_int_equal(cs_activity_of(f, fps[1]), 1000);
+	assert_int_equal(cs_activity_of(f, fps[2]), 7);
+	assert_int_equal(cs_activity_of(f, fps[3]), 0);
 	/* One bad time refuses the whole batch: the earlier ones are rolled
 	 * back. */
 	const uint64_t bad[4] = {400, 2000, 8, (uint64_t)INT64_MAX + 1};
 	assert_int_equal(cstore_activity_put_all(f->cs, (const uint8_t(*)[CSTORE_FP_LEN])fps,
 						 bad, 4), CC_ERR_MALFORMED);
-	assert_int_equal(test_activity_of(f, fps[0]), 300);
-	assert_int_equal(test_activity_of(f, fps[1]), 1000);
-	assert_int_equal(test_activity_of(f, fps[2]), 7);
-	assert_int_equal(test_activity_of(f, fps[3]), 0);
+	assert_int_equal(cs_activity_of(f, fps[0]), 300);
+	assert_int_equal(cs_activity_of(f, fps[1]), 1000);
+	assert_int_equal(cs_activity_of(f, fps[2]), 7);
+	assert_int_equal(cs_activity_of(f, fps[3]), 0);
 	/* None at all is nothing to do; a count without arrays is a bug. */
 	assert_int_equal(cstore_activity_put_all(f->cs, NULL, NULL, 0), CC_OK);
 	assert_int_equal(cstore_activity_put_all(f->cs, NULL, times, 1), CC_ERR_INTERNAL);
@@ -472,9 +472,9 @@ static void test_activity(void **state)
 						 NULL, 1), CC_ERR_INTERNAL);
 	assert_int_equal(cstore_activity_put_all(NULL, (const uint8_t(*)[CSTORE_FP_LEN])fps,
 						 times, 1), CC_ERR_INTERNAL);
-	test_reopen(f);
-	assert_int_equal(test_activity_of(f, fps[0]), 300);
-	assert_int_equal(test_activity_of(f, fps[2]), 7);
+	cs_reopen(f);
+	assert_int_equal(cs_activity_of(f, fps[0]), 300);
+	assert_int_equal(cs_activity_of(f, fps[2]), 7);
 }
 
 static void test_pin(void **state)
@@ -482,8 +482,8 @@ static void test_pin(void **state)
 	struct fixture *f = *state;
 	uint8_t fp1[CSTORE_FP_LEN], fp2[CSTORE_FP_LEN];
 	struct cstore_pin pin;
-	test_fill(21, fp1, sizeof fp1);
-	test_fill(22, fp2, sizeof fp2);
+	cs_fill(21, fp1, sizeof fp1);
+	cs_fill(22, fp2, sizeof fp2);
 
 	assert_int_equal(cstore_pin_get(f->cs, "Dave", &pin), CC_ERR_NOT_FOUND);
 	assert_int_equal(cstore_pin_put(f->cs, "Dave", fp1, 0, 1000), CC_OK);
@@ -538,7 +538,7 @@ static void test_bad_nick(void **state)
 	struct fixture *f = *state;
 	uint8_t fp[CSTORE_FP_LEN];
 	struct cstore_pin pin;
-	test_fill(23, fp, sizeof fp);
+	cs_fill(23, fp, sizeof fp);
 	char long_nick[CSTORE_NICK_MAX + 2];
 	memset(long_nick, 'a', sizeof long_nick - 1);
 	long_nick[sizeof long_nick - 1] = '\0';
@@ -569,36 +569,36 @@ static void test_persist(void **state)
 	uint8_t room[CSTORE_ROOM_ID_LEN], key[CSTORE_KEY_LEN], got[CSTORE_KEY_LEN];
 	uint8_t fp[CSTORE_FP_LEN], ck[CSTORE_KEY_LEN], seen_pub[CSTORE_KEY_LEN];
 	uint64_t v;
-	test_fill(24, room, sizeof room);
-	test_secret(25, key);
-	test_secret(26, ck);
-	test_secret(27, seen_pub);
-	test_fill(26, fp, sizeof fp);
+	cs_fill(24, room, sizeof room);
+	cs_secret(25, key);
+	cs_secret(26, ck);
+	cs_secret(27, seen_pub);
+	cs_fill(26, fp, sizeof fp);
 
 	struct cstore_room head = {.head_count = 5, .epoch = 9, .members = 2};
-	test_fill(27, head.head_hash, sizeof head.head_hash);
+	cs_fill(27, head.head_hash, sizeof head.head_hash);
 	snprintf(head.admin, sizeof head.admin, "Frank");
 	snprintf(head.title, sizeof head.title, "t");
 	assert_int_equal(cstore_room_put(f->cs, room, &head), CC_OK);
-	test_epoch_add1(f, room, 9, fp, key);
+	cs_epoch_add1(f, room, 9, fp, key);
 	struct cstore_ratchet step = {.next_seq = 124};
 	memcpy(step.chain_key, ck, sizeof ck);
 	assert_int_equal(cstore_message_handled(f->cs, room, fp, 9, 123, 77, 5555, &step), CC_OK);
 	assert_int_equal(cstore_pin_put(f->cs, "Frank", fp, 1, 4242), CC_OK);
 	assert_int_equal(cstore_sign_put(f->cs, fp, 6, key), CC_OK);
-	struct cstore_recv_key k1 = test_recv_key(1, 100, 28), k2 = test_recv_key(2, 200, 29);
+	struct cstore_recv_key k1 = cs_recv_key(1, 100, 28), k2 = cs_recv_key(2, 200, 29);
 	assert_int_equal(cstore_recv_add(f->cs, &k1), CC_OK);
 	assert_int_equal(cstore_recv_add(f->cs, &k2), CC_OK);
 	assert_int_equal(cstore_recv_seen_put(f->cs, fp, 4, 300, seen_pub), CC_OK);
 
 	for (int round = 0; round < 2; round++) {
-		test_reopen(f);
-		test_chain_expect(f, room, 9, fp, ck, 124);
+		cs_reopen(f);
+		cs_chain_expect(f, room, 9, fp, ck, 124);
 		assert_int_equal(cstore_epoch_has(f->cs, room, 9), CC_OK);
-		assert_int_equal(test_messages_of(f, room, 9), 123);
+		assert_int_equal(cs_messages_of(f, room, 9), 123);
 		assert_int_equal(cstore_seen_get(f->cs, room, fp, 9, &v), CC_OK);
 		assert_int_equal(v, 123);
-		assert_int_equal(test_activity_of(f, fp), 5555);
+		assert_int_equal(cs_activity_of(f, fp), 5555);
 		struct cstore_room r;
 		assert_int_equal(cstore_room_get(f->cs, room, &r), CC_OK);
 		assert_int_equal(r.head_count, 5);
@@ -614,9 +614,9 @@ static void test_persist(void **state)
 		assert_memory_equal(pin.fp, fp, sizeof fp);
 		assert_int_equal(pin.verified, 1);
 		assert_int_equal(pin.first_seen_ms, 4242);
-		assert_int_equal(test_current_version(f), 2);
-		test_recv_expect(f, &k2, 0);
-		test_recv_expect(f, &k1, 200);
+		assert_int_equal(cs_current_version(f), 2);
+		cs_recv_expect(f, &k2, 0);
+		cs_recv_expect(f, &k1, 200);
 		assert_int_equal(cstore_recv_seen_get(f->cs, fp, &version, &v, got), CC_OK);
 		assert_int_equal(version, 4);
 		assert_int_equal(v, 300);

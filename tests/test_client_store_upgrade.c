@@ -132,7 +132,7 @@ static void test_upgrade_from_v1(void **state)
 	uint8_t old_key[CSTORE_KEY_LEN];
 	memset(old_key, 0x55, sizeof old_key);
 	/* The scan sees protocol 1's keys before the upgrade. */
-	assert_true(test_files_hold(path, old_key));
+	assert_true(cs_files_hold(path, old_key));
 
 	struct client_store *cs = NULL;
 	uint8_t room[CSTORE_ROOM_ID_LEN], fp[CSTORE_FP_LEN], zero[CSTORE_FP_LEN] = {0};
@@ -170,21 +170,21 @@ static void test_upgrade_from_v1(void **state)
 	struct cstore_recv_key rk;
 	assert_int_equal(cstore_recv_current(cs, &rk), CC_ERR_NOT_FOUND);
 	/* The new tables work, and outlive a reopen. */
-	test_secret(2000, key);
+	cs_secret(2000, key);
 	assert_int_equal(cstore_epoch_add(cs, room, 1, (const uint8_t(*)[CSTORE_FP_LEN])fp,
 					  (const uint8_t(*)[CSTORE_KEY_LEN])key, 1), CC_OK);
 	memset(&r, 0, sizeof r);
 	r.head_count = 2;
 	assert_int_equal(cstore_room_put(cs, room, &r), CC_OK);
 	struct cstore_ratchet step = {.next_seq = 4};
-	test_secret(2001, step.chain_key);
+	cs_secret(2001, step.chain_key);
 	assert_int_equal(cstore_message_handled(cs, room, fp, 1, 3, 4, 5, &step), CC_OK);
-	rk = test_recv_key(1, 10, 2002);
+	rk = cs_recv_key(1, 10, 2002);
 	assert_int_equal(cstore_recv_add(cs, &rk), CC_OK);
 	cstore_close(cs);
 	assert_int_equal(tmpdir_db_version_get(path), TEST_CSTORE_LATEST);
-	test_expect_rollback_journal(path);
-	assert_false(test_files_hold(path, old_key));
+	cs_expect_rollback_journal(path);
+	assert_false(cs_files_hold(path, old_key));
 
 	assert_int_equal(cstore_open(path, &cs), CC_OK);
 	uint8_t got[CSTORE_KEY_LEN];
@@ -263,12 +263,12 @@ static void test_upgrade_from_v2(void **state)
 	uint8_t room[CSTORE_ROOM_ID_LEN], fp[CSTORE_FP_LEN], s1[CSTORE_KEY_LEN];
 	uint8_t s2[CSTORE_KEY_LEN], sk[CSTORE_KEY_LEN], hash[CSTORE_HASH_LEN];
 	snprintf(path, sizeof path, "%s/v2.db", f->tmp.dir);
-	test_fill(150, room, sizeof room);
-	test_fill(151, fp, sizeof fp);
-	test_fill(152, hash, sizeof hash);
-	test_secret(2100, s1);
-	test_secret(2101, s2);
-	test_secret(2102, sk);
+	cs_fill(150, room, sizeof room);
+	cs_fill(151, fp, sizeof fp);
+	cs_fill(152, hash, sizeof hash);
+	cs_secret(2100, s1);
+	cs_secret(2101, s2);
+	cs_secret(2102, sk);
 
 	sqlite3 *db = NULL;
 	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
@@ -287,20 +287,20 @@ static void test_upgrade_from_v2(void **state)
 		 "INSERT INTO sign_keys VALUES(%s, 3, %s);"
 		 "INSERT INTO activity VALUES(%s, 1234);"
 		 "INSERT INTO pins VALUES('alice', 'Alice', %s, 1, 99);",
-		 test_sql_blob(room, sizeof room, b_room, sizeof b_room),
-		 test_sql_blob(s1, sizeof s1, b_s1, sizeof b_s1), b_room,
-		 test_sql_blob(s2, sizeof s2, b_s2, sizeof b_s2), b_room,
-		 test_sql_blob(fp, sizeof fp, b_fp, sizeof b_fp), b_room, b_room,
-		 test_sql_blob(hash, sizeof hash, b_h, sizeof b_h), b_fp,
-		 test_sql_blob(sk, sizeof sk, b_sk, sizeof b_sk), b_fp, b_fp);
+		 cs_sql_blob(room, sizeof room, b_room, sizeof b_room),
+		 cs_sql_blob(s1, sizeof s1, b_s1, sizeof b_s1), b_room,
+		 cs_sql_blob(s2, sizeof s2, b_s2, sizeof b_s2), b_room,
+		 cs_sql_blob(fp, sizeof fp, b_fp, sizeof b_fp), b_room, b_room,
+		 cs_sql_blob(hash, sizeof hash, b_h, sizeof b_h), b_fp,
+		 cs_sql_blob(sk, sizeof sk, b_sk, sizeof b_sk), b_fp, b_fp);
 	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_close(db), SQLITE_OK);
 	/* The secrets are on disk (in the WAL, not yet in the database). */
 	char wal[170];
 	snprintf(wal, sizeof wal, "%s-wal", path);
 	assert_int_equal(access(wal, F_OK), 0);
-	assert_true(test_files_hold(path, s1));
-	assert_true(test_files_hold(path, s2));
+	assert_true(cs_files_hold(path, s1));
+	assert_true(cs_files_hold(path, s2));
 
 	struct client_store *cs = NULL;
 	assert_int_equal(cstore_open(path, &cs), CC_OK);
@@ -328,16 +328,16 @@ static void test_upgrade_from_v2(void **state)
 	assert_int_equal(cstore_epoch_has(cs, room, 2), CC_ERR_NOT_FOUND);
 	/* The new tables work. */
 	uint8_t ck[CSTORE_KEY_LEN];
-	test_secret(2103, ck);
+	cs_secret(2103, ck);
 	assert_int_equal(cstore_epoch_add(cs, room, 3, (const uint8_t(*)[CSTORE_FP_LEN])fp,
 					  (const uint8_t(*)[CSTORE_KEY_LEN])ck, 1), CC_OK);
 	cstore_close(cs);
 
 	assert_int_equal(tmpdir_db_version_get(path), TEST_CSTORE_LATEST);
-	test_expect_rollback_journal(path);
-	assert_false(test_files_hold(path, s1));
-	assert_false(test_files_hold(path, s2));
-	assert_true(test_files_hold(path, ck));
+	cs_expect_rollback_journal(path);
+	assert_false(cs_files_hold(path, s1));
+	assert_false(cs_files_hold(path, s2));
+	assert_true(cs_files_hold(path, ck));
 }
 
 /* Rows the schema's checks would refuse (a damaged disk, a hand-edited file)
@@ -349,21 +349,21 @@ static void test_damaged_rows(void **state)
 	uint8_t room[CSTORE_ROOM_ID_LEN], senders[3][CSTORE_FP_LEN], keys[3][CSTORE_KEY_LEN];
 	uint8_t pub[CSTORE_KEY_LEN], got[CSTORE_KEY_LEN];
 	char sql[1024], b[2][72];
-	test_fill(160, room, sizeof room);
+	cs_fill(160, room, sizeof room);
 	for (uint8_t i = 0; i < 3; i++) {
-		test_fill((uint8_t)(161 + i), senders[i], sizeof senders[i]);
-		test_secret(2200u + i, keys[i]);
+		cs_fill((uint8_t)(161 + i), senders[i], sizeof senders[i]);
+		cs_secret(2200u + i, keys[i]);
 	}
-	test_secret(2210, pub);
+	cs_secret(2210, pub);
 	assert_int_equal(cstore_epoch_add(f->cs, room, 1, (const uint8_t(*)[CSTORE_FP_LEN])senders,
 					  (const uint8_t(*)[CSTORE_KEY_LEN])keys, 3), CC_OK);
 	for (uint32_t v = 1; v <= 3; v++) {
-		struct cstore_recv_key k = test_recv_key(v, 1000 * v, 2220 + v);
+		struct cstore_recv_key k = cs_recv_key(v, 1000 * v, 2220 + v);
 		assert_int_equal(cstore_recv_add(f->cs, &k), CC_OK);
 	}
 	assert_int_equal(cstore_recv_seen_put(f->cs, senders[0], 5, 10, pub), CC_OK);
 	assert_int_equal(cstore_recv_seen_put(f->cs, senders[1], 6, 10, pub), CC_OK);
-	test_close(f);
+	cs_close(f);
 
 	snprintf(sql, sizeof sql,
 		 "PRAGMA ignore_check_constraints = ON;"
@@ -374,28 +374,28 @@ static void test_damaged_rows(void **state)
 		 "UPDATE recv_keys SET created_ms = -5 WHERE version = 3;"
 		 "UPDATE recv_seen SET version = 0 WHERE fingerprint = %s;"
 		 "UPDATE recv_seen SET pub = x'' WHERE fingerprint = %s;",
-		 test_sql_blob(senders[0], CSTORE_FP_LEN, b[0], sizeof b[0]),
-		 test_sql_blob(senders[1], CSTORE_FP_LEN, b[1], sizeof b[1]), b[0], b[1]);
-	test_sql(f->tmp.path, sql);
-	test_open(f);
+		 cs_sql_blob(senders[0], CSTORE_FP_LEN, b[0], sizeof b[0]),
+		 cs_sql_blob(senders[1], CSTORE_FP_LEN, b[1], sizeof b[1]), b[0], b[1]);
+	cs_sql(f->tmp.path, sql);
+	cs_open(f);
 
 	/* A short chain key, a chain number 0. */
 	uint64_t next = 99;
 	memset(got, 0x5a, sizeof got);
 	assert_int_equal(cstore_chain_get(f->cs, room, 1, senders[0], got, &next), CC_ERR_STORE);
-	test_expect_zero(got, sizeof got);
+	cs_expect_zero(got, sizeof got);
 	assert_int_equal(next, 0);
 	memset(got, 0x5a, sizeof got);
 	next = 99;
 	assert_int_equal(cstore_chain_get(f->cs, room, 1, senders[1], got, &next), CC_ERR_STORE);
-	test_expect_zero(got, sizeof got);
+	cs_expect_zero(got, sizeof got);
 	assert_int_equal(next, 0);
 	/* A count that would be negative. */
 	uint64_t count = 99;
 	assert_int_equal(cstore_epoch_messages(f->cs, room, 1, &count), CC_ERR_STORE);
 	assert_int_equal(count, 0);
 	/* The sound row still reads. */
-	test_chain_expect(f, room, 1, senders[2], keys[2], 1);
+	cs_chain_expect(f, room, 1, senders[2], keys[2], 1);
 
 	/* Receiving keys: a short private part, a long public one, a negative
 	 * time (the newest, so recv_current fails too). */
@@ -403,12 +403,12 @@ static void test_damaged_rows(void **state)
 		struct cstore_recv_key k;
 		memset(&k, 0x5a, sizeof k);
 		assert_int_equal(cstore_recv_get(f->cs, v, &k), CC_ERR_STORE);
-		test_recv_expect_wiped(&k);
+		cs_recv_expect_wiped(&k);
 	}
 	struct cstore_recv_key cur;
 	memset(&cur, 0x5a, sizeof cur);
 	assert_int_equal(cstore_recv_current(f->cs, &cur), CC_ERR_STORE);
-	test_recv_expect_wiped(&cur);
+	cs_recv_expect_wiped(&cur);
 
 	/* The newest receiving key seen: version 0, an empty key. */
 	uint32_t version = 99;
@@ -425,11 +425,11 @@ static void test_future_version_refused(void **state)
 {
 	struct fixture *f = *state;
 	uint8_t room[CSTORE_ROOM_ID_LEN], fp[CSTORE_FP_LEN], key[CSTORE_KEY_LEN];
-	test_fill(27, room, sizeof room);
-	test_fill(29, fp, sizeof fp);
-	test_secret(28, key);
-	test_epoch_add1(f, room, 1, fp, key);
-	test_close(f);
+	cs_fill(27, room, sizeof room);
+	cs_fill(29, fp, sizeof fp);
+	cs_secret(28, key);
+	cs_epoch_add1(f, room, 1, fp, key);
+	cs_close(f);
 
 	tmpdir_db_expect_no_wal(f->tmp.path);
 	uint32_t latest = tmpdir_db_version_get(f->tmp.path);
@@ -446,8 +446,8 @@ static void test_future_version_refused(void **state)
 
 	/* Put it back: the data was not touched. */
 	tmpdir_db_version_set(f->tmp.path, latest);
-	test_open(f);
-	test_chain_expect(f, room, 1, fp, key, 1);
+	cs_open(f);
+	cs_chain_expect(f, room, 1, fp, key, 1);
 }
 
 static void test_not_a_database(void **state)
@@ -477,16 +477,16 @@ static void test_in_memory(void **state)
 	uint8_t room[CSTORE_ROOM_ID_LEN], fp[CSTORE_FP_LEN], key[CSTORE_KEY_LEN];
 	uint8_t got[CSTORE_KEY_LEN];
 	uint64_t next = 0;
-	test_fill(29, room, sizeof room);
-	test_fill(30, fp, sizeof fp);
-	test_secret(29, key);
+	cs_fill(29, room, sizeof room);
+	cs_fill(30, fp, sizeof fp);
+	cs_secret(29, key);
 	assert_int_equal(cstore_open(":memory:", &cs), CC_OK);
 	assert_int_equal(cstore_epoch_add(cs, room, 0, (const uint8_t(*)[CSTORE_FP_LEN])fp,
 					  (const uint8_t(*)[CSTORE_KEY_LEN])key, 1), CC_OK);
 	assert_int_equal(cstore_chain_advance(cs, room, 0, fp, key, 2), CC_OK);
 	assert_int_equal(cstore_chain_get(cs, room, 0, fp, got, &next), CC_OK);
 	assert_int_equal(next, 2);
-	struct cstore_recv_key k = test_recv_key(1, 5, 31), cur;
+	struct cstore_recv_key k = cs_recv_key(1, 5, 31), cur;
 	assert_int_equal(cstore_recv_add(cs, &k), CC_OK);
 	assert_int_equal(cstore_recv_current(cs, &cur), CC_OK);
 	assert_int_equal(cur.version, 1);
@@ -503,11 +503,11 @@ static void test_bad_args(void **state)
 	uint32_t version, deleted = 99;
 	struct cstore_pin pin;
 	struct cstore_room r = {0};
-	struct cstore_recv_key rk = test_recv_key(1, 1, 32);
+	struct cstore_recv_key rk = cs_recv_key(1, 1, 32);
 	struct cstore_ratchet step = {.next_seq = 2};
-	test_fill(30, room, sizeof room);
-	test_secret(31, key);
-	test_fill(32, fp, sizeof fp);
+	cs_fill(30, room, sizeof room);
+	cs_secret(31, key);
+	cs_fill(32, fp, sizeof fp);
 
 	assert_int_equal(cstore_room_forget(f->cs, NULL), CC_ERR_INTERNAL);
 	assert_int_equal(cstore_room_forget(NULL, room), CC_ERR_INTERNAL);
@@ -581,12 +581,12 @@ static void test_bad_args(void **state)
 	assert_int_equal(cstore_pin_get(f->cs, "gina", &pin), CC_ERR_NOT_FOUND);
 	assert_int_equal(cstore_room_get(f->cs, room, &r), CC_ERR_NOT_FOUND);
 	assert_int_equal(cstore_sign_get(f->cs, fp, &version, key), CC_ERR_NOT_FOUND);
-	assert_int_equal(test_seen_of(f, room, fp, 0), 0);
-	assert_int_equal(test_activity_of(f, fp), 0);
+	assert_int_equal(cs_seen_of(f, room, fp, 0), 0);
+	assert_int_equal(cs_activity_of(f, fp), 0);
 	assert_int_equal(cstore_recv_current(f->cs, &rk), CC_ERR_NOT_FOUND);
 	assert_int_equal(cstore_recv_seen_get(f->cs, fp, &version, &v, key), CC_ERR_NOT_FOUND);
 	assert_int_equal(cstore_epoch_has(f->cs, room, 0), CC_ERR_NOT_FOUND);
-	test_chain_expect_none(f, room, 0, fp);
+	cs_chain_expect_none(f, room, 0, fp);
 }
 
 int main(void)

@@ -15,17 +15,17 @@
 
 #include "cstore_fixture.h"
 /* Distinct test values derived from a seed. */
-void test_fill(uint8_t seed, uint8_t *p, size_t n)
+void cs_fill(uint8_t seed, uint8_t *p, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		p[i] = (uint8_t)(seed * 31 + i * 7 + 1);
 }
 
 /* Distinctive secrets: 32 random-looking bytes from a seed (splitmix64).
- * test_fill's values are all shifts of one progression; a scan of the files
+ * cs_fill's values are all shifts of one progression; a scan of the files
  * for one of these cannot match a room id, a fingerprint or another key by
  * chance. */
-void test_secret(uint32_t seed, uint8_t key[CSTORE_KEY_LEN])
+void cs_secret(uint32_t seed, uint8_t key[CSTORE_KEY_LEN])
 {
 	uint64_t x = 0x63727970746f6361ull ^ ((uint64_t)seed << 32 | seed);
 	for (size_t i = 0; i < CSTORE_KEY_LEN; i += 8) {
@@ -39,18 +39,18 @@ void test_secret(uint32_t seed, uint8_t key[CSTORE_KEY_LEN])
 	}
 }
 
-void test_expect_zero(const uint8_t *p, size_t n)
+void cs_expect_zero(const uint8_t *p, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		assert_int_equal(p[i], 0);
 }
 
 /* A receiving key handed back on failure: nothing of it left. */
-void test_recv_expect_wiped(const struct cstore_recv_key *k)
+void cs_recv_expect_wiped(const struct cstore_recv_key *k)
 {
 	assert_int_equal(k->version, 0);
-	test_expect_zero(k->priv, sizeof k->priv);
-	test_expect_zero(k->pub, sizeof k->pub);
+	cs_expect_zero(k->priv, sizeof k->priv);
+	cs_expect_zero(k->pub, sizeof k->pub);
 	assert_int_equal(k->created_ms, 0);
 	assert_int_equal(k->retired_ms, 0);
 }
@@ -74,29 +74,29 @@ int cstore_teardown(void **state)
 	return 0;
 }
 
-void test_close(struct fixture *f)
+void cs_close(struct fixture *f)
 {
 	cstore_close(f->cs);
 	f->cs = NULL;
 }
 
-void test_open(struct fixture *f)
+void cs_open(struct fixture *f)
 {
 	assert_int_equal(cstore_open(f->tmp.path, &f->cs), CC_OK);
 	assert_non_null(f->cs);
 }
 
-void test_reopen(struct fixture *f)
+void cs_reopen(struct fixture *f)
 {
-	test_close(f);
-	test_open(f);
+	cs_close(f);
+	cs_open(f);
 }
 
 /* ---- the files on disk ----------------------------------------------------------- */
 
 /* Whether the file at path holds needle anywhere; false if there is no such
  * file. */
-bool test_file_holds(const char *path, const uint8_t *needle, size_t n)
+bool cs_file_holds(const char *path, const uint8_t *needle, size_t n)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -124,7 +124,7 @@ bool test_file_holds(const char *path, const uint8_t *needle, size_t n)
  * -journal, -wal or -shm, whichever there are in its directory) holds the
  * key: the raw bytes anyone who gets hold of the disk would see. Scans at
  * least the database. */
-bool test_files_hold(const char *path, const uint8_t key[CSTORE_KEY_LEN])
+bool cs_files_hold(const char *path, const uint8_t key[CSTORE_KEY_LEN])
 {
 	char dir[160];
 	snprintf(dir, sizeof dir, "%s", path);
@@ -145,7 +145,7 @@ bool test_files_hold(const char *path, const uint8_t key[CSTORE_KEY_LEN])
 		snprintf(file, sizeof file, "%s/%s", dir, e->d_name);
 		if (strcmp(e->d_name, base) == 0)
 			scanned_db = true;
-		if (test_file_holds(file, key, CSTORE_KEY_LEN))
+		if (cs_file_holds(file, key, CSTORE_KEY_LEN))
 			found = true;
 	}
 	closedir(d);
@@ -157,7 +157,7 @@ bool test_files_hold(const char *path, const uint8_t key[CSTORE_KEY_LEN])
  * keep overwritten chain keys): no -wal or -shm file next to it, and the
  * header says so (bytes 18 and 19, the file format's write and read
  * versions: 1 for a rollback journal, 2 for WAL). */
-void test_expect_rollback_journal(const char *path)
+void cs_expect_rollback_journal(const char *path)
 {
 	char other[160];
 	snprintf(other, sizeof other, "%s-wal", path);
@@ -175,21 +175,21 @@ void test_expect_rollback_journal(const char *path)
 
 /* Runs sql on the file at path with a connection of our own, as another
  * program (or a damaged disk) would. */
-void test_sql(const char *path, const char *sql)
+void cs_sql(const char *path, const char *sql)
 {
 	sqlite3 *db = NULL;
 	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
 	char *msg = NULL;
 	int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
 	if (rc != SQLITE_OK)
-		fprintf(stderr, "test_sql: %s\n", msg ? msg : "?");
+		fprintf(stderr, "cs_sql: %s\n", msg ? msg : "?");
 	sqlite3_free(msg);
 	assert_int_equal(rc, SQLITE_OK);
 	assert_int_equal(sqlite3_close(db), SQLITE_OK);
 }
 
 /* Writes n bytes as an SQL blob literal x'..' into out (cap bytes). */
-const char *test_sql_blob(const uint8_t *p, size_t n, char *out, size_t cap)
+const char *cs_sql_blob(const uint8_t *p, size_t n, char *out, size_t cap)
 {
 	assert_true(cap >= 2 * n + 4);
 	size_t o = 0;
@@ -208,7 +208,7 @@ const char *test_sql_blob(const uint8_t *p, size_t n, char *out, size_t cap)
 
 /* A sender's chain: asserts it is there and returns its number, the key in
  * key. */
-uint64_t test_chain_of(struct fixture *f, const uint8_t room[CSTORE_ROOM_ID_LEN],
+uint64_t cs_chain_of(struct fixture *f, const uint8_t room[CSTORE_ROOM_ID_LEN],
 			      uint32_t epoch, const uint8_t sender[CSTORE_FP_LEN],
 			      uint8_t key[CSTORE_KEY_LEN])
 {
@@ -219,17 +219,17 @@ uint64_t test_chain_of(struct fixture *f, const uint8_t room[CSTORE_ROOM_ID_LEN]
 }
 
 /* Asserts that the sender's chain is at number next with key want. */
-void test_chain_expect(struct fixture *f, const uint8_t room[CSTORE_ROOM_ID_LEN],
+void cs_chain_expect(struct fixture *f, const uint8_t room[CSTORE_ROOM_ID_LEN],
 			      uint32_t epoch, const uint8_t sender[CSTORE_FP_LEN],
 			      const uint8_t want[CSTORE_KEY_LEN], uint64_t next)
 {
 	uint8_t got[CSTORE_KEY_LEN];
-	assert_int_equal(test_chain_of(f, room, epoch, sender, got), next);
+	assert_int_equal(cs_chain_of(f, room, epoch, sender, got), next);
 	assert_memory_equal(got, want, CSTORE_KEY_LEN);
 }
 
 /* Asserts there is no such chain, and that the miss leaves nothing behind. */
-void test_chain_expect_none(struct fixture *f, const uint8_t room[CSTORE_ROOM_ID_LEN],
+void cs_chain_expect_none(struct fixture *f, const uint8_t room[CSTORE_ROOM_ID_LEN],
 				   uint32_t epoch, const uint8_t sender[CSTORE_FP_LEN])
 {
 	uint8_t got[CSTORE_KEY_LEN];
@@ -238,11 +238,11 @@ void test_chain_expect_none(struct fixture *f, const uint8_t room[CSTORE_ROOM_ID
 	assert_int_equal(cstore_chain_get(f->cs, room, epoch, sender, got, &next),
 			 CC_ERR_NOT_FOUND);
 	assert_int_equal(next, 0);
-	test_expect_zero(got, sizeof got);
+	cs_expect_zero(got, sizeof got);
 }
 
 /* An epoch with one sender's chain. */
-void test_epoch_add1(struct fixture *f, const uint8_t room[CSTORE_ROOM_ID_LEN],
+void cs_epoch_add1(struct fixture *f, const uint8_t room[CSTORE_ROOM_ID_LEN],
 			    uint32_t epoch, const uint8_t sender[CSTORE_FP_LEN],
 			    const uint8_t key[CSTORE_KEY_LEN])
 {
@@ -251,7 +251,7 @@ void test_epoch_add1(struct fixture *f, const uint8_t room[CSTORE_ROOM_ID_LEN],
 					  (const uint8_t(*)[CSTORE_KEY_LEN])key, 1), CC_OK);
 }
 
-uint64_t test_messages_of(struct fixture *f, const uint8_t room[CSTORE_ROOM_ID_LEN],
+uint64_t cs_messages_of(struct fixture *f, const uint8_t room[CSTORE_ROOM_ID_LEN],
 				 uint32_t epoch)
 {
 	uint64_t n = 99;
@@ -260,17 +260,17 @@ uint64_t test_messages_of(struct fixture *f, const uint8_t room[CSTORE_ROOM_ID_L
 }
 
 /* A receiving key of version, made at created_ms, its parts from seed. */
-struct cstore_recv_key test_recv_key(uint32_t version, uint64_t created_ms,
+struct cstore_recv_key cs_recv_key(uint32_t version, uint64_t created_ms,
 					    uint32_t seed)
 {
 	struct cstore_recv_key k = {.version = version, .created_ms = created_ms};
-	test_secret(seed, k.priv);
-	test_secret(seed + 1000, k.pub);
+	cs_secret(seed, k.priv);
+	cs_secret(seed + 1000, k.pub);
 	return k;
 }
 
 /* Asserts that version is stored as want, retired at retired_ms (0: not). */
-void test_recv_expect(struct fixture *f, const struct cstore_recv_key *want,
+void cs_recv_expect(struct fixture *f, const struct cstore_recv_key *want,
 			     uint64_t retired_ms)
 {
 	struct cstore_recv_key got;
@@ -283,16 +283,16 @@ void test_recv_expect(struct fixture *f, const struct cstore_recv_key *want,
 	assert_int_equal(got.retired_ms, retired_ms);
 }
 
-void test_recv_expect_none(struct fixture *f, uint32_t version)
+void cs_recv_expect_none(struct fixture *f, uint32_t version)
 {
 	struct cstore_recv_key got;
 	memset(&got, 0x5a, sizeof got);
 	assert_int_equal(cstore_recv_get(f->cs, version, &got), CC_ERR_NOT_FOUND);
 	/* Nothing left behind on failure. */
-	test_recv_expect_wiped(&got);
+	cs_recv_expect_wiped(&got);
 }
 
-uint32_t test_current_version(struct fixture *f)
+uint32_t cs_current_version(struct fixture *f)
 {
 	struct cstore_recv_key got;
 	assert_int_equal(cstore_recv_current(f->cs, &got), CC_OK);
@@ -301,23 +301,23 @@ uint32_t test_current_version(struct fixture *f)
 }
 
 /* A verified room to hang message ids on: head of count records. */
-void test_room_put(struct fixture *f, const uint8_t room[CSTORE_ROOM_ID_LEN],
+void cs_room_put(struct fixture *f, const uint8_t room[CSTORE_ROOM_ID_LEN],
 			  uint32_t count)
 {
 	struct cstore_room r = {.head_count = count, .epoch = count, .members = 2};
-	test_fill((uint8_t)count, r.head_hash, sizeof r.head_hash);
+	cs_fill((uint8_t)count, r.head_hash, sizeof r.head_hash);
 	snprintf(r.admin, sizeof r.admin, "alice");
 	assert_int_equal(cstore_room_put(f->cs, room, &r), CC_OK);
 }
 
-uint64_t test_last_id(struct fixture *f, const uint8_t room[CSTORE_ROOM_ID_LEN])
+uint64_t cs_last_id(struct fixture *f, const uint8_t room[CSTORE_ROOM_ID_LEN])
 {
 	struct cstore_room r;
 	assert_int_equal(cstore_room_get(f->cs, room, &r), CC_OK);
 	return r.last_msg_id;
 }
 
-uint64_t test_seen_of(struct fixture *f, const uint8_t room[CSTORE_ROOM_ID_LEN],
+uint64_t cs_seen_of(struct fixture *f, const uint8_t room[CSTORE_ROOM_ID_LEN],
 			     const uint8_t fp[CSTORE_FP_LEN], uint32_t epoch)
 {
 	uint64_t v = 99;
@@ -325,7 +325,7 @@ uint64_t test_seen_of(struct fixture *f, const uint8_t room[CSTORE_ROOM_ID_LEN],
 	return v;
 }
 
-uint64_t test_activity_of(struct fixture *f, const uint8_t fp[CSTORE_FP_LEN])
+uint64_t cs_activity_of(struct fixture *f, const uint8_t fp[CSTORE_FP_LEN])
 {
 	uint64_t v = 99;
 	assert_int_equal(cstore_activity_get(f->cs, fp, &v), CC_OK);

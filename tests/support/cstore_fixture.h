@@ -19,44 +19,44 @@ struct fixture {
 	struct client_store *cs;
 };
 
-void test_fill(uint8_t seed, uint8_t *p, size_t n);
-void test_secret(uint32_t seed, uint8_t key[CSTORE_KEY_LEN]);
-void test_expect_zero(const uint8_t *p, size_t n);
-void test_recv_expect_wiped(const struct cstore_recv_key *k);
+void cs_fill(uint8_t seed, uint8_t *p, size_t n);
+void cs_secret(uint32_t seed, uint8_t key[CSTORE_KEY_LEN]);
+void cs_expect_zero(const uint8_t *p, size_t n);
+void cs_recv_expect_wiped(const struct cstore_recv_key *k);
 int cstore_setup(void **state);
 int cstore_teardown(void **state);
-void test_close(struct fixture *f);
-void test_open(struct fixture *f);
-void test_reopen(struct fixture *f);
-bool test_file_holds(const char *path, const uint8_t *needle, size_t n);
-bool test_files_hold(const char *path, const uint8_t key[CSTORE_KEY_LEN]);
-void test_expect_rollback_journal(const char *path);
-void test_sql(const char *path, const char *sql);
-const char *test_sql_blob(const uint8_t *p, size_t n, char *out, size_t cap);
-uint64_t test_chain_of(struct fixture *f, const uint8_t room[CSTORE_ROOM_ID_LEN],
+void cs_close(struct fixture *f);
+void cs_open(struct fixture *f);
+void cs_reopen(struct fixture *f);
+bool cs_file_holds(const char *path, const uint8_t *needle, size_t n);
+bool cs_files_hold(const char *path, const uint8_t key[CSTORE_KEY_LEN]);
+void cs_expect_rollback_journal(const char *path);
+void cs_sql(const char *path, const char *sql);
+const char *cs_sql_blob(const uint8_t *p, size_t n, char *out, size_t cap);
+uint64_t cs_chain_of(struct fixture *f, const uint8_t room[CSTORE_ROOM_ID_LEN],
 			      uint32_t epoch, const uint8_t sender[CSTORE_FP_LEN],
 			      uint8_t key[CSTORE_KEY_LEN]);
-void test_chain_expect(struct fixture *f, const uint8_t room[CSTORE_ROOM_ID_LEN],
+void cs_chain_expect(struct fixture *f, const uint8_t room[CSTORE_ROOM_ID_LEN],
 			      uint32_t epoch, const uint8_t sender[CSTORE_FP_LEN],
 			      const uint8_t want[CSTORE_KEY_LEN], uint64_t next);
-void test_chain_expect_none(struct fixture *f, const uint8_t room[CSTORE_ROOM_ID_LEN],
+void cs_chain_expect_none(struct fixture *f, const uint8_t room[CSTORE_ROOM_ID_LEN],
 				   uint32_t epoch, const uint8_t sender[CSTORE_FP_LEN]);
-void test_epoch_add1(struct fixture *f, const uint8_t room[CSTORE_ROOM_ID_LEN],
+void cs_epoch_add1(struct fixture *f, const uint8_t room[CSTORE_ROOM_ID_LEN],
 			    uint32_t epoch, const uint8_t sender[CSTORE_FP_LEN],
 			    const uint8_t key[CSTORE_KEY_LEN]);
-uint64_t test_messages_of(struct fixture *f, const uint8_t room[CSTORE_ROOM_ID_LEN],
+uint64_t cs_messages_of(struct fixture *f, const uint8_t room[CSTORE_ROOM_ID_LEN],
 				 uint32_t epoch);
-struct cstore_recv_key test_recv_key(uint32_t version, uint64_t created_ms,
+struct cstore_recv_key cs_recv_key(uint32_t version, uint64_t created_ms,
 					    uint32_t seed);
-void test_recv_expect(struct fixture *f, const struct cstore_recv_key *want,
+void cs_recv_expect(struct fixture *f, const struct cstore_recv_key *want,
 			     uint64_t retired_ms);
-void test_recv_expect_none(struct fixture *f, uint32_t version);
-uint32_t test_current_version(struct fixture *f);
-void test_room_put(struct fixture *f, const uint8_t room[CSTORE_ROOM_ID_LEN],
+void cs_recv_expect_none(struct fixture *f, uint32_t version);
+uint32_t cs_current_version(struct fixture *f);
+void cs_room_put(struct fixture *f, const uint8_t room[CSTORE_ROOM_ID_LEN],
 			  uint32_t count);
-uint64_t test_last_id(struct fixture *f, const uint8_t room[CSTORE_ROOM_ID_LEN]);
-uint64_t test_seen_of(struct fixture *f, const uint8_t room[CSTORE_ROOM_ID_LEN],
+uint64_t cs_last_id(struct fixture *f, const uint8_t room[CSTORE_ROOM_ID_LEN]);
+uint64_t cs_seen_of(struct fixture *f, const uint8_t room[CSTORE_ROOM_ID_LEN],
 			     const uint8_t fp[CSTORE_FP_LEN], uint32_t epoch);
-uint64_t test_activity_of(struct fixture *f, const uint8_t fp[CSTORE_FP_LEN]);
+uint64_t cs_activity_of(struct fixture *f, const uint8_t fp[CSTORE_FP_LEN]);
 
 #endif
