@@ -14,7 +14,8 @@
  *      refuses the credentials, and a proxy that is not there.
  *   3. A proxy that never answers, and one that never opens the tunnel,
  *      time out (5 s to reach the proxy; --connect-timeout for the tunnel).
- *   4. A bad --proxy is a usage error (exit status 2), naming the problem. */
+ *   4. The config file's proxy key, and --no-proxy over it.
+ *   5. A bad --proxy is a usage error (exit status 2), naming the problem. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -199,7 +200,43 @@ static void test_timeouts(void **state)
 	lc_stop(&f);
 }
 
-/* ---- 4. bad proxy addresses ------------------------------------------------------- */
+/* ---- 4. the config file ------------------------------------------------------------ */
+
+/* proxy = ... in the config file takes the client through the proxy;
+ * --no-proxy on the command line goes over it (and the .onion name then
+ * fails to resolve: the client did try to dial it directly). */
+static void test_config_file(void **state)
+{
+	struct lc_fixture f;
+	char text[200];
+	(void)state;
+	lc_start(&f, "proxy-config", 0);
+	proxy = socks_proxy_start();
+	assert_non_null(proxy);
+	socks_proxy_map(proxy, ONION, ONION_PORT, f.port);
+	const char *conf = itest_path(f.dir, "config");
+	FILE *fp = fopen(conf, "w");
+	assert_non_null(fp);
+	snprintf(text, sizeof text, "proxy = %s\nconnect-timeout = 30\n", proxy_url());
+	fputs(text, fp);
+	fclose(fp);
+	const char *const args[] = {"--server", ONION ":7777", "--config", conf, NULL};
+	struct itest_client *c = itest_client_start(f.port, lc_home(&f, "frank"), "frank", args);
+	assert_non_null(c);
+	lc_see(c, "registered", NULL, "nick", "frank", NULL);
+	rt_quit(c);
+	assert_int_equal(socks_proxy_count(proxy), 1);
+	const char *const direct[] = {"--server", ONION ":7777", "--config", conf, "--no-proxy",
+				      NULL};
+	c = itest_client_start(f.port, lc_home(&f, "frank"), "frank", direct);
+	assert_non_null(c);
+	json_decref(itest_client_expect_error(c, "connection_failed", ITEST_TIMEOUT_MS));
+	assert_int_equal(itest_client_wait_exit(c, ITEST_TIMEOUT_MS), 1);
+	assert_int_equal(socks_proxy_count(proxy), 1);
+	lc_stop(&f);
+}
+
+/* ---- 5. bad proxy addresses -------------------------------------------------------- */
 
 static void test_bad_proxy_url(void **state)
 {
@@ -226,6 +263,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_onion_end_to_end, proxy_teardown),
 		cmocka_unit_test_teardown(test_reply_codes, proxy_teardown),
 		cmocka_unit_test_teardown(test_timeouts, proxy_teardown),
+		cmocka_unit_test_teardown(test_config_file, proxy_teardown),
 		cmocka_unit_test_teardown(test_bad_proxy_url, itest_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
