@@ -257,7 +257,11 @@ void badin_post_plain(struct ichan *w, const void *p, size_t n)
 /* The next message that is not the server's PING (answered). */
 static int next_not_ping(struct ichan *w, struct proto_msg *m)
 {
+	/* A server that answers nothing but its own PINGs fails, in time. */
+	int64_t deadline = itest_now_ms() + itest_scale_ms(ITEST_TIMEOUT_MS);
 	for (;;) {
+		if (itest_now_ms() > deadline)
+			fail_msg("no answer but PINGs for %d ms", ITEST_TIMEOUT_MS);
 		int r = ichan_next(w, m, ITEST_TIMEOUT_MS);
 		if (r != 1 || m->type != PROTO_PING)
 			return r;
