@@ -33,6 +33,8 @@ static const char server_usage[] =
 	"  --nick-ttl SEC           free a nickname whose owner has been away SEC\n"
 	"                           seconds (default 86400; 0 = never)\n"
 	"  --rsa-bits N             size of a new server key, 2048..4096 (default 3072)\n"
+	"  --chain-cache N          keep the verified membership chains of N rooms in\n"
+	"                           memory (default 128; 0 = verify every time)\n"
 	"  --help                   show this help\n"
 	"  --version                show the version\n";
 
@@ -51,13 +53,14 @@ void server_config_defaults(struct server_config *cfg)
 	cfg->history_days = 30;
 	cfg->history_max = 10000;
 	cfg->nick_ttl_s = 86400;
+	cfg->chain_cache_rooms = 128;
 }
 
 cc_err server_config_parse(struct server_config *cfg, int argc, char **argv, int *exit_now)
 {
 	enum { OPT_LISTEN = 1, OPT_DATA, OPT_LOG, OPT_MAXCONN, OPT_MAXFRAME, OPT_MAXOUT,
 	       OPT_HS_TIMEOUT, OPT_IDLE, OPT_RSA, OPT_HIST_DAYS, OPT_HIST_MAX, OPT_NICK_TTL, OPT_HELP,
-	       OPT_VERSION };
+	       OPT_VERSION, OPT_CHAIN_CACHE };
 	static const struct option options[] = {
 		{"listen", required_argument, NULL, OPT_LISTEN},
 		{"data", required_argument, NULL, OPT_DATA},
@@ -71,6 +74,7 @@ cc_err server_config_parse(struct server_config *cfg, int argc, char **argv, int
 		{"history-days", required_argument, NULL, OPT_HIST_DAYS},
 		{"history-max", required_argument, NULL, OPT_HIST_MAX},
 		{"nick-ttl", required_argument, NULL, OPT_NICK_TTL},
+		{"chain-cache", required_argument, NULL, OPT_CHAIN_CACHE},
 		{"help", no_argument, NULL, OPT_HELP},
 		{"version", no_argument, NULL, OPT_VERSION},
 		{NULL, 0, NULL, 0},
@@ -142,6 +146,11 @@ cc_err server_config_parse(struct server_config *cfg, int argc, char **argv, int
 			if (args_parse_uint(optarg, 0, 100ull * 365 * 86400, &v))
 				goto bad_value;
 			cfg->nick_ttl_s = v;
+			break;
+		case OPT_CHAIN_CACHE:
+			if (args_parse_uint(optarg, 0, 100000, &v))
+				goto bad_value;
+			cfg->chain_cache_rooms = (unsigned)v;
 			break;
 		case OPT_HELP:
 			fputs(server_usage, stdout);

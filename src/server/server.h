@@ -22,6 +22,7 @@ struct server_config {
 	unsigned history_max;           /* at most this many per room (0: no limit) */
 	uint64_t nick_ttl_s;            /* a nickname is freed after its owner has been
 					   away this long (0: never) */
+	unsigned chain_cache_rooms;     /* verified membership chains kept in memory */
 };
 
 /* Fills in the defaults: 127.0.0.1:7777, ./var, 10 s handshake, ... */
