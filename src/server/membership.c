@@ -18,6 +18,7 @@
 #include "transport/chan.h"
 #include "util/clock.h"
 #include "util/log.h"
+#include "util/testpoint.h"
 
 /* ---- the room's chain of signed records ---------------------------------- */
 
@@ -427,12 +428,15 @@ cc_err handle_new_epoch(struct conn *c, const struct proto_room_rekey *req, uint
 		goto rollback;
 	/* Still owed while someone gone is not yet signed out of the chain. */
 	err = store_room_gone_each(srv->store, room.id, count_blob_cb, &gone_count);
-	if (err || (err = store_room_set_rekey_owed(srv->store, room.id, gone_count > 0)) ||
-	    (err = store_commit(srv->store)))
+	if (err || (err = store_room_set_rekey_owed(srv->store, room.id, gone_count > 0)))
+		goto rollback;
+	testpoint("epoch:stored");  /* written, not committed */
+	if ((err = store_commit(srv->store)))
 		goto rollback;
 	/* Only what is committed is kept. */
 	epoch = chain.epoch;
 	chain_cache_keep(srv, room.id, &chain);
+	testpoint("epoch:committed");  /* stored, nobody told yet */
 	log_info("conn %s: %s started epoch %u of a room", c->peer, c->nick, epoch);
 
 	/* Tell the members: every record, the last with each one's new key. */
@@ -524,11 +528,19 @@ static cc_err change_commit(struct record_change *ch, const struct proto_bytes *
 	cc_err err = store_begin(st);
 	if (err)
 		return err;
-	if ((err = chain_append(ch->c, &ch->room, &ch->chain, &ch->keys, record->p, record->len,
-				&ch->checked, &ch->why)) ||
-	    (err = apply(ch, arg)) || (err = store_commit(st)))
+	err = chain_append(ch->c, &ch->room, &ch->chain, &ch->keys, record->p, record->len,
+			   &ch->checked, &ch->why);
+	if (!err)
+		err = apply(ch, arg);
+	if (!err) {
+		testpoint("change:stored");  /* written, not committed */
+		err = store_commit(st);
+	}
+	if (err)
 		store_rollback(st);
 	ch->committed = err == CC_OK;
+	if (ch->committed)
+		testpoint("change:committed");  /* stored, nobody told yet */
 	return err;
 }
 
