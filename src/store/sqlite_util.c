@@ -9,10 +9,31 @@
 
 #include "util/log.h"
 
+/* What an operator should do about the faults that are not bugs. */
+static const char *sqlite_util_hint(int code)
+{
+	switch (code & 0xff) {
+	case SQLITE_FULL:
+		return ": the disk is full; free space (nothing was written)";
+	case SQLITE_READONLY:
+	case SQLITE_CANTOPEN:
+	case SQLITE_PERM:
+		return ": the database or its directory cannot be written";
+	case SQLITE_CORRUPT:
+	case SQLITE_NOTADB:
+		return ": the database file is damaged; restore it from a backup";
+	case SQLITE_IOERR:
+		return ": an I/O error (disk full, or failing)";
+	default:
+		return "";
+	}
+}
+
 void sqlite_util_log(const char *name, sqlite3 *db, const char *what)
 {
-	log_error("%s: %s: %s (code %d)", name, what, sqlite3_errmsg(db),
-		  sqlite3_extended_errcode(db));
+	int code = sqlite3_extended_errcode(db);
+	log_error("%s: %s: %s (code %d)%s", name, what, sqlite3_errmsg(db), code,
+		  sqlite_util_hint(code));
 }
 
 void sqlite_util_stmt_done(sqlite3_stmt *s)
@@ -57,8 +78,9 @@ cc_err sqlite_util_exec(const char *name, sqlite3 *db, const char *sql, const ch
 	char *msg = NULL;
 	if (sqlite3_exec(db, sql, NULL, NULL, &msg) == SQLITE_OK)
 		return CC_OK;
-	log_error("%s: %s: %s (code %d)", name, what, msg ? msg : sqlite3_errmsg(db),
-		  sqlite3_extended_errcode(db));
+	int code = sqlite3_extended_errcode(db);
+	log_error("%s: %s: %s (code %d)%s", name, what, msg ? msg : sqlite3_errmsg(db), code,
+		  sqlite_util_hint(code));
 	sqlite3_free(msg);
 	return CC_ERR_STORE;
 }
@@ -250,6 +272,22 @@ cc_err sqlite_util_open(const struct sqlite_util_schema *schema, const char *pat
 			       "set pragmas");
 	if (err)
 		goto fail;
+
+	/* A damaged file is refused at the start, with a message that says so,
+	 * rather than found halfway through some later request. quick_check
+	 * reads every page once (not the indexes' agreement with the tables). */
+	if (!in_memory) {
+		char check[64];
+		err = sqlite_util_pragma_query(name, db, "PRAGMA quick_check", NULL, check,
+					       sizeof check);
+		if (!err && strcmp(check, "ok") != 0) {
+			log_error("%s: %s is damaged (%s); restore it from a backup", name, path,
+				  check);
+			err = CC_ERR_STORE;
+		}
+		if (err)
+			goto fail;
+	}
 
 	/* Check the version before anything writes to a file from the future. */
 	int v = 0;
