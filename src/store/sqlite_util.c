@@ -123,12 +123,13 @@ static cc_err sqlite_util_pragma_query(const char *name, sqlite3 *db, const char
 	if (text && text_max > 0) {
 		const unsigned char *t = sqlite3_column_text(s, 0);
 		int n = sqlite3_column_bytes(s, 0);
-		if (!t || n < 0 || (size_t)n >= text_max) {
-			text[0] = '\0';
-		} else {
-			memcpy(text, t, (size_t)n);
-			text[n] = '\0';
-		}
+		/* Cut to fit (a check's report can be long), on one line. */
+		size_t len = t && n > 0 ? (size_t)n : 0;
+		if (len >= text_max)
+			len = text_max - 1;
+		for (size_t i = 0; i < len; i++)
+			text[i] = t[i] == '\n' ? ' ' : (char)t[i];
+		text[len] = '\0';
 	}
 out:
 	sqlite3_finalize(s);
@@ -275,11 +276,20 @@ cc_err sqlite_util_open(const struct sqlite_util_schema *schema, const char *pat
 
 	/* A damaged file is refused at the start, with a message that says so,
 	 * rather than found halfway through some later request. quick_check
-	 * reads every page once (not the indexes' agreement with the tables). */
+	 * reads every page once (not the indexes' agreement with the tables).
+	 * Rows that break a CHECK are left to the readers, which refuse each
+	 * one alone (CC_ERR_STORE), so that one bad row does not lock a user
+	 * out of the whole file. */
 	if (!in_memory) {
-		char check[64];
-		err = sqlite_util_pragma_query(name, db, "PRAGMA quick_check", NULL, check,
-					       sizeof check);
+		char check[160];
+		err = sqlite_util_exec(name, db, "PRAGMA ignore_check_constraints = ON",
+				       "skip row checks");
+		if (!err)
+			err = sqlite_util_pragma_query(name, db, "PRAGMA quick_check", NULL, check,
+						       sizeof check);
+		if (!err)
+			err = sqlite_util_exec(name, db, "PRAGMA ignore_check_constraints = OFF",
+					       "restore row checks");
 		if (!err && strcmp(check, "ok") != 0) {
 			log_error("%s: %s is damaged (%s); restore it from a backup", name, path,
 				  check);
