@@ -4,6 +4,7 @@
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
+MEMCHECK_BUILD ?= build-memcheck
 LISTEN     ?= 127.0.0.1:7777
 DATA       ?= ./var
 FUZZ_SECONDS ?= 300
@@ -78,5 +79,24 @@ install: build
 uninstall:
 	DESTDIR="$(DESTDIR)" ./scripts/uninstall.sh $(BUILD) "$(PREFIX)"
 
+# The cost of a membership request to a room at the record cap
+# (tools/bench_membership.c), with the chain cache and without, for RSA-2048
+# and RSA-4096 actors: about 2 min. Figures: docs/BENCHMARKS.md section 8.
+bench-membership: build
+	for bits in 2048 4096; do for cache in 128 0; do \
+	  ./$(BUILD)/bench_membership --server ./$(BUILD)/cryptocat-server \
+	    --rsa-bits $$bits --chain-cache $$cache || exit 1; done; done
+
+# The integration tests with the server and the client under valgrind
+# (scripts/memcheck.sh): no memory error, no leak. Not part of `make test`:
+# about 25 min on 2 cores. A build of its own, without sanitizers.
+$(MEMCHECK_BUILD)/build.ninja: CMakeLists.txt
+	cmake -S . -B $(MEMCHECK_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug
+
+memcheck: $(MEMCHECK_BUILD)/build.ninja
+	@./scripts/install-deps.sh memcheck
+	cmake --build $(MEMCHECK_BUILD) -j $(JOBS)
+	./scripts/memcheck.sh $(MEMCHECK_BUILD)
+
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) $(MEMCHECK_BUILD)

@@ -16,7 +16,8 @@
  * the short run in the test suite (bench_membership_smoke) can fail.
  *
  *   bench_membership [--server PATH] [--records N] [--requests N]
- *                    [--valid N] [--rsa-bits BITS] [--dir DIR] */
+ *                    [--valid N] [--rsa-bits BITS] [--dir DIR]
+ *                    [--chain-cache N]   (the server's; 0: no cache) */
 #include <errno.h>
 #include <getopt.h>
 #include <poll.h>
@@ -46,6 +47,7 @@
 static struct {
 	const char *server;
 	unsigned records, requests, valid, rsa_bits;
+	char chain_cache[16];
 	char dir[512];
 	pid_t pid;
 	int fd;
@@ -122,7 +124,7 @@ static int server_start(void)
 		(void)f;
 		dup2(2, 1);
 		execl(g.server, g.server, "--listen", listen, "--data", data, "--rsa-bits", "2048",
-		      "--log-level", "warn", (char *)NULL);
+		      "--log-level", "warn", "--chain-cache", g.chain_cache, (char *)NULL);
 		_exit(127);
 	}
 	for (int i = 0; i < 1500; i++) {  /* the server makes its key first */
@@ -332,7 +334,8 @@ static double time_refused(bool forged, cc_err want, struct buf *rec)
 static void usage(void)
 {
 	fprintf(stderr, "usage: bench_membership [--server PATH] [--records N] [--requests N]\n"
-			"                        [--valid N] [--rsa-bits BITS] [--dir DIR]\n");
+			"                        [--valid N] [--rsa-bits BITS] [--dir DIR]\n"
+			"                        [--chain-cache N]\n");
 	exit(2);
 }
 
@@ -342,7 +345,7 @@ int main(int argc, char **argv)
 		{"server", required_argument, NULL, 's'}, {"records", required_argument, NULL, 'r'},
 		{"requests", required_argument, NULL, 'q'}, {"valid", required_argument, NULL, 'v'},
 		{"rsa-bits", required_argument, NULL, 'b'}, {"dir", required_argument, NULL, 'd'},
-		{NULL, 0, NULL, 0}};
+		{"chain-cache", required_argument, NULL, 'c'}, {NULL, 0, NULL, 0}};
 	const char *dir = NULL;
 	int opt;
 
@@ -351,6 +354,7 @@ int main(int argc, char **argv)
 	g.requests = 50;
 	g.valid = 10;
 	g.rsa_bits = 2048;
+	snprintf(g.chain_cache, sizeof g.chain_cache, "128");
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (opt) {
 		case 's': g.server = optarg; break;
@@ -359,6 +363,9 @@ int main(int argc, char **argv)
 		case 'v': g.valid = (unsigned)atoi(optarg); break;
 		case 'b': g.rsa_bits = (unsigned)atoi(optarg); break;
 		case 'd': dir = optarg; break;
+		case 'c':
+			snprintf(g.chain_cache, sizeof g.chain_cache, "%u", (unsigned)atoi(optarg));
+			break;
 		default: usage();
 		}
 	}
@@ -395,8 +402,8 @@ int main(int argc, char **argv)
 	}
 	double forged_ms = time_refused(true, CC_ERR_SECURITY, &rec);
 	double stale_ms = time_refused(false, CC_ERR_STALE_EPOCH, &rec);
-	printf("membership requests to a room of %u records (RSA-%u actor), one at a time:\n",
-	       g.count, g.rsa_bits);
+	printf("membership requests to a room of %u records (RSA-%u actor, --chain-cache %s),"
+	       " one at a time:\n", g.count, g.rsa_bits, g.chain_cache);
 	printf("  forged  %8.2f ms  (mean of %u, refused: security)\n", forged_ms, g.requests);
 	printf("  stale   %8.2f ms  (mean of %u, refused: stale_epoch)\n", stale_ms, g.requests);
 	printf("  rekey   %8.2f ms  (mean of the last %u accepted and committed)\n",
