@@ -5,6 +5,7 @@
 # where `make install` puts them; systemd: systemd-analyze checks the example
 # service unit; all three are on the project's machines already). Called by `make
 # run` and `make test`; does nothing when everything is already there.
+#   install-deps.sh memcheck   also valgrind, which only `make memcheck` uses
 set -euo pipefail
 
 packages=(
@@ -13,6 +14,7 @@ packages=(
   libcmocka-dev libjansson-dev sqlite3
   tmux groff-base man-db systemd
 )
+if [ "${1:-}" = memcheck ]; then packages+=(valgrind); fi
 
 missing=()
 for p in "${packages[@]}"; do

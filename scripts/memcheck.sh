@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# make memcheck: the integration tests (ctest -R test_itest) with the server
+# and the client they start running under valgrind's memcheck.
+#
+#   scripts/memcheck.sh BUILD_DIR [CTEST_REGEX]
+#
+# The test programs start ITEST_SERVER_BIN / ITEST_CLIENT_BIN (tests/support/
+# itest.h); here those are small wrappers that exec valgrind on the test
+# variants (BUILD_DIR/testbin/). valgrind exits 99 on any error or leak, and
+# the tests check every exit status they wait for; a process a test kills on
+# purpose (SIGKILL) writes no summary, so every log that has one is checked
+# here as well. Timeouts are scaled (ITEST_TIMEOUT_SCALE, default 10).
+set -euo pipefail
+
+build=${1:?usage: memcheck.sh BUILD_DIR [CTEST_REGEX]}
+regex=${2:-test_itest}
+build=$(cd "$build" && pwd)
+src=$(cd "$(dirname "$0")/.." && pwd)
+out=$build/memcheck
+rm -rf "$out"
+mkdir -p "$out/logs"
+
+# Leaks of every kind valgrind can be sure of, and every memory error.
+# "still reachable" (OpenSSL's and libevent's globals at exit) is not a leak.
+vg_opts=(--error-exitcode=99 --leak-check=full
+	 --show-leak-kinds=definite,indirect,possible
+	 --errors-for-leak-kinds=definite,indirect,possible
+	 --num-callers=30
+	 --suppressions="$src/scripts/memcheck.supp"
+	 "--log-file=$out/logs/%q{ITEST_VG_NAME}.%p.log")
+
+for prog in cryptocat-server cryptocat; do
+	{
+		echo '#!/bin/sh'
+		echo "ITEST_VG_NAME=$prog; export ITEST_VG_NAME"
+		printf 'exec valgrind'
+		printf " '%s'" "${vg_opts[@]}"
+		printf " '%s' \"\$@\"\n" "$build/testbin/$prog"
+	} >"$out/$prog"
+	chmod +x "$out/$prog"
+done
+
+export ITEST_SERVER_BIN=$out/cryptocat-server
+export ITEST_CLIENT_BIN=$out/cryptocat
+export ITEST_TIMEOUT_SCALE=${ITEST_TIMEOUT_SCALE:-10}
+
+start=$(date +%s)
+status=0
+(cd "$build" && ctest -R "$regex" --output-on-failure -j "${JOBS:-2}" --timeout 3600) || status=$?
+
+# Every process that ran to its end left an ERROR SUMMARY line.
+bad=0
+for log in "$out"/logs/*.log; do
+	[ -e "$log" ] || continue
+	if grep -q 'ERROR SUMMARY: [1-9]' "$log"; then
+		echo "memcheck: errors in $log:"
+		sed -n '1,200p' "$log"
+		bad=1
+	fi
+done
+n=$(ls "$out/logs" | wc -l)
+echo "memcheck: $n processes under valgrind, $(( $(date +%s) - start )) s"
+[ "$bad" -eq 0 ] || status=1
+[ "$status" -eq 0 ] && echo "memcheck: no errors, no leaks"
+exit "$status"
