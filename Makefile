@@ -5,6 +5,7 @@ BUILD      ?= build
 ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
 MEMCHECK_BUILD ?= build-memcheck
+MEMCHECK_TESTS ?= test_itest
 LISTEN     ?= 127.0.0.1:7777
 DATA       ?= ./var
 FUZZ_SECONDS ?= 300
@@ -89,14 +90,16 @@ bench-membership: build
 
 # The integration tests with the server and the client under valgrind
 # (scripts/memcheck.sh): no memory error, no leak. Not part of `make test`:
-# about 25 min on 2 cores. A build of its own, without sanitizers.
+# hours on 2 cores (each client makes its RSA key under valgrind); a few:
+# make memcheck MEMCHECK_TESTS='test_itest_(faults|bounded)'. A build of its
+# own, without sanitizers.
 $(MEMCHECK_BUILD)/build.ninja: CMakeLists.txt
 	cmake -S . -B $(MEMCHECK_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug
 
 memcheck: $(MEMCHECK_BUILD)/build.ninja
 	@./scripts/install-deps.sh memcheck
 	cmake --build $(MEMCHECK_BUILD) -j $(JOBS)
-	./scripts/memcheck.sh $(MEMCHECK_BUILD)
+	./scripts/memcheck.sh $(MEMCHECK_BUILD) '$(MEMCHECK_TESTS)'
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) $(MEMCHECK_BUILD)

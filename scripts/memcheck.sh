@@ -9,7 +9,9 @@
 # variants (BUILD_DIR/testbin/). valgrind exits 99 on any error or leak, and
 # the tests check every exit status they wait for; a process a test kills on
 # purpose (SIGKILL) writes no summary, so every log that has one is checked
-# here as well. Timeouts are scaled (ITEST_TIMEOUT_SCALE, default 10).
+# here as well. Timeouts are scaled (ITEST_TIMEOUT_SCALE, default 40: a
+# 2048-bit key made under valgrind takes tens of seconds), and the tests run
+# one at a time (JOBS, default 1): each starts several programs at once.
 set -euo pipefail
 
 build=${1:?usage: memcheck.sh BUILD_DIR [CTEST_REGEX]}
@@ -42,11 +44,11 @@ done
 
 export ITEST_SERVER_BIN=$out/cryptocat-server
 export ITEST_CLIENT_BIN=$out/cryptocat
-export ITEST_TIMEOUT_SCALE=${ITEST_TIMEOUT_SCALE:-10}
+export ITEST_TIMEOUT_SCALE=${ITEST_TIMEOUT_SCALE:-40}
 
 start=$(date +%s)
 status=0
-(cd "$build" && ctest -R "$regex" --output-on-failure -j "${JOBS:-2}" --timeout 3600) || status=$?
+(cd "$build" && ctest -R "$regex" --output-on-failure -j "${JOBS:-1}" --timeout 7200) || status=$?
 
 # Every process that ran to its end left an ERROR SUMMARY line.
 bad=0
