@@ -519,6 +519,60 @@ static void test_full_disk(void **state)
 	integrity_ok();
 }
 
+/* The client's home fills up: what it must write first (its own sequence
+ * number, a message's counters) fails, it says store_error, sends nothing it
+ * could not record, and goes on once there is space. */
+static void test_client_full_disk(void **state)
+{
+	struct rt_fixture f;
+	struct itest_client *c[2];
+	char room[RT_ROOM_HEX];
+	(void)state;
+
+	rt_start(&f, "faults-client-full", 1);
+	const char *home = itest_subdir(f.dir, "bob");
+	if (mount_tmpfs(home, "2m") != 0) {
+		fprintf(stderr, "skipped: a tmpfs mount needs root (%s)\n", strerror(errno));
+		skip();
+	}
+	c[0] = rt_client(f.port, itest_subdir(f.dir, "alice"), "alice", "alice");
+	c[1] = rt_client(f.port, home, "bob", "bob");
+	rt_create(c[0], "bob", "Full home", admin_member, room);
+	for (int i = 0; i < 2; i++)
+		json_decref(rt_join(c[i], room, 0));
+	all_talk(c, 2, room, "before");
+
+	disk_fill(itest_path(home, "filler"));
+	int refused = 0;
+	for (int i = 0; i < 50 && !refused; i++) {
+		assert_int_equal(itest_client_sendf(c[1], "/say %s filling %d", room, i), 0);
+		json_t *ev = itest_client_next(c[1], ITEST_TIMEOUT_MS);
+		assert_non_null(ev);
+		const char *what = itest_json_str(ev, "event");
+		if (strcmp(what, "error") == 0) {
+			assert_string_equal(itest_json_str(ev, "code"), "store_error");
+			refused = 1;
+		} else {
+			assert_string_equal(what, "sent");
+			json_decref(wait_for(c[0], "message"));
+		}
+		json_decref(ev);
+	}
+	assert_true(refused);
+	assert_true(itest_file_contains(itest_client_log(c[1]), "the disk is full") ||
+		    itest_file_contains(itest_client_log(c[1]), "I/O error"));
+	rt_ping(c[1]);
+	assert_int_equal(itest_client_expect_silence(c[0], 300), 1);
+
+	assert_int_equal(unlink(itest_path(home, "filler")), 0);
+	all_talk(c, 2, room, "after");
+	for (int i = 0; i < 2; i++)
+		rt_quit(c[i]);
+	rt_stop(&f);
+	rt_db_use(itest_path(home, "client.db"), f.dir);
+	integrity_ok();
+}
+
 /* ---- SIGTERM under load: drained, exit 0, nothing confirmed lost -------- */
 
 #define LOAD_CLIENTS 3
@@ -585,6 +639,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_damaged_database, teardown),
 		cmocka_unit_test_teardown(test_read_only, teardown),
 		cmocka_unit_test_teardown(test_full_disk, teardown),
+		cmocka_unit_test_teardown(test_client_full_disk, teardown),
 		cmocka_unit_test_teardown(test_sigterm_under_load, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
