@@ -3,8 +3,8 @@
  * or the database file is damaged.
  *
  *   kill -9 mid-change  the server is killed (CRYPTOCAT_CRASH_AT, test
- *                       binaries only) inside an /add, a /kick and a rekey,
- *                       before and after its commit; restarted, the admin's
+ *                       binaries only) inside an /add, a /kick, a rekey and
+ *                       an /admin, before and after its commit; restarted, the admin's
  *                       client completes or redoes the change, the chain has
  *                       exactly one record more, everyone reads the next
  *                       line, PRAGMA integrity_check is ok
@@ -274,6 +274,26 @@ static void test_kill_mid_change(void **state)
 	all_talk(stay, 2, room, "after the rekey");
 	assert_int_equal(records_of(room), before + 3);
 	rt_ping(c[1]);
+
+	/* The admin role handed over, killed before the commit: not made; the
+	 * client hands it over again once the server is back. */
+	before = records_of(room);
+	rt_stop(&f);
+	for (int i = 0; i < 3; i++)
+		json_decref(wait_for(c[i], "connection_lost"));
+	server_start_crashing_at(&f, "change:stored");
+	for (int i = 0; i < 3; i++)
+		json_decref(wait_for(c[i], "reconnected"));
+	assert_int_equal(itest_client_send(c[0], "/admin carol"), 0);
+	server_died(&f, c, 3);
+	assert_int_equal(records_of(room), before);
+	server_start_crashing_at(&f, NULL);
+	ev = wait_for(c[0], "admin_changed");
+	assert_string_equal(itest_json_str(ev, "admin"), "carol");
+	json_decref(ev);
+	assert_int_equal(records_of(room), before + 1);
+	json_decref(wait_for(c[2], "reconnected"));
+	all_talk(stay, 2, room, "after the handover");
 
 	for (int i = 0; i < 3; i++)
 		rt_quit(c[i]);
