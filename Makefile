@@ -94,7 +94,7 @@ bench-membership: build
 # make memcheck MEMCHECK_TESTS='test_itest_(faults|bounded)'. A build of its
 # own, without sanitizers.
 $(MEMCHECK_BUILD)/build.ninja: CMakeLists.txt
-	cmake -S . -B $(MEMCHECK_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug
+	cmake -S . -B $(MEMCHECK_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCC_TEST_TIMEOUT=14400
 
 memcheck: $(MEMCHECK_BUILD)/build.ninja
 	@./scripts/install-deps.sh memcheck

@@ -48,7 +48,7 @@ export ITEST_TIMEOUT_SCALE=${ITEST_TIMEOUT_SCALE:-40}
 
 start=$(date +%s)
 status=0
-(cd "$build" && ctest -R "$regex" --output-on-failure -j "${JOBS:-1}" --timeout 7200) || status=$?
+(cd "$build" && ctest -R "$regex" --output-on-failure -j "${JOBS:-1}" --timeout 14400) || status=$?
 
 # Every process that ran to its end left an ERROR SUMMARY line.
 bad=0
