@@ -35,6 +35,14 @@ static const char server_usage[] =
 	"  --rsa-bits N             size of a new server key, 2048..4096 (default 3072)\n"
 	"  --chain-cache N          keep the verified membership chains of N rooms in\n"
 	"                           memory (default 128; 0 = verify every time)\n"
+	"  --onion                  publish the listener as a Tor onion service, through\n"
+	"                           tor's control port; its key is kept in DIR/onion_key\n"
+	"                           (the address stays the same), the address is logged\n"
+	"                           and written to DIR/onion_hostname\n"
+	"  --tor-control HOST:PORT  tor's control port (default 127.0.0.1:9051)\n"
+	"  --tor-control-password-file FILE  the control port's password, FILE's first\n"
+	"                           line (default: tor's cookie file, else none)\n"
+	"  --onion-port N           the .onion address's port (default: the listener's)\n"
 	"  --help                   show this help\n"
 	"  --version                show the version\n";
 
@@ -54,13 +62,16 @@ void server_config_defaults(struct server_config *cfg)
 	cfg->history_max = 10000;
 	cfg->nick_ttl_s = 86400;
 	cfg->chain_cache_rooms = 128;
+	snprintf(cfg->tor_control_host, sizeof cfg->tor_control_host, "127.0.0.1");
+	cfg->tor_control_port = 9051;
 }
 
 cc_err server_config_parse(struct server_config *cfg, int argc, char **argv, int *exit_now)
 {
 	enum { OPT_LISTEN = 1, OPT_DATA, OPT_LOG, OPT_MAXCONN, OPT_MAXFRAME, OPT_MAXOUT,
 	       OPT_HS_TIMEOUT, OPT_IDLE, OPT_RSA, OPT_HIST_DAYS, OPT_HIST_MAX, OPT_NICK_TTL, OPT_HELP,
-	       OPT_VERSION, OPT_CHAIN_CACHE };
+	       OPT_VERSION, OPT_ONION, OPT_TOR_CONTROL, OPT_TOR_PASSWORD, OPT_ONION_PORT,
+	       OPT_CHAIN_CACHE };
 	static const struct option options[] = {
 		{"listen", required_argument, NULL, OPT_LISTEN},
 		{"data", required_argument, NULL, OPT_DATA},
@@ -75,6 +86,10 @@ cc_err server_config_parse(struct server_config *cfg, int argc, char **argv, int
 		{"history-max", required_argument, NULL, OPT_HIST_MAX},
 		{"nick-ttl", required_argument, NULL, OPT_NICK_TTL},
 		{"chain-cache", required_argument, NULL, OPT_CHAIN_CACHE},
+		{"onion", no_argument, NULL, OPT_ONION},
+		{"tor-control", required_argument, NULL, OPT_TOR_CONTROL},
+		{"tor-control-password-file", required_argument, NULL, OPT_TOR_PASSWORD},
+		{"onion-port", required_argument, NULL, OPT_ONION_PORT},
 		{"help", no_argument, NULL, OPT_HELP},
 		{"version", no_argument, NULL, OPT_VERSION},
 		{NULL, 0, NULL, 0},
@@ -152,6 +167,25 @@ cc_err server_config_parse(struct server_config *cfg, int argc, char **argv, int
 				goto bad_value;
 			cfg->chain_cache_rooms = (unsigned)v;
 			break;
+		case OPT_ONION:
+			cfg->onion = true;
+			break;
+		case OPT_TOR_CONTROL:
+			if (args_parse_host_port(optarg, cfg->tor_control_host,
+						 sizeof cfg->tor_control_host, &cfg->tor_control_port))
+				goto bad_value;
+			break;
+		case OPT_TOR_PASSWORD:
+			if (!*optarg || strlen(optarg) >= sizeof cfg->tor_control_password_file)
+				goto bad_value;
+			snprintf(cfg->tor_control_password_file,
+				 sizeof cfg->tor_control_password_file, "%s", optarg);
+			break;
+		case OPT_ONION_PORT:
+			if (args_parse_uint(optarg, 1, 65535, &v))
+				goto bad_value;
+			cfg->onion_port = (uint16_t)v;
+			break;
 		case OPT_HELP:
 			fputs(server_usage, stdout);
 			*exit_now = 1;
@@ -170,6 +204,15 @@ cc_err server_config_parse(struct server_config *cfg, int argc, char **argv, int
 		fprintf(stderr, "cryptocat-server: unexpected argument: %s\n", argv[optind]);
 		goto usage;
 	}
+	if (!cfg->onion && (cfg->tor_control_password_file[0] || cfg->onion_port)) {
+		fprintf(stderr, "cryptocat-server: --tor-control-password-file and --onion-port go"
+			" with --onion\n");
+		goto usage;
+	}
+	if (cfg->onion && strcmp(cfg->listen_host, "127.0.0.1") != 0 &&
+	    strcmp(cfg->listen_host, "::1") != 0 && strcmp(cfg->listen_host, "localhost") != 0)
+		log_warn("--onion with --listen %s: the server is reachable directly too, not"
+			 " only as an onion service", cfg->listen_host);
 	return CC_OK;
 bad_value:
 	fprintf(stderr, "cryptocat-server: bad value for --%s: %s\n", options[idx].name, optarg);

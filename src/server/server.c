@@ -601,6 +601,7 @@ cc_err server_run(const struct server_config *cfg)
 
 	memset(&srv, 0, sizeof srv);
 	srv.cfg = cfg;
+	srv.onion_fd = -1;
 	signal(SIGPIPE, SIG_IGN);
 	raise_fd_limit(cfg->max_connections);
 	if ((err = crypto_init()) || (err = data_dir_prepare(cfg->data_dir)) ||
@@ -629,7 +630,8 @@ cc_err server_run(const struct server_config *cfg)
 	}
 	evsignal_add(srv.sigint, NULL);
 	evsignal_add(srv.sigterm, NULL);
-	if ((err = server_rooms_init(&srv)) || (err = server_listen(&srv)))
+	if ((err = server_rooms_init(&srv)) || (err = server_listen(&srv)) ||
+	    (err = server_onion_start(&srv)))
 		goto out;
 	event_base_dispatch(srv.base);
 	err = CC_OK;
@@ -640,6 +642,7 @@ out:
 		conn_free(srv.conns);  /* includes any in the graveyard */
 	srv.graveyard = NULL;
 	server_rooms_free(&srv);
+	server_onion_stop(&srv);
 	if (srv.listener)
 		evconnlistener_free(srv.listener);
 	if (srv.flush_ev)

@@ -3,6 +3,7 @@
 #define CC_SERVER_H
 
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "util/err.h"
@@ -23,6 +24,13 @@ struct server_config {
 	uint64_t nick_ttl_s;            /* a nickname is freed after its owner has been
 					   away this long (0: never) */
 	unsigned chain_cache_rooms;     /* verified membership chains kept in memory */
+	/* --onion: publish the listener as a Tor onion service through tor's
+	 * control port (server/onion.c) */
+	bool onion;
+	char tor_control_host[256];
+	uint16_t tor_control_port;
+	char tor_control_password_file[4096];  /* empty: the cookie, or none */
+	uint16_t onion_port;            /* the .onion's port (0: the listener's) */
 };
 
 /* Fills in the defaults: 127.0.0.1:7777, ./var, 10 s handshake, ... */
