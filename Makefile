@@ -4,6 +4,8 @@
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
+MEMCHECK_BUILD ?= build-memcheck
+MEMCHECK_TESTS ?= test_itest
 LISTEN     ?= 127.0.0.1:7777
 DATA       ?= ./var
 FUZZ_SECONDS ?= 300
@@ -78,5 +80,26 @@ install: build
 uninstall:
 	DESTDIR="$(DESTDIR)" ./scripts/uninstall.sh $(BUILD) "$(PREFIX)"
 
+# The cost of a membership request to a room at the record cap
+# (tools/bench_membership.c), with the chain cache and without, for RSA-2048
+# and RSA-4096 actors: about 2 min. Figures: docs/BENCHMARKS.md section 8.
+bench-membership: build
+	for bits in 2048 4096; do for cache in 128 0; do \
+	  ./$(BUILD)/bench_membership --server ./$(BUILD)/cryptocat-server \
+	    --rsa-bits $$bits --chain-cache $$cache || exit 1; done; done
+
+# The integration tests with the server and the client under valgrind
+# (scripts/memcheck.sh): no memory error, no leak. Not part of `make test`:
+# hours on 2 cores (each client makes its RSA key under valgrind); a few:
+# make memcheck MEMCHECK_TESTS='test_itest_(faults|bounded)'. A build of its
+# own, without sanitizers.
+$(MEMCHECK_BUILD)/build.ninja: CMakeLists.txt
+	cmake -S . -B $(MEMCHECK_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCC_TEST_TIMEOUT=14400
+
+memcheck: $(MEMCHECK_BUILD)/build.ninja
+	@./scripts/install-deps.sh memcheck
+	cmake --build $(MEMCHECK_BUILD) -j $(JOBS)
+	./scripts/memcheck.sh $(MEMCHECK_BUILD) '$(MEMCHECK_TESTS)'
+
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) $(MEMCHECK_BUILD)

@@ -7,6 +7,7 @@
 # onion-service test runs a tor of its own with DisableNetwork, so nothing
 # leaves the machine). Called by `make
 # run` and `make test`; does nothing when everything is already there.
+#   install-deps.sh memcheck   also valgrind, which only `make memcheck` uses
 set -euo pipefail
 
 packages=(
@@ -15,6 +16,7 @@ packages=(
   libcmocka-dev libjansson-dev sqlite3
   tmux groff-base man-db systemd tor
 )
+if [ "${1:-}" = memcheck ]; then packages+=(valgrind); fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -252,16 +252,38 @@ static void chain_remove_member(struct e2e_chain *c, size_t idx, uint32_t end_ep
 		goto out;        \
 	} while (0)
 
-cc_err e2e_chain_apply(struct e2e_chain *chain, const uint8_t *record, size_t len,
-		       e2e_key_lookup_fn lookup, void *ctx, const char **why)
+cc_err e2e_record_check_sig(const uint8_t *record, size_t len, e2e_key_lookup_fn lookup,
+			    void *ctx, struct e2e_checked_record *out)
+{
+	struct proto_record rec;
+	memset(out, 0, sizeof *out);
+	cc_err err = proto_record_decode(record, len, &rec);
+	if (err)
+		return err;
+	const struct crypto_rsa_key *actor_key = lookup(ctx, rec.actor_fp);
+	if (!actor_key || e2e_record_verify_sig(actor_key, &rec))
+		return CC_ERR_AUTH;
+	e2e_record_hash(record, len, out->hash);
+	out->valid = true;
+	return CC_OK;
+}
+
+/* checked (may be NULL): a signature already verified for exactly these
+ * bytes; otherwise lookup finds the actor's key and the signature is
+ * verified here. */
+static cc_err chain_apply(struct e2e_chain *chain, const uint8_t *record, size_t len,
+			  e2e_key_lookup_fn lookup, void *ctx,
+			  const struct e2e_checked_record *checked, const char **why)
 {
 	struct proto_record rec;
 	struct e2e_member actor, subject;
 	const char *reason = "";
+	uint8_t hash[PROTO_HASH_LEN];
 	cc_err err;
 
 	if ((err = proto_record_decode(record, len, &rec)))
 		REFUSE(err, "the record does not parse");
+	e2e_record_hash(record, len, hash);
 	if (chain->ended)
 		REFUSE(CC_ERR_STATE, "the room has ended");
 	if (memcmp(rec.room_id, chain->room_id, PROTO_ROOM_ID_LEN) != 0)
@@ -270,11 +292,15 @@ cc_err e2e_chain_apply(struct e2e_chain *chain, const uint8_t *record, size_t le
 		REFUSE(CC_ERR_STALE_EPOCH, "the record is out of sequence");
 	if (memcmp(rec.prev_hash, chain->count ? chain->last_hash : zero_hash, PROTO_HASH_LEN))
 		REFUSE(CC_ERR_STALE_EPOCH, "the record does not chain to the previous one");
-	const struct crypto_rsa_key *actor_key = lookup(ctx, rec.actor_fp);
-	if (!actor_key)
-		REFUSE(CC_ERR_AUTH, "the record's actor is unknown");
-	if (e2e_record_verify_sig(actor_key, &rec))
-		REFUSE(CC_ERR_AUTH, "the record's signature does not verify");
+	bool sig_checked = checked && checked->valid &&
+			   memcmp(checked->hash, hash, PROTO_HASH_LEN) == 0;
+	if (!sig_checked) {
+		const struct crypto_rsa_key *actor_key = lookup ? lookup(ctx, rec.actor_fp) : NULL;
+		if (!actor_key)
+			REFUSE(CC_ERR_AUTH, "the record's actor is unknown");
+		if (e2e_record_verify_sig(actor_key, &rec))
+			REFUSE(CC_ERR_AUTH, "the record's signature does not verify");
+	}
 
 	member_from(&actor, &rec.actor, rec.actor_fp);
 	member_from(&subject, &rec.subject, rec.subject_fp);
@@ -361,8 +387,6 @@ cc_err e2e_chain_apply(struct e2e_chain *chain, const uint8_t *record, size_t le
 	if ((err = chain_reserve(chain)))
 		REFUSE(err, "out of memory");
 	/* Everything is checked and there is room: apply. */
-	uint8_t hash[PROTO_HASH_LEN];
-	e2e_record_hash(record, len, hash);
 	uint32_t cur = chain->epoch;
 	if (opens) {
 		if (chain->count > 0 && chain->epochs[cur].end_seq == E2E_SEQ_NONE)
@@ -440,4 +464,17 @@ out:
 	if (why)
 		*why = reason;
 	return err;
+}
+
+cc_err e2e_chain_apply(struct e2e_chain *chain, const uint8_t *record, size_t len,
+		       e2e_key_lookup_fn lookup, void *ctx, const char **why)
+{
+	return chain_apply(chain, record, len, lookup, ctx, NULL, why);
+}
+
+cc_err e2e_chain_apply_checked(struct e2e_chain *chain, const uint8_t *record, size_t len,
+			       const struct e2e_checked_record *checked,
+			       e2e_key_lookup_fn lookup, void *ctx, const char **why)
+{
+	return chain_apply(chain, record, len, lookup, ctx, checked, why);
 }

@@ -239,6 +239,23 @@ cc_err e2e_chain_copy(struct e2e_chain *dst, const struct e2e_chain *src);
  * a sentence. */
 cc_err e2e_chain_apply(struct e2e_chain *chain, const uint8_t *record, size_t len,
 		       e2e_key_lookup_fn lookup, void *ctx, const char **why);
+/* A record whose signature was verified on its own, before any chain is
+ * at hand (a server refuses a forged record before loading the room): the
+ * SHA-256 of its bytes. */
+struct e2e_checked_record {
+	bool valid;
+	uint8_t hash[PROTO_HASH_LEN];
+};
+/* Decodes the record and verifies its signature under its actor's key:
+ * CC_OK (out is set), CC_ERR_AUTH (unknown actor or bad signature), or the
+ * decoder's error. */
+cc_err e2e_record_check_sig(const uint8_t *record, size_t len, e2e_key_lookup_fn lookup,
+			    void *ctx, struct e2e_checked_record *out);
+/* e2e_chain_apply without verifying the signature again when checked is
+ * for exactly these bytes (else as e2e_chain_apply, with lookup). */
+cc_err e2e_chain_apply_checked(struct e2e_chain *chain, const uint8_t *record, size_t len,
+			       const struct e2e_checked_record *checked,
+			       e2e_key_lookup_fn lookup, void *ctx, const char **why);
 const struct e2e_member *e2e_chain_member(const struct e2e_chain *chain,
 					  const uint8_t fp[PROTO_FINGERPRINT_LEN]);
 const struct e2e_member *e2e_chain_member_by_nick(const struct e2e_chain *chain,

@@ -33,6 +33,8 @@ static const char server_usage[] =
 	"  --nick-ttl SEC           free a nickname whose owner has been away SEC\n"
 	"                           seconds (default 86400; 0 = never)\n"
 	"  --rsa-bits N             size of a new server key, 2048..4096 (default 3072)\n"
+	"  --chain-cache N          keep the verified membership chains of N rooms in\n"
+	"                           memory (default 128; 0 = verify every time)\n"
 	"  --onion                  publish the listener as a Tor onion service, through\n"
 	"                           tor's control port; its key is kept in DIR/onion_key\n"
 	"                           (the address stays the same), the address is logged\n"
@@ -59,6 +61,7 @@ void server_config_defaults(struct server_config *cfg)
 	cfg->history_days = 30;
 	cfg->history_max = 10000;
 	cfg->nick_ttl_s = 86400;
+	cfg->chain_cache_rooms = 128;
 	snprintf(cfg->tor_control_host, sizeof cfg->tor_control_host, "127.0.0.1");
 	cfg->tor_control_port = 9051;
 }
@@ -67,7 +70,8 @@ cc_err server_config_parse(struct server_config *cfg, int argc, char **argv, int
 {
 	enum { OPT_LISTEN = 1, OPT_DATA, OPT_LOG, OPT_MAXCONN, OPT_MAXFRAME, OPT_MAXOUT,
 	       OPT_HS_TIMEOUT, OPT_IDLE, OPT_RSA, OPT_HIST_DAYS, OPT_HIST_MAX, OPT_NICK_TTL, OPT_HELP,
-	       OPT_VERSION, OPT_ONION, OPT_TOR_CONTROL, OPT_TOR_PASSWORD, OPT_ONION_PORT };
+	       OPT_VERSION, OPT_ONION, OPT_TOR_CONTROL, OPT_TOR_PASSWORD, OPT_ONION_PORT,
+	       OPT_CHAIN_CACHE };
 	static const struct option options[] = {
 		{"listen", required_argument, NULL, OPT_LISTEN},
 		{"data", required_argument, NULL, OPT_DATA},
@@ -81,6 +85,7 @@ cc_err server_config_parse(struct server_config *cfg, int argc, char **argv, int
 		{"history-days", required_argument, NULL, OPT_HIST_DAYS},
 		{"history-max", required_argument, NULL, OPT_HIST_MAX},
 		{"nick-ttl", required_argument, NULL, OPT_NICK_TTL},
+		{"chain-cache", required_argument, NULL, OPT_CHAIN_CACHE},
 		{"onion", no_argument, NULL, OPT_ONION},
 		{"tor-control", required_argument, NULL, OPT_TOR_CONTROL},
 		{"tor-control-password-file", required_argument, NULL, OPT_TOR_PASSWORD},
@@ -156,6 +161,11 @@ cc_err server_config_parse(struct server_config *cfg, int argc, char **argv, int
 			if (args_parse_uint(optarg, 0, 100ull * 365 * 86400, &v))
 				goto bad_value;
 			cfg->nick_ttl_s = v;
+			break;
+		case OPT_CHAIN_CACHE:
+			if (args_parse_uint(optarg, 0, 100000, &v))
+				goto bad_value;
+			cfg->chain_cache_rooms = (unsigned)v;
 			break;
 		case OPT_ONION:
 			cfg->onion = true;

@@ -18,11 +18,11 @@
 #include "transport/chan.h"
 #include "util/clock.h"
 #include "util/log.h"
+#include "util/testpoint.h"
 
 /* ---- the room's chain of signed records ---------------------------------- */
 
-static const struct crypto_rsa_key *key_cache_lookup(void *ctx,
-						     const uint8_t fp[PROTO_FINGERPRINT_LEN])
+const struct crypto_rsa_key *key_cache_lookup(void *ctx, const uint8_t fp[PROTO_FINGERPRINT_LEN])
 {
 	struct key_cache *kc = ctx;
 	struct store_public_key k;
@@ -59,42 +59,14 @@ void key_cache_free(struct key_cache *kc)
 	kc->n = kc->cap = 0;
 }
 
-struct chain_load {
-	struct e2e_chain *chain;
-	struct key_cache *keys;
-	cc_err err;
-};
-
-static int chain_load_record(void *ctx, uint32_t seq, uint64_t position, const uint8_t *rec,
-			     size_t len)
-{
-	struct chain_load *cl = ctx;
-	const char *why;
-	(void)seq;
-	(void)position;
-	cl->err = e2e_chain_apply(cl->chain, rec, len, key_cache_lookup, cl->keys, &why);
-	if (cl->err)
-		log_error("stored chain does not verify: %s", why);
-	return cl->err ? 1 : 0;
-}
-
-/* The room's chain as stored, verified. */
-static cc_err chain_load(struct server *srv, const struct store_room *room,
-			 struct e2e_chain *chain, struct key_cache *keys)
-{
-	struct chain_load cl = {chain, keys, CC_OK};
-	e2e_chain_init(chain, room->room_id);
-	cc_err err = store_record_each(srv->store, room->id, chain_load_record, &cl);
-	return cl.err ? cl.err : err;
-}
-
 /* Checks and appends one new record to a room's chain (in a transaction). A
  * record made on another head is stale_epoch (the client reloads and tries
  * again); one that breaks a rule is security. */
 cc_err chain_append(struct conn *c, const struct store_room *room, struct e2e_chain *chain,
-		    struct key_cache *keys, const uint8_t *rec, size_t len, const char **why)
+		    struct key_cache *keys, const uint8_t *rec, size_t len,
+		    const struct e2e_checked_record *checked, const char **why)
 {
-	cc_err err = e2e_chain_apply(chain, rec, len, key_cache_lookup, keys, why);
+	cc_err err = e2e_chain_apply_checked(chain, rec, len, checked, key_cache_lookup, keys, why);
 	if (err == CC_ERR_STALE_EPOCH || err == CC_ERR_NOMEM)
 		return err;
 	if (err)
@@ -102,6 +74,32 @@ cc_err chain_append(struct conn *c, const struct store_room *room, struct e2e_ch
 	return store_record_append(c->srv->store, room->id, chain->count - 1, rec, len,
 				   chain->last_hash);
 }
+
+/* The record's signature, under its actor's key, before anything costs
+ * more: a forged record is refused for one verification. */
+static cc_err record_sig_check(const uint8_t *rec, size_t len, struct key_cache *keys,
+			       struct e2e_checked_record *checked, const char **why)
+{
+	cc_err err = e2e_record_check_sig(rec, len, key_cache_lookup, keys, checked);
+	if (err == CC_ERR_AUTH) {
+		*why = "the record's signature does not verify";
+		return CC_ERR_SECURITY;
+	}
+	return err;
+}
+
+/* The record cap (docs/PROTOCOL.md 11): a room's records plus its members
+ * never pass ROOM_RECORDS_MAX, so that each member always has room for its
+ * LEAVE, which the cap never refuses. new_records records are about to be
+ * stored and change the members by members_delta. */
+static bool room_over_cap(const struct e2e_chain *chain, uint32_t new_records, int members_delta)
+{
+	int64_t after = (int64_t)chain->count + new_records + (int64_t)chain->nmembers +
+			members_delta;
+	return after > ROOM_RECORDS_MAX;
+}
+
+#define ROOM_CAP_WHY "the room's history is full (800 records and members): members can only leave"
 
 /* The record a request carries must be made by the session's own key. */
 cc_err record_actor_is_session(struct conn *c, const uint8_t *rec, size_t len,
@@ -276,26 +274,77 @@ static cc_err add_member(struct server *srv, const struct store_room *room,
 	return err;
 }
 
+/* The records of a new epoch, before the room's chain is touched: each one
+ * the session may bring, of the kind its place takes, its signature
+ * verified (checked[i]). A request costs one verification per record, and
+ * a REKEY carries no more EXPIREs than the room has members gone. */
+static cc_err new_epoch_records_check(struct conn *c, const struct proto_room_rekey *req,
+				      uint8_t action, const struct store_room *room,
+				      struct key_cache *keys, struct e2e_checked_record *checked,
+				      const char **why)
+{
+	struct proto_list_iter it;
+	struct proto_blob_item item;
+	struct proto_record rec;
+	uint16_t left = req->records.count;
+	bool one_record = action != PROTO_REC_REKEY;
+	uint32_t gone_count = 0;
+	cc_err err;
+
+	if (left == 0 || (one_record && left != 1)) {
+		*why = "a new epoch takes its records";
+		return CC_ERR_MALFORMED;
+	}
+	if (!one_record) {
+		if ((err = store_room_gone_each(c->srv->store, room->id, count_blob_cb, &gone_count)))
+			return err;
+		if (left - 1u > gone_count) {
+			*why = "more expire records than members gone";
+			return CC_ERR_FORBIDDEN;
+		}
+	}
+	proto_list_iter_init(&it, &req->records, PROTO_ITEM_BLOB);
+	for (size_t i = 0; proto_list_next(&it, &item) == CC_OK; i++) {
+		left--;
+		err = action == PROTO_REC_MOVE
+			      ? record_moves_session(c, item.data.p, item.data.len, &rec)
+			      : record_actor_is_session(c, item.data.p, item.data.len, &rec);
+		if (err)
+			return err;
+		if (rec.action != (left ? PROTO_REC_EXPIRE : action)) {
+			*why = one_record ? "not the record this request takes"
+					  : "expire records, then one rekey record";
+			return CC_ERR_MALFORMED;
+		}
+		if ((err = record_sig_check(item.data.p, item.data.len, keys, &checked[i], why)))
+			return err;
+	}
+	return CC_OK;
+}
+
 /* ADD, KICK or MOVE (one record), or REKEY (EXPIREs, then one REKEY): a new
  * epoch, its title and one key per member, checked and stored at once. The
  * chain's rules say who may sign each (the admin adds and kicks, any member
  * rekeys, a member moves itself); the server also refuses an EXPIRE for
  * anyone whose nickname did not expire, and a MOVE but from a key the
- * session's user moved away from to the session's key. */
+ * session's user moved away from to the session's key. The records'
+ * signatures are verified first; the room's chain comes verified from the
+ * cache (chain_cache.c), and the new one replaces it once committed. */
 cc_err handle_new_epoch(struct conn *c, const struct proto_room_rekey *req, uint8_t action)
 {
 	struct server *srv = c->srv;
 	struct store_room room;
 	struct e2e_chain chain;
 	struct key_cache keys = {.srv = srv};
+	struct e2e_checked_record *checked = NULL;
 	struct proto_list_iter it;
 	struct proto_blob_item item;
 	struct proto_record rec;
 	struct store_user kicked = {0};
 	const char *why = "";
-	uint16_t left = req->records.count;
-	bool one_record = action != PROTO_REC_REKEY;
+	uint16_t nrecords = req->records.count;
 	bool admin_only = action == PROTO_REC_ADD || action == PROTO_REC_KICK;
+	uint32_t epoch = 0;
 	cc_err err;
 
 	server_rooms_commit(srv);
@@ -306,36 +355,35 @@ cc_err handle_new_epoch(struct conn *c, const struct proto_room_rekey *req, uint
 		err = CC_ERR_NOT_ADMIN;
 		goto reply;
 	}
-	if (left == 0 || (one_record && left != 1)) {
-		err = CC_ERR_MALFORMED;
-		why = "a new epoch takes its records";
+	if (nrecords > ROOM_MEMBERS_MAX) {
+		err = CC_ERR_LIMIT;
+		why = "more records than a room has members";
 		goto reply;
 	}
-	if ((err = chain_load(srv, &room, &chain, &keys)))
+	if (!(checked = calloc(nrecords ? nrecords : 1, sizeof *checked))) {
+		err = CC_ERR_NOMEM;
 		goto reply;
-	if (chain.count + left > ROOM_RECORDS_MAX ||
+	}
+	if ((err = new_epoch_records_check(c, req, action, &room, &keys, checked, &why)) ||
+	    (err = chain_cache_get(srv, &room, &chain, &keys)))
+		goto reply;
+	/* An ADD brings a member, a KICK or an EXPIRE takes one. */
+	int members_delta = action == PROTO_REC_ADD	 ? 1
+			    : action == PROTO_REC_KICK ? -1
+						       : -(int)(nrecords - 1);
+	if (room_over_cap(&chain, nrecords, members_delta) ||
 	    (action == PROTO_REC_ADD && chain.nmembers >= ROOM_MEMBERS_MAX)) {
 		err = CC_ERR_LIMIT;
-		why = "the room is full (256 members, 800 membership changes)";
+		why = action == PROTO_REC_ADD && chain.nmembers >= ROOM_MEMBERS_MAX
+			      ? "the room is full (256 members)"
+			      : ROOM_CAP_WHY;
 		goto reply;
 	}
 	if ((err = store_begin(srv->store)))
 		goto reply;
 	proto_list_iter_init(&it, &req->records, PROTO_ITEM_BLOB);
-	while (proto_list_next(&it, &item) == CC_OK) {
-		left--;
-		err = action == PROTO_REC_MOVE
-			      ? record_moves_session(c, item.data.p, item.data.len, &rec)
-			      : record_actor_is_session(c, item.data.p, item.data.len, &rec);
-		if (err)
-			goto rollback;
-		uint8_t want = left ? PROTO_REC_EXPIRE : action;
-		if (rec.action != want) {
-			err = CC_ERR_MALFORMED;
-			why = one_record ? "not the record this request takes"
-					 : "expire records, then one rekey record";
-			goto rollback;
-		}
+	for (size_t i = 0; proto_list_next(&it, &item) == CC_OK; i++) {
+		proto_record_decode(item.data.p, item.data.len, &rec);  /* checked above */
 		if (rec.action == PROTO_REC_EXPIRE) {
 			/* Only the server knows who is gone: no expiring anyone else. */
 			struct gone_find gf = {rec.subject_fp, false};
@@ -348,7 +396,8 @@ cc_err handle_new_epoch(struct conn *c, const struct proto_room_rekey *req, uint
 			if ((err = store_room_gone_remove(srv->store, room.id, rec.subject_fp)))
 				goto rollback;
 		}
-		if ((err = chain_append(c, &room, &chain, &keys, item.data.p, item.data.len, &why)))
+		if ((err = chain_append(c, &room, &chain, &keys, item.data.p, item.data.len,
+					&checked[i], &why)))
 			goto rollback;
 		if (rec.action == PROTO_REC_KICK) {
 			if ((err = store_user_get_by_key(srv->store, rec.subject_fp, &kicked)) ||
@@ -379,10 +428,16 @@ cc_err handle_new_epoch(struct conn *c, const struct proto_room_rekey *req, uint
 		goto rollback;
 	/* Still owed while someone gone is not yet signed out of the chain. */
 	err = store_room_gone_each(srv->store, room.id, count_blob_cb, &gone_count);
-	if (err || (err = store_room_set_rekey_owed(srv->store, room.id, gone_count > 0)) ||
-	    (err = store_commit(srv->store)))
+	if (err || (err = store_room_set_rekey_owed(srv->store, room.id, gone_count > 0)))
 		goto rollback;
-	log_info("conn %s: %s started epoch %u of a room", c->peer, c->nick, chain.epoch);
+	testpoint("epoch:stored");  /* written, not committed */
+	if ((err = store_commit(srv->store)))
+		goto rollback;
+	/* Only what is committed is kept. */
+	epoch = chain.epoch;
+	chain_cache_keep(srv, room.id, &chain);
+	testpoint("epoch:committed");  /* stored, nobody told yet */
+	log_info("conn %s: %s started epoch %u of a room", c->peer, c->nick, epoch);
 
 	/* Tell the members: every record, the last with each one's new key. */
 	proto_list_iter_init(&it, &req->records, PROTO_ITEM_BLOB);
@@ -405,6 +460,7 @@ reply:
 	store_user_clear(&kicked);
 	e2e_chain_free(&chain);
 	key_cache_free(&keys);
+	free(checked);
 	return CC_OK;
 }
 
@@ -419,6 +475,8 @@ struct record_change {
 	struct e2e_chain chain;
 	struct key_cache keys;
 	const char *why;
+	struct e2e_checked_record checked;  /* the record's signature, verified */
+	bool committed;                  /* the record is stored: chain is the room's */
 };
 
 static cc_err change_begin(struct conn *c, const uint8_t room_id[PROTO_ROOM_ID_LEN],
@@ -449,7 +507,17 @@ static cc_err change_begin(struct conn *c, const uint8_t room_id[PROTO_ROOM_ID_L
 	err = store_user_get_by_key(srv->store, ch->rec.subject_fp, &ch->subject);
 	if (err)
 		return err == CC_ERR_NOT_FOUND ? CC_ERR_UNKNOWN_USER : err;
-	return chain_load(srv, &ch->room, &ch->chain, &ch->keys);
+	struct e2e_checked_record checked;
+	if ((err = record_sig_check(record->p, record->len, &ch->keys, &checked, &ch->why)) ||
+	    (err = chain_cache_get(srv, &ch->room, &ch->chain, &ch->keys)))
+		return err;
+	/* The cap refuses no LEAVE (room_over_cap). */
+	if (action != PROTO_REC_LEAVE && room_over_cap(&ch->chain, 1, 0)) {
+		ch->why = ROOM_CAP_WHY;
+		return CC_ERR_LIMIT;
+	}
+	ch->checked = checked;
+	return CC_OK;
 }
 
 static cc_err change_commit(struct record_change *ch, const struct proto_bytes *record,
@@ -460,10 +528,19 @@ static cc_err change_commit(struct record_change *ch, const struct proto_bytes *
 	cc_err err = store_begin(st);
 	if (err)
 		return err;
-	if ((err = chain_append(ch->c, &ch->room, &ch->chain, &ch->keys, record->p, record->len,
-				&ch->why)) ||
-	    (err = apply(ch, arg)) || (err = store_commit(st)))
+	err = chain_append(ch->c, &ch->room, &ch->chain, &ch->keys, record->p, record->len,
+			   &ch->checked, &ch->why);
+	if (!err)
+		err = apply(ch, arg);
+	if (!err) {
+		testpoint("change:stored");  /* written, not committed */
+		err = store_commit(st);
+	}
+	if (err)
 		store_rollback(st);
+	ch->committed = err == CC_OK;
+	if (ch->committed)
+		testpoint("change:committed");  /* stored, nobody told yet */
 	return err;
 }
 
@@ -473,6 +550,11 @@ static void change_end(struct record_change *ch, uint32_t request_id, cc_err err
 		conn_send_error(ch->c, request_id, err, *ch->why ? ch->why : NULL);
 	else
 		reply_ok(ch->c, request_id);
+	/* Only what is committed is kept; a room that ended is forgotten. */
+	if (ch->committed && ch->chain.ended)
+		chain_cache_forget(ch->c->srv, ch->room.id);
+	else if (ch->committed)
+		chain_cache_keep(ch->c->srv, ch->room.id, &ch->chain);
 	store_user_clear(&ch->subject);
 	e2e_chain_free(&ch->chain);
 	key_cache_free(&ch->keys);

@@ -119,7 +119,7 @@ static cc_err handle_room_create(struct conn *c, const struct proto_room_create 
 	while (proto_list_next(&it, &rec_item) == CC_OK) {
 		struct proto_record rec;
 		if ((err = chain_append(c, &room, &chain, &keys, rec_item.data.p, rec_item.data.len,
-					&why)))
+					NULL, &why)))
 			goto rollback;
 		proto_record_decode(rec_item.data.p, rec_item.data.len, &rec);
 		if (rec.action != PROTO_REC_CREATE && rec.action != PROTO_REC_ADD) {
@@ -139,8 +139,9 @@ static cc_err handle_room_create(struct conn *c, const struct proto_room_create 
 	    (err = store_room_set_epoch(srv->store, room_row, chain.epoch)))
 		goto rollback;
 	if ((err = store_commit(srv->store)))
-		goto reply;
+		goto rollback;
 	log_info("conn %s: %s created a room of %zu members", c->peer, c->nick, chain.nmembers);
+	chain_cache_keep(srv, room_row, &chain);
 	goto reply;
 rollback:
 	store_rollback(srv->store);
@@ -672,6 +673,8 @@ cc_err server_rooms_init(struct server *srv)
 {
 	cc_err err = live_init(srv);
 	if (!err)
+		err = chain_cache_init(srv);
+	if (!err)
 		err = retention_init(srv);
 	return err;
 }
@@ -684,4 +687,5 @@ void server_rooms_free(struct server *srv)
 	free(srv->sends);
 	srv->sends = NULL;
 	retention_free(srv);
+	chain_cache_free(srv);
 }

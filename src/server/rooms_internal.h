@@ -107,10 +107,16 @@ struct key_cache {
 	size_t n, cap;
 };
 
+struct e2e_checked_record;
+
 void key_cache_free(struct key_cache *kc);
-/* Checks and appends one new record to a room's chain (in a transaction). */
+/* The RSA key of a fingerprint (an e2e_key_lookup_fn over a key_cache). */
+const struct crypto_rsa_key *key_cache_lookup(void *ctx, const uint8_t fp[PROTO_FINGERPRINT_LEN]);
+/* Checks and appends one new record to a room's chain (in a transaction).
+ * checked: its signature verified already (NULL: verified here). */
 cc_err chain_append(struct conn *c, const struct store_room *room, struct e2e_chain *chain,
-		    struct key_cache *keys, const uint8_t *rec, size_t len, const char **why);
+		    struct key_cache *keys, const uint8_t *rec, size_t len,
+		    const struct e2e_checked_record *checked, const char **why);
 /* The record a request carries must be made by the session's own key. */
 cc_err record_actor_is_session(struct conn *c, const uint8_t *rec, size_t len,
 			       struct proto_record *out);
@@ -119,6 +125,24 @@ cc_err record_actor_is_session(struct conn *c, const uint8_t *rec, size_t len,
  * On refusal *why says which rule failed. */
 cc_err store_epoch_keys(struct server *srv, int64_t room, const struct e2e_chain *chain,
 			const struct proto_list *keys, const char **why);
+
+/* ---- chain_cache.c: verified chains kept in memory ------------------------ */
+
+/* Makes the cache of cfg->chain_cache_rooms rooms (0: none kept). */
+cc_err chain_cache_init(struct server *srv);
+void chain_cache_free(struct server *srv);
+/* A copy of the room's verified chain into out (the caller frees it): the
+ * kept one if it ends where the stored one does (room as read this loop
+ * turn), else the stored chain with every record verified, then kept. */
+cc_err chain_cache_get(struct server *srv, const struct store_room *room,
+		       struct e2e_chain *out, struct key_cache *keys);
+/* After a commit: chain is now the room's; the cache takes it (chain is
+ * left empty, to be freed as usual) unless nothing is kept. */
+void chain_cache_keep(struct server *srv, int64_t room, struct e2e_chain *chain);
+/* The room is gone: its chain is dropped. */
+void chain_cache_forget(struct server *srv, int64_t room);
+/* How many chains were verified from the store (for the logs and tests). */
+uint64_t chain_cache_loads(const struct server *srv);
 
 /* ---- membership.c: requests that change membership ----------------------- */
 

@@ -23,6 +23,7 @@ struct server_config {
 	unsigned history_max;           /* at most this many per room (0: no limit) */
 	uint64_t nick_ttl_s;            /* a nickname is freed after its owner has been
 					   away this long (0: never) */
+	unsigned chain_cache_rooms;     /* verified membership chains kept in memory */
 	/* --onion: publish the listener as a Tor onion service through tor's
 	 * control port (server/onion.c) */
 	bool onion;

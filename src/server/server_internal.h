@@ -20,6 +20,7 @@ struct conn;
 
 struct live_room;
 struct pending_send;
+struct chain_cache;
 
 struct server {
 	const struct server_config *cfg;
@@ -46,6 +47,7 @@ struct server {
 	struct event *retention_ev;
 	struct event *checkpoint_ev;     /* after secrets were deleted: truncate the WAL */
 	uint64_t pruned;                 /* messages deleted by this retention pass */
+	struct chain_cache *chains;      /* chain_cache.c: verified chains, by room */
 
 	/* onion.c: tor's control connection, kept open while the service lives */
 	int onion_fd;                    /* -1: none */

@@ -9,10 +9,31 @@
 
 #include "util/log.h"
 
+/* What an operator should do about the faults that are not bugs. */
+static const char *sqlite_util_hint(int code)
+{
+	switch (code & 0xff) {
+	case SQLITE_FULL:
+		return ": the disk is full; free space (nothing was written)";
+	case SQLITE_READONLY:
+	case SQLITE_CANTOPEN:
+	case SQLITE_PERM:
+		return ": the database or its directory cannot be written";
+	case SQLITE_CORRUPT:
+	case SQLITE_NOTADB:
+		return ": the database file is damaged; restore it from a backup";
+	case SQLITE_IOERR:
+		return ": an I/O error (disk full, or failing)";
+	default:
+		return "";
+	}
+}
+
 void sqlite_util_log(const char *name, sqlite3 *db, const char *what)
 {
-	log_error("%s: %s: %s (code %d)", name, what, sqlite3_errmsg(db),
-		  sqlite3_extended_errcode(db));
+	int code = sqlite3_extended_errcode(db);
+	log_error("%s: %s: %s (code %d)%s", name, what, sqlite3_errmsg(db), code,
+		  sqlite_util_hint(code));
 }
 
 void sqlite_util_stmt_done(sqlite3_stmt *s)
@@ -57,8 +78,9 @@ cc_err sqlite_util_exec(const char *name, sqlite3 *db, const char *sql, const ch
 	char *msg = NULL;
 	if (sqlite3_exec(db, sql, NULL, NULL, &msg) == SQLITE_OK)
 		return CC_OK;
-	log_error("%s: %s: %s (code %d)", name, what, msg ? msg : sqlite3_errmsg(db),
-		  sqlite3_extended_errcode(db));
+	int code = sqlite3_extended_errcode(db);
+	log_error("%s: %s: %s (code %d)%s", name, what, msg ? msg : sqlite3_errmsg(db), code,
+		  sqlite_util_hint(code));
 	sqlite3_free(msg);
 	return CC_ERR_STORE;
 }
@@ -101,12 +123,13 @@ static cc_err sqlite_util_pragma_query(const char *name, sqlite3 *db, const char
 	if (text && text_max > 0) {
 		const unsigned char *t = sqlite3_column_text(s, 0);
 		int n = sqlite3_column_bytes(s, 0);
-		if (!t || n < 0 || (size_t)n >= text_max) {
-			text[0] = '\0';
-		} else {
-			memcpy(text, t, (size_t)n);
-			text[n] = '\0';
-		}
+		/* Cut to fit (a check's report can be long), on one line. */
+		size_t len = t && n > 0 ? (size_t)n : 0;
+		if (len >= text_max)
+			len = text_max - 1;
+		for (size_t i = 0; i < len; i++)
+			text[i] = t[i] == '\n' ? ' ' : (char)t[i];
+		text[len] = '\0';
 	}
 out:
 	sqlite3_finalize(s);
@@ -250,6 +273,31 @@ cc_err sqlite_util_open(const struct sqlite_util_schema *schema, const char *pat
 			       "set pragmas");
 	if (err)
 		goto fail;
+
+	/* A damaged file is refused at the start, with a message that says so,
+	 * rather than found halfway through some later request. quick_check
+	 * reads every page once (not the indexes' agreement with the tables).
+	 * Rows that break a CHECK are left to the readers, which refuse each
+	 * one alone (CC_ERR_STORE), so that one bad row does not lock a user
+	 * out of the whole file. */
+	if (!in_memory) {
+		char check[160];
+		err = sqlite_util_exec(name, db, "PRAGMA ignore_check_constraints = ON",
+				       "skip row checks");
+		if (!err)
+			err = sqlite_util_pragma_query(name, db, "PRAGMA quick_check", NULL, check,
+						       sizeof check);
+		if (!err)
+			err = sqlite_util_exec(name, db, "PRAGMA ignore_check_constraints = OFF",
+					       "restore row checks");
+		if (!err && strcmp(check, "ok") != 0) {
+			log_error("%s: %s is damaged (%s); restore it from a backup", name, path,
+				  check);
+			err = CC_ERR_STORE;
+		}
+		if (err)
+			goto fail;
+	}
 
 	/* Check the version before anything writes to a file from the future. */
 	int v = 0;

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# make memcheck: the integration tests (ctest -R test_itest) with the server
+# and the client they start running under valgrind's memcheck.
+#
+#   scripts/memcheck.sh BUILD_DIR [CTEST_REGEX]
+#
+# The test programs start ITEST_SERVER_BIN / ITEST_CLIENT_BIN (tests/support/
+# itest.h); here those are small wrappers that exec valgrind on the test
+# variants (BUILD_DIR/testbin/). valgrind exits 99 on any error or leak, and
+# the tests check every exit status they wait for; the logs are searched
+# here as well, for the processes whose status no test reads (see below). Timeouts are scaled (ITEST_TIMEOUT_SCALE, default 40: a
+# 2048-bit key made under valgrind takes tens of seconds), and the tests run
+# one at a time (JOBS, default 1): each starts several programs at once.
+set -euo pipefail
+
+build=${1:?usage: memcheck.sh BUILD_DIR [CTEST_REGEX]}
+regex=${2:-test_itest}
+build=$(cd "$build" && pwd)
+src=$(cd "$(dirname "$0")/.." && pwd)
+out=$build/memcheck
+rm -rf "$out"
+mkdir -p "$out/logs"
+
+# Leaks of every kind valgrind can be sure of, and every memory error.
+# "still reachable" (OpenSSL's and libevent's globals at exit) is not a leak.
+vg_opts=(--error-exitcode=99 --leak-check=full
+	 --show-leak-kinds=definite,indirect,possible
+	 --errors-for-leak-kinds=definite,indirect,possible
+	 --num-callers=30
+	 --suppressions="$src/scripts/memcheck.supp"
+	 "--log-file=$out/logs/%q{ITEST_VG_NAME}.%p.log")
+
+for prog in cryptocat-server cryptocat; do
+	{
+		echo '#!/bin/sh'
+		echo "ITEST_VG_NAME=$prog; export ITEST_VG_NAME"
+		printf 'exec valgrind'
+		printf " '%s'" "${vg_opts[@]}"
+		printf " '%s' \"\$@\"\n" "$build/testbin/$prog"
+	} >"$out/$prog"
+	chmod +x "$out/$prog"
+done
+
+export ITEST_SERVER_BIN=$out/cryptocat-server
+export ITEST_CLIENT_BIN=$out/cryptocat
+export ITEST_TIMEOUT_SCALE=${ITEST_TIMEOUT_SCALE:-40}
+
+start=$(date +%s)
+status=0
+(cd "$build" && ctest -R "$regex" --output-on-failure -j "${JOBS:-1}" --timeout 14400) || status=$?
+
+# The tests check the exit status (99 on any error or leak) of every process
+# they stop. A process killed on purpose (a crash point raises SIGKILL, which
+# valgrind still reports on) holds what it was using then: "possibly lost"
+# there is its live state, so the logs are searched for memory errors and
+# for blocks definitely or indirectly lost, which no kill explains.
+vg_faults='Invalid (read|write|free)|uninitialised|Conditional jump|Mismatched free'
+vg_faults="$vg_faults|overlap|are definitely lost|are indirectly lost"
+bad=0
+for log in "$out"/logs/*.log; do
+	[ -e "$log" ] || continue
+	if grep -qE "$vg_faults" "$log"; then
+		echo "memcheck: errors in $log:"
+		sed -n '1,200p' "$log"
+		bad=1
+	fi
+done
+n=$(ls "$out/logs" | wc -l)
+echo "memcheck: $n processes under valgrind, $(( $(date +%s) - start )) s"
+[ "$bad" -eq 0 ] || status=1
+[ "$status" -eq 0 ] && echo "memcheck: no errors, no leaks"
+exit "$status"
