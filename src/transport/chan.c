@@ -12,9 +12,12 @@ static const char LABEL_CLIENT_AUTH[] = "cryptocat/1 client auth";
 static const char LABEL_CLIENT_SIGNATURE[] = "cryptocat/1 client signature";
 static const char LABEL_C2S[] = "cryptocat/1 c2s";
 static const char LABEL_S2C[] = "cryptocat/1 s2c";
+static const char LABEL_PUZZLE[] = "cryptocat/1 puzzle";
 
 #define SESSION_SECRET_LEN 32
 #define RECORD_OVERHEAD CRYPTO_AEAD_TAG_LEN
+/* label || challenge: what every try of the puzzle hashes before the nonce */
+#define PUZZLE_PREFIX_LEN (sizeof LABEL_PUZZLE - 1 + CRYPTO_SHA256_LEN)
 
 enum chan_role { ROLE_CLIENT, ROLE_SERVER };
 
@@ -24,6 +27,7 @@ enum chan_phase {
 	PHASE_CLIENT_PIN_CHECK,   /* SERVER_HELLO read; caller checks the pin */
 	PHASE_SERVER_WAIT_HELLO,
 	PHASE_SERVER_WAIT_KEY,    /* SERVER_HELLO sent */
+	PHASE_SERVER_KEY_PENDING, /* CLIENT_KEY held for chan_server_finish_key */
 	PHASE_OPEN,
 	PHASE_DEAD,               /* an error happened: nothing more is accepted */
 };
@@ -54,6 +58,14 @@ struct chan {
 	bool peer_proven;
 	char peer_error[PROTO_ERROR_TEXT_MAX + 1];
 
+	/* The proof of work: server, what SERVER_HELLO asks; client, what was
+	 * asked of it. The puzzle is label || challenge || nonce. */
+	unsigned puzzle_bits;
+	unsigned puzzle_limit;    /* client: the most it will solve */
+	uint8_t puzzle_prefix[PUZZLE_PREFIX_LEN];
+	bool defer_key;           /* server: CLIENT_KEY waits for chan_server_finish_key */
+	struct buf pending_key;   /* server: that CLIENT_KEY frame */
+
 	struct record_dir send, recv;
 	struct buf plain_in;      /* decrypted stream of inner frames */
 	size_t plain_off;         /* bytes of plain_in already handed out */
@@ -74,6 +86,8 @@ static cc_err chan_alloc(enum chan_role role, const struct crypto_rsa_key *own_k
 	ch->send_cap = PROTO_FRAME_MAX_PREAUTH;
 	buf_init(&ch->transcript, 4 * PROTO_FRAME_MAX_PREAUTH);
 	buf_init(&ch->peer_key_der, PROTO_RSA_PUB_MAX);
+	buf_init(&ch->pending_key, PROTO_FRAME_MAX_PREAUTH + PROTO_FRAME_HEADER_LEN);
+	ch->puzzle_limit = CHAN_PUZZLE_CLIENT_MAX;
 	/* Room for one frame beyond what is already buffered. */
 	buf_init(&ch->plain_in, 2 * max_frame + PROTO_FRAME_HEADER_LEN);
 	*out = ch;
@@ -109,6 +123,7 @@ void chan_free(struct chan *ch)
 		return;
 	buf_free(&ch->transcript);
 	buf_free(&ch->peer_key_der);
+	buf_free(&ch->pending_key);
 	buf_free(&ch->plain_in);
 	crypto_rsa_free(ch->peer_key);
 	crypto_aead_free(ch->send.aead);
@@ -164,6 +179,15 @@ static void sha256_transcript(const struct chan *ch, const uint8_t *extra, size_
 	buf_free(&t);
 }
 
+/* The puzzle's prefix, label || SHA-256(CLIENT_HELLO || SERVER_HELLO frames):
+ * both randoms and both ephemeral keys are in it, so a solution is good for
+ * this connection only. Called once the transcript holds the two hellos. */
+static void puzzle_prefix_set(struct chan *ch)
+{
+	memcpy(ch->puzzle_prefix, LABEL_PUZZLE, sizeof LABEL_PUZZLE - 1);
+	sha256_transcript(ch, NULL, 0, ch->puzzle_prefix + sizeof LABEL_PUZZLE - 1);
+}
+
 static cc_err hkdf_label(const struct chan *ch, const uint8_t salt[CRYPTO_SHA256_LEN],
 			 const char *label, uint8_t out[32])
 {
@@ -172,17 +196,19 @@ static cc_err hkdf_label(const struct chan *ch, const uint8_t salt[CRYPTO_SHA256
 }
 
 /* The value the client signs: label || 0x00 || SHA-256(transcript so far ||
- * bytes16 session_ct || bytes16 identity key || bytes16 nick). */
-static cc_err client_signed_input(const struct chan *ch, const uint8_t *session_ct,
-				  size_t ct_len, const uint8_t *id_der, size_t id_len,
-				  const char *nick, struct buf *out)
+ * u64 puzzle_nonce || bytes16 session_ct || bytes16 identity key || bytes16
+ * nick). */
+static cc_err client_signed_input(const struct chan *ch, uint64_t nonce,
+				  const uint8_t *session_ct, size_t ct_len, const uint8_t *id_der,
+				  size_t id_len, const char *nick, struct buf *out)
 {
 	struct buf tail;
 	uint8_t hash[CRYPTO_SHA256_LEN];
 	cc_err err;
 
 	buf_init(&tail, PROTO_FRAME_MAX_PREAUTH);
-	if ((err = buf_put_bytes16(&tail, session_ct, ct_len)) ||
+	if ((err = buf_put_u64(&tail, nonce)) ||
+	    (err = buf_put_bytes16(&tail, session_ct, ct_len)) ||
 	    (err = buf_put_bytes16(&tail, id_der, id_len)) ||
 	    (err = buf_put_bytes16(&tail, nick, strlen(nick))))
 		goto out;
@@ -195,15 +221,17 @@ out:
 	return err;
 }
 
-/* The AES-GCM key and associated data that seal CLIENT_AUTH. */
-static cc_err client_auth_key(const struct chan *ch, const uint8_t *session_ct, size_t ct_len,
-			      uint8_t key[32], uint8_t aad[CRYPTO_SHA256_LEN])
+/* The AES-GCM key and associated data that seal CLIENT_AUTH: H_auth is
+ * SHA-256(transcript so far || u64 puzzle_nonce || bytes16 session_ct). */
+static cc_err client_auth_key(const struct chan *ch, uint64_t nonce, const uint8_t *session_ct,
+			      size_t ct_len, uint8_t key[32], uint8_t aad[CRYPTO_SHA256_LEN])
 {
 	struct buf tail;
 	cc_err err;
 
-	buf_init(&tail, PROTO_RSA_BYTES_MAX + 2);
-	err = buf_put_bytes16(&tail, session_ct, ct_len);
+	buf_init(&tail, 8 + PROTO_RSA_BYTES_MAX + 2);
+	if (!(err = buf_put_u64(&tail, nonce)))
+		err = buf_put_bytes16(&tail, session_ct, ct_len);
 	if (!err) {
 		sha256_transcript(ch, tail.data, tail.len, aad);
 		err = hkdf_label(ch, aad, LABEL_CLIENT_AUTH, key);
@@ -279,6 +307,8 @@ static cc_err client_on_server_hello(struct chan *ch, const struct proto_msg *m,
 	memcpy(ch->peer_eph, sh->eph, CRYPTO_X25519_LEN);
 	if ((err = buf_put_bytes(&ch->transcript, frame, frame_len)))
 		return err;
+	ch->puzzle_bits = sh->puzzle_bits;
+	puzzle_prefix_set(ch);
 	ch->phase = PHASE_CLIENT_PIN_CHECK;
 	return CC_OK;
 }
@@ -302,6 +332,18 @@ cc_err chan_client_continue(struct chan *ch, struct buf *wire_out)
 	buf_init(&sealed, PROTO_SEALED_AUTH_MAX);
 	ch->phase = PHASE_DEAD;  /* until it all worked */
 
+	/* The puzzle first: it blocks the caller for about 2^bits hashes, which
+	 * is why a client sets a limit on what it accepts. */
+	memset(&m, 0, sizeof m);
+	m.type = PROTO_CLIENT_KEY;
+	if (ch->puzzle_bits > ch->puzzle_limit) {
+		err = CC_ERR_PUZZLE;
+		goto out;
+	}
+	if ((err = crypto_puzzle_solve(ch->puzzle_prefix, sizeof ch->puzzle_prefix,
+				       ch->puzzle_bits, 0, UINT64_MAX, &m.u.client_key.puzzle_nonce)))
+		goto out;
+
 	if ((err = crypto_x25519_shared(ch->eph_priv, ch->peer_eph, dh)) ||
 	    (err = crypto_random_bytes(session_secret, sizeof session_secret)))
 		goto out;
@@ -314,29 +356,28 @@ cc_err chan_client_continue(struct chan *ch, struct buf *wire_out)
 
 	/* CLIENT_AUTH: identity key, nickname, signature over the transcript. */
 	if ((err = crypto_rsa_public_to_der(ch->own_key, &id_der)) ||
-	    (err = client_signed_input(ch, session_ct.data, session_ct.len, id_der.data,
-				       id_der.len, ch->nick, &signed_input)) ||
+	    (err = client_signed_input(ch, m.u.client_key.puzzle_nonce, session_ct.data,
+				       session_ct.len, id_der.data, id_der.len, ch->nick,
+				       &signed_input)) ||
 	    (err = crypto_rsa_pss_sign(ch->own_key, signed_input.data, signed_input.len,
 				       &signature)))
 		goto out;
-	memset(&m, 0, sizeof m);
-	m.type = PROTO_CLIENT_AUTH;
-	m.u.client_auth.identity_key = (struct proto_bytes){id_der.data, id_der.len};
-	m.u.client_auth.nick = proto_bytes_str(ch->nick);
-	m.u.client_auth.signature = (struct proto_bytes){signature.data, signature.len};
-	if ((err = proto_msg_encode(&m, &auth_plain)))
+	struct proto_msg auth = {.type = PROTO_CLIENT_AUTH};
+	auth.u.client_auth.identity_key = (struct proto_bytes){id_der.data, id_der.len};
+	auth.u.client_auth.nick = proto_bytes_str(ch->nick);
+	auth.u.client_auth.signature = (struct proto_bytes){signature.data, signature.len};
+	if ((err = proto_msg_encode(&auth, &auth_plain)))
 		goto out;
 
 	/* Sealed under a key only the holder of the server's RSA key can derive. */
 	uint8_t *dst;
-	if ((err = client_auth_key(ch, session_ct.data, session_ct.len, auth_key, auth_aad)) ||
+	if ((err = client_auth_key(ch, m.u.client_key.puzzle_nonce, session_ct.data,
+				   session_ct.len, auth_key, auth_aad)) ||
 	    (err = buf_append_space(&sealed, auth_plain.len + CRYPTO_AEAD_TAG_LEN, &dst)) ||
 	    (err = crypto_aead_seal(auth_key, nonce, auth_aad, sizeof auth_aad, auth_plain.data,
 				    auth_plain.len, dst)))
 		goto out;
 
-	memset(&m, 0, sizeof m);
-	m.type = PROTO_CLIENT_KEY;
 	m.u.client_key.session_ct = (struct proto_bytes){session_ct.data, session_ct.len};
 	m.u.client_key.sealed_auth = (struct proto_bytes){sealed.data, sealed.len};
 	if ((err = chan_put_handshake_msg(ch, &m, wire_out)) ||
@@ -379,8 +420,11 @@ static cc_err server_on_client_hello(struct chan *ch, const struct proto_msg *m,
 		goto out;
 	memcpy(sh->eph, ch->eph_pub, CRYPTO_X25519_LEN);
 	sh->server_key = (struct proto_bytes){der.data, der.len};
+	sh->puzzle_bits = (uint8_t)ch->puzzle_bits;
 	if ((err = chan_put_handshake_msg(ch, &reply, wire_out)))
 		goto out;
+	if (ch->puzzle_bits)
+		puzzle_prefix_set(ch);
 	ch->phase = PHASE_SERVER_WAIT_KEY;
 out:
 	buf_free(&der);
@@ -426,8 +470,8 @@ static cc_err server_on_client_key(struct chan *ch, const struct proto_msg *m,
 		err = CC_ERR_NOMEM;
 		goto out;
 	}
-	if ((err = client_auth_key(ch, ck->session_ct.p, ck->session_ct.len, auth_key,
-				   auth_aad)) ||
+	if ((err = client_auth_key(ch, ck->puzzle_nonce, ck->session_ct.p, ck->session_ct.len,
+				   auth_key, auth_aad)) ||
 	    (err = crypto_aead_open(auth_key, nonce, auth_aad, sizeof auth_aad,
 				    ck->sealed_auth.p, ck->sealed_auth.len, auth_plain)))
 		goto out;
@@ -441,7 +485,7 @@ static cc_err server_on_client_key(struct chan *ch, const struct proto_msg *m,
 	memcpy(ch->nick, ca->nick.p, ca->nick.len);
 	ch->nick[ca->nick.len] = '\0';
 	if ((err = chan_set_peer_key(ch, ca->identity_key.p, ca->identity_key.len)) ||
-	    (err = client_signed_input(ch, ck->session_ct.p, ck->session_ct.len,
+	    (err = client_signed_input(ch, ck->puzzle_nonce, ck->session_ct.p, ck->session_ct.len,
 				       ca->identity_key.p, ca->identity_key.len, ch->nick,
 				       &signed_input)) ||
 	    (err = crypto_rsa_pss_verify(ch->peer_key, signed_input.data, signed_input.len,
@@ -503,6 +547,54 @@ static cc_err chan_open_record(struct chan *ch, const uint8_t *frame, size_t fra
 	return CC_OK;
 }
 
+/* Keeps a plaintext ERROR's code and text, and kills the channel. */
+static cc_err chan_keep_peer_error(struct chan *ch, const struct proto_error *e)
+{
+	memcpy(ch->peer_error, e->text.p, e->text.len);
+	ch->peer_error[e->text.len] = '\0';
+	ch->phase = PHASE_DEAD;
+	return e->code > CC_OK && e->code < CC_ERR_COUNT_ ? (cc_err)e->code : CC_ERR_INTERNAL;
+}
+
+/* Client: a server that refuses CLIENT_KEY (a wrong puzzle, a full queue, a
+ * failed check) has no keys to seal its answer with, so it sends a plaintext
+ * ERROR where the first record should be. Such a frame is read for its code
+ * and text only when it is not a record (its tag fails) and nothing from the
+ * server has opened yet; it proves nothing (PROTOCOL.md 4.6). 1 if it was
+ * one, with *err its code. */
+static int chan_take_plain_error(struct chan *ch, const uint8_t *frame, size_t frame_len,
+				 cc_err *err)
+{
+	struct proto_msg m;
+	if (ch->role != ROLE_CLIENT || ch->peer_proven ||
+	    proto_msg_decode(frame + PROTO_FRAME_HEADER_LEN, frame_len - PROTO_FRAME_HEADER_LEN,
+			     &m) != CC_OK ||
+	    m.type != PROTO_ERROR)
+		return 0;
+	*err = chan_keep_peer_error(ch, &m.u.error);
+	return 1;
+}
+
+cc_err chan_server_finish_key(struct chan *ch, struct buf *wire_out)
+{
+	struct proto_msg m;
+	cc_err err;
+
+	if (ch->role != ROLE_SERVER || ch->phase != PHASE_SERVER_KEY_PENDING)
+		return CC_ERR_STATE;
+	const uint8_t *frame = ch->pending_key.data;
+	size_t frame_len = ch->pending_key.len;
+	/* Decoded again: the frame chan_recv_frame checked is this copy. */
+	if ((err = proto_msg_decode(frame + PROTO_FRAME_HEADER_LEN,
+				    frame_len - PROTO_FRAME_HEADER_LEN, &m)) ||
+	    (err = server_on_client_key(ch, &m, frame, frame_len))) {
+		chan_put_plain_error(wire_out, err);
+		ch->phase = PHASE_DEAD;
+	}
+	buf_free(&ch->pending_key);
+	return err;
+}
+
 cc_err chan_recv_frame(struct chan *ch, const uint8_t *frame, size_t frame_len,
 		       struct buf *wire_out, enum chan_event *event)
 {
@@ -517,8 +609,11 @@ cc_err chan_recv_frame(struct chan *ch, const uint8_t *frame, size_t frame_len,
 		goto fail;
 	}
 	if (ch->phase == PHASE_OPEN) {
-		if ((err = chan_open_record(ch, frame, frame_len)))
+		if ((err = chan_open_record(ch, frame, frame_len))) {
+			if (chan_take_plain_error(ch, frame, frame_len, &err))
+				return err;
 			goto fail;
+		}
 		*event = CHAN_EVENT_DATA;
 		return CC_OK;
 	}
@@ -528,16 +623,8 @@ cc_err chan_recv_frame(struct chan *ch, const uint8_t *frame, size_t frame_len,
 		goto fail;
 	switch (ch->phase) {
 	case PHASE_CLIENT_WAIT_HELLO:
-		if (m.type == PROTO_ERROR) {
-			size_t n = m.u.error.text.len;
-			memcpy(ch->peer_error, m.u.error.text.p, n);
-			ch->peer_error[n] = '\0';
-			err = m.u.error.code > CC_OK && m.u.error.code < CC_ERR_COUNT_
-				      ? (cc_err)m.u.error.code
-				      : CC_ERR_INTERNAL;
-			ch->phase = PHASE_DEAD;
-			return err;
-		}
+		if (m.type == PROTO_ERROR)
+			return chan_keep_peer_error(ch, &m.u.error);
 		if (m.type != PROTO_SERVER_HELLO) {
 			err = CC_ERR_STATE;
 			goto fail;
@@ -559,8 +646,21 @@ cc_err chan_recv_frame(struct chan *ch, const uint8_t *frame, size_t frame_len,
 			err = CC_ERR_STATE;
 			goto fail;
 		}
-		if ((err = server_on_client_key(ch, &m, frame, frame_len)))
+		/* One hash decides whether the client paid for the RSA work. */
+		if (!crypto_puzzle_check(ch->puzzle_prefix, sizeof ch->puzzle_prefix,
+					 ch->puzzle_bits, m.u.client_key.puzzle_nonce)) {
+			err = CC_ERR_PUZZLE;
 			goto fail;
+		}
+		if ((err = buf_put_bytes(&ch->pending_key, frame, frame_len)))
+			goto fail;
+		ch->phase = PHASE_SERVER_KEY_PENDING;
+		if (ch->defer_key) {
+			*event = CHAN_EVENT_KEY_PENDING;
+			return CC_OK;
+		}
+		if ((err = chan_server_finish_key(ch, wire_out)))
+			return err;
 		*event = CHAN_EVENT_OPEN;
 		return CC_OK;
 	default:
@@ -678,6 +778,27 @@ const char *chan_peer_nick(const struct chan *ch)
 const char *chan_peer_error_text(const struct chan *ch)
 {
 	return ch->peer_error;
+}
+
+void chan_server_set_puzzle(struct chan *ch, unsigned bits)
+{
+	if (ch->role == ROLE_SERVER && ch->phase == PHASE_SERVER_WAIT_HELLO)
+		ch->puzzle_bits = bits < PROTO_PUZZLE_BITS_MAX ? bits : PROTO_PUZZLE_BITS_MAX;
+}
+
+void chan_server_defer_key(struct chan *ch)
+{
+	ch->defer_key = true;
+}
+
+void chan_client_set_puzzle_limit(struct chan *ch, unsigned bits)
+{
+	ch->puzzle_limit = bits;
+}
+
+unsigned chan_puzzle_bits(const struct chan *ch)
+{
+	return ch->puzzle_bits;
 }
 
 void chan_set_send_cap(struct chan *ch, size_t max_frame)
