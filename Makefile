@@ -8,8 +8,11 @@ LISTEN     ?= 127.0.0.1:7777
 DATA       ?= ./var
 FUZZ_SECONDS ?= 300
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
+PREFIX     ?= /usr/local
+DESTDIR    ?=
 
-.PHONY: all deps build asan run test test-release test-asan fuzz-build fuzz-smoke fuzz bench bench-rekey clean
+.PHONY: all deps build asan run test test-release test-asan fuzz-build fuzz-smoke fuzz bench bench-rekey \
+	install uninstall clean
 
 all: build
 
@@ -66,6 +69,14 @@ bench: build
 # seconds. Figures: docs/BENCHMARKS.md section 7.
 bench-rekey: build
 	./$(BUILD)/bench_rekey
+
+# cryptocat in PREFIX/bin, cryptocat-server in PREFIX/sbin, their manual pages
+# in PREFIX/share/man (the install rules of CMakeLists.txt); DESTDIR stages it.
+install: build
+	DESTDIR="$(DESTDIR)" cmake --install $(BUILD) --prefix "$(PREFIX)"
+
+uninstall:
+	DESTDIR="$(DESTDIR)" ./scripts/uninstall.sh $(BUILD) "$(PREFIX)"
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Crypto Cat builds and tests with (tmux: the
-# full-screen UI's end-to-end tests drive it in a tmux pane). Called by `make run`
-# and `make test`; does nothing when everything is already there.
+# full-screen UI's end-to-end tests drive it in a tmux pane; groff-base and
+# man-db: the manual pages are rendered, warnings failing the test, and found
+# where `make install` puts them; systemd: systemd-analyze checks the example
+# service unit; all three are on the project's machines already). Called by `make
+# run` and `make test`; does nothing when everything is already there.
 set -euo pipefail
 
 packages=(
   build-essential cmake ninja-build pkg-config clang
   libssl-dev libevent-dev libsqlite3-dev libncurses-dev
   libcmocka-dev libjansson-dev sqlite3
-  tmux
+  tmux groff-base man-db systemd
 )
 
 missing=()

@@ -20,6 +20,7 @@
 #include "client/tui/tui.h"
 #include "crypto/crypto.h"
 #include "util/args.h"
+#include "util/conffile.h"
 #include "util/log.h"
 
 static const char client_usage[] =
@@ -52,43 +53,62 @@ static const char client_usage[] =
 	"                      write one JSON event per line to standard output\n"
 	"  --plain             the line mode (events as lines of text) even on a\n"
 	"                      terminal; the default when input or output is not one\n"
-	"  --no-bell           full-screen UI: no bell on activity in another window\n"
-	"  --no-color          full-screen UI: no colours (so does NO_COLOR=1)\n"
+	"  --no-plain          the full-screen UI on a terminal (the default)\n"
+	"  --bell, --no-bell   full-screen UI: a bell on activity in another window, or\n"
+	"                      not (default: a bell)\n"
+	"  --color, --no-color full-screen UI: colours, or attributes only (default:\n"
+	"                      colours, unless NO_COLOR is set and not empty)\n"
 	"  --log-level LEVEL   error, warn, info or debug, on standard error (default warn)\n"
+	"  --config FILE       read options from FILE (default\n"
+	"                      $XDG_CONFIG_HOME/cryptocat/config, else\n"
+	"                      ~/.config/cryptocat/config, if it exists)\n"
 	"  --help              show this help\n"
 	"  --version           show the version\n"
 	"\n"
-	"Commands: /ping, /help, /quit (see the README for every command and event).\n";
+	"Config file: one \"key = value\" a line, '#' starts a comment line; options\n"
+	"given here override it. Its keys are these options without the dashes, with\n"
+	"on or off (yes/no, true/false) for bell, color and plain:\n";
+
+/* An option whose value has OPT_KEY is also a key of the config file
+ * (util/conffile.h); the others are for the command line only. */
+enum { OPT_KEY = 0x100 };
 
 int main(int argc, char **argv)
 {
 	enum { OPT_SERVER = 1, OPT_NICK, OPT_HOME, OPT_RSA, OPT_BATCH, OPT_PLAIN, OPT_NO_BELL,
 	       OPT_NO_COLOR, OPT_LOG, OPT_REKEY, OPT_NICK_TTL, OPT_KEY_ROTATE, OPT_KEY_GRACE,
-	       OPT_OFFLINE_TIMEOUT, OPT_PING_TIMEOUT, OPT_HELP, OPT_VERSION };
+	       OPT_OFFLINE_TIMEOUT, OPT_PING_TIMEOUT, OPT_NO_PLAIN, OPT_BELL, OPT_COLOR,
+	       OPT_CONFIG, OPT_HELP, OPT_VERSION };
 	static const struct option options[] = {
-		{"server", required_argument, NULL, OPT_SERVER},
-		{"nick", required_argument, NULL, OPT_NICK},
-		{"home", required_argument, NULL, OPT_HOME},
-		{"rsa-bits", required_argument, NULL, OPT_RSA},
+		{"server", required_argument, NULL, OPT_SERVER | OPT_KEY},
+		{"nick", required_argument, NULL, OPT_NICK | OPT_KEY},
+		{"home", required_argument, NULL, OPT_HOME | OPT_KEY},
+		{"rsa-bits", required_argument, NULL, OPT_RSA | OPT_KEY},
 		{"batch", no_argument, NULL, OPT_BATCH},
-		{"plain", no_argument, NULL, OPT_PLAIN},
+		{"plain", no_argument, NULL, OPT_PLAIN | OPT_KEY},
+		{"no-plain", no_argument, NULL, OPT_NO_PLAIN},
+		{"bell", no_argument, NULL, OPT_BELL | OPT_KEY},
 		{"no-bell", no_argument, NULL, OPT_NO_BELL},
+		{"color", no_argument, NULL, OPT_COLOR | OPT_KEY},
 		{"no-color", no_argument, NULL, OPT_NO_COLOR},
-		{"rekey-after", required_argument, NULL, OPT_REKEY},
-		{"nick-ttl", required_argument, NULL, OPT_NICK_TTL},
-		{"key-rotate", required_argument, NULL, OPT_KEY_ROTATE},
-		{"key-grace", required_argument, NULL, OPT_KEY_GRACE},
-		{"offline-timeout", required_argument, NULL, OPT_OFFLINE_TIMEOUT},
-		{"ping-timeout", required_argument, NULL, OPT_PING_TIMEOUT},
-		{"log-level", required_argument, NULL, OPT_LOG},
+		{"rekey-after", required_argument, NULL, OPT_REKEY | OPT_KEY},
+		{"nick-ttl", required_argument, NULL, OPT_NICK_TTL | OPT_KEY},
+		{"key-rotate", required_argument, NULL, OPT_KEY_ROTATE | OPT_KEY},
+		{"key-grace", required_argument, NULL, OPT_KEY_GRACE | OPT_KEY},
+		{"offline-timeout", required_argument, NULL, OPT_OFFLINE_TIMEOUT | OPT_KEY},
+		{"ping-timeout", required_argument, NULL, OPT_PING_TIMEOUT | OPT_KEY},
+		{"log-level", required_argument, NULL, OPT_LOG | OPT_KEY},
+		{"config", required_argument, NULL, OPT_CONFIG},
 		{"help", no_argument, NULL, OPT_HELP},
 		{"version", no_argument, NULL, OPT_VERSION},
 		{NULL, 0, NULL, 0},
 	};
 	struct client_config cfg = {0};
 	struct tui_options tui = {0};
-	bool batch = false, plain = false;
-	int opt, idx = 0, level, status = CLIENT_EXIT_ERROR;
+	struct conffile_args args;
+	bool batch = false, plain = false, plain_in_file = false;
+	int opt, idx = 0, level, status = CLIENT_EXIT_USAGE;
+	unsigned line;
 	unsigned long long number;
 	char *end;
 
@@ -101,8 +121,17 @@ int main(int argc, char **argv)
 	cfg.offline_timeout_ms = 60 * 1000;
 	cfg.ping_timeout_ms = 60 * 1000;
 	log_set_level(LOG_LEVEL_WARN);
+	/* The config file's lines, as arguments before the command line's. */
+	static const int no_file[] = {OPT_HELP, OPT_VERSION, 0};
+	char file_error[4400];
+	if (conffile_for_main("cryptocat", argc, argv, options, OPT_KEY, OPT_CONFIG, no_file,
+			      &args, file_error, sizeof file_error)) {
+		fprintf(stderr, "cryptocat: %s\n", file_error);
+		return CLIENT_EXIT_USAGE;
+	}
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "", options, &idx)) != -1) {
+	while ((opt = getopt_long(args.argc, args.argv, "", options, &idx)) != -1) {
+		opt &= ~OPT_KEY;
 		switch (opt) {
 		case OPT_SERVER:
 			if (args_parse_host_port(optarg, cfg.host, sizeof cfg.host, &cfg.port))
@@ -111,9 +140,13 @@ int main(int argc, char **argv)
 		case OPT_NICK:
 			if (strlen(optarg) > PROTO_NICK_MAX ||
 			    !proto_nick_valid((const uint8_t *)optarg, strlen(optarg))) {
-				fprintf(stderr, "cryptocat: bad nickname '%s': %s\n", optarg,
+				if ((line = conffile_line(&args, optind - 1)))
+					fprintf(stderr, "cryptocat: %s:%u: ", args.path, line);
+				else
+					fputs("cryptocat: ", stderr);
+				fprintf(stderr, "bad nickname '%s': %s\n", optarg,
 					cc_err_str(CC_ERR_BAD_NICK));
-				return CLIENT_EXIT_USAGE;
+				goto out;
 			}
 			snprintf(cfg.nick, sizeof cfg.nick, "%s", optarg);
 			break;
@@ -131,14 +164,21 @@ int main(int argc, char **argv)
 			batch = true;
 			break;
 		case OPT_PLAIN:
-			plain = true;
+		case OPT_NO_PLAIN:
+			plain = opt == OPT_PLAIN;
+			plain_in_file = conffile_line(&args, optind - 1) != 0;
 			break;
+		case OPT_BELL:
 		case OPT_NO_BELL:
-			tui.no_bell = true;
+			tui.no_bell = opt == OPT_NO_BELL;
 			break;
+		case OPT_COLOR:
 		case OPT_NO_COLOR:
-			tui.no_color = true;
+			tui.no_color = opt == OPT_NO_COLOR;
+			tui.color_chosen = true;
 			break;
+		case OPT_CONFIG:
+			break;  /* read before the other options, by config_args() */
 		case OPT_REKEY: {
 			if (strcmp(optarg, "never") == 0) {
 				cfg.rekey_after_msgs = 0;
@@ -187,25 +227,31 @@ int main(int argc, char **argv)
 			break;
 		case OPT_HELP:
 			fputs(client_usage, stdout);
-			return CLIENT_EXIT_OK;
+			conffile_print_keys(stdout, options, OPT_KEY, 78);
+			puts("\nCommands: /ping, /help, /quit (see cryptocat(1) for every command).");
+			status = CLIENT_EXIT_OK;
+			goto out;
 		case OPT_VERSION:
 			printf("cryptocat %s (protocol %d)\n", CC_VERSION, PROTO_VERSION);
-			return CLIENT_EXIT_OK;
+			status = CLIENT_EXIT_OK;
+			goto out;
 		default:
 			fprintf(stderr, "cryptocat: unknown option or missing value: %s\n",
-				argv[optind - 1]);
+				args.argv[optind - 1]);
 			goto usage;
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "cryptocat: unexpected argument: %s\n", argv[optind]);
+	if (optind < args.argc) {
+		fprintf(stderr, "cryptocat: unexpected argument: %s\n", args.argv[optind]);
 		goto usage;
 	}
 	if (!cfg.home[0] && client_default_home(cfg.home, sizeof cfg.home)) {
 		fprintf(stderr, "cryptocat: no home directory: set --home or CRYPTOCAT_HOME\n");
-		return CLIENT_EXIT_USAGE;
+		goto out;
 	}
 
+	if (batch && plain_in_file)
+		plain = false;  /* --batch given overrides the file's plain */
 	if (batch && plain) {
 		fprintf(stderr, "cryptocat: --batch and --plain are two different modes\n");
 		goto usage;
@@ -222,15 +268,24 @@ int main(int argc, char **argv)
 	struct event_base *base = event_base_new();
 	if (!base) {
 		fprintf(stderr, "cryptocat: %s\n", cc_err_str(CC_ERR_NOMEM));
-		return CLIENT_EXIT_ERROR;
+		status = CLIENT_EXIT_ERROR;
+		goto out;
 	}
 	status = batch ? batch_run(&cfg, base) : full ? tui_run(&cfg, base, &tui)
 						      : plain_run(&cfg, base);
 	event_base_free(base);
-	return status;
+	goto out;
 bad_value:
+	if ((line = conffile_line(&args, optind - 1))) {
+		fprintf(stderr, "cryptocat: %s:%u: bad value for %s: %s\n", args.path, line,
+			options[idx].name, optarg);
+		goto out;
+	}
 	fprintf(stderr, "cryptocat: bad value for --%s: %s\n", options[idx].name, optarg);
 usage:
 	fputs("Try 'cryptocat --help'.\n", stderr);
-	return CLIENT_EXIT_USAGE;
+	status = CLIENT_EXIT_USAGE;
+out:
+	conffile_args_free(&args);
+	return status;
 }

@@ -214,6 +214,9 @@ static void itest_init(void)
 			itest_scale = v;
 	}
 	itest_verbose = env_flag("ITEST_VERBOSE");
+	/* The clients read no config file of the person running the tests
+	 * (a test that wants one sets XDG_CONFIG_HOME or passes --config). */
+	setenv("XDG_CONFIG_HOME", "/nonexistent/cryptocat-itest", 1);
 	atexit(itest_cleanup);
 }
 

@@ -40,6 +40,9 @@
  *	ITEST_LOG_LEVEL=L       server --log-level (default "debug")
  *	ITEST_SERVER_BIN, ITEST_CLIENT_BIN   override the binaries' paths
  *
+ * XDG_CONFIG_HOME is set to a directory that does not exist, so the clients
+ * read no config file unless a test writes one and points them at it.
+ *
  * The programs started are the test variants, CC_TESTBIN_DIR/cryptocat-server
  * and CC_TESTBIN_DIR/cryptocat (build/testbin/: the shipped programs plus the
  * test hooks of src/testhooks/, e.g. the clock of CRYPTOCAT_CLOCK_FILE);

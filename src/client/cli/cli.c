@@ -354,7 +354,7 @@ const struct cli_command *cli_command_at(const struct cli *cli, size_t i)
 	if (i < NCOMMANDS)
 		return &commands[i];
 	i -= NCOMMANDS;
-	return i < cli->nextra ? &cli->extra[i] : NULL;
+	return cli && i < cli->nextra ? &cli->extra[i] : NULL;
 }
 
 static uint32_t cmd_help(struct cli *cli, const char *args)

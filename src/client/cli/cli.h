@@ -66,7 +66,7 @@ int cli_room_resolve(const struct cli *cli, const char *s, size_t n,
 		     uint8_t room[PROTO_ROOM_ID_LEN]);
 
 /* For completion: the commands (shared, then extra), i from 0; NULL past
- * the end. */
+ * the end. With CLI NULL, the shared commands alone (for the docs' test). */
 const struct cli_command *cli_command_at(const struct cli *cli, size_t i);
 /* The room ids seen, i from 0, as hex; false past the end. */
 bool cli_room_at(const struct cli *cli, size_t i, char hex[CLIENT_ROOM_HEX]);

@@ -510,7 +510,7 @@ int tui_run(const struct client_config *cfg, struct event_base *base,
 	}
 	t->base = base;
 	t->opt = *opt;
-	t->color = !opt->no_color && !(no_color && *no_color);
+	t->color = opt->color_chosen ? !opt->no_color : !(no_color && *no_color);
 	t->bell = !opt->no_bell;
 	editor_init(&t->ed);
 	completion_init(&t->comp);

@@ -17,7 +17,11 @@ struct event_base;
 
 struct tui_options {
 	bool no_bell;       /* no bell on a message in another window, nor on a notice */
-	bool no_color;      /* attributes only (also when NO_COLOR is set) */
+	bool no_color;      /* attributes only */
+	/* no_color was chosen (--color, --no-color, the config file's color),
+	 * which then goes over the NO_COLOR variable (no-color.org); else
+	 * NO_COLOR set and not empty means no colours */
+	bool color_chosen;
 };
 
 /* Whether the full-screen UI can run here: a UTF-8 locale (it sets
