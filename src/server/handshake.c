@@ -25,6 +25,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -40,6 +42,7 @@
 #define ADDR_BUCKETS 4096
 #define JOB_NS_GUESS 2000000  /* an RSA-3072 job before one was measured */
 #define STATS_EVERY_S 10
+#define WORKER_NICE 10        /* relative weight about 1/10 of the loop's */
 
 struct hs_job {
 	struct hs_job *next;
@@ -81,12 +84,20 @@ struct hs_pool {
 	struct hs_addr *addrs[ADDR_BUCKETS];
 	uint64_t addr_seed;
 	uint64_t puzzle_refused, busy_refused, addr_refused, rate_refused;
+	uint64_t cancelled;          /* jobs never run: their connection left first */
+	uint64_t orphans;            /* jobs back after their connection left */
 	uint64_t last_logged;        /* the sum of all counters at the last log */
 };
 
 static void *hs_worker(void *arg)
 {
 	struct hs_pool *p = arg;
+	/* Below the loop thread: when the cores are short, the connections that
+	 * are already open are served first and the handshakes wait (Linux
+	 * gives each thread its own nice value). */
+	int base = getpriority(PRIO_PROCESS, 0);
+	if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), base + WORKER_NICE) != 0)
+		log_debug("handshake worker: cannot lower its priority: %s", strerror(errno));
 	pthread_mutex_lock(&p->lock);
 	for (;;) {
 		while (!p->stop && !p->head)
@@ -150,6 +161,8 @@ static void hs_done_cb(evutil_socket_t fd, short what, void *arg)
 			job->conn->hs_job = NULL;
 			server_conn_key_done(job->conn, job->err, &job->wire);
 		} else {
+			p->orphans++;
+			p->cancelled += job->cancelled;
 			chan_free(job->chan);
 		}
 		hs_job_free(job);
@@ -180,10 +193,11 @@ static void hs_log_stats(struct hs_pool *p, enum log_level level)
 	p->last_logged = sum;
 	log_msg(level,
 		"handshake stats: rsa_jobs=%llu puzzle_refused=%llu busy_refused=%llu "
-		"addr_refused=%llu rate_refused=%llu puzzle_bits=%u",
+		"addr_refused=%llu rate_refused=%llu cancelled=%llu orphans=%llu puzzle_bits=%u",
 		(unsigned long long)rsa, (unsigned long long)p->puzzle_refused,
 		(unsigned long long)p->busy_refused, (unsigned long long)p->addr_refused,
-		(unsigned long long)p->rate_refused, p->level);
+		(unsigned long long)p->rate_refused, (unsigned long long)p->cancelled,
+		(unsigned long long)p->orphans, p->level);
 }
 
 static void hs_addr_sweep(struct hs_pool *p, uint64_t now);

@@ -271,6 +271,8 @@ static void conn_read_cb(struct bufferevent *bev, void *arg)
 	size_t body_len;
 	cc_err err = CC_OK;
 
+	if (c->hs_job)
+		return;  /* a worker has the channel */
 	while (!c->closing) {
 		size_t avail = evbuffer_get_length(input);
 		if (avail < PROTO_FRAME_HEADER_LEN)
@@ -300,11 +302,10 @@ static void conn_read_cb(struct bufferevent *bev, void *arg)
 		c->ping_outstanding = false;
 		if (ev == CHAN_EVENT_KEY_PENDING) {
 			/* The channel is the worker's until server_conn_key_done; what
-			 * else the client sent waits in the input buffer. */
-			if ((err = hs_submit(c)) == CC_OK) {
-				bufferevent_disable(c->bev, EV_READ);
+			 * else the client sends waits in the input buffer (reading goes
+			 * on, so a client that leaves is freed at once). */
+			if ((err = hs_submit(c)) == CC_OK)
 				return;
-			}
 			plain_error_put(&c->wire, err, err == CC_ERR_LIMIT ? "server busy" : NULL);
 			conn_write_wire(c);
 			break;
@@ -346,7 +347,6 @@ void server_conn_key_done(struct conn *c, cc_err err, struct buf *wire)
 	conn_on_open(c);
 	if (c->closing)
 		return;
-	bufferevent_enable(c->bev, EV_READ);
 	/* Frames that arrived while the worker had the channel. */
 	if (evbuffer_get_length(bufferevent_get_input(c->bev)))
 		conn_read_cb(c->bev, c);
