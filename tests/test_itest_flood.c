@@ -17,6 +17,8 @@
  *                             jobs are cancelled or finished with no
  *                             connection (the ASan build checks the memory),
  *                             and a real client still registers
+ *   test_client_refuses_hard_puzzle  a server asking for more than the
+ *                             client's limit gets error `puzzle`, not a hang
  *
  * The raw connections here are blocking sockets with a receive timeout,
  * bound to 127.0.0.2 and up (all of 127/8 is loopback on Linux) so that
@@ -426,6 +428,25 @@ static void test_closed_mid_job(void **state)
 	assert_true(orphans >= cancelled);
 }
 
+/* A server that asks for more work than the client will do: a clear error. */
+static void test_client_refuses_hard_puzzle(void **state)
+{
+	(void)state;
+	static const char *const args[] = {"--rsa-bits", "2048", "--puzzle-min", "25",
+					   "--puzzle-max", "32", NULL};
+	const char *dir = itest_tmpdir("flood-hard");
+	struct itest_server *srv = itest_server_start(itest_subdir(dir, "data"), args);
+	assert_non_null(srv);
+	struct itest_client *c =
+		itest_client_start(itest_server_port(srv), itest_subdir(dir, "bob"), "bob", NULL);
+	assert_non_null(c);
+	json_t *ev = itest_client_expect_error(c, "puzzle", ITEST_TIMEOUT_MS);
+	assert_non_null(ev);
+	json_decref(ev);
+	assert_int_not_equal(itest_client_wait_exit(c, ITEST_TIMEOUT_MS), 0);
+	assert_int_equal(itest_server_stop(srv), 0);
+}
+
 int main(void)
 {
 	if (crypto_init() != CC_OK)
@@ -436,6 +457,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_preauth_timeout, itest_teardown),
 		cmocka_unit_test_teardown(test_puzzle_under_load, itest_teardown),
 		cmocka_unit_test_teardown(test_closed_mid_job, itest_teardown),
+		cmocka_unit_test_teardown(test_client_refuses_hard_puzzle, itest_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

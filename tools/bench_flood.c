@@ -586,6 +586,12 @@ int main(int argc, char **argv)
 		if (!(ckeys[i] = key_get(i)))
 			return 1;
 	machine();
+	/* What a proof of work costs a client here: hashes a second, one core. */
+	uint64_t unused, tries = opt.quick ? 1u << 16 : 1u << 21, h0 = now_us();
+	crypto_puzzle_solve((const uint8_t *)"bench", 5, 256, 0, tries, &unused);
+	double rate = (double)tries / ((double)(now_us() - h0) / 1e6);
+	printf("puzzle: %.2f M hashes/s on one core: 16 bits ~%.0f ms, 20 bits ~%.0f ms "
+	       "on average\n", rate / 1e6, 65536e3 / rate, 1048576e3 / rate);
 	printf("flooder: %u connections in flight from %u addresses (127.0.0.2 and up), one "
 	       "core; %u clients pinging every %d ms from 127.0.0.1; %u registrations; %.1f s "
 	       "each\n", opt.inflight, opt.sources, opt.clients, PING_EVERY_MS, opt.regs,
