@@ -505,6 +505,12 @@ stop:
 	kill(server, SIGTERM);
 	int status;
 	waitpid(server, &status, 0);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		printf("server          exited with status %d (signal %d): see %s\n",
+		       WIFEXITED(status) ? WEXITSTATUS(status) : -1,
+		       WIFSIGNALED(status) ? WTERMSIG(status) : 0, log_path);
+		bad = 1;
+	}
 	FILE *lf = fopen(log_path, "r");
 	char line[1024], stats[1024] = "";
 	while (lf && fgets(line, sizeof line, lf))
@@ -513,7 +519,10 @@ stop:
 	if (lf)
 		fclose(lf);
 	printf("server          %s", stats[0] ? stats : "(no stats line)\n");
-	unlink(log_path);
+	if (!stats[0])
+		bad = 1;
+	else if (!bad)
+		unlink(log_path);
 	fflush(stdout);
 	return bad;
 }
@@ -620,7 +629,9 @@ int main(int argc, char **argv)
 	}
 	char cmd[256];
 	snprintf(cmd, sizeof cmd, "rm -rf %s", tmp_dir);
-	if (system(cmd) != 0)
+	if (bad)
+		fprintf(stderr, "bench_flood: kept %s for its logs\n", tmp_dir);
+	else if (system(cmd) != 0)
 		bad = 1;
 	for (unsigned i = 0; i < opt.clients; i++)
 		crypto_rsa_free(ckeys[i]);

@@ -377,7 +377,8 @@ static void conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 	struct conn *c = arg;
 	(void)fd;
 	(void)what;
-	if (!chan_is_open(c->chan) || !c->user_id) {
+	/* user_id first: while a worker has the channel, it is not ours to read. */
+	if (!c->user_id || !chan_is_open(c->chan)) {
 		conn_log(c, LOG_LEVEL_INFO, "handshake", CC_ERR_TIMEOUT);
 		conn_kill(c);
 		return;
