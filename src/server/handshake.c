@@ -431,6 +431,9 @@ cc_err hs_pool_start(struct server *srv)
 	p->done_ev = event_new(srv->base, p->efd, EV_READ | EV_PERSIST, hs_done_cb, p);
 	p->tick_ev = event_new(srv->base, -1, EV_PERSIST, hs_tick_cb, p);
 	struct timeval second = {1, 0};
+	/* A finished handshake is served work: its client has paid and waited. */
+	if (p->done_ev)
+		event_priority_set(p->done_ev, 0);
 	if (!p->done_ev || !p->tick_ev || event_add(p->done_ev, NULL) || event_add(p->tick_ev, &second))
 		return CC_ERR_NOMEM;
 	for (; p->nthreads < n; p->nthreads++)

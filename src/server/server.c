@@ -33,6 +33,11 @@
 #include "util/clock.h"
 #include "util/log.h"
 
+/* Event priorities (lower first): see server_run. */
+#define PRIO_SERVED 0
+#define PRIO_HANDSHAKE 1
+#define HANDSHAKE_BATCH 32
+
 static void conn_free(struct conn *c);
 static void conn_flush(struct conn *c);
 
@@ -236,6 +241,7 @@ static void conn_on_open(struct conn *c)
 	conn_queue_msg(c, &m);
 	/* Larger frames are allowed now that the client is known. */
 	bufferevent_setwatermark(c->bev, EV_READ, 0, srv->cfg->max_frame + PROTO_FRAME_HEADER_LEN);
+	bufferevent_priority_set(c->bev, PRIO_SERVED);
 	evtimer_add(c->timer, srv->keepalive_tv);
 	log_info("conn %s: %s registered", c->peer, c->nick);
 	server_on_registered(c);
@@ -511,6 +517,7 @@ static void server_accept_cb(struct evconnlistener *listener, evutil_socket_t fd
 	c->last_recv_ms = clock_mono_ms();
 
 	bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
+	bufferevent_priority_set(c->bev, PRIO_HANDSHAKE);
 	/* The write callback continues a backlog once the output has drained. */
 	bufferevent_setwatermark(c->bev, EV_WRITE, srv->cfg->max_output / 4, 0);
 	bufferevent_setwatermark(c->bev, EV_READ, 0,
@@ -667,8 +674,18 @@ cc_err server_run(const struct server_config *cfg)
 	snprintf(db_path, sizeof db_path, "%s/cryptocat.db", cfg->data_dir);
 	if ((err = store_open(db_path, &srv.store)))
 		goto out;
-	srv.base = event_base_new();
-	if (!srv.base) {
+	/* Two priorities: registered connections, the flush and finished
+	 * handshakes first (PRIO_SERVED); new connections and their handshakes
+	 * after (PRIO_HANDSHAKE), at most HANDSHAKE_BATCH callbacks before the
+	 * loop looks for served work again. A flood of hellos then delays
+	 * established clients by one batch, not by the whole flood. */
+	struct event_config *ecfg = event_config_new();
+	if (ecfg) {
+		event_config_set_max_dispatch_interval(ecfg, NULL, HANDSHAKE_BATCH, PRIO_HANDSHAKE);
+		srv.base = event_base_new_with_config(ecfg);
+		event_config_free(ecfg);
+	}
+	if (!srv.base || event_base_priority_init(srv.base, 2) != 0) {
 		err = CC_ERR_NOMEM;
 		goto out;
 	}
@@ -679,6 +696,8 @@ cc_err server_run(const struct server_config *cfg)
 				 (suseconds_t)(cfg->idle_timeout_s % 2) * 500000};
 	srv.keepalive_tv = event_base_init_common_timeout(srv.base, &period);
 	srv.flush_ev = event_new(srv.base, -1, 0, server_flush_cb, &srv);
+	if (srv.flush_ev)
+		event_priority_set(srv.flush_ev, PRIO_SERVED);
 	srv.sigint = evsignal_new(srv.base, SIGINT, server_signal_cb, &srv);
 	srv.sigterm = evsignal_new(srv.base, SIGTERM, server_signal_cb, &srv);
 	if (!srv.flush_ev || !srv.sigint || !srv.sigterm || !srv.keepalive_tv) {
