@@ -14,7 +14,11 @@
  *   time the sending client sealed into the envelope).
  *
  * The shipped programs must show the real time; the test variants exactly
- * the file's. And the shipped binaries do not even hold the variable's name. */
+ * the file's. And the shipped binaries do not even hold the variable's name.
+ *
+ * The same for the crash points (util/testpoint.h): with CRYPTOCAT_CRASH_AT
+ * naming a step of a passphrase change, the shipped client finishes the
+ * change; the test variant dies there. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -32,6 +36,7 @@
 #include "support/itest_rooms.h"
 
 #define CLOCK_ENV "CRYPTOCAT_CLOCK_FILE"
+#define CRASH_ENV "CRYPTOCAT_CRASH_AT"
 #define TEN_YEARS_S (3650ull * 86400)
 /* How far a real clock may be from the test's own reading of it. */
 #define SLACK_MS (10ull * 60 * 1000)
@@ -59,6 +64,9 @@ static int file_contains(const char *path, const char *needle)
 static int teardown(void **state)
 {
 	unsetenv(CLOCK_ENV);
+	unsetenv(CRASH_ENV);
+	unsetenv("CRYPTOCAT_PASSPHRASE");
+	unsetenv("CRYPTOCAT_NEW_PASSPHRASE");
 	itest_use_binaries(NULL, NULL);
 	return itest_teardown(state);
 }
@@ -157,6 +165,31 @@ static void test_release_binaries_do_not_name_the_hook(void **state)
 	assert_false(file_contains(itest_release_client_bin(), CLOCK_ENV));
 	assert_true(file_contains(itest_server_bin(), CLOCK_ENV));
 	assert_true(file_contains(itest_client_bin(), CLOCK_ENV));
+	assert_false(file_contains(itest_release_client_bin(), CRASH_ENV));
+	assert_true(file_contains(itest_client_bin(), CRASH_ENV));
+}
+
+/* A passphrase change with CRYPTOCAT_CRASH_AT set to one of its steps: the
+ * shipped client does it all (0); the test variant dies there (the
+ * control). */
+static void test_release_has_no_crash_points(void **state)
+{
+	(void)state;
+	if (!itest_have_binaries())
+		skip();
+	struct rt_fixture f;
+	rt_start(&f, "crash-points", 0);
+	const char *home = itest_subdir(f.dir, "alice");
+	assert_non_null(home);
+	rt_quit(rt_client(f.port, home, "alice", "alice"));
+	rt_stop(&f);
+	const char *const args[] = {"--batch", "--change-passphrase", "--home", home, NULL};
+	assert_int_equal(setenv(CRASH_ENV, "passphrase:db-committed", 1), 0);
+	assert_int_equal(setenv("CRYPTOCAT_NEW_PASSPHRASE", "first", 1), 0);
+	assert_int_equal(itest_run(itest_release_client_bin(), args, NULL, ITEST_SCRYPT_TIMEOUT_MS), 0);
+	assert_int_equal(setenv("CRYPTOCAT_PASSPHRASE", "first", 1), 0);
+	assert_int_equal(setenv("CRYPTOCAT_NEW_PASSPHRASE", "second", 1), 0);
+	assert_int_equal(itest_run(itest_client_bin(), args, NULL, ITEST_SCRYPT_TIMEOUT_MS), 128 + 9);
 }
 
 int main(void)
@@ -165,6 +198,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_release_binaries_do_not_name_the_hook, teardown),
 		cmocka_unit_test_teardown(test_release_clock_is_real, teardown),
 		cmocka_unit_test_teardown(test_testbin_clock_moves, teardown),
+		cmocka_unit_test_teardown(test_release_has_no_crash_points, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

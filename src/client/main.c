@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "client/batch/batch.h"
+#include "client/cli/passphrase.h"
 #include "client/core/client.h"
 #include "client/plain/plain.h"
 #include "client/tui/tui.h"
@@ -35,6 +36,12 @@ static const char client_usage[] =
 	"  --home DIR          keys and state (default $CRYPTOCAT_HOME, else\n"
 	"                      $XDG_DATA_HOME/cryptocat, else ~/.local/share/cryptocat)\n"
 	"  --rsa-bits N        size of a new identity key, 2048..4096 (default 3072)\n"
+	"  --passphrase-file FILE  the passphrase of the home's keys, FILE's first line\n"
+	"                      (else $CRYPTOCAT_PASSPHRASE, else asked on the terminal;\n"
+	"                      batch mode never asks). Given on a new home, it protects it\n"
+	"  --change-passphrase set, change or remove (empty) the passphrase of the home's\n"
+	"                      keys, then exit; the new one from --new-passphrase-file\n"
+	"                      FILE, else $CRYPTOCAT_NEW_PASSPHRASE, else asked twice\n"
 	"  --rekey-after N[d]  give a room a new key after N messages in its key (or,\n"
 	"                      with d, once its key is N days old); repeat for both;\n"
 	"                      'never' for neither (default 1000 and 7d)\n"
@@ -78,7 +85,8 @@ int main(int argc, char **argv)
 	enum { OPT_SERVER = 1, OPT_NICK, OPT_HOME, OPT_RSA, OPT_BATCH, OPT_PLAIN, OPT_NO_BELL,
 	       OPT_NO_COLOR, OPT_LOG, OPT_REKEY, OPT_NICK_TTL, OPT_KEY_ROTATE, OPT_KEY_GRACE,
 	       OPT_OFFLINE_TIMEOUT, OPT_PING_TIMEOUT, OPT_NO_PLAIN, OPT_BELL, OPT_COLOR,
-	       OPT_CONFIG, OPT_HELP, OPT_VERSION };
+	       OPT_CONFIG, OPT_HELP, OPT_VERSION, OPT_PASS_FILE, OPT_NEW_PASS_FILE,
+	       OPT_CHANGE_PASS };
 	static const struct option options[] = {
 		{"server", required_argument, NULL, OPT_SERVER | OPT_KEY},
 		{"nick", required_argument, NULL, OPT_NICK | OPT_KEY},
@@ -101,12 +109,17 @@ int main(int argc, char **argv)
 		{"config", required_argument, NULL, OPT_CONFIG},
 		{"help", no_argument, NULL, OPT_HELP},
 		{"version", no_argument, NULL, OPT_VERSION},
+		{"passphrase-file", required_argument, NULL, OPT_PASS_FILE},
+		{"new-passphrase-file", required_argument, NULL, OPT_NEW_PASS_FILE},
+		{"change-passphrase", no_argument, NULL, OPT_CHANGE_PASS},
 		{NULL, 0, NULL, 0},
 	};
 	struct client_config cfg = {0};
 	struct tui_options tui = {0};
+	struct passphrase_options pass = {0};
+	struct home_secrets *secrets = NULL;
 	struct conffile_args args;
-	bool batch = false, plain = false, plain_in_file = false;
+	bool batch = false, plain = false, plain_in_file = false, change_pass = false;
 	int opt, idx = 0, level, status = CLIENT_EXIT_USAGE;
 	unsigned line;
 	unsigned long long number;
@@ -225,6 +238,15 @@ int main(int argc, char **argv)
 				goto bad_value;
 			log_set_level((enum log_level)level);
 			break;
+		case OPT_PASS_FILE:
+			pass.file = optarg;
+			break;
+		case OPT_NEW_PASS_FILE:
+			pass.new_file = optarg;
+			break;
+		case OPT_CHANGE_PASS:
+			change_pass = true;
+			break;
 		case OPT_HELP:
 			fputs(client_usage, stdout);
 			conffile_print_keys(stdout, options, OPT_KEY, 78);
@@ -264,6 +286,23 @@ int main(int argc, char **argv)
 		full = false;
 	}
 
+	if (pass.new_file && !change_pass) {
+		fprintf(stderr, "cryptocat: --new-passphrase-file goes with --change-passphrase\n");
+		goto usage;
+	}
+	/* The passphrase before any front end starts (the full-screen UI would
+	 * hide the prompt), reported as the front end would. */
+	pass.batch = batch;
+	const struct passphrase_report *report = batch ? &batch_passphrase_report
+						       : &passphrase_report_text;
+	if (change_pass) {
+		status = passphrase_change(cfg.home, &pass, report);
+		goto out;
+	}
+	if ((status = passphrase_session(cfg.home, &pass, report, &secrets)))
+		goto out;
+	cfg.secrets = secrets;
+
 	signal(SIGPIPE, SIG_IGN);
 	struct event_base *base = event_base_new();
 	if (!base) {
@@ -286,6 +325,7 @@ usage:
 	fputs("Try 'cryptocat --help'.\n", stderr);
 	status = CLIENT_EXIT_USAGE;
 out:
+	client_secrets_free(secrets);
 	conffile_args_free(&args);
 	return status;
 }

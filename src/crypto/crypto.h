@@ -9,6 +9,8 @@
  *   HKDF-SHA256  every derived key; HMAC-SHA256 the message ratchets
  *   HPKE         RFC 9180 base mode, DHKEM(X25519, HKDF-SHA256), HKDF-SHA256,
  *                AES-256-GCM: room secrets to a member's receiving key (hpke.c)
+ *   scrypt       keys from passphrases; PKCS#8 private keys encrypted under one
+ *                (PBES2: scrypt, AES-256-CBC) (pbe.c)
  *   AES-256-GCM  12-byte nonce, 16-byte tag
  *   SHA-256      transcripts and key fingerprints; the handshake's hash
  *                puzzles (puzzle.c)
@@ -145,13 +147,62 @@ size_t crypto_rsa_size(const struct crypto_rsa_key *key);
 cc_err crypto_rsa_public_to_der(const struct crypto_rsa_key *key, struct buf *out);
 cc_err crypto_rsa_public_from_der(const uint8_t *der, size_t len, struct crypto_rsa_key **out);
 /* PKCS#8 private keys, DER or PEM (unencrypted: the file is 0600). Parsing
- * accepts RSA keys of any size >= 1024 bits so test vectors load. */
+ * accepts RSA keys of any size >= 1024 bits so test vectors load; a PEM
+ * encrypted under a passphrase is CC_ERR_BAD_PASSPHRASE (it needs one). */
 cc_err crypto_rsa_private_from_der(const uint8_t *der, size_t len, struct crypto_rsa_key **out);
 cc_err crypto_rsa_private_to_pem(const struct crypto_rsa_key *key, struct buf *out);
 cc_err crypto_rsa_private_from_pem(const char *pem, size_t len, struct crypto_rsa_key **out);
-/* Reads a PEM private key file; CC_ERR_NOT_FOUND if it does not exist. */
+
+/* ---- Keys from passphrases (pbe.c) --------------------------------------
+ * Passphrases are bytes (1..CRYPTO_PASSPHRASE_MAX, no NUL needed). */
+#define CRYPTO_PASSPHRASE_MAX 1024
+struct crypto_scrypt_params {
+	uint8_t log2_n;         /* N = 2^log2_n */
+	uint32_t r, p;
+};
+/* What new files get: N = 2^14, r = 8, p = 8 (16 MiB; why: pbe.c). */
+#define CRYPTO_SCRYPT_LOG2_N 14
+#define CRYPTO_SCRYPT_R 8
+#define CRYPTO_SCRYPT_P 8
+extern const struct crypto_scrypt_params crypto_scrypt_default;
+/* CC_OK if a reader takes these (N from 2^10 to 2^20, r <= 32, p <= 64, at
+ * most 256 MiB), else CC_ERR_MALFORMED. */
+cc_err crypto_scrypt_params_check(const struct crypto_scrypt_params *prm);
+/* scrypt (RFC 7914): out_len (1..64) bytes from the passphrase and salt. */
+cc_err crypto_scrypt(const char *pass, size_t pass_len, const uint8_t *salt, size_t salt_len,
+		     const struct crypto_scrypt_params *prm, uint8_t *out, size_t out_len);
+/* PKCS#8 EncryptedPrivateKeyInfo PEM ("ENCRYPTED PRIVATE KEY"): PBES2 with
+ * scrypt (crypto_scrypt_default, a random 16-byte salt) and AES-256-CBC, as
+ * `openssl pkcs8 -topk8 -scrypt` writes it. Reading accepts only that scheme
+ * (CC_ERR_MALFORMED otherwise); CC_ERR_BAD_PASSPHRASE if pass does not open
+ * it. */
+cc_err crypto_rsa_private_to_pem_encrypted(const struct crypto_rsa_key *key, const char *pass,
+					   size_t pass_len, struct buf *out);
+cc_err crypto_rsa_private_from_pem_encrypted(const char *pem, size_t len, const char *pass,
+					     size_t pass_len, struct crypto_rsa_key **out);
+
+/* ---- Key files (keyfile.c) ------------------------------------------------
+ * A PEM private key file, in clear or encrypted under a passphrase. Writes
+ * are atomic (a temp file in the same directory, fsync, rename, fsync of the
+ * directory) with mode 0600. Missing files are CC_ERR_NOT_FOUND. */
+enum crypto_key_file_kind {
+	CRYPTO_KEY_FILE_CLEAR,          /* "PRIVATE KEY" */
+	CRYPTO_KEY_FILE_ENCRYPTED,      /* "ENCRYPTED PRIVATE KEY" */
+};
+/* Which of the two PATH is, from its PEM label alone (CC_ERR_MALFORMED for
+ * neither). */
+cc_err crypto_key_file_kind(const char *path, enum crypto_key_file_kind *out);
+/* pass NULL: the file must be in clear (an encrypted one is
+ * CC_ERR_BAD_PASSPHRASE). Otherwise it must be encrypted and open under pass
+ * (CC_ERR_BAD_PASSPHRASE if it does not; a key in clear is CC_ERR_SECURITY:
+ * someone put it where a protected one was). */
+cc_err crypto_rsa_load_key_file(const char *path, const char *pass, size_t pass_len,
+				struct crypto_rsa_key **out);
+/* Encrypted under pass, or in clear if pass is NULL. */
+cc_err crypto_rsa_save_key_file(const struct crypto_rsa_key *key, const char *path,
+				const char *pass, size_t pass_len);
+/* The clear forms: load_key_file and save_key_file without a passphrase. */
 cc_err crypto_rsa_load_private_file(const char *path, struct crypto_rsa_key **out);
-/* Writes a PEM private key file with mode 0600, atomically (temp file + rename). */
 cc_err crypto_rsa_save_private_file(const struct crypto_rsa_key *key, const char *path);
 
 /* SHA-256 of the public key's SubjectPublicKeyInfo DER. */

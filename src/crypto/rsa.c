@@ -1,7 +1,9 @@
 /* The crypto layer, part three: RSA identity and server keys. Key encodings
- * (SubjectPublicKeyInfo DER, PKCS#8 DER and PEM, key files), RSA-OAEP-SHA256
- * and RSA-PSS-SHA256, all through the OpenSSL 3 EVP and encoder APIs. */
+ * (SubjectPublicKeyInfo DER, PKCS#8 DER and PEM), RSA-OAEP-SHA256 and
+ * RSA-PSS-SHA256, all through the OpenSSL 3 EVP and encoder APIs. Key files
+ * are keyfile.c's, passphrase-encrypted PKCS#8 pbe.c's. */
 #include "crypto/crypto.h"
+#include "crypto/crypto_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -27,27 +29,11 @@
 #include "util/log.h"
 
 #define CRYPTO_RSA_E 65537u
-/* Private keys load from 1024 bits, so that test vectors do. */
-#define CRYPTO_RSA_PRIV_MIN_BITS 1024
-/* Caps checked before parsing: an RSA-4096 PKCS#8 DER is about 2.4 kB and its
- * PEM about 3.3 kB. */
-#define CRYPTO_RSA_PRIV_DER_MAX 4096
-#define CRYPTO_RSA_PEM_MAX 8192
 /* OAEP with SHA-256 takes at most k - 2 * 32 - 2 bytes of plaintext. */
 #define CRYPTO_OAEP_OVERHEAD (2 * CRYPTO_SHA256_LEN + 2)
 #define CRYPTO_PSS_SALT_LEN 32
 
-struct crypto_rsa_key {
-	EVP_PKEY *pkey;
-	int is_private;
-	/* The public key's DER, made once: OpenSSL 3's encoder takes locks and
-	 * provider lookups each time, and the server sends it in every hello. */
-	unsigned char *der;
-	size_t der_len;
-};
-
-/* Takes ownership of pkey on success only. */
-static cc_err crypto_rsa_wrap(EVP_PKEY *pkey, int is_private, struct crypto_rsa_key **out)
+cc_err crypto_rsa_wrap(EVP_PKEY *pkey, int is_private, struct crypto_rsa_key **out)
 {
 	struct crypto_rsa_key *key = calloc(1, sizeof *key);
 	unsigned char *der = NULL;
@@ -92,9 +78,7 @@ size_t crypto_rsa_size(const struct crypto_rsa_key *key)
 	return size > 0 ? (size_t)size : 0;
 }
 
-/* Our one RSA policy: an RSA key (not RSA-PSS or anything else) of
- * min_bits..CRYPTO_RSA_MAX_BITS with e = 65537. */
-static cc_err crypto_rsa_check_policy(const EVP_PKEY *pkey, int min_bits)
+cc_err crypto_rsa_check_policy(const EVP_PKEY *pkey, int min_bits)
 {
 	cc_err err = CC_ERR_MALFORMED;
 	BIGNUM *e = NULL;
@@ -253,7 +237,7 @@ out:
 	return err;
 }
 
-static int crypto_is_space(char c)
+int crypto_is_space(char c)
 {
 	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
@@ -261,6 +245,7 @@ static int crypto_is_space(char c)
 cc_err crypto_rsa_private_from_pem(const char *pem, size_t len, struct crypto_rsa_key **out)
 {
 	static const char begin[] = "-----BEGIN PRIVATE KEY-----";
+	static const char encrypted[] = CRYPTO_PEM_ENCRYPTED_BEGIN;
 	cc_err err = CC_ERR_MALFORMED;
 	BIO *bio = NULL;
 	char *name = NULL, *header = NULL, *rest;
@@ -276,8 +261,13 @@ cc_err crypto_rsa_private_from_pem(const char *pem, size_t len, struct crypto_rs
 	/* Only whitespace may come before or after the one key. */
 	while (i < len && crypto_is_space(pem[i]))
 		i++;
-	if (len - i < sizeof begin - 1 || memcmp(pem + i, begin, sizeof begin - 1) != 0)
+	if (len - i < sizeof begin - 1 || memcmp(pem + i, begin, sizeof begin - 1) != 0) {
+		/* Encrypted under a passphrase (pbe.c): not readable without it. */
+		if (len - i >= sizeof encrypted - 1 &&
+		    memcmp(pem + i, encrypted, sizeof encrypted - 1) == 0)
+			err = CC_ERR_BAD_PASSPHRASE;
 		goto out;
+	}
 	if (!(bio = BIO_new_mem_buf(pem + i, (int)(len - i))))
 		goto out;
 	/* ONLY_B64: no headers, which refuses the old encrypted PEM; the name
@@ -302,144 +292,6 @@ out:
 	BIO_free(bio);
 	if (err)
 		ERR_clear_error();
-	return err;
-}
-
-cc_err crypto_rsa_load_private_file(const char *path, struct crypto_rsa_key **out)
-{
-	cc_err err = CC_ERR_IO;
-	char *text = NULL;
-	size_t len = 0;
-	struct stat st;
-	int fd;
-
-	*out = NULL;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return errno == ENOENT ? CC_ERR_NOT_FOUND : CC_ERR_IO;
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
-		goto out;
-	if (st.st_size > CRYPTO_RSA_PEM_MAX) {
-		err = CC_ERR_TOO_LARGE;
-		goto out;
-	}
-	/* One byte more than the cap, to notice a file that grew meanwhile. */
-	if (!(text = malloc(CRYPTO_RSA_PEM_MAX + 1))) {
-		err = CC_ERR_NOMEM;
-		goto out;
-	}
-	for (;;) {
-		ssize_t r = read(fd, text + len, CRYPTO_RSA_PEM_MAX + 1 - len);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			goto out;
-		if (r == 0)
-			break;
-		len += (size_t)r;
-		if (len > CRYPTO_RSA_PEM_MAX) {
-			err = CC_ERR_TOO_LARGE;
-			goto out;
-		}
-	}
-	err = crypto_rsa_private_from_pem(text, len, out);
-out:
-	if (text) {
-		mem_wipe(text, len);
-		free(text);
-	}
-	close(fd);
-	return err;
-}
-
-static cc_err crypto_write_all(int fd, const uint8_t *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return CC_ERR_IO;
-		p += w;
-		n -= (size_t)w;
-	}
-	return CC_OK;
-}
-
-/* Makes a rename in the directory of path durable. Best effort: the key file
- * is already in place when this runs. */
-static void crypto_sync_dir(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-	char *dir;
-	int fd;
-
-	if (!slash)
-		dir = strdup(".");
-	else if (slash == path)
-		dir = strdup("/");
-	else
-		dir = strndup(path, (size_t)(slash - path));
-	if (!dir)
-		return;
-	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
-		if (fsync(fd) != 0)
-			log_warn("crypto: fsync of directory %s failed", dir);
-		close(fd);
-	}
-	free(dir);
-}
-
-cc_err crypto_rsa_save_private_file(const struct crypto_rsa_key *key, const char *path)
-{
-	static const char suffix[] = ".tmp.XXXXXX";
-	cc_err err;
-	struct buf pem;
-	char *tmp = NULL;
-	size_t plen = strlen(path);
-	int fd = -1, rc;
-
-	if (!key->is_private)
-		return CC_ERR_USAGE;
-	buf_init(&pem, 0);
-	if ((err = crypto_rsa_private_to_pem(key, &pem)))
-		goto out;
-	if (!(tmp = malloc(plen + sizeof suffix))) {
-		err = CC_ERR_NOMEM;
-		goto out;
-	}
-	memcpy(tmp, path, plen);
-	memcpy(tmp + plen, suffix, sizeof suffix);
-	/* A temp file in the same directory, so the rename is atomic. mkstemp
-	 * creates it 0600; fchmod makes that exact whatever the umask. */
-	err = CC_ERR_IO;
-	if ((fd = mkstemp(tmp)) < 0) {
-		free(tmp);
-		tmp = NULL;
-		goto out;
-	}
-	if (fcntl(fd, F_SETFD, FD_CLOEXEC) != 0 || fchmod(fd, S_IRUSR | S_IWUSR) != 0)
-		goto out;
-	if ((err = crypto_write_all(fd, pem.data, pem.len)))
-		goto out;
-	err = CC_ERR_IO;
-	if (fsync(fd) != 0)
-		goto out;
-	rc = close(fd);
-	fd = -1;
-	if (rc != 0 || rename(tmp, path) != 0)
-		goto out;
-	free(tmp);
-	tmp = NULL;
-	crypto_sync_dir(path);
-	err = CC_OK;
-out:
-	if (fd >= 0)
-		close(fd);
-	if (tmp) {
-		unlink(tmp);
-		free(tmp);
-	}
-	buf_free(&pem);
 	return err;
 }
 

@@ -128,6 +128,62 @@ static const char *const cstore_migrations[] = {
 	 " fingerprint BLOB NOT NULL PRIMARY KEY CHECK(length(fingerprint) = 32),"
 	 " moved_ms INTEGER NOT NULL CHECK(moved_ms >= 0)"
 	 ") STRICT, WITHOUT ROWID;"),
+	/* 5: secrets at rest. The secret columns take a sealed value too (32
+	 * bytes and the sealer's 28: client_store_seal.c; a room's title, which
+	 * only members read, as a sealed BLOB), so their tables are made again
+	 * with that check (SQLite cannot change a CHECK in place); at_rest says
+	 * which they hold. No row: in clear, as every file before this step. */
+	("CREATE TABLE rooms_5 ("
+	 " room BLOB NOT NULL PRIMARY KEY CHECK(length(room) = 16),"
+	 " head_count INTEGER NOT NULL CHECK(head_count BETWEEN 0 AND 4294967295),"
+	 " head_hash BLOB NOT NULL CHECK(length(head_hash) = 32),"
+	 " epoch INTEGER NOT NULL CHECK(epoch BETWEEN 0 AND 4294967295),"
+	 " members INTEGER NOT NULL CHECK(members BETWEEN 0 AND 4294967295),"
+	 " admin TEXT NOT NULL CHECK(length(admin) <= 32),"
+	 " title ANY NOT NULL CHECK((typeof(title) = 'text' AND"
+	 "  length(CAST(title AS BLOB)) <= 200) OR"
+	 "  (typeof(title) = 'blob' AND length(title) BETWEEN 29 AND 228)),"
+	 " last_msg_id INTEGER NOT NULL DEFAULT 0 CHECK(last_msg_id >= 0),"
+	 " keys_from INTEGER NOT NULL DEFAULT 0 CHECK(keys_from BETWEEN 0 AND 4294967296)"
+	 ") STRICT, WITHOUT ROWID;"
+	 "INSERT INTO rooms_5 SELECT room, head_count, head_hash, epoch, members, admin, title,"
+	 " last_msg_id, keys_from FROM rooms;"
+	 "DROP TABLE rooms;"
+	 "ALTER TABLE rooms_5 RENAME TO rooms;"
+	 "CREATE TABLE recv_keys_5 ("
+	 " version INTEGER NOT NULL PRIMARY KEY CHECK(version BETWEEN 1 AND 4294967295),"
+	 " priv BLOB NOT NULL CHECK(length(priv) IN (32, 60)),"
+	 " pub BLOB NOT NULL CHECK(length(pub) = 32),"
+	 " created_ms INTEGER NOT NULL CHECK(created_ms >= 0),"
+	 " retired_ms INTEGER NOT NULL DEFAULT 0 CHECK(retired_ms >= 0)"
+	 ") STRICT;"
+	 "INSERT INTO recv_keys_5 SELECT version, priv, pub, created_ms, retired_ms FROM recv_keys;"
+	 "DROP TABLE recv_keys;"
+	 "ALTER TABLE recv_keys_5 RENAME TO recv_keys;"
+	 "CREATE TABLE chains_5 ("
+	 " room BLOB NOT NULL CHECK(length(room) = 16),"
+	 " epoch INTEGER NOT NULL CHECK(epoch BETWEEN 0 AND 4294967295),"
+	 " sender BLOB NOT NULL CHECK(length(sender) = 32),"
+	 " chain_key BLOB NOT NULL CHECK(length(chain_key) IN (32, 60)),"
+	 " next_seq INTEGER NOT NULL CHECK(next_seq >= 1),"
+	 " PRIMARY KEY (room, epoch, sender)"
+	 ") STRICT, WITHOUT ROWID;"
+	 "INSERT INTO chains_5 SELECT room, epoch, sender, chain_key, next_seq FROM chains;"
+	 "DROP TABLE chains;"
+	 "ALTER TABLE chains_5 RENAME TO chains;"
+	 "CREATE TABLE at_rest ("
+	 " id INTEGER NOT NULL PRIMARY KEY CHECK(id = 1),"
+	 " sealed INTEGER NOT NULL CHECK(sealed IN (0, 1)),"
+	 " warned INTEGER NOT NULL CHECK(warned IN (0, 1)),"
+	 " kdf_log2_n INTEGER NOT NULL CHECK(kdf_log2_n BETWEEN 0 AND 63),"
+	 " kdf_r INTEGER NOT NULL CHECK(kdf_r BETWEEN 0 AND 4294967295),"
+	 " kdf_p INTEGER NOT NULL CHECK(kdf_p BETWEEN 0 AND 4294967295),"
+	 " salt BLOB,"
+	 " check_value BLOB,"
+	 " identity_pending BLOB CHECK(identity_pending IS NULL OR length(identity_pending) = 32),"
+	 " CHECK((sealed = 0 AND salt IS NULL AND check_value IS NULL) OR"
+	 "       (sealed = 1 AND length(salt) = 16 AND length(check_value) = 32))"
+	 ") STRICT;"),
 };
 
 static const struct sqlite_util_schema cstore_schema = {
@@ -216,6 +272,21 @@ static const char *const cstore_stmt_sql[STMT_COUNT_] = {
 			  " first_seen_ms = CASE WHEN fingerprint = excluded.fingerprint"
 			  " THEN first_seen_ms ELSE excluded.first_seen_ms END,"
 			  " fingerprint = excluded.fingerprint, verified = excluded.verified"),
+	[STMT_AT_REST_GET] = ("SELECT sealed, warned, kdf_log2_n, kdf_r, kdf_p, salt, check_value,"
+			      " identity_pending FROM at_rest WHERE id = 1"),
+	[STMT_AT_REST_PUT] = ("INSERT OR REPLACE INTO at_rest(id, sealed, warned, kdf_log2_n, kdf_r,"
+			      " kdf_p, salt, check_value, identity_pending)"
+			      " VALUES(1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
+	[STMT_RECV_ALL] = "SELECT version, priv, pub FROM recv_keys ORDER BY version",
+	[STMT_RECV_SET_PRIV] = "UPDATE recv_keys SET priv = ?2 WHERE version = ?1",
+	[STMT_CHAIN_ALL] = ("SELECT room, epoch, sender, chain_key, next_seq FROM chains"
+			    " ORDER BY room, epoch, sender"),
+	[STMT_CHAIN_SET_KEY] = ("UPDATE chains SET chain_key = ?4"
+				" WHERE room = ?1 AND epoch = ?2 AND sender = ?3"),
+	/* An empty title stays empty text in either kind of store (a room
+	 * forgotten, or untitled): there is nothing to hide in it. */
+	[STMT_ROOM_TITLES] = "SELECT room, title FROM rooms WHERE title != '' ORDER BY room",
+	[STMT_ROOM_SET_TITLE] = "UPDATE rooms SET title = ?2 WHERE room = ?1",
 };
 
 /* Shorthands that bind the log name and the statement table. */
@@ -299,6 +370,8 @@ cc_err cstore_open(const char *path, struct client_store **out)
 	if (!err)
 		err = sqlite_util_prepare_all(CSTORE_NAME, cs->db, cstore_stmt_sql, cs->stmt,
 					      STMT_COUNT_);
+	if (!err)
+		err = cstore_at_rest_load(cs);
 	if (err) {
 		cstore_close(cs);
 		return err;
@@ -403,11 +476,10 @@ cc_err cstore_room_get(struct client_store *cs, const uint8_t room[CSTORE_ROOM_I
 		    sqlite3_column_bytes(s, 1) != CSTORE_HASH_LEN || count < 0 ||
 		    count > UINT32_MAX || epoch < 0 || epoch > UINT32_MAX || members < 0 ||
 		    members > UINT32_MAX || last < 0 ||
-		    !cstore_col_text(s, 4, out->admin, CSTORE_NICK_MAX) ||
-		    !cstore_col_text(s, 5, out->title, CSTORE_TITLE_MAX)) {
+		    !cstore_col_text(s, 4, out->admin, CSTORE_NICK_MAX)) {
 			log_error(CSTORE_NAME ": rooms row is damaged");
 			err = CC_ERR_STORE;
-		} else {
+		} else if (!(err = cstore_col_title(cs, s, 5, room, out->title))) {
 			out->head_count = (uint32_t)count;
 			memcpy(out->head_hash, hash, CSTORE_HASH_LEN);
 			out->epoch = (uint32_t)epoch;
@@ -446,9 +518,7 @@ cc_err cstore_room_put(struct client_store *cs, const uint8_t room[CSTORE_ROOM_I
 					     sqlite3_bind_text(s, 6, r->admin, (int)admin_len,
 							       SQLITE_STATIC), "bind admin");
 	if (!err)
-		err = sqlite_util_bind_check(CSTORE_NAME, s,
-					     sqlite3_bind_text(s, 7, r->title, (int)title_len,
-							       SQLITE_STATIC), "bind title");
+		err = cstore_bind_title(cs, STMT_ROOM_PUT, 7, room, r->title, title_len);
 	if (err) {
 		sqlite_util_stmt_done(s);
 		return err;

@@ -1,9 +1,10 @@
 /* The client's local store: what a client must remember between runs, in
  * HOME/client.db (SQLite, mode 0600, secure_delete, a rollback journal so
  * that an overwritten key leaves no old copy behind). It holds secrets
- * (receiving keys, chain keys) and the same
- * protection as the identity key beside it; each is deleted as soon as it
- * is no longer needed (client_store_keys.c).
+ * (receiving keys, chain keys), each deleted as soon as it is no longer
+ * needed (client_store_keys.c), and sealed under the home's passphrase when
+ * it has one (client_store_seal.c: the store calls a sealer it is given and
+ * never sees a key).
  *
  * Room ids are the 16-byte random ids the server knows rooms by; users are
  * identified by the SHA-256 fingerprint of their RSA identity key. */
@@ -135,6 +136,69 @@ cc_err cstore_recv_seen_get(struct client_store *cs, const uint8_t fp[CSTORE_FP_
 cc_err cstore_recv_seen_put(struct client_store *cs, const uint8_t fp[CSTORE_FP_LEN],
 			    uint32_t version, uint64_t created_ms,
 			    const uint8_t pub[CSTORE_KEY_LEN]);
+
+/* ---- Secrets at rest (client_store_seal.c) ---------------------------------------
+ * The secret columns (recv_keys.priv, chains.chain_key, and rooms.title:
+ * only members read a title) are kept in clear or sealed, as client.db's
+ * at_rest row says. Sealed, each value is what the sealer made of it
+ * (CSTORE_SEAL_OVERHEAD bytes more) with associated data that binds it to
+ * its place:
+ *
+ *   "cryptocat/1 client.db" 0x00 table 0x00 row
+ *   recv_keys: u32 version || pub (32)
+ *   chains:    room (16) || u32 epoch || sender (32) || u64 next_seq
+ *   rooms:     room (16)
+ *
+ * so a value moved to another row, or a chain key paired with another
+ * number, does not open. An empty title stays empty. Counters, pins,
+ * heads, admins' names and times stay in clear. */
+#define CSTORE_SEAL_OVERHEAD 28         /* a 12-byte nonce and a 16-byte tag */
+#define CSTORE_SALT_LEN 16
+#define CSTORE_CHECK_LEN 32
+
+/* The sealer: the store calls it for every secret value it writes or reads.
+ * seal writes pt_len + CSTORE_SEAL_OVERHEAD bytes; open writes in_len -
+ * CSTORE_SEAL_OVERHEAD bytes, or returns CC_ERR_AUTH. */
+struct cstore_sealer {
+	cc_err (*seal)(void *ctx, const uint8_t *aad, size_t aad_len, const uint8_t *pt,
+		       size_t pt_len, uint8_t *out);
+	cc_err (*open)(void *ctx, const uint8_t *aad, size_t aad_len, const uint8_t *in,
+		       size_t in_len, uint8_t *out);
+	void *ctx;
+};
+
+/* client.db's at_rest row: how its secrets are kept. */
+struct cstore_at_rest {
+	bool sealed;
+	bool warned;            /* in clear: the user was told, once */
+	/* sealed: the scrypt parameters and salt of the key, and a check value
+	 * derived beside it that proves a passphrase before anything opens */
+	uint8_t kdf_log2_n;
+	uint32_t kdf_r, kdf_p;
+	uint8_t salt[CSTORE_SALT_LEN];
+	uint8_t check[CSTORE_CHECK_LEN];
+	/* A passphrase change committed here whose identity.pem.new was not yet
+	 * renamed into place: that file's SHA-256 (the client core's crash
+	 * recovery reads it). */
+	bool identity_pending;
+	uint8_t identity_hash[32];
+};
+/* CC_ERR_NOT_FOUND: no row yet (a new client.db, or one made before
+ * secrets at rest existed): its secrets, if any, are in clear. */
+cc_err cstore_at_rest_get(struct client_store *cs, struct cstore_at_rest *out);
+/* Replaces the row when it does not change how secrets are kept (the
+ * warning remembered, the pending change cleared, the first row of a clear
+ * store); otherwise CC_ERR_STATE: that is cstore_reseal's. */
+cc_err cstore_at_rest_put(struct client_store *cs, const struct cstore_at_rest *row);
+/* The sealer of a sealed store (kept by pointer: it must outlive the store
+ * or the next call). Until it is set a sealed store's secrets neither open
+ * nor are written (CC_ERR_STATE). CC_ERR_STATE for a clear store. */
+cc_err cstore_sealer_set(struct client_store *cs, const struct cstore_sealer *sealer);
+/* Every secret value opened and kept again with TO (NULL: in clear), and
+ * ROW stored (ROW->sealed says which), in one transaction: a crash leaves
+ * the old state or the new one. TO is the sealer from then on. */
+cc_err cstore_reseal(struct client_store *cs, const struct cstore_sealer *to,
+		     const struct cstore_at_rest *row);
 
 /* ---- Chain keys and message keys (client_store_keys.c) ------------------------ */
 

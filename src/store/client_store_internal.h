@@ -1,6 +1,7 @@
 /* What the client store's files share, and nothing else includes:
- * client_store.c (the schema, rooms, counters, pins, signing keys, activity)
- * and client_store_keys.c (receiving keys, chain keys). */
+ * client_store.c (the schema, rooms, counters, pins, signing keys, activity),
+ * client_store_keys.c (receiving keys, chain keys) and client_store_seal.c
+ * (how their secret columns are kept). */
 #ifndef CC_CLIENT_STORE_INTERNAL_H
 #define CC_CLIENT_STORE_INTERNAL_H
 
@@ -8,6 +9,7 @@
 
 #include "store/client_store.h"
 #include "store/sqlite_util.h"
+#include "util/buf.h"
 
 #define CSTORE_NAME "client store"
 
@@ -47,6 +49,14 @@ enum cstore_stmt_id {
 	STMT_ACTIVITY_PUT,
 	STMT_PIN_GET,
 	STMT_PIN_PUT,
+	STMT_AT_REST_GET,
+	STMT_AT_REST_PUT,
+	STMT_RECV_ALL,
+	STMT_RECV_SET_PRIV,
+	STMT_CHAIN_ALL,
+	STMT_CHAIN_SET_KEY,
+	STMT_ROOM_TITLES,
+	STMT_ROOM_SET_TITLE,
 	STMT_COUNT_
 };
 
@@ -54,7 +64,39 @@ struct client_store {
 	sqlite3 *db;
 	sqlite3_stmt *stmt[STMT_COUNT_];
 	int version;
+	bool sealed;                           /* the at_rest row says so */
+	const struct cstore_sealer *sealer;    /* set once a sealed store is unlocked */
 };
+
+/* ---- secret columns (client_store_seal.c) ---- */
+
+/* The associated data of a secret value (client_store.h), for a row of
+ * recv_keys or of chains, into aad (initialised here; the caller frees). */
+#define CSTORE_AAD_MAX 128
+cc_err cstore_aad_recv(uint32_t version, const uint8_t pub[CSTORE_KEY_LEN], struct buf *aad);
+cc_err cstore_aad_chain(const uint8_t room[CSTORE_ROOM_ID_LEN], uint32_t epoch,
+			const uint8_t sender[CSTORE_FP_LEN], uint64_t next_seq, struct buf *aad);
+/* Binds a 32-byte secret to column col of statement id, sealed under aad
+ * if the store is sealed. On error the statement is left clean. */
+cc_err cstore_bind_secret(struct client_store *cs, enum cstore_stmt_id id, int col,
+			  const struct buf *aad, const uint8_t key[CSTORE_KEY_LEN]);
+/* Reads column col as a 32-byte secret, opened under aad if sealed:
+ * CC_ERR_STORE if it is not a value of the store's kind, CC_ERR_AUTH if it
+ * does not open where it is. out is wiped on error. */
+cc_err cstore_col_secret(struct client_store *cs, sqlite3_stmt *s, int col,
+			 const struct buf *aad, uint8_t out[CSTORE_KEY_LEN]);
+/* A room's title (LEN bytes, at most CSTORE_TITLE_MAX) to column col:
+ * TEXT in clear, a sealed BLOB (associated data: the table and the room)
+ * in a sealed store; an empty one is empty TEXT in both. */
+cc_err cstore_bind_title(struct client_store *cs, enum cstore_stmt_id id, int col,
+			 const uint8_t room[CSTORE_ROOM_ID_LEN], const char *title, size_t len);
+/* Reads column col as ROOM's title into out (CSTORE_TITLE_MAX + 1 bytes):
+ * CC_ERR_STORE if it is not of the store's kind or not a title,
+ * CC_ERR_AUTH if it does not open where it is. */
+cc_err cstore_col_title(struct client_store *cs, sqlite3_stmt *s, int col,
+			const uint8_t room[CSTORE_ROOM_ID_LEN], char *out);
+/* Reads the at_rest row into cs->sealed (at open). */
+cc_err cstore_at_rest_load(struct client_store *cs);
 
 /* Shorthands that bind the log name and the statement table. */
 cc_err cstore_run(struct client_store *cs, enum cstore_stmt_id id, const char *what);

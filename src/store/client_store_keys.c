@@ -2,7 +2,10 @@
  * receiving key seen per user and every sender's current chain key.
  * Nothing here derives a key (that is src/e2e/):
  * it keeps what it is given, for as short a time as the caller says, and
- * deletes it for real (secure_delete, a rollback journal). */
+ * deletes it for real (secure_delete, a rollback journal). Every secret
+ * column is written and read through cstore_bind_secret and
+ * cstore_col_secret (client_store_seal.c), which seal it under the home's
+ * passphrase when it has one. */
 #include "store/client_store.h"
 
 #include <string.h>
@@ -13,16 +16,24 @@
 
 /* ---- receiving keys ------------------------------------------------------------ */
 
-static cc_err recv_read(sqlite3_stmt *s, struct cstore_recv_key *out)
+static cc_err recv_read(struct client_store *cs, sqlite3_stmt *s, struct cstore_recv_key *out)
 {
 	int64_t v = sqlite3_column_int64(s, 0), created = sqlite3_column_int64(s, 3);
 	int64_t retired = sqlite3_column_int64(s, 4);
 	if (sqlite3_column_type(s, 0) != SQLITE_INTEGER || v < 1 || v > UINT32_MAX ||
-	    created < 0 || retired < 0 || !cstore_col_fixed(s, 1, out->priv, CSTORE_KEY_LEN) ||
-	    !cstore_col_fixed(s, 2, out->pub, CSTORE_KEY_LEN)) {
+	    created < 0 || retired < 0 || !cstore_col_fixed(s, 2, out->pub, CSTORE_KEY_LEN)) {
 		log_error(CSTORE_NAME ": recv_keys row is damaged");
 		mem_wipe(out, sizeof *out);
 		return CC_ERR_STORE;
+	}
+	struct buf aad;
+	cc_err err = cstore_aad_recv((uint32_t)v, out->pub, &aad);
+	if (!err)
+		err = cstore_col_secret(cs, s, 1, &aad, out->priv);
+	buf_free(&aad);
+	if (err) {
+		mem_wipe(out, sizeof *out);
+		return err;
 	}
 	out->version = (uint32_t)v;
 	out->created_ms = (uint64_t)created;
@@ -36,7 +47,7 @@ static cc_err recv_fetch(struct client_store *cs, enum cstore_stmt_id id,
 	sqlite3_stmt *s = cs->stmt[id];
 	cc_err err = sqlite_util_step_row(CSTORE_NAME, s, "read receiving key");
 	if (!err)
-		err = recv_read(s, out);
+		err = recv_read(cs, s, out);
 	sqlite_util_stmt_done(s);
 	return err;
 }
@@ -55,10 +66,15 @@ cc_err cstore_recv_add(struct client_store *cs, const struct cstore_recv_key *k)
 	err = cstore_fetch_int(cs, STMT_RECV_MAX, 0, &top, "read receiving keys");
 	if (!err && (int64_t)k->version <= top)
 		err = CC_ERR_OUTDATED;
+	struct buf aad;
+	buf_init(&aad, CSTORE_AAD_MAX);
+	if (!err)
+		err = cstore_aad_recv(k->version, k->pub, &aad);
 	if (!err)
 		err = cstore_bind_key(cs, STMT_RECV_PUT, NULL, NULL, k->version, -1);
 	if (!err)
-		err = cstore_bind_blob(cs, STMT_RECV_PUT, 2, k->priv, CSTORE_KEY_LEN, "bind key");
+		err = cstore_bind_secret(cs, STMT_RECV_PUT, 2, &aad, k->priv);
+	buf_free(&aad);
 	if (!err)
 		err = cstore_bind_blob(cs, STMT_RECV_PUT, 3, k->pub, CSTORE_KEY_LEN, "bind key");
 	if (!err)
@@ -188,10 +204,14 @@ cc_err cstore_epoch_add(struct client_store *cs, const uint8_t room[CSTORE_ROOM_
 	if (!err && forgotten)
 		n = 0;  /* deleted for good: not made again */
 	for (size_t i = 0; !err && i < n; i++) {
-		err = bind_chain(cs, STMT_CHAIN_INSERT, room, epoch, senders[i]);
+		/* Every chain starts at number 1 (the statement's). */
+		struct buf aad;
+		err = cstore_aad_chain(room, epoch, senders[i], 1, &aad);
 		if (!err)
-			err = cstore_bind_blob(cs, STMT_CHAIN_INSERT, 4, chain_keys[i],
-					       CSTORE_KEY_LEN, "bind chain key");
+			err = bind_chain(cs, STMT_CHAIN_INSERT, room, epoch, senders[i]);
+		if (!err)
+			err = cstore_bind_secret(cs, STMT_CHAIN_INSERT, 4, &aad, chain_keys[i]);
+		buf_free(&aad);
 		if (!err)
 			err = cstore_run(cs, STMT_CHAIN_INSERT, "store chain");
 		else
@@ -242,14 +262,21 @@ cc_err cstore_chain_get(struct client_store *cs, const uint8_t room[CSTORE_ROOM_
 	err = sqlite_util_step_row(CSTORE_NAME, s, "read chain");
 	if (!err) {
 		int64_t next = sqlite3_column_int64(s, 1);
-		if (sqlite3_column_type(s, 1) != SQLITE_INTEGER || next < 1 ||
-		    !cstore_col_fixed(s, 0, chain_key, CSTORE_KEY_LEN)) {
+		struct buf aad;
+		buf_init(&aad, CSTORE_AAD_MAX);
+		if (sqlite3_column_type(s, 1) != SQLITE_INTEGER || next < 1) {
 			log_error(CSTORE_NAME ": chains row is damaged");
-			mem_wipe(chain_key, CSTORE_KEY_LEN);
 			err = CC_ERR_STORE;
-		} else {
-			*next_seq = (uint64_t)next;
 		}
+		if (!err)
+			err = cstore_aad_chain(room, epoch, sender, (uint64_t)next, &aad);
+		if (!err)
+			err = cstore_col_secret(cs, s, 0, &aad, chain_key);
+		buf_free(&aad);
+		if (err)
+			mem_wipe(chain_key, CSTORE_KEY_LEN);
+		else
+			*next_seq = (uint64_t)next;
 	}
 	sqlite_util_stmt_done(s);
 	return err;
@@ -263,10 +290,13 @@ cc_err cstore_chain_advance(struct client_store *cs, const uint8_t room[CSTORE_R
 		return CC_ERR_INTERNAL;
 	if (next_seq > INT64_MAX)
 		return CC_ERR_LIMIT;
-	cc_err err = bind_chain(cs, STMT_CHAIN_SET, room, epoch, sender);
+	struct buf aad;
+	cc_err err = cstore_aad_chain(room, epoch, sender, next_seq, &aad);
 	if (!err)
-		err = cstore_bind_blob(cs, STMT_CHAIN_SET, 4, chain_key, CSTORE_KEY_LEN,
-				       "bind chain key");
+		err = bind_chain(cs, STMT_CHAIN_SET, room, epoch, sender);
+	if (!err)
+		err = cstore_bind_secret(cs, STMT_CHAIN_SET, 4, &aad, chain_key);
+	buf_free(&aad);
 	if (!err)
 		err = cstore_bind_int(cs, STMT_CHAIN_SET, 5, (int64_t)next_seq, "bind number");
 	if (err) {

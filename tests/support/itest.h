@@ -63,6 +63,9 @@
 /* Default timeout for one expected event (generous: ASan is slow, and a
  * client generates a 2048-bit RSA key at first start). */
 #define ITEST_TIMEOUT_MS 15000
+/* For a run that derives several scrypt keys (16 MiB and eight passes
+ * each: a passphrase change does four): seconds on a loaded machine. */
+#define ITEST_SCRYPT_TIMEOUT_MS 60000
 /* How long itest_server_start() waits for the port to accept connections. */
 #define ITEST_START_TIMEOUT_MS 10000
 /* How long itest_server_stop() waits after SIGTERM before SIGKILL. */

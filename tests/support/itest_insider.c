@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "client/core/home.h"
 #include "e2e/e2e.h"
 #include "itest.h"
 #include "store/client_store.h"
@@ -20,19 +21,41 @@
 
 void insider_load(struct insider *in, const char *home, const char *nick)
 {
+	insider_load_passphrase(in, home, nick, NULL);
+}
+
+void insider_load_passphrase(struct insider *in, const char *home, const char *nick,
+			     const char *pass)
+{
 	memset(in, 0, sizeof *in);
 	snprintf(in->nick, sizeof in->nick, "%s", nick);
 	snprintf(in->home, sizeof in->home, "%s", home);
 	assert_int_equal(crypto_init(), CC_OK);
-	assert_int_equal(crypto_rsa_load_private_file(itest_path(home, "identity.pem"),
-						      &in->identity), CC_OK);
+	if (pass)
+		assert_int_equal(home_secrets_new(pass, strlen(pass), &in->secrets), CC_OK);
+	assert_int_equal(home_key_load(home, HOME_IDENTITY, in->secrets, &in->identity), CC_OK);
 	assert_int_equal(crypto_rsa_fingerprint(in->identity, in->fp), CC_OK);
 	assert_int_equal(e2e_signing_key_derive(in->identity, in->sign_seed, in->sign_pub), CC_OK);
+}
+
+struct client_store *insider_store_open(const struct insider *in)
+{
+	struct client_store *cs = NULL;
+	assert_int_equal(cstore_open(itest_path(in->home, "client.db"), &cs), CC_OK);
+	if (in->secrets) {
+		struct cstore_at_rest row;
+		assert_int_equal(cstore_at_rest_get(cs, &row), CC_OK);
+		assert_true(row.sealed);
+		assert_int_equal(home_secrets_check(in->secrets, &row, in->home), CC_OK);
+		assert_int_equal(cstore_sealer_set(cs, &in->secrets->sealer), CC_OK);
+	}
+	return cs;
 }
 
 void insider_free(struct insider *in)
 {
 	crypto_rsa_free(in->identity);
+	home_secrets_free(in->secrets);
 	mem_wipe(in, sizeof *in);
 }
 
@@ -137,7 +160,7 @@ int insider_message_key(const struct insider *in, const char *room_hex, uint32_t
 	uint64_t next = 0;
 	int rc = -1;
 	assert_int_equal(hex_decode(room_hex, room, sizeof room), CC_OK);
-	assert_int_equal(cstore_open(itest_path(in->home, "client.db"), &cs), CC_OK);
+	cs = insider_store_open(in);
 	if (cstore_chain_get(cs, room, epoch, sender, ck, &next) == CC_OK && seq >= next) {
 		chain_to(ck, next, seq, key);
 		rc = 0;

@@ -21,6 +21,7 @@
 struct insider {
 	char nick[PROTO_NICK_MAX + 1];
 	char home[4096];                                /* its client.db is read from here */
+	struct home_secrets *secrets;                   /* the home's passphrase, or NULL */
 	struct crypto_rsa_key *identity;
 	uint8_t fp[CRYPTO_FINGERPRINT_LEN];
 	uint8_t sign_seed[CRYPTO_ED25519_SEED_LEN];    /* version 1, as the client makes it */
@@ -30,6 +31,12 @@ struct insider {
 /* The identity key in HOME/identity.pem, the signing key derived from it,
  * and HOME for its client.db. */
 void insider_load(struct insider *in, const char *home, const char *nick);
+/* The same for a home under a passphrase (PASS NULL: none), opened with the
+ * client's own code (client/core/home.h), as someone who learnt it would. */
+void insider_load_passphrase(struct insider *in, const char *home, const char *nick,
+			     const char *pass);
+/* IN's client.db, unlocked with its passphrase if it has one (cstore_close). */
+struct client_store *insider_store_open(const struct insider *in);
 void insider_free(struct insider *in);
 
 /* Record SEQ of the room as the server stores it (caller frees), and its

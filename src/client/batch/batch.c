@@ -265,6 +265,23 @@ static void batch_help(void *ctx, const char *const *lines, size_t n)
 	print_json(o);
 }
 
+static void batch_pass_error(void *ctx, const char *code, const char *message)
+{
+	batch_error(ctx, NULL, code, message);
+}
+
+static void batch_pass_changed(void *ctx, bool protected)
+{
+	(void)ctx;
+	json_t *o = json_object();
+	put_str(o, "event", "passphrase_changed");
+	put(o, "protected", json_boolean(protected));
+	print_json(o);
+}
+
+const struct passphrase_report batch_passphrase_report = {batch_pass_error, batch_pass_changed,
+							  NULL};
+
 int batch_run(const struct client_config *cfg, struct event_base *base)
 {
 	const struct linemode_view view = {batch_event, batch_error, batch_help, true, NULL};

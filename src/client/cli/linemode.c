@@ -103,6 +103,7 @@ int linemode_run(const struct client_config *cfg, struct event_base *base,
 	if (err) {
 		view->error(view->ctx, "", cc_err_code(err), cc_err_str(err));
 		return err == CC_ERR_USAGE || err == CC_ERR_BAD_NICK ? CLIENT_EXIT_USAGE
+		       : err == CC_ERR_BAD_PASSPHRASE		     ? CLIENT_EXIT_PASSPHRASE
 								     : CLIENT_EXIT_ERROR;
 	}
 	lm.cli = cli_new(lm.client, &kcb, NULL, 0);

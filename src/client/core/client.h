@@ -25,6 +25,7 @@
 
 struct event_base;
 struct client;
+struct home_secrets;
 
 #define CLIENT_ROOM_HEX (2 * PROTO_ROOM_ID_LEN + 1)
 #define CLIENT_FP_HEX 65
@@ -55,6 +56,9 @@ struct client_config {
 	/* A connection silent this long is given up (and tried again); it is
 	 * pinged after half of it (0: the default, 60 s). */
 	uint64_t ping_timeout_ms;
+	/* The passphrase that opens the home's keys (client_secrets_new), or
+	 * NULL: none given. Borrowed: it must outlive the client. */
+	struct home_secrets *secrets;
 };
 
 /* Exit statuses, shared by the front ends. */
@@ -64,6 +68,7 @@ enum client_exit {
 					   for good: a refused key or nickname) */
 	CLIENT_EXIT_USAGE = 2,
 	CLIENT_EXIT_SERVER_KEY = 3,     /* the server's key is not the pinned one */
+	CLIENT_EXIT_PASSPHRASE = 4,     /* the passphrase is wrong or missing (bad_passphrase) */
 };
 
 enum client_state {
@@ -245,6 +250,37 @@ const char *client_nick(const struct client *cl);
 /* The default home: $CRYPTOCAT_HOME, else $XDG_DATA_HOME/cryptocat, else
  * $HOME/.local/share/cryptocat. */
 cc_err client_default_home(char *out, size_t n);
+
+/* ---- secrets at rest (secrets.c) -------------------------------------------------
+ * A home's keys (identity.pem, and the receiving and chain keys in
+ * client.db) are encrypted under a passphrase when the user set one, else
+ * kept in clear (with a one-time warning). A front end asks which before
+ * client_new, to know whether to ask for the passphrase. */
+enum client_home_lock {
+	CLIENT_HOME_NEW,                /* nothing there yet: a passphrase given now protects it */
+	CLIENT_HOME_CLEAR,              /* keys in clear */
+	CLIENT_HOME_PASSPHRASE,         /* keys under a passphrase */
+};
+/* Which one HOME is. It first finishes or rolls back a passphrase change a
+ * crash cut short (the only thing it may write); a new home is not made. */
+cc_err client_home_lock_get(const char *home, enum client_home_lock *out);
+/* A passphrase context holding a copy of PASS (LEN bytes, at most
+ * CLIENT_PASSPHRASE_MAX; LEN 0: no passphrase). Freed (wiped) by
+ * client_secrets_free. */
+#define CLIENT_PASSPHRASE_MAX 1024
+cc_err client_secrets_new(const char *pass, size_t len, struct home_secrets **out);
+void client_secrets_free(struct home_secrets *s);
+/* Checks the passphrase against HOME (CC_ERR_BAD_PASSPHRASE if wrong,
+ * missing or not wanted), changing nothing; the key it derives is kept in S
+ * for client_new. */
+cc_err client_home_unlock(const char *home, struct home_secrets *s);
+/* Re-encrypts HOME's keys from OLD_S (NULL or none: in clear) to NEW_S
+ * (none: in clear again), atomically: after a crash at any point the next
+ * start finds the old passphrase or the new one working, never a mix.
+ * CC_ERR_BAD_PASSPHRASE if OLD_S does not open the home, CC_ERR_NOT_FOUND
+ * if the home has no identity key yet. */
+cc_err client_home_change_passphrase(const char *home, struct home_secrets *old_s,
+				     struct home_secrets *new_s);
 
 /* ---- calls ---------------------------------------------------------------------
  * Each returns the request's id (never 0; 0 only without memory). A call

@@ -12,8 +12,6 @@
 #include "util/buf.h"
 #include "util/log.h"
 
-#define HOME_PATH_MAX 4200
-
 cc_err home_prepare(const char *home)
 {
 	char path[HOME_PATH_MAX];
@@ -42,23 +40,58 @@ fail:
 	return CC_ERR_IO;
 }
 
-cc_err home_identity_load(const char *home, unsigned bits, struct crypto_rsa_key **out,
-			  int *created)
+/* HOME/FILE into path (HOME_PATH_MAX bytes): CC_ERR_USAGE if too long. */
+static cc_err home_path(const char *home, const char *file, char *path)
+{
+	int n = snprintf(path, HOME_PATH_MAX, "%s/%s", home, file);
+	return n > 0 && n < HOME_PATH_MAX ? CC_OK : CC_ERR_USAGE;
+}
+
+cc_err home_key_load(const char *home, const char *file, const struct home_secrets *s,
+		     struct crypto_rsa_key **out)
 {
 	char path[HOME_PATH_MAX];
-	cc_err err;
+	bool has = home_secrets_has(s);
+	*out = NULL;
+	cc_err err = home_path(home, file, path);
+	if (!err)
+		err = crypto_rsa_load_key_file(path, has ? s->pass : NULL, has ? s->pass_len : 0,
+					       out);
+	if (err == CC_ERR_BAD_PASSPHRASE)
+		log_error(has ? "the passphrase does not open %s"
+			      : "%s is encrypted under a passphrase, and none was given", path);
+	else if (err == CC_ERR_SECURITY)
+		log_error("%s holds a key in clear, though a passphrase protects this home:"
+			  " someone put it there; refusing it", path);
+	else if (err && err != CC_ERR_NOT_FOUND)
+		log_error("cannot load the key %s: %s", path, cc_err_str(err));
+	return err;
+}
 
+cc_err home_key_save(const char *home, const char *file, const struct home_secrets *s,
+		     const struct crypto_rsa_key *key)
+{
+	char path[HOME_PATH_MAX];
+	bool has = home_secrets_has(s);
+	cc_err err = home_path(home, file, path);
+	if (!err)
+		err = crypto_rsa_save_key_file(key, path, has ? s->pass : NULL,
+					       has ? s->pass_len : 0);
+	if (err)
+		log_error("cannot save the key %s: %s", path, cc_err_str(err));
+	return err;
+}
+
+cc_err home_identity_load(const char *home, unsigned bits, const struct home_secrets *s,
+			  struct crypto_rsa_key **out, int *created)
+{
 	*created = 0;
-	snprintf(path, sizeof path, "%s/identity.pem", home);
-	err = crypto_rsa_load_private_file(path, out);
-	if (err != CC_ERR_NOT_FOUND) {
-		if (err)
-			log_error("cannot load the identity key %s: %s", path, cc_err_str(err));
+	cc_err err = home_key_load(home, HOME_IDENTITY, s, out);
+	if (err != CC_ERR_NOT_FOUND)
 		return err;
-	}
 	if ((err = crypto_rsa_generate(bits, out)))
 		return err;
-	if ((err = crypto_rsa_save_private_file(*out, path))) {
+	if ((err = home_key_save(home, HOME_IDENTITY, s, *out))) {
 		crypto_rsa_free(*out);
 		*out = NULL;
 		return err;

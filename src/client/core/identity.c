@@ -46,15 +46,11 @@ cc_err client_identity_set(struct client *cl, struct crypto_rsa_key *key)
 	return CC_OK;
 }
 
-/* Loads a key file of the home: CC_ERR_NOT_FOUND if there is none. */
+/* Loads a key file of the home, under the session's passphrase if the home
+ * has one (home_key_load logs why not): CC_ERR_NOT_FOUND if there is none. */
 static cc_err key_file_load(const struct client *cl, const char *name, struct crypto_rsa_key **out)
 {
-	char path[4200];
-	home_path(cl, name, path, sizeof path);
-	cc_err err = crypto_rsa_load_private_file(path, out);
-	if (err && err != CC_ERR_NOT_FOUND)
-		log_error("cannot load the key %s: %s", path, cc_err_str(err));
-	return err;
+	return home_key_load(cl->cfg.home, name, cl->cfg.secrets, out);
 }
 
 static void key_file_remove(const struct client *cl, const char *name)
@@ -179,7 +175,6 @@ void client_key_move_start(struct client *cl, struct client_req *req)
 	struct crypto_rsa_key *key = NULL;
 	uint8_t new_fp[CRYPTO_FINGERPRINT_LEN];
 	struct buf der, old_sig, new_sig;
-	char path[4200];
 	cc_err err;
 
 	if (cl->old_identity || cl->next_identity) {
@@ -193,12 +188,11 @@ void client_key_move_start(struct client *cl, struct client_req *req)
 	buf_init(&old_sig, PROTO_RSA_BYTES_MAX);
 	buf_init(&new_sig, PROTO_RSA_BYTES_MAX);
 	req->seq = clock_now_ms();
-	home_path(cl, ID_NEXT, path, sizeof path);
 	/* Written before the server hears of it: a crash after the server
 	 * took the move must not lose the key it now knows us by. */
 	const char *what = "make the new identity key";
 	if (!(err = crypto_rsa_generate(cl->cfg.rsa_bits, &key)) &&
-	    (what = "save the new identity key", !(err = crypto_rsa_save_private_file(key, path))) &&
+	    (what = "save the new identity key", !(err = home_key_save(cl->cfg.home, ID_NEXT, cl->cfg.secrets, key))) &&
 	    (what = "sign the move", !(err = crypto_rsa_fingerprint(key, new_fp))) &&
 	    !(err = crypto_rsa_public_to_der(key, &der)) &&
 	    !(err = e2e_key_move_sign(cl->identity, cl->fp, new_fp, req->seq, &old_sig)))

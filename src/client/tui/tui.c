@@ -521,6 +521,7 @@ int tui_run(const struct client_config *cfg, struct event_base *base,
 	if (err) {
 		fprintf(stderr, "cryptocat: %s: %s\n", cc_err_code(err), cc_err_str(err));
 		status = err == CC_ERR_USAGE || err == CC_ERR_BAD_NICK ? CLIENT_EXIT_USAGE
+			 : err == CC_ERR_BAD_PASSPHRASE		       ? CLIENT_EXIT_PASSPHRASE
 								       : CLIENT_EXIT_ERROR;
 		goto out;
 	}
