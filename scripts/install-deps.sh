@@ -3,7 +3,9 @@
 # full-screen UI's end-to-end tests drive it in a tmux pane; groff-base and
 # man-db: the manual pages are rendered, warnings failing the test, and found
 # where `make install` puts them; systemd: systemd-analyze checks the example
-# service unit; all three are on the project's machines already). Called by `make
+# service unit; all three are on the project's machines already; tor: the
+# onion-service test runs a tor of its own with DisableNetwork, so nothing
+# leaves the machine). Called by `make
 # run` and `make test`; does nothing when everything is already there.
 set -euo pipefail
 
@@ -11,7 +13,7 @@ packages=(
   build-essential cmake ninja-build pkg-config clang
   libssl-dev libevent-dev libsqlite3-dev libncurses-dev
   libcmocka-dev libjansson-dev sqlite3
-  tmux groff-base man-db systemd
+  tmux groff-base man-db systemd tor
 )
 
 missing=()

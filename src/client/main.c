@@ -56,6 +56,13 @@ static const char client_usage[] =
 	"                      with error offline (default 60; 0: wait for ever)\n"
 	"  --ping-timeout SEC  a connection silent for SEC is given up and made again;\n"
 	"                      the server is pinged after SEC/2 (default 60)\n"
+	"  --proxy socks5h://HOST:PORT  connect through this SOCKS5 proxy: the server's\n"
+	"                      name goes to the proxy (never resolved here), and\n"
+	"                      nothing but the proxy is dialled (socks5:// is the same)\n"
+	"  --tor               the same as --proxy socks5h://127.0.0.1:9050\n"
+	"  --no-proxy, --no-tor  connect directly (over the config file's proxy)\n"
+	"  --connect-timeout SEC  through a proxy, give the tunnel SEC to open\n"
+	"                      (default 120; reaching the proxy itself: 5)\n"
 	"  --batch             read commands from standard input, one per line, and\n"
 	"                      write one JSON event per line to standard output\n"
 	"  --plain             the line mode (events as lines of text) even on a\n"
@@ -74,7 +81,7 @@ static const char client_usage[] =
 	"\n"
 	"Config file: one \"key = value\" a line, '#' starts a comment line; options\n"
 	"given here override it. Its keys are these options without the dashes, with\n"
-	"on or off (yes/no, true/false) for bell, color and plain:\n";
+	"on or off (yes/no, true/false) for bell, color, plain and tor:\n";
 
 /* An option whose value has OPT_KEY is also a key of the config file
  * (util/conffile.h); the others are for the command line only. */
@@ -86,7 +93,7 @@ int main(int argc, char **argv)
 	       OPT_NO_COLOR, OPT_LOG, OPT_REKEY, OPT_NICK_TTL, OPT_KEY_ROTATE, OPT_KEY_GRACE,
 	       OPT_OFFLINE_TIMEOUT, OPT_PING_TIMEOUT, OPT_NO_PLAIN, OPT_BELL, OPT_COLOR,
 	       OPT_CONFIG, OPT_HELP, OPT_VERSION, OPT_PASS_FILE, OPT_NEW_PASS_FILE,
-	       OPT_CHANGE_PASS };
+	       OPT_CHANGE_PASS, OPT_PROXY, OPT_NO_PROXY, OPT_TOR, OPT_CONNECT_TIMEOUT };
 	static const struct option options[] = {
 		{"server", required_argument, NULL, OPT_SERVER | OPT_KEY},
 		{"nick", required_argument, NULL, OPT_NICK | OPT_KEY},
@@ -106,6 +113,11 @@ int main(int argc, char **argv)
 		{"offline-timeout", required_argument, NULL, OPT_OFFLINE_TIMEOUT | OPT_KEY},
 		{"ping-timeout", required_argument, NULL, OPT_PING_TIMEOUT | OPT_KEY},
 		{"log-level", required_argument, NULL, OPT_LOG | OPT_KEY},
+		{"proxy", required_argument, NULL, OPT_PROXY | OPT_KEY},
+		{"no-proxy", no_argument, NULL, OPT_NO_PROXY},
+		{"tor", no_argument, NULL, OPT_TOR | OPT_KEY},
+		{"no-tor", no_argument, NULL, OPT_NO_PROXY},
+		{"connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT | OPT_KEY},
 		{"config", required_argument, NULL, OPT_CONFIG},
 		{"help", no_argument, NULL, OPT_HELP},
 		{"version", no_argument, NULL, OPT_VERSION},
@@ -237,6 +249,28 @@ int main(int argc, char **argv)
 			if ((level = log_level_parse(optarg)) < 0)
 				goto bad_value;
 			log_set_level((enum log_level)level);
+			break;
+		case OPT_PROXY:
+		case OPT_TOR: {
+			char why_proxy[600];
+			if (socks5_url_parse(opt == OPT_TOR ? "socks5h://127.0.0.1:9050" : optarg,
+					     &cfg.proxy, why_proxy, sizeof why_proxy)) {
+				if ((line = conffile_line(&args, optind - 1)))
+					fprintf(stderr, "cryptocat: %s:%u: %s\n", args.path, line,
+						why_proxy);
+				else
+					fprintf(stderr, "cryptocat: %s\n", why_proxy);
+				goto out;
+			}
+			break;
+		}
+		case OPT_NO_PROXY:
+			memset(&cfg.proxy, 0, sizeof cfg.proxy);
+			break;
+		case OPT_CONNECT_TIMEOUT:
+			if (args_parse_uint(optarg, 1, 86400, &number))
+				goto bad_value;
+			cfg.connect_timeout_ms = number * 1000;
 			break;
 		case OPT_PASS_FILE:
 			pass.file = optarg;

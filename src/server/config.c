@@ -45,6 +45,14 @@ static const char server_usage[] =
 	"  --nick-ttl SEC           free a nickname whose owner has been away SEC\n"
 	"                           seconds (default 86400; 0 = never)\n"
 	"  --rsa-bits N             size of a new server key, 2048..4096 (default 3072)\n"
+	"  --onion                  publish the listener as a Tor onion service, through\n"
+	"                           tor's control port; its key is kept in DIR/onion_key\n"
+	"                           (the address stays the same), the address is logged\n"
+	"                           and written to DIR/onion_hostname\n"
+	"  --tor-control HOST:PORT  tor's control port (default 127.0.0.1:9051)\n"
+	"  --tor-control-password-file FILE  the control port's password, FILE's first\n"
+	"                           line (default: tor's cookie file, else none)\n"
+	"  --onion-port N           the .onion address's port (default: the listener's)\n"
 	"  --help                   show this help\n"
 	"  --version                show the version\n";
 
@@ -70,6 +78,8 @@ void server_config_defaults(struct server_config *cfg)
 	cfg->history_days = 30;
 	cfg->history_max = 10000;
 	cfg->nick_ttl_s = 86400;
+	snprintf(cfg->tor_control_host, sizeof cfg->tor_control_host, "127.0.0.1");
+	cfg->tor_control_port = 9051;
 }
 
 cc_err server_config_parse(struct server_config *cfg, int argc, char **argv, int *exit_now)
@@ -77,7 +87,8 @@ cc_err server_config_parse(struct server_config *cfg, int argc, char **argv, int
 	enum { OPT_LISTEN = 1, OPT_DATA, OPT_LOG, OPT_MAXCONN, OPT_MAXFRAME, OPT_MAXOUT,
 	       OPT_HS_TIMEOUT, OPT_IDLE, OPT_RSA, OPT_HIST_DAYS, OPT_HIST_MAX, OPT_NICK_TTL, OPT_HELP,
 	       OPT_VERSION, OPT_HS_WORKERS, OPT_HS_QUEUE, OPT_PREAUTH_ADDR, OPT_HS_RATE,
-	       OPT_HS_BURST, OPT_PUZZLE_MIN, OPT_PUZZLE_MAX };
+	       OPT_HS_BURST, OPT_PUZZLE_MIN, OPT_PUZZLE_MAX, OPT_ONION, OPT_TOR_CONTROL,
+	       OPT_TOR_PASSWORD, OPT_ONION_PORT };
 	static const struct option options[] = {
 		{"listen", required_argument, NULL, OPT_LISTEN},
 		{"data", required_argument, NULL, OPT_DATA},
@@ -98,6 +109,10 @@ cc_err server_config_parse(struct server_config *cfg, int argc, char **argv, int
 		{"handshake-burst", required_argument, NULL, OPT_HS_BURST},
 		{"puzzle-min", required_argument, NULL, OPT_PUZZLE_MIN},
 		{"puzzle-max", required_argument, NULL, OPT_PUZZLE_MAX},
+		{"onion", no_argument, NULL, OPT_ONION},
+		{"tor-control", required_argument, NULL, OPT_TOR_CONTROL},
+		{"tor-control-password-file", required_argument, NULL, OPT_TOR_PASSWORD},
+		{"onion-port", required_argument, NULL, OPT_ONION_PORT},
 		{"help", no_argument, NULL, OPT_HELP},
 		{"version", no_argument, NULL, OPT_VERSION},
 		{NULL, 0, NULL, 0},
@@ -205,6 +220,25 @@ cc_err server_config_parse(struct server_config *cfg, int argc, char **argv, int
 				goto bad_value;
 			cfg->puzzle_max_bits = (unsigned)v;
 			break;
+		case OPT_ONION:
+			cfg->onion = true;
+			break;
+		case OPT_TOR_CONTROL:
+			if (args_parse_host_port(optarg, cfg->tor_control_host,
+						 sizeof cfg->tor_control_host, &cfg->tor_control_port))
+				goto bad_value;
+			break;
+		case OPT_TOR_PASSWORD:
+			if (!*optarg || strlen(optarg) >= sizeof cfg->tor_control_password_file)
+				goto bad_value;
+			snprintf(cfg->tor_control_password_file,
+				 sizeof cfg->tor_control_password_file, "%s", optarg);
+			break;
+		case OPT_ONION_PORT:
+			if (args_parse_uint(optarg, 1, 65535, &v))
+				goto bad_value;
+			cfg->onion_port = (uint16_t)v;
+			break;
 		case OPT_HELP:
 			fputs(server_usage, stdout);
 			*exit_now = 1;
@@ -227,6 +261,15 @@ cc_err server_config_parse(struct server_config *cfg, int argc, char **argv, int
 		fprintf(stderr, "cryptocat-server: unexpected argument: %s\n", argv[optind]);
 		goto usage;
 	}
+	if (!cfg->onion && (cfg->tor_control_password_file[0] || cfg->onion_port)) {
+		fprintf(stderr, "cryptocat-server: --tor-control-password-file and --onion-port go"
+			" with --onion\n");
+		goto usage;
+	}
+	if (cfg->onion && strcmp(cfg->listen_host, "127.0.0.1") != 0 &&
+	    strcmp(cfg->listen_host, "::1") != 0 && strcmp(cfg->listen_host, "localhost") != 0)
+		log_warn("--onion with --listen %s: the server is reachable directly too, not"
+			 " only as an onion service", cfg->listen_host);
 	return CC_OK;
 bad_value:
 	fprintf(stderr, "cryptocat-server: bad value for --%s: %s\n", options[idx].name, optarg);

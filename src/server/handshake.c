@@ -10,7 +10,8 @@
  *
  * Per address (an IPv4 address, or an IPv6 /64): at most preauth_per_addr
  * connections still in their handshake, and new connections through a token
- * bucket (handshake_rate per second, handshake_burst at once).
+ * bucket (handshake_rate per second, handshake_burst at once); not for
+ * loopback when the server is an onion service (tor connects from there).
  *
  * The puzzle's difficulty (PROTOCOL.md 4.2), decided in the loop thread:
  * "hot" is jobs waiting for a worker (more than the workers), or the last
@@ -306,6 +307,15 @@ static void addr_key(const struct sockaddr *sa, uint8_t key[17])
 	}
 }
 
+static bool addr_is_loopback(const uint8_t key[17])
+{
+	static const uint8_t v6_loopback[8] = {0};
+	if (key[0] == AF_INET)
+		return key[1] == 127;
+	/* ::1 is in the /64 of zeros, which holds nothing else a peer can have. */
+	return key[0] == AF_INET6 && memcmp(key + 1, v6_loopback, 8) == 0;
+}
+
 /* FNV-1a over a random seed and the key: an attacker cannot aim at one chain. */
 static size_t addr_bucket(const struct hs_pool *p, const uint8_t key[17])
 {
@@ -350,6 +360,11 @@ cc_err hs_admit(struct conn *c, const struct sockaddr *sa, const char **why)
 	uint64_t now = clock_mono_ms();
 
 	addr_key(sa, key);
+	/* Behind an onion service every client arrives from tor, on loopback: one
+	 * quota would be shared by all of them. There the proof of work and the
+	 * bounded queue are the defence (as in Tor's own onion services). */
+	if (cfg->onion && addr_is_loopback(key))
+		return CC_OK;
 	size_t b = addr_bucket(p, key);
 	struct hs_addr *a = p->addrs[b];
 	while (a && memcmp(a->key, key, sizeof key) != 0)

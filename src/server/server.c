@@ -666,6 +666,7 @@ cc_err server_run(const struct server_config *cfg)
 
 	memset(&srv, 0, sizeof srv);
 	srv.cfg = cfg;
+	srv.onion_fd = -1;
 	signal(SIGPIPE, SIG_IGN);
 	raise_fd_limit(cfg->max_connections);
 	if ((err = crypto_init()) || (err = data_dir_prepare(cfg->data_dir)) ||
@@ -707,7 +708,7 @@ cc_err server_run(const struct server_config *cfg)
 	evsignal_add(srv.sigint, NULL);
 	evsignal_add(srv.sigterm, NULL);
 	if ((err = hs_pool_start(&srv)) || (err = server_rooms_init(&srv)) ||
-	    (err = server_listen(&srv)))
+	    (err = server_listen(&srv)) || (err = server_onion_start(&srv)))
 		goto out;
 	event_base_dispatch(srv.base);
 	err = CC_OK;
@@ -719,6 +720,7 @@ out:
 	srv.graveyard = NULL;
 	hs_pool_stop(&srv);
 	server_rooms_free(&srv);
+	server_onion_stop(&srv);
 	if (srv.listener)
 		evconnlistener_free(srv.listener);
 	if (srv.flush_ev)

@@ -3,6 +3,7 @@
 #define CC_SERVER_H
 
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "util/err.h"
@@ -30,6 +31,13 @@ struct server_config {
 	unsigned history_max;           /* at most this many per room (0: no limit) */
 	uint64_t nick_ttl_s;            /* a nickname is freed after its owner has been
 					   away this long (0: never) */
+	/* --onion: publish the listener as a Tor onion service through tor's
+	 * control port (server/onion.c) */
+	bool onion;
+	char tor_control_host[256];
+	uint16_t tor_control_port;
+	char tor_control_password_file[4096];  /* empty: the cookie, or none */
+	uint16_t onion_port;            /* the .onion's port (0: the listener's) */
 };
 
 /* Fills in the defaults: 127.0.0.1:7777, ./var, 5 s handshake, ... */

@@ -51,6 +51,11 @@ struct server {
 	struct event *checkpoint_ev;     /* after secrets were deleted: truncate the WAL */
 	uint64_t pruned;                 /* messages deleted by this retention pass */
 
+	/* onion.c: tor's control connection, kept open while the service lives */
+	int onion_fd;                    /* -1: none */
+	struct event *onion_ev;
+	char onion_id[64];               /* the address without ".onion" */
+
 	struct hs_pool *hs;              /* handshake.c */
 };
 
@@ -134,5 +139,13 @@ void server_rooms_free(struct server *srv);
 /* Commits the messages of this loop turn, then answers their senders and
  * fans them out. Called by the flush event before output is sealed. */
 void server_rooms_commit(struct server *srv);
+
+/* ---- onion.c ---------------------------------------------------------------- */
+
+/* With --onion: publishes the listener as a Tor onion service (blocking,
+ * once, after server_listen). Nothing without it. */
+cc_err server_onion_start(struct server *srv);
+/* Closes tor's control connection: tor drops the service. */
+void server_onion_stop(struct server *srv);
 
 #endif

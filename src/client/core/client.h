@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "proto/msg.h"
+#include "transport/socks5.h"
 #include "util/err.h"
 
 struct event_base;
@@ -56,6 +57,11 @@ struct client_config {
 	/* A connection silent this long is given up (and tried again); it is
 	 * pinged after half of it (0: the default, 60 s). */
 	uint64_t ping_timeout_ms;
+	/* A SOCKS5 proxy to connect through (port 0: none, connect directly).
+	 * With one, the client resolves no name and dials nothing else. */
+	struct socks5_proxy proxy;
+	/* Through a proxy: how long the tunnel may take to open (0: 120 s). */
+	uint64_t connect_timeout_ms;
 	/* The passphrase that opens the home's keys (client_secrets_new), or
 	 * NULL: none given. Borrowed: it must outlive the client. */
 	struct home_secrets *secrets;
@@ -247,6 +253,8 @@ int client_busy(const struct client *cl);
 int client_takes_calls(const struct client *cl);
 /* Our nickname as registered. */
 const char *client_nick(const struct client *cl);
+/* "host:port" of the SOCKS5 proxy the connection goes through, or NULL. */
+const char *client_proxy_get(const struct client *cl);
 /* The default home: $CRYPTOCAT_HOME, else $XDG_DATA_HOME/cryptocat, else
  * $HOME/.local/share/cryptocat. */
 cc_err client_default_home(char *out, size_t n);

@@ -46,6 +46,7 @@ void client_conn_close(struct client *cl)
 	cl->ping_out = false;
 	if (cl->conn_timer)
 		evtimer_del(cl->conn_timer);
+	client_proxy_closed(cl);
 	client_reqs_drop_connection(cl);
 }
 
@@ -464,6 +465,18 @@ static void client_read_cb(struct bufferevent *bev, void *arg)
 	cc_err err = CC_OK;
 
 	client_conn_alive(cl);
+	if (cl->proxy_phase) {
+		int open = client_proxy_read(cl, input, &cl->wire);
+		if (open < 0)
+			return;
+		if (open == 0 && (err = chan_client_start(cl->chan, &cl->wire))) {
+			client_conn_failed(cl, cc_err_code(err), cc_err_str(err));
+			return;
+		}
+		client_flush_wire(cl);
+		if (open)
+			return;
+	}
 	/* (A drop in the middle closes bev: nothing below may touch it then.) */
 	while (cl->bev == bev) {
 		size_t avail = evbuffer_get_length(input);
@@ -520,6 +533,11 @@ static void client_event_cb(struct bufferevent *bev, short what, void *arg)
 		evutil_socket_t fd = bufferevent_getfd(cl->bev);
 		int one = 1;
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+		if (cl->proxy_phase) {
+			if (client_proxy_start(cl, &cl->wire) == CC_OK)
+				client_flush_wire(cl);
+			return;  /* (a failure is reported) */
+		}
 		cc_err err = chan_client_start(cl->chan, &cl->wire);
 		if (err) {
 			client_conn_failed(cl, cc_err_code(err), cc_err_str(err));
@@ -529,6 +547,15 @@ static void client_event_cb(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
+		if (cl->proxy_phase) {
+			/* Before the tunnel: the proxy's doing, not the server's. */
+			bool reached = cl->socks.state != SOCKS5_METHOD || !(what & BEV_EVENT_ERROR);
+			snprintf(msg, sizeof msg, reached ? "the proxy %s closed the connection"
+							  : "cannot connect to the proxy %s: %s",
+				 cl->proxy_name, evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+			client_conn_failed(cl, reached ? "proxy_failed" : "proxy_unreachable", msg);
+			return;
+		}
 		if (cl->state == CLIENT_CONNECTING && !chan_is_open(cl->chan) &&
 		    (what & BEV_EVENT_ERROR)) {
 			snprintf(msg, sizeof msg, "cannot connect to %s: %s", cl->server,
@@ -561,11 +588,16 @@ cc_err client_conn_open(struct client *cl)
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_NUMERICSERV;
-	snprintf(port, sizeof port, "%u", cl->cfg.port);
-	int rc = getaddrinfo(cl->cfg.host, port, &hints, &res);
+	/* Through a proxy, only the proxy's own address is looked up: the
+	 * server's name goes to the proxy as it is (proxy.c). */
+	bool proxy = cl->cfg.proxy.port != 0;
+	const char *dial = proxy ? cl->cfg.proxy.host : cl->cfg.host;
+	snprintf(port, sizeof port, "%u", proxy ? cl->cfg.proxy.port : cl->cfg.port);
+	int rc = getaddrinfo(dial, port, &hints, &res);
 	if (rc != 0) {
-		snprintf(msg, sizeof msg, "cannot resolve %s: %s", cl->cfg.host, gai_strerror(rc));
-		client_conn_failed(cl, "connection_failed", msg);
+		snprintf(msg, sizeof msg, "cannot resolve %s%s: %s", proxy ? "the proxy " : "",
+			 dial, gai_strerror(rc));
+		client_conn_failed(cl, proxy ? "proxy_unreachable" : "connection_failed", msg);
 		return CC_ERR_IO;
 	}
 	cl->bev = bufferevent_socket_new(cl->base, -1, BEV_OPT_CLOSE_ON_FREE);
@@ -577,11 +609,14 @@ cc_err client_conn_open(struct client *cl)
 	bufferevent_setcb(cl->bev, client_read_cb, client_write_cb, client_event_cb, cl);
 	bufferevent_enable(cl->bev, EV_READ | EV_WRITE);
 	client_conn_alive(cl);  /* the silence of this attempt counts from now */
+	if (proxy)
+		client_proxy_dialing(cl);
 	rc = bufferevent_socket_connect(cl->bev, res->ai_addr, (int)res->ai_addrlen);
 	freeaddrinfo(res);
 	if (rc != 0) {
-		snprintf(msg, sizeof msg, "cannot connect to %s", cl->server);
-		client_conn_failed(cl, "connection_failed", msg);
+		snprintf(msg, sizeof msg, "cannot connect to %s%s", proxy ? "the proxy " : "",
+			 proxy ? cl->proxy_name : cl->server);
+		client_conn_failed(cl, proxy ? "proxy_unreachable" : "connection_failed", msg);
 		return CC_ERR_IO;
 	}
 	return CC_OK;

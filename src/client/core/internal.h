@@ -29,7 +29,10 @@
 #include "e2e/e2e.h"
 #include "proto/msg.h"
 #include "store/client_store.h"
+#include "transport/socks5.h"
 #include "util/buf.h"
+
+struct evbuffer;
 
 struct bufferevent;
 struct event;
@@ -233,6 +236,13 @@ struct client {
 	struct event *retry_timer;        /* the next attempt, while offline */
 	struct event *offline_timer;      /* the first caller's request to give up on */
 
+	/* through a SOCKS5 proxy (proxy.c): cfg.proxy.port != 0 */
+	bool proxy_phase;                 /* dialled the proxy; the tunnel is not open yet */
+	struct socks5 socks;
+	struct event *proxy_timer;        /* reaching the proxy, then the tunnel */
+	char proxy_name[SOCKS5_HOST_MAX + 10];  /* "host:port" of the proxy */
+	char proxy_user[33], proxy_pass[33];    /* random, this run's */
+
 	struct client_req *reqs;          /* in order of arrival */
 	uint32_t next_id, next_wire;
 	bool pumping;                     /* client_reqs_pump is running */
@@ -277,6 +287,23 @@ void client_conn_close(struct client *cl);
 void client_conn_failed(struct client *cl, const char *code, const char *why);
 /* The server's bytes arrived: the connection is alive. */
 void client_conn_alive(struct client *cl);
+
+/* ---- through a proxy (proxy.c) ---------------------------------------------- */
+
+/* Names the proxy and draws this run's credentials (nothing without one). */
+cc_err client_proxy_init(struct client *cl);
+void client_proxy_free(struct client *cl);
+/* The connection to the proxy is being made: its deadline starts. */
+void client_proxy_dialing(struct client *cl);
+/* The connection is gone: no deadline, no credentials left in the state. */
+void client_proxy_closed(struct client *cl);
+/* Connected to the proxy: appends the greeting to out (a failure is
+ * reported through client_conn_failed). */
+cc_err client_proxy_start(struct client *cl, struct buf *out);
+/* Takes the proxy's replies from input, the next request to out: 1 while
+ * the tunnel is not open, 0 once it is, -1 if it failed (reported). */
+int client_proxy_read(struct client *cl, struct evbuffer *input, struct buf *out);
+uint64_t client_proxy_connect_ms(const struct client *cl);
 /* Closes the connection and makes a new one at once (from the loop), with
  * no CONNECTION_LOST: the identity key changed under it. */
 void client_conn_again_now(struct client *cl);

@@ -86,7 +86,7 @@ cc_err client_new(const struct client_config *cfg, struct event_base *base,
 	buf_init(&cl->sign_cert, PROTO_SIGN_CERT_MAX);
 	if (!cl->cfg.ping_timeout_ms)
 		cl->cfg.ping_timeout_ms = CLIENT_PING_TIMEOUT_MS;
-	if ((err = client_timers_new(cl)))
+	if ((err = client_timers_new(cl)) || (err = client_proxy_init(cl)))
 		goto fail;
 	snprintf(cl->server, sizeof cl->server, strchr(cfg->host, ':') ? "[%s]:%u" : "%s:%u",
 		 cfg->host, cfg->port);
@@ -131,6 +131,7 @@ void client_free(struct client *cl)
 		event_free(cl->keys_timer);
 	chan_free(cl->chan);
 	client_timers_free(cl);
+	client_proxy_free(cl);
 	/* Nobody is told any more: the front end is going too. */
 	cl->cb.on_done = NULL;
 	client_reqs_free(cl);

@@ -159,8 +159,8 @@ static void conn_tick_cb(evutil_socket_t fd, short what, void *arg)
 	struct client *cl = arg;
 	(void)fd;
 	(void)what;
-	if (!cl->bev)
-		return;
+	if (!cl->bev || cl->proxy_phase)
+		return;  /* (through a proxy, the proxy's deadlines first: proxy.c) */
 	uint64_t silent = clock_mono_ms() - cl->last_rx_ms;
 	if (silent >= cl->cfg.ping_timeout_ms) {
 		char why[400];
