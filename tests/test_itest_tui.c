@@ -22,6 +22,8 @@
  *                        one (test_chat).
  *   test_crash_restores_terminal  a SIGSEGV still leaves the normal screen
  *                        (not under the sanitizers, whose handler reports).
+ *   test_proxy_shown     through a SOCKS5 proxy (to an .onion name only the
+ *                        proxy knows) the status line says "via proxy".
  *
  * A server restarted under two of them: tests/test_itest_tui_restart.c. */
 #include <setjmp.h>
@@ -42,6 +44,7 @@
 #include "support/itest_rooms.h"
 #include "support/itest_tmux.h"
 #include "support/itest_tui.h"
+#include "support/socks_proxy.h"
 
 /* ---- two users, windows, scrolling, pastes, hostile text ----------------------- */
 
@@ -366,6 +369,42 @@ static void test_crash_restores_terminal(void **state)
 	rt_stop(&f);
 }
 
+static struct socks_proxy *tui_proxy;
+
+/* Through a proxy, the status line says so, beside the connection's state. */
+static void test_proxy_shown(void **state)
+{
+	static const char onion[] = "tuiproxytestxaddressxthatxresolvesxnowhereabcdefghijklmn.onion";
+	struct rt_fixture f;
+	char url[64], server[100], via[100];
+	const char *log;
+	(void)state;
+
+	tui_skip_without_tmux();
+	rt_start(&f, "tui-proxy", 0);
+	tui_proxy = socks_proxy_start();
+	assert_non_null(tui_proxy);
+	socks_proxy_map(tui_proxy, onion, 7777, f.port);
+	snprintf(url, sizeof url, "socks5h://127.0.0.1:%d", socks_proxy_port(tui_proxy));
+	snprintf(server, sizeof server, "%s:7777", onion);
+	const char *const args[] = {"--server", server, "--proxy", url, NULL};
+	struct itest_tmux *t = tui_start(f.port, f.dir, "alice", NULL, args, &log);
+	snprintf(via, sizeof via, "[connected] [via proxy 127.0.0.1:%d]",
+		 socks_proxy_port(tui_proxy));
+	tui_wait_for(t, via);
+	assert_int_equal(socks_proxy_count(tui_proxy), 1);
+	tui_type_line(t, "/quit");
+	tui_expect_clean_exit(t, log);
+	rt_stop(&f);
+}
+
+static int tui_proxy_teardown(void **state)
+{
+	socks_proxy_stop(tui_proxy);
+	tui_proxy = NULL;
+	return itest_tmux_teardown(state);
+}
+
 /* The lifecycle fixture's teardown (its clock file) and tmux's. */
 static int tui_lc_teardown(void **state)
 {
@@ -381,6 +420,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_security_notice, itest_tmux_teardown),
 		cmocka_unit_test_teardown(test_unpinned_key, tui_lc_teardown),
 		cmocka_unit_test_teardown(test_crash_restores_terminal, itest_tmux_teardown),
+		cmocka_unit_test_teardown(test_proxy_shown, tui_proxy_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

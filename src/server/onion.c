@@ -284,7 +284,7 @@ cc_err server_onion_start(struct server *srv)
 	const struct server_config *cfg = srv->cfg;
 	struct torctl_conn c = {.fd = -1};
 	struct torctl_reply r = {0};
-	char where[300], key[ONION_KEY_MAX + 1] = "", cmd[600], id[100] = "",
+	char where[300], key[ONION_KEY_MAX + 1] = "", cmd[600], id[ONION_SERVICE_ID_LEN + 1] = "",
 		new_key[ONION_KEY_MAX + 1] = "", key_path[4200];
 	size_t key_len = 0;
 	cc_err err;

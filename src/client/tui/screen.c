@@ -391,13 +391,14 @@ static void draw_status(struct tui *t, int y)
 	x = put_text(y, 0, COLS, TUI_STYLE_BAR, " [");
 	const char *s = state_text(t, state, sizeof state, &st);
 	x = put_text(y, x, COLS, st, s);
+	x = put_text(y, x, COLS, TUI_STYLE_BAR, "]");
 	/* Through a proxy (Tor): always in sight, as the server's key is. */
 	const char *proxy = client_proxy_get(t->client);
 	if (proxy) {
-		snprintf(buf, sizeof buf, " via proxy %s", proxy);
+		snprintf(buf, sizeof buf, " [via proxy %s]", proxy);
 		x = put_text(y, x, COLS, TUI_STYLE_BAR, buf);
 	}
-	snprintf(buf, sizeof buf, "] [%s] [%zu/%zu:", *t->nick ? t->nick : "?", t->model.current + 1,
+	snprintf(buf, sizeof buf, " [%s] [%zu/%zu:", *t->nick ? t->nick : "?", t->model.current + 1,
 		 t->model.nwins);
 	x = put_text(y, x, COLS, TUI_STYLE_BAR, buf);
 	if (w->is_status) {
