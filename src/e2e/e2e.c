@@ -138,7 +138,16 @@ cc_err e2e_recv_cert_verify(const struct crypto_rsa_key *identity_pub, uint32_t 
 	if (!(err = put_recv_cert_input(&input, version, created_ms, pub)))
 		err = crypto_rsa_pss_verify(identity_pub, input.data, input.len, cert, cert_len);
 	buf_free(&input);
-	return err ? CC_ERR_AUTH : CC_OK;
+	if (err)
+		return CC_ERR_AUTH;
+	/* A low-order point, certified or not, is no key: any scalar times it
+	 * is zero, so a secret wrapped to it is anyone's. A fixed, public scalar
+	 * finds it (clamping makes every scalar a multiple of the cofactor). */
+	static const uint8_t probe[CRYPTO_X25519_LEN] = {0x70, 0x72, 0x6f, 0x62, 0x65};
+	uint8_t dh[CRYPTO_X25519_LEN];
+	err = crypto_x25519_shared(probe, pub, dh);
+	mem_wipe(dh, sizeof dh);
+	return err == CC_ERR_AUTH ? CC_ERR_MALFORMED : err;
 }
 
 /* L0("cryptocat/3 key move") || old fingerprint || new fingerprint || u64 time_ms */

@@ -49,7 +49,9 @@ cc_err e2e_signing_cert_verify(const struct crypto_rsa_key *identity_pub, uint32
 /* A receiving key's certificate: RSA-PSS by the identity key over the
  * version, the time it was made and the X25519 key. Versions count a user's
  * receiving keys from 1; receivers remember the highest they saw and refuse
- * older ones. */
+ * older ones. verify: CC_ERR_AUTH if the certificate does not verify,
+ * CC_ERR_MALFORMED if it does but the key is a low-order point (no key at
+ * all: whatever is wrapped to it, anyone can open). */
 cc_err e2e_recv_cert_make(const struct crypto_rsa_key *identity, uint32_t version,
 			  uint64_t created_ms, const uint8_t pub[CRYPTO_X25519_LEN],
 			  struct buf *cert);

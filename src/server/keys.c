@@ -37,9 +37,15 @@ cc_err handle_signing_key(struct conn *c, const struct proto_signing_key *sk)
 
 cc_err handle_receive_key(struct conn *c, const struct proto_receive_key *rk)
 {
-	/* Only a key its owner certified is handed out to others. */
-	if (e2e_recv_cert_verify(chan_peer_key(c->chan), rk->version, rk->created_ms,
-				 rk->recv_pub, rk->recv_cert.p, rk->recv_cert.len)) {
+	/* Only a key its owner certified is handed out to others, and only a
+	 * point that is a key. */
+	cc_err bad = e2e_recv_cert_verify(chan_peer_key(c->chan), rk->version, rk->created_ms,
+					  rk->recv_pub, rk->recv_cert.p, rk->recv_cert.len);
+	if (bad == CC_ERR_MALFORMED) {
+		conn_send_error(c, rk->request_id, bad, "the receiving key is a low-order point");
+		return CC_OK;
+	}
+	if (bad) {
 		conn_send_error(c, rk->request_id, CC_ERR_AUTH, "the receiving key's certificate "
 								"does not verify");
 		return CC_OK;

@@ -323,10 +323,15 @@ static void conn_read_cb(struct bufferevent *bev, void *arg)
 		if (ev != CHAN_EVENT_DATA)
 			continue;
 		const uint8_t *body;
+		bool refused = false;
 		while (!c->closing && (err = chan_pop_frame(c->chan, &body, &body_len)) == CC_OK)
-			if ((err = conn_on_message(c, body, body_len)))
+			if ((err = conn_on_message(c, body, body_len))) {
+				refused = true;
 				break;
-		if (err != CC_ERR_TRUNCATED)
+			}
+		/* TRUNCATED from chan_pop_frame means "no whole frame yet"; from a
+		 * message that was cut short it is the end. */
+		if (refused || err != CC_ERR_TRUNCATED)
 			break;
 		err = CC_OK;
 	}

@@ -308,6 +308,29 @@ static void client_on_error_msg(struct client *cl, const struct proto_error *e)
 	client_emit_error(cl, 0, NULL, NULL, code, text);
 }
 
+/* 0 if M cannot answer REQ: a server that answers a join with a SENT, say,
+ * breaks the protocol (the request would wait forever). Only the requests
+ * whose answers are few are checked here. */
+static int client_answer_fits(const struct client_req *req, const struct proto_msg *m)
+{
+	if (m->type == PROTO_ERROR)
+		return 1;
+	switch (req->kind) {
+	case REQ_JOIN:
+		return m->type == PROTO_ROOM_STATE || m->type == PROTO_JOIN_DONE;
+	case REQ_ROOMS:
+		return m->type == PROTO_ROOMS;
+	case REQ_DISCONNECT:
+		return m->type == PROTO_OK;
+	case REQ_FINGERPRINT:
+	case REQ_SAFETY:
+	case REQ_VERIFY:
+		return m->type == PROTO_USERS;
+	default:
+		return 1;
+	}
+}
+
 /* An answer to one of our requests. */
 static cc_err client_on_answer(struct client *cl, struct client_req *req, const struct proto_msg *m)
 {
@@ -315,6 +338,8 @@ static cc_err client_on_answer(struct client *cl, struct client_req *req, const 
 		client_resolve_on_answer(cl, req, m);
 		return CC_OK;
 	}
+	if (!client_answer_fits(req, m))
+		return CC_ERR_STATE;  /* dropped: the request runs again once reconnected */
 	switch (req->kind) {
 	case REQ_SIGNING_KEY:
 		if (m->type == PROTO_OK) {
@@ -508,10 +533,15 @@ static void client_read_cb(struct bufferevent *bev, void *arg)
 		if (ev != CHAN_EVENT_DATA)
 			continue;
 		const uint8_t *body;
+		bool refused = false;
 		while (cl->bev == bev && (err = chan_pop_frame(cl->chan, &body, &body_len)) == CC_OK)
-			if ((err = client_on_message(cl, body, body_len)))
+			if ((err = client_on_message(cl, body, body_len))) {
+				refused = true;
 				break;
-		if (err != CC_ERR_TRUNCATED)
+			}
+		/* TRUNCATED from chan_pop_frame means "no whole frame yet"; from a
+		 * message that was cut short it is the end. */
+		if (refused || err != CC_ERR_TRUNCATED)
 			break;
 		err = CC_OK;
 	}
