@@ -65,6 +65,12 @@ fuzz: fuzz-build
 # with apt if missing, loopback only, about 70 s. Figures: docs/BENCHMARKS.md.
 bench: build
 	BENCH_BUILD=$(BUILD) ./bench/run.sh
+	./$(BUILD)/bench_flood
+
+# Handshake floods only (tools/bench_flood.c, with the flooder tools/flood.c):
+# four scenarios of 10 s, about a minute. Figures: docs/BENCHMARKS.md section 9.
+bench-flood: build
+	./$(BUILD)/bench_flood
 
 # The cost of one new epoch in a 1000-member room (tools/bench_rekey.c): about
 # 3 min the first time (1000 RSA keys, kept in /tmp/cryptocat-bench-keys), then

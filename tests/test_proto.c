@@ -190,6 +190,7 @@ static void sample_make(size_t i, struct proto_msg *m)
 		memcpy(m->u.server_hello.eph, pattern + 1, PROTO_X25519_LEN);
 		memcpy(m->u.server_hello.random, pattern + 2, PROTO_RANDOM_LEN);
 		m->u.server_hello.server_key = pat(3, 294);
+		m->u.server_hello.puzzle_bits = 20;
 		break;
 	case 3:
 		m->type = PROTO_SERVER_HELLO;
@@ -197,6 +198,7 @@ static void sample_make(size_t i, struct proto_msg *m)
 		break;
 	case 4:
 		m->type = PROTO_CLIENT_KEY;
+		m->u.client_key.puzzle_nonce = 0x0102030405060708u;
 		m->u.client_key.session_ct = pat(0, 256);
 		m->u.client_key.sealed_auth = pat(9, 700);
 		break;
@@ -539,8 +541,10 @@ static void assert_msg_equal(const struct proto_msg *a, const struct proto_msg *
 		assert_memory_equal(a->u.server_hello.random, b->u.server_hello.random,
 				    PROTO_RANDOM_LEN);
 		assert_view_equal(a->u.server_hello.server_key, b->u.server_hello.server_key);
+		assert_int_equal(a->u.server_hello.puzzle_bits, b->u.server_hello.puzzle_bits);
 		break;
 	case PROTO_CLIENT_KEY:
+		assert_int_equal(a->u.client_key.puzzle_nonce, b->u.client_key.puzzle_nonce);
 		assert_view_equal(a->u.client_key.session_ct, b->u.client_key.session_ct);
 		assert_view_equal(a->u.client_key.sealed_auth, b->u.client_key.sealed_auth);
 		break;
@@ -762,9 +766,24 @@ static void test_msg_layout(void **state)
 	sample_make(0, &m);
 	encode_ok(&m, &out);
 	assert_int_equal(out.len, 1 + 2 + PROTO_X25519_LEN + PROTO_RANDOM_LEN);
-	assert_int_equal(PROTO_VERSION, 3);
+	assert_int_equal(PROTO_VERSION, 4);
 	assert_int_equal(load_be16(out.data + 1), PROTO_VERSION);
 	assert_memory_equal(out.data + 3, pattern, PROTO_X25519_LEN);
+	buf_free(&out);
+
+	/* server_hello (protocol 4): the puzzle's bits last, after the key. */
+	sample_make(2, &m);
+	encode_ok(&m, &out);
+	assert_int_equal(out.len, 1 + 2 + PROTO_X25519_LEN + PROTO_RANDOM_LEN + 2 + 294 + 1);
+	assert_int_equal(out.data[out.len - 1], 20);
+	buf_free(&out);
+
+	/* client_key (protocol 4): the puzzle's u64 nonce first. */
+	sample_make(4, &m);
+	encode_ok(&m, &out);
+	assert_int_equal(out.len, 1 + 8 + 2 + 256 + 2 + 700);
+	assert_int_equal(load_be64(out.data + 1), 0x0102030405060708u);
+	assert_int_equal(load_be16(out.data + 9), 256);
 	buf_free(&out);
 
 	/* signing_key: type, request_id, the certificate's u32 version, the

@@ -36,6 +36,9 @@
 #define RSA_MAX 512        /* bytes of the largest modulus handled */
 #define PEM_MAX 8192
 #define MAX_DRAWS 64
+/* The example shows a proof of work: small, so that it takes no time. */
+#define PUZZLE_BITS 8
+#define PUZZLE_LABEL "cryptocat/1 puzzle"
 
 static void die(const char *what, cc_err err)
 {
@@ -416,6 +419,7 @@ int main(int argc, char **argv)
 	cur_phase = PH_SETUP;
 	check(chan_client_new(client_key, "alice", PROTO_FRAME_MAX_DEFAULT, &client), "client");
 	check(chan_server_new(server_key, PROTO_FRAME_MAX_DEFAULT, &server), "server");
+	chan_server_set_puzzle(server, PUZZLE_BITS);
 	cur_phase = PH_CLIENT_HELLO;
 	check(chan_client_start(client, &c2s_wire), "client hello");
 	cur_phase = PH_SERVER_HELLO;
@@ -468,6 +472,35 @@ int main(int argc, char **argv)
 	if (memcmp(fp, fp_wire, 32) || memcmp(fp, chan_peer_fingerprint(client), 32))
 		fail("SERVER_HELLO does not carry the example server key");
 
+	/* The puzzle, from the document's rule: the challenge is SHA-256 of the
+	 * two hello frames, and SHA-256(label || challenge || u64(nonce)) starts
+	 * with PUZZLE_BITS zero bits. This client tries nonces from 0 up, so no
+	 * smaller one solves it. */
+	uint8_t challenge[32], puzzle_in[sizeof PUZZLE_LABEL - 1 + 32 + 8], puzzle_hash[32];
+	uint64_t puzzle_nonce = ckm.u.client_key.puzzle_nonce;
+	struct buf hellos;
+	buf_init(&hellos, 0);
+	check(buf_put_bytes(&hellos, ch_frame.data, ch_frame.len), "hellos");
+	check(buf_put_bytes(&hellos, sh_frame.data, sh_frame.len), "hellos");
+	crypto_sha256(hellos.data, hellos.len, challenge);
+	buf_free(&hellos);
+	if (shm.u.server_hello.puzzle_bits != PUZZLE_BITS)
+		fail("SERVER_HELLO does not ask for the example's puzzle");
+	memcpy(puzzle_in, PUZZLE_LABEL, sizeof PUZZLE_LABEL - 1);
+	memcpy(puzzle_in + sizeof PUZZLE_LABEL - 1, challenge, 32);
+	for (uint64_t n = 0; n <= puzzle_nonce; n++) {
+		uint8_t *be = puzzle_in + sizeof PUZZLE_LABEL - 1 + 32;
+		for (int b = 0; b < 8; b++)
+			be[b] = (uint8_t)(n >> (56 - 8 * b));
+		crypto_sha256(puzzle_in, sizeof puzzle_in, puzzle_hash);
+		int zeros = 0;
+		while (zeros < 256 && !(puzzle_hash[zeros / 8] & (0x80 >> (zeros % 8))))
+			zeros++;
+		if ((zeros >= PUZZLE_BITS) != (n == puzzle_nonce))
+			fail(n == puzzle_nonce ? "the puzzle nonce does not solve the puzzle"
+					       : "a smaller nonce solves the puzzle");
+	}
+
 	/* session_ct, opened independently: raw RSA with the server key, then
 	 * EME-OAEP decoding, which also yields the seed. */
 	const char *oaep_label = "cryptocat/1 session secret";
@@ -499,12 +532,14 @@ int main(int argc, char **argv)
 	uint8_t dh[32], ikm[64], c_eph_priv[32] = {0};
 	int have_c_eph = 0;
 
-	/* H_auth = SHA-256(CH frame || SH frame || bytes16(session_ct)). */
+	/* H_auth = SHA-256(CH frame || SH frame || u64(puzzle_nonce) ||
+	 * bytes16(session_ct)). */
 	struct buf t;
 	uint8_t h_auth[32], k_auth[32], h_final[32], k_c2s[32], k_s2c[32];
 	buf_init(&t, 0);
 	check(buf_put_bytes(&t, ch_frame.data, ch_frame.len), "t");
 	check(buf_put_bytes(&t, sh_frame.data, sh_frame.len), "t");
+	check(buf_put_u64(&t, puzzle_nonce), "t");
 	check(buf_put_bytes16(&t, session_ct, ks), "t");
 	crypto_sha256(t.data, t.len, h_auth);
 
@@ -586,8 +621,8 @@ int main(int argc, char **argv)
 	if (memcmp(fp, fp_wire, 32) || memcmp(fp, chan_peer_fingerprint(server), 32))
 		fail("CLIENT_AUTH does not carry the example client key");
 
-	/* The signed input: label || 0x00 || SHA-256(CH || SH || bytes16(session_ct)
-	 * || bytes16(identity key) || bytes16(nick)). */
+	/* The signed input: label || 0x00 || SHA-256(CH || SH || u64(puzzle_nonce)
+	 * || bytes16(session_ct) || bytes16(identity key) || bytes16(nick)). */
 	uint8_t h_sig[32];
 	struct buf sig_input;
 	buf_init(&sig_input, 0);
@@ -671,7 +706,8 @@ int main(int argc, char **argv)
 	       "tests/test_protocol_doc.c checks it -->\n\n");
 	printf("Everything below can be recomputed from this section and sections 1 to 5: the "
 	       "random generator, every request the handshake makes of it, and both keys are "
-	       "given here. The client registers the nickname `alice`.\n\n");
+	       "given here. The client registers the nickname `alice`; the server asks for a "
+	       "proof of work of %d bits.\n\n", PUZZLE_BITS);
 
 	printf("#### Random generator\n\n");
 	printf("Block `i` (`i` = 0, 1, 2, ...) is `SHA-256(seed || u64(i))`, where `seed` is "
@@ -734,6 +770,14 @@ int main(int argc, char **argv)
 	print_hex("SERVER_HELLO frame", sh_frame.data, sh_frame.len);
 	print_hex("CLIENT_KEY frame", ck_frame.data, ck_frame.len);
 	printf("#### Derived values\n\n");
+	print_hex("Puzzle challenge = SHA-256(CLIENT_HELLO frame || SERVER_HELLO frame)", challenge,
+		  32);
+	printf("The server asks for %d bits. The client tries `puzzle_nonce` = 0, 1, 2, ...; "
+	       "the first whose hash starts with %d zero bits is %llu (`%016llx` in "
+	       "CLIENT_KEY):\n\n", PUZZLE_BITS, PUZZLE_BITS, (unsigned long long)puzzle_nonce,
+	       (unsigned long long)puzzle_nonce);
+	print_hex("SHA-256(\"" PUZZLE_LABEL "\" || challenge || u64(puzzle_nonce))", puzzle_hash,
+		  32);
 	print_hex("dh = X25519(client eph, server eph)", dh, 32);
 	print_hex("EME-OAEP encoding of the session secret, `0x00 || maskedSeed || maskedDB` "
 		  "(`session_ct` is this to the power e, mod n)", oaep_em, ks);

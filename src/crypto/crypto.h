@@ -12,7 +12,8 @@
  *   scrypt       keys from passphrases; PKCS#8 private keys encrypted under one
  *                (PBES2: scrypt, AES-256-CBC) (pbe.c)
  *   AES-256-GCM  12-byte nonce, 16-byte tag
- *   SHA-256      transcripts and key fingerprints
+ *   SHA-256      transcripts and key fingerprints; the handshake's hash
+ *                puzzles (puzzle.c)
  *
  * Secrets handed out by this layer live in caller memory; wipe them with
  * mem_wipe() (util/buf.h) on every path out. */
@@ -226,6 +227,19 @@ cc_err crypto_rsa_pss_sign(const struct crypto_rsa_key *key,
 cc_err crypto_rsa_pss_verify(const struct crypto_rsa_key *key,
 			     const uint8_t *msg, size_t msg_len,
 			     const uint8_t *sig, size_t sig_len);
+
+/* ---- Proof of work (puzzle.c) -------------------------------------------
+ * Hash puzzles: a nonce such that SHA-256(prefix || u64be(nonce)) starts with
+ * at least `bits` zero bits. Finding one takes 2^bits hashes on average;
+ * checking one takes one. */
+/* Leading zero bits of the n bytes at p (most significant bit first). */
+unsigned crypto_leading_zero_bits(const uint8_t *p, size_t n);
+/* 1 if nonce solves the puzzle (always, for 0 bits), else 0. prefix_len <= 256. */
+int crypto_puzzle_check(const uint8_t *prefix, size_t prefix_len, unsigned bits, uint64_t nonce);
+/* Tries first, first + 1, ... (at most `tries` nonces) and sets *nonce to the
+ * first that solves the puzzle: CC_OK, or CC_ERR_NOT_FOUND. bits <= 256. */
+cc_err crypto_puzzle_solve(const uint8_t *prefix, size_t prefix_len, unsigned bits,
+			   uint64_t first, uint64_t tries, uint64_t *nonce);
 
 /* ---- HPKE (hpke.c) ------------------------------------------------------
  * RFC 9180, base mode only: DHKEM(X25519, HKDF-SHA256) (kem 0x0020),

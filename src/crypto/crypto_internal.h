@@ -19,9 +19,13 @@
 struct crypto_rsa_key {
 	EVP_PKEY *pkey;
 	int is_private;
+	/* The public key's DER, made once: OpenSSL 3's encoder takes locks and
+	 * provider lookups each time, and the server sends it in every hello. */
+	unsigned char *der;
+	size_t der_len;
 };
 
-/* Takes ownership of pkey on success. */
+/* Takes ownership of pkey on success only. */
 cc_err crypto_rsa_wrap(EVP_PKEY *pkey, int is_private, struct crypto_rsa_key **out);
 /* Our one RSA policy: an RSA key (not RSA-PSS or anything else) of
  * min_bits..CRYPTO_RSA_MAX_BITS with e = 65537. */

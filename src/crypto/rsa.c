@@ -35,11 +35,19 @@
 
 cc_err crypto_rsa_wrap(EVP_PKEY *pkey, int is_private, struct crypto_rsa_key **out)
 {
-	struct crypto_rsa_key *key = malloc(sizeof *key);
-	if (!key)
-		return CC_ERR_NOMEM;
+	struct crypto_rsa_key *key = calloc(1, sizeof *key);
+	unsigned char *der = NULL;
+	int n = i2d_PUBKEY(pkey, &der);  /* allocates */
+	if (!key || n <= 0) {
+		free(key);
+		OPENSSL_free(der);
+		ERR_clear_error();
+		return key ? CC_ERR_CRYPTO : CC_ERR_NOMEM;
+	}
 	key->pkey = pkey;
 	key->is_private = is_private;
+	key->der = der;
+	key->der_len = (size_t)n;
 	*out = key;
 	return CC_OK;
 }
@@ -49,6 +57,7 @@ void crypto_rsa_free(struct crypto_rsa_key *key)
 	if (!key)
 		return;
 	EVP_PKEY_free(key->pkey);   /* clears the private components */
+	OPENSSL_free(key->der);     /* public */
 	free(key);
 }
 
@@ -124,24 +133,7 @@ out:
 
 cc_err crypto_rsa_public_to_der(const struct crypto_rsa_key *key, struct buf *out)
 {
-	size_t old_len = out->len;
-	uint8_t *p;
-	cc_err err;
-
-	int n = i2d_PUBKEY(key->pkey, NULL);
-	if (n <= 0) {
-		ERR_clear_error();
-		return CC_ERR_CRYPTO;
-	}
-	if ((err = buf_append_space(out, (size_t)n, &p)))
-		return err;
-	unsigned char *q = p;
-	if (i2d_PUBKEY(key->pkey, &q) != n) {
-		out->len = old_len;
-		ERR_clear_error();
-		return CC_ERR_CRYPTO;
-	}
-	return CC_OK;
+	return buf_put_bytes(out, key->der, key->der_len);
 }
 
 cc_err crypto_rsa_public_from_der(const uint8_t *der, size_t len, struct crypto_rsa_key **out)

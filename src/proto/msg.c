@@ -103,8 +103,10 @@ static const struct field server_hello_fields[] = {
 	{FIELD_FIXED, AT(server_hello.eph), PROTO_X25519_LEN},
 	{FIELD_FIXED, AT(server_hello.random), PROTO_RANDOM_LEN},
 	{FIELD_BYTES16, AT(server_hello.server_key), PROTO_RSA_PUB_MAX},
+	{FIELD_U8, AT(server_hello.puzzle_bits), 0},
 };
 static const struct field client_key_fields[] = {
+	{FIELD_U64, AT(client_key.puzzle_nonce), 0},
 	{FIELD_BYTES16, AT(client_key.session_ct), PROTO_RSA_BYTES_MAX},
 	{FIELD_BYTES16, AT(client_key.sealed_auth), PROTO_SEALED_AUTH_MAX},
 };

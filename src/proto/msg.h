@@ -17,7 +17,10 @@
 
 #include "util/buf.h"
 
-#define PROTO_VERSION 3
+#define PROTO_VERSION 4
+/* The handshake's proof of work (docs/PROTOCOL.md 4.2): a server asks for at
+ * most this many leading zero bits. */
+#define PROTO_PUZZLE_BITS_MAX 32
 #define PROTO_NICK_MAX 32
 #define PROTO_X25519_LEN 32
 #define PROTO_RANDOM_LEN 32
@@ -169,9 +172,11 @@ struct proto_server_hello {
 	uint8_t eph[PROTO_X25519_LEN];
 	uint8_t random[PROTO_RANDOM_LEN];
 	struct proto_bytes server_key;    /* RSA SubjectPublicKeyInfo DER */
+	uint8_t puzzle_bits;              /* proof of work asked for; 0: none */
 };
 
 struct proto_client_key {
+	uint64_t puzzle_nonce;            /* the proof of work (any value at 0 bits) */
 	struct proto_bytes session_ct;    /* RSA-OAEP of the 32-byte session secret */
 	struct proto_bytes sealed_auth;   /* AES-256-GCM of a CLIENT_AUTH message */
 };

@@ -24,7 +24,19 @@ static const char server_usage[] =
 	"  --max-frame BYTES        frame cap after authentication (default 1048576)\n"
 	"  --max-output BYTES       output queued for one client before it is dropped\n"
 	"                           (default 8388608)\n"
-	"  --handshake-timeout SEC  time allowed for the handshake (default 10)\n"
+	"  --handshake-timeout SEC  time allowed for the handshake (default 5)\n"
+	"  --handshake-workers N    threads for the handshakes' RSA work (default: one\n"
+	"                           per core)\n"
+	"  --handshake-queue N      handshakes waiting for a worker before new ones are\n"
+	"                           refused as busy (default 128)\n"
+	"  --preauth-per-address N  connections from one address (IPv4, or IPv6 /64)\n"
+	"                           still in their handshake (default 16)\n"
+	"  --handshake-rate N       new connections per second from one address\n"
+	"                           (default 10)\n"
+	"  --handshake-burst N      ...in bursts of up to N (default 30)\n"
+	"  --puzzle-min BITS        proof of work asked of every client (default 0)\n"
+	"  --puzzle-max BITS        the most proof of work asked under load, 0..32\n"
+	"                           (default 20; 0 = never)\n"
 	"  --idle-timeout SEC       ping a silent client after SEC, drop it after 2*SEC\n"
 	"                           (default 60)\n"
 	"  --history-days N         keep stored messages N days (default 30; 0 = forever)\n"
@@ -56,7 +68,14 @@ void server_config_defaults(struct server_config *cfg)
 	cfg->max_frame = PROTO_FRAME_MAX_DEFAULT;
 	cfg->max_output = 8u * 1024 * 1024;
 	cfg->max_connections = 10000;
-	cfg->handshake_timeout_s = 10;
+	cfg->handshake_timeout_s = 5;
+	cfg->handshake_workers = 0;
+	cfg->handshake_queue = 128;
+	cfg->preauth_per_addr = 16;
+	cfg->handshake_rate = 10;
+	cfg->handshake_burst = 30;
+	cfg->puzzle_min_bits = 0;
+	cfg->puzzle_max_bits = 20;
 	cfg->idle_timeout_s = 60;
 	cfg->history_days = 30;
 	cfg->history_max = 10000;
@@ -70,8 +89,9 @@ cc_err server_config_parse(struct server_config *cfg, int argc, char **argv, int
 {
 	enum { OPT_LISTEN = 1, OPT_DATA, OPT_LOG, OPT_MAXCONN, OPT_MAXFRAME, OPT_MAXOUT,
 	       OPT_HS_TIMEOUT, OPT_IDLE, OPT_RSA, OPT_HIST_DAYS, OPT_HIST_MAX, OPT_NICK_TTL, OPT_HELP,
-	       OPT_VERSION, OPT_ONION, OPT_TOR_CONTROL, OPT_TOR_PASSWORD, OPT_ONION_PORT,
-	       OPT_CHAIN_CACHE };
+	       OPT_VERSION, OPT_HS_WORKERS, OPT_HS_QUEUE, OPT_PREAUTH_ADDR, OPT_HS_RATE,
+	       OPT_HS_BURST, OPT_PUZZLE_MIN, OPT_PUZZLE_MAX, OPT_ONION, OPT_TOR_CONTROL,
+	       OPT_TOR_PASSWORD, OPT_ONION_PORT, OPT_CHAIN_CACHE };
 	static const struct option options[] = {
 		{"listen", required_argument, NULL, OPT_LISTEN},
 		{"data", required_argument, NULL, OPT_DATA},
@@ -86,6 +106,13 @@ cc_err server_config_parse(struct server_config *cfg, int argc, char **argv, int
 		{"history-max", required_argument, NULL, OPT_HIST_MAX},
 		{"nick-ttl", required_argument, NULL, OPT_NICK_TTL},
 		{"chain-cache", required_argument, NULL, OPT_CHAIN_CACHE},
+		{"handshake-workers", required_argument, NULL, OPT_HS_WORKERS},
+		{"handshake-queue", required_argument, NULL, OPT_HS_QUEUE},
+		{"preauth-per-address", required_argument, NULL, OPT_PREAUTH_ADDR},
+		{"handshake-rate", required_argument, NULL, OPT_HS_RATE},
+		{"handshake-burst", required_argument, NULL, OPT_HS_BURST},
+		{"puzzle-min", required_argument, NULL, OPT_PUZZLE_MIN},
+		{"puzzle-max", required_argument, NULL, OPT_PUZZLE_MAX},
 		{"onion", no_argument, NULL, OPT_ONION},
 		{"tor-control", required_argument, NULL, OPT_TOR_CONTROL},
 		{"tor-control-password-file", required_argument, NULL, OPT_TOR_PASSWORD},
@@ -167,6 +194,41 @@ cc_err server_config_parse(struct server_config *cfg, int argc, char **argv, int
 				goto bad_value;
 			cfg->chain_cache_rooms = (unsigned)v;
 			break;
+		case OPT_HS_WORKERS:
+			if (args_parse_uint(optarg, 1, 256, &v))
+				goto bad_value;
+			cfg->handshake_workers = (unsigned)v;
+			break;
+		case OPT_HS_QUEUE:
+			if (args_parse_uint(optarg, 1, 100000, &v))
+				goto bad_value;
+			cfg->handshake_queue = (unsigned)v;
+			break;
+		case OPT_PREAUTH_ADDR:
+			if (args_parse_uint(optarg, 1, 1000000, &v))
+				goto bad_value;
+			cfg->preauth_per_addr = (unsigned)v;
+			break;
+		case OPT_HS_RATE:
+			if (args_parse_uint(optarg, 1, 1000000, &v))
+				goto bad_value;
+			cfg->handshake_rate = (unsigned)v;
+			break;
+		case OPT_HS_BURST:
+			if (args_parse_uint(optarg, 1, 1000000, &v))
+				goto bad_value;
+			cfg->handshake_burst = (unsigned)v;
+			break;
+		case OPT_PUZZLE_MIN:
+			if (args_parse_uint(optarg, 0, PROTO_PUZZLE_BITS_MAX, &v))
+				goto bad_value;
+			cfg->puzzle_min_bits = (unsigned)v;
+			break;
+		case OPT_PUZZLE_MAX:
+			if (args_parse_uint(optarg, 0, PROTO_PUZZLE_BITS_MAX, &v))
+				goto bad_value;
+			cfg->puzzle_max_bits = (unsigned)v;
+			break;
 		case OPT_ONION:
 			cfg->onion = true;
 			break;
@@ -199,6 +261,10 @@ cc_err server_config_parse(struct server_config *cfg, int argc, char **argv, int
 				argv[optind - 1]);
 			goto usage;
 		}
+	}
+	if (cfg->puzzle_min_bits > cfg->puzzle_max_bits && cfg->puzzle_max_bits) {
+		fprintf(stderr, "cryptocat-server: --puzzle-min is above --puzzle-max\n");
+		goto usage;
 	}
 	if (optind < argc) {
 		fprintf(stderr, "cryptocat-server: unexpected argument: %s\n", argv[optind]);

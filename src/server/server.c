@@ -33,6 +33,11 @@
 #include "util/clock.h"
 #include "util/log.h"
 
+/* Event priorities (lower first): see server_run. */
+#define PRIO_SERVED 0
+#define PRIO_HANDSHAKE 1
+#define HANDSHAKE_BATCH 32
+
 static void conn_free(struct conn *c);
 static void conn_flush(struct conn *c);
 
@@ -182,6 +187,21 @@ void conn_send_error(struct conn *c, uint32_t request_id, cc_err code, const cha
 	conn_queue_msg(c, &m);
 }
 
+/* A framed plaintext ERROR (before the channel has keys) appended to OUT. */
+static cc_err plain_error_put(struct buf *out, cc_err code, const char *text)
+{
+	struct proto_msg m = {.type = PROTO_ERROR};
+	struct buf body;
+	m.u.error.code = (uint16_t)code;
+	m.u.error.text = proto_bytes_str(text);
+	buf_init(&body, 256);
+	cc_err err = proto_msg_encode(&m, &body);
+	if (!err)
+		err = proto_frame_put(out, body.data, body.len);
+	buf_free(&body);
+	return err;
+}
+
 static void conn_on_open(struct conn *c)
 {
 	struct server *srv = c->srv;
@@ -192,6 +212,7 @@ static void conn_on_open(struct conn *c)
 	char text[128];
 
 	evtimer_del(c->timer);
+	hs_conn_authenticated(c);
 	/* Free expired nicknames first, so one can be taken the moment it is. */
 	server_expire_idle(srv);
 	cc_err err = store_user_register(srv->store, chan_peer_nick(c->chan), der, der_len, fp,
@@ -220,6 +241,7 @@ static void conn_on_open(struct conn *c)
 	conn_queue_msg(c, &m);
 	/* Larger frames are allowed now that the client is known. */
 	bufferevent_setwatermark(c->bev, EV_READ, 0, srv->cfg->max_frame + PROTO_FRAME_HEADER_LEN);
+	bufferevent_priority_set(c->bev, PRIO_SERVED);
 	evtimer_add(c->timer, srv->keepalive_tv);
 	log_info("conn %s: %s registered", c->peer, c->nick);
 	server_on_registered(c);
@@ -255,6 +277,8 @@ static void conn_read_cb(struct bufferevent *bev, void *arg)
 	size_t body_len;
 	cc_err err = CC_OK;
 
+	if (c->hs_job)
+		return;  /* a worker has the channel */
 	while (!c->closing) {
 		size_t avail = evbuffer_get_length(input);
 		if (avail < PROTO_FRAME_HEADER_LEN)
@@ -270,13 +294,28 @@ static void conn_read_cb(struct bufferevent *bev, void *arg)
 		uint8_t *frame = evbuffer_pullup(input, (ev_ssize_t)frame_len);
 		enum chan_event ev;
 		bool was_open = chan_is_open(c->chan);
+		/* The proof of work is chosen when CLIENT_HELLO arrives (ignored after). */
+		if (!was_open)
+			chan_server_set_puzzle(c->chan, hs_puzzle_bits(c->srv));
 		err = chan_recv_frame(c->chan, frame, frame_len, &c->wire, &ev);
 		evbuffer_drain(input, frame_len);
 		conn_write_wire(c);
+		if (err == CC_ERR_PUZZLE)
+			hs_note_puzzle_refused(c->srv);
 		if (err)
 			break;
 		c->last_recv_ms = clock_mono_ms();
 		c->ping_outstanding = false;
+		if (ev == CHAN_EVENT_KEY_PENDING) {
+			/* The channel is the worker's until server_conn_key_done; what
+			 * else the client sends waits in the input buffer (reading goes
+			 * on, so a client that leaves is freed at once). */
+			if ((err = hs_submit(c)) == CC_OK)
+				return;
+			plain_error_put(&c->wire, err, err == CC_ERR_LIMIT ? "server busy" : NULL);
+			conn_write_wire(c);
+			break;
+		}
 		if (ev == CHAN_EVENT_OPEN && !was_open) {
 			conn_on_open(c);
 			continue;
@@ -304,6 +343,26 @@ static void conn_read_cb(struct bufferevent *bev, void *arg)
 	}
 }
 
+void server_conn_key_done(struct conn *c, cc_err err, struct buf *wire)
+{
+	if (c->dead)
+		return;
+	if (err) {
+		if (wire->len)
+			buf_put_bytes(&c->wire, wire->data, wire->len);
+		conn_write_wire(c);
+		conn_log(c, LOG_LEVEL_INFO, "closing", err);
+		conn_close_after_flush(c);
+		return;
+	}
+	conn_on_open(c);
+	if (c->closing)
+		return;
+	/* Frames that arrived while the worker had the channel. */
+	if (evbuffer_get_length(bufferevent_get_input(c->bev)))
+		conn_read_cb(c->bev, c);
+}
+
 static void conn_write_cb(struct bufferevent *bev, void *arg)
 {
 	struct conn *c = arg;
@@ -329,7 +388,8 @@ static void conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 	struct conn *c = arg;
 	(void)fd;
 	(void)what;
-	if (!chan_is_open(c->chan) || !c->user_id) {
+	/* user_id first: while a worker has the channel, it is not ours to read. */
+	if (!c->user_id || !chan_is_open(c->chan)) {
 		conn_log(c, LOG_LEVEL_INFO, "handshake", CC_ERR_TIMEOUT);
 		conn_kill(c);
 		return;
@@ -375,6 +435,7 @@ static void conn_free(struct conn *c)
 	if (c->timer)
 		event_free(c->timer);
 	bufferevent_free(c->bev);
+	hs_conn_gone(c);  /* may leave the channel to a worker's job */
 	chan_free(c->chan);
 	buf_free(&c->pending);
 	buf_free(&c->wire);
@@ -399,22 +460,16 @@ static void peer_name(const struct sockaddr *sa, char *out, size_t n)
 	out[hl + 1 + pl] = '\0';
 }
 
-/* Refuses a connection over the cap with a plaintext ERROR, best effort. */
-static void refuse_connection(evutil_socket_t fd)
+/* Refuses a connection with a plaintext ERROR limit, best effort. */
+static void refuse_connection(evutil_socket_t fd, const char *why)
 {
-	struct proto_msg m = {.type = PROTO_ERROR};
-	struct buf body, frame;
+	struct buf frame;
 
-	m.u.error.code = CC_ERR_LIMIT;
-	m.u.error.text = proto_bytes_str("server is full");
-	buf_init(&body, 256);
 	buf_init(&frame, 256);
-	if (proto_msg_encode(&m, &body) == CC_OK &&
-	    proto_frame_put(&frame, body.data, body.len) == CC_OK) {
+	if (plain_error_put(&frame, CC_ERR_LIMIT, why) == CC_OK) {
 		ssize_t w = send(fd, frame.data, frame.len, MSG_NOSIGNAL | MSG_DONTWAIT);
 		(void)w;
 	}
-	buf_free(&body);
 	buf_free(&frame);
 	evutil_closesocket(fd);
 }
@@ -430,7 +485,7 @@ static void server_accept_cb(struct evconnlistener *listener, evutil_socket_t fd
 	if (srv->nconns >= srv->cfg->max_connections) {
 		log_warn("connection cap (%u) reached, refusing a connection",
 			 srv->cfg->max_connections);
-		refuse_connection(fd);
+		refuse_connection(fd, "server is full");
 		return;
 	}
 	int one = 1;
@@ -442,6 +497,13 @@ static void server_accept_cb(struct evconnlistener *listener, evutil_socket_t fd
 	c->srv = srv;
 	c->id = ++srv->next_conn_id;
 	peer_name(sa, c->peer, sizeof c->peer);
+	const char *why = NULL;
+	if (hs_admit(c, sa, &why) != CC_OK) {
+		log_debug("conn %s: refused: %s", c->peer, why);
+		free(c);
+		refuse_connection(fd, why);
+		return;
+	}
 	buf_init(&c->pending, srv->cfg->max_output);
 	buf_init(&c->wire, srv->cfg->max_output + PROTO_FRAME_MAX_LIMIT);
 	c->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
@@ -451,6 +513,7 @@ static void server_accept_cb(struct evconnlistener *listener, evutil_socket_t fd
 	c->timer = evtimer_new(srv->base, conn_timer_cb, c);
 	if (!c->timer || chan_server_new(srv->key, srv->cfg->max_frame, &c->chan) != CC_OK)
 		goto fail;
+	chan_server_defer_key(c->chan);
 	c->next = srv->conns;
 	if (srv->conns)
 		srv->conns->prev = c;
@@ -459,6 +522,7 @@ static void server_accept_cb(struct evconnlistener *listener, evutil_socket_t fd
 	c->last_recv_ms = clock_mono_ms();
 
 	bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
+	bufferevent_priority_set(c->bev, PRIO_HANDSHAKE);
 	/* The write callback continues a backlog once the output has drained. */
 	bufferevent_setwatermark(c->bev, EV_WRITE, srv->cfg->max_output / 4, 0);
 	bufferevent_setwatermark(c->bev, EV_READ, 0,
@@ -471,6 +535,7 @@ static void server_accept_cb(struct evconnlistener *listener, evutil_socket_t fd
 fail:
 	log_error("cannot set up a connection: out of memory");
 	if (c) {
+		hs_conn_authenticated(c);  /* gives its address's slot back */
 		if (c->timer)
 			event_free(c->timer);
 		if (c->bev)
@@ -615,8 +680,18 @@ cc_err server_run(const struct server_config *cfg)
 	snprintf(db_path, sizeof db_path, "%s/cryptocat.db", cfg->data_dir);
 	if ((err = store_open(db_path, &srv.store)))
 		goto out;
-	srv.base = event_base_new();
-	if (!srv.base) {
+	/* Two priorities: registered connections, the flush and finished
+	 * handshakes first (PRIO_SERVED); new connections and their handshakes
+	 * after (PRIO_HANDSHAKE), at most HANDSHAKE_BATCH callbacks before the
+	 * loop looks for served work again. A flood of hellos then delays
+	 * established clients by one batch, not by the whole flood. */
+	struct event_config *ecfg = event_config_new();
+	if (ecfg) {
+		event_config_set_max_dispatch_interval(ecfg, NULL, HANDSHAKE_BATCH, PRIO_HANDSHAKE);
+		srv.base = event_base_new_with_config(ecfg);
+		event_config_free(ecfg);
+	}
+	if (!srv.base || event_base_priority_init(srv.base, 2) != 0) {
 		err = CC_ERR_NOMEM;
 		goto out;
 	}
@@ -627,6 +702,8 @@ cc_err server_run(const struct server_config *cfg)
 				 (suseconds_t)(cfg->idle_timeout_s % 2) * 500000};
 	srv.keepalive_tv = event_base_init_common_timeout(srv.base, &period);
 	srv.flush_ev = event_new(srv.base, -1, 0, server_flush_cb, &srv);
+	if (srv.flush_ev)
+		event_priority_set(srv.flush_ev, PRIO_SERVED);
 	srv.sigint = evsignal_new(srv.base, SIGINT, server_signal_cb, &srv);
 	srv.sigterm = evsignal_new(srv.base, SIGTERM, server_signal_cb, &srv);
 	if (!srv.flush_ev || !srv.sigint || !srv.sigterm || !srv.keepalive_tv) {
@@ -635,8 +712,8 @@ cc_err server_run(const struct server_config *cfg)
 	}
 	evsignal_add(srv.sigint, NULL);
 	evsignal_add(srv.sigterm, NULL);
-	if ((err = server_rooms_init(&srv)) || (err = server_listen(&srv)) ||
-	    (err = server_onion_start(&srv)))
+	if ((err = hs_pool_start(&srv)) || (err = server_rooms_init(&srv)) ||
+	    (err = server_listen(&srv)) || (err = server_onion_start(&srv)))
 		goto out;
 	event_base_dispatch(srv.base);
 	err = CC_OK;
@@ -646,6 +723,7 @@ out:
 	while (srv.conns)
 		conn_free(srv.conns);  /* includes any in the graveyard */
 	srv.graveyard = NULL;
+	hs_pool_stop(&srv);
 	server_rooms_free(&srv);
 	server_onion_stop(&srv);
 	if (srv.listener)

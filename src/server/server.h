@@ -17,6 +17,14 @@ struct server_config {
 	size_t max_output;              /* queued bytes before a slow reader is dropped */
 	unsigned max_connections;
 	unsigned handshake_timeout_s;
+	/* Handshake flood limits (handshake.c, docs/ROBUSTNESS.md) */
+	unsigned handshake_workers;     /* threads for the RSA work (0: one per core) */
+	unsigned handshake_queue;       /* CLIENT_KEYs waiting for a worker, at most */
+	unsigned preauth_per_addr;      /* unauthenticated connections per address */
+	unsigned handshake_rate;        /* new connections per second per address... */
+	unsigned handshake_burst;       /* ...with bursts of this many */
+	unsigned puzzle_min_bits;       /* proof of work asked even when quiet */
+	unsigned puzzle_max_bits;       /* the most it asks under load (0: never) */
 	unsigned idle_timeout_s;        /* a silent client is pinged after this... */
 	                                /* ...and dropped after twice this */
 	unsigned history_days;          /* stored messages kept this long (0: forever) */
@@ -33,7 +41,7 @@ struct server_config {
 	uint16_t onion_port;            /* the .onion's port (0: the listener's) */
 };
 
-/* Fills in the defaults: 127.0.0.1:7777, ./var, 10 s handshake, ... */
+/* Fills in the defaults: 127.0.0.1:7777, ./var, 5 s handshake, ... */
 void server_config_defaults(struct server_config *cfg);
 /* Parses the command line into cfg. Returns CC_OK, CC_ERR_USAGE (message
  * printed), or sets *exit_now for --help and --version. */

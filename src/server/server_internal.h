@@ -21,6 +21,10 @@ struct conn;
 struct live_room;
 struct pending_send;
 struct chain_cache;
+struct hs_pool;
+struct hs_job;
+struct hs_addr;
+struct sockaddr;
 
 struct server {
 	const struct server_config *cfg;
@@ -53,6 +57,8 @@ struct server {
 	int onion_fd;                    /* -1: none */
 	struct event *onion_ev;
 	char onion_id[64];               /* the address without ".onion" */
+
+	struct hs_pool *hs;              /* handshake.c */
 };
 
 struct conn {
@@ -74,6 +80,8 @@ struct conn {
 	struct buf pending;              /* inner frames waiting for the flush */
 	struct buf wire;                 /* sealed records on their way out */
 	uint64_t id;
+	struct hs_job *hs_job;           /* its CLIENT_KEY with a worker; owns chan */
+	struct hs_addr *hs_addr;         /* counted there while unauthenticated */
 
 	/* rooms.c, live.c */
 	int64_t *active_rooms;           /* room row ids this connection hears live */
@@ -108,6 +116,25 @@ void server_on_registered(struct conn *c);
 void server_expire_idle(struct server *srv);
 /* The connection's output drained below half its cap: continue a backlog. */
 void server_on_output_drained(struct conn *c);
+
+/* handshake.c: the RSA work on worker threads, per-address limits, the
+ * adaptive proof of work. */
+cc_err hs_pool_start(struct server *srv);
+/* Joins the workers and frees what is left: after every conn_free. */
+void hs_pool_stop(struct server *srv);
+/* A new connection from SA: CC_OK (counted against its address until
+ * hs_conn_authenticated or hs_conn_gone), or CC_ERR_LIMIT with *WHY. */
+cc_err hs_admit(struct conn *c, const struct sockaddr *sa, const char **why);
+void hs_conn_authenticated(struct conn *c);
+/* From conn_free: a job still out keeps the channel (c->chan becomes NULL). */
+void hs_conn_gone(struct conn *c);
+/* The bits the next SERVER_HELLO asks for. */
+unsigned hs_puzzle_bits(const struct server *srv);
+/* CHAN_EVENT_KEY_PENDING: queues the key's work. CC_ERR_LIMIT: queue full. */
+cc_err hs_submit(struct conn *c);
+void hs_note_puzzle_refused(struct server *srv);
+/* server.c: a job came back; WIRE holds a plaintext ERROR if ERR. */
+void server_conn_key_done(struct conn *c, cc_err err, struct buf *wire);
 
 cc_err server_rooms_init(struct server *srv);
 void server_rooms_free(struct server *srv);

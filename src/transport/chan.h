@@ -11,6 +11,12 @@
  * records, a record may carry many frames): the sender batches whatever it
  * owes into one record, and chan_pop_frame hands the receiver whole frames.
  *
+ * The server may ask for a proof of work in its hello (a hash puzzle bound to
+ * both hellos): the client solves it before it spends anything, and the
+ * server checks it with one hash before it spends its RSA operation. A server
+ * can also take CLIENT_KEY's private-key work out of chan_recv_frame
+ * (chan_server_defer_key) to run it on another thread.
+ *
  * The event loop (server/, client/) moves bytes; this file decides what they
  * mean, which is also what makes it fuzzable. */
 #ifndef CC_TRANSPORT_CHAN_H
@@ -26,6 +32,10 @@
 
 struct chan;
 
+/* A client solves puzzles of at most this many bits unless told otherwise:
+ * 2^24 hashes, a few seconds on one core. */
+#define CHAN_PUZZLE_CLIENT_MAX 24
+
 enum chan_event {
 	CHAN_EVENT_NONE,
 	/* Client: the server's hello arrived. Check chan_peer_fingerprint against
@@ -35,6 +45,10 @@ enum chan_event {
 	CHAN_EVENT_OPEN,
 	/* Record plaintext arrived: take whole frames with chan_pop_frame. */
 	CHAN_EVENT_DATA,
+	/* Server, with chan_server_defer_key: CLIENT_KEY arrived and its puzzle
+	 * holds. Call chan_server_finish_key (from any one thread); until it
+	 * returns, nothing else may touch the channel. */
+	CHAN_EVENT_KEY_PENDING,
 };
 
 /* Server side. server_key is borrowed and must outlive the channel.
@@ -47,9 +61,29 @@ cc_err chan_client_new(const struct crypto_rsa_key *identity, const char *nick,
 /* Wipes every secret and frees. NULL is fine. */
 void chan_free(struct chan *ch);
 
+/* Server: the proof of work the SERVER_HELLO asks for, in leading zero bits
+ * (0: none; at most PROTO_PUZZLE_BITS_MAX). Only before CLIENT_HELLO is read. */
+void chan_server_set_puzzle(struct chan *ch, unsigned bits);
+/* Server: CLIENT_KEY ends in CHAN_EVENT_KEY_PENDING instead of being
+ * processed inside chan_recv_frame. */
+void chan_server_defer_key(struct chan *ch);
+/* Server, after CHAN_EVENT_KEY_PENDING: the handshake's expensive part (the
+ * RSA-OAEP decryption, X25519, the client's signature). It touches only the
+ * channel and the server key (OpenSSL allows concurrent private-key
+ * operations on one key), so it may run on a worker thread. CC_OK: the
+ * channel is open (as CHAN_EVENT_OPEN). Otherwise a plaintext ERROR is
+ * appended to wire_out and the channel is dead. */
+cc_err chan_server_finish_key(struct chan *ch, struct buf *wire_out);
+/* Client: the most puzzle bits chan_client_continue will solve (default
+ * CHAN_PUZZLE_CLIENT_MAX); harder ones fail with CC_ERR_PUZZLE. */
+void chan_client_set_puzzle_limit(struct chan *ch, unsigned bits);
+/* The puzzle bits of this handshake (client: after CHAN_EVENT_SERVER_KEY). */
+unsigned chan_puzzle_bits(const struct chan *ch);
+
 /* Client: appends the framed CLIENT_HELLO to wire_out. */
 cc_err chan_client_start(struct chan *ch, struct buf *wire_out);
-/* Client: after CHAN_EVENT_SERVER_KEY, appends the framed CLIENT_KEY. */
+/* Client: after CHAN_EVENT_SERVER_KEY, solves the server's puzzle (this
+ * blocks for about 2^bits hashes) and appends the framed CLIENT_KEY. */
 cc_err chan_client_continue(struct chan *ch, struct buf *wire_out);
 
 /* The frame cap in force now: PROTO_FRAME_MAX_PREAUTH until the channel is
@@ -59,8 +93,9 @@ size_t chan_frame_cap(const struct chan *ch);
 /* Takes one whole frame (header and body, as proto_frame_peek found it).
  * Handshake replies, framed, are appended to wire_out. Any error is final:
  * send what is in wire_out (perhaps a plaintext ERROR) and close. A plaintext
- * ERROR from the server during the handshake is returned as its code, with
- * its text in chan_peer_error_text. */
+ * ERROR from the server during the handshake (also in place of the first
+ * record: a refused CLIENT_KEY) is returned as its code, with its text in
+ * chan_peer_error_text. */
 cc_err chan_recv_frame(struct chan *ch, const uint8_t *frame, size_t frame_len,
 		       struct buf *wire_out, enum chan_event *event);
 

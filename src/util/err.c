@@ -40,6 +40,7 @@ static const struct {
 	[CC_ERR_EPOCH_CLOSED] = {"epoch_closed", "a member left: the room needs a new key first"},
 	[CC_ERR_BAD_PASSPHRASE] = {"bad_passphrase", "the passphrase does not open this home's keys"},
 	[CC_ERR_REVOKED] = {"revoked", "the key was replaced by its owner"},
+	[CC_ERR_PUZZLE] = {"puzzle", "the handshake's proof of work is wrong or too hard"},
 };
 
 const char *cc_err_str(cc_err err)

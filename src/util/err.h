@@ -40,6 +40,7 @@ typedef enum cc_err {
 	CC_ERR_EPOCH_CLOSED = 33,  /* a member left: the room needs a new key first */
 	CC_ERR_BAD_PASSPHRASE = 34, /* the passphrase is wrong, missing, or not wanted */
 	CC_ERR_REVOKED = 35,       /* the key was replaced by its owner: never again */
+	CC_ERR_PUZZLE = 36,        /* the handshake's proof of work: wrong, or too hard */
 	CC_ERR_COUNT_
 } cc_err;
 
