@@ -192,7 +192,8 @@ static void test_url(void **state)
 		"socks5h://127.0.0.1:65536", "socks5h://127.0.0.1:-1", "socks5h://127.0.0.1:+80",
 		"socks5h://127.0.0.1:80x", "socks5h://:9050", "socks5h://[::1]9150",
 		"socks5h://[::1:9150", "socks5h://::1:9150", "socks5h://u:p@127.0.0.1:9050",
-		"socks5h://127.0.0.1:9050/", "SOCKS5H://127.0.0.1:9050",
+		"socks5h://127.0.0.1:9050/", "SOCKS5H://127.0.0.1:9050", "socks5://[[]:1",
+		"socks5h://[localhost]:9050", "socks5h://a b:9050", "socks5h://a\tb:9050",
 	};
 	struct socks5_proxy p;
 	char why[700];

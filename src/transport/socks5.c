@@ -3,6 +3,7 @@
  * whatever arrived and call again when more does. */
 #include "transport/socks5.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,6 +59,19 @@ cc_err socks5_url_parse(const char *url, struct socks5_proxy *out, char *why, si
 	size_t host_len = (size_t)(host_end - host);
 	if (host_len == 0 || host_len > SOCKS5_HOST_MAX)
 		return url_error(why, why_len, url, "no host, or one over 255 bytes");
+	/* A name or an address: letters, digits, '.', '-', '_'; ':' only in
+	 * brackets, where it must be (an IPv6 address). */
+	bool bracketed = *rest == '[', colon_seen = false;
+	for (size_t i = 0; i < host_len; i++) {
+		char ch = host[i];
+		colon_seen |= ch == ':';
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		      (ch >= '0' && ch <= '9') || ch == '.' || ch == '-' || ch == '_' ||
+		      (ch == ':' && bracketed)))
+			return url_error(why, why_len, url, "a character a host name cannot hold");
+	}
+	if (bracketed && !colon_seen)
+		return url_error(why, why_len, url, "brackets are for an IPv6 address");
 	char *end;
 	const char *port = colon + 1;
 	if (*port < '0' || *port > '9')
