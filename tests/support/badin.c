@@ -162,7 +162,11 @@ size_t badin_run_table(struct badin *b, const struct badin_row *rows, size_t n, 
 	/* The quarantine keeps what is freed: LeakSanitizer at exit decides. */
 	(void)before;
 #else
-	assert_true(after - before <= BADIN_RSS_SLACK_KB);
+	/* Under make memcheck the server is valgrind, whose own memory grows
+	 * with what it tracks: its leak check at exit decides instead. */
+	const char *vg = getenv("ITEST_UNDER_VALGRIND");
+	if (!vg || !*vg)
+		assert_true(after - before <= BADIN_RSS_SLACK_KB);
 #endif
 	return ran;
 }
