@@ -114,7 +114,8 @@ static void expect_error(int fd, cc_err code)
 static int raw_admitted(int port, const char *src)
 {
 	int fd = raw_connect(port, src);
-	struct timeval tv = {0, itest_scale_ms(300) * 1000};
+	int wait_ms = itest_scale_ms(300);  /* 12 s under valgrind: whole seconds too */
+	struct timeval tv = {wait_ms / 1000, (wait_ms % 1000) * 1000};
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
 	uint8_t b;
 	ssize_t n = recv(fd, &b, 1, MSG_PEEK);

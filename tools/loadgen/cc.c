@@ -187,13 +187,13 @@ static void cc_publish_recv_key(struct lg_conn *c)
 	struct buf cert;
 	struct proto_msg m = {.type = PROTO_RECEIVE_KEY};
 	buf_init(&cert, PROTO_SIGN_CERT_MAX);
-	if (e2e_recv_cert_make(g.keys[c->idx], 1, g.recv_created_ms, g.recv_pub[c->idx], &cert)) {
+	if (e2e_recv_cert_make(g.keys[c->idx], g.recv_version, g.recv_created_ms, g.recv_pub[c->idx], &cert)) {
 		buf_free(&cert);
 		lg_conn_fail(c, "cannot certify the receiving key");
 		return;
 	}
 	m.u.receive_key.request_id = c->req_recvkey = next_req(c);
-	m.u.receive_key.version = 1;
+	m.u.receive_key.version = g.recv_version;
 	m.u.receive_key.created_ms = g.recv_created_ms;
 	memcpy(m.u.receive_key.recv_pub, g.recv_pub[c->idx], PROTO_X25519_LEN);
 	m.u.receive_key.recv_cert = (struct proto_bytes){cert.data, cert.len};

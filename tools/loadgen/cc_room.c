@@ -115,7 +115,7 @@ void lg_cc_create_room(void)
 	/* And bench0's receiving key, the one its connection published: the
 	 * core publishes it again rather than a new one. */
 	struct client_store *cs = NULL;
-	struct cstore_recv_key k = {.version = 1, .created_ms = g.recv_created_ms};
+	struct cstore_recv_key k = {.version = g.recv_version, .created_ms = g.recv_created_ms};
 	memcpy(k.priv, g.recv_priv[0], sizeof k.priv);
 	memcpy(k.pub, g.recv_pub[0], sizeof k.pub);
 	snprintf(path, sizeof path, "%s/client.db", maker.home);

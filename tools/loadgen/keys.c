@@ -57,12 +57,15 @@ void lg_keys_prepare(void)
 	}
 	free(missing);
 	g.recv_created_ms = clock_now_ms();
+	/* A server keeps a user's newest receiving key and refuses an older
+	 * version: each run's key gets a higher one (its start in seconds). */
+	g.recv_version = (uint32_t)(g.recv_created_ms / 1000);
 	for (unsigned i = 0; i < n; i++) {
 		key_path(i, path, sizeof path);
 		if (crypto_rsa_load_private_file(path, &g.keys[i]) ||
 		    crypto_rsa_fingerprint(g.keys[i], g.fp[i]) ||
 		    e2e_signing_key_derive(g.keys[i], g.seed[i], g.spub[i]) ||
-		    /* A receiving key for the run (version 1): room secrets come
+		    /* A receiving key for the run: room secrets come
 		     * wrapped to it. */
 		    crypto_x25519_keypair(g.recv_priv[i], g.recv_pub[i]))
 			lg_die("cannot load the key %s", path);

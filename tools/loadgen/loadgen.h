@@ -131,6 +131,7 @@ struct lg {
 	uint8_t (*recv_priv)[CRYPTO_X25519_LEN];   /* each client's receiving key (version 1) */
 	uint8_t (*recv_pub)[CRYPTO_X25519_LEN];
 	uint64_t recv_created_ms;
+	uint32_t recv_version;
 	uint8_t server_fp[CRYPTO_FINGERPRINT_LEN];
 	bool have_server_fp;
 	uint8_t room_id[PROTO_ROOM_ID_LEN];
