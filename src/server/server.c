@@ -84,28 +84,39 @@ static void conn_write_wire(struct conn *c)
 	buf_clear(&c->wire);  /* sealed records: nothing secret to wipe */
 }
 
-/* Seals what is pending into one record (or a few, past the frame cap). */
+/* Seals what is pending into one record (or a few, past the frame cap),
+ * straight into the socket's output buffer: one pass over the bytes. */
 static void conn_flush(struct conn *c)
 {
 	if (c->pending.len == 0 || c->dead)
 		return;
-	cc_err err = chan_send(c->chan, c->pending.data, c->pending.len, &c->wire);
-	buf_reset(&c->pending);
-	if (err) {
-		conn_log(c, LOG_LEVEL_WARN, "seal", err);
-		buf_reset(&c->wire);
-		return;
-	}
-	size_t queued = evbuffer_get_length(bufferevent_get_output(c->bev));
-	if (queued + c->wire.len > c->srv->cfg->max_output) {
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+	size_t sealed_len = chan_sealed_len(c->chan, c->pending.len);
+	if (evbuffer_get_length(out) + sealed_len > c->srv->cfg->max_output) {
 		/* A reader too slow for what it is sent is dropped, never buffered
 		 * without bound. */
 		conn_log(c, LOG_LEVEL_WARN, "output cap reached, dropping", CC_ERR_LIMIT);
-		buf_reset(&c->wire);
+		buf_reset(&c->pending);
 		conn_kill(c);
 		return;
 	}
-	conn_write_wire(c);
+	struct evbuffer_iovec space;
+	cc_err err = CC_ERR_NOMEM;
+	if (evbuffer_reserve_space(out, (ev_ssize_t)sealed_len, &space, 1) == 1 &&
+	    space.iov_len >= sealed_len) {
+		err = chan_send_into(c->chan, c->pending.data, c->pending.len, space.iov_base,
+				     sealed_len);
+		space.iov_len = sealed_len;
+		if (!err && evbuffer_commit_space(out, &space, 1) != 0)
+			err = CC_ERR_NOMEM;
+	}
+	buf_reset(&c->pending);
+	if (err) {
+		/* Records sealed but not sent would leave the peer's counter behind
+		 * ours: nothing sensible can follow on this connection. */
+		conn_log(c, LOG_LEVEL_WARN, "seal", err);
+		conn_kill(c);
+	}
 }
 
 static void server_flush_cb(evutil_socket_t fd, short what, void *arg)

@@ -246,34 +246,54 @@ cc_err chan_pop_frame(struct chan *ch, const uint8_t **body, size_t *len)
 	return CC_OK;
 }
 
-cc_err chan_send(struct chan *ch, const uint8_t *plain, size_t len, struct buf *wire_out)
+size_t chan_sealed_len(const struct chan *ch, size_t len)
+{
+	size_t chunk_max = ch->send_cap - RECORD_OVERHEAD;
+	size_t records = (len + chunk_max - 1) / chunk_max;
+	return len + records * (PROTO_FRAME_HEADER_LEN + RECORD_OVERHEAD);
+}
+
+cc_err chan_send_into(struct chan *ch, const uint8_t *plain, size_t len, uint8_t *out,
+		      size_t out_len)
 {
 	uint8_t nonce[CRYPTO_AEAD_NONCE_LEN];
 	cc_err err;
 
 	if (ch->phase != PHASE_OPEN)
 		return CC_ERR_STATE;
+	if (out_len != chan_sealed_len(ch, len))
+		return CC_ERR_INTERNAL;
 	size_t chunk_max = ch->send_cap - RECORD_OVERHEAD;
 	while (len > 0) {
 		size_t n = len < chunk_max ? len : chunk_max;
-		uint8_t *dst;
 		if (ch->send.counter == UINT64_MAX)
 			return CC_ERR_LIMIT;
-		if ((err = buf_reserve(wire_out, PROTO_FRAME_HEADER_LEN + n + RECORD_OVERHEAD)))
-			return err;
-		buf_append_space(wire_out, PROTO_FRAME_HEADER_LEN + n + RECORD_OVERHEAD, &dst);
-		store_be32(dst, (uint32_t)(n + RECORD_OVERHEAD));
+		store_be32(out, (uint32_t)(n + RECORD_OVERHEAD));
 		record_nonce(ch->send.counter, nonce);
-		if ((err = crypto_aead_seal_keyed(ch->send.aead, nonce, dst, PROTO_FRAME_HEADER_LEN,
-						  plain, n, dst + PROTO_FRAME_HEADER_LEN))) {
-			wire_out->len -= PROTO_FRAME_HEADER_LEN + n + RECORD_OVERHEAD;
+		if ((err = crypto_aead_seal_keyed(ch->send.aead, nonce, out, PROTO_FRAME_HEADER_LEN,
+						  plain, n, out + PROTO_FRAME_HEADER_LEN)))
 			return err;
-		}
 		ch->send.counter++;
+		out += PROTO_FRAME_HEADER_LEN + n + RECORD_OVERHEAD;
 		plain += n;
 		len -= n;
 	}
 	return CC_OK;
+}
+
+cc_err chan_send(struct chan *ch, const uint8_t *plain, size_t len, struct buf *wire_out)
+{
+	if (ch->phase != PHASE_OPEN)
+		return CC_ERR_STATE;
+	size_t start = wire_out->len;
+	size_t n = chan_sealed_len(ch, len);
+	uint8_t *dst;
+	cc_err err = buf_append_space(wire_out, n, &dst);
+	if (err)
+		return err;
+	if ((err = chan_send_into(ch, plain, len, dst, n)))
+		wire_out->len = start;
+	return err;
 }
 
 cc_err chan_send_msg(struct chan *ch, const struct proto_msg *m, struct buf *wire_out)

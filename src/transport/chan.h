@@ -107,6 +107,14 @@ cc_err chan_pop_frame(struct chan *ch, const uint8_t **body, size_t *len);
 /* Seals plaintext (a run of inner frames) into as few records as the peer's
  * frame cap allows, appended to wire_out. Only once the channel is open. */
 cc_err chan_send(struct chan *ch, const uint8_t *plain, size_t len, struct buf *wire_out);
+/* The bytes chan_send makes of len bytes of plaintext, headers included. */
+size_t chan_sealed_len(const struct chan *ch, size_t len);
+/* chan_send into memory the caller holds (a socket buffer's reserved space:
+ * no copy of the records afterwards); out_len must be chan_sealed_len(len).
+ * On an error the channel's state is unchanged unless records were sealed,
+ * and the caller must then drop the connection. */
+cc_err chan_send_into(struct chan *ch, const uint8_t *plain, size_t len, uint8_t *out,
+		      size_t out_len);
 /* Encodes one message as an inner frame and seals it. */
 cc_err chan_send_msg(struct chan *ch, const struct proto_msg *m, struct buf *wire_out);
 
