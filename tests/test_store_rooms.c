@@ -339,6 +339,39 @@ static void test_members_basic(void **state)
 			 CC_ERR_INTERNAL);
 }
 
+/* The server's read marks (server/reads.c): forward only, never past the
+ * room's last message, and nothing for someone who is not a member. */
+static void test_member_advance_read(void **state)
+{
+	struct fixture *f = *state;
+	int64_t alice = st_user(f, "alice", 1);
+	int64_t bob = st_user(f, "bob", 2);
+	int64_t room = st_room(f, 1, alice);
+	struct store_member m;
+
+	assert_int_equal(store_member_add(f->st, room, alice, 1, 0), CC_OK);
+	assert_int_equal(store_member_add(f->st, room, bob, 1, 0), CC_OK);
+	for (int i = 0; i < 5; i++)
+		st_append(f, room, alice, 1000 + (uint64_t)i, (uint8_t)i);
+	assert_int_equal(store_member_advance_read(f->st, room, bob, 3), CC_OK);
+	assert_int_equal(store_member_get(f->st, room, bob, &m), CC_OK);
+	assert_int_equal(m.last_read_msg_id, 3);
+	assert_int_equal(store_member_advance_read(f->st, room, bob, 2), CC_OK);
+	assert_int_equal(store_member_get(f->st, room, bob, &m), CC_OK);
+	assert_int_equal(m.last_read_msg_id, 3);  /* never back */
+	assert_int_equal(store_member_advance_read(f->st, room, bob, 99), CC_OK);
+	assert_int_equal(store_member_get(f->st, room, bob, &m), CC_OK);
+	assert_int_equal(m.last_read_msg_id, 5);  /* the room's last message */
+	assert_int_equal(store_member_get(f->st, room, alice, &m), CC_OK);
+	assert_int_equal(m.last_read_msg_id, 0);  /* only bob's own row */
+	assert_int_equal(store_member_advance_read(f->st, room, bob, -1), CC_ERR_MALFORMED);
+
+	assert_int_equal(store_member_remove(f->st, room, bob), CC_OK);
+	assert_int_equal(store_member_advance_read(f->st, room, bob, 4), CC_OK);
+	assert_int_equal(store_member_get(f->st, room, bob, &m), CC_ERR_NOT_FOUND);
+	assert_int_equal(store_member_advance_read(NULL, room, bob, 4), CC_ERR_INTERNAL);
+}
+
 static void test_member_each_order(void **state)
 {
 	struct fixture *f = *state;
@@ -714,6 +747,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_signing_key_versions, store_setup, store_teardown),
 		cmocka_unit_test_setup_teardown(test_room_create_get, store_setup, store_teardown),
 		cmocka_unit_test_setup_teardown(test_members_basic, store_setup, store_teardown),
+		cmocka_unit_test_setup_teardown(test_member_advance_read, store_setup, store_teardown),
 		cmocka_unit_test_setup_teardown(test_member_each_order, store_setup, store_teardown),
 		cmocka_unit_test_setup_teardown(test_member_each_room_of, store_setup, store_teardown),
 		cmocka_unit_test_setup_teardown(test_walk_reentry, store_setup, store_teardown),

@@ -536,6 +536,7 @@ void server_rooms_commit(struct server *srv)
 {
 	if (!srv->txn_open)
 		return;
+	reads_write_all(srv);
 	srv->txn_open = false;
 	cc_err err = store_commit(srv->store);
 	if (err)
@@ -560,7 +561,7 @@ void server_rooms_commit(struct server *srv)
 	srv->nsends = 0;
 }
 
-/* ---- disconnect and read acknowledgements -------------------------------- */
+/* ---- disconnect ---------------------------------------------------------- */
 
 static cc_err handle_room_disconnect(struct conn *c, const struct proto_room_ref *req)
 {
@@ -575,35 +576,6 @@ static cc_err handle_room_disconnect(struct conn *c, const struct proto_room_ref
 		c->pumping = false;
 	live_remove(c, room.id);
 	reply_ok(c, req->request_id);
-	return CC_OK;
-}
-
-/* The client has handled the room's messages up to msg_id: the backlog of its
- * next join starts after that. Reads are acknowledged by the client, not
- * assumed when the server queues them, so nothing is lost if the client dies
- * (or refuses the room) before handling them; it skips what it handled. */
-static cc_err handle_room_read(struct conn *c, const struct proto_room_read *req)
-{
-	struct store_room room;
-	struct store_member member;
-	if (room_of_member(c, req->room_id, &room, &member) != CC_OK)
-		return CC_OK;  /* no answer: a read for a room left meanwhile */
-	int64_t upto = req->msg_id > (uint64_t)room.last_msg_id ? room.last_msg_id
-							       : (int64_t)req->msg_id;
-	if (upto <= member.last_read_msg_id)
-		return CC_OK;
-	/* Into the loop turn's group commit, like messages: one fsync for all.
-	 * A read lost in a crash only means a resend the client skips. */
-	struct server *srv = c->srv;
-	if (!srv->txn_open) {
-		if (store_begin(srv->store) != CC_OK)
-			return CC_OK;
-		srv->txn_open = true;
-		event_active(srv->flush_ev, EV_WRITE, 0);
-	}
-	cc_err err = store_member_set_read(srv->store, room.id, c->user_id, upto);
-	if (err)
-		log_warn("conn %s: cannot record a read: %s", c->peer, cc_err_str(err));
 	return CC_OK;
 }
 
@@ -660,6 +632,7 @@ void server_on_disconnect(struct conn *c)
 	for (size_t i = 0; i < srv->nsends; i++)
 		if (srv->sends[i].sender == c)
 			srv->sends[i].sender = NULL;
+	reads_conn_gone(c);
 	while (c->nactive)
 		live_remove(c, c->active_rooms[c->nactive - 1]);
 	free(c->active_rooms);

@@ -47,6 +47,17 @@ struct proto_msg_send;
 int msg_sent_before(struct conn *c, const struct store_room *room,
 		    const struct proto_envelope *env, const struct proto_msg_send *req);
 
+/* ---- reads.c: read acknowledgements ---------------------------------------- */
+
+/* ROOM_READ: the mark moves forward in memory, written at the commit. */
+cc_err handle_room_read(struct conn *c, const struct proto_room_read *req);
+/* Writes every mark acknowledged this turn: in the open transaction, just
+ * before it commits. */
+void reads_write_all(struct server *srv);
+/* The connection is going: its unwritten marks go into the turn's
+ * transaction, and its table is freed. */
+void reads_conn_gone(struct conn *c);
+
 /* ---- live.c: who hears a room now ---------------------------------------- */
 
 /* Allocates the live table and the fan-out buffer; CC_ERR_NOMEM if the table

@@ -52,6 +52,7 @@ struct server {
 	struct event *checkpoint_ev;     /* after secrets were deleted: truncate the WAL */
 	uint64_t pruned;                 /* messages deleted by this retention pass */
 	struct chain_cache *chains;      /* chain_cache.c: verified chains, by room */
+	struct conn *marks_dirty;        /* reads.c: connections with unwritten reads */
 
 	/* onion.c: tor's control connection, kept open while the service lives */
 	int onion_fd;                    /* -1: none */
@@ -90,6 +91,12 @@ struct conn {
 	int64_t pump_room;
 	uint32_t pump_request;
 	int64_t pump_after;              /* the last message id delivered */
+
+	/* reads.c: read acknowledgements, by room, written at the commit */
+	struct read_mark *marks;
+	size_t nmarks, marks_cap;
+	bool marks_dirty;
+	struct conn *marks_next;
 };
 
 /* Stops reading, sends what is queued, then frees (from the write callback). */

@@ -231,6 +231,10 @@ static const char *const store_stmt_sql[STMT_COUNT_] = {
 			     " WHERE room = ?1 AND user = ?2"),
 	[STMT_MEMBER_SET_READ] = ("UPDATE members SET last_read_msg_id = ?3"
 				  " WHERE room = ?1 AND user = ?2"),
+	/* Forward only, and never past the room's last message. */
+	[STMT_MEMBER_ADVANCE_READ] = ("UPDATE members SET last_read_msg_id ="
+				      " min(?3, (SELECT last_msg_id FROM rooms WHERE id = ?1))"
+				      " WHERE room = ?1 AND user = ?2 AND last_read_msg_id < ?3"),
 	[STMT_MEMBER_COUNT] = "SELECT count(*) FROM members WHERE room = ?1",
 	[STMT_MEMBER_EACH] = ("SELECT " STORE_MEMBER_COLS " FROM members"
 			      " WHERE room = ?1 ORDER BY id"),

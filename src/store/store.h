@@ -177,6 +177,10 @@ cc_err store_member_remove(struct store *st, int64_t room, int64_t user);
 /* CC_ERR_NOT_FOUND if not a member (also how the server answers a probe). */
 cc_err store_member_get(struct store *st, int64_t room, int64_t user, struct store_member *out);
 cc_err store_member_set_read(struct store *st, int64_t room, int64_t user, int64_t msg_id);
+/* Raises the member's read mark to msg_id, or to the room's last message if
+ * that is lower; never lowers it. CC_OK also when nothing changes (already
+ * further, or no longer a member). */
+cc_err store_member_advance_read(struct store *st, int64_t room, int64_t user, int64_t msg_id);
 cc_err store_member_count(struct store *st, int64_t room, uint32_t *count);
 /* Calls fn for each member of the room, in order of joining (rowid).
  * A non-zero return from fn stops the walk and is returned as CC_ERR_INTERNAL

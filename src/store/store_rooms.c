@@ -284,6 +284,24 @@ cc_err store_member_set_read(struct store *st, int64_t room, int64_t user, int64
 	return store_stmt_write_one(st, STMT_MEMBER_SET_READ, err, "set last read");
 }
 
+cc_err store_member_advance_read(struct store *st, int64_t room, int64_t user, int64_t msg_id)
+{
+	if (!st)
+		return CC_ERR_INTERNAL;
+	if (msg_id < 0)
+		return CC_ERR_MALFORMED;
+	cc_err err = store_write_check(st);
+	if (err)
+		return err;
+	sqlite3_stmt *s = st->stmt[STMT_MEMBER_ADVANCE_READ];
+	err = store_bind_i64(s, 1, room);
+	if (!err)
+		err = store_bind_i64(s, 2, user);
+	if (!err)
+		err = store_bind_i64(s, 3, msg_id);
+	return store_stmt_write(st, STMT_MEMBER_ADVANCE_READ, err, "advance last read");
+}
+
 /* 0 for a room that does not exist. */
 cc_err store_member_count(struct store *st, int64_t room, uint32_t *count)
 {
