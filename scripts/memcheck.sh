@@ -32,9 +32,12 @@ vg_opts=(--error-exitcode=99 --leak-check=full
 
 # The server's 5 s handshake timeout is too short for a handshake under
 # valgrind (an RSA operation takes seconds there, several clients at once):
-# 120 s. And there the handshake queue is long enough to raise the proof of
-# work, which the tests' raw clients do not solve: none unless a test asks.
-# Both are put first, so that a test's own options still win.
+# 120 s. A test's own handshake or idle timeout (a few seconds, for its
+# slowloris rows) is multiplied by 10 for the same reason; the tests' waits
+# are scaled more (ITEST_TIMEOUT_SCALE). And there the handshake queue is long
+# enough to raise the proof of work, which the tests' raw clients do not
+# solve: none unless a test asks. The defaults go first, so that a test's own
+# options still win.
 for prog in cryptocat-server cryptocat; do
 	first=""
 	[ "$prog" = cryptocat-server ] &&
@@ -42,6 +45,22 @@ for prog in cryptocat-server cryptocat; do
 	{
 		echo '#!/bin/sh'
 		echo "ITEST_VG_NAME=$prog; export ITEST_VG_NAME"
+		cat <<'EOS'
+# Each argument after --handshake-timeout or --idle-timeout times 10.
+n=$#
+scale=
+while [ "$n" -gt 0 ]; do
+	a=$1
+	shift
+	n=$((n - 1))
+	if [ -n "$scale" ]; then
+		case $a in *[!0-9]*|'') ;; *) a=$((a * 10)) ;; esac
+	fi
+	scale=
+	case $a in --handshake-timeout|--idle-timeout) scale=1 ;; esac
+	set -- "$@" "$a"
+done
+EOS
 		printf 'exec valgrind'
 		printf " '%s'" "${vg_opts[@]}"
 		printf " '%s'%s \"\$@\"\n" "$build/testbin/$prog" "$first"
