@@ -444,8 +444,9 @@ static void row_inner_frame_huge(struct badin *b)
 }
 
 /* A member's session that joins a room and stops reading while another
- * fills the room with 16 KiB messages: the fan-out to it stops at
- * --max-output (it is dropped), the sender and everyone else go on. */
+ * fills the room with 16 KiB messages: once its queue passes --output-soft
+ * the sender waits, and after --output-soft-seconds the stalled member is
+ * dropped; the sender and everyone else go on (test_itest_flow has more). */
 static void row_fanout_to_stalled_member(struct badin *b)
 {
 	struct ichan reader, sender;
@@ -503,8 +504,8 @@ static void row_fanout_to_stalled_member(struct badin *b)
 	assert_int_equal(itest_tcp_wait_closed(reader.fd, ITEST_TIMEOUT_MS), 1);
 	ichan_close(&reader);
 	crypto_rsa_free(bob_key);
-	assert_true(itest_wait_file_contains(itest_server_log(b->f.srv), "output cap reached",
-					     ITEST_TIMEOUT_MS));
+	assert_true(itest_wait_file_contains(itest_server_log(b->f.srv),
+					     "output over --output-soft too long", ITEST_TIMEOUT_MS));
 }
 
 /* ---- the table -------------------------------------------------------------------------- */

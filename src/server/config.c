@@ -24,6 +24,12 @@ static const char server_usage[] =
 	"  --max-frame BYTES        frame cap after authentication (default 1048576)\n"
 	"  --max-output BYTES       output queued for one client before it is dropped\n"
 	"                           (default 8388608)\n"
+	"  --output-soft BYTES      past this much output queued for a client, the\n"
+	"                           server stops reading from those who send to its\n"
+	"                           rooms until it drains (default 262144, at most a\n"
+	"                           quarter of --max-output; 0 = never)\n"
+	"  --output-soft-seconds SEC  a client over --output-soft this long is\n"
+	"                           dropped (default 30)\n"
 	"  --handshake-timeout SEC  time allowed for the handshake (default 5)\n"
 	"  --handshake-workers N    threads for the handshakes' RSA work (default: one\n"
 	"                           per core)\n"
@@ -67,6 +73,8 @@ void server_config_defaults(struct server_config *cfg)
 	cfg->rsa_bits = CRYPTO_RSA_DEFAULT_BITS;
 	cfg->max_frame = PROTO_FRAME_MAX_DEFAULT;
 	cfg->max_output = 8u * 1024 * 1024;
+	cfg->output_soft = 256u * 1024;
+	cfg->output_soft_s = 30;
 	cfg->max_connections = 10000;
 	cfg->handshake_timeout_s = 5;
 	cfg->handshake_workers = 0;
@@ -88,7 +96,8 @@ void server_config_defaults(struct server_config *cfg)
 cc_err server_config_parse(struct server_config *cfg, int argc, char **argv, int *exit_now)
 {
 	enum { OPT_LISTEN = 1, OPT_DATA, OPT_LOG, OPT_MAXCONN, OPT_MAXFRAME, OPT_MAXOUT,
-	       OPT_HS_TIMEOUT, OPT_IDLE, OPT_RSA, OPT_HIST_DAYS, OPT_HIST_MAX, OPT_NICK_TTL, OPT_HELP,
+	       OPT_OUTPUT_SOFT, OPT_OUTPUT_SOFT_S, OPT_HS_TIMEOUT, OPT_IDLE, OPT_RSA,
+	       OPT_HIST_DAYS, OPT_HIST_MAX, OPT_NICK_TTL, OPT_HELP,
 	       OPT_VERSION, OPT_HS_WORKERS, OPT_HS_QUEUE, OPT_PREAUTH_ADDR, OPT_HS_RATE,
 	       OPT_HS_BURST, OPT_PUZZLE_MIN, OPT_PUZZLE_MAX, OPT_ONION, OPT_TOR_CONTROL,
 	       OPT_TOR_PASSWORD, OPT_ONION_PORT, OPT_CHAIN_CACHE };
@@ -99,6 +108,8 @@ cc_err server_config_parse(struct server_config *cfg, int argc, char **argv, int
 		{"max-connections", required_argument, NULL, OPT_MAXCONN},
 		{"max-frame", required_argument, NULL, OPT_MAXFRAME},
 		{"max-output", required_argument, NULL, OPT_MAXOUT},
+		{"output-soft", required_argument, NULL, OPT_OUTPUT_SOFT},
+		{"output-soft-seconds", required_argument, NULL, OPT_OUTPUT_SOFT_S},
 		{"handshake-timeout", required_argument, NULL, OPT_HS_TIMEOUT},
 		{"idle-timeout", required_argument, NULL, OPT_IDLE},
 		{"rsa-bits", required_argument, NULL, OPT_RSA},
@@ -158,6 +169,16 @@ cc_err server_config_parse(struct server_config *cfg, int argc, char **argv, int
 			if (args_parse_uint(optarg, 64 * 1024, 1ull << 32, &v))
 				goto bad_value;
 			cfg->max_output = (size_t)v;
+			break;
+		case OPT_OUTPUT_SOFT:
+			if (args_parse_uint(optarg, 0, 1ull << 32, &v))
+				goto bad_value;
+			cfg->output_soft = (size_t)v;
+			break;
+		case OPT_OUTPUT_SOFT_S:
+			if (args_parse_uint(optarg, 1, 86400, &v))
+				goto bad_value;
+			cfg->output_soft_s = (unsigned)v;
 			break;
 		case OPT_HS_TIMEOUT:
 			if (args_parse_uint(optarg, 1, 3600, &v))

@@ -10,15 +10,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
 #include "proto/frame.h"
 #include "proto/room.h"
 #include "server/rooms_internal.h"
+#include "util/clock.h"
 
 struct live_room {
 	int64_t room;
 	struct conn **conns;
 	size_t n, cap;
+	size_t nbacked;  /* listeners whose output is over --output-soft */
 };
+
+static void live_resume_senders(struct server *srv);
 
 /* ---- live membership: who hears a room now ------------------------------ */
 
@@ -122,6 +129,8 @@ cc_err live_add(struct conn *c, int64_t room)
 	}
 	lr->conns[lr->n++] = c;
 	c->active_rooms[c->nactive++] = room;
+	if (c->backed)
+		lr->nbacked++;
 	return CC_OK;
 }
 
@@ -147,6 +156,10 @@ void live_remove(struct conn *c, int64_t room)
 				lr->conns[k] = lr->conns[--lr->n];
 				break;
 			}
+		}
+		if (c->backed && lr->nbacked > 0) {
+			lr->nbacked--;
+			live_resume_senders(srv);
 		}
 		if (lr->n == 0)
 			live_remove_slot(srv, i);
@@ -273,4 +286,93 @@ void live_fan_out(struct server *srv, const struct pending_send *ps)
 	for (size_t i = lr->n; i-- > 0;)
 		if (lr->conns[i] != ps->sender)
 			conn_queue_frame(lr->conns[i], srv->fanout.data, srv->fanout.len);
+	/* Someone here reads slower than the room talks: its sender waits (its
+	 * socket is not read) until that reader has drained, so a burst queues
+	 * in the senders' TCP windows, not without bound in the server. */
+	struct conn *s = ps->sender;
+	if (lr->nbacked > 0 && s && !s->paused && !s->closing && !s->dead) {
+		s->paused = true;
+		s->paused_next = srv->paused;
+		srv->paused = s;
+		bufferevent_disable(s->bev, EV_READ);
+	}
+}
+
+/* ---- flow control: --output-soft ------------------------------------------ */
+
+size_t live_output_soft(const struct server *srv)
+{
+	size_t quarter = srv->cfg->max_output / 4;
+	return srv->cfg->output_soft < quarter ? srv->cfg->output_soft : quarter;
+}
+
+static void backed_set(struct conn *c, bool backed)
+{
+	struct server *srv = c->srv;
+	if (c->backed == backed)
+		return;
+	c->backed = backed;
+	c->backed_since_ms = backed ? clock_mono_ms() : 0;
+	for (size_t i = 0; i < c->nactive; i++) {
+		struct live_room *lr = live_find(srv, c->active_rooms[i]);
+		if (!lr)
+			continue;
+		if (backed)
+			lr->nbacked++;
+		else if (lr->nbacked > 0)
+			lr->nbacked--;
+	}
+	if (!backed)
+		live_resume_senders(srv);
+}
+
+/* Every waiting sender is read again; one whose room is still backed waits
+ * again at its next message. */
+static void live_resume_senders(struct server *srv)
+{
+	uint64_t now = clock_mono_ms();
+	while (srv->paused) {
+		struct conn *c = srv->paused;
+		srv->paused = c->paused_next;
+		c->paused_next = NULL;
+		c->paused = false;
+		if (c->closing || c->dead)
+			continue;
+		c->last_recv_ms = now;  /* it was not silent: we were not listening */
+		bufferevent_enable(c->bev, EV_READ);
+	}
+}
+
+void live_output_queued(struct conn *c, size_t queued)
+{
+	size_t soft = live_output_soft(c->srv);
+	if (soft && !c->backed && queued > soft)
+		backed_set(c, true);
+}
+
+void live_output_written(struct conn *c, size_t queued)
+{
+	if (c->backed && queued <= live_output_soft(c->srv) / 2)
+		backed_set(c, false);
+}
+
+int live_backed_too_long(const struct conn *c, uint64_t now_mono_ms)
+{
+	return c->backed &&
+	       now_mono_ms - c->backed_since_ms >= (uint64_t)c->srv->cfg->output_soft_s * 1000;
+}
+
+/* The connection is going: it no longer holds anyone back, nor waits. */
+void live_conn_gone(struct conn *c)
+{
+	struct server *srv = c->srv;
+	if (c->paused) {
+		struct conn **pp = &srv->paused;
+		while (*pp != c)
+			pp = &(*pp)->paused_next;
+		*pp = c->paused_next;
+		c->paused = false;
+		c->paused_next = NULL;
+	}
+	backed_set(c, false);
 }

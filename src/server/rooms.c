@@ -633,6 +633,7 @@ void server_on_disconnect(struct conn *c)
 		if (srv->sends[i].sender == c)
 			srv->sends[i].sender = NULL;
 	reads_conn_gone(c);
+	live_conn_gone(c);
 	while (c->nactive)
 		live_remove(c, c->active_rooms[c->nactive - 1]);
 	free(c->active_rooms);

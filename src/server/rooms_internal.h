@@ -69,6 +69,8 @@ void live_free(struct server *srv);
 int conn_is_active(const struct conn *c, int64_t room);
 /* c hears the room live from now on. */
 cc_err live_add(struct conn *c, int64_t room);
+/* Flow control forgets c (before its rooms are removed). */
+void live_conn_gone(struct conn *c);
 /* Stops live delivery of a room to c and records what it has read. */
 void live_remove(struct conn *c, int64_t room);
 /* Drops every live connection of a user from a room (it left or was removed). */

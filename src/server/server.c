@@ -116,7 +116,10 @@ static void conn_flush(struct conn *c)
 		 * ours: nothing sensible can follow on this connection. */
 		conn_log(c, LOG_LEVEL_WARN, "seal", err);
 		conn_kill(c);
+		return;
 	}
+	if (c->user_id)
+		live_output_queued(c, evbuffer_get_length(out));
 }
 
 static void server_flush_cb(evutil_socket_t fd, short what, void *arg)
@@ -382,6 +385,8 @@ static void conn_write_cb(struct bufferevent *bev, void *arg)
 		conn_kill(c);
 	else if (!c->closing && c->pumping && queued <= c->srv->cfg->max_output / 4)
 		server_on_output_drained(c);
+	if (c->user_id && !c->dead)
+		live_output_written(c, queued);
 }
 
 static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
@@ -405,8 +410,17 @@ static void conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 		conn_kill(c);
 		return;
 	}
+	uint64_t now = clock_mono_ms();
+	if (live_backed_too_long(c, now)) {
+		/* Its rooms' senders have waited for it long enough. */
+		conn_log(c, LOG_LEVEL_WARN, "output over --output-soft too long, dropping",
+			 CC_ERR_LIMIT);
+		conn_kill(c);
+		return;
+	}
 	uint64_t idle_ms = (uint64_t)c->srv->cfg->idle_timeout_s * 1000;
-	uint64_t silent = clock_mono_ms() - c->last_recv_ms;
+	/* A sender we are not reading (flow control) is not silent. */
+	uint64_t silent = c->paused ? 0 : now - c->last_recv_ms;
 	/* Dropped only after a ping went unanswered: a client that answers stays. */
 	if (silent >= 2 * idle_ms && c->ping_outstanding) {
 		conn_log(c, LOG_LEVEL_INFO, "idle", CC_ERR_TIMEOUT);
@@ -535,7 +549,11 @@ static void server_accept_cb(struct evconnlistener *listener, evutil_socket_t fd
 	bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
 	bufferevent_priority_set(c->bev, PRIO_HANDSHAKE);
 	/* The write callback continues a backlog once the output has drained. */
-	bufferevent_setwatermark(c->bev, EV_WRITE, srv->cfg->max_output / 4, 0);
+	/* The write callback: a backlog continues below a quarter of the cap, and
+	 * a reader over the soft limit is clear below half of it. */
+	size_t soft = live_output_soft(srv);
+	bufferevent_setwatermark(c->bev, EV_WRITE,
+				 soft ? soft / 2 : srv->cfg->max_output / 4, 0);
 	bufferevent_setwatermark(c->bev, EV_READ, 0,
 				 PROTO_FRAME_MAX_PREAUTH + PROTO_FRAME_HEADER_LEN);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);

@@ -15,6 +15,8 @@ struct server_config {
 	unsigned rsa_bits;              /* for a new server key */
 	size_t max_frame;               /* frame cap after authentication */
 	size_t max_output;              /* queued bytes before a slow reader is dropped */
+	size_t output_soft;             /* past this, its rooms' senders wait (0: never) */
+	unsigned output_soft_s;         /* ...and a reader over it this long is dropped */
 	unsigned max_connections;
 	unsigned handshake_timeout_s;
 	/* Handshake flood limits (handshake.c, docs/ROBUSTNESS.md) */

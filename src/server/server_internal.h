@@ -53,6 +53,7 @@ struct server {
 	uint64_t pruned;                 /* messages deleted by this retention pass */
 	struct chain_cache *chains;      /* chain_cache.c: verified chains, by room */
 	struct conn *marks_dirty;        /* reads.c: connections with unwritten reads */
+	struct conn *paused;             /* live.c: senders waiting for slow readers */
 
 	/* onion.c: tor's control connection, kept open while the service lives */
 	int onion_fd;                    /* -1: none */
@@ -92,6 +93,12 @@ struct conn {
 	uint32_t pump_request;
 	int64_t pump_after;              /* the last message id delivered */
 
+	/* live.c: flow control (--output-soft) */
+	bool backed;                     /* output over the soft limit */
+	uint64_t backed_since_ms;        /* monotonic */
+	bool paused;                     /* not read: its rooms have a backed reader */
+	struct conn *paused_next;
+
 	/* reads.c: read acknowledgements, by room, written at the commit */
 	struct read_mark *marks;
 	size_t nmarks, marks_cap;
@@ -123,6 +130,14 @@ void server_on_registered(struct conn *c);
 void server_expire_idle(struct server *srv);
 /* The connection's output drained below half its cap: continue a backlog. */
 void server_on_output_drained(struct conn *c);
+/* Flow control (live.c): the output queued after a flush; after a write;
+ * and from the keepalive tick, 1 if the connection has been over the soft
+ * limit for too long (the caller drops it). */
+void live_output_queued(struct conn *c, size_t queued);
+/* The soft limit in force: --output-soft, at most a quarter of --max-output. */
+size_t live_output_soft(const struct server *srv);
+void live_output_written(struct conn *c, size_t queued);
+int live_backed_too_long(const struct conn *c, uint64_t now_mono_ms);
 
 /* handshake.c: the RSA work on worker threads, per-address limits, the
  * adaptive proof of work. */

@@ -42,13 +42,21 @@
 
 void badin_start(struct badin *b, const char *name)
 {
-	static const char *const args[] = {
+	badin_start_args(b, name, NULL);
+}
+
+void badin_start_args(struct badin *b, const char *name, const char *const *extra)
+{
+	static const char *const base[] = {
 		"--rsa-bits", "2048",
 		"--max-frame", "65536",
 		"--max-output", "65536",
 		"--max-connections", "64",
 		"--handshake-timeout", "2",
 		"--idle-timeout", "2",
+		/* A member that stops reading holds its rooms' senders back this
+		 * long, then is dropped (before the idle timeout's 4 s). */
+		"--output-soft-seconds", "1",
 		/* Every bad input comes on a connection of its own from 127.0.0.1:
 		 * the per-address flood limits (docs/ROBUSTNESS.md ("Handshake floods"), tested in
 		 * test_itest_flood) are lifted so that they are not what answers. */
@@ -56,6 +64,15 @@ void badin_start(struct badin *b, const char *name)
 		"--handshake-rate", "100000",
 		"--handshake-burst", "100000",
 		NULL};
+	const char *args[64];
+	size_t n = 0;
+	for (size_t i = 0; base[i]; i++)
+		args[n++] = base[i];
+	for (size_t i = 0; extra && extra[i]; i++) {
+		assert_true(n < sizeof args / sizeof args[0] - 1);
+		args[n++] = extra[i];
+	}
+	args[n] = NULL;
 	static const char *const two[] = {"alice", "bob", NULL};
 	struct itest_client *c[2];
 

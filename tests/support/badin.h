@@ -54,6 +54,8 @@ struct badin_row {
 
 /* Starts everything (NAME names the scratch directory). */
 void badin_start(struct badin *b, const char *name);
+/* The same with more server options (NULL-terminated; later ones win). */
+void badin_start_args(struct badin *b, const char *name, const char *const *extra);
 /* Quits the clients, stops the server: exit status 0 (alive all along, no
  * sanitizer report). */
 void badin_stop(struct badin *b);
