@@ -330,7 +330,7 @@ static void row_slow_hello(struct badin *b)
 		sleep_ms(500);
 	}
 	buf_free(&f);
-	assert_true(i < 20);  /* cut off after ~4 bytes, not fed to the end */
+	assert_true(i < f.len);  /* cut off after ~4 bytes (~40 under valgrind), not fed to the end */
 	badin_expect_closed_within(fd, 0, 4000);
 }
 
