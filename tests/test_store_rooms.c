@@ -372,6 +372,46 @@ static void test_member_advance_read(void **state)
 	assert_int_equal(store_member_advance_read(NULL, room, bob, 4), CC_ERR_INTERNAL);
 }
 
+/* What the server's copies of rooms rest on (server/room_seen.c): every
+ * change to a room or a membership changes the version; a message or a
+ * read mark does not. */
+static void test_rooms_version(void **state)
+{
+	struct fixture *f = *state;
+	int64_t alice = st_user(f, "alice", 1);
+	int64_t bob = st_user(f, "bob", 2);
+	int64_t room = st_room(f, 1, alice);
+	uint64_t v;
+
+	assert_int_equal(store_member_add(f->st, room, alice, 1, 0), CC_OK);
+	v = store_rooms_version(f->st);
+	assert_int_equal(store_member_add(f->st, room, bob, 1, 0), CC_OK);
+	assert_true(store_rooms_version(f->st) != v);
+	v = store_rooms_version(f->st);
+	st_append(f, room, alice, 1000, 1);
+	assert_int_equal(store_member_advance_read(f->st, room, bob, 1), CC_OK);
+	assert_int_equal(store_member_set_read(f->st, room, bob, 1), CC_OK);
+	assert_true(store_rooms_version(f->st) == v);  /* the hot path: unchanged */
+	assert_int_equal(store_room_set_epoch(f->st, room, 2), CC_OK);
+	assert_true(store_rooms_version(f->st) != v);
+	v = store_rooms_version(f->st);
+	assert_int_equal(store_room_set_closed(f->st, room, true), CC_OK);
+	assert_true(store_rooms_version(f->st) != v);
+	v = store_rooms_version(f->st);
+	assert_int_equal(store_member_remove(f->st, room, bob), CC_OK);
+	assert_true(store_rooms_version(f->st) != v);
+	v = store_rooms_version(f->st);
+	/* Even a write that is rolled back. */
+	assert_int_equal(store_begin(f->st), CC_OK);
+	assert_int_equal(store_room_set_admin(f->st, room, alice), CC_OK);
+	store_rollback(f->st);
+	assert_true(store_rooms_version(f->st) != v);
+	v = store_rooms_version(f->st);
+	assert_int_equal(store_room_delete(f->st, room), CC_OK);
+	assert_true(store_rooms_version(f->st) != v);
+	assert_true(store_rooms_version(NULL) == 0);
+}
+
 static void test_member_each_order(void **state)
 {
 	struct fixture *f = *state;
@@ -748,6 +788,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_room_create_get, store_setup, store_teardown),
 		cmocka_unit_test_setup_teardown(test_members_basic, store_setup, store_teardown),
 		cmocka_unit_test_setup_teardown(test_member_advance_read, store_setup, store_teardown),
+		cmocka_unit_test_setup_teardown(test_rooms_version, store_setup, store_teardown),
 		cmocka_unit_test_setup_teardown(test_member_each_order, store_setup, store_teardown),
 		cmocka_unit_test_setup_teardown(test_member_each_room_of, store_setup, store_teardown),
 		cmocka_unit_test_setup_teardown(test_walk_reentry, store_setup, store_teardown),

@@ -473,7 +473,7 @@ static cc_err handle_msg_send(struct conn *c, const struct proto_msg_send *req)
 		conn_send_error(c, req->request_id, err, "the message does not parse");
 		return CC_OK;
 	}
-	if ((err = room_of_member(c, env.room_id, &room, NULL))) {
+	if ((err = room_of_sender(c, env.room_id, &room))) {
 		conn_send_error(c, req->request_id, err, NULL);
 		return CC_OK;
 	}
@@ -634,6 +634,7 @@ void server_on_disconnect(struct conn *c)
 			srv->sends[i].sender = NULL;
 	reads_conn_gone(c);
 	live_conn_gone(c);
+	room_seen_free(c);
 	while (c->nactive)
 		live_remove(c, c->active_rooms[c->nactive - 1]);
 	free(c->active_rooms);

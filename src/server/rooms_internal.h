@@ -47,6 +47,14 @@ struct proto_msg_send;
 int msg_sent_before(struct conn *c, const struct store_room *room,
 		    const struct proto_envelope *env, const struct proto_msg_send *req);
 
+/* ---- room_seen.c: the rooms a connection sends to ------------------------- */
+
+/* room_of_member for a sender, from a copy while the store's rooms are
+ * unchanged (store_rooms_version); the copy's last_msg_id may be behind. */
+cc_err room_of_sender(struct conn *c, const uint8_t room_id[PROTO_ROOM_ID_LEN],
+		      struct store_room *room);
+void room_seen_free(struct conn *c);
+
 /* ---- reads.c: read acknowledgements ---------------------------------------- */
 
 /* ROOM_READ: the mark moves forward in memory, written at the commit. */

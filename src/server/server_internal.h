@@ -99,6 +99,10 @@ struct conn {
 	bool paused;                     /* not read: its rooms have a backed reader */
 	struct conn *paused_next;
 
+	/* room_seen.c: rooms it sent to, as the store had them */
+	struct room_seen *seen;
+	size_t nseen, seen_next;
+
 	/* reads.c: read acknowledgements, by room, written at the commit */
 	struct read_mark *marks;
 	size_t nmarks, marks_cap;

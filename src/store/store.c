@@ -453,8 +453,35 @@ void store_rollback(struct store *st)
 
 /* ---- Helpers the store files share (see store_internal.h) ---------------- */
 
+/* Writes on the hot paths that change no room, membership or user; every
+ * other write invalidates what the server caches about rooms (safe by
+ * default: a statement added later bumps unless it is listed here). */
+static void rooms_version_bump(struct store *st, enum store_stmt_id id)
+{
+	switch (id) {
+	case STMT_BEGIN:
+	case STMT_MSG_INSERT:
+	case STMT_MSG_PRUNE_AGE:
+	case STMT_MSG_PRUNE_COUNT:
+	case STMT_MEMBER_SET_READ:
+	case STMT_MEMBER_ADVANCE_READ:
+	case STMT_KEY_FORGET:
+	case STMT_KEY_PRUNE:
+	case STMT_USER_TOUCH:
+		return;
+	default:
+		st->rooms_version++;
+	}
+}
+
+uint64_t store_rooms_version(const struct store *st)
+{
+	return st ? st->rooms_version : 0;
+}
+
 cc_err store_stmt_run(struct store *st, enum store_stmt_id id, const char *what)
 {
+	rooms_version_bump(st, id);
 	return sqlite_util_stmt_run(STORE_NAME, st->stmt[id], what);
 }
 
@@ -497,6 +524,7 @@ cc_err store_stmt_write(struct store *st, enum store_stmt_id id, cc_err bind_err
 		sqlite_util_stmt_done(s);
 		return bind_err;
 	}
+	rooms_version_bump(st, id);
 	int rc = sqlite3_step(s);
 	cc_err err = CC_OK;
 	if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY) {

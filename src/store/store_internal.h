@@ -89,6 +89,10 @@ struct store {
 	/* A transaction opened by store_begin is open (store_rollback clears
 	 * it even if SQLite already rolled back on its own). */
 	bool in_tx;
+	/* Bumped by every write that may change a room, a membership or a user
+	 * (store_rooms_version): what the server caches about rooms is good
+	 * while it is unchanged. */
+	uint64_t rooms_version;
 };
 
 /* ---- store.c: statements and transactions ------------------------------- */
