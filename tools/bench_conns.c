@@ -62,7 +62,7 @@ static struct {
 	const char *mode, *server, *keys;
 	unsigned connections, users, inflight, pingers, rsa_bits;
 	double seconds, settle, speed_seconds, timeout;
-} opt = {NULL, NULL, "/tmp/cryptocat-bench-keys", 10000, 200, 64, 20, 3072, 10, 2, 3, 300};
+} opt = {NULL, NULL, "/tmp/cryptocat-bench-keys", 10000, 200, 32, 20, 3072, 10, 2, 3, 300};
 
 enum sess_state { S_FREE, S_CONNECTING, S_HANDSHAKE, S_OPEN };
 
@@ -682,7 +682,7 @@ static void usage(FILE *f)
 	fputs("Usage: bench_conns memory|handshakes --server PATH [OPTIONS]\n"
 	      "  --connections N     memory: sessions to hold (default 10000)\n"
 	      "  --seconds S         handshakes: measured time (default 10)\n"
-	      "  --inflight K        handshakes at once (default 64)\n"
+	      "  --inflight K        handshakes at once (default 32; the server queues 128)\n"
 	      "  --pingers P         handshakes: established sessions pinging (default 20)\n"
 	      "  --users U           identity keys the sessions share (default 200)\n"
 	      "  --keys DIR          cached RSA-2048 keys benchI.pem (default\n"
