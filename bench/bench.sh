@@ -88,7 +88,8 @@ fi
 cmake --build "$BUILD" --target cryptocat-server loadgen bench_conns bench_flood >/dev/null ||
 	{ say "build failed: run 'cmake --build $BUILD' to see why"; exit 1; }
 mkdir -p "$OUT"
-rm -f "$OUT"/*.log "$OUT/results.json"
+for s in "${STAGES[@]}"; do rm -f "$OUT/$s.log"; done
+rm -f "$OUT/results.json" "$OUT/table.txt"
 
 start=$(date +%s)
 failed=()

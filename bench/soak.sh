@@ -121,8 +121,8 @@ LOADGEN_PID=
 		printf "FIGURE name=soak_rss_kib ours=%d bound=%d ratio=%.3f unit=KiB target=- met=n/a note=last interval against the first (the bound column)\n", r1, r0, (r0 > 0 ? r1 / r0 : 0)
 		ratio = p0 > 0 ? p1 / p0 : 0
 		met = (p0 > 0 && ratio <= 1.5 && rc == 0) ? "yes" : "no"
-		printf "FIGURE name=soak_p99_ms ours=%.2f bound=%.2f ratio=%.2f unit=ms target=ratio<=1.5 met=%s%s\n", p1, p0, ratio, met, (
-		       checks == "" ? " note=last interval against the first (the bound column)" : checks)
+		note = checks == "" ? " note=last interval against the first (the bound column)" : checks
+		printf "FIGURE name=soak_p99_ms ours=%.2f bound=%.2f ratio=%.2f unit=ms target=ratio<=1.5 met=%s%s\n", p1, p0, ratio, met, note
 		printf "FIGURE name=soak_p99_worst_interval_ms ours=%.2f unit=ms target=- met=n/a\n", worst
 	}' "$TMP/loadgen.out"
 } | tee "$OUT/soak.log"
