@@ -66,7 +66,7 @@ fuzz: fuzz-build
 # Issue 11's benchmark (bench/bench.sh): every stage (fan-out against ngircd,
 # bench/run.sh; connections; handshakes; bench_flood), then one table of every
 # target and $(BUILD)/bench/results.json. Installs ngircd with apt if missing,
-# loopback only, about 10 min; QUICK=1: the same comparisons, short, under
+# loopback only, about 4 min; QUICK=1: the same comparisons, short, under
 # 3 min (bench_flood left out). docs/BENCHMARKS.md section 1.
 bench: build
 	QUICK=$(QUICK) BENCH_BUILD=$(BUILD) ./bench/bench.sh

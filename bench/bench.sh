@@ -2,7 +2,7 @@
 # make bench: every stage of issue 11's benchmark, then ONE table of every
 # target (ours beside the peer or the bound) and build/bench/results.json.
 #
-#   bench/bench.sh              the full set (about 10 minutes)
+#   bench/bench.sh              the full set (about 4 minutes on 2 cores)
 #   QUICK=1 bench/bench.sh      the same comparisons, short (under 3 minutes)
 #
 # Each stage prints FIGURE lines (bench/figures.sh describes the format) among

@@ -60,9 +60,9 @@
 
 static struct {
 	const char *mode, *server, *keys;
-	unsigned connections, users, inflight, pingers, rsa_bits;
+	unsigned connections, users, inflight, pingers, rsa_bits, sources;
 	double seconds, settle, speed_seconds, timeout;
-} opt = {NULL, NULL, "/tmp/cryptocat-bench-keys", 10000, 200, 32, 20, 3072, 10, 2, 3, 300};
+} opt = {NULL, NULL, "/tmp/cryptocat-bench-keys", 10000, 200, 32, 20, 3072, 0, 10, 2, 3, 300};
 
 enum sess_state { S_FREE, S_CONNECTING, S_HANDSHAKE, S_OPEN };
 
@@ -82,6 +82,7 @@ static struct {
 	struct crypto_rsa_key **keys;
 	struct sess *s;
 	unsigned n, next_user;
+	unsigned sources, next_source;  /* local addresses 127.0.0.1.. used round robin */
 	unsigned in_flight, registered, failed, lost;
 	bool hs_mode, counting;      /* handshakes: count WELCOMEs now */
 	uint64_t hs_done;
@@ -348,6 +349,14 @@ static void sess_open(struct sess *s, bool pinger)
 	struct epoll_event ev = {.events = EPOLLOUT, .data.ptr = s};
 	if (epoll_ctl(g.ep, EPOLL_CTL_ADD, s->fd, &ev))
 		die("epoll_ctl failed");
+	if (g.sources > 1) {
+		struct sockaddr_in src = {.sin_family = AF_INET};
+		src.sin_addr.s_addr = htonl(INADDR_LOOPBACK + g.next_source++ % g.sources);
+		if (bind(s->fd, (struct sockaddr *)&src, sizeof src) != 0) {
+			sess_fail(s, strerror(errno));
+			return;
+		}
+	}
 	if (connect(s->fd, (struct sockaddr *)&a, sizeof a) != 0 && errno != EINPROGRESS)
 		sess_fail(s, strerror(errno));
 }
@@ -521,12 +530,35 @@ static void raise_fd_limit(unsigned need)
 	}
 }
 
+/* One local address has the ephemeral port range's ports to connect from: if
+ * that is short of what is needed, the connections come from 127.0.0.1,
+ * 127.0.0.2, ... round robin (loopback answers all of 127/8). */
+static void plan_sources(unsigned need)
+{
+	unsigned lo = 32768, hi = 60999;
+	FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+	if (f) {
+		if (fscanf(f, "%u %u", &lo, &hi) != 2 || hi < lo)
+			lo = 32768, hi = 60999;
+		fclose(f);
+	}
+	/* Half of the range: other programs use ports too. */
+	unsigned per_source = (hi - lo + 1) / 2;
+	g.sources = opt.sources ? opt.sources : per_source ? (need + per_source - 1) / per_source : 1;
+	if (g.sources < 1)
+		g.sources = 1;
+	if (g.sources > 1)
+		printf("bench_conns: %u connections from %u local addresses (127.0.0.1 and up): the "
+		       "port range has %u ports\n", need, g.sources, hi - lo + 1);
+}
+
 /* ---- the two measurements ---- */
 
 static int run_memory(void)
 {
 	unsigned n = opt.connections;
 	raise_fd_limit(n);
+	plan_sources(n);
 	g.n = n;
 	g.s = calloc(n, sizeof *g.s);
 	if (!g.s)
@@ -546,7 +578,7 @@ static int run_memory(void)
 		die("cannot read the server's VmRSS");
 	double per = (double)(rss1 - rss0) / n;
 	printf("connections: %u sessions registered in %.1f s (%.0f handshakes/s), %u still open "
-	       "after %.0f s idle\n", g.registered, setup_s, n / setup_s, open, opt.settle);
+	       "after %.1f s idle\n", g.registered, setup_s, n / setup_s, open, opt.settle);
 	printf("  a session: handshake, WELCOME (nickname bound to its RSA-2048 key), then idle;\n"
 	       "  %u users (benchI), about %u sessions each; no signing key, no room\n",
 	       opt.users, (n + opt.users - 1) / opt.users);
@@ -690,7 +722,9 @@ static void usage(FILE *f)
 	      "  --rsa-bits N        the server key's size (default 3072, the server's)\n"
 	      "  --speed-seconds T   openssl speed's time (default 3)\n"
 	      "  --settle S          idle time before each memory reading (default 2)\n"
-	      "  --timeout S         give up registering after S (default 300)\n", f);
+	      "  --timeout S         give up registering after S (default 300)\n"
+	      "  --sources N         connect from 127.0.0.1..N (default: enough for the\n"
+	      "                      ephemeral port range)\n", f);
 }
 
 static void parse(int argc, char **argv)
@@ -701,7 +735,8 @@ static void parse(int argc, char **argv)
 		{"pingers", required_argument, NULL, 'p'}, {"users", required_argument, NULL, 'u'},
 		{"keys", required_argument, NULL, 'K'}, {"rsa-bits", required_argument, NULL, 'b'},
 		{"speed-seconds", required_argument, NULL, 'S'}, {"settle", required_argument, NULL, 'w'},
-		{"timeout", required_argument, NULL, 't'}, {"help", no_argument, NULL, 'h'},
+		{"timeout", required_argument, NULL, 't'}, {"sources", required_argument, NULL, 'a'},
+		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}};
 	int c;
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -724,6 +759,7 @@ static void parse(int argc, char **argv)
 		case 'S': opt.speed_seconds = v; break;
 		case 'w': opt.settle = v; break;
 		case 't': opt.timeout = v; break;
+		case 'a': opt.sources = (unsigned)v; break;
 		case 'h': usage(stdout); exit(0);
 		default: usage(stderr); exit(2);
 		}
@@ -734,7 +770,8 @@ static void parse(int argc, char **argv)
 	}
 	opt.mode = argv[optind];
 	if (opt.connections < 1 || opt.inflight < 1 || opt.users < 1 || opt.users > MAX_USERS ||
-	    opt.seconds < 0.1 || opt.speed_seconds < 1 || opt.rsa_bits < 2048 || opt.rsa_bits > 4096) {
+	    opt.seconds < 0.1 || opt.speed_seconds < 1 || opt.rsa_bits < 2048 || opt.rsa_bits > 4096 ||
+	    opt.sources > 250) {
 		fprintf(stderr, "bench_conns: a value is out of range\n");
 		exit(2);
 	}
