@@ -327,7 +327,12 @@ END {
 # deliveries/s side by side (bursts A and C: target 1.0x), deliveries per
 # server CPU-second (target 2.0x; acks on: A, B, C) and B's p99 (no worse).
 # A0 (no acks) is shown against ngircd's A, without a target.
-awk '
+labels=
+for scenario in "${SCENARIOS[@]}"; do
+	read -r label _ <<<"$scenario"
+	labels="$labels $label"
+done
+awk -v labels="$labels" '
 function field(line, key,    n, i, kv) {
 	n = split(line, kv, " ")
 	for (i = 1; i <= n; i++)
@@ -342,8 +347,9 @@ function per_cpu(sc, side) {
 function figure(name, o, p, unit, target, fmt, note,    line, r, met, lim) {
 	line = "FIGURE name=" name " ours=" (o < 0 ? "-" : sprintf(fmt, o))
 	met = "n/a"
-	if (p >= 0 && o >= 0) {
+	if (p >= 0)
 		line = line " peer=" sprintf(fmt, p)
+	if (p >= 0 && o >= 0) {
 		if (p > 0) {
 			r = o / p
 			line = line sprintf(" ratio=%.2f", r)
@@ -354,7 +360,8 @@ function figure(name, o, p, unit, target, fmt, note,    line, r, met, lim) {
 				met = r <= lim ? "yes" : "no"
 		}
 	}
-	if (target != "-" && o < 0)
+	# A target that could not be checked is not met.
+	if (target != "-" && (o < 0 || p < 0))
 		met = "no"
 	if (note != "" && met == "yes")
 		met = "no"
@@ -366,7 +373,6 @@ function figure(name, o, p, unit, target, fmt, note,    line, r, met, lim) {
 /^RESULT / {
 	split(field($0, "label"), lp, "/")
 	sc = lp[1]; side = lp[2]
-	if (!(sc in seen)) { seen[sc] = 1; order[++n] = sc }
 	dps[sc, side] = field($0, "deliveries_per_s") + 0
 	p99[sc, side] = field($0, "p99_ms") + 0
 	cpu[sc, side] = field($0, "server_cpu") + 0
@@ -374,14 +380,19 @@ function figure(name, o, p, unit, target, fmt, note,    line, r, met, lim) {
 			  field($0, "verify_failures") == 0 && field($0, "dropped") == 0)
 }
 END {
+	# Every scenario gets its rows, a run that failed (no RESULT) included.
+	n = split(labels, order, " ")
 	for (i = 1; i <= n; i++) {
 		sc = order[i]
-		if (!((sc, "cryptocat") in dps))
-			continue
 		base = sc
 		sub(/0$/, "", base)
 		have = (base, "ngircd") in dps
-		note = bad[sc, "cryptocat"] ? "Crypto Cat failed its checks (lost, reordered, unverified or dropped)" : ""
+		if (!((sc, "cryptocat") in dps)) {
+			dps[sc, "cryptocat"] = -1
+			p99[sc, "cryptocat"] = -1
+			note = "no Crypto Cat result: the run failed or was not run"
+		} else
+			note = bad[sc, "cryptocat"] ? "Crypto Cat failed its checks (lost, reordered, unverified or dropped)" : ""
 		if (have && bad[base, "ngircd"])
 			note = note (note == "" ? "" : "; ") "ngircd failed its checks"
 		if (!have && note == "")
