@@ -102,7 +102,13 @@ for s in $selected; do
 	"stage_$s" 2>&1 | tee "$OUT/$s.log" || rc=$?
 	logs+=("$OUT/$s.log")
 	say "stage $s: $(( $(date +%s) - t )) s, status $rc"
-	[ "$rc" -eq 0 ] || failed+=("$s")
+	if [ "$rc" -ne 0 ]; then
+		failed+=("$s")
+		# A row of its own, so that the table cannot hide a failed stage
+		# (its figures may be missing or partial).
+		echo "FIGURE name=stage_${s}_failed ours=$rc unit=status target=0 met=no" \
+			"note=the stage failed: see $OUT/$s.log" | tee -a "$OUT/$s.log"
+	fi
 done
 
 echo
