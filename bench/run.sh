@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
 # Side-by-side fan-out benchmark: Crypto Cat against ngircd (a plaintext IRC
 # server in C), the same scenarios driven by the same load generator
-# (tools/loadgen/), then one comparison table. docs/BENCHMARKS.md explains
-# what is measured and what the figures mean.
+# (tools/loadgen/), then one comparison table and its FIGURE lines (make
+# bench's fanout stage: bench/bench.sh gathers them). docs/BENCHMARKS.md
+# explains what is measured and what the figures mean.
 #
-# Everything runs on 127.0.0.1 and stops by itself (about 2 to 3 minutes).
+# Everything runs on 127.0.0.1 and stops by itself (about 70 s; QUICK=1 40 s).
 # It installs ngircd with apt if it is missing, builds cryptocat-server and
 # loadgen if needed, and stops both servers on any exit.
 #
 # Knobs (environment):
 #   BENCH_BUILD=DIR        build directory (default: build, as the Makefile)
-#   BENCH_DURATION=SEC     measured seconds per run (default 5)
-#   BENCH_WARMUP=SEC       sending before the measured time (default 1)
+#   QUICK=1                the short form (make bench QUICK=1): 2 s measured after
+#                          0.5 s of warm-up, the same scenarios and checks
+#   BENCH_DURATION=SEC     measured seconds per run (default 5; QUICK: 2)
+#   BENCH_WARMUP=SEC       sending before the measured time (default 1; QUICK: 0.5)
 #   BENCH_WINDOW=N         burst: messages in flight per sender (default 32)
 #   BENCH_CC_PORT=PORT     Crypto Cat's port (default 17777; ngircd's is 16667,
 #                          fixed by bench/ngircd-bench.conf)
@@ -25,8 +28,14 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=${BENCH_BUILD:-$ROOT/build}
 case $BUILD in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
 CONF=$ROOT/bench/ngircd-bench.conf  # ngircd's settings (bench/ngircd.md)
-DURATION=${BENCH_DURATION:-5}
-WARMUP=${BENCH_WARMUP:-1}
+QUICK=${QUICK:-0}
+if [ "$QUICK" = 1 ]; then
+	DURATION=${BENCH_DURATION:-2}
+	WARMUP=${BENCH_WARMUP:-0.5}
+else
+	DURATION=${BENCH_DURATION:-5}
+	WARMUP=${BENCH_WARMUP:-1}
+fi
 WINDOW=${BENCH_WINDOW:-32}
 CC_PORT=${BENCH_CC_PORT:-17777}
 IRC_PORT=16667
@@ -63,6 +72,13 @@ stop_server() {
 		wait "$SERVER_PID" 2>/dev/null || true
 	fi
 	SERVER_PID=
+	# The data of a finished run is not needed again (see start_cryptocat),
+	# but for its key.
+	if [ -n "${CC_DATA:-}" ]; then
+		[ -f "$TMP/server_key.pem" ] || cp -p "$CC_DATA/server_key.pem" "$TMP/" 2>/dev/null || true
+		rm -rf "$CC_DATA"
+		CC_DATA=
+	fi
 }
 
 cleanup() {
@@ -168,12 +184,24 @@ fi
 
 # One fresh server per scenario, so that the 60-second housekeeping timer
 # (retention, nickname expiry) never falls inside a measurement: its cost is
-# measured on its own (docs/BENCHMARKS.md).
+# measured on its own (docs/BENCHMARKS.md). Each also gets a fresh data
+# directory: a second run on the same data measured 3x slower (a grown
+# database, other state), and the runs must not depend on their order.
+RUNS=0
 start_cryptocat() {
+	RUNS=$((RUNS + 1))
+	CC_DATA=$TMP/cc-data.$RUNS
+	rm -rf "$CC_DATA"
+	# The server's RSA key is the only thing kept: making a new one
+	# costs seconds per run and measures nothing.
+	if [ -f "$TMP/server_key.pem" ]; then
+		mkdir -m 700 "$CC_DATA"
+		cp -p "$TMP/server_key.pem" "$CC_DATA/"
+	fi
 	# Every load-generator client comes from 127.0.0.1: the per-address
 	# handshake limits and the proof of work (flood defences, measured by
 	# bench/flood.sh) are lifted so that they are not what is measured here.
-	"$SERVER" --listen "127.0.0.1:$CC_PORT" --data "$TMP/cc-data" --log-level warn \
+	"$SERVER" --listen "127.0.0.1:$CC_PORT" --data "$CC_DATA" --log-level warn \
 		--max-output 268435456 --preauth-per-address 1000000 \
 		--handshake-rate 1000000 --handshake-burst 1000000 --puzzle-max 0 \
 		>>"$TMP/cryptocat.log" 2>&1 &
@@ -292,6 +320,94 @@ END {
 	print "deliveries/s: messages received by all receivers per second (each message reaches clients - 1)."
 	print "ratio: Crypto Cat deliveries/s over ngircd. CPU: the server process, 100% = one core."
 	print "no acks: receivers never send ROOM_READ (the client sends one every 64 messages)."
+}' "$TMP/results"
+
+# ---- FIGURE lines (bench/figures.sh gathers them into the table of make bench) ----
+
+# deliveries/s side by side (bursts A and C: target 1.0x), deliveries per
+# server CPU-second (target 2.0x; acks on: A, B, C) and B's p99 (no worse).
+# A0 (no acks) is shown against ngircd's A, without a target.
+labels=
+for scenario in "${SCENARIOS[@]}"; do
+	read -r label _ <<<"$scenario"
+	labels="$labels $label"
+done
+awk -v labels="$labels" '
+function field(line, key,    n, i, kv) {
+	n = split(line, kv, " ")
+	for (i = 1; i <= n; i++)
+		if (index(kv[i], key "=") == 1)
+			return substr(kv[i], length(key) + 2)
+	return ""
+}
+function per_cpu(sc, side) {
+	return cpu[sc, side] > 0 ? dps[sc, side] / (cpu[sc, side] / 100) : -1
+}
+# figure NAME OURS PEER UNIT TARGET(ratio>=X, ratio<=X or -) FORMAT NOTE
+function figure(name, o, p, unit, target, fmt, note,    line, r, met, lim) {
+	line = "FIGURE name=" name " ours=" (o < 0 ? "-" : sprintf(fmt, o))
+	met = "n/a"
+	if (p >= 0)
+		line = line " peer=" sprintf(fmt, p)
+	if (p >= 0 && o >= 0) {
+		if (p > 0) {
+			r = o / p
+			line = line sprintf(" ratio=%.2f", r)
+			lim = substr(target, 8) + 0
+			if (target ~ /^ratio>=/)
+				met = r >= lim ? "yes" : "no"
+			else if (target ~ /^ratio<=/)
+				met = r <= lim ? "yes" : "no"
+		}
+	}
+	# A target that could not be checked is not met.
+	if (target != "-" && (o < 0 || p < 0))
+		met = "no"
+	if (note != "" && met == "yes")
+		met = "no"
+	line = line " unit=" unit " target=" target " met=" met
+	if (note != "")
+		line = line " note=" note
+	print line
+}
+/^RESULT / {
+	split(field($0, "label"), lp, "/")
+	sc = lp[1]; side = lp[2]
+	dps[sc, side] = field($0, "deliveries_per_s") + 0
+	p99[sc, side] = field($0, "p99_ms") + 0
+	cpu[sc, side] = field($0, "server_cpu") + 0
+	bad[sc, side] = !(field($0, "lost") == 0 && field($0, "reordered") == 0 &&
+			  field($0, "verify_failures") == 0 && field($0, "dropped") == 0)
+}
+END {
+	# Every scenario gets its rows, a run that failed (no RESULT) included.
+	n = split(labels, order, " ")
+	for (i = 1; i <= n; i++) {
+		sc = order[i]
+		base = sc
+		sub(/0$/, "", base)
+		have = (base, "ngircd") in dps
+		if (!((sc, "cryptocat") in dps)) {
+			dps[sc, "cryptocat"] = -1
+			p99[sc, "cryptocat"] = -1
+			note = "no Crypto Cat result: the run failed or was not run"
+		} else
+			note = bad[sc, "cryptocat"] ? "Crypto Cat failed its checks (lost, reordered, unverified or dropped)" : ""
+		if (have && bad[base, "ngircd"])
+			note = note (note == "" ? "" : "; ") "ngircd failed its checks"
+		if (!have && note == "")
+			note = "no ngircd run to compare with"
+		info = base != sc ? "-" : ""
+		tput = info != "" || sc == "B" ? "-" : "ratio>=1.0"
+		figure("fanout_" sc "_deliveries_per_s", dps[sc, "cryptocat"], have ? dps[base, "ngircd"] : -1,
+		       "deliveries/s", tput, "%.0f", note)
+		figure("fanout_" sc "_deliveries_per_cpu_s", per_cpu(sc, "cryptocat"),
+		       have ? per_cpu(base, "ngircd") : -1, "deliveries/cpu-s",
+		       info != "" ? "-" : "ratio>=2.0", "%.0f", note)
+		if (sc == "B")
+			figure("fanout_B_p99_ms", p99[sc, "cryptocat"], have ? p99[base, "ngircd"] : -1, "ms",
+			       "ratio<=1.0", "%.2f", note)
+	}
 }' "$TMP/results"
 
 if [ "$failures" -ne 0 ]; then

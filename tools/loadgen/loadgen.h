@@ -52,6 +52,7 @@ struct lg_opts {
 	unsigned connect_batch;
 	bool nodelay;
 	bool timeline;
+	double interval;             /* seconds between INTERVAL lines; 0: none */
 	char label[64];
 };
 
@@ -161,6 +162,8 @@ struct lg {
 	uint64_t read_ns;            /* when the bytes being handled were read */
 	struct event *timeline_ev;
 	uint64_t tl_sent, tl_deliv, tl_max_us;
+	struct event *interval_ev;   /* --interval: latency and server memory per interval */
+	uint64_t *ivl_hist, ivl_max_us, ivl_sent, ivl_deliv, ivl_t0;
 	char text[PROTO_TEXT_MAX + 64];
 	uint8_t open_buf[PROTO_TEXT_MAX + 1];
 	int exit_code;
@@ -181,6 +184,8 @@ typedef int (*lg_job_fn)(size_t job, void *ctx);
 int lg_run_parallel(size_t njobs, unsigned workers, lg_job_fn fn, void *ctx);
 /* The value below which a fraction p of the samples fall, in ms. */
 double lg_hist_pct(double p);
+/* The same over another histogram (--interval's), whose largest sample is max_us. */
+double lg_hist_pct_of(const uint64_t *hist, double p, uint64_t max_us);
 /* One message reached one receiver, latency_ns after it was sent. */
 void lg_account_delivery(uint64_t latency_ns);
 

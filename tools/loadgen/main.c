@@ -85,7 +85,9 @@ static const char usage[] =
 	"  --no-nodelay         leave Nagle on for the generator's sockets\n"
 	"  --timeline           print sends, deliveries and the worst latency of\n"
 	"                       every second of the run (finds stalls)\n"
-	"  --setup-timeout SEC  give up if setting up takes longer (default 300)\n"
+	"  --interval SEC       print an INTERVAL line every SEC: deliveries, p50, p99\n"
+	"                       and max latency of that interval, and the server's\n"
+	"                       VmRSS (with --server-pid); for long runs\n"	"  --setup-timeout SEC  give up if setting up takes longer (default 300)\n"
 	"  --label TEXT         name of the run in the RESULT line\n";
 
 static int parse_secs(const char *s, double min, double max, double *out)
@@ -197,7 +199,7 @@ static void parse_args(int argc, char **argv)
 {
 	enum { O_IRC = 1, O_HOST, O_PORT, O_CLIENTS, O_SENDERS, O_SIZE, O_BURST, O_WINDOW,
 	       O_RATE, O_DURATION, O_WARMUP, O_DRAIN, O_KEYS, O_POOL, O_VERIFY, O_ACK, O_PID,
-	       O_BATCH, O_NONODELAY, O_TIMELINE, O_SETUP, O_LABEL, O_HELP };
+	       O_BATCH, O_NONODELAY, O_TIMELINE, O_INTERVAL, O_SETUP, O_LABEL, O_HELP };
 	static const struct option options[] = {
 		{"irc", no_argument, NULL, O_IRC},
 		{"host", required_argument, NULL, O_HOST},
@@ -219,6 +221,7 @@ static void parse_args(int argc, char **argv)
 		{"connect-batch", required_argument, NULL, O_BATCH},
 		{"no-nodelay", no_argument, NULL, O_NONODELAY},
 		{"timeline", no_argument, NULL, O_TIMELINE},
+		{"interval", required_argument, NULL, O_INTERVAL},
 		{"setup-timeout", required_argument, NULL, O_SETUP},
 		{"label", required_argument, NULL, O_LABEL},
 		{"help", no_argument, NULL, O_HELP},
@@ -341,6 +344,10 @@ static void parse_args(int argc, char **argv)
 		case O_TIMELINE:
 			o->timeline = true;
 			break;
+		case O_INTERVAL:
+			if (parse_secs(optarg, 0.1, 3600, &o->interval))
+				goto bad;
+			break;
 		case O_SETUP:
 			if (parse_secs(optarg, 1, 3600, &o->setup_timeout))
 				goto bad;
@@ -462,6 +469,9 @@ int main(int argc, char **argv)
 		event_free(g.win_end_ev);
 	if (g.timeline_ev)
 		event_free(g.timeline_ev);
+	if (g.interval_ev)
+		event_free(g.interval_ev);
+	free(g.ivl_hist);
 	event_free(g.tick_ev);
 	event_base_free(g.base);
 	free(g.conns);

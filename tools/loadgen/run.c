@@ -1,5 +1,6 @@
 /* Load generator: the run: sending, phases, timers. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -99,6 +100,8 @@ static void on_window_start(evutil_socket_t fd, short what, void *arg)
 	loadavg(g.load0, sizeof g.load0);
 }
 
+static void on_interval(evutil_socket_t fd, short what, void *arg);
+
 static void on_window_end(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
@@ -112,6 +115,12 @@ static void on_window_end(evutil_socket_t fd, short what, void *arg)
 	if (g.self_cpu_ok)
 		g.self_cpu_ok = proc_cpu_ticks((long)getpid(), &g.self_ticks1);
 	loadavg(g.load1, sizeof g.load1);
+	if (g.interval_ev) {
+		/* The last interval, if it is more than half of one. */
+		if (lg_secs(g.win_t1 - g.ivl_t0) >= g.o.interval / 2)
+			on_interval(-1, 0, NULL);
+		event_del(g.interval_ev);
+	}
 	if (g.pace_ev)
 		event_del(g.pace_ev);
 	g.phase = PH_DRAIN;
@@ -131,6 +140,50 @@ static void on_timeline(evutil_socket_t fd, short what, void *arg)
 	g.tl_sent = g.sent_total;
 	g.tl_deliv = g.deliv_total;
 	g.tl_max_us = 0;
+}
+
+/* VmRSS of a process in KiB, from /proc/PID/status; -1 if unknown. */
+static long proc_rss_kib(long pid)
+{
+	char path[64], line[256];
+	long kib = -1;
+	snprintf(path, sizeof path, "/proc/%ld/status", pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof line, f))
+		if (strncmp(line, "VmRSS:", 6) == 0) {
+			kib = strtol(line + 6, NULL, 10);
+			break;
+		}
+	fclose(f);
+	return kib;
+}
+
+/* --interval: one machine-readable line per interval, for long runs
+ * (bench/soak.sh): what was sent and delivered, the latency of those
+ * deliveries, and the server's memory at the interval's end. */
+static void on_interval(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	uint64_t now = lg_now_ns();
+	double secs = lg_secs(now - g.ivl_t0);
+	long rss = g.o.server_pid > 0 ? proc_rss_kib(g.o.server_pid) : -1;
+	printf("INTERVAL t=%.0f secs=%.2f sent=%llu deliveries=%llu deliveries_per_s=%.0f "
+	       "p50_ms=%.2f p99_ms=%.2f max_ms=%.2f server_rss_kib=%ld\n",
+	       lg_secs(now - g.t0), secs, (unsigned long long)(g.sent_total - g.ivl_sent),
+	       (unsigned long long)(g.deliv_total - g.ivl_deliv),
+	       secs > 0 ? (double)(g.deliv_total - g.ivl_deliv) / secs : 0,
+	       lg_hist_pct_of(g.ivl_hist, 0.50, g.ivl_max_us),
+	       lg_hist_pct_of(g.ivl_hist, 0.99, g.ivl_max_us), (double)g.ivl_max_us / 1000.0, rss);
+	fflush(stdout);
+	memset(g.ivl_hist, 0, LG_HIST_LEN * sizeof *g.ivl_hist);
+	g.ivl_max_us = 0;
+	g.ivl_sent = g.sent_total;
+	g.ivl_deliv = g.deliv_total;
+	g.ivl_t0 = now;
 }
 
 void lg_run_start(void)
@@ -162,6 +215,18 @@ void lg_run_start(void)
 		g.timeline_ev = event_new(g.base, -1, EV_PERSIST, on_timeline, NULL);
 		if (g.timeline_ev)
 			event_add(g.timeline_ev, &sec);
+	}
+	if (g.o.interval > 0) {
+		struct timeval every = {(time_t)g.o.interval,
+					(suseconds_t)((g.o.interval - (double)(time_t)g.o.interval) * 1e6)};
+		g.ivl_hist = calloc(LG_HIST_LEN, sizeof *g.ivl_hist);
+		g.interval_ev = event_new(g.base, -1, EV_PERSIST, on_interval, NULL);
+		if (!g.ivl_hist || !g.interval_ev) {
+			lg_fail("out of memory");
+			return;
+		}
+		g.ivl_t0 = g.t0;
+		event_add(g.interval_ev, &every);
 	}
 	if (g.o.burst) {
 		for (unsigned i = 0; i < g.o.senders; i++)

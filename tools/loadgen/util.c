@@ -120,20 +120,25 @@ static uint64_t hist_value(size_t idx)
 
 double lg_hist_pct(double p)
 {
+	return lg_hist_pct_of(g.hist, p, g.lat_max_us);
+}
+
+double lg_hist_pct_of(const uint64_t *hist, double p, uint64_t max_us)
+{
 	uint64_t total = 0, cum = 0;
 	for (size_t i = 0; i < LG_HIST_LEN; i++)
-		total += g.hist[i];
+		total += hist[i];
 	if (!total)
 		return 0;
 	uint64_t want = (uint64_t)(p * (double)total);
 	if (want < 1)
 		want = 1;
 	for (size_t i = 0; i < LG_HIST_LEN; i++) {
-		cum += g.hist[i];
+		cum += hist[i];
 		if (cum >= want)
 			return (double)hist_value(i) / 1000.0;
 	}
-	return (double)g.lat_max_us / 1000.0;
+	return (double)max_us / 1000.0;
 }
 
 void lg_account_delivery(uint64_t latency_ns)
@@ -142,6 +147,11 @@ void lg_account_delivery(uint64_t latency_ns)
 	g.deliv_total++;
 	if (us > g.tl_max_us)
 		g.tl_max_us = us;
+	if (g.ivl_hist) {
+		g.ivl_hist[hist_index(us)]++;
+		if (us > g.ivl_max_us)
+			g.ivl_max_us = us;
+	}
 	if (!g.in_window)
 		return;
 	g.deliv_win++;
