@@ -15,6 +15,9 @@
  *                             for --output-soft-seconds (2 s), is dropped,
  *                             and alice's messages go on reaching bob.
  *
+ *   test_flush_interval       --flush-interval-us 20000: a lone message is
+ *                             answered at once, a stream once per 20 ms.
+ *
  * The server is the hostile-input fixture's (tests/support/badin.h): small
  * limits, alice and bob as real batch clients, rooms of theirs. */
 #include <setjmp.h>
@@ -218,12 +221,50 @@ static void test_stalled_reader_dropped(void **state)
 	badin_stop(&b);
 }
 
+/* --flush-interval-us: a lone message after a quiet spell is answered at
+ * once; a stream of them is answered once per interval (one commit and one
+ * write for what came in between). */
+static void test_flush_interval(void **state)
+{
+	static const char *const args[] = {"--flush-interval-us", "20000", NULL};
+	struct badin b;
+	struct ichan alice;
+	struct buf env;
+	(void)state;
+	badin_start_args(&b, "flow-interval", args);
+	badin_as(&b, &alice, "alice");
+	buf_init(&env, PROTO_ENVELOPE_MAX);
+	uint8_t *text = malloc(TEXT_LEN);
+	assert_non_null(text);
+	memset(text, 'x', TEXT_LEN);
+	usleep(50000);  /* quiet for more than the interval */
+	uint64_t t0 = clock_mono_ms();
+	send_one(&b, &alice, &env, text);
+	uint64_t lone = clock_mono_ms() - t0;
+	t0 = clock_mono_ms();
+	for (int i = 0; i < 20; i++)
+		send_one(&b, &alice, &env, text);
+	uint64_t stream = clock_mono_ms() - t0;
+	free(text);
+	buf_free(&env);
+	badin_ping(&alice);
+	ichan_close(&alice);
+	assert_true(lone < (uint64_t)itest_scale_ms(18));  /* not held for the 20 ms */
+	/* Each answer came at the next flush, 20 ms after the one before. */
+	assert_true(stream >= 19 * 20 - 20);
+	/* And the room works: alice's real client's line reaches bob's. */
+	struct rt_sent s = rt_say(b.alice, b.room, "after the stream", 0);
+	rt_expect_msg(b.bob, b.room, "alice", "after the stream", s.seq, s.msg_id);
+	badin_stop(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_slow_reader_kept, itest_teardown),
 		cmocka_unit_test_teardown(test_no_flow_control_drops, itest_teardown),
 		cmocka_unit_test_teardown(test_stalled_reader_dropped, itest_teardown),
+		cmocka_unit_test_teardown(test_flush_interval, itest_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

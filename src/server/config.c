@@ -30,6 +30,9 @@ static const char server_usage[] =
 	"                           quarter of --max-output; 0 = never)\n"
 	"  --output-soft-seconds SEC  a client over --output-soft this long is\n"
 	"                           dropped (default 30)\n"
+	"  --flush-interval-us N    under a steady stream, commit and write at most\n"
+	"                           once per N microseconds (default 0: every loop\n"
+	"                           turn)\n"
 	"  --handshake-timeout SEC  time allowed for the handshake (default 5)\n"
 	"  --handshake-workers N    threads for the handshakes' RSA work (default: one\n"
 	"                           per core)\n"
@@ -96,7 +99,7 @@ void server_config_defaults(struct server_config *cfg)
 cc_err server_config_parse(struct server_config *cfg, int argc, char **argv, int *exit_now)
 {
 	enum { OPT_LISTEN = 1, OPT_DATA, OPT_LOG, OPT_MAXCONN, OPT_MAXFRAME, OPT_MAXOUT,
-	       OPT_OUTPUT_SOFT, OPT_OUTPUT_SOFT_S, OPT_HS_TIMEOUT, OPT_IDLE, OPT_RSA,
+	       OPT_OUTPUT_SOFT, OPT_OUTPUT_SOFT_S, OPT_FLUSH_US, OPT_HS_TIMEOUT, OPT_IDLE, OPT_RSA,
 	       OPT_HIST_DAYS, OPT_HIST_MAX, OPT_NICK_TTL, OPT_HELP,
 	       OPT_VERSION, OPT_HS_WORKERS, OPT_HS_QUEUE, OPT_PREAUTH_ADDR, OPT_HS_RATE,
 	       OPT_HS_BURST, OPT_PUZZLE_MIN, OPT_PUZZLE_MAX, OPT_ONION, OPT_TOR_CONTROL,
@@ -109,6 +112,7 @@ cc_err server_config_parse(struct server_config *cfg, int argc, char **argv, int
 		{"max-frame", required_argument, NULL, OPT_MAXFRAME},
 		{"max-output", required_argument, NULL, OPT_MAXOUT},
 		{"output-soft", required_argument, NULL, OPT_OUTPUT_SOFT},
+		{"flush-interval-us", required_argument, NULL, OPT_FLUSH_US},
 		{"output-soft-seconds", required_argument, NULL, OPT_OUTPUT_SOFT_S},
 		{"handshake-timeout", required_argument, NULL, OPT_HS_TIMEOUT},
 		{"idle-timeout", required_argument, NULL, OPT_IDLE},
@@ -174,6 +178,11 @@ cc_err server_config_parse(struct server_config *cfg, int argc, char **argv, int
 			if (args_parse_uint(optarg, 0, 1ull << 32, &v))
 				goto bad_value;
 			cfg->output_soft = (size_t)v;
+			break;
+		case OPT_FLUSH_US:
+			if (args_parse_uint(optarg, 0, 100000, &v))
+				goto bad_value;
+			cfg->flush_interval_us = (unsigned)v;
 			break;
 		case OPT_OUTPUT_SOFT_S:
 			if (args_parse_uint(optarg, 1, 86400, &v))

@@ -189,7 +189,7 @@ cc_err handle_keys_ack(struct conn *c, const struct proto_keys_ack *req)
 		if (store_begin(srv->store) != CC_OK)
 			return CC_OK;
 		srv->txn_open = true;
-		event_active(srv->flush_ev, EV_WRITE, 0);
+		server_flush_soon(srv);
 	}
 	cc_err err = store_key_forget(srv->store, room.id, c->user_id, req->epoch);
 	if (err)

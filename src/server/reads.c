@@ -65,7 +65,7 @@ static bool txn_ensure(struct server *srv)
 	if (store_begin(srv->store) != CC_OK)
 		return false;
 	srv->txn_open = true;
-	event_active(srv->flush_ev, EV_WRITE, 0);
+	server_flush_soon(srv);
 	return true;
 }
 

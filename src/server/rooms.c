@@ -510,7 +510,7 @@ static cc_err handle_msg_send(struct conn *c, const struct proto_msg_send *req)
 			return CC_OK;
 		}
 		srv->txn_open = true;
-		event_active(srv->flush_ev, EV_WRITE, 0);
+		server_flush_soon(srv);
 	}
 	struct pending_send *ps = &srv->sends[srv->nsends];
 	ps->ts_ms = clock_now_ms();

@@ -52,7 +52,7 @@ static void conn_kill(struct conn *c)
 	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
 	c->dead_next = c->srv->graveyard;
 	c->srv->graveyard = c;
-	event_active(c->srv->flush_ev, EV_WRITE, 0);
+	server_flush_soon(c->srv);
 }
 
 static void conn_log(const struct conn *c, enum log_level level, const char *what, cc_err err)
@@ -122,11 +122,33 @@ static void conn_flush(struct conn *c)
 		live_output_queued(c, evbuffer_get_length(out));
 }
 
+/* The end of a loop turn's work: commit, answer, fan out, write. Under a
+ * steady stream, turns closer than --flush-interval-us are gathered into
+ * one: fewer commits, records and writes, each carrying more; after a quiet
+ * spell the first turn is flushed at once, so a lone message waits for
+ * nothing. */
+void server_flush_soon(struct server *srv)
+{
+	if (srv->flush_pending)
+		return;
+	srv->flush_pending = true;
+	uint64_t gap_us = srv->cfg->flush_interval_us;
+	uint64_t since_us = (clock_mono_us() - srv->last_flush_us);
+	if (gap_us == 0 || since_us >= gap_us) {
+		event_active(srv->flush_ev, EV_WRITE, 0);
+		return;
+	}
+	struct timeval wait = {0, (suseconds_t)(gap_us - since_us)};
+	evtimer_add(srv->flush_ev, &wait);
+}
+
 static void server_flush_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct server *srv = arg;
 	(void)fd;
 	(void)what;
+	srv->flush_pending = false;
+	srv->last_flush_us = clock_mono_us();
 	server_rooms_commit(srv);
 	while (srv->dirty) {
 		struct conn *c = srv->dirty;
@@ -148,7 +170,7 @@ static void conn_mark_dirty(struct conn *c)
 		c->dirty = true;
 		c->dirty_next = c->srv->dirty;
 		c->srv->dirty = c;
-		event_active(c->srv->flush_ev, EV_WRITE, 0);
+		server_flush_soon(c->srv);
 	}
 }
 
@@ -730,7 +752,7 @@ cc_err server_run(const struct server_config *cfg)
 	struct timeval period = {(time_t)(cfg->idle_timeout_s / 2),
 				 (suseconds_t)(cfg->idle_timeout_s % 2) * 500000};
 	srv.keepalive_tv = event_base_init_common_timeout(srv.base, &period);
-	srv.flush_ev = event_new(srv.base, -1, 0, server_flush_cb, &srv);
+	srv.flush_ev = evtimer_new(srv.base, server_flush_cb, &srv);
 	if (srv.flush_ev)
 		event_priority_set(srv.flush_ev, PRIO_SERVED);
 	srv.sigint = evsignal_new(srv.base, SIGINT, server_signal_cb, &srv);

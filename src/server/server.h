@@ -18,6 +18,7 @@ struct server_config {
 	size_t output_soft;             /* past this, its rooms' senders wait (0: never) */
 	unsigned output_soft_s;         /* ...and a reader over it this long is dropped */
 	unsigned max_connections;
+	unsigned flush_interval_us;     /* turns closer than this are flushed as one */
 	unsigned handshake_timeout_s;
 	/* Handshake flood limits (handshake.c, docs/ROBUSTNESS.md) */
 	unsigned handshake_workers;     /* threads for the RSA work (0: one per core) */

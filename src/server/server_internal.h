@@ -32,6 +32,8 @@ struct server {
 	struct evconnlistener *listener;
 	struct event *sigint, *sigterm;
 	struct event *flush_ev;          /* deferred: flush dirty, free dead */
+	bool flush_pending;              /* flush_ev is active or armed */
+	uint64_t last_flush_us;          /* monotonic */
 	const struct timeval *keepalive_tv;
 	struct store *store;
 	struct crypto_rsa_key *key;
@@ -110,6 +112,9 @@ struct conn {
 	struct conn *marks_next;
 };
 
+/* The turn's work is to be committed and written: now, or within
+ * --flush-interval-us of the last flush. */
+void server_flush_soon(struct server *srv);
 /* Stops reading, sends what is queued, then frees (from the write callback). */
 void conn_close_after_flush(struct conn *c);
 

@@ -26,6 +26,13 @@ uint64_t clock_now_s(void)
 	return clock_now_ms() / 1000;
 }
 
+uint64_t clock_mono_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
 uint64_t clock_mono_ms(void)
 {
 	struct timespec ts;

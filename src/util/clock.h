@@ -16,5 +16,7 @@ uint64_t clock_now_s(void);
 /* Milliseconds of a monotonic clock, for timeouts: never steps, never
  * controlled by tests. */
 uint64_t clock_mono_ms(void);
+/* The same in microseconds. */
+uint64_t clock_mono_us(void);
 
 #endif
