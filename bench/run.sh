@@ -22,6 +22,7 @@
 #   BENCH_NGIRCD_NODELAY=0 run ngircd as shipped, with Nagle on its sockets
 #                          (default 1: TCP_NODELAY, as cryptocat-server sets it)
 #   BENCH_ONLY=cryptocat|ngircd   run one side only
+#   BENCH_CC_ARGS="..."    more cryptocat-server options (e.g. --flush-interval-us 1000)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -200,11 +201,14 @@ start_cryptocat() {
 	fi
 	# Every load-generator client comes from 127.0.0.1: the per-address
 	# handshake limits and the proof of work (flood defences, measured by
-	# bench/flood.sh) are lifted so that they are not what is measured here.
+	# the flood stage) are lifted so that they are not what is measured here.
+	# Output limits are the defaults (--max-output 8 MiB, --output-soft):
+	# flow control holds senders back instead of dropping a slow receiver.
+	# shellcheck disable=SC2086
 	"$SERVER" --listen "127.0.0.1:$CC_PORT" --data "$CC_DATA" --log-level warn \
-		--max-output 268435456 --preauth-per-address 1000000 \
+		--preauth-per-address 1000000 \
 		--handshake-rate 1000000 --handshake-burst 1000000 --puzzle-max 0 \
-		>>"$TMP/cryptocat.log" 2>&1 &
+		${BENCH_CC_ARGS:-} >>"$TMP/cryptocat.log" 2>&1 &
 	SERVER_PID=$!
 	wait_listen "$CC_PORT" cryptocat-server "$TMP/cryptocat.log"
 }

@@ -8,6 +8,7 @@
 #include "proto/msg.h"
 #include "server/server.h"
 #include "util/buf.h"
+#include "util/log.h"
 
 struct event_base;
 struct event;
@@ -112,9 +113,18 @@ struct conn {
 	struct conn *marks_next;
 };
 
+/* server.c: stops all I/O; the flush frees it (never in the middle of a
+ * callback that may still use it). */
+void conn_kill(struct conn *c);
+void conn_free(struct conn *c);
+void conn_log(const struct conn *c, enum log_level level, const char *what, cc_err err);
+/* output.c: writes conn->wire (handshake records, plaintext errors) as is. */
+void conn_write_wire(struct conn *c);
 /* The turn's work is to be committed and written: now, or within
  * --flush-interval-us of the last flush. */
 void server_flush_soon(struct server *srv);
+/* The event that runs the flush (output.c). */
+struct event *server_flush_event_new(struct server *srv);
 /* Stops reading, sends what is queued, then frees (from the write callback). */
 void conn_close_after_flush(struct conn *c);
 
