@@ -514,6 +514,44 @@ static void test_rsa_public_der(void **state)
 	buf_free(&der2);
 }
 
+/* The second parse of the same DER comes from the cache: an equal,
+ * independent key (freeing one leaves the other usable), and what the
+ * cache holds never lets a variant through (truncations and trailing bytes
+ * are still refused after the key is cached). */
+static void test_rsa_public_der_cached(void **state)
+{
+	struct buf der, sig;
+	struct crypto_rsa_key *p1 = NULL, *p2 = NULL;
+	uint8_t fp1[32], fp2[32], digest[32] = {1, 2, 3};
+	(void)state;
+
+	buf_init(&der, 0);
+	buf_init(&sig, 0);
+	assert_int_equal(crypto_rsa_public_to_der(key_a, &der), CC_OK);
+	crypto_rsa_cache_clear();
+	assert_int_equal(crypto_rsa_public_from_der(der.data, der.len, &p1), CC_OK);
+	assert_int_equal(crypto_rsa_public_from_der(der.data, der.len, &p2), CC_OK);
+	assert_ptr_not_equal(p1, p2);
+	assert_int_equal(crypto_rsa_fingerprint(p1, fp1), CC_OK);
+	assert_int_equal(crypto_rsa_fingerprint(p2, fp2), CC_OK);
+	assert_memory_equal(fp1, fp2, 32);
+	crypto_rsa_free(p1);
+	assert_int_equal(crypto_rsa_pss_sign(key_a, digest, sizeof digest, &sig), CC_OK);
+	assert_int_equal(crypto_rsa_pss_verify(p2, digest, sizeof digest, sig.data, sig.len), CC_OK);
+	crypto_rsa_free(p2);
+	for (size_t n = 1; n < der.len; n += 7)
+		assert_int_not_equal(crypto_rsa_public_from_der(der.data, n, &p1), CC_OK);
+	assert_int_equal(buf_put_u8(&der, 0), CC_OK);
+	assert_int_equal(crypto_rsa_public_from_der(der.data, der.len, &p1), CC_ERR_TRAILING);
+	crypto_rsa_cache_clear();
+	der.len--;
+	assert_int_equal(crypto_rsa_public_from_der(der.data, der.len, &p1), CC_OK);
+	crypto_rsa_free(p1);
+	crypto_rsa_cache_clear();
+	buf_free(&der);
+	buf_free(&sig);
+}
+
 static void test_rsa_public_der_rejects(void **state)
 {
 	struct buf der;
@@ -1090,6 +1128,7 @@ int main(void)
 		cmocka_unit_test(test_ed25519_tamper),
 		cmocka_unit_test(test_rsa_generate),
 		cmocka_unit_test(test_rsa_public_der),
+		cmocka_unit_test(test_rsa_public_der_cached),
 		cmocka_unit_test(test_rsa_public_der_rejects),
 		cmocka_unit_test(test_rsa_private_pem),
 		cmocka_unit_test(test_rsa_files),

@@ -131,6 +131,43 @@ static void test_register_same_key_again(void **state)
 	store_user_clear(&u);
 }
 
+/* Inside the caller's transaction (the server's group commit): it goes with
+ * it, rolled back or committed, and a failure does not undo the caller's
+ * other work. */
+static void test_register_in_caller_txn(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t key[300], fp[STORE_FINGERPRINT_LEN], key2[300], fp2[STORE_FINGERPRINT_LEN];
+	struct store_user u, v;
+	test_key_make(4, key, sizeof key, fp);
+	test_key_make(5, key2, sizeof key2, fp2);
+	assert_int_equal(store_user_register(f->st, "Alice", key, sizeof key, fp, 1000, &u), CC_OK);
+
+	assert_int_equal(store_begin(f->st), CC_OK);
+	assert_int_equal(store_user_register(f->st, "alice", key, sizeof key, fp, 2000, &v), CC_OK);
+	store_user_clear(&v);
+	assert_int_equal(store_user_register(f->st, "bob", key2, sizeof key2, fp2, 2000, &v), CC_OK);
+	store_user_clear(&v);
+	store_rollback(f->st);
+	assert_int_equal(store_user_get_by_id(f->st, u.id, &v), CC_OK);
+	assert_int_equal(v.last_seen_s, 1000);
+	store_user_clear(&v);
+	assert_int_equal(store_user_get_by_nick(f->st, "bob", &v), CC_ERR_NOT_FOUND);
+
+	assert_int_equal(store_begin(f->st), CC_OK);
+	assert_int_equal(store_user_register(f->st, "alice", key, sizeof key, fp, 3000, &v), CC_OK);
+	store_user_clear(&v);
+	/* A refusal (her nickname, another key) leaves the visit in place. */
+	assert_int_equal(store_user_register(f->st, "alice", key2, sizeof key2, fp2, 3000, &v),
+			 CC_ERR_NICK_TAKEN);
+	store_user_clear(&v);
+	assert_int_equal(store_commit(f->st), CC_OK);
+	assert_int_equal(store_user_get_by_id(f->st, u.id, &v), CC_OK);
+	assert_int_equal(v.last_seen_s, 3000);
+	store_user_clear(&v);
+	store_user_clear(&u);
+}
+
 static void test_register_nick_taken(void **state)
 {
 	struct fixture *f = *state;
@@ -430,6 +467,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_file_mode_tightened, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_register_new, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_register_same_key_again, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_register_in_caller_txn, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_register_nick_taken, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_register_key_exists, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_register_fingerprint_key_mismatch, setup,

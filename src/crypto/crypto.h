@@ -146,6 +146,10 @@ size_t crypto_rsa_size(const struct crypto_rsa_key *key);
  * CRYPTO_RSA_MIN_BITS..CRYPTO_RSA_MAX_BITS with e = 65537, and trailing bytes. */
 cc_err crypto_rsa_public_to_der(const struct crypto_rsa_key *key, struct buf *out);
 cc_err crypto_rsa_public_from_der(const uint8_t *der, size_t len, struct crypto_rsa_key **out);
+/* Keys parsed by crypto_rsa_public_from_der are kept (public keys only, a
+ * few hundred, by their DER) so that the same key is not parsed again;
+ * this frees them (at exit, for leak checkers; safe at any time). */
+void crypto_rsa_cache_clear(void);
 /* PKCS#8 private keys, DER or PEM (unencrypted: the file is 0600). Parsing
  * accepts RSA keys of any size >= 1024 bits so test vectors load; a PEM
  * encrypted under a passphrase is CC_ERR_BAD_PASSPHRASE (it needs one). */

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -136,6 +137,88 @@ cc_err crypto_rsa_public_to_der(const struct crypto_rsa_key *key, struct buf *ou
 	return buf_put_bytes(out, key->der, key->der_len);
 }
 
+/* Public keys already parsed and checked, by their DER: OpenSSL 3's decoder
+ * and encoder (a parse, then the re-encoding that proves the input
+ * canonical) cost more than half a millisecond per key, taking locks and
+ * looking up providers, and a server parses the key of every client that
+ * connects, mostly the same keys again. An EVP_PKEY is immutable once made
+ * and safe to share between threads for public-key operations. */
+#define PUBKEY_CACHE_SLOTS 512
+
+struct pubkey_cached {
+	unsigned char *der;  /* NULL: empty */
+	size_t len;
+	EVP_PKEY *pkey;
+};
+
+static struct pubkey_cached pubkey_cache[PUBKEY_CACHE_SLOTS];
+static pthread_mutex_t pubkey_cache_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static size_t pubkey_slot(const uint8_t *der, size_t len)
+{
+	uint64_t h = 1469598103934665603ull;  /* FNV-1a: not secret, only a spread */
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ der[i]) * 1099511628211ull;
+	return (size_t)(h % PUBKEY_CACHE_SLOTS);
+}
+
+/* A new handle on pkey (one more reference) with a copy of its DER. */
+static cc_err rsa_wrap_public(EVP_PKEY *pkey, const uint8_t *der, size_t len,
+			      struct crypto_rsa_key **out)
+{
+	struct crypto_rsa_key *key = calloc(1, sizeof *key);
+	unsigned char *copy = OPENSSL_malloc(len);
+	if (!key || !copy || !EVP_PKEY_up_ref(pkey)) {
+		free(key);
+		OPENSSL_free(copy);
+		return CC_ERR_NOMEM;
+	}
+	memcpy(copy, der, len);
+	key->pkey = pkey;
+	key->der = copy;
+	key->der_len = len;
+	*out = key;
+	return CC_OK;
+}
+
+static cc_err pubkey_cache_get(const uint8_t *der, size_t len, struct crypto_rsa_key **out)
+{
+	cc_err err = CC_ERR_NOT_FOUND;
+	pthread_mutex_lock(&pubkey_cache_lock);
+	struct pubkey_cached *e = &pubkey_cache[pubkey_slot(der, len)];
+	if (e->der && e->len == len && memcmp(e->der, der, len) == 0)
+		err = rsa_wrap_public(e->pkey, der, len, out);
+	pthread_mutex_unlock(&pubkey_cache_lock);
+	return err;
+}
+
+static void pubkey_cache_put(EVP_PKEY *pkey, const uint8_t *der, size_t len)
+{
+	unsigned char *copy = OPENSSL_malloc(len);
+	if (!copy || !EVP_PKEY_up_ref(pkey)) {
+		OPENSSL_free(copy);
+		return;
+	}
+	memcpy(copy, der, len);
+	pthread_mutex_lock(&pubkey_cache_lock);
+	struct pubkey_cached *e = &pubkey_cache[pubkey_slot(der, len)];
+	OPENSSL_free(e->der);
+	EVP_PKEY_free(e->pkey);
+	*e = (struct pubkey_cached){copy, len, pkey};
+	pthread_mutex_unlock(&pubkey_cache_lock);
+}
+
+void crypto_rsa_cache_clear(void)
+{
+	pthread_mutex_lock(&pubkey_cache_lock);
+	for (size_t i = 0; i < PUBKEY_CACHE_SLOTS; i++) {
+		OPENSSL_free(pubkey_cache[i].der);
+		EVP_PKEY_free(pubkey_cache[i].pkey);
+		pubkey_cache[i] = (struct pubkey_cached){0};
+	}
+	pthread_mutex_unlock(&pubkey_cache_lock);
+}
+
 cc_err crypto_rsa_public_from_der(const uint8_t *der, size_t len, struct crypto_rsa_key **out)
 {
 	cc_err err = CC_ERR_MALFORMED;
@@ -149,6 +232,10 @@ cc_err crypto_rsa_public_from_der(const uint8_t *der, size_t len, struct crypto_
 		return CC_ERR_TRUNCATED;
 	if (len > CRYPTO_RSA_PUB_DER_MAX)
 		return CC_ERR_TOO_LARGE;
+	/* Only keys that passed every check below are ever cached. */
+	if ((err = pubkey_cache_get(der, len, out)) != CC_ERR_NOT_FOUND)
+		return err;
+	err = CC_ERR_MALFORMED;
 	if (!(pkey = d2i_PUBKEY(NULL, &p, (long)len)))
 		goto out;
 	if (p != der + len) {
@@ -164,12 +251,12 @@ cc_err crypto_rsa_public_from_der(const uint8_t *der, size_t len, struct crypto_
 		err = CC_ERR_MALFORMED;
 		goto out;
 	}
-	if ((err = crypto_rsa_wrap(pkey, 0, out)))
+	if ((err = rsa_wrap_public(pkey, der, len, out)))
 		goto out;
-	pkey = NULL;
+	pubkey_cache_put(pkey, der, len);
 out:
 	OPENSSL_free(again);
-	EVP_PKEY_free(pkey);
+	EVP_PKEY_free(pkey);  /* the handle and the cache hold their own references */
 	if (err)
 		ERR_clear_error();
 	return err;

@@ -185,12 +185,8 @@ cc_err handle_keys_ack(struct conn *c, const struct proto_keys_ack *req)
 	if (room_of_member(c, req->room_id, &room, &member) != CC_OK)
 		return CC_OK;  /* no answer: a room left meanwhile */
 	struct server *srv = c->srv;
-	if (!srv->txn_open) {
-		if (store_begin(srv->store) != CC_OK)
-			return CC_OK;
-		srv->txn_open = true;
-		server_flush_soon(srv);
-	}
+	if (!server_txn_ensure(srv))
+		return CC_OK;
 	cc_err err = store_key_forget(srv->store, room.id, c->user_id, req->epoch);
 	if (err)
 		log_warn("conn %s: cannot forget keys: %s", c->peer, cc_err_str(err));

@@ -57,18 +57,6 @@ static struct read_mark *mark_add(struct conn *c, const struct store_room *room,
 	return m;
 }
 
-/* The loop turn's transaction, opened if it is not yet. */
-static bool txn_ensure(struct server *srv)
-{
-	if (srv->txn_open)
-		return true;
-	if (store_begin(srv->store) != CC_OK)
-		return false;
-	srv->txn_open = true;
-	server_flush_soon(srv);
-	return true;
-}
-
 static void mark_write(struct conn *c, struct read_mark *m)
 {
 	cc_err err = store_member_advance_read(c->srv->store, m->room, c->user_id, m->upto);
@@ -96,7 +84,7 @@ cc_err handle_room_read(struct conn *c, const struct proto_room_read *req)
 		m = mark_add(c, &room, &member);
 		if (!m) {
 			/* Not remembered: written now, in the turn's transaction. */
-			if (txn_ensure(srv)) {
+			if (server_txn_ensure(srv)) {
 				cc_err err = store_member_advance_read(srv->store, room.id,
 								      c->user_id, upto);
 				if (err)
@@ -109,7 +97,7 @@ cc_err handle_room_read(struct conn *c, const struct proto_room_read *req)
 	if (upto <= m->upto)
 		return CC_OK;
 	/* Into the loop turn's group commit, like messages: one fsync for all. */
-	if (!txn_ensure(srv))
+	if (!server_txn_ensure(srv))
 		return CC_OK;
 	m->upto = upto;
 	if (!c->marks_dirty) {
@@ -146,7 +134,7 @@ void reads_conn_gone(struct conn *c)
 		/* Marked dirty only with the transaction open, and every commit
 		 * writes the marks first: it is still open. */
 		for (size_t i = 0; i < c->nmarks; i++)
-			if (c->marks[i].upto > c->marks[i].written && txn_ensure(srv))
+			if (c->marks[i].upto > c->marks[i].written && server_txn_ensure(srv))
 				mark_write(c, &c->marks[i]);
 	}
 	free(c->marks);

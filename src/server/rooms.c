@@ -504,13 +504,9 @@ static cc_err handle_msg_send(struct conn *c, const struct proto_msg_send *req)
 		srv->sends = p;
 		srv->sends_cap = cap;
 	}
-	if (!srv->txn_open) {
-		if ((err = store_begin(srv->store))) {
-			conn_send_error(c, req->request_id, err, NULL);
-			return CC_OK;
-		}
-		srv->txn_open = true;
-		server_flush_soon(srv);
+	if (!server_txn_ensure(srv)) {
+		conn_send_error(c, req->request_id, CC_ERR_STORE, NULL);
+		return CC_OK;
 	}
 	struct pending_send *ps = &srv->sends[srv->nsends];
 	ps->ts_ms = clock_now_ms();
@@ -530,6 +526,17 @@ static cc_err handle_msg_send(struct conn *c, const struct proto_msg_send *req)
 	memcpy(ps->room_id, room.room_id, PROTO_ROOM_ID_LEN);
 	srv->nsends++;
 	return CC_OK;
+}
+
+bool server_txn_ensure(struct server *srv)
+{
+	if (srv->txn_open)
+		return true;
+	if (store_begin(srv->store) != CC_OK)
+		return false;
+	srv->txn_open = true;
+	server_flush_soon(srv);
+	return true;
 }
 
 void server_rooms_commit(struct server *srv)

@@ -88,6 +88,15 @@ static void conn_on_open(struct conn *c)
 	hs_conn_authenticated(c);
 	/* Free expired nicknames first, so one can be taken the moment it is. */
 	server_expire_idle(srv);
+	/* A known key's visit only updates when it was last seen: that joins the
+	 * turn's group commit. A new user is committed on its own, before its
+	 * WELCOME can go out. */
+	struct store_user known;
+	if (store_user_get_by_fingerprint(srv->store, fp, &known) == CC_OK)
+		server_txn_ensure(srv);
+	else
+		server_rooms_commit(srv);
+	store_user_clear(&known);
 	cc_err err = store_user_register(srv->store, chan_peer_nick(c->chan), der, der_len, fp,
 					 clock_now_s(), &user);
 	if (err == CC_ERR_EXISTS) {
@@ -306,6 +315,7 @@ void conn_free(struct conn *c)
 		*pp = c->dirty_next;
 	}
 	if (c->user_id) {
+		server_txn_ensure(srv);  /* the last visit: into the group commit */
 		store_user_touch(srv->store, c->user_id, clock_now_s());
 		server_on_disconnect(c);
 	}
@@ -610,6 +620,8 @@ out:
 		server_rooms_commit(&srv);
 	while (srv.conns)
 		conn_free(srv.conns);  /* includes any in the graveyard */
+	if (srv.store)
+		server_rooms_commit(&srv);  /* their last visits */
 	srv.graveyard = NULL;
 	hs_pool_stop(&srv);
 	server_rooms_free(&srv);
@@ -627,6 +639,7 @@ out:
 	if (srv.store)
 		store_close(srv.store);
 	crypto_rsa_free(srv.key);
+	crypto_rsa_cache_clear();
 	if (!err)
 		log_info("stopped");
 	return err;

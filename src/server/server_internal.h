@@ -123,6 +123,9 @@ void conn_write_wire(struct conn *c);
 /* The turn's work is to be committed and written: now, or within
  * --flush-interval-us of the last flush. */
 void server_flush_soon(struct server *srv);
+/* The loop turn's transaction (rooms.c), opened if it is not yet: what is
+ * written in it is committed at the flush. false if the store refused. */
+bool server_txn_ensure(struct server *srv);
 /* The event that runs the flush (output.c). */
 struct event *server_flush_event_new(struct server *srv);
 /* Stops reading, sends what is queued, then frees (from the write callback). */

@@ -52,7 +52,8 @@ int store_schema_latest(void);
  * CC_ERR_EXISTS (its own binding), not CC_ERR_NICK_TAKEN. An invalid nickname is
  * CC_ERR_BAD_NICK, an empty key CC_ERR_MALFORMED, a key over STORE_PUBKEY_MAX
  * CC_ERR_TOO_LARGE. The get and register functions zero out first, so
- * store_user_clear is always safe on it. */
+ * store_user_clear is always safe on it. Inside the caller's transaction if
+ * one is open (committed with it), else in its own. */
 cc_err store_user_register(struct store *st, const char *nick,
 			   const uint8_t *pubkey, size_t pubkey_len,
 			   const uint8_t fingerprint[STORE_FINGERPRINT_LEN],

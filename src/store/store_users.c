@@ -163,16 +163,13 @@ cc_err store_user_register(struct store *st, const char *nick,
 		return CC_ERR_TOO_LARGE;
 	if (now_s > INT64_MAX)
 		return CC_ERR_MALFORMED;
-	/* It commits on its own: inside a caller's transaction it would fail
-	 * to begin and then roll back the caller's work. */
-	if (st->in_tx) {
-		log_error("store: user registration inside a transaction");
-		return CC_ERR_STATE;
-	}
 	char lower[STORE_NICK_MAX + 1];
 	sqlite_util_nick_lower(nick, len, lower);
 
-	cc_err err = store_tx_begin(st);
+	/* In the caller's transaction if it holds one (the server puts a known
+	 * key's visit into its group commit), else in one of its own. */
+	bool own;
+	cc_err err = store_write_begin(st, &own);
 	if (err)
 		return err;
 
@@ -224,7 +221,7 @@ cc_err store_user_register(struct store *st, const char *nick,
 		}
 	}
 
-	err = store_tx_end(st, err);
+	err = store_write_end(st, own, err);
 	if (err != CC_OK && err != CC_ERR_EXISTS)
 		store_user_clear(out);
 	return err;
