@@ -195,6 +195,8 @@ static const struct sqlite_util_schema store_schema = {
 
 static const char *const store_stmt_sql[STMT_COUNT_] = {
 	[STMT_BEGIN] = "BEGIN IMMEDIATE",
+	/* Changes when another connection has committed to the file. */
+	[STMT_DATA_VERSION] = "PRAGMA data_version",
 	[STMT_COMMIT] = "COMMIT",
 	[STMT_ROLLBACK] = "ROLLBACK",
 	[STMT_USER_BY_NICK] = "SELECT " STORE_USER_COLS " FROM users WHERE nick_lower = ?1",
@@ -474,9 +476,21 @@ static void rooms_version_bump(struct store *st, enum store_stmt_id id)
 	}
 }
 
-uint64_t store_rooms_version(const struct store *st)
+uint64_t store_rooms_version(struct store *st)
 {
-	return st ? st->rooms_version : 0;
+	if (!st)
+		return 0;
+	/* Someone else's writes too (sqlite3 run on the live file): whatever
+	 * they changed, a copy made before is not trusted. */
+	sqlite3_stmt *s = st->stmt[STMT_DATA_VERSION];
+	int64_t v = 0;
+	if (sqlite3_step(s) != SQLITE_ROW || !store_col_int(s, 0, INT64_MIN, INT64_MAX, &v))
+		st->rooms_version++;  /* unknown: as if changed */
+	else if (v != st->data_version)
+		st->rooms_version++;
+	st->data_version = v;
+	sqlite_util_stmt_done(s);
+	return st->rooms_version;
 }
 
 cc_err store_stmt_run(struct store *st, enum store_stmt_id id, const char *what)

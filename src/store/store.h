@@ -151,10 +151,11 @@ struct store_room {
 cc_err store_room_create(struct store *st, const uint8_t room_id[STORE_ROOM_ID_LEN],
 			 int64_t admin_user, uint64_t now_ms, int64_t *out_id);
 /* Changes whenever a room, a membership or a user may have changed (also
- * when such a write is rolled back): a copy of a room or a membership read
- * from the store is current while this is unchanged. Messages and read
- * marks do not change it (a copy's last_msg_id is not kept current). */
-uint64_t store_rooms_version(const struct store *st);
+ * when such a write is rolled back, and when another connection committed
+ * anything to the file): a copy of a room or a membership read from the
+ * store is current while this is unchanged. Its own messages and read marks
+ * do not change it (a copy's last_msg_id is not kept current). */
+uint64_t store_rooms_version(struct store *st);
 cc_err store_room_get(struct store *st, const uint8_t room_id[STORE_ROOM_ID_LEN],
 		      struct store_room *out);
 cc_err store_room_get_by_id(struct store *st, int64_t id, struct store_room *out);

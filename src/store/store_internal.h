@@ -19,6 +19,7 @@
  * store.c, prepared once by store_open. */
 enum store_stmt_id {
 	STMT_BEGIN,
+	STMT_DATA_VERSION,
 	STMT_COMMIT,
 	STMT_ROLLBACK,
 	STMT_USER_BY_NICK,
@@ -93,6 +94,7 @@ struct store {
 	 * (store_rooms_version): what the server caches about rooms is good
 	 * while it is unchanged. */
 	uint64_t rooms_version;
+	int64_t data_version;  /* PRAGMA data_version when last looked at */
 };
 
 /* ---- store.c: statements and transactions ------------------------------- */
