@@ -43,7 +43,8 @@ cc_err client_identity_set(struct client *cl, struct crypto_rsa_key *key)
 	    (err = e2e_signing_key_derive(key, cl->sign_seed, cl->sign_pub)) ||
 	    (err = e2e_signing_cert_make(key, 1, cl->sign_pub, &cl->sign_cert)))
 		return err;
-	return CC_OK;
+	crypto_ed25519_priv_free(cl->sign_key);
+	return crypto_ed25519_priv_new(cl->sign_seed, &cl->sign_key);
 }
 
 /* Loads a key file of the home, under the session's passphrase if the home

@@ -49,6 +49,7 @@ struct client_user {
 	uint32_t sign_version;
 	uint8_t sign_pub[CRYPTO_ED25519_PUB_LEN];
 	bool sign_ok;                     /* sign_pub's certificate verified */
+	struct crypto_ed25519_pub *sign_key; /* sign_pub as a verifier, made at first use */
 	uint32_t recv_version;            /* the newest certified receiving key */
 	uint64_t recv_created_ms;
 	uint8_t recv_pub[CRYPTO_X25519_LEN];
@@ -207,6 +208,7 @@ struct client {
 	struct crypto_rsa_key *next_identity;
 	uint8_t sign_seed[CRYPTO_ED25519_SEED_LEN];
 	uint8_t sign_pub[CRYPTO_ED25519_PUB_LEN];
+	struct crypto_ed25519_priv *sign_key; /* sign_seed, made once per identity */
 	struct buf sign_cert;             /* our signing key's certificate (version 1) */
 	struct cstore_recv_key recv;      /* our current receiving key (private part
 					     wiped with the client) */

@@ -144,6 +144,7 @@ void client_free(struct client *cl)
 	buf_free(&cl->wire);
 	buf_free(&cl->sign_cert);
 	mem_wipe(cl->sign_seed, sizeof cl->sign_seed);
+	crypto_ed25519_priv_free(cl->sign_key);
 	mem_wipe(&cl->recv, sizeof cl->recv);
 	free(cl);
 }
