@@ -162,6 +162,12 @@ void client_room_ack(struct client *cl, struct client_room *r)
 		r->acked_msg_id = r->last_msg_id;
 }
 
+void client_room_ack_due(struct client *cl, struct client_room *r)
+{
+	if (r->last_msg_id - r->acked_msg_id >= ACK_EVERY && !client_loading(cl, r->room_id))
+		client_room_ack(cl, r);
+}
+
 void client_rooms_ack_all(struct client *cl)
 {
 	for (size_t i = 0; i < cl->nrooms; i++)
@@ -258,7 +264,8 @@ static int msg_check(struct client *cl, struct client_room *r, const struct prot
 	return 0;
 }
 
-/* A message from the server: shown only once every check passed. */
+/* A message from the server: shown only once every check passed, and once
+ * what handling it stored is committed (turn.c: the turn's events wait). */
 void client_on_room_msg(struct client *cl, const struct proto_room_msg *rm)
 {
 	struct client_room *r = client_room_find(cl, rm->room_id);
@@ -272,6 +279,7 @@ void client_on_room_msg(struct client *cl, const struct proto_room_msg *rm)
 	struct client_req *leaving = client_req_for_room(cl, REQ_LEAVE, rm->room_id);
 	if (!r || !r->joined || (leaving && leaving->then_leave))
 		return;  /* not listening to that room (or loading it only to leave) */
+	client_turn_begin(cl);
 	if (proto_envelope_decode(rm->envelope.p, rm->envelope.len, &env) != CC_OK)
 		goto reject;
 	memcpy(from, env.sender.p, env.sender.len);
@@ -313,20 +321,19 @@ void client_on_room_msg(struct client *cl, const struct proto_room_msg *rm)
 		gap.u.gap.epoch = env.epoch;
 		gap.u.gap.first = c.last_seq + 1;
 		gap.u.gap.last = env.seq - 1;
-		client_emit(cl, &gap);
+		client_turn_stage(cl, r, &gap);
 	}
-	/* Stored before it is shown: the chain's step (the message key is gone
-	 * for good), so a replay after a crash still shows. */
+	/* Stored before it is shown (committed with the turn): the chain's
+	 * step (the message key is gone for good), so a replay after a crash
+	 * still shows. */
 	if (cstore_message_handled(cl->store, r->room_id, c.sender->fp, env.epoch, env.seq,
 				   rm->msg_id, env.time_ms, &step) != CC_OK)
 		log_warn("room %s: cannot store a message's step", r->id_hex);
 	mem_wipe(&step, sizeof step);
 	if (rm->msg_id > r->last_msg_id)
 		r->last_msg_id = rm->msg_id;
-	if (env.epoch == r->chain.epoch) {
-		r->epoch_msgs++;
-		client_maybe_rekey(cl, r);
-	}
+	if (env.epoch == r->chain.epoch)
+		r->epoch_msgs++;  /* a rekey it makes due comes after the commit */
 	text[text_len] = '\0';
 	struct client_event ev = {.type = CLIENT_EV_MESSAGE, .room = r->id_hex};
 	ev.u.message.from = c.sender->nick;
@@ -338,18 +345,24 @@ void client_on_room_msg(struct client *cl, const struct proto_room_msg *rm)
 	ev.u.message.msg_id = rm->msg_id;
 	ev.u.message.verified = c.user->trusted;
 	ev.u.message.safety_verified = c.user->verified;
-	client_emit(cl, &ev);
+	client_turn_stage(cl, r, &ev);
 	goto done;
 reject:
-	client_emit_error(cl, 0, r->id_hex, *from ? from : NULL, c.code, c.why);
+	{
+		struct client_event err_ev = {.type = CLIENT_EV_ERROR, .room = r->id_hex};
+		err_ev.u.error.code = c.code;
+		err_ev.u.error.message = c.why;
+		err_ev.u.error.from = *from ? from : NULL;
+		client_turn_stage(cl, r, &err_ev);
+	}
 	if (rm->msg_id > r->last_msg_id) {
 		r->last_msg_id = rm->msg_id;
 		cstore_room_last_id_put(cl->store, r->room_id, rm->msg_id);
 	}
 done:
-	if (r->last_msg_id - r->acked_msg_id >= ACK_EVERY && !client_loading(cl, r->room_id))
-		client_room_ack(cl, r);
-	client_epochs_forget_ended(cl, r);
+	/* The acknowledgement, a due rekey and the deletion of ended epochs'
+	 * keys come after the turn's commit (client_turn_end). */
+	r->in_turn = true;
 	if (text) {
 		mem_wipe(text, PROTO_TEXT_MAX + 1);
 		free(text);
