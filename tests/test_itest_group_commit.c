@@ -6,7 +6,9 @@
  * (CRYPTOCAT_CRASH_AT=client:turn-stored) has shown nothing and acknowledged
  * nothing; started again it gets every message once more from the server,
  * shows each exactly once, in order, and a later run gets none of them
- * again. A burst of messages taken in few turns is shown whole and in order. */
+ * again. A burst of messages taken in few turns is shown whole and in order,
+ * and a copy of a message in the same turn as the original is refused as a
+ * replay. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -50,7 +52,7 @@ static void test_crash_before_commit(void **state)
 	char room[RT_ROOM_HEX];
 	char text[64];
 
-	rt_start(&f, "group-commit", 0);
+	rt_start(&f, "group-commit", 1);
 	rt_clients(f.port, f.dir, nicks, 2, c);
 	struct itest_client *alice = c[0], *bob = c[1];
 	const char *bob_home = itest_subdir(f.dir, "bob");
@@ -103,6 +105,24 @@ static void test_crash_before_commit(void **state)
 		snprintf(text, sizeof text, "burst %d", i);
 		rt_expect_msg(bob, room, "alice", text, 4 + i, -1);
 	}
+	rt_ping(bob);
+
+	/* The same message twice in one backlog (the server stored a copy
+	 * under a new id): both come in one turn, and the copy is caught
+	 * although the first is not committed yet when it is checked. */
+	json_decref(rt_cmd(bob, "disconnected", "/disconnect %s", room));
+	struct rt_sent once = rt_say(alice, room, "only once", 0);
+	long long rid = rt_sql_int("SELECT id FROM rooms WHERE room_id = X'%s'", room);
+	free(rt_sql("BEGIN;"
+		    "INSERT INTO messages(room, msg_id, sender, epoch, ts_ms, blob)"
+		    " SELECT room, (SELECT last_msg_id + 1 FROM rooms WHERE id = %lld), sender,"
+		    " epoch, ts_ms, blob FROM messages WHERE room = %lld AND msg_id = %lld;"
+		    "UPDATE rooms SET last_msg_id = last_msg_id + 1 WHERE id = %lld;"
+		    "COMMIT;",
+		    rid, rid, once.msg_id, rid));
+	json_decref(rt_join(bob, room, 2));
+	rt_expect_msg(bob, room, "alice", "only once", once.seq, once.msg_id);
+	json_decref(rt_expect_room_error(bob, "replayed", room, "alice"));
 	rt_ping(bob);
 	rt_quit(bob);
 	rt_quit(alice);
