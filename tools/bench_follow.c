@@ -407,7 +407,7 @@ int main(int argc, char **argv)
 		die("cannot make pipes");
 	char *cargv[] = {client_bin, "--batch", "--server", listen_s, "--nick", FOLLOWER,
 			 "--home", home, "--rsa-bits", "2048", "--rekey-after", "never",
-			 "--log-level", "warn", NULL};
+			 "--log-level", getenv("BENCH_FOLLOW_DEBUG") ? "debug" : "warn", NULL};
 	client_pid = spawn(cargv, in_pipe[0], out_pipe[1], clog);
 	close(in_pipe[0]);
 	close(out_pipe[1]);

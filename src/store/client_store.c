@@ -347,35 +347,6 @@ cc_err cstore_tx_end(struct client_store *cs, cc_err err)
 				  err);
 }
 
-cc_err cstore_begin(struct client_store *cs)
-{
-	if (!cs)
-		return CC_ERR_INTERNAL;
-	if (cs->batch)
-		return CC_ERR_STATE;
-	cc_err err = cstore_run(cs, STMT_BEGIN, "begin batch");
-	if (!err)
-		cs->batch = true;
-	return err;
-}
-
-cc_err cstore_commit(struct client_store *cs)
-{
-	if (!cs || !cs->batch)
-		return CC_ERR_STATE;
-	cs->batch = false;
-	return sqlite_util_tx_end(CSTORE_NAME, cs->stmt[STMT_COMMIT], cs->stmt[STMT_ROLLBACK],
-				  CC_OK);
-}
-
-void cstore_rollback(struct client_store *cs)
-{
-	if (!cs || !cs->batch)
-		return;
-	cs->batch = false;
-	sqlite_util_tx_rollback(CSTORE_NAME, cs->stmt[STMT_ROLLBACK]);
-}
-
 /* Steps a bound query that returns at most one row and reads its first
  * column as an integer in [min, INT64_MAX]: CC_OK, CC_ERR_NOT_FOUND or an
  * error. Always resets the statement. */

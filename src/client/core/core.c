@@ -570,12 +570,16 @@ static void client_read_more(struct client *cl, struct bufferevent *bev)
 	evutil_socket_t fd = bufferevent_getfd(bev);
 	struct evbuffer *in = bufferevent_get_input(bev);
 	size_t have = evbuffer_get_length(in);
+	/* The bufferevent keeps its input's end frozen but while it reads
+	 * itself (bufferevent_sock.c does the same around its evbuffer_read). */
+	evbuffer_unfreeze(in, 0);
 	while (fd >= 0 && have < CLIENT_READ_MAX) {
 		int n = evbuffer_read(in, fd, (int)(CLIENT_READ_MAX - have));
 		if (n <= 0)
 			break;
 		have += (size_t)n;
 	}
+	evbuffer_freeze(in, 0);
 }
 
 static void client_read_cb(struct bufferevent *bev, void *arg)

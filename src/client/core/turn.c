@@ -9,6 +9,7 @@
 
 #include "client/core/internal.h"
 #include "store/client_store.h"
+#include "util/clock.h"
 #include "util/log.h"
 #include "util/testpoint.h"
 
@@ -163,11 +164,14 @@ cc_err client_turn_end(struct client *cl)
 	if (t->batch) {
 		t->batch = false;
 		testpoint("client:turn-stored");  /* written, not committed, nothing shown */
+		uint64_t t0 = clock_mono_ms();
 		if (cstore_commit(cl->store) != CC_OK) {
 			log_error("cannot commit the messages of this turn");
 			turn_undo(cl);
 			return CC_ERR_STORE;
 		}
+		log_debug("turn: %zu events committed in %llu ms", t->n,
+			  (unsigned long long)(clock_mono_ms() - t0));
 	}
 	/* Shown in the order they came; an event's handler may call into the
 	 * core, so the list is taken first. */
