@@ -86,8 +86,10 @@ void client_send_start(struct client *cl, struct client_req *req)
 	/* Our head: who reads this must hold the same history. */
 	env.head_seq = r->chain.count - 1;
 	memcpy(env.head_hash, r->chain.last_hash, PROTO_HASH_LEN);
-	err = e2e_message_seal_with(cl->sign_key, key, &env, (const uint8_t *)req->text,
-			       req->text_len, &out);
+	err = cl->sign_key ? e2e_message_seal_with(cl->sign_key, key, &env,
+						   (const uint8_t *)req->text, req->text_len, &out)
+			   : e2e_message_seal(cl->sign_seed, key, &env, (const uint8_t *)req->text,
+					      req->text_len, &out);
 	mem_wipe(key, sizeof key);
 	if (!err) {
 		struct proto_msg m = {.type = PROTO_MSG_SEND};
