@@ -73,6 +73,19 @@ static void die(const char *why)
 	exit(2);
 }
 
+/* Stopped from outside (a timeout, ^C): take the children along. */
+static void on_signal(int sig)
+{
+	if (client_pid > 0)
+		kill(client_pid, SIGKILL);
+	if (loadgen_pid > 0)
+		kill(loadgen_pid, SIGKILL);
+	if (server_pid > 0)
+		kill(server_pid, SIGKILL);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
 /* ---- processes ---- */
 
 /* Starts argv with stdin from in_fd (-1: /dev/null), stdout to out_fd (-1:
@@ -370,6 +383,9 @@ int main(int argc, char **argv)
 
 	parse_args(argc, argv);
 	signal(SIGPIPE, SIG_IGN);
+	signal(SIGTERM, on_signal);
+	signal(SIGINT, on_signal);
+	signal(SIGHUP, on_signal);
 	ssize_t n = readlink("/proc/self/exe", bin_dir, sizeof bin_dir - 1);
 	if (n <= 0)
 		die("cannot find my own directory");
