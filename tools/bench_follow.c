@@ -17,7 +17,10 @@
  * --client runs another cryptocat (an older build, to compare). It prints
  * human-readable lines, then one machine line per figure:
  *   FIGURE name=client_follow.cpu ours=<%> bound=60 unit=%core ...
- * Exit status: 0 when both targets are met, 1 when not, 2 on a failure. */
+ * Exit status: 0 when both targets are met, 1 when not, 2 on a failure.
+ * BENCH_FOLLOW_KEEP=1 keeps the scratch directory (the three programs' logs),
+ * BENCH_FOLLOW_DEBUG=1 runs the client at --log-level debug (a line per
+ * turn: its events and how long its commit took). */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
