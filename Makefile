@@ -15,7 +15,7 @@ JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 PREFIX     ?= /usr/local
 DESTDIR    ?=
 
-.PHONY: all deps build asan run test test-release test-asan fuzz-build fuzz-smoke fuzz bench bench-soak bench-flood bench-membership bench-rekey \
+.PHONY: all deps build asan run test test-release test-asan fuzz-build fuzz-smoke fuzz bench bench-follow bench-soak bench-flood bench-membership bench-rekey \
 	install uninstall clean
 
 all: build
@@ -80,6 +80,12 @@ bench-soak: build
 # four scenarios of 10 s, about a minute. Figures: docs/BENCHMARKS.md section 9.
 bench-flood: build
 	./$(BUILD)/bench_flood
+
+# One real cryptocat --batch following a room paced at 4000 msg/s
+# (tools/bench_follow.c, with loadgen --follower): the client's CPU and how
+# far behind it is, as FIGURE lines; about 30 s. docs/BENCHMARKS.md section 10.
+bench-follow: build
+	./$(BUILD)/bench_follow
 
 # The cost of one new epoch in a 1000-member room (tools/bench_rekey.c): about
 # 3 min the first time (1000 RSA keys, kept in /tmp/cryptocat-bench-keys), then

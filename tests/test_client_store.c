@@ -13,6 +13,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sqlite3.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -429,6 +430,80 @@ static void test_chain_advance(void **state)
 	cs_chain_expect(f, room, 1, alice, k5, 5);
 }
 
+/* Group commit (cstore_begin .. cstore_commit): what a batch writes is seen
+ * inside it, each message stays all or nothing (a duplicate within the batch
+ * is refused alone), and only the commit stores it: a rollback, or a process
+ * killed with the batch open, leaves nothing of it, and the message can be
+ * handled again. */
+static void test_batch(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t room[CSTORE_ROOM_ID_LEN], alice[CSTORE_FP_LEN];
+	uint8_t k1[CSTORE_KEY_LEN];
+	struct cstore_ratchet s2 = {.next_seq = 2}, s3 = {.next_seq = 3}, s4 = {.next_seq = 4};
+	cs_fill(90, room, sizeof room);
+	cs_fill(91, alice, sizeof alice);
+	cs_secret(90, k1);
+	cs_secret(92, s2.chain_key);
+	cs_secret(93, s3.chain_key);
+	cs_secret(94, s4.chain_key);
+	cs_room_put(f, room, 1);
+	cs_epoch_add1(f, room, 1, alice, k1);
+
+	assert_int_equal(cstore_commit(f->cs), CC_ERR_STATE);
+	assert_int_equal(cstore_begin(f->cs), CC_OK);
+	assert_int_equal(cstore_begin(f->cs), CC_ERR_STATE);
+	assert_int_equal(cstore_message_handled(f->cs, room, alice, 1, 1, 10, 100, &s2), CC_OK);
+	assert_int_equal(cs_seen_of(f, room, alice, 1), 1);
+	assert_int_equal(cs_last_id(f, room), 10);
+	cs_chain_expect(f, room, 1, alice, s2.chain_key, 2);
+	/* The same message twice in one batch: the second is refused, alone. */
+	assert_int_equal(cstore_message_handled(f->cs, room, alice, 1, 1, 10, 100, &s2),
+			 CC_ERR_STALE_EPOCH);
+	assert_int_equal(cs_seen_of(f, room, alice, 1), 1);
+	cs_chain_expect(f, room, 1, alice, s2.chain_key, 2);
+	assert_int_equal(cstore_message_handled(f->cs, room, alice, 1, 2, 11, 110, &s3), CC_OK);
+	assert_int_equal(cstore_commit(f->cs), CC_OK);
+	assert_int_equal(cstore_commit(f->cs), CC_ERR_STATE);
+	cs_reopen(f);
+	assert_int_equal(cs_seen_of(f, room, alice, 1), 2);
+	assert_int_equal(cs_last_id(f, room), 11);
+	cs_chain_expect(f, room, 1, alice, s3.chain_key, 3);
+
+	/* Rolled back: nothing of it. */
+	assert_int_equal(cstore_begin(f->cs), CC_OK);
+	assert_int_equal(cstore_message_handled(f->cs, room, alice, 1, 3, 12, 120, &s4), CC_OK);
+	cstore_rollback(f->cs);
+	assert_int_equal(cs_seen_of(f, room, alice, 1), 2);
+	assert_int_equal(cs_last_id(f, room), 11);
+	cs_chain_expect(f, room, 1, alice, s3.chain_key, 3);
+
+	/* Killed before the commit (another process, as the client would be):
+	 * the journal takes it back at the next open. */
+	const char *path = f->tmp.path;
+	cs_close(f);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct client_store *cs = NULL;
+		if (cstore_open(path, &cs) || cstore_begin(cs) ||
+		    cstore_message_handled(cs, room, alice, 1, 3, 12, 120, &s4))
+			_exit(1);
+		raise(SIGKILL);
+		_exit(2);
+	}
+	int status = 0;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	cs_open(f);
+	assert_int_equal(cs_seen_of(f, room, alice, 1), 2);
+	assert_int_equal(cs_last_id(f, room), 11);
+	cs_chain_expect(f, room, 1, alice, s3.chain_key, 3);
+	/* Sent again after the restart, it is handled as new. */
+	assert_int_equal(cstore_message_handled(f->cs, room, alice, 1, 3, 12, 120, &s4), CC_OK);
+	cs_chain_expect(f, room, 1, alice, s4.chain_key, 4);
+}
+
 /* A secret opened again (replayed by the server, or a restart before the
  * forget) adds chains only for senders new to us: a chain already here is
  * never reset, or its message keys could be used again. */
@@ -601,6 +676,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_recv_seen, cstore_setup, cstore_teardown),
 		cmocka_unit_test_setup_teardown(test_chains, cstore_setup, cstore_teardown),
 		cmocka_unit_test_setup_teardown(test_chain_advance, cstore_setup, cstore_teardown),
+		cmocka_unit_test_setup_teardown(test_batch, cstore_setup, cstore_teardown),
 		cmocka_unit_test_setup_teardown(test_epoch_add_never_rewinds, cstore_setup, cstore_teardown),
 		cmocka_unit_test_setup_teardown(test_epoch_messages, cstore_setup, cstore_teardown),
 		cmocka_unit_test_setup_teardown(test_epoch_forget, cstore_setup, cstore_teardown),

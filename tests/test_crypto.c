@@ -367,6 +367,47 @@ static void test_ed25519_rfc8032(void **state)
 	assert_int_equal(crypto_ed25519_verify(pub, NULL, 0, sig, sizeof sig), CC_OK);
 }
 
+/* Key objects made once sign and verify as the raw-byte calls do, and keep
+ * failing closed. */
+static void test_ed25519_key_objects(void **state)
+{
+	uint8_t seed[32], pub[32], seed2[32], pub2[32], sig[64], sig2[64];
+	uint8_t msg[] = "alice: hello room";
+	struct crypto_ed25519_priv *sk = NULL;
+	struct crypto_ed25519_pub *pk = NULL, *pk2 = NULL;
+	(void)state;
+
+	assert_int_equal(crypto_ed25519_keypair(seed, pub), CC_OK);
+	assert_int_equal(crypto_ed25519_keypair(seed2, pub2), CC_OK);
+	assert_int_equal(crypto_ed25519_priv_new(seed, &sk), CC_OK);
+	assert_int_equal(crypto_ed25519_pub_new(pub, &pk), CC_OK);
+	assert_int_equal(crypto_ed25519_pub_new(pub2, &pk2), CC_OK);
+	assert_true(crypto_ed25519_pub_is(pk, pub));
+	assert_false(crypto_ed25519_pub_is(pk, pub2));
+	assert_false(crypto_ed25519_pub_is(NULL, pub));
+	/* Ed25519 is deterministic: the same signature either way, many times. */
+	assert_int_equal(crypto_ed25519_sign(seed, msg, sizeof msg, sig), CC_OK);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(crypto_ed25519_sign_with(sk, msg, sizeof msg, sig2), CC_OK);
+		assert_memory_equal(sig, sig2, 64);
+		assert_int_equal(crypto_ed25519_verify_with(pk, msg, sizeof msg, sig, 64), CC_OK);
+	}
+	assert_int_equal(crypto_ed25519_verify_with(pk2, msg, sizeof msg, sig, 64), CC_ERR_AUTH);
+	assert_int_equal(crypto_ed25519_verify_with(pk, msg, sizeof msg, sig, 63), CC_ERR_AUTH);
+	assert_int_equal(crypto_ed25519_verify_with(NULL, msg, sizeof msg, sig, 64), CC_ERR_AUTH);
+	msg[0] ^= 1;
+	assert_int_equal(crypto_ed25519_verify_with(pk, msg, sizeof msg, sig, 64), CC_ERR_AUTH);
+	msg[0] ^= 1;
+	/* The same key object still verifies after a failure. */
+	assert_int_equal(crypto_ed25519_verify_with(pk, msg, sizeof msg, sig, 64), CC_OK);
+	assert_int_equal(crypto_ed25519_sign_with(NULL, msg, sizeof msg, sig2), CC_ERR_CRYPTO);
+	crypto_ed25519_priv_free(sk);
+	crypto_ed25519_pub_free(pk);
+	crypto_ed25519_pub_free(pk2);
+	crypto_ed25519_pub_free(NULL);
+	crypto_ed25519_priv_free(NULL);
+}
+
 static void test_ed25519_tamper(void **state)
 {
 	uint8_t seed[32], pub[32], seed2[32], pub2[32], sig[64], sig_long[65];
@@ -1134,6 +1175,7 @@ int main(void)
 		cmocka_unit_test(test_rsa_files),
 		cmocka_unit_test(test_rsa_oaep),
 		cmocka_unit_test(test_rsa_pss),
+		cmocka_unit_test(test_ed25519_key_objects),
 		cmocka_unit_test(test_rng_deterministic),
 		cmocka_unit_test(test_aead_keyed),
 	};

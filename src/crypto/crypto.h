@@ -132,6 +132,29 @@ cc_err crypto_ed25519_verify(const uint8_t pub[CRYPTO_ED25519_PUB_LEN],
 			     const uint8_t *msg, size_t msg_len,
 			     const uint8_t *sig, size_t sig_len);
 
+/* Ed25519 keys made once and used for many signatures: making OpenSSL's
+ * key object from raw bytes costs about as much as the operation itself
+ * (deriving the public key again, for a private one). A client keeps one per
+ * signer it verifies and one for its own signing key. free wipes the private
+ * key (NULL is fine). */
+struct crypto_ed25519_pub;
+struct crypto_ed25519_priv;
+cc_err crypto_ed25519_pub_new(const uint8_t pub[CRYPTO_ED25519_PUB_LEN],
+			      struct crypto_ed25519_pub **out);
+void crypto_ed25519_pub_free(struct crypto_ed25519_pub *k);
+/* 1 if k was made from exactly pub. */
+int crypto_ed25519_pub_is(const struct crypto_ed25519_pub *k,
+			  const uint8_t pub[CRYPTO_ED25519_PUB_LEN]);
+cc_err crypto_ed25519_verify_with(const struct crypto_ed25519_pub *k,
+				  const uint8_t *msg, size_t msg_len,
+				  const uint8_t *sig, size_t sig_len);
+cc_err crypto_ed25519_priv_new(const uint8_t seed[CRYPTO_ED25519_SEED_LEN],
+			       struct crypto_ed25519_priv **out);
+void crypto_ed25519_priv_free(struct crypto_ed25519_priv *k);
+cc_err crypto_ed25519_sign_with(const struct crypto_ed25519_priv *k,
+				const uint8_t *msg, size_t msg_len,
+				uint8_t sig[CRYPTO_ED25519_SIG_LEN]);
+
 /* RSA keys: a private key (which also serves as its public key) or a public key. */
 struct crypto_rsa_key;
 

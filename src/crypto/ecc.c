@@ -2,6 +2,9 @@
  * with raw 32-byte keys in caller memory. */
 #include "crypto/crypto.h"
 
+#include <stdlib.h>
+#include <string.h>
+
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -104,17 +107,83 @@ cc_err crypto_ed25519_public(const uint8_t seed[CRYPTO_ED25519_SEED_LEN],
 	return crypto_raw_public("ED25519", seed, pub);
 }
 
-cc_err crypto_ed25519_sign(const uint8_t seed[CRYPTO_ED25519_SEED_LEN],
-			   const uint8_t *msg, size_t msg_len,
-			   uint8_t sig[CRYPTO_ED25519_SIG_LEN])
+/* ---- Ed25519: one key object, many operations ---- */
+
+struct crypto_ed25519_pub {
+	EVP_PKEY *pkey;
+	uint8_t pub[CRYPTO_ED25519_PUB_LEN];
+};
+
+struct crypto_ed25519_priv {
+	EVP_PKEY *pkey;  /* holds the seed; EVP_PKEY_free clears it */
+};
+
+cc_err crypto_ed25519_pub_new(const uint8_t pub[CRYPTO_ED25519_PUB_LEN],
+			      struct crypto_ed25519_pub **out)
+{
+	struct crypto_ed25519_pub *k = calloc(1, sizeof *k);
+	*out = NULL;
+	if (!k)
+		return CC_ERR_NOMEM;
+	k->pkey = EVP_PKEY_new_raw_public_key_ex(NULL, "ED25519", NULL, pub,
+						 CRYPTO_ED25519_PUB_LEN);
+	if (!k->pkey) {
+		free(k);
+		ERR_clear_error();
+		return CC_ERR_CRYPTO;
+	}
+	memcpy(k->pub, pub, sizeof k->pub);
+	*out = k;
+	return CC_OK;
+}
+
+void crypto_ed25519_pub_free(struct crypto_ed25519_pub *k)
+{
+	if (!k)
+		return;
+	EVP_PKEY_free(k->pkey);
+	free(k);
+}
+
+int crypto_ed25519_pub_is(const struct crypto_ed25519_pub *k,
+			  const uint8_t pub[CRYPTO_ED25519_PUB_LEN])
+{
+	return k && memcmp(k->pub, pub, sizeof k->pub) == 0;
+}
+
+cc_err crypto_ed25519_priv_new(const uint8_t seed[CRYPTO_ED25519_SEED_LEN],
+			       struct crypto_ed25519_priv **out)
+{
+	struct crypto_ed25519_priv *k = calloc(1, sizeof *k);
+	*out = NULL;
+	if (!k)
+		return CC_ERR_NOMEM;
+	k->pkey = EVP_PKEY_new_raw_private_key_ex(NULL, "ED25519", NULL, seed,
+						  CRYPTO_ED25519_SEED_LEN);
+	if (!k->pkey) {
+		free(k);
+		ERR_clear_error();
+		return CC_ERR_CRYPTO;
+	}
+	*out = k;
+	return CC_OK;
+}
+
+void crypto_ed25519_priv_free(struct crypto_ed25519_priv *k)
+{
+	if (!k)
+		return;
+	EVP_PKEY_free(k->pkey);
+	free(k);
+}
+
+static cc_err ed25519_sign_pkey(EVP_PKEY *key, const uint8_t *msg, size_t msg_len,
+				uint8_t sig[CRYPTO_ED25519_SIG_LEN])
 {
 	cc_err err = CC_ERR_CRYPTO;
-	EVP_PKEY *key = NULL;
 	EVP_MD_CTX *md = NULL;
 	size_t len = CRYPTO_ED25519_SIG_LEN;
 
-	key = EVP_PKEY_new_raw_private_key_ex(NULL, "ED25519", NULL, seed,
-					      CRYPTO_ED25519_SEED_LEN);
 	if (!key || !(md = EVP_MD_CTX_new()))
 		goto out;
 	/* Pure Ed25519: no digest name, one-shot sign. */
@@ -125,7 +194,6 @@ cc_err crypto_ed25519_sign(const uint8_t seed[CRYPTO_ED25519_SEED_LEN],
 	err = CC_OK;
 out:
 	EVP_MD_CTX_free(md);
-	EVP_PKEY_free(key);
 	if (err) {
 		mem_wipe(sig, CRYPTO_ED25519_SIG_LEN);
 		ERR_clear_error();
@@ -133,17 +201,14 @@ out:
 	return err;
 }
 
-cc_err crypto_ed25519_verify(const uint8_t pub[CRYPTO_ED25519_PUB_LEN],
-			     const uint8_t *msg, size_t msg_len,
-			     const uint8_t *sig, size_t sig_len)
+static cc_err ed25519_verify_pkey(EVP_PKEY *key, const uint8_t *msg, size_t msg_len,
+				  const uint8_t *sig, size_t sig_len)
 {
 	cc_err err = CC_ERR_AUTH;
-	EVP_PKEY *key = NULL;
 	EVP_MD_CTX *md = NULL;
 
 	if (sig_len != CRYPTO_ED25519_SIG_LEN)
 		return CC_ERR_AUTH;
-	key = EVP_PKEY_new_raw_public_key_ex(NULL, "ED25519", NULL, pub, CRYPTO_ED25519_PUB_LEN);
 	if (!key || !(md = EVP_MD_CTX_new()))
 		goto out;
 	/* Any failure, even an allocation, fails closed as a bad signature. */
@@ -154,8 +219,47 @@ cc_err crypto_ed25519_verify(const uint8_t pub[CRYPTO_ED25519_PUB_LEN],
 	err = CC_OK;
 out:
 	EVP_MD_CTX_free(md);
-	EVP_PKEY_free(key);
 	if (err)
 		ERR_clear_error();
+	return err;
+}
+
+cc_err crypto_ed25519_sign_with(const struct crypto_ed25519_priv *k,
+				const uint8_t *msg, size_t msg_len,
+				uint8_t sig[CRYPTO_ED25519_SIG_LEN])
+{
+	return ed25519_sign_pkey(k ? k->pkey : NULL, msg, msg_len, sig);
+}
+
+cc_err crypto_ed25519_verify_with(const struct crypto_ed25519_pub *k,
+				  const uint8_t *msg, size_t msg_len,
+				  const uint8_t *sig, size_t sig_len)
+{
+	return ed25519_verify_pkey(k ? k->pkey : NULL, msg, msg_len, sig, sig_len);
+}
+
+/* ---- Ed25519 from raw bytes, one operation ---- */
+
+cc_err crypto_ed25519_sign(const uint8_t seed[CRYPTO_ED25519_SEED_LEN],
+			   const uint8_t *msg, size_t msg_len,
+			   uint8_t sig[CRYPTO_ED25519_SIG_LEN])
+{
+	EVP_PKEY *key = EVP_PKEY_new_raw_private_key_ex(NULL, "ED25519", NULL, seed,
+							CRYPTO_ED25519_SEED_LEN);
+	cc_err err = ed25519_sign_pkey(key, msg, msg_len, sig);
+	EVP_PKEY_free(key);
+	return err;
+}
+
+cc_err crypto_ed25519_verify(const uint8_t pub[CRYPTO_ED25519_PUB_LEN],
+			     const uint8_t *msg, size_t msg_len,
+			     const uint8_t *sig, size_t sig_len)
+{
+	if (sig_len != CRYPTO_ED25519_SIG_LEN)
+		return CC_ERR_AUTH;
+	EVP_PKEY *key = EVP_PKEY_new_raw_public_key_ex(NULL, "ED25519", NULL, pub,
+						       CRYPTO_ED25519_PUB_LEN);
+	cc_err err = ed25519_verify_pkey(key, msg, msg_len, sig, sig_len);
+	EVP_PKEY_free(key);
 	return err;
 }

@@ -408,9 +408,10 @@ void e2e_record_hash(const uint8_t *record, size_t len, uint8_t out[PROTO_HASH_L
 	crypto_sha256(record, len, out);
 }
 
-cc_err e2e_message_seal(const uint8_t sign_seed[CRYPTO_ED25519_SEED_LEN],
-			const uint8_t key[E2E_KEY_LEN], struct proto_envelope *env,
-			const uint8_t *text, size_t text_len, struct buf *out)
+/* Signs with the key object when there is one, else with the raw seed. */
+static cc_err message_seal(const uint8_t *sign_seed, const struct crypto_ed25519_priv *sign_key,
+			   const uint8_t key[E2E_KEY_LEN], struct proto_envelope *env,
+			   const uint8_t *text, size_t text_len, struct buf *out)
 {
 	struct buf header, ct, input;
 	uint8_t *dst;
@@ -429,7 +430,9 @@ cc_err e2e_message_seal(const uint8_t sign_seed[CRYPTO_ED25519_SEED_LEN],
 	env->ciphertext = (struct proto_bytes){ct.data, ct.len};
 	if ((err = buf_put_bytes(&input, LABEL_MESSAGE, sizeof LABEL_MESSAGE)) ||
 	    (err = proto_envelope_encode_unsigned(env, &input)) ||
-	    (err = crypto_ed25519_sign(sign_seed, input.data, input.len, env->signature)))
+	    (err = sign_key ? crypto_ed25519_sign_with(sign_key, input.data, input.len,
+							  env->signature)
+			    : crypto_ed25519_sign(sign_seed, input.data, input.len, env->signature)))
 		goto out;
 	err = proto_envelope_encode(env, out);
 out:
@@ -440,18 +443,50 @@ out:
 	return err;
 }
 
-cc_err e2e_message_verify(const uint8_t sign_pub[CRYPTO_ED25519_PUB_LEN],
-			  const struct proto_envelope *env)
+cc_err e2e_message_seal(const uint8_t sign_seed[CRYPTO_ED25519_SEED_LEN],
+			const uint8_t key[E2E_KEY_LEN], struct proto_envelope *env,
+			const uint8_t *text, size_t text_len, struct buf *out)
+{
+	return message_seal(sign_seed, NULL, key, env, text, text_len, out);
+}
+
+cc_err e2e_message_seal_with(const struct crypto_ed25519_priv *sign_key,
+			     const uint8_t key[E2E_KEY_LEN], struct proto_envelope *env,
+			     const uint8_t *text, size_t text_len, struct buf *out)
+{
+	if (!sign_key)
+		return CC_ERR_INTERNAL;
+	return message_seal(NULL, sign_key, key, env, text, text_len, out);
+}
+
+static cc_err message_verify(const uint8_t *sign_pub, const struct crypto_ed25519_pub *k,
+			     const struct proto_envelope *env)
 {
 	struct buf input;
 	cc_err err;
 
 	buf_init(&input, PROTO_ENVELOPE_MAX + 64);
 	if (!(err = put_labelled(&input, LABEL_MESSAGE, env->signed_part.p, env->signed_part.len)))
-		err = crypto_ed25519_verify(sign_pub, input.data, input.len, env->signature,
-					    PROTO_SIG_LEN);
+		err = k ? crypto_ed25519_verify_with(k, input.data, input.len, env->signature,
+						     PROTO_SIG_LEN)
+			: crypto_ed25519_verify(sign_pub, input.data, input.len, env->signature,
+						PROTO_SIG_LEN);
 	buf_free(&input);
 	return err ? CC_ERR_AUTH : CC_OK;
+}
+
+cc_err e2e_message_verify(const uint8_t sign_pub[CRYPTO_ED25519_PUB_LEN],
+			  const struct proto_envelope *env)
+{
+	return message_verify(sign_pub, NULL, env);
+}
+
+cc_err e2e_message_verify_with(const struct crypto_ed25519_pub *sign_key,
+			       const struct proto_envelope *env)
+{
+	if (!sign_key)
+		return CC_ERR_AUTH;
+	return message_verify(NULL, sign_key, env);
 }
 
 cc_err e2e_message_decrypt(const uint8_t key[E2E_KEY_LEN], const struct proto_envelope *env,

@@ -138,6 +138,13 @@ cc_err e2e_message_seal(const uint8_t sign_seed[CRYPTO_ED25519_SEED_LEN],
  * CC_ERR_AUTH. */
 cc_err e2e_message_verify(const uint8_t sign_pub[CRYPTO_ED25519_PUB_LEN],
 			  const struct proto_envelope *env);
+/* The same with key objects made once (crypto.h): what a client uses for
+ * every message it sends or receives. */
+cc_err e2e_message_seal_with(const struct crypto_ed25519_priv *sign_key,
+			     const uint8_t key[E2E_KEY_LEN], struct proto_envelope *env,
+			     const uint8_t *text, size_t text_len, struct buf *out);
+cc_err e2e_message_verify_with(const struct crypto_ed25519_pub *sign_key,
+			       const struct proto_envelope *env);
 /* Decrypts (after e2e_message_verify). text gets at most PROTO_TEXT_MAX
  * bytes. CC_ERR_AUTH if the ciphertext does not open, CC_ERR_MALFORMED if the
  * text is not UTF-8. */

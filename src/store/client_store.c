@@ -199,6 +199,10 @@ static const char *const cstore_stmt_sql[STMT_COUNT_] = {
 	[STMT_BEGIN] = "BEGIN IMMEDIATE",
 	[STMT_COMMIT] = "COMMIT",
 	[STMT_ROLLBACK] = "ROLLBACK",
+	/* A function's own transaction inside a batch (cstore_begin). */
+	[STMT_SAVEPOINT] = "SAVEPOINT part",
+	[STMT_RELEASE] = "RELEASE part",
+	[STMT_ROLLBACK_TO] = "ROLLBACK TO part",
 	/* A chain is made once, when its epoch's secret is opened; never reset
 	 * (a replayed secret must not rewind it). */
 	[STMT_CHAIN_INSERT] = ("INSERT INTO chains(room, epoch, sender, chain_key, next_seq)"
@@ -320,14 +324,25 @@ cc_err cstore_bind_blob(struct client_store *cs, enum cstore_stmt_id id, int col
 				      sqlite3_bind_blob(s, col, p, len, SQLITE_STATIC), what);
 }
 
+/* Inside a batch a function's transaction is a savepoint: its writes stay
+ * all or nothing, and are made durable with the batch. */
 cc_err cstore_tx_begin(struct client_store *cs)
 {
+	if (cs->batch)
+		return cstore_run(cs, STMT_SAVEPOINT, "begin part of the batch");
 	return cstore_run(cs, STMT_BEGIN, "begin transaction");
 }
 
 /* Commits on success, rolls back otherwise; returns the outcome. */
 cc_err cstore_tx_end(struct client_store *cs, cc_err err)
 {
+	if (cs->batch) {
+		/* ROLLBACK TO undoes the part and keeps the savepoint: release it. */
+		if (err)
+			sqlite_util_stmt_run(CSTORE_NAME, cs->stmt[STMT_ROLLBACK_TO], "undo part");
+		cc_err rerr = sqlite_util_stmt_run(CSTORE_NAME, cs->stmt[STMT_RELEASE], "end part");
+		return err ? err : rerr;
+	}
 	return sqlite_util_tx_end(CSTORE_NAME, cs->stmt[STMT_COMMIT], cs->stmt[STMT_ROLLBACK],
 				  err);
 }

@@ -32,6 +32,17 @@ struct client_store;
 cc_err cstore_open(const char *path, struct client_store **out);
 void cstore_close(struct client_store *cs);
 
+/* Group commit: from cstore_begin to cstore_commit every write joins one
+ * transaction, made durable with one disk sync. A function that keeps its
+ * writes all or nothing (cstore_message_handled...) still does, as a part of
+ * it that a failure undoes alone. Reads see what was written before them.
+ * cstore_commit stores all of it or (on an error) none of it; so does a
+ * crash before it returns. cstore_rollback forgets it all. One at a time:
+ * cstore_begin inside one is CC_ERR_STATE, and so is cstore_commit outside. */
+cc_err cstore_begin(struct client_store *cs);
+cc_err cstore_commit(struct client_store *cs);
+void cstore_rollback(struct client_store *cs);
+
 /* Forgets a room's secrets, counters and title (after leaving it or being
  * expelled) but keeps its chain head, so that a server replaying the old
  * history to us later is still caught. */

@@ -17,6 +17,9 @@ enum cstore_stmt_id {
 	STMT_BEGIN,
 	STMT_COMMIT,
 	STMT_ROLLBACK,
+	STMT_SAVEPOINT,
+	STMT_RELEASE,
+	STMT_ROLLBACK_TO,
 	STMT_CHAIN_INSERT,
 	STMT_CHAIN_FORGOTTEN,
 	STMT_ROOM_KEYS_FROM,
@@ -66,6 +69,7 @@ struct client_store {
 	int version;
 	bool sealed;                           /* the at_rest row says so */
 	const struct cstore_sealer *sealer;    /* set once a sealed store is unlocked */
+	bool batch;                            /* inside cstore_begin .. cstore_commit */
 };
 
 /* ---- secret columns (client_store_seal.c) ---- */

@@ -315,6 +315,36 @@ cc_err cstore_chain_advance(struct client_store *cs, const uint8_t room[CSTORE_R
 	return err;
 }
 
+/* Group commit (client_store.h): inside it cstore_tx_begin makes savepoints. */
+cc_err cstore_begin(struct client_store *cs)
+{
+	if (!cs)
+		return CC_ERR_INTERNAL;
+	if (cs->batch)
+		return CC_ERR_STATE;
+	cc_err err = cstore_run(cs, STMT_BEGIN, "begin batch");
+	if (!err)
+		cs->batch = true;
+	return err;
+}
+
+cc_err cstore_commit(struct client_store *cs)
+{
+	if (!cs || !cs->batch)
+		return CC_ERR_STATE;
+	cs->batch = false;
+	return sqlite_util_tx_end(CSTORE_NAME, cs->stmt[STMT_COMMIT], cs->stmt[STMT_ROLLBACK],
+				  CC_OK);
+}
+
+void cstore_rollback(struct client_store *cs)
+{
+	if (!cs || !cs->batch)
+		return;
+	cs->batch = false;
+	sqlite_util_tx_rollback(CSTORE_NAME, cs->stmt[STMT_ROLLBACK]);
+}
+
 cc_err cstore_message_handled(struct client_store *cs, const uint8_t room[CSTORE_ROOM_ID_LEN],
 			      const uint8_t sender_fp[CSTORE_FP_LEN], uint32_t epoch,
 			      uint64_t seq, uint64_t msg_id, uint64_t signed_ms,

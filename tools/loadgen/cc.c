@@ -260,8 +260,12 @@ static void cc_on_message(struct lg_conn *c, const uint8_t *body, size_t len)
 	case PROTO_JOIN_DONE:
 		if (c->state == ST_JOINING && m.u.room_ref.request_id == c->req_join) {
 			c->state = ST_JOINED;
-			if (++g.joined == g.o.clients)
-				lg_run_start();
+			if (++g.joined == g.o.clients) {
+				if (*g.o.go_file)
+					g.waiting_go = true;  /* lg_on_tick starts the run */
+				else
+					lg_run_start();
+			}
 		}
 		return;
 	case PROTO_PING: {

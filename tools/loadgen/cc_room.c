@@ -64,14 +64,17 @@ static void maker_on_event(void *ctx, const struct client_event *ev)
 			lg_fail("bench0's client met another server key");
 			return;
 		}
-		const char **nicks = calloc(g.o.clients, sizeof *nicks);
+		const char **nicks = calloc(g.o.clients + 1, sizeof *nicks);
 		if (!nicks) {
 			lg_fail("out of memory");
 			return;
 		}
+		size_t n = 0;
 		for (unsigned i = 1; i < g.o.clients; i++)
-			nicks[i - 1] = g.conns[i].nick;
-		client_room_create(maker.client, nicks, g.o.clients - 1, "bench");
+			nicks[n++] = g.conns[i].nick;
+		if (*g.o.follower)
+			nicks[n++] = g.o.follower;
+		client_room_create(maker.client, nicks, n, "bench");
 		free(nicks);
 		return;
 	}
@@ -81,6 +84,10 @@ static void maker_on_event(void *ctx, const struct client_event *ev)
 			return;
 		}
 		maker.created = true;
+		if (*g.o.follower) {
+			printf("FOLLOW room=%s\n", ev->room);
+			fflush(stdout);
+		}
 		client_quit(maker.client);
 	}
 }
@@ -187,7 +194,7 @@ static const char *room_learn(unsigned idx, const struct proto_room_state *st)
 				    &reason) != CC_OK)
 			why = *reason ? reason : "a record does not apply";
 	}
-	if (!why && chain.nmembers != g.o.clients)
+	if (!why && chain.nmembers != g.o.clients + (*g.o.follower ? 1u : 0u))
 		why = "the room does not hold every connection";
 	if (!why && unwrap_ours(idx, st, chain.epoch, g.room_secret))
 		why = "no key of ours for the room's epoch";

@@ -54,6 +54,10 @@ struct lg_opts {
 	bool timeline;
 	double interval;             /* seconds between INTERVAL lines; 0: none */
 	char label[64];
+	/* A member played by another program (bench_follow's real client):
+	 * added to the room, not connected here; the run waits for go_file. */
+	char follower[33];
+	char go_file[256];
 };
 
 /* ---- state ------------------------------------------------------------------- */
@@ -147,7 +151,7 @@ struct lg {
 
 	/* the run */
 	uint64_t t0;
-	bool sending, in_window;
+	bool sending, in_window, waiting_go;
 	uint64_t win_t0, win_t1, drain_deadline, t_drained;
 	uint64_t srv_ticks0, srv_ticks1, self_ticks0, self_ticks1;
 	bool srv_cpu_ok, self_cpu_ok;

@@ -87,8 +87,14 @@ static const char usage[] =
 	"                       every second of the run (finds stalls)\n"
 	"  --interval SEC       print an INTERVAL line every SEC: deliveries, p50, p99\n"
 	"                       and max latency of that interval, and the server's\n"
-	"                       VmRSS (with --server-pid); for long runs\n"	"  --setup-timeout SEC  give up if setting up takes longer (default 300)\n"
-	"  --label TEXT         name of the run in the RESULT line\n";
+	"                       VmRSS (with --server-pid); for long runs\n"
+	"  --setup-timeout SEC  give up if setting up takes longer (default 300)\n"
+	"  --label TEXT         name of the run in the RESULT line\n"
+	"  --follower NICK      also add NICK (registered by another program, e.g.\n"
+	"                       a real cryptocat) to the room; prints 'FOLLOW room=HEX'\n"
+	"                       and, at the measured time's start and end, 'FOLLOW\n"
+	"                       start|end sent=N t_ns=T' (CLOCK_MONOTONIC)\n"
+	"  --go-file PATH       once everyone joined, start only when PATH exists\n";
 
 static int parse_secs(const char *s, double min, double max, double *out)
 {
@@ -199,7 +205,8 @@ static void parse_args(int argc, char **argv)
 {
 	enum { O_IRC = 1, O_HOST, O_PORT, O_CLIENTS, O_SENDERS, O_SIZE, O_BURST, O_WINDOW,
 	       O_RATE, O_DURATION, O_WARMUP, O_DRAIN, O_KEYS, O_POOL, O_VERIFY, O_ACK, O_PID,
-	       O_BATCH, O_NONODELAY, O_TIMELINE, O_INTERVAL, O_SETUP, O_LABEL, O_HELP };
+	       O_BATCH, O_NONODELAY, O_TIMELINE, O_INTERVAL, O_SETUP, O_LABEL, O_FOLLOWER, O_GO,
+	       O_HELP };
 	static const struct option options[] = {
 		{"irc", no_argument, NULL, O_IRC},
 		{"host", required_argument, NULL, O_HOST},
@@ -224,6 +231,8 @@ static void parse_args(int argc, char **argv)
 		{"interval", required_argument, NULL, O_INTERVAL},
 		{"setup-timeout", required_argument, NULL, O_SETUP},
 		{"label", required_argument, NULL, O_LABEL},
+		{"follower", required_argument, NULL, O_FOLLOWER},
+		{"go-file", required_argument, NULL, O_GO},
 		{"help", no_argument, NULL, O_HELP},
 		{NULL, 0, NULL, 0},
 	};
@@ -358,6 +367,16 @@ static void parse_args(int argc, char **argv)
 				if (*p == ' ' || *p == '=')
 					*p = '_';
 			break;
+		case O_FOLLOWER:
+			if (!*optarg || strlen(optarg) >= sizeof o->follower)
+				goto bad;
+			snprintf(o->follower, sizeof o->follower, "%s", optarg);
+			break;
+		case O_GO:
+			if (!*optarg || strlen(optarg) >= sizeof o->go_file)
+				goto bad;
+			snprintf(o->go_file, sizeof o->go_file, "%s", optarg);
+			break;
 		case O_HELP:
 			fputs(usage, stdout);
 			exit(0);
@@ -374,12 +393,14 @@ static void parse_args(int argc, char **argv)
 		o->port = o->irc ? 6667 : 7777;
 	if (!batch_set)
 		o->connect_batch = o->irc ? 8 : 32;
-	if (!o->irc && o->clients > LG_CC_MAX_CLIENTS)
+	if (!o->irc && o->clients + (*o->follower ? 1 : 0) > LG_CC_MAX_CLIENTS)
 		lg_die("a Crypto Cat room holds at most %d members", LG_CC_MAX_CLIENTS);
 	if (o->senders > o->clients)
 		lg_die("more senders than clients");
 	if (!o->irc && o->size > PROTO_TEXT_MAX)
 		lg_die("a message text is at most %d bytes", PROTO_TEXT_MAX);
+	if (o->irc && *o->follower)
+		lg_die("--follower is for Crypto Cat");
 	if (inet_pton(AF_INET, o->host, &g.addr.sin_addr) != 1)
 		lg_die("--host takes an IPv4 address");
 	g.addr.sin_family = AF_INET;

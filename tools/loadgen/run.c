@@ -98,6 +98,11 @@ static void on_window_start(evutil_socket_t fd, short what, void *arg)
 	g.srv_cpu_ok = g.o.server_pid > 0 && proc_cpu_ticks(g.o.server_pid, &g.srv_ticks0);
 	g.self_cpu_ok = proc_cpu_ticks((long)getpid(), &g.self_ticks0);
 	loadavg(g.load0, sizeof g.load0);
+	if (*g.o.follower) {
+		printf("FOLLOW start sent=%llu t_ns=%llu\n", (unsigned long long)g.sent_total,
+		       (unsigned long long)g.win_t0);
+		fflush(stdout);
+	}
 }
 
 static void on_interval(evutil_socket_t fd, short what, void *arg);
@@ -110,6 +115,11 @@ static void on_window_end(evutil_socket_t fd, short what, void *arg)
 	g.win_t1 = lg_now_ns();
 	g.in_window = false;
 	g.sending = false;
+	if (*g.o.follower) {
+		printf("FOLLOW end sent=%llu t_ns=%llu\n", (unsigned long long)g.sent_total,
+		       (unsigned long long)g.win_t1);
+		fflush(stdout);
+	}
 	if (g.srv_cpu_ok)
 		g.srv_cpu_ok = proc_cpu_ticks(g.o.server_pid, &g.srv_ticks1);
 	if (g.self_cpu_ok)
@@ -250,6 +260,11 @@ void lg_on_tick(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	(void)arg;
 	uint64_t now = lg_now_ns();
+	if (g.waiting_go && access(g.o.go_file, F_OK) == 0) {
+		g.waiting_go = false;
+		lg_run_start();
+		return;
+	}
 	if (g.phase < PH_RUN && now - g.t_setup > (uint64_t)(g.o.setup_timeout * 1e9)) {
 		lg_fail("setup took longer than %.0f s (registered %u, joined %u of %u)",
 			g.o.setup_timeout, g.registered, g.joined, g.o.clients);

@@ -39,11 +39,14 @@ cc_err client_identity_set(struct client *cl, struct crypto_rsa_key *key)
 	cc_err err;
 	cl->identity = key;
 	buf_reset(&cl->sign_cert);
+	/* The old key object goes first: it must never sign for the new seed. */
+	crypto_ed25519_priv_free(cl->sign_key);
+	cl->sign_key = NULL;
 	if ((err = crypto_rsa_fingerprint(key, cl->fp)) ||
 	    (err = e2e_signing_key_derive(key, cl->sign_seed, cl->sign_pub)) ||
 	    (err = e2e_signing_cert_make(key, 1, cl->sign_pub, &cl->sign_cert)))
 		return err;
-	return CC_OK;
+	return crypto_ed25519_priv_new(cl->sign_seed, &cl->sign_key);
 }
 
 /* Loads a key file of the home, under the session's passphrase if the home

@@ -49,6 +49,7 @@ struct client_user {
 	uint32_t sign_version;
 	uint8_t sign_pub[CRYPTO_ED25519_PUB_LEN];
 	bool sign_ok;                     /* sign_pub's certificate verified */
+	struct crypto_ed25519_pub *sign_key; /* sign_pub as a verifier, made at first use */
 	uint32_t recv_version;            /* the newest certified receiving key */
 	uint64_t recv_created_ms;
 	uint8_t recv_pub[CRYPTO_X25519_LEN];
@@ -77,6 +78,7 @@ struct client_room {
 	bool keys_lost;                   /* the current epoch's secret was wrapped to
 					     a receiving key we deleted, or to one
 					     long replaced: a new epoch is owed */
+	bool in_turn;                     /* has messages in this turn (turn.c) */
 };
 
 /* ---- requests (requests.c) ------------------------------------------------- */
@@ -207,6 +209,7 @@ struct client {
 	struct crypto_rsa_key *next_identity;
 	uint8_t sign_seed[CRYPTO_ED25519_SEED_LEN];
 	uint8_t sign_pub[CRYPTO_ED25519_PUB_LEN];
+	struct crypto_ed25519_priv *sign_key; /* sign_seed, made once per identity */
 	struct buf sign_cert;             /* our signing key's certificate (version 1) */
 	struct cstore_recv_key recv;      /* our current receiving key (private part
 					     wiped with the client) */
@@ -249,6 +252,13 @@ struct client {
 
 	struct client_room **rooms;
 	size_t nrooms;
+
+	/* this loop turn's messages, stored but not committed yet (turn.c) */
+	struct client_turn {
+		bool batch;                   /* a store batch is open */
+		struct client_staged *ev;     /* their events, shown after the commit */
+		size_t n, cap;
+	} turn;
 
 	/* key changes already announced this session: nick and new fingerprint */
 	struct client_member_key {
@@ -421,6 +431,30 @@ void client_send_on_answer(struct client *cl, struct client_req *req, const stru
 void client_on_room_msg(struct client *cl, const struct proto_room_msg *rm);
 /* Tells the server what we have handled in r, if anything new. */
 void client_room_ack(struct client *cl, struct client_room *r);
+/* After a turn's commit (turn.c): every ACK_EVERY messages, unless loading. */
+void client_room_ack_due(struct client *cl, struct client_room *r);
+
+/* ---- one loop turn's messages (turn.c) ---------------------------------------
+ * The messages one read brings are checked and opened one by one, but what
+ * handling them stores (cstore_message_handled) goes into one store batch:
+ * one disk sync per turn, not per message. Nothing is shown before it is
+ * committed: their events wait here, and client_turn_end commits, shows
+ * them, then acknowledges (ROOM_READ), makes a due rekey and deletes ended
+ * epochs' keys. A crash before the commit loses nothing: nothing was
+ * acknowledged, so the server sends it all again. */
+/* Opens the turn's store batch if it is not open yet. */
+void client_turn_begin(struct client *cl);
+/* Keeps a MESSAGE, GAP or ERROR event (copied) of room r for after the
+ * commit. Without memory for it, the turn ends here and ev is shown. */
+void client_turn_stage(struct client *cl, struct client_room *r, const struct client_event *ev);
+/* Commits, shows, then the rooms' follow-ups. CC_ERR_STORE when the commit
+ * failed: nothing of the turn is shown, the rooms' last handled ids are
+ * read back from the store, and the caller drops the connection so that
+ * the server sends the messages again. Before anything else the server
+ * sent is handled, and at the end of every read. */
+cc_err client_turn_end(struct client *cl);
+/* Forgets what is staged (the client is going away). */
+void client_turn_free(struct client *cl);
 void client_rooms_ack_all(struct client *cl);
 
 /* ---- membership (membership.c) ---------------------------------------------------------- */

@@ -137,6 +137,7 @@ void client_free(struct client *cl)
 	client_reqs_free(cl);
 	client_rooms_free(cl);
 	client_trust_free(cl);
+	client_turn_free(cl);
 	cstore_close(cl->store);
 	crypto_rsa_free(cl->identity);
 	crypto_rsa_free(cl->old_identity);
@@ -144,6 +145,7 @@ void client_free(struct client *cl)
 	buf_free(&cl->wire);
 	buf_free(&cl->sign_cert);
 	mem_wipe(cl->sign_seed, sizeof cl->sign_seed);
+	crypto_ed25519_priv_free(cl->sign_key);
 	mem_wipe(&cl->recv, sizeof cl->recv);
 	free(cl);
 }

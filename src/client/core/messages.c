@@ -86,8 +86,10 @@ void client_send_start(struct client *cl, struct client_req *req)
 	/* Our head: who reads this must hold the same history. */
 	env.head_seq = r->chain.count - 1;
 	memcpy(env.head_hash, r->chain.last_hash, PROTO_HASH_LEN);
-	err = e2e_message_seal(cl->sign_seed, key, &env, (const uint8_t *)req->text,
-			       req->text_len, &out);
+	err = cl->sign_key ? e2e_message_seal_with(cl->sign_key, key, &env,
+						   (const uint8_t *)req->text, req->text_len, &out)
+			   : e2e_message_seal(cl->sign_seed, key, &env, (const uint8_t *)req->text,
+					      req->text_len, &out);
 	mem_wipe(key, sizeof key);
 	if (!err) {
 		struct proto_msg m = {.type = PROTO_MSG_SEND};
@@ -162,6 +164,12 @@ void client_room_ack(struct client *cl, struct client_room *r)
 		r->acked_msg_id = r->last_msg_id;
 }
 
+void client_room_ack_due(struct client *cl, struct client_room *r)
+{
+	if (r->last_msg_id - r->acked_msg_id >= ACK_EVERY && !client_loading(cl, r->room_id))
+		client_room_ack(cl, r);
+}
+
 void client_rooms_ack_all(struct client *cl)
 {
 	for (size_t i = 0; i < cl->nrooms; i++)
@@ -185,6 +193,19 @@ struct msg_check {
 		return -1;         \
 	} while (0)
 
+/* The sender's signature, through a verifier made once per signing key
+ * (making one costs about as much as a verification). */
+static cc_err user_verify(struct client_user *u, const struct proto_envelope *env)
+{
+	if (!crypto_ed25519_pub_is(u->sign_key, u->sign_pub)) {
+		crypto_ed25519_pub_free(u->sign_key);
+		u->sign_key = NULL;
+		if (crypto_ed25519_pub_new(u->sign_pub, &u->sign_key) != CC_OK)
+			return e2e_message_verify(u->sign_pub, env);
+	}
+	return e2e_message_verify_with(u->sign_key, env);
+}
+
 /* A message of an epoch we were not shown: if its sender (a member now)
  * really signed it, the server is keeping membership records from us. */
 static int msg_future_epoch(struct client_room *r, const struct proto_envelope *env,
@@ -192,7 +213,7 @@ static int msg_future_epoch(struct client_room *r, const struct proto_envelope *
 {
 	const struct e2e_member *m = e2e_chain_member_by_nick(&r->chain, from);
 	struct client_user *u = m ? client_room_user(r, m->fp) : NULL;
-	if (u && u->sign_ok && e2e_message_verify(u->sign_pub, env) == CC_OK)
+	if (u && u->sign_ok && user_verify(u, env) == CC_OK)
 		MSG_REJECT(c, "security", "the sender had seen membership changes the server "
 					  "did not give us");
 	MSG_REJECT(c, "not_member", "the sender was not a member of the room then");
@@ -222,7 +243,7 @@ static int msg_check(struct client *cl, struct client_room *r, const struct prot
 	c->user = client_room_user(r, c->sender->fp);
 	if (!c->user || !c->user->sign_ok)
 		MSG_REJECT(c, "forged", "the sender has no certified signing key");
-	if (e2e_message_verify(c->user->sign_pub, env) != CC_OK)
+	if (user_verify(c->user, env) != CC_OK)
 		MSG_REJECT(c, "forged", "the signature does not verify");
 	/* Signed: the sender saw the chain up to its head. It must be ours. */
 	cc_err err = e2e_chain_check_head(&r->chain, env->epoch, env->head_seq, env->head_hash, &why);
@@ -245,7 +266,8 @@ static int msg_check(struct client *cl, struct client_room *r, const struct prot
 	return 0;
 }
 
-/* A message from the server: shown only once every check passed. */
+/* A message from the server: shown only once every check passed, and once
+ * what handling it stored is committed (turn.c: the turn's events wait). */
 void client_on_room_msg(struct client *cl, const struct proto_room_msg *rm)
 {
 	struct client_room *r = client_room_find(cl, rm->room_id);
@@ -259,6 +281,7 @@ void client_on_room_msg(struct client *cl, const struct proto_room_msg *rm)
 	struct client_req *leaving = client_req_for_room(cl, REQ_LEAVE, rm->room_id);
 	if (!r || !r->joined || (leaving && leaving->then_leave))
 		return;  /* not listening to that room (or loading it only to leave) */
+	client_turn_begin(cl);
 	if (proto_envelope_decode(rm->envelope.p, rm->envelope.len, &env) != CC_OK)
 		goto reject;
 	memcpy(from, env.sender.p, env.sender.len);
@@ -300,20 +323,19 @@ void client_on_room_msg(struct client *cl, const struct proto_room_msg *rm)
 		gap.u.gap.epoch = env.epoch;
 		gap.u.gap.first = c.last_seq + 1;
 		gap.u.gap.last = env.seq - 1;
-		client_emit(cl, &gap);
+		client_turn_stage(cl, r, &gap);
 	}
-	/* Stored before it is shown: the chain's step (the message key is gone
-	 * for good), so a replay after a crash still shows. */
+	/* Stored before it is shown (committed with the turn): the chain's
+	 * step (the message key is gone for good), so a replay after a crash
+	 * still shows. */
 	if (cstore_message_handled(cl->store, r->room_id, c.sender->fp, env.epoch, env.seq,
 				   rm->msg_id, env.time_ms, &step) != CC_OK)
 		log_warn("room %s: cannot store a message's step", r->id_hex);
 	mem_wipe(&step, sizeof step);
 	if (rm->msg_id > r->last_msg_id)
 		r->last_msg_id = rm->msg_id;
-	if (env.epoch == r->chain.epoch) {
-		r->epoch_msgs++;
-		client_maybe_rekey(cl, r);
-	}
+	if (env.epoch == r->chain.epoch)
+		r->epoch_msgs++;  /* a rekey it makes due comes after the commit */
 	text[text_len] = '\0';
 	struct client_event ev = {.type = CLIENT_EV_MESSAGE, .room = r->id_hex};
 	ev.u.message.from = c.sender->nick;
@@ -325,18 +347,24 @@ void client_on_room_msg(struct client *cl, const struct proto_room_msg *rm)
 	ev.u.message.msg_id = rm->msg_id;
 	ev.u.message.verified = c.user->trusted;
 	ev.u.message.safety_verified = c.user->verified;
-	client_emit(cl, &ev);
+	client_turn_stage(cl, r, &ev);
 	goto done;
 reject:
-	client_emit_error(cl, 0, r->id_hex, *from ? from : NULL, c.code, c.why);
+	{
+		struct client_event err_ev = {.type = CLIENT_EV_ERROR, .room = r->id_hex};
+		err_ev.u.error.code = c.code;
+		err_ev.u.error.message = c.why;
+		err_ev.u.error.from = *from ? from : NULL;
+		client_turn_stage(cl, r, &err_ev);
+	}
 	if (rm->msg_id > r->last_msg_id) {
 		r->last_msg_id = rm->msg_id;
 		cstore_room_last_id_put(cl->store, r->room_id, rm->msg_id);
 	}
 done:
-	if (r->last_msg_id - r->acked_msg_id >= ACK_EVERY && !client_loading(cl, r->room_id))
-		client_room_ack(cl, r);
-	client_epochs_forget_ended(cl, r);
+	/* The acknowledgement, a due rekey and the deletion of ended epochs'
+	 * keys come after the turn's commit (client_turn_end). */
+	r->in_turn = true;
 	if (text) {
 		mem_wipe(text, PROTO_TEXT_MAX + 1);
 		free(text);

@@ -24,8 +24,10 @@ void client_room_free(struct client_room *r)
 {
 	if (!r)
 		return;
-	for (size_t i = 0; i < r->nusers; i++)
+	for (size_t i = 0; i < r->nusers; i++) {
 		crypto_rsa_free(r->users[i].key);
+		crypto_ed25519_pub_free(r->users[i].sign_key);
+	}
 	free(r->users);
 	free(r->positions);
 	e2e_chain_free(&r->chain);
