@@ -35,6 +35,7 @@ STAGES=(
 	conns       # memory per registered idle connection
 	handshakes  # handshakes/s against openssl speed's bound, clients served
 	flood       # handshake floods (bench_flood, issue 10); full run only
+	client_follow  # one real cryptocat --batch following 4,000 msg/s: CPU, lag
 )
 
 stage_fanout() {
@@ -73,6 +74,12 @@ stage_flood() {
 		return 0
 	fi
 	"$BUILD/bench_flood"
+}
+
+stage_client_follow() {
+	local secs=10
+	[ "$QUICK" = 1 ] && secs=4
+	"$BUILD/bench_follow" --duration "$secs" --keys "$KEYS"
 }
 
 # ---- running them ----------------------------------------------------------------
