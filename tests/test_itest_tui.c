@@ -151,12 +151,12 @@ static void test_chat(void **state)
 	 * (a line starting with / is said, not run). */
 	assert_int_equal(itest_tmux_paste(t, "one pasted\n/two pasted\r\nthree pasted\n"), 0);
 	tui_wait_for(t, "send 3 lines? (y/n)");
-	assert_int_equal(itest_client_expect_silence(bob, itest_scale_ms(500)), 1);
+	assert_int_equal(itest_client_expect_silence(bob, 500), 1);
 	assert_int_equal(itest_tmux_keys(t, "n", NULL), 0);
 	tui_wait_for(t, "the paste of 3 lines was not sent");
 	assert_int_equal(itest_tmux_paste(t, "one pasted\n/two pasted\r\nthree pasted\n"), 0);
 	tui_wait_for(t, "send 3 lines? (y/n)");
-	assert_int_equal(itest_client_expect_silence(bob, itest_scale_ms(300)), 1);
+	assert_int_equal(itest_client_expect_silence(bob, 300), 1);
 	assert_int_equal(itest_tmux_keys(t, "y", NULL), 0);
 	rt_expect_msg(bob, room, "alice", "one pasted", -1, -1);
 	rt_expect_msg(bob, room, "alice", "/two pasted", -1, -1);
@@ -191,7 +191,7 @@ static void test_chat(void **state)
 	tui_wait_for(t, "stopped hearing room");
 	tui_type_line(t, "anyone there?");
 	tui_wait_for(t, "\xe2\x9c\x97<alice> anyone there? (not sent: join the room first");
-	assert_int_equal(itest_client_expect_silence(bob, itest_scale_ms(300)), 1);
+	assert_int_equal(itest_client_expect_silence(bob, 300), 1);
 
 	tui_type_line(t, "/quit");
 	tui_expect_clean_exit(t, log);

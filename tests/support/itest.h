@@ -196,7 +196,9 @@ json_t *itest_client_wait_for(struct itest_client *c, const char *event,
 	int timeout_ms);
 /* 1 if the client printed nothing for TIMEOUT_MS (no diagnostic: silence is
  * what the caller wants), 0 if a line came (printed, and consumed) or the
- * client closed its stdout. */
+ * client closed its stdout. TIMEOUT_MS is scaled here, by at most 4 (not
+ * ITEST_TIMEOUT_SCALE's 40 under valgrind, in which the programs' own
+ * timers would fire): pass it unscaled. */
 int itest_client_expect_silence(struct itest_client *c, int timeout_ms);
 
 /* Waits for the client to exit (reading and discarding its output, so it
