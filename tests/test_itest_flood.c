@@ -49,8 +49,26 @@
 
 #define PUZZLE_LABEL "cryptocat/1 puzzle"
 
+/* From an IPv6 source (an address on lo, test_ipv6_prefix): to that same
+ * address, which the server's [::] listener takes. */
+static int raw_connect6(int port, const char *src)
+{
+	int fd = socket(AF_INET6, SOCK_STREAM, 0);
+	assert_true(fd >= 0);
+	struct timeval tv = {itest_scale_ms(10000) / 1000, 0};
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	struct sockaddr_in6 a = {.sin6_family = AF_INET6};
+	assert_int_equal(inet_pton(AF_INET6, src, &a.sin6_addr), 1);
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+	a.sin6_port = htons((uint16_t)port);
+	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+	return fd;
+}
+
 static int raw_connect(int port, const char *src)
 {
+	if (strchr(src, ':'))
+		return raw_connect6(port, src);
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
 	assert_true(fd >= 0);
 	struct timeval tv = {itest_scale_ms(10000) / 1000, 0};
@@ -286,6 +304,96 @@ static void test_preauth_per_address(void **state)
 	assert_true(stats_field(log, "addr_refused") >= 1);
 }
 
+/* The same limit, by IPv6 /64: two addresses of one /64 share the quota, an
+ * address of another /64 has its own. It puts three addresses on lo (root
+ * only; skipped otherwise) and takes them off after. */
+static const char *const v6_addrs[] = {"fd00:cc:1::1", "fd00:cc:1::2", "fd00:cc:2::1"};
+
+static void v6_addrs_del(void)
+{
+	char cmd[128];
+	for (size_t i = 0; i < 3; i++) {
+		snprintf(cmd, sizeof cmd, "ip -6 addr del %s/128 dev lo 2>/dev/null", v6_addrs[i]);
+		if (system(cmd) != 0)
+			continue;  /* not there */
+	}
+}
+
+static int v6_addrs_add(void)
+{
+	char cmd[128];
+	v6_addrs_del();
+	for (size_t i = 0; i < 3; i++) {
+		snprintf(cmd, sizeof cmd, "ip -6 addr add %s/128 dev lo nodad 2>/dev/null",
+			 v6_addrs[i]);
+		if (system(cmd) != 0) {
+			v6_addrs_del();
+			return 0;
+		}
+	}
+	return 1;
+}
+
+static int free_port6(void)
+{
+	int fd = socket(AF_INET6, SOCK_STREAM, 0);
+	struct sockaddr_in6 a = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_ANY_INIT};
+	socklen_t len = sizeof a;
+	int port = -1;
+	if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+		port = ntohs(a.sin6_port);
+	if (fd >= 0)
+		close(fd);
+	return port;
+}
+
+static void test_ipv6_prefix(void **state)
+{
+	(void)state;
+	if (geteuid() != 0 || !v6_addrs_add()) {
+		fprintf(stderr, "[itest] skipped: adding IPv6 addresses to lo needs root and ip(8)\n");
+		skip();
+	}
+	int port = free_port6();
+	assert_true(port > 0);
+	char listen[32];
+	snprintf(listen, sizeof listen, "[::]:%d", port);
+	const char *args[] = {"--rsa-bits", "2048", "--preauth-per-address", "2",
+			      "--handshake-rate", "1000", "--handshake-burst", "1000",
+			      "--listen", listen, NULL};
+	const char *dir = itest_tmpdir("flood-ipv6");
+	struct itest_server *srv = itest_server_start_on(itest_subdir(dir, "data"), port, args);
+	assert_non_null(srv);
+
+	/* Two from fd00:cc:1::1, held in their handshake: the /64's quota. */
+	int held[2];
+	for (int i = 0; i < 2; i++) {
+		held[i] = raw_admitted(port, v6_addrs[0]);
+		assert_true(held[i] >= 0);
+	}
+	/* Another address of the same /64 is refused; one of another /64 is not. */
+	assert_int_equal(raw_admitted(port, v6_addrs[1]), -1);
+	int other = raw_admitted(port, v6_addrs[2]);
+	assert_true(other >= 0);
+	close(other);
+	for (int i = 0; i < 2; i++)
+		close(held[i]);
+	char log[4096];
+	snprintf(log, sizeof log, "%s", itest_server_log(srv));
+	assert_int_equal(itest_server_stop(srv), 0);
+	v6_addrs_del();
+	assert_true(stats_field(log, "addr_refused") >= 1);
+}
+
+/* The addresses go even when an assertion ended the test. */
+static int ipv6_teardown(void **state)
+{
+	if (geteuid() == 0)
+		v6_addrs_del();
+	return itest_teardown(state);
+}
+
 static void test_rate_per_address(void **state)
 {
 	(void)state;
@@ -461,6 +569,7 @@ int main(void)
 		return 1;
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_preauth_per_address, itest_teardown),
+		cmocka_unit_test_teardown(test_ipv6_prefix, ipv6_teardown),
 		cmocka_unit_test_teardown(test_rate_per_address, itest_teardown),
 		cmocka_unit_test_teardown(test_preauth_timeout, itest_teardown),
 		cmocka_unit_test_teardown(test_puzzle_under_load, itest_teardown),
