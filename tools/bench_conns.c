@@ -51,6 +51,7 @@
 #include "proto/msg.h"
 #include "transport/chan.h"
 #include "util/buf.h"
+#include "procstat.h"
 
 #define PING_EVERY_US 100000
 #define KIB_PER_CONN_TARGET 16.0
@@ -108,42 +109,6 @@ static void die(const char *what)
 }
 
 /* ---- the server ---- */
-
-static long proc_status_kib(pid_t pid, const char *field)
-{
-	char path[64], line[256];
-	long v = -1;
-	size_t flen = strlen(field);
-	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof line, f))
-		if (strncmp(line, field, flen) == 0 && line[flen] == ':') {
-			v = strtol(line + flen + 1, NULL, 10);
-			break;
-		}
-	fclose(f);
-	return v;
-}
-
-/* utime + stime of PID, in clock ticks. */
-static unsigned long long proc_cpu_ticks(pid_t pid)
-{
-	char path[64], line[2048];
-	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return 0;
-	size_t n = fread(line, 1, sizeof line - 1, f);
-	fclose(f);
-	line[n] = '\0';
-	char *p = strrchr(line, ')');
-	unsigned long long ut = 0, st = 0;
-	if (p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
-		return 0;
-	return ut + st;
-}
 
 static int free_port(void)
 {
@@ -565,12 +530,12 @@ static int run_memory(void)
 		die("out of memory");
 	server_start();
 	idle_for(opt.settle, 0);
-	long rss0 = proc_status_kib(g.server, "VmRSS");
+	long rss0 = procstat_status_kib(g.server, "VmRSS");
 	uint64_t t0 = now_us();
 	open_all(0, n, false);
 	double setup_s = (double)(now_us() - t0) / 1e6;
 	idle_for(opt.settle, 0);
-	long rss1 = proc_status_kib(g.server, "VmRSS"), hwm = proc_status_kib(g.server, "VmHWM");
+	long rss1 = procstat_status_kib(g.server, "VmRSS"), hwm = procstat_status_kib(g.server, "VmHWM");
 	unsigned open = 0;
 	for (unsigned i = 0; i < n; i++)
 		open += g.s[i].st == S_OPEN;
@@ -658,8 +623,8 @@ static int run_handshakes(void)
 		if (!g.counting && now_us() >= t_warm) {
 			g.counting = true;
 			t0 = now_us();
-			srv0 = proc_cpu_ticks(g.server);
-			own0 = proc_cpu_ticks(getpid());
+			srv0 = procstat_cpu_ticks(g.server);
+			own0 = procstat_cpu_ticks(getpid());
 			failed0 = g.failed;
 		}
 		for (unsigned i = opt.pingers; i < g.n; i++)
@@ -673,8 +638,8 @@ static int run_handshakes(void)
 	}
 	g.counting = false;
 	double win = (double)(now_us() - t0) / 1e6, tck = (double)sysconf(_SC_CLK_TCK);
-	double srv_cpu = (double)(proc_cpu_ticks(g.server) - srv0) / tck / win * 100;
-	double own_cpu = (double)(proc_cpu_ticks(getpid()) - own0) / tck / win * 100;
+	double srv_cpu = (double)(procstat_cpu_ticks(g.server) - srv0) / tck / win * 100;
+	double own_cpu = (double)(procstat_cpu_ticks(getpid()) - own0) / tck / win * 100;
 	double rate = (double)g.hs_done / win, ratio = rate / bound;
 	qsort(g.rtt, g.nrtt, sizeof *g.rtt, cmp_double);
 	double p50 = g.nrtt ? g.rtt[g.nrtt / 2] : -1;

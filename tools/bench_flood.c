@@ -42,6 +42,7 @@
 #include "transport/chan.h"
 #include "util/buf.h"
 #include "util/clock.h"
+#include "procstat.h"
 
 #define MAX_CLIENTS 64
 #define MAX_REGS 16
@@ -224,26 +225,6 @@ static int wait_listening(void)
 	return -1;
 }
 
-/* utime + stime of PID, in clock ticks. */
-static unsigned long long proc_cpu_ticks(pid_t pid)
-{
-	char path[64], line[2048];
-	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return 0;
-	size_t n = fread(line, 1, sizeof line - 1, f);
-	fclose(f);
-	line[n] = '\0';
-	char *p = strrchr(line, ')');
-	unsigned long long ut = 0, stt = 0;
-	/* After the name: state, then fields 4..13, then utime and stime. */
-	if (p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
-			&stt) == 2)
-		return ut + stt;
-	return 0;
-}
-
 /* ---- keys ---- */
 
 static struct crypto_rsa_key *key_get(unsigned i)
@@ -396,7 +377,7 @@ static int run_scenario(const struct scenario *sc, struct crypto_rsa_key **ckeys
 	rg->every_s = duration / (rg->n + 1);
 	rg->failed = 0;
 	pthread_create(&rthread, NULL, regs_run, rg);
-	unsigned long long cpu0 = proc_cpu_ticks(server), fcpu0 = flood > 0 ? proc_cpu_ticks(flood) : 0;
+	unsigned long long cpu0 = procstat_cpu_ticks(server), fcpu0 = flood > 0 ? procstat_cpu_ticks(flood) : 0;
 	uint64_t t0 = now_us(), end = t0 + (uint64_t)(duration * 1e6);
 	size_t cap = (size_t)(duration * 1000 / PING_EVERY_MS + 2) * nclients, nrtt = 0;
 	double *rtt = calloc(cap, sizeof *rtt);
@@ -456,7 +437,7 @@ static int run_scenario(const struct scenario *sc, struct crypto_rsa_key **ckeys
 		}
 	}
 	double wall = (double)(now_us() - t0) / 1e6;
-	unsigned long long cpu1 = proc_cpu_ticks(server), fcpu1 = flood > 0 ? proc_cpu_ticks(flood) : 0;
+	unsigned long long cpu1 = procstat_cpu_ticks(server), fcpu1 = flood > 0 ? procstat_cpu_ticks(flood) : 0;
 	pthread_join(rthread, NULL);
 	double tck = (double)sysconf(_SC_CLK_TCK);
 

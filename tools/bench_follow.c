@@ -43,6 +43,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "procstat.h"
+
 #define FOLLOWER "benchfollow"
 #define MAX_SENDERS 256
 #define LINE_MAX_ 65536
@@ -139,25 +141,6 @@ static int wait_listening(int port)
 		usleep(50000);
 	}
 	return -1;
-}
-
-/* utime + stime of PID, in clock ticks. */
-static unsigned long long proc_cpu_ticks(pid_t pid)
-{
-	char path[64], line[2048];
-	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return 0;
-	size_t n = fread(line, 1, sizeof line - 1, f);
-	fclose(f);
-	line[n] = '\0';
-	char *p = strrchr(line, ')');
-	unsigned long long ut = 0, stt = 0;
-	if (p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
-			&stt) == 2)
-		return ut + stt;
-	return 0;
 }
 
 /* SIGTERM, then SIGKILL if it has not gone within 5 s. */
@@ -295,13 +278,13 @@ static void on_loadgen_line(char *line)
 	} else if (sscanf(line, "FOLLOW start sent=%llu", &sent) == 1) {
 		st.started = true;
 		st.t0 = now_ns();
-		st.ticks0 = proc_cpu_ticks(client_pid);
+		st.ticks0 = procstat_cpu_ticks(client_pid);
 		st.sent0 = sent;
 		st.printed0 = st.printed;
 	} else if (sscanf(line, "FOLLOW end sent=%llu", &sent) == 1) {
 		st.ended = true;
 		st.t1 = now_ns();
-		st.ticks1 = proc_cpu_ticks(client_pid);
+		st.ticks1 = procstat_cpu_ticks(client_pid);
 		st.sent1 = sent;
 		st.printed1 = st.printed;
 	} else if (strncmp(line, "RESULT", 6) == 0) {

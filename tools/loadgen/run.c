@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "loadgen.h"
+#include "../procstat.h"
 
 static void send_one(struct lg_sender *s)
 {
@@ -13,27 +14,6 @@ static void send_one(struct lg_sender *s)
 		lg_irc_send_one(s);
 	else
 		lg_cc_send_one(s);
-}
-
-/* utime + stime of a process, in clock ticks, from /proc/PID/stat. */
-static bool proc_cpu_ticks(long pid, uint64_t *ticks)
-{
-	char path[64], text[1024];
-	unsigned long long ut, st;
-	snprintf(path, sizeof path, "/proc/%ld/stat", pid);
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return false;
-	size_t n = fread(text, 1, sizeof text - 1, f);
-	fclose(f);
-	text[n] = '\0';
-	/* The command name may hold spaces and parentheses: start after the last ')'. */
-	char *p = strrchr(text, ')');
-	if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
-			 &st) != 2)
-		return false;
-	*ticks = ut + st;
-	return true;
 }
 
 static void loadavg(char *out, size_t n)
@@ -95,8 +75,10 @@ static void on_window_start(evutil_socket_t fd, short what, void *arg)
 	(void)arg;
 	g.in_window = true;
 	g.win_t0 = lg_now_ns();
-	g.srv_cpu_ok = g.o.server_pid > 0 && proc_cpu_ticks(g.o.server_pid, &g.srv_ticks0);
-	g.self_cpu_ok = proc_cpu_ticks((long)getpid(), &g.self_ticks0);
+	g.srv_ticks0 = g.o.server_pid > 0 ? procstat_cpu_ticks(g.o.server_pid) : 0;
+	g.self_ticks0 = procstat_cpu_ticks((long)getpid());
+	g.srv_cpu_ok = g.srv_ticks0 != 0;
+	g.self_cpu_ok = g.self_ticks0 != 0;
 	loadavg(g.load0, sizeof g.load0);
 	if (*g.o.follower) {
 		printf("FOLLOW start sent=%llu t_ns=%llu\n", (unsigned long long)g.sent_total,
@@ -120,10 +102,10 @@ static void on_window_end(evutil_socket_t fd, short what, void *arg)
 		       (unsigned long long)g.win_t1);
 		fflush(stdout);
 	}
-	if (g.srv_cpu_ok)
-		g.srv_cpu_ok = proc_cpu_ticks(g.o.server_pid, &g.srv_ticks1);
-	if (g.self_cpu_ok)
-		g.self_cpu_ok = proc_cpu_ticks((long)getpid(), &g.self_ticks1);
+	g.srv_ticks1 = g.srv_cpu_ok ? procstat_cpu_ticks(g.o.server_pid) : 0;
+	g.self_ticks1 = g.self_cpu_ok ? procstat_cpu_ticks((long)getpid()) : 0;
+	g.srv_cpu_ok = g.srv_ticks1 != 0;
+	g.self_cpu_ok = g.self_ticks1 != 0;
 	loadavg(g.load1, sizeof g.load1);
 	if (g.interval_ev) {
 		/* The last interval, if it is more than half of one. */
@@ -152,24 +134,6 @@ static void on_timeline(evutil_socket_t fd, short what, void *arg)
 	g.tl_max_us = 0;
 }
 
-/* VmRSS of a process in KiB, from /proc/PID/status; -1 if unknown. */
-static long proc_rss_kib(long pid)
-{
-	char path[64], line[256];
-	long kib = -1;
-	snprintf(path, sizeof path, "/proc/%ld/status", pid);
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof line, f))
-		if (strncmp(line, "VmRSS:", 6) == 0) {
-			kib = strtol(line + 6, NULL, 10);
-			break;
-		}
-	fclose(f);
-	return kib;
-}
-
 /* --interval: one machine-readable line per interval, for long runs
  * (bench/soak.sh): what was sent and delivered, the latency of those
  * deliveries, and the server's memory at the interval's end. */
@@ -180,7 +144,7 @@ static void on_interval(evutil_socket_t fd, short what, void *arg)
 	(void)arg;
 	uint64_t now = lg_now_ns();
 	double secs = lg_secs(now - g.ivl_t0);
-	long rss = g.o.server_pid > 0 ? proc_rss_kib(g.o.server_pid) : -1;
+	long rss = g.o.server_pid > 0 ? procstat_status_kib(g.o.server_pid, "VmRSS") : -1;
 	printf("INTERVAL t=%.0f secs=%.2f sent=%llu deliveries=%llu deliveries_per_s=%.0f "
 	       "p50_ms=%.2f p99_ms=%.2f max_ms=%.2f server_rss_kib=%ld\n",
 	       lg_secs(now - g.t0), secs, (unsigned long long)(g.sent_total - g.ivl_sent),
