@@ -266,7 +266,9 @@ cc_err store_member_get(struct store *st, int64_t room, int64_t user, struct sto
 }
 
 /* Sets the mark as given, even backwards: the server decides. */
-cc_err store_member_set_read(struct store *st, int64_t room, int64_t user, int64_t msg_id)
+/* Binds a member's read mark statement: room, user, msg_id. */
+static cc_err member_read_bind(struct store *st, enum store_stmt_id id, int64_t room,
+			       int64_t user, int64_t msg_id)
 {
 	if (!st)
 		return CC_ERR_INTERNAL;
@@ -275,31 +277,31 @@ cc_err store_member_set_read(struct store *st, int64_t room, int64_t user, int64
 	cc_err err = store_write_check(st);
 	if (err)
 		return err;
-	sqlite3_stmt *s = st->stmt[STMT_MEMBER_SET_READ];
+	sqlite3_stmt *s = st->stmt[id];
 	err = store_bind_i64(s, 1, room);
 	if (!err)
 		err = store_bind_i64(s, 2, user);
 	if (!err)
 		err = store_bind_i64(s, 3, msg_id);
-	return store_stmt_write_one(st, STMT_MEMBER_SET_READ, err, "set last read");
+	if (err)
+		sqlite_util_stmt_done(s);
+	return err;
+}
+
+cc_err store_member_set_read(struct store *st, int64_t room, int64_t user, int64_t msg_id)
+{
+	cc_err err = member_read_bind(st, STMT_MEMBER_SET_READ, room, user, msg_id);
+	if (err)
+		return err;
+	return store_stmt_write_one(st, STMT_MEMBER_SET_READ, CC_OK, "set last read");
 }
 
 cc_err store_member_advance_read(struct store *st, int64_t room, int64_t user, int64_t msg_id)
 {
-	if (!st)
-		return CC_ERR_INTERNAL;
-	if (msg_id < 0)
-		return CC_ERR_MALFORMED;
-	cc_err err = store_write_check(st);
+	cc_err err = member_read_bind(st, STMT_MEMBER_ADVANCE_READ, room, user, msg_id);
 	if (err)
 		return err;
-	sqlite3_stmt *s = st->stmt[STMT_MEMBER_ADVANCE_READ];
-	err = store_bind_i64(s, 1, room);
-	if (!err)
-		err = store_bind_i64(s, 2, user);
-	if (!err)
-		err = store_bind_i64(s, 3, msg_id);
-	return store_stmt_write(st, STMT_MEMBER_ADVANCE_READ, err, "advance last read");
+	return store_stmt_write(st, STMT_MEMBER_ADVANCE_READ, CC_OK, "advance last read");
 }
 
 /* 0 for a room that does not exist. */
