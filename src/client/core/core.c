@@ -185,24 +185,6 @@ static void client_keys_timer_cb(evutil_socket_t fd, short what, void *arg)
 		client_reqs_pump(cl);
 }
 
-void client_recv_key_publish(struct client *cl, bool connecting)
-{
-	cc_err err = client_recv_key_ready(cl, 0);
-	struct client_req *req = err ? NULL : client_req_new(cl, REQ_RECV_KEY, false);
-	if (!req) {
-		if (connecting)
-			client_fail(cl, "store_error", "cannot make or load a receiving key");
-		else
-			log_warn("cannot make a new receiving key: %s", cc_err_str(err));
-		return;
-	}
-	req->connecting = connecting;
-	if (connecting)
-		client_recv_key_start(cl, req);  /* not ready yet: no pump */
-	else
-		client_reqs_pump(cl);
-}
-
 /* The answer to RECEIVE_KEY. A server that knows a newer version of ours (a
  * home restored from a backup) says outdated: we learn its version from the
  * directory and publish one above it, once. */

@@ -69,6 +69,24 @@ void client_recv_key_start(struct client *cl, struct client_req *req)
 		client_req_end(cl, req, err);
 }
 
+void client_recv_key_publish(struct client *cl, bool connecting)
+{
+	cc_err err = client_recv_key_ready(cl, 0);
+	struct client_req *req = err ? NULL : client_req_new(cl, REQ_RECV_KEY, false);
+	if (!req) {
+		if (connecting)
+			client_fail(cl, "store_error", "cannot make or load a receiving key");
+		else
+			log_warn("cannot make a new receiving key: %s", cc_err_str(err));
+		return;
+	}
+	req->connecting = connecting;
+	if (connecting)
+		client_recv_key_start(cl, req);  /* not ready yet: no pump */
+	else
+		client_reqs_pump(cl);
+}
+
 cc_err client_recv_key_renew(struct client *cl)
 {
 	cc_err err = recv_key_make(cl, cl->recv.version);
