@@ -84,13 +84,9 @@ cc_err handle_room_read(struct conn *c, const struct proto_room_read *req)
 		m = mark_add(c, &room, &member);
 		if (!m) {
 			/* Not remembered: written now, in the turn's transaction. */
-			if (server_txn_ensure(srv)) {
-				cc_err err = store_member_advance_read(srv->store, room.id,
-								      c->user_id, upto);
-				if (err)
-					log_warn("conn %s: cannot record a read: %s", c->peer,
-						 cc_err_str(err));
-			}
+			struct read_mark once = {.room = room.id, .upto = upto};
+			if (server_txn_ensure(srv))
+				mark_write(c, &once);
 			return CC_OK;
 		}
 	}

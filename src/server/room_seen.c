@@ -22,23 +22,22 @@ cc_err room_of_sender(struct conn *c, const uint8_t room_id[PROTO_ROOM_ID_LEN],
 		      struct store_room *room)
 {
 	uint64_t version = store_rooms_version(c->srv->store);
+	size_t slot = c->nseen;  /* where this room's copy goes: its own, or a new one */
 	for (size_t i = 0; i < c->nseen; i++) {
-		struct room_seen *s = &c->seen[i];
-		if (memcmp(s->room.room_id, room_id, PROTO_ROOM_ID_LEN) == 0 &&
-		    s->version == version) {
-			*room = s->room;
+		if (memcmp(c->seen[i].room.room_id, room_id, PROTO_ROOM_ID_LEN) != 0)
+			continue;
+		if (c->seen[i].version == version) {
+			*room = c->seen[i].room;
 			return CC_OK;
 		}
+		slot = i;  /* out of date: read again */
+		break;
 	}
 	cc_err err = room_of_member(c, room_id, room, NULL);
 	if (err)
 		return err;
 	if (!c->seen && !(c->seen = calloc(ROOMS_SEEN_MAX, sizeof *c->seen)))
 		return CC_OK;  /* remembered another time */
-	size_t slot = c->nseen;
-	for (size_t i = 0; i < c->nseen; i++)
-		if (memcmp(c->seen[i].room.room_id, room_id, PROTO_ROOM_ID_LEN) == 0)
-			slot = i;  /* the same room, read again */
 	if (slot == ROOMS_SEEN_MAX)
 		slot = c->seen_next++ % ROOMS_SEEN_MAX;
 	else if (slot == c->nseen)
