@@ -41,7 +41,6 @@
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -51,6 +50,7 @@
 #include "proto/msg.h"
 #include "transport/chan.h"
 #include "util/buf.h"
+#include "benchkeys.h"
 #include "procstat.h"
 
 #define PING_EVERY_US 100000
@@ -188,55 +188,17 @@ static void server_stop(void)
 
 /* ---- keys: loadgen's cache, the missing ones made in parallel ---- */
 
-static void key_path(unsigned i, char *out, size_t n)
-{
-	snprintf(out, n, "%s/bench%u.pem", opt.keys, i);
-}
-
 static void keys_prepare(void)
 {
-	char path[1100];
-	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	unsigned workers = ncpu < 1 ? 1 : (unsigned)ncpu, missing = 0;
-	if (mkdir(opt.keys, 0700) != 0 && errno != EEXIST)
-		die("cannot create the key directory");
-	for (unsigned i = 0; i < opt.users; i++) {
-		key_path(i, path, sizeof path);
-		missing += access(path, R_OK) != 0;
-	}
-	if (missing) {
-		fprintf(stderr, "bench_conns: making %u RSA-2048 identity keys in %s (kept)\n", missing,
-			opt.keys);
-		for (unsigned w = 0; w < workers; w++) {
-			pid_t pid = fork();
-			if (pid < 0)
-				die("fork failed");
-			if (pid)
-				continue;
-			for (unsigned i = w; i < opt.users; i += workers) {
-				struct crypto_rsa_key *k = NULL;
-				key_path(i, path, sizeof path);
-				if (access(path, R_OK) != 0 &&
-				    (crypto_rsa_generate(2048, &k) || crypto_rsa_save_private_file(k, path)))
-					_exit(1);
-				crypto_rsa_free(k);
-			}
-			_exit(0);
-		}
-		int status, bad = 0;
-		while (wait(&status) > 0)
-			bad |= !WIFEXITED(status) || WEXITSTATUS(status) != 0;
-		if (bad)
-			die("cannot make the identity keys");
-	}
+	const char *why = benchkeys_make(opt.keys, opt.users, "bench_conns");
+	if (why)
+		die(why);
 	g.keys = calloc(opt.users, sizeof *g.keys);
 	if (!g.keys)
 		die("out of memory");
-	for (unsigned i = 0; i < opt.users; i++) {
-		key_path(i, path, sizeof path);
-		if (crypto_rsa_load_private_file(path, &g.keys[i]))
+	for (unsigned i = 0; i < opt.users; i++)
+		if (benchkeys_load(opt.keys, i, &g.keys[i]))
 			die("cannot load an identity key");
-	}
 }
 
 /* ---- sessions ---- */
