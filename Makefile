@@ -15,7 +15,7 @@ JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 PREFIX     ?= /usr/local
 DESTDIR    ?=
 
-.PHONY: all deps build asan run test test-release test-asan fuzz-build fuzz-smoke fuzz bench bench-follow bench-soak bench-flood bench-membership bench-rekey \
+.PHONY: all deps build asan run test test-release test-asan fuzz-build fuzz-smoke fuzz bench bench-follow bench-soak bench-flood bench-membership bench-rekey bench-rooms \
 	install uninstall clean
 
 all: build
@@ -92,6 +92,13 @@ bench-follow: build
 # seconds. Figures: docs/BENCHMARKS.md section 7.
 bench-rekey: build
 	./$(BUILD)/bench_rekey
+
+# A real client core's create, add and kick in a room of MEMBERS (default
+# 5000; the server holds 256 today) (tools/bench_rooms/): FIGURE lines. The
+# first run makes the missing RSA keys (kept in /tmp/cryptocat-bench-keys).
+# Figures: docs/BENCHMARKS.md section 11.
+bench-rooms: build
+	./$(BUILD)/bench_rooms $(if $(MEMBERS),--members $(MEMBERS))
 
 # cryptocat in PREFIX/bin, cryptocat-server in PREFIX/sbin, their manual pages
 # in PREFIX/share/man (the install rules of CMakeLists.txt); DESTDIR stages it.
