@@ -4,8 +4,8 @@
  * (PROTOCOL.md 4), WELCOME, then SIGNING_KEY and RECEIVE_KEY, each with its
  * certificate by the identity key (9.1, 9.2). Once both are stored the
  * session closes: the room's wrapped secrets wait on the server for them.
- * Processes, not threads, because the client's RSA signatures (three per
- * user) are most of the work and the machine has more than one core. */
+ * A process per core: the client's three RSA signatures per user (the
+ * handshake's and the two certificates) are most of the set-up's work. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <netinet/in.h>
@@ -259,7 +259,8 @@ static void reg_worker(unsigned first, unsigned last, unsigned step, unsigned in
 		for (unsigned i = 0; i < inflight; i++) {
 			struct reg *r = &regs[i];
 			pfd[i].fd = r->st == R_FREE ? -1 : r->fd;
-			pfd[i].events = r->st == R_CONNECTING || r->out.len ? POLLOUT : POLLIN;
+			pfd[i].events = r->st == R_CONNECTING ? POLLOUT
+					: (short)(POLLIN | (r->out.len ? POLLOUT : 0));
 			pfd[i].revents = 0;
 		}
 		if (now_s() > deadline) {
