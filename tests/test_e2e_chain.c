@@ -404,6 +404,133 @@ static void test_chain_add_rules(void **state)
 	e2e_chain_free(&c);
 }
 
+/* The next ADD record naming subjects[0..n), signed by signer; subjects
+ * (nick || fp, back to back) are kept in raw for the record's views. */
+static cc_err add_many(struct e2e_chain *c, const struct who *actor,
+		       const struct who *const *subjects, size_t n, uint32_t epoch,
+		       const struct who *signer, struct buf *raw)
+{
+	struct proto_record rec;
+	struct buf wire;
+	buf_init(raw, PROTO_RECORD_MAX);
+	for (size_t i = 0; i < n; i++) {
+		struct proto_bytes nick = proto_bytes_str(subjects[i]->nick);
+		assert_int_equal(proto_subject_put(raw, &nick, subjects[i]->fp), CC_OK);
+	}
+	next_record(c, &rec, PROTO_REC_ADD, actor, subjects[0], epoch);
+	rec.nsubjects = (uint16_t)n;
+	rec.subjects = (struct proto_bytes){raw->data, raw->len};
+	sign(&rec, signer, &wire);
+	cc_err err = apply_with(c, &wire, &known_all);
+	buf_free(&wire);
+	return err;
+}
+
+static cc_err add_many_by(struct e2e_chain *c, const struct who *actor,
+			  const struct who *const *subjects, size_t n, uint32_t epoch)
+{
+	struct buf raw;
+	cc_err err = add_many(c, actor, subjects, n, epoch, actor, &raw);
+	buf_free(&raw);
+	return err;
+}
+
+static void refuse_many(struct e2e_chain *c, cc_err want, const struct who *actor,
+			const struct who *const *subjects, size_t n, uint32_t epoch)
+{
+	struct snap s;
+	snap_take(c, &s);
+	assert_int_equal(add_many_by(c, actor, subjects, n, epoch), want);
+	assert_unchanged(c, &s);
+}
+
+/* An ADD of several members (a big room's creation): each subject is held
+ * to the rules of a single ADD, and none may be named twice. */
+static void test_chain_add_many(void **state)
+{
+	(void)state;
+	struct e2e_chain c;
+	struct who dave_as_carol = dave, erin_as_dave = erin, bob2 = bob;
+	dave_as_carol.nick = "CAROL";
+	erin_as_dave.nick = "Dave";
+	bob2.nick = "bobby";
+	base_chain(&c);
+
+	const struct who *const twice[] = {&dave, &dave};
+	refuse_many(&c, CC_ERR_STATE, &alice, twice, 2, 3);
+	const struct who *const same_name[] = {&dave, &erin_as_dave};
+	refuse_many(&c, CC_ERR_STATE, &alice, same_name, 2, 3);
+	const struct who *const member[] = {&dave, &bob};
+	refuse_many(&c, CC_ERR_STATE, &alice, member, 2, 3);
+	const struct who *const member_renamed[] = {&dave, &bob2};
+	refuse_many(&c, CC_ERR_STATE, &alice, member_renamed, 2, 3);
+	const struct who *const members_name[] = {&erin, &dave_as_carol};
+	refuse_many(&c, CC_ERR_STATE, &alice, members_name, 2, 3);
+	const struct who *const self[] = {&dave, &alice};
+	refuse_many(&c, CC_ERR_STATE, &alice, self, 2, 3);
+	const struct who *const fine[] = {&erin, &dave};
+	refuse_many(&c, CC_ERR_STATE, &bob, fine, 2, 3);  /* not the admin */
+	refuse_many(&c, CC_ERR_AUTH, &alice, fine, 2, 4);
+
+	/* Both join, in the record's order, in the one epoch it opens. */
+	assert_int_equal(add_many_by(&c, &alice, fine, 2, 3), CC_OK);
+	const struct who *const want[] = {&alice, &bob, &carol, &erin, &dave};
+	assert_members(&c, want, 5);
+	assert_int_equal(c.count, 4);
+	assert_int_equal(c.epoch, 3);
+	assert_epoch(&c, 3, 3, E2E_SEQ_NONE);
+	assert_non_null(e2e_chain_sender(&c, "erin", 3));
+	assert_non_null(e2e_chain_sender(&c, "dave", 3));
+	assert_null(e2e_chain_sender(&c, "dave", 2));
+	/* And leave as anyone else. */
+	assert_int_equal(step(&c, PROTO_REC_KICK, &alice, &erin, 4), CC_OK);
+	e2e_chain_free(&c);
+}
+
+/* The most a record names: 256 subjects (a room of 5,000 is made of 20 of
+ * them); one more is not encoded. Subjects' keys are never looked up: only
+ * the actor signs. */
+static void test_chain_add_most(void **state)
+{
+	(void)state;
+	enum { N = PROTO_RECORD_SUBJECTS_MAX + 1 };
+	static struct who many[N];
+	static char names[N][PROTO_NICK_MAX + 1];
+	const struct who *subjects[N];
+	struct e2e_chain c;
+	struct buf raw;
+
+	for (size_t i = 0; i < N; i++) {
+		snprintf(names[i], sizeof names[i], "member%03zu", i);
+		memset(&many[i], 0, sizeof many[i]);
+		many[i].nick = names[i];
+		crypto_sha256(names[i], strlen(names[i]), many[i].fp);
+		subjects[i] = &many[i];
+	}
+	base_chain(&c);
+	struct proto_record rec;
+	struct buf wire;
+	buf_init(&raw, 2 * PROTO_RECORD_MAX);
+	for (size_t i = 0; i < N; i++) {
+		struct proto_bytes nick = proto_bytes_str(names[i]);
+		assert_int_equal(proto_subject_put(&raw, &nick, many[i].fp), CC_OK);
+	}
+	next_record(&c, &rec, PROTO_REC_ADD, &alice, subjects[0], 3);
+	rec.nsubjects = N;
+	rec.subjects = (struct proto_bytes){raw.data, raw.len};
+	buf_init(&wire, 2 * PROTO_RECORD_MAX);
+	assert_int_equal(e2e_record_sign(alice.key, &rec, &wire), CC_ERR_MALFORMED);
+	buf_free(&wire);
+	buf_free(&raw);
+
+	assert_int_equal(add_many(&c, &alice, subjects, N - 1, 3, &alice, &raw), CC_OK);
+	assert_int_equal(c.nmembers, 3 + N - 1);
+	for (size_t i = 0; i < N - 1; i++)
+		assert_string_equal(c.members[3 + i].nick, names[i]);
+	buf_free(&raw);
+	e2e_chain_free(&c);
+}
+
 static void test_chain_kick(void **state)
 {
 	(void)state;
@@ -1156,6 +1283,8 @@ int main(void)
 		cmocka_unit_test(test_chain_build),
 		cmocka_unit_test(test_chain_create_rules),
 		cmocka_unit_test(test_chain_add_rules),
+		cmocka_unit_test(test_chain_add_many),
+		cmocka_unit_test(test_chain_add_most),
 		cmocka_unit_test(test_chain_kick),
 		cmocka_unit_test(test_chain_leave),
 		cmocka_unit_test(test_chain_admin),

@@ -162,7 +162,7 @@ static int group_teardown(void **state)
 
 /* ---- sample messages: every type, fields at their minimum and maximum ---- */
 
-enum { SAMPLE_COUNT = 52 };
+enum { SAMPLE_COUNT = 53 };
 
 static void room_id_set(uint8_t id[PROTO_ROOM_ID_LEN], size_t off)
 {
@@ -494,6 +494,12 @@ static void sample_make(size_t i, struct proto_msg *m)
 		m->u.room_rekey.title_ct = pat(8, 40);
 		m->u.room_rekey.keys = lists[PROTO_ITEM_WRAPPED];
 		break;
+	case 52:
+		m->type = PROTO_PART;
+		m->u.part.request_id = 24;
+		m->u.part.records = lists[PROTO_ITEM_CHAIN];
+		m->u.part.users = lists[PROTO_ITEM_USER];
+		break;
 	default:
 		fail_msg("no sample %zu", i);
 	}
@@ -673,6 +679,11 @@ static void assert_msg_equal(const struct proto_msg *a, const struct proto_msg *
 		assert_view_equal(a->u.room_rekey.title_ct, b->u.room_rekey.title_ct);
 		assert_list_equal(a->u.room_rekey.keys, b->u.room_rekey.keys);
 		break;
+	case PROTO_PART:
+		assert_int_equal(a->u.part.request_id, b->u.part.request_id);
+		assert_list_equal(a->u.part.records, b->u.part.records);
+		assert_list_equal(a->u.part.users, b->u.part.users);
+		break;
 	case PROTO_ROOM_LEAVE:
 	case PROTO_ROOM_ADMIN:
 		assert_int_equal(a->u.room_leave.request_id, b->u.room_leave.request_id);
@@ -766,7 +777,7 @@ static void test_msg_layout(void **state)
 	sample_make(0, &m);
 	encode_ok(&m, &out);
 	assert_int_equal(out.len, 1 + 2 + PROTO_X25519_LEN + PROTO_RANDOM_LEN);
-	assert_int_equal(PROTO_VERSION, 4);
+	assert_int_equal(PROTO_VERSION, 5);
 	assert_int_equal(load_be16(out.data + 1), PROTO_VERSION);
 	assert_memory_equal(out.data + 3, pattern, PROTO_X25519_LEN);
 	buf_free(&out);

@@ -198,8 +198,9 @@ static void test_record_bad_version(void **state)
 	(void)state;
 	/* 1 is protocol 1's record: the same layout, refused all the same (its
 	 * rules are not protocol 2's). */
-	static const uint8_t versions[] = {0, 1, PROTO_RECORD_VERSION + 1, 0x81, 0xff};
+	static const uint8_t versions[] = {0, 1, PROTO_RECORD_VERSION_MANY + 1, 0x81, 0xff};
 	assert_int_equal(PROTO_RECORD_VERSION, 2);
+	assert_int_equal(PROTO_RECORD_VERSION_MANY, 3);
 	struct proto_record rec;
 	struct buf enc;
 	sample_record(&rec, PROTO_REC_ADD, 256);
@@ -216,6 +217,87 @@ static void test_record_bad_version(void **state)
 	encode_record(&rec, &enc);
 	assert_int_equal(enc.data[0], PROTO_RECORD_VERSION);
 	buf_free(&enc);
+}
+
+/* A record of several subjects (version 3, an ADD only): the count, then
+ * each nick || fp; the first is also the record's subject. */
+static void test_record_many_subjects(void **state)
+{
+	(void)state;
+	struct proto_record rec, got;
+	struct proto_subject_iter it;
+	struct proto_bytes nick;
+	const uint8_t *fp;
+	struct buf subjects, enc;
+	uint8_t fps[3][PROTO_FINGERPRINT_LEN];
+	static const char *const names[] = {"dave", "Erin", "f.r-a_nk"};
+
+	buf_init(&subjects, PROTO_RECORD_MAX);
+	for (size_t i = 0; i < 3; i++) {
+		memset(fps[i], 0x31 + (int)i, PROTO_FINGERPRINT_LEN);
+		struct proto_bytes n = str_bytes(names[i]);
+		assert_int_equal(proto_subject_put(&subjects, &n, fps[i]), CC_OK);
+	}
+	sample_record(&rec, PROTO_REC_ADD, 256);
+	rec.nsubjects = 3;
+	rec.subjects = (struct proto_bytes){subjects.data, subjects.len};
+	encode_record(&rec, &enc);
+	assert_int_equal(enc.data[0], PROTO_RECORD_VERSION_MANY);
+	/* The count sits where a version 2 record has its subject. */
+	size_t actor_end = REC_OFF_ACTOR + 2 + rec.actor.len + PROTO_FINGERPRINT_LEN;
+	assert_int_equal(load_be16(enc.data + actor_end), 3);
+	assert_memory_equal(enc.data + actor_end + 2, subjects.data, subjects.len);
+	uint8_t *copy = dup_exact(enc.data, enc.len);
+	assert_int_equal(proto_record_decode(copy, enc.len, &got), CC_OK);
+	assert_int_equal(got.nsubjects, 3);
+	assert_int_equal(got.subject.len, 4);
+	assert_memory_equal(got.subject.p, "dave", 4);
+	assert_memory_equal(got.subject_fp, fps[0], PROTO_FINGERPRINT_LEN);
+	proto_subject_iter_init(&it, &got);
+	for (size_t i = 0; i < 3; i++) {
+		assert_int_equal(proto_subject_next(&it, &nick, &fp), CC_OK);
+		assert_int_equal(nick.len, strlen(names[i]));
+		assert_memory_equal(nick.p, names[i], nick.len);
+		assert_memory_equal(fp, fps[i], PROTO_FINGERPRINT_LEN);
+	}
+	assert_int_equal(proto_subject_next(&it, &nick, &fp), CC_ERR_NOT_FOUND);
+	/* Every cut is refused. */
+	for (size_t n = 0; n < enc.len; n++)
+		assert_int_not_equal(record_decode_exact(enc.data, n), CC_OK);
+	/* A count of 1 (a version 2 record's job), 0, or more than there are;
+	 * and any action but ADD. */
+	static const uint16_t counts[] = {0, 1, 4, PROTO_RECORD_SUBJECTS_MAX + 1};
+	for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++) {
+		memcpy(copy, enc.data, enc.len);
+		store_be16(copy + actor_end, counts[i]);
+		assert_int_not_equal(proto_record_decode(copy, enc.len, &got), CC_OK);
+	}
+	memcpy(copy, enc.data, enc.len);
+	copy[REC_OFF_ACTION] = PROTO_REC_KICK;
+	assert_int_equal(proto_record_decode(copy, enc.len, &got), CC_ERR_MALFORMED);
+	free(copy);
+	buf_free(&enc);
+	/* The encoder refuses the same: many subjects but for an ADD, a list
+	 * that is not what its count says, and a bad nickname in it. */
+	buf_init(&enc, 0);
+	rec.action = PROTO_REC_KICK;
+	assert_int_equal(proto_record_encode(&rec, &enc), CC_ERR_MALFORMED);
+	rec.action = PROTO_REC_ADD;
+	rec.nsubjects = 2;
+	assert_int_equal(proto_record_encode(&rec, &enc), CC_ERR_MALFORMED);
+	rec.nsubjects = 3;
+	subjects.data[2] = '!';
+	assert_int_equal(proto_record_encode(&rec, &enc), CC_ERR_MALFORMED);
+	assert_int_equal(enc.len, 0);
+	buf_free(&enc);
+	/* A version 2 record walks as its one subject. */
+	sample_record(&rec, PROTO_REC_KICK, 256);
+	proto_subject_iter_init(&it, &rec);
+	assert_int_equal(proto_subject_next(&it, &nick, &fp), CC_OK);
+	assert_ptr_equal(nick.p, rec.subject.p);
+	assert_ptr_equal(fp, rec.subject_fp);
+	assert_int_equal(proto_subject_next(&it, &nick, &fp), CC_ERR_NOT_FOUND);
+	buf_free(&subjects);
 }
 
 static void test_record_bad_action(void **state)
@@ -709,6 +791,7 @@ int main(void)
 		cmocka_unit_test(test_record_truncations),
 		cmocka_unit_test(test_record_trailing),
 		cmocka_unit_test(test_record_bad_version),
+		cmocka_unit_test(test_record_many_subjects),
 		cmocka_unit_test(test_record_bad_action),
 		cmocka_unit_test(test_record_bad_nick),
 		cmocka_unit_test(test_record_oversize_signature),

@@ -3,6 +3,7 @@
  * A record is checked completely before anything changes, and the arrays
  * are grown before the first write, so a refused record (or an allocation
  * that fails) leaves the chain exactly as it was. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -179,12 +180,14 @@ static int nick_is(const struct proto_bytes *nick, const char *name)
 	return nick->len == strlen(name) && strncasecmp((const char *)nick->p, name, nick->len) == 0;
 }
 
-/* Grows an array to hold one more element (doubling), before any write. */
-static cc_err reserve(void **arr, size_t *cap, size_t n, size_t size)
+/* Grows an array to hold `more` more elements (doubling), before any write. */
+static cc_err reserve(void **arr, size_t *cap, size_t n, size_t more, size_t size)
 {
-	if (n < *cap)
+	if (n + more <= *cap)
 		return CC_OK;
 	size_t ncap = *cap ? *cap * 2 : 8;
+	while (ncap < n + more)
+		ncap *= 2;
 	void *p = realloc(*arr, ncap * size);
 	if (!p)
 		return CC_ERR_NOMEM;
@@ -193,14 +196,16 @@ static cc_err reserve(void **arr, size_t *cap, size_t n, size_t size)
 	return CC_OK;
 }
 
-static cc_err chain_reserve(struct e2e_chain *c)
+/* Room for one more record that adds up to `joining` members. */
+static cc_err chain_reserve(struct e2e_chain *c, size_t joining)
 {
 	size_t epochs_cap = c->epochs_cap, hashes_cap = c->hashes_cap;
 	cc_err err;
-	if ((err = reserve((void **)&c->members, &c->members_cap, c->nmembers, sizeof *c->members)) ||
-	    (err = reserve((void **)&c->spans, &c->spans_cap, c->nspans, sizeof *c->spans)) ||
-	    (err = reserve((void **)&c->epochs, &epochs_cap, c->nepochs, sizeof *c->epochs)) ||
-	    (err = reserve((void **)&c->hashes, &hashes_cap, c->count, sizeof *c->hashes)))
+	if ((err = reserve((void **)&c->members, &c->members_cap, c->nmembers, joining,
+			   sizeof *c->members)) ||
+	    (err = reserve((void **)&c->spans, &c->spans_cap, c->nspans, joining, sizeof *c->spans)) ||
+	    (err = reserve((void **)&c->epochs, &epochs_cap, c->nepochs, 1, sizeof *c->epochs)) ||
+	    (err = reserve((void **)&c->hashes, &hashes_cap, c->count, 1, sizeof *c->hashes)))
 		return err;
 	c->epochs_cap = (uint32_t)epochs_cap;
 	c->hashes_cap = (uint32_t)hashes_cap;
@@ -243,6 +248,63 @@ static void chain_remove_member(struct e2e_chain *c, size_t idx, uint32_t end_ep
 	chain_end_span(c, c->members[idx].fp, end_epoch);
 	memmove(&c->members[idx], &c->members[idx + 1], (c->nmembers - idx - 1) * sizeof *c->members);
 	c->nmembers--;
+}
+
+static int cmp_fp(const void *a, const void *b)
+{
+	return memcmp(a, b, PROTO_FINGERPRINT_LEN);
+}
+
+static int cmp_name(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+/* An ADD of several subjects: 1 if none of them is a member, has a member's
+ * nickname (without regard to case) or is named twice in the record. The
+ * members' and subjects' keys and names are sorted together, so a big room
+ * costs n log n, not n times its size. */
+static int subjects_are_new(const struct e2e_chain *c, const struct proto_record *rec)
+{
+	size_t n = c->nmembers + rec->nsubjects;
+	uint8_t(*fps)[PROTO_FINGERPRINT_LEN] = malloc(n * sizeof *fps);
+	char(*names)[PROTO_NICK_MAX + 1] = malloc(n * sizeof *names);
+	struct proto_subject_iter it;
+	struct proto_bytes nick;
+	const uint8_t *fp;
+	size_t k = 0;
+	int fresh = 0;
+
+	if (!fps || !names)
+		goto out;
+	for (; k < c->nmembers; k++) {
+		memcpy(fps[k], c->members[k].fp, PROTO_FINGERPRINT_LEN);
+		snprintf(names[k], sizeof names[k], "%s", c->members[k].nick);
+	}
+	proto_subject_iter_init(&it, rec);
+	while (k < n && proto_subject_next(&it, &nick, &fp) == CC_OK) {
+		memcpy(fps[k], fp, PROTO_FINGERPRINT_LEN);
+		memcpy(names[k], nick.p, nick.len);
+		names[k][nick.len] = '\0';
+		k++;
+	}
+	if (k != n)
+		goto out;
+	for (size_t i = 0; i < n; i++)
+		for (char *ch = names[i]; *ch; ch++)
+			if (*ch >= 'A' && *ch <= 'Z')
+				*ch = (char)(*ch - 'A' + 'a');
+	qsort(fps, n, sizeof *fps, cmp_fp);
+	qsort(names, n, sizeof *names, cmp_name);
+	fresh = 1;
+	for (size_t i = 1; i < n && fresh; i++)
+		if (memcmp(fps[i - 1], fps[i], PROTO_FINGERPRINT_LEN) == 0 ||
+		    strcmp(names[i - 1], names[i]) == 0)
+			fresh = 0;
+out:
+	free(fps);
+	free(names);
+	return fresh;
 }
 
 #define REFUSE(code, text)       \
@@ -337,6 +399,12 @@ static cc_err chain_apply(struct e2e_chain *chain, const uint8_t *record, size_t
 	case PROTO_REC_ADD:
 		if (!actor_is_admin)
 			REFUSE(CC_ERR_STATE, "only the admin may add members");
+		if (rec.nsubjects > 1) {
+			if (!subjects_are_new(chain, &rec))
+				REFUSE(CC_ERR_STATE, "a subject is a member, has a member's nickname "
+						     "or is named twice");
+			break;
+		}
 		if (subject_idx != SIZE_MAX)
 			REFUSE(CC_ERR_STATE, "the subject is already a member");
 		/* Receivers find a message's sender by nickname. */
@@ -384,7 +452,7 @@ static cc_err chain_apply(struct e2e_chain *chain, const uint8_t *record, size_t
 		REFUSE(CC_ERR_MALFORMED, "unknown action");
 	}
 
-	if ((err = chain_reserve(chain)))
+	if ((err = chain_reserve(chain, rec.action == PROTO_REC_ADD ? rec.nsubjects : 1)))
 		REFUSE(err, "out of memory");
 	/* Everything is checked and there is room: apply. */
 	uint32_t cur = chain->epoch;
@@ -408,9 +476,17 @@ static cc_err chain_apply(struct e2e_chain *chain, const uint8_t *record, size_t
 		chain_add_member(chain, &actor, 0);
 		chain->admin = actor;
 		break;
-	case PROTO_REC_ADD:
-		chain_add_member(chain, &subject, rec.epoch);
+	case PROTO_REC_ADD: {
+		struct proto_subject_iter it;
+		struct proto_bytes nick;
+		const uint8_t *fp;
+		proto_subject_iter_init(&it, &rec);
+		while (proto_subject_next(&it, &nick, &fp) == CC_OK) {
+			member_from(&subject, &nick, fp);
+			chain_add_member(chain, &subject, rec.epoch);
+		}
 		break;
+	}
 	case PROTO_REC_KICK:
 		chain_remove_member(chain, subject_idx, rec.epoch);
 		break;

@@ -162,8 +162,10 @@ cc_err e2e_message_open(const uint8_t sign_pub[CRYPTO_ED25519_PUB_LEN],
  * as the chain does, and be allowed:
  *
  *   CREATE  first record only; actor = subject; opens epoch 0; actor is admin
- *   ADD     actor is the admin; subject not a member, and no member has its
- *           nickname; opens the next epoch
+ *   ADD     actor is the admin; each subject (one, or up to 256 in a record
+ *           of version 3) not a member, no member has its nickname, and none
+ *           named twice; they join in the record's order; opens the next
+ *           epoch
  *   KICK    actor is the admin; subject a member, not the admin; opens the
  *           next epoch
  *   LEAVE   actor = subject, a member; the admin only when alone (the room

@@ -172,6 +172,11 @@ static const struct field room_state_fields[] = {
 	{FIELD_LIST, AT(room_state.gone), PROTO_ITEM_GONE},
 	{FIELD_U32, AT(room_state.backlog), 0},
 };
+static const struct field part_fields[] = {
+	{FIELD_U32, AT(part.request_id), 0},
+	{FIELD_LIST, AT(part.records), PROTO_ITEM_CHAIN},
+	{FIELD_LIST, AT(part.users), PROTO_ITEM_USER},
+};
 static const struct field room_msg_fields[] = {
 	{FIELD_FIXED, AT(room_msg.room_id), PROTO_ROOM_ID_LEN},
 	{FIELD_U64, AT(room_msg.msg_id), 0},
@@ -248,6 +253,7 @@ static const struct msg_spec msg_specs[256] = {
 	[PROTO_ROOMS] = SPEC("rooms", rooms_fields),
 	[PROTO_ROOM_JOIN] = SPEC("room_join", room_ref_fields),
 	[PROTO_ROOM_STATE] = SPEC("room_state", room_state_fields),
+	[PROTO_PART] = SPEC("part", part_fields),
 	[PROTO_ROOM_MSG] = SPEC("room_msg", room_msg_fields),
 	[PROTO_MSG_SEND] = SPEC("msg_send", msg_send_fields),
 	[PROTO_SENT] = SPEC("sent", sent_fields),
@@ -552,6 +558,8 @@ uint32_t proto_msg_request_id(const struct proto_msg *m)
 		return m->u.room_rekey.request_id;
 	case PROTO_ROOM_STATE:
 		return m->u.room_state.request_id;
+	case PROTO_PART:
+		return m->u.part.request_id;
 	case PROTO_MSG_SEND:
 		return m->u.msg_send.request_id;
 	case PROTO_SENT:

@@ -17,7 +17,7 @@
 
 #include "util/buf.h"
 
-#define PROTO_VERSION 4
+#define PROTO_VERSION 5
 /* The handshake's proof of work (docs/PROTOCOL.md 4.2): a server asks for at
  * most this many leading zero bits. */
 #define PROTO_PUZZLE_BITS_MAX 32
@@ -33,11 +33,13 @@
 #define PROTO_SIGN_PUB_LEN 32
 #define PROTO_SIGN_CERT_MAX 512
 #define PROTO_TITLE_CT_MAX 512
-#define PROTO_RECORD_MAX 2048
+/* A record that adds PROTO_RECORD_SUBJECTS_MAX members (proto/room.h). */
+#define PROTO_RECORD_MAX (18 * 1024)
 #define PROTO_WRAPPED_MAX 512
 /* A room message envelope: 16 KiB of text plus its header and signature. */
 #define PROTO_ENVELOPE_MAX (20 * 1024)
-#define PROTO_LIST_MAX 4096
+/* Items in one list: a room of 5,000 members' keys fit one request. */
+#define PROTO_LIST_MAX 8192
 
 enum proto_type {
 	PROTO_CLIENT_HELLO = 0x01,
@@ -75,6 +77,7 @@ enum proto_type {
 	PROTO_KEYS_ACK = 0x28,
 	PROTO_KEY_MOVE = 0x29,
 	PROTO_ROOM_MOVE = 0x2a,
+	PROTO_PART = 0x2b,
 	PROTO_ERROR = 0x7f,
 };
 
@@ -283,6 +286,14 @@ struct proto_room_state {
 	uint32_t backlog;                 /* ROOM_MSGs that follow before JOIN_DONE */
 };
 
+/* The first part of a long USERS or ROOM_STATE answer: the answer's own
+ * records and users follow these (docs/PROTOCOL.md section 8). */
+struct proto_part {
+	uint32_t request_id;
+	struct proto_list records;        /* PROTO_ITEM_CHAIN */
+	struct proto_list users;          /* PROTO_ITEM_USER */
+};
+
 struct proto_room_msg {
 	uint8_t room_id[PROTO_ROOM_ID_LEN];
 	uint64_t msg_id;                  /* per room, from 1 */
@@ -349,6 +360,7 @@ struct proto_msg {
 		struct proto_rooms rooms;
 		struct proto_room_ref room_ref;   /* ROOM_JOIN, ROOM_DISCONNECT, JOIN_DONE */
 		struct proto_room_state room_state;
+		struct proto_part part;
 		struct proto_room_msg room_msg;
 		struct proto_msg_send msg_send;
 		struct proto_sent sent;

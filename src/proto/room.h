@@ -10,7 +10,11 @@
 #include "proto/msg.h"
 #include "util/buf.h"
 
+/* A record names one subject (version 2), or, an ADD only, 2 to
+ * PROTO_RECORD_SUBJECTS_MAX of them (version 3): one encoding for each. */
 #define PROTO_RECORD_VERSION 2
+#define PROTO_RECORD_VERSION_MANY 3
+#define PROTO_RECORD_SUBJECTS_MAX 256
 #define PROTO_ENVELOPE_VERSION 3
 #define PROTO_HASH_LEN 32
 #define PROTO_NONCE_LEN 12
@@ -42,14 +46,33 @@ struct proto_record {
 	uint8_t action;
 	struct proto_bytes actor;               /* nick */
 	uint8_t actor_fp[PROTO_FINGERPRINT_LEN];
-	struct proto_bytes subject;             /* nick */
+	struct proto_bytes subject;             /* nick: the first (or only) subject */
 	uint8_t subject_fp[PROTO_FINGERPRINT_LEN];
+	uint16_t nsubjects;                     /* 1, or 2.. in an ADD of several */
+	struct proto_bytes subjects;            /* nsubjects > 1: every subject as
+						   nick || fp, back to back (what
+						   proto_subject_put writes) */
 	uint32_t epoch;                         /* the epoch once this record applies */
 	uint8_t key_commit[PROTO_HASH_LEN];     /* commits to that epoch's key */
 	uint64_t time_ms;                       /* the actor's clock */
 	struct proto_bytes signature;           /* RSA-PSS by the actor */
 	struct proto_bytes signed_part;         /* decode only: every byte before signature */
 };
+
+/* Appends one subject (nick || fingerprint) to a record's subjects. */
+cc_err proto_subject_put(struct buf *subjects, const struct proto_bytes *nick,
+			 const uint8_t fp[PROTO_FINGERPRINT_LEN]);
+/* Walks a decoded record's subjects, the only one of a version 2 record
+ * included. */
+struct proto_subject_iter {
+	const struct proto_record *rec;
+	struct bufreader r;
+	uint16_t left;
+};
+void proto_subject_iter_init(struct proto_subject_iter *it, const struct proto_record *rec);
+/* CC_OK with the next subject (views), CC_ERR_NOT_FOUND after the last. */
+cc_err proto_subject_next(struct proto_subject_iter *it, struct proto_bytes *nick,
+			  const uint8_t **fp);
 
 /* Decodes exactly len bytes. Views point into p. */
 cc_err proto_record_decode(const uint8_t *p, size_t len, struct proto_record *out);
