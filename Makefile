@@ -94,7 +94,7 @@ bench-rekey: build
 	./$(BUILD)/bench_rekey
 
 # A real client core's create, add and kick in a room of MEMBERS (default
-# 5000; the server holds 256 today) (tools/bench_rooms/): FIGURE lines. The
+# 5000, the most a room holds) (tools/bench_rooms/): FIGURE lines. The
 # first run makes the missing RSA keys (kept in /tmp/cryptocat-bench-keys).
 # Figures: docs/BENCHMARKS.md section 11.
 bench-rooms: build

@@ -44,8 +44,7 @@ stage_fanout() {
 
 stage_rooms() {
 	# A real client core creates a room of N, adds one, kicks one
-	# (tools/bench_rooms/). Until the server's cap of 256 members goes,
-	# it fails at create with the server's refusal, and its rows say so.
+	# (tools/bench_rooms/).
 	local n=5000
 	[ "$QUICK" = 1 ] && n=1000
 	"$BUILD/bench_rooms" --server "$BUILD/cryptocat-server" --keys "$KEYS" --members "$n"

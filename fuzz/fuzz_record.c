@@ -54,6 +54,8 @@ static struct id alice = {"alice", NULL, {0}};
 static struct id bob = {"bob", NULL, {0}};
 /* Never has a key: a subject only. */
 static struct id carol = {"carol", NULL, {0xca, 0x10, 0x1}};
+/* Nor does dave: carol's fellow subject in an ADD of two. */
+static struct id dave = {"dave", NULL, {0xda, 0x7e, 0x2}};
 
 /* The base room: alice created it (epoch 0) and added bob (epoch 1). */
 static struct e2e_chain base;
@@ -187,15 +189,31 @@ static void check_base_applied(const struct e2e_chain *c, const struct proto_rec
 	}
 
 	switch (rec->action) {
-	case PROTO_REC_ADD:
+	case PROTO_REC_ADD: {
+		struct proto_subject_iter it;
+		struct proto_bytes nick;
+		const uint8_t *fp;
+		size_t k = 0;
 		CHECK(by_admin && !subject_was);
-		/* No member had the new member's nickname, in any case. */
-		for (size_t i = 0; i < base.nmembers; i++)
-			CHECK(!nick_is(&rec->subject, base.members[i].nick));
-		CHECK(c->nmembers == base.nmembers + 1 && is_member(c, rec->subject_fp));
+		/* Each subject (one, or several in version 3) was no member, had
+		 * no member's nickname in any case, and joined in the record's
+		 * order. */
+		proto_subject_iter_init(&it, rec);
+		while (proto_subject_next(&it, &nick, &fp) == CC_OK) {
+			CHECK(!is_member(&base, fp));
+			for (size_t i = 0; i < base.nmembers; i++)
+				CHECK(!nick_is(&nick, base.members[i].nick));
+			CHECK(base.nmembers + k < c->nmembers);
+			const struct e2e_member *m = &c->members[base.nmembers + k];
+			CHECK(memcmp(m->fp, fp, PROTO_FINGERPRINT_LEN) == 0 && nick_is(&nick, m->nick));
+			k++;
+		}
+		CHECK(k == (rec->nsubjects > 1 ? rec->nsubjects : 1u));
+		CHECK(c->nmembers == base.nmembers + k);
 		CHECK(e2e_chain_sender(c, c->members[c->nmembers - 1].nick, c->epoch));
 		CHECK(!e2e_chain_sender(c, c->members[c->nmembers - 1].nick, base.epoch));
 		break;
+	}
 	case PROTO_REC_KICK:
 		CHECK(by_admin && subject_was && !fp_is(rec->subject_fp, &alice));
 		CHECK(c->nmembers == base.nmembers - 1 && !is_member(c, rec->subject_fp));
@@ -272,7 +290,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		e2e_chain_free(&c);
 		return 0;
 	}
-	CHECK(rec.version == PROTO_RECORD_VERSION);
+	CHECK(rec.version == (rec.nsubjects > 1 ? PROTO_RECORD_VERSION_MANY : PROTO_RECORD_VERSION));
 
 	/* Canonical: the one encoding of these fields is the input. */
 	buf_init(&out, 0);
@@ -432,6 +450,30 @@ static void gen_seeds(const char *dir)
 	gen_record(dir, "create", &rec, &alice, CC_OK);
 	next_record(&base, &rec, PROTO_REC_ADD, &alice, &carol, 2);
 	gen_record(dir, "add", &rec, &alice, CC_OK);
+	{
+		/* An ADD of two (record version 3). */
+		struct buf subjects;
+		struct proto_bytes n1 = proto_bytes_str(carol.nick), n2 = proto_bytes_str(dave.nick);
+		buf_init(&subjects, PROTO_RECORD_MAX);
+		if (proto_subject_put(&subjects, &n1, carol.fp) ||
+		    proto_subject_put(&subjects, &n2, dave.fp))
+			exit(1);
+		next_record(&base, &rec, PROTO_REC_ADD, &alice, &carol, 2);
+		rec.nsubjects = 2;
+		rec.subjects = (struct proto_bytes){subjects.data, subjects.len};
+		gen_record(dir, "add_many", &rec, &alice, CC_OK);
+		rec.subjects = (struct proto_bytes){subjects.data, subjects.len / 2};
+		rec.nsubjects = 1;
+		next_record(&base, &rec, PROTO_REC_ADD, &alice, &carol, 2);
+		buf_reset(&subjects);
+		if (proto_subject_put(&subjects, &n1, carol.fp) ||
+		    proto_subject_put(&subjects, &n1, carol.fp))
+			exit(1);
+		rec.nsubjects = 2;
+		rec.subjects = (struct proto_bytes){subjects.data, subjects.len};
+		gen_record(dir, "add_many_twice", &rec, &alice, CC_ERR_STATE);
+		buf_free(&subjects);
+	}
 	next_record(&base, &rec, PROTO_REC_KICK, &alice, &bob, 2);
 	gen_record(dir, "kick", &rec, &alice, CC_OK);
 	next_record(&base, &rec, PROTO_REC_LEAVE, &bob, &bob, 1);

@@ -76,7 +76,11 @@ export ITEST_UNDER_VALGRIND=1
 
 start=$(date +%s)
 status=0
-(cd "$build" && ctest -R "$regex" --output-on-failure -j "${JOBS:-1}" --timeout 14400) || status=$?
+# test_itest_release checks the release binaries for test hooks; here the
+# programs it would look at are the wrappers above, which run the test
+# variants (hooks and all), so it cannot pass and says nothing about memory.
+(cd "$build" && ctest -R "$regex" -E '^test_itest_release$' --output-on-failure \
+	-j "${JOBS:-1}" --timeout 14400) || status=$?
 
 # The tests check the exit status (99 on any error or leak) of every process
 # they stop. A process killed on purpose (a crash point raises SIGKILL, which

@@ -186,7 +186,7 @@ static void row_count_lies(struct badin *b)
 	buf_free(&body);
 }
 
-/* 4097 items: one over the list cap. */
+/* 8193 items: one over the list cap. */
 static void row_list_over_cap(struct badin *b)
 {
 	struct buf body;
@@ -255,25 +255,26 @@ static void row_users_get_4096_unknown(struct badin *b)
 	struct buf raw;
 	char nick[16];
 	buf_init(&raw, BADIN_MAX_FRAME);
-	for (int i = 0; i < PROTO_LIST_MAX; i++) {
+	for (int i = 0; i < 4096; i++) {
 		snprintf(nick, sizeof nick, "nobody%d", i);
 		struct proto_nick_item it = {.nick = proto_bytes_str(nick)};
 		assert_int_equal(proto_item_encode(PROTO_ITEM_NICK, &it, &raw), CC_OK);
 	}
 	struct proto_msg m = {.type = PROTO_USERS_GET};
 	m.u.users_get.request_id = 11;
-	m.u.users_get.nicks = (struct proto_list){PROTO_LIST_MAX, {raw.data, raw.len}};
+	m.u.users_get.nicks = (struct proto_list){4096, {raw.data, raw.len}};
 	request_refused(b, &m, 11, CC_ERR_UNKNOWN_USER);
 	buf_free(&raw);
 }
 
-/* A room of 257 members: refused on the count, before any record is read. */
+/* A room of 5,121 records (more than a room has members): refused on the
+ * count, before any record is read. */
 static void row_room_over_members(struct badin *b)
 {
 	struct buf records, keys;
 	buf_init(&records, BADIN_MAX_FRAME);
 	buf_init(&keys, BADIN_MAX_FRAME);
-	for (int i = 0; i < 257; i++) {
+	for (int i = 0; i < 5121; i++) {
 		static const uint8_t junk[8] = {1};
 		struct proto_blob_item blob = {.data = {junk, sizeof junk}};
 		assert_int_equal(proto_item_encode(PROTO_ITEM_BLOB, &blob, &records), CC_OK);
@@ -281,7 +282,7 @@ static void row_room_over_members(struct badin *b)
 	struct proto_msg m = {.type = PROTO_ROOM_CREATE};
 	m.u.room_create.request_id = 12;
 	new_room_id(m.u.room_create.room_id);
-	m.u.room_create.records = (struct proto_list){257, {records.data, records.len}};
+	m.u.room_create.records = (struct proto_list){5121, {records.data, records.len}};
 	m.u.room_create.keys = (struct proto_list){0, {keys.data, 0}};
 	request_refused(b, &m, 12, CC_ERR_LIMIT);
 	buf_free(&records);
@@ -540,13 +541,13 @@ static const struct badin_row rows[] = {
 	{"ROOM_JOIN cut short", "truncated", row_join_cut, false},
 	{"ROOMS_LIST and a trailing byte", "trailing", row_rooms_list_trailing, false},
 	{"USERS_GET count 65535, one item", "huge count", row_count_lies, false},
-	{"USERS_GET of 4097 items", "flood", row_list_over_cap, false},
+	{"USERS_GET of 8193 items", "flood", row_list_over_cap, false},
 	{"nickname with an escape sequence", "control chars", row_nick_control_chars, false},
 	{"nickname of invalid UTF-8", "invalid UTF-8", row_nick_invalid_utf8, false},
 	{"nickname of 33 characters", "oversized length", row_nick_too_long, false},
 	{"ROOM_CREATE title of 513 bytes", "oversized length", row_title_over_cap, false},
 	{"USERS_GET of 4096 unknown nicknames", "huge count", row_users_get_4096_unknown, false},
-	{"ROOM_CREATE of 257 members", "flood", row_room_over_members, false},
+	{"ROOM_CREATE of 5,121 records", "flood", row_room_over_members, false},
 	{"ROOM_FETCH of alice's room", "not hers", row_fetch_not_hers, false},
 	{"ROOM_LEAVE of alice's room", "not hers", row_leave_not_hers, false},
 	{"ROOM_ADMIN of alice's room", "not hers", row_admin_not_hers, false},

@@ -4,7 +4,7 @@
  * and a room's chain is verified from the store once, then kept.
  *
  * The requests come from raw sessions (itest_chan.h) that sign their own
- * records, so a chain of 800 records is built in seconds; the server is the
+ * records, so a chain of 8000 records is built in seconds; the server is the
  * real test variant. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -27,7 +27,7 @@
 #include "util/buf.h"
 
 /* The server's cap: a room's records plus its members (PROTOCOL.md 11). */
-#define CAP 800
+#define CAP 8000
 #define MAX_PEOPLE 4
 
 struct person {
@@ -302,7 +302,7 @@ static int chain_loads(void)
 /* ---- tests ---------------------------------------------------------------------- */
 
 /* ADMIN records, which no cap counted before, fill the room to its cap
- * (records + members = 800) and are then refused with limit, as are a
+ * (records + members = 8000) and are then refused with limit, as are a
  * REKEY and an ADD; a member can still leave, and so can the last one,
  * which ends the room; nothing was stored past what was accepted. */
 static void test_cap_counts_every_record(void **state)

@@ -11,7 +11,11 @@
  *   3  a rekey the server suppresses after a member left
  *   4  a removed member posting into the epoch it was removed from
  *   5  a new member reading what was said before it was added
- *   6  the server deposing an active admin (expiry), and picking the heir */
+ *   6  the server deposing an active admin (expiry), and picking the heir
+ *
+ * Where a test's attack counts epochs or records one per member, its room is
+ * made one member at a time (rt_create_one_by_one); the others start as a
+ * client makes a room, with one ADD naming every invitee. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -228,7 +232,7 @@ static void test_fork(void **state)
 	int port = gs_start(&f, "gs-fork", 0);
 	rt_clients(port, f.dir, nicks, 4, c);
 	struct itest_client *alice = c[0], *bob = c[1], *carol = c[2];
-	rt_create(alice, "bob,carol", "Fork", three, room);
+	rt_create_one_by_one(alice, "bob,carol", "Fork", three, room);
 	join_all(c, 3, room);
 
 	/* carol (a member, working with the server) signs a rekey at the place
@@ -452,7 +456,7 @@ static void test_rekey_not_suppressible(void **state)
 	int port = gs_start(&f, "gs-suppress", 0);
 	rt_clients(port, f.dir, three, 3, c);
 	struct itest_client *alice = c[0], *bob = c[1], *carol = c[2];
-	rt_create(alice, "bob,carol", "Suppressed", three, room);
+	rt_create_one_by_one(alice, "bob,carol", "Suppressed", three, room);
 	join_all(c, 3, room);
 	/* carol's device as it is before anything is said (for a positive
 	 * control below). */
@@ -529,7 +533,7 @@ static void test_removed_member_cannot_post(void **state)
 	int port = gs_start(&f, "gs-old-epoch", 0);
 	rt_clients(port, f.dir, three, 3, c);
 	struct itest_client *alice = c[0], *bob = c[1];
-	rt_create(alice, "bob,carol", "Old epoch", three, room);
+	rt_create_one_by_one(alice, "bob,carol", "Old epoch", three, room);
 	join_all(c, 3, room);
 	struct insider carol_in;
 	insider_load(&carol_in, lc_home(&f, "carol"), "carol");
@@ -637,7 +641,7 @@ static void test_expiry_cannot_depose_the_living(void **state)
 	int port = gs_start(&f, "gs-depose", 0);
 	rt_clients(port, f.dir, three, 3, c);
 	struct itest_client *alice = c[0], *bob = c[1], *carol = c[2];
-	rt_create(alice, "bob,carol", "Living admin", three, room);
+	rt_create_one_by_one(alice, "bob,carol", "Living admin", three, room);
 	join_all(c, 3, room);
 	struct rt_sent s = rt_say(alice, room, "I am here", 1);
 	rt_expect_msg(bob, room, "alice", "I am here", s.seq, s.msg_id);

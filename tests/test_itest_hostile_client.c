@@ -6,7 +6,9 @@
  * another room answering his join), about keys (a directory entry whose
  * identity key is not the one the chain names), about counts (a list count
  * that lies, a backlog of 2^32-1 that never comes, a room of 2^32-1
- * members) and answers to requests bob made that are of the wrong kind.
+ * members) and answers to requests bob made that are of the wrong kind;
+ * and long answers in parts (PART) that nobody asked for, that end in the
+ * wrong answer, or that add up to more than a list can count.
  *
  * Each row says what bob's client must do: report an error event with a
  * given code and go on, drop the connection (and come back by itself,
@@ -57,6 +59,9 @@ enum lie {
 	LIE_ROOMS_HUGE,
 	LIE_USERS_OTHER_NICK,
 	LIE_ANSWER_AS_SENT,
+	LIE_STATE_IN_PARTS,          /* records and users in a PART, then the rest */
+	LIE_STATE_PARTS_THEN_SENT,   /* a PART, then a SENT for the join */
+	LIE_STATE_PARTS_OVERFLOW,    /* PARTs of 65 536 records, then the state */
 };
 
 struct lie_ctx {
@@ -162,6 +167,41 @@ static enum hostile_verdict lie_filter(void *ctx, const char *nick, int session,
 		c.u.users.users.raw = (struct proto_bytes){tmp.data, tmp.len};
 		if (!err)
 			err = hostile_frame_msg(out, &c);
+		break;
+	}
+	case LIE_STATE_IN_PARTS:
+	case LIE_STATE_PARTS_THEN_SENT: {
+		/* What an honest server does with a long state: the lists go
+		 * first, as a PART; then the answer, with its lists empty. */
+		struct proto_msg part = {.type = PROTO_PART};
+		part.u.part.request_id = m->u.room_state.request_id;
+		part.u.part.records = m->u.room_state.records;
+		part.u.part.users = m->u.room_state.users;
+		if ((err = hostile_frame_msg(out, &part)))
+			break;
+		c.u.room_state.records = (struct proto_list){0, {NULL, 0}};
+		c.u.room_state.users = (struct proto_list){0, {NULL, 0}};
+		if (l->lie == LIE_STATE_PARTS_THEN_SENT) {
+			memset(&c, 0, sizeof c);
+			c.type = PROTO_SENT;
+			c.u.sent.request_id = part.u.part.request_id;
+		}
+		err = hostile_frame_msg(out, &c);
+		break;
+	}
+	case LIE_STATE_PARTS_OVERFLOW: {
+		/* Eight PARTs of 8192 tiny records each: one more record than a
+		 * list's u16 count can hold once they are joined. */
+		struct proto_msg part = {.type = PROTO_PART};
+		struct proto_chain_item junk = {1, {(const uint8_t *)"x", 1}};
+		for (int i = 0; !err && i < PROTO_LIST_MAX; i++)
+			err = proto_item_encode(PROTO_ITEM_CHAIN, &junk, &tmp);
+		part.u.part.request_id = m->u.room_state.request_id;
+		part.u.part.records = (struct proto_list){PROTO_LIST_MAX, {tmp.data, tmp.len}};
+		for (int i = 0; !err && i < 8; i++)
+			err = hostile_frame_msg(out, &part);
+		if (!err)
+			err = put_frame(out, body, len);
 		break;
 	}
 	case LIE_ANSWER_AS_SENT:
@@ -486,6 +526,38 @@ static void test_hostile_client(void **state)
 	arm(PROTO_ROOM_STATE, LIE_ANSWER_AS_SENT);
 	rejoin(&h);
 	expect_reconnect(&h, false);  /* the join ran again, and went through */
+	bob_still_works(&h);
+
+	/* ---- long answers in parts (PART) ------------------------------------------ */
+	fprintf(stderr, "input %d: a PART nobody asked for\n", ++inputs);
+	memset(&m, 0, sizeof m);
+	m.type = PROTO_PART;
+	m.u.part.request_id = 0x7ffffffe;
+	raw_reset();
+	raw_add_msg(&m);
+	raw_ignored(&h);
+	bob_still_works(&h);
+
+	/* The control: a state in parts is the same state. */
+	fprintf(stderr, "input %d: bob's join state sent in parts\n", ++inputs);
+	arm(PROTO_ROOM_STATE, LIE_STATE_IN_PARTS);
+	rejoin(&h);
+	ev = itest_client_expect(h.bob, "joined", ITEST_TIMEOUT_MS);
+	assert_non_null(ev);
+	assert_true(rt_same_list(json_object_get(ev, "members"), two));
+	json_decref(ev);
+	bob_still_works(&h);
+
+	fprintf(stderr, "input %d: parts of a join, then a SENT for it\n", ++inputs);
+	arm(PROTO_ROOM_STATE, LIE_STATE_PARTS_THEN_SENT);
+	rejoin(&h);
+	expect_reconnect(&h, false);
+	bob_still_works(&h);
+
+	fprintf(stderr, "input %d: parts of 65 536 records\n", ++inputs);
+	arm(PROTO_ROOM_STATE, LIE_STATE_PARTS_OVERFLOW);
+	rejoin(&h);
+	expect_reconnect(&h, false);
 	bob_still_works(&h);
 
 	/* ---- lies about counts and names in other answers ------------------------- */

@@ -11,7 +11,10 @@
  * connects; nicknames whose owners stay away for a day expire, their users
  * are signed out of their rooms (the admin's too, by its successor) and the
  * nickname goes to whoever registers it next, who gets none of the old
- * rooms; and a message of an old epoch slipped back in is never shown. */
+ * rooms; and a message of an old epoch slipped back in is never shown.
+ *
+ * Rooms are made one record and one epoch per member (rt_create_one_by_one),
+ * so that each test's epochs count the changes it makes. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -80,7 +83,7 @@ static void test_kick(void **state)
 	rt_clients(f.port, f.dir, three, 3, c);
 	struct itest_client *alice = c[0], *bob = c[1], *carol = c[2];
 	const char *carol_home = lc_home(&f, "carol"), *bob_home = lc_home(&f, "bob");
-	rt_create(alice, "bob,carol", "Kick", three, room);
+	rt_create_one_by_one(alice, "bob,carol", "Kick", three, room);
 	join_all(c, 3, room);
 	say_heard(alice, room, "before the kick", c + 1, 2);
 	/* A copy of carol's device before the kick: all her client held. */
@@ -166,7 +169,7 @@ static void test_admin_handover(void **state)
 	lc_start(&f, "handover", 0);
 	rt_clients(f.port, f.dir, nicks, 4, c);
 	struct itest_client *alice = c[0], *bob = c[1], *carol = c[2], *dave = c[3];
-	rt_create(alice, "bob,carol", "Handover", three, room);
+	rt_create_one_by_one(alice, "bob,carol", "Handover", three, room);
 	join_all(c, 3, room);
 
 	ev = rt_cmd(alice, "admin_changed", "/admin bob");
@@ -258,7 +261,7 @@ static void test_owed_rekey_offline_admin(void **state)
 	lc_start(&f, "owed", 0);
 	rt_clients(f.port, f.dir, nicks, 3, c);
 	struct itest_client *bob = c[0], *carol = c[1], *dave = c[2];
-	rt_create(bob, "carol,dave", "Owed", members, room);
+	rt_create_one_by_one(bob, "carol,dave", "Owed", members, room);
 	join_all(c, 3, room);
 	say_heard(bob, room, "epoch two", c + 1, 2);
 	rt_quit(bob);
@@ -328,7 +331,7 @@ static void test_nick_expiry(void **state)
 
 	lc_start(&f, "expiry", 1);
 	rt_clients(f.port, f.dir, three, 3, c);
-	rt_create(c[0], "bob,carol", "Expiry", three, room);
+	rt_create_one_by_one(c[0], "bob,carol", "Expiry", three, room);
 	join_all(c, 3, room);
 	say_heard(c[0], room, "day one", c + 1, 2);
 	lc_user_fp("carol", old_fp);
@@ -400,7 +403,7 @@ static void test_admin_expiry(void **state)
 	lc_start(&f, "admin-expiry", 1);
 	rt_clients(f.port, f.dir, three, 3, c);
 	struct itest_client *carol = c[2];
-	rt_create(c[0], "bob,carol", "Heirs", three, room);
+	rt_create_one_by_one(c[0], "bob,carol", "Heirs", three, room);
 	join_all(c, 3, room);
 	say_heard(c[0], room, "the admin speaks", c + 1, 2);
 	lc_quit_seen(&f, c[0], NULL);
@@ -460,7 +463,7 @@ static void test_expired_leaver(void **state)
 	lc_start(&f, "expired-leaver", 1);
 	rt_clients(f.port, f.dir, three, 3, c);
 	struct itest_client *alice = c[0], *bob = c[1];
-	rt_create(alice, "bob,carol", "Leaver", three, room);
+	rt_create_one_by_one(alice, "bob,carol", "Leaver", three, room);
 	join_all(c, 3, room);
 	json_decref(rt_cmd(c[2], "left", "/leave %s", room));
 	for (int i = 0; i < 2; i++) {
@@ -501,7 +504,7 @@ static void test_expired_sender_history(void **state)
 	lc_start(&f, "expired-history", 1);
 	rt_clients(f.port, f.dir, three, 3, c);
 	struct itest_client *alice = c[0];
-	rt_create(alice, "bob,carol", "History", three, room);
+	rt_create_one_by_one(alice, "bob,carol", "History", three, room);
 	join_all(c, 3, room);
 	json_decref(rt_cmd(c[1], "disconnected", "/disconnect"));
 	lc_quit_seen(&f, c[1], NULL);
@@ -538,7 +541,7 @@ static void test_admin_and_heir_expire(void **state)
 	lc_start(&f, "heir-expiry", 1);
 	rt_clients(f.port, f.dir, three, 3, c);
 	struct itest_client *carol = c[2];
-	rt_create(c[0], "bob,carol", "Line of succession", three, room);
+	rt_create_one_by_one(c[0], "bob,carol", "Line of succession", three, room);
 	json_decref(rt_join(carol, room, 0));
 	lc_quit_seen(&f, c[0], NULL);
 	lc_quit_seen(&f, c[1], NULL);
@@ -572,7 +575,7 @@ static void test_old_epoch_replay(void **state)
 	lc_start(&f, "replay", 0);
 	rt_clients(f.port, f.dir, nicks, 4, c);
 	struct itest_client *alice = c[0], *bob = c[1], *carol = c[2], *dave = c[3];
-	rt_create(alice, "bob,carol", "Replay", three, room);
+	rt_create_one_by_one(alice, "bob,carol", "Replay", three, room);
 	join_all(c, 3, room);
 	struct itest_client *bc[] = {bob, carol}, *ab[] = {alice, bob};
 	say_heard(alice, room, "old from alice", bc, 2);                 /* msg 1 */

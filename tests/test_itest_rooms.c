@@ -80,11 +80,12 @@ static void test_workflow(void **state)
 
 	rt_create(alice, "bob,carol", title, three, room);
 	/* Each member lists it; only its creator has checked its key yet, and
-	 * reads its title (one epoch per member added: 2); dave is not in it. */
+	 * reads its title (both adds are one record, one epoch: 1); dave is not
+	 * in it. */
 	for (int i = 0; i < 3; i++) {
 		rooms = rt_rooms(c[i]);
 		assert_int_equal(json_array_size(rooms), 1);
-		check_listing(rooms, room, i == 0 ? title : NULL, "alice", 3, 0, 2);
+		check_listing(rooms, room, i == 0 ? title : NULL, "alice", 3, 0, 1);
 		json_decref(rooms);
 	}
 	expect_rooms_empty(dave);
@@ -94,11 +95,11 @@ static void test_workflow(void **state)
 		assert_string_equal(itest_json_str(ev, "title"), title);
 		assert_string_equal(itest_json_str(ev, "admin"), "alice");
 		assert_true(rt_same_list(json_object_get(ev, "members"), three));
-		assert_int_equal(itest_json_int(ev, "epoch", -1), 2);
+		assert_int_equal(itest_json_int(ev, "epoch", -1), 1);
 		json_decref(ev);
 	}
 	rooms = rt_rooms(bob);
-	check_listing(rooms, room, title, "alice", 3, 0, 2);
+	check_listing(rooms, room, title, "alice", 3, 0, 1);
 	json_decref(rooms);
 
 	/* alice talks (a plain line: the current room), the others hear her. */
@@ -115,12 +116,12 @@ static void test_workflow(void **state)
 	rt_expect_msg(carol, room, "bob", "hi alice, bob here \xe2\x9c\x93", 1, 2);
 
 	/* alice adds dave: she and the joined members are told, and the room
-	 * has a new epoch (3), whose key dave gets and nobody's older one. */
+	 * has a new epoch (2), whose key dave gets and nobody's older one. */
 	ev = rt_cmd(alice, "member_added", "/add dave");
 	assert_string_equal(itest_json_str(ev, "room"), room);
 	assert_string_equal(itest_json_str(ev, "nick"), "dave");
 	assert_string_equal(itest_json_str(ev, "by"), "alice");
-	assert_int_equal(itest_json_int(ev, "epoch", -1), 3);
+	assert_int_equal(itest_json_int(ev, "epoch", -1), 2);
 	json_decref(ev);
 	for (int i = 1; i < 3; i++) {
 		ev = itest_client_expect(c[i], "member_added", ITEST_TIMEOUT_MS);
@@ -128,7 +129,7 @@ static void test_workflow(void **state)
 		assert_string_equal(itest_json_str(ev, "room"), room);
 		assert_string_equal(itest_json_str(ev, "nick"), "dave");
 		assert_string_equal(itest_json_str(ev, "by"), "alice");
-		assert_int_equal(itest_json_int(ev, "epoch", -1), 3);
+		assert_int_equal(itest_json_int(ev, "epoch", -1), 2);
 		json_decref(ev);
 	}
 
@@ -140,7 +141,7 @@ static void test_workflow(void **state)
 	rt_expect_msg(carol, room, "alice", "welcome dave", 1, 3);
 	rooms = rt_rooms(dave);
 	assert_int_equal(json_array_size(rooms), 1);
-	check_listing(rooms, room, NULL, "alice", 4, 1, 3);
+	check_listing(rooms, room, NULL, "alice", 4, 1, 2);
 	json_decref(rooms);
 	ev = rt_join(dave, room, 1);
 	assert_string_equal(itest_json_str(ev, "title"), title);
@@ -167,7 +168,7 @@ static void test_workflow(void **state)
 		rt_expect_msg(dave, room, "alice", out[i], 2 + i, 5 + i);
 	}
 	rooms = rt_rooms(bob);
-	check_listing(rooms, room, title, "alice", 4, 2, 3);
+	check_listing(rooms, room, title, "alice", 4, 2, 2);
 	json_decref(rooms);
 	/* Rejoining: exactly the two he missed, in order (the next event after
 	 * "disconnected" is "joined": nothing leaked while he was away). */
@@ -237,7 +238,7 @@ static void test_persistence(void **state)
 
 	/* carol had read neither "two" nor "three": both wait for her. */
 	rooms = rt_rooms(c[2]);
-	check_listing(rooms, room, "Kept", "alice", 3, 2, 2);
+	check_listing(rooms, room, "Kept", "alice", 3, 2, 1);
 	json_decref(rooms);
 	json_decref(rt_join(c[2], room, 2));
 	rt_expect_msg(c[2], room, "alice", "two", 2, 2);
@@ -412,7 +413,7 @@ static void test_access_control(void **state)
 	assert_string_equal(itest_json_str(ev, "room"), room);
 	json_decref(ev);
 	rooms = rt_rooms(alice);
-	check_listing(rooms, room, "Secret", "alice", 3, -1, 2);
+	check_listing(rooms, room, "Secret", "alice", 3, -1, 1);
 	json_decref(rooms);
 
 	/* A member may: the others are told, and the room is gone for her.
@@ -422,12 +423,12 @@ static void test_access_control(void **state)
 	assert_string_equal(itest_json_str(ev, "room"), room);
 	json_decref(ev);
 	for (int i = 0; i < 2; i++)
-		rt_expect_left(c[i], room, "carol", 3, "alice");
+		rt_expect_left(c[i], room, "carol", 2, "alice");
 	expect_rooms_empty(carol);
 	snprintf(line, sizeof line, "/join %s", room);
 	json_decref(expect_cmd_error(carol, "no_such_room", line));
 	rooms = rt_rooms(alice);
-	check_listing(rooms, room, "Secret", "alice", 2, -1, 3);
+	check_listing(rooms, room, "Secret", "alice", 2, -1, 2);
 	json_decref(rooms);
 	s = rt_say(alice, room, "after carol left", 1);
 	rt_expect_msg(bob, room, "alice", "after carol left", 1, 2);
@@ -436,7 +437,7 @@ static void test_access_control(void **state)
 	/* bob leaves; alice, alone, may leave too, and the room ends. */
 	snprintf(line, sizeof line, "/leave %s", room);
 	json_decref(rt_cmd(bob, "left", "%s", line));
-	rt_expect_left(alice, room, "bob", 4, "alice");
+	rt_expect_left(alice, room, "bob", 3, "alice");
 	json_decref(rt_cmd(alice, "left", "%s", line));
 	expect_rooms_empty(alice);
 	expect_rooms_empty(bob);
@@ -601,10 +602,10 @@ static void test_server_refuses(void **state)
 	ichan_junk_envelope(&env, room_id, 0, "ALICE", 1);
 	msg_send(&m, &env);
 	ichan_expect_error(&w, &m, CC_ERR_FORBIDDEN);
-	ichan_junk_envelope(&env, room_id, 1, "bob", 1);
+	ichan_junk_envelope(&env, room_id, 0, "bob", 1);
 	msg_send(&m, &env);
 	ichan_expect_error(&w, &m, CC_ERR_STALE_EPOCH);
-	ichan_junk_envelope(&env, room_id, 3, "bob", 1);
+	ichan_junk_envelope(&env, room_id, 2, "bob", 1);
 	msg_send(&m, &env);
 	ichan_expect_error(&w, &m, CC_ERR_STALE_EPOCH);
 	/* Text over 16384 bytes is not stored, whoever made the envelope. */
@@ -626,7 +627,7 @@ static void test_server_refuses(void **state)
 	/* The signature is not the server's to check: it stores and relays
 	 * bob's junk, and every member's client refuses it (bob's own too). */
 	ichan_open(&w, f.port, itest_path(f.dir, "bob"), "bob");
-	ichan_junk_envelope(&env, room_id, 2, "bob", 1000);
+	ichan_junk_envelope(&env, room_id, 1, "bob", 1000);
 	msg_send(&m, &env);
 	id = ichan_request(&w, &m);
 	ichan_answer(&w, id, &m);
@@ -649,7 +650,7 @@ static void test_server_refuses(void **state)
 	ichan_expect_error(&w, &m, CC_ERR_MUST_TRANSFER_ADMIN);
 	ichan_close(&w);
 	ev = rt_rooms(c[0]);
-	check_listing(ev, room, "Members only", "alice", 3, -1, 2);
+	check_listing(ev, room, "Members only", "alice", 3, -1, 1);
 	json_decref(ev);
 	marker(c, room, "marker four");
 
@@ -706,7 +707,7 @@ static void test_failed_leave_keeps_listening(void **state)
 	/* Nobody left: the room still has three members, and bob's batch
 	 * client still hears it live. */
 	json_t *rooms = rt_rooms(c[0]);
-	check_listing(rooms, room, "Leaving", "alice", 3, -1, 2);
+	check_listing(rooms, room, "Leaving", "alice", 3, -1, 1);
 	json_decref(rooms);
 	marker(c, room, "still here?");
 

@@ -38,7 +38,7 @@
 #define PROTO_WRAPPED_MAX 512
 /* A room message envelope: 16 KiB of text plus its header and signature. */
 #define PROTO_ENVELOPE_MAX (20 * 1024)
-/* Items in one list: a room of 5,000 members' keys fit one request. */
+/* Items in one list: a room's keys (up to 5,120 members) fit one request. */
 #define PROTO_LIST_MAX 8192
 
 enum proto_type {

@@ -2,8 +2,10 @@
  * costs one signature verification (its own record's) instead of one per
  * stored record of the room.
  *
- * At most cfg->chain_cache_rooms rooms are kept, least recently used out
- * first; a room not kept is read from the store and every record verified
+ * At most cfg->chain_cache_rooms rooms are kept, and at most
+ * CHAIN_CACHE_BYTES of chains (a room at its caps takes about 2 MB: 8,000
+ * records' hashes, spans and epochs, 5,120 members), least recently used
+ * out first; a room not kept is read from the store and every record verified
  * again, as before. A kept chain is used only while it ends exactly where
  * the store's chain does (the room row's record count and last hash, read in
  * the same loop turn): a transaction that failed or was rolled back cannot
@@ -18,15 +20,19 @@
 #include "store/store.h"
 #include "util/log.h"
 
+#define CHAIN_CACHE_BYTES (64u * 1024 * 1024)
+
 struct chain_cache_entry {
 	int64_t room;                    /* row id; 0: empty */
 	uint64_t used;                   /* the tick of its last use */
+	size_t bytes;                    /* what chain holds */
 	struct e2e_chain chain;
 };
 
 struct chain_cache {
 	struct chain_cache_entry *entries;
 	size_t cap;
+	size_t bytes;                    /* every entry's */
 	uint64_t tick;
 	uint64_t loads;                  /* chains verified from the store */
 };
@@ -57,6 +63,41 @@ void chain_cache_free(struct server *srv)
 	srv->chains = NULL;
 }
 
+static size_t chain_bytes(const struct e2e_chain *c)
+{
+	return c->members_cap * sizeof *c->members + c->spans_cap * sizeof *c->spans +
+	       c->epochs_cap * sizeof *c->epochs + c->hashes_cap * sizeof *c->hashes;
+}
+
+static void entry_clear(struct chain_cache *cc, struct chain_cache_entry *e)
+{
+	e2e_chain_free(&e->chain);
+	cc->bytes -= e->bytes;
+	e->bytes = 0;
+	e->room = 0;
+}
+
+/* e holds chain now (taken, not copied); others go, least recently used
+ * first, while the cache holds more than its bytes. */
+static void entry_set(struct chain_cache *cc, struct chain_cache_entry *e, int64_t room,
+		      const struct e2e_chain *chain)
+{
+	e->room = room;
+	e->chain = *chain;
+	e->bytes = chain_bytes(chain);
+	cc->bytes += e->bytes;
+	while (cc->bytes > CHAIN_CACHE_BYTES) {
+		struct chain_cache_entry *lru = NULL;
+		for (size_t i = 0; i < cc->cap; i++)
+			if (&cc->entries[i] != e && cc->entries[i].room &&
+			    (!lru || cc->entries[i].used < lru->used))
+				lru = &cc->entries[i];
+		if (!lru)
+			break;  /* e alone is over: kept all the same, until the next */
+		entry_clear(cc, lru);
+	}
+}
+
 static struct chain_cache_entry *entry_find(struct chain_cache *cc, int64_t room)
 {
 	for (size_t i = 0; i < cc->cap; i++)
@@ -75,10 +116,8 @@ static struct chain_cache_entry *entry_claim(struct chain_cache *cc, int64_t roo
 	for (size_t i = 0; i < cc->cap && (!lru || lru->room); i++)
 		if (!lru || cc->entries[i].room == 0 || cc->entries[i].used < lru->used)
 			lru = &cc->entries[i];
-	if (lru) {
-		e2e_chain_free(&lru->chain);
-		lru->room = 0;
-	}
+	if (lru)
+		entry_clear(cc, lru);
 	return lru;
 }
 
@@ -132,8 +171,7 @@ cc_err chain_cache_get(struct server *srv, const struct store_room *room,
 
 	if (e && !entry_current(e, room)) {
 		log_warn("a room's kept chain is not the stored one: verifying it again");
-		e2e_chain_free(&e->chain);
-		e->room = 0;
+		entry_clear(cc, e);
 		e = NULL;
 	}
 	if (!e) {
@@ -148,8 +186,8 @@ cc_err chain_cache_get(struct server *srv, const struct store_room *room,
 			*out = loaded;  /* nothing is kept: the caller owns it */
 			return CC_OK;
 		}
-		e->room = room->id;
-		e->chain = loaded;
+		e->used = ++cc->tick;
+		entry_set(cc, e, room->id, &loaded);
 	}
 	e->used = ++cc->tick;
 	return e2e_chain_copy(out, &e->chain);
@@ -161,20 +199,17 @@ void chain_cache_keep(struct server *srv, int64_t room, struct e2e_chain *chain)
 	struct chain_cache_entry *e = entry_claim(cc, room);
 	if (!e)
 		return;
-	e2e_chain_free(&e->chain);
-	e->room = room;
+	entry_clear(cc, e);
 	e->used = ++cc->tick;
-	e->chain = *chain;
+	entry_set(cc, e, room, chain);
 	e2e_chain_init(chain, e->chain.room_id);
 }
 
 void chain_cache_forget(struct server *srv, int64_t room)
 {
 	struct chain_cache_entry *e = entry_find(srv->chains, room);
-	if (e) {
-		e2e_chain_free(&e->chain);
-		e->room = 0;
-	}
+	if (e)
+		entry_clear(srv->chains, e);
 }
 
 uint64_t chain_cache_loads(const struct server *srv)

@@ -92,38 +92,9 @@ cc_err user_item_put(struct server *srv, const uint8_t fp[PROTO_FINGERPRINT_LEN]
 
 cc_err handle_users_get(struct conn *c, const struct proto_users_get *req)
 {
-	struct proto_list_iter it;
-	struct proto_nick_item item;
-	struct store_user u;
-	struct buf raw;
-	char nick[PROTO_NICK_MAX + 1], text[80];
-	cc_err err = CC_OK;
-
-	buf_init(&raw, c->srv->cfg->max_frame / 2);
-	proto_list_iter_init(&it, &req->nicks, PROTO_ITEM_NICK);
-	while (proto_list_next(&it, &item) == CC_OK) {
-		memcpy(nick, item.nick.p, item.nick.len);
-		nick[item.nick.len] = '\0';
-		err = store_user_get_by_nick(c->srv->store, nick, &u);
-		if (err == CC_ERR_NOT_FOUND) {
-			snprintf(text, sizeof text, "no user is called %s", nick);
-			conn_send_error(c, req->request_id, CC_ERR_UNKNOWN_USER, text);
-			goto out;
-		}
-		if (!err)
-			err = user_item_put(c->srv, u.fingerprint, &raw);
-		store_user_clear(&u);
-		if (err) {
-			conn_send_error(c, req->request_id, err, NULL);
-			goto out;
-		}
-	}
-	struct proto_msg m = {.type = PROTO_USERS};
-	m.u.users.request_id = req->request_id;
-	m.u.users.users = (struct proto_list){req->nicks.count, {raw.data, raw.len}};
-	conn_queue_msg(c, &m);
-out:
-	buf_free(&raw);
+	/* Thousands of users (a big room's invitees) go out in parts, as the
+	 * output drains (state.c). */
+	users_start(c, req);
 	return CC_OK;
 }
 

@@ -238,14 +238,19 @@ void broadcast_record(struct server *srv, int64_t room, const uint8_t room_id[PR
 
 	if (!lr || proto_record_decode(rec, len, &r))
 		return;
-	buf_init(&users, 8192);
-	const uint8_t *fps[2] = {r.actor_fp, r.subject_fp};
-	for (int i = 0; i < 2; i++) {
-		if (i == 1 && memcmp(fps[0], fps[1], PROTO_FINGERPRINT_LEN) == 0)
-			break;
-		if (user_item_put(srv, fps[i], &users) == CC_OK)
+	/* The directory entries of everyone the record names: its actor and
+	 * subjects (an ADD may bring up to PROTO_RECORD_SUBJECTS_MAX). */
+	struct proto_subject_iter it;
+	struct proto_bytes nick;
+	const uint8_t *fp;
+	buf_init(&users, (PROTO_RECORD_SUBJECTS_MAX + 1) * 2048);
+	if (user_item_put(srv, r.actor_fp, &users) == CC_OK)
+		nusers++;
+	proto_subject_iter_init(&it, &r);
+	while (proto_subject_next(&it, &nick, &fp) == CC_OK)
+		if (memcmp(fp, r.actor_fp, PROTO_FINGERPRINT_LEN) != 0 &&
+		    user_item_put(srv, fp, &users) == CC_OK)
 			nusers++;
-	}
 	memcpy(m.u.room_record.room_id, room_id, PROTO_ROOM_ID_LEN);
 	m.u.room_record.position = position;
 	m.u.room_record.record = (struct proto_bytes){rec, len};

@@ -99,7 +99,6 @@ static bool room_over_cap(const struct e2e_chain *chain, uint32_t new_records, i
 	return after > ROOM_RECORDS_MAX;
 }
 
-#define ROOM_CAP_WHY "the room's history is full (800 records and members): members can only leave"
 
 /* The record a request carries must be made by the session's own key. */
 cc_err record_actor_is_session(struct conn *c, const uint8_t *rec, size_t len,
@@ -132,25 +131,57 @@ static cc_err record_moves_session(struct conn *c, const uint8_t *rec, size_t le
 	return ours ? CC_OK : CC_ERR_FORBIDDEN;
 }
 
-/* 1 if keys holds exactly one key for each member of the chain, by nickname. */
+static int cmp_name(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+static int cmp_fp(const void *a, const void *b)
+{
+	return memcmp(a, b, PROTO_FINGERPRINT_LEN);
+}
+
+static void name_lower(char *dst, const uint8_t *p, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		dst[i] = (char)(p[i] >= 'A' && p[i] <= 'Z' ? p[i] - 'A' + 'a' : p[i]);
+	dst[len] = '\0';
+}
+
+/* 1 if keys holds exactly one key for each member of the chain, by nickname:
+ * both sides' names sorted and compared, as a big room has thousands. */
 static int keys_cover_members(const struct e2e_chain *chain, const struct proto_list *keys)
 {
-	if (keys->count != chain->nmembers)
+	size_t n = chain->nmembers;
+	struct proto_list_iter it;
+	struct proto_wrapped_item w;
+	int covered = 0;
+
+	if (keys->count != n)
 		return 0;
-	for (size_t i = 0; i < chain->nmembers; i++) {
-		const char *nick = chain->members[i].nick;
-		struct proto_list_iter it;
-		struct proto_wrapped_item w;
-		unsigned found = 0;
-		proto_list_iter_init(&it, keys, PROTO_ITEM_WRAPPED);
-		while (proto_list_next(&it, &w) == CC_OK)
-			if (w.nick.len == strlen(nick) &&
-			    strncasecmp((const char *)w.nick.p, nick, w.nick.len) == 0)
-				found++;
-		if (found != 1)
-			return 0;
-	}
-	return 1;
+	char(*members)[PROTO_NICK_MAX + 1] = malloc((n ? n : 1) * sizeof *members);
+	char(*named)[PROTO_NICK_MAX + 1] = malloc((n ? n : 1) * sizeof *named);
+	if (!members || !named)
+		goto out;
+	for (size_t i = 0; i < n; i++)
+		name_lower(members[i], (const uint8_t *)chain->members[i].nick,
+			   strlen(chain->members[i].nick));
+	size_t k = 0;
+	proto_list_iter_init(&it, keys, PROTO_ITEM_WRAPPED);
+	while (k < n && proto_list_next(&it, &w) == CC_OK)
+		name_lower(named[k++], w.nick.p, w.nick.len);
+	if (k != n)
+		goto out;
+	qsort(members, n, sizeof *members, cmp_name);
+	qsort(named, n, sizeof *named, cmp_name);
+	covered = 1;
+	for (size_t i = 0; i < n && covered; i++)
+		covered = strcmp(members[i], named[i]) == 0 &&
+			  (i == 0 || strcmp(named[i - 1], named[i]) != 0);
+out:
+	free(members);
+	free(named);
+	return covered;
 }
 
 cc_err store_epoch_keys(struct server *srv, int64_t room, const struct e2e_chain *chain,
@@ -158,33 +189,41 @@ cc_err store_epoch_keys(struct server *srv, int64_t room, const struct e2e_chain
 {
 	struct proto_list_iter it;
 	struct proto_wrapped_item w;
+	cc_err err = CC_OK;
 
 	if (!keys_cover_members(chain, keys)) {
 		*why = "the key must go to every member once, and only to members";
 		return CC_ERR_MALFORMED;
 	}
+	/* The members' keys, sorted: each nickname's owner is looked up there. */
+	uint8_t(*fps)[PROTO_FINGERPRINT_LEN] = malloc((chain->nmembers + 1) * sizeof *fps);
+	if (!fps)
+		return CC_ERR_NOMEM;
+	for (size_t i = 0; i < chain->nmembers; i++)
+		memcpy(fps[i], chain->members[i].fp, PROTO_FINGERPRINT_LEN);
+	qsort(fps, chain->nmembers, sizeof *fps, cmp_fp);
 	proto_list_iter_init(&it, keys, PROTO_ITEM_WRAPPED);
-	while (proto_list_next(&it, &w) == CC_OK) {
+	while (!err && proto_list_next(&it, &w) == CC_OK) {
 		struct store_user u;
 		char nick[PROTO_NICK_MAX + 1];
 		memcpy(nick, w.nick.p, w.nick.len);
 		nick[w.nick.len] = '\0';
 		if (w.epoch != chain->epoch || store_user_get_by_nick(srv->store, nick, &u) != CC_OK) {
 			*why = "a key for an unknown user or epoch";
-			return CC_ERR_MALFORMED;
+			err = CC_ERR_MALFORMED;
+			break;
 		}
 		/* The nickname's current owner must be the member the chain names. */
-		cc_err err = e2e_chain_member(chain, u.fingerprint)
-				     ? store_key_put(srv->store, room, chain->epoch, u.id, w.wrapped.p,
-						     w.wrapped.len)
-				     : CC_ERR_MALFORMED;
+		err = bsearch(u.fingerprint, fps, chain->nmembers, sizeof *fps, cmp_fp)
+			      ? store_key_put(srv->store, room, chain->epoch, u.id, w.wrapped.p,
+					      w.wrapped.len)
+			      : CC_ERR_MALFORMED;
 		store_user_clear(&u);
-		if (err) {
+		if (err)
 			*why = "a key for someone who is not a member";
-			return err;
-		}
 	}
-	return CC_OK;
+	free(fps);
+	return err;
 }
 
 /* ---- new epochs: kick, rekey (after leaves and expiries), admin handover ---- */
@@ -255,23 +294,45 @@ static int gone_find_cb(void *ctx, uint32_t n, const uint8_t *blob, size_t len)
 	return 0;
 }
 
-/* A new member joins a room: it may read from the epoch its ADD opened. */
-static cc_err add_member(struct server *srv, const struct store_room *room,
-			 const struct proto_record *rec, const struct e2e_chain *chain)
+/* New members join a room (an ADD's subjects): each may read from the
+ * epoch the ADD opened. */
+static cc_err add_members(struct server *srv, const struct store_room *room,
+			  const struct proto_record *rec, const struct e2e_chain *chain)
 {
-	struct store_user u;
-	cc_err err = store_user_get_by_fingerprint(srv->store, rec->subject_fp, &u);
-	if (err)
-		return err == CC_ERR_NOT_FOUND ? CC_ERR_UNKNOWN_USER : err;
-	/* The chain must call the user what the directory does. */
-	if (rec->subject.len != strlen(u.nick) ||
-	    strncasecmp((const char *)rec->subject.p, u.nick, rec->subject.len) != 0)
-		err = CC_ERR_MALFORMED;
-	else
-		err = store_member_add(srv->store, room->id, u.id, room->last_msg_id + 1,
-				       chain->epoch);
-	store_user_clear(&u);
+	struct proto_subject_iter it;
+	struct proto_bytes nick;
+	const uint8_t *fp;
+	cc_err err = CC_OK;
+
+	proto_subject_iter_init(&it, rec);
+	while (!err && proto_subject_next(&it, &nick, &fp) == CC_OK) {
+		struct store_user u;
+		if ((err = store_user_get_by_fingerprint(srv->store, fp, &u)))
+			return err == CC_ERR_NOT_FOUND ? CC_ERR_UNKNOWN_USER : err;
+		/* The chain must call the user what the directory does. */
+		if (nick.len != strlen(u.nick) ||
+		    strncasecmp((const char *)nick.p, u.nick, nick.len) != 0)
+			err = CC_ERR_MALFORMED;
+		else
+			err = store_member_add(srv->store, room->id, u.id, room->last_msg_id + 1,
+					       chain->epoch);
+		store_user_clear(&u);
+	}
 	return err;
+}
+
+/* The subjects the records name (an ADD request's: the members it brings). */
+static size_t records_subjects(const struct proto_list *records)
+{
+	struct proto_list_iter it;
+	struct proto_blob_item item;
+	struct proto_record rec;
+	size_t n = 0;
+	proto_list_iter_init(&it, records, PROTO_ITEM_BLOB);
+	while (proto_list_next(&it, &item) == CC_OK)
+		if (proto_record_decode(item.data.p, item.data.len, &rec) == CC_OK)
+			n += rec.nsubjects;
+	return n;
 }
 
 /* The records of a new epoch, before the room's chain is touched: each one
@@ -367,16 +428,15 @@ cc_err handle_new_epoch(struct conn *c, const struct proto_room_rekey *req, uint
 	if ((err = new_epoch_records_check(c, req, action, &room, &keys, checked, &why)) ||
 	    (err = chain_cache_get(srv, &room, &chain, &keys)))
 		goto reply;
-	/* An ADD brings a member, a KICK or an EXPIRE takes one. */
-	int members_delta = action == PROTO_REC_ADD	 ? 1
+	/* An ADD brings its subjects, a KICK or an EXPIRE takes one. */
+	int members_delta = action == PROTO_REC_ADD	 ? (int)records_subjects(&req->records)
 			    : action == PROTO_REC_KICK ? -1
 						       : -(int)(nrecords - 1);
-	if (room_over_cap(&chain, nrecords, members_delta) ||
-	    (action == PROTO_REC_ADD && chain.nmembers >= ROOM_MEMBERS_MAX)) {
+	bool full = action == PROTO_REC_ADD &&
+		    chain.nmembers + (size_t)members_delta > ROOM_MEMBERS_MAX;
+	if (full || room_over_cap(&chain, nrecords, members_delta)) {
 		err = CC_ERR_LIMIT;
-		why = action == PROTO_REC_ADD && chain.nmembers >= ROOM_MEMBERS_MAX
-			      ? "the room is full (256 members)"
-			      : ROOM_CAP_WHY;
+		why = full ? ROOM_FULL_WHY : ROOM_CAP_WHY;
 		goto reply;
 	}
 	if ((err = store_begin(srv->store)))
@@ -404,7 +464,7 @@ cc_err handle_new_epoch(struct conn *c, const struct proto_room_rekey *req, uint
 			    (err = store_member_remove(srv->store, room.id, kicked.id)))
 				goto rollback;
 		} else if (rec.action == PROTO_REC_ADD &&
-			   (err = add_member(srv, &room, &rec, &chain))) {
+			   (err = add_members(srv, &room, &rec, &chain))) {
 			why = err == CC_ERR_MALFORMED ? "the record names the user by another nickname"
 						      : "";
 			goto rollback;

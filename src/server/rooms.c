@@ -90,12 +90,13 @@ static cc_err handle_room_create(struct conn *c, const struct proto_room_create 
 	cc_err err;
 
 	e2e_chain_init(&chain, req->room_id);
-	if (req->records.count > ROOM_MEMBERS_MAX) {
+	/* Each record brings one member or more; the keys are checked below. */
+	if (req->records.count > ROOM_MEMBERS_MAX || req->keys.count > ROOM_MEMBERS_MAX) {
 		err = CC_ERR_LIMIT;
-		why = "a room has at most 256 members";
+		why = ROOM_FULL_WHY;
 		goto reply;
 	}
-	if (req->records.count == 0 || req->keys.count != req->records.count) {
+	if (req->records.count == 0 || req->keys.count == 0) {
 		err = CC_ERR_MALFORMED;
 		why = "a room needs its records and one key per member";
 		goto reply;
@@ -113,8 +114,8 @@ static cc_err handle_room_create(struct conn *c, const struct proto_room_create 
 		goto rollback;
 	if ((err = store_room_get_by_id(srv->store, room_row, &room)))
 		goto rollback;
-	/* Every record must verify and apply: a create, then one add per
-	 * invitee (each opens an epoch; the keys are the last epoch's). */
+	/* Every record must verify and apply: a create, then adds of one
+	 * invitee or more (each opens an epoch; the keys are the last epoch's). */
 	proto_list_iter_init(&it, &req->records, PROTO_ITEM_BLOB);
 	while (proto_list_next(&it, &rec_item) == CC_OK) {
 		struct proto_record rec;
@@ -127,6 +128,11 @@ static cc_err handle_room_create(struct conn *c, const struct proto_room_create 
 			why = "a new room takes only create and add records";
 			goto rollback;
 		}
+	}
+	if (chain.nmembers > ROOM_MEMBERS_MAX || chain.count + chain.nmembers > ROOM_RECORDS_MAX) {
+		err = CC_ERR_LIMIT;
+		why = chain.nmembers > ROOM_MEMBERS_MAX ? ROOM_FULL_WHY : ROOM_CAP_WHY;
+		goto rollback;
 	}
 	if ((err = create_members(srv, room_row, &chain))) {
 		why = err == CC_ERR_MALFORMED ? "a record names a user by another nickname" : "";
@@ -222,90 +228,6 @@ static cc_err handle_rooms_list(struct conn *c, uint32_t request_id)
 
 /* ---- join: state, then backlog, then live ---------------------------------- */
 
-struct state_ctx {
-	struct server *srv;
-	struct buf *gone;
-	uint16_t ngone;
-	struct buf *records;
-	uint16_t nrecords;
-	struct buf *users;
-	uint16_t nusers;
-	uint8_t (*seen)[PROTO_FINGERPRINT_LEN];
-	size_t nseen, seen_cap;
-	struct buf *keys;
-	uint16_t nkeys;
-	const char *nick;
-	cc_err err;
-};
-
-/* Adds the directory entry of a fingerprint the chain names, once. */
-static cc_err state_add_user(struct state_ctx *sc, const uint8_t fp[PROTO_FINGERPRINT_LEN])
-{
-	for (size_t i = 0; i < sc->nseen; i++)
-		if (memcmp(sc->seen[i], fp, PROTO_FINGERPRINT_LEN) == 0)
-			return CC_OK;
-	if (sc->nseen == sc->seen_cap) {
-		size_t cap = sc->seen_cap ? sc->seen_cap * 2 : 16;
-		void *p = realloc(sc->seen, cap * sizeof *sc->seen);
-		if (!p)
-			return CC_ERR_NOMEM;
-		sc->seen = p;
-		sc->seen_cap = cap;
-	}
-	memcpy(sc->seen[sc->nseen++], fp, PROTO_FINGERPRINT_LEN);
-	cc_err err = user_item_put(sc->srv, fp, sc->users);
-	if (err == CC_ERR_NOT_FOUND)
-		return CC_OK;  /* never known here: the members' clients will say so */
-	if (!err)
-		sc->nusers++;
-	return err;
-}
-
-static int state_record(void *ctx, uint32_t seq, uint64_t position, const uint8_t *rec,
-			size_t len)
-{
-	struct state_ctx *sc = ctx;
-	struct proto_chain_item item = {position, {rec, len}};
-	struct proto_record r;
-	(void)seq;
-	if ((sc->err = proto_item_encode(PROTO_ITEM_CHAIN, &item, sc->records)))
-		return 1;
-	sc->nrecords++;
-	if ((sc->err = proto_record_decode(rec, len, &r)) ||
-	    (sc->err = state_add_user(sc, r.actor_fp)) ||
-	    (sc->err = state_add_user(sc, r.subject_fp)))
-		return 1;
-	return 0;
-}
-
-static int state_key(void *ctx, uint32_t epoch, const uint8_t *wrapped, size_t len)
-{
-	struct state_ctx *sc = ctx;
-	struct proto_wrapped_item item;
-	item.nick = proto_bytes_str(sc->nick);
-	item.epoch = epoch;
-	item.wrapped = (struct proto_bytes){wrapped, len};
-	if ((sc->err = proto_item_encode(PROTO_ITEM_WRAPPED, &item, sc->keys)))
-		return 1;
-	sc->nkeys++;
-	return 0;
-}
-
-static int state_gone(void *ctx, uint32_t n, const uint8_t *blob, size_t len)
-{
-	struct state_ctx *sc = ctx;
-	struct proto_gone_item item;
-	(void)n;
-	if (len <= PROTO_FINGERPRINT_LEN)
-		return 0;  /* (the store never makes one) */
-	memcpy(item.fingerprint, blob, PROTO_FINGERPRINT_LEN);
-	item.nick = (struct proto_bytes){blob + PROTO_FINGERPRINT_LEN, len - PROTO_FINGERPRINT_LEN};
-	if ((sc->err = proto_item_encode(PROTO_ITEM_GONE, &item, sc->gone)))
-		return 1;
-	sc->ngone++;
-	return 0;
-}
-
 static int pump_message(void *ctx, const struct store_message *sm)
 {
 	struct conn *c = ctx;
@@ -357,78 +279,41 @@ static void pump_backlog(struct conn *c)
 	}
 }
 
-void server_on_output_drained(struct conn *c)
+void join_backlog_start(struct conn *c, int64_t room, uint32_t request_id, int64_t after)
 {
-	server_rooms_commit(c->srv);
+	c->pumping = true;
+	c->pump_room = room;
+	c->pump_request = request_id;
+	c->pump_after = after;
 	pump_backlog(c);
 }
 
-/* Queues ROOM_STATE for a member: chain, directory, its keys, gone members. */
-static cc_err queue_room_state(struct conn *c, uint32_t request_id, const struct store_room *room,
-			       const struct store_member *member, uint32_t backlog)
+void server_on_output_drained(struct conn *c)
 {
-	struct server *srv = c->srv;
-	struct buf records, users, keys, gone;
-	uint8_t *title = NULL;
-	size_t title_len = 0;
-	cc_err err;
-
-	buf_init(&records, srv->cfg->max_frame / 2);
-	buf_init(&users, srv->cfg->max_frame / 2);
-	buf_init(&keys, srv->cfg->max_frame / 4);
-	buf_init(&gone, srv->cfg->max_frame / 4);
-	struct state_ctx sc = {.srv = srv, .records = &records, .users = &users, .keys = &keys,
-			       .gone = &gone, .nick = c->nick};
-	if ((err = store_record_each(srv->store, room->id, state_record, &sc)) || sc.err ||
-	    (err = store_key_each(srv->store, room->id, c->user_id, member->since_epoch,
-				  state_key, &sc)) || sc.err ||
-	    (err = store_room_gone_each(srv->store, room->id, state_gone, &sc)) || sc.err)
-		goto out;
-	err = store_epoch_get(srv->store, room->id, room->epoch, &title, &title_len);
-	if (err && err != CC_ERR_NOT_FOUND)
-		goto out;
-	struct proto_msg m = {.type = PROTO_ROOM_STATE};
-	struct proto_room_state *st = &m.u.room_state;
-	st->request_id = request_id;
-	memcpy(st->room_id, room->room_id, PROTO_ROOM_ID_LEN);
-	st->title_ct = (struct proto_bytes){title, title_len};
-	st->records = (struct proto_list){sc.nrecords, {records.data, records.len}};
-	st->users = (struct proto_list){sc.nusers, {users.data, users.len}};
-	st->keys = (struct proto_list){sc.nkeys, {keys.data, keys.len}};
-	st->gone = (struct proto_list){sc.ngone, {gone.data, gone.len}};
-	st->backlog = backlog;
-	err = conn_queue_msg(c, &m);
-out:
-	if (sc.err)
-		err = sc.err;
-	free(title);
-	free(sc.seen);
-	buf_free(&records);
-	buf_free(&users);
-	buf_free(&keys);
-	buf_free(&gone);
-	return err;
+	server_rooms_commit(c->srv);
+	if (c->state)
+		state_continue(c);
+	else
+		pump_backlog(c);
 }
 
 static cc_err handle_room_fetch(struct conn *c, const struct proto_room_ref *req)
 {
 	struct store_room room;
-	struct store_member member;
 	server_rooms_commit(c->srv);
-	cc_err err = room_of_member(c, req->room_id, &room, &member);
-	if (!err)
-		err = queue_room_state(c, req->request_id, &room, &member, 0);
+	cc_err err = room_of_member(c, req->room_id, &room, NULL);
 	if (err)
 		conn_send_error(c, req->request_id, err, NULL);
+	else
+		state_start(c, req->request_id, &room, false);
 	return CC_OK;
 }
 
+/* The state (state.c), then the backlog (pump_backlog), then live. */
 static cc_err handle_room_join(struct conn *c, const struct proto_room_ref *req)
 {
 	struct server *srv = c->srv;
 	struct store_room room;
-	struct store_member member;
-	uint32_t backlog = 0;
 	cc_err err;
 
 	if (c->pumping) {
@@ -436,27 +321,13 @@ static cc_err handle_room_join(struct conn *c, const struct proto_room_ref *req)
 		return CC_OK;
 	}
 	server_rooms_commit(srv);
-	if ((err = room_of_member(c, req->room_id, &room, &member))) {
+	if ((err = room_of_member(c, req->room_id, &room, NULL))) {
 		conn_send_error(c, req->request_id, err, NULL);
 		return CC_OK;
 	}
 	if (conn_is_active(c, room.id))
 		live_remove(c, room.id);  /* rejoining: from what the client acknowledged */
-	int64_t after = member.last_read_msg_id > member.first_msg_id - 1
-				? member.last_read_msg_id
-				: member.first_msg_id - 1;
-	if ((err = store_message_count_after(srv->store, room.id, after, &backlog)))
-		goto out;
-	if ((err = queue_room_state(c, req->request_id, &room, &member, backlog)))
-		goto out;
-	c->pumping = true;
-	c->pump_room = room.id;
-	c->pump_request = req->request_id;
-	c->pump_after = after;
-	pump_backlog(c);
-out:
-	if (err)
-		conn_send_error(c, req->request_id, err, NULL);
+	state_start(c, req->request_id, &room, true);
 	return CC_OK;
 }
 
@@ -642,6 +513,7 @@ void server_on_disconnect(struct conn *c)
 	reads_conn_gone(c);
 	live_conn_gone(c);
 	room_seen_free(c);
+	state_drop(c);
 	while (c->nactive)
 		live_remove(c, c->active_rooms[c->nactive - 1]);
 	free(c->active_rooms);

@@ -19,10 +19,51 @@ struct proto_record;
 struct store_room;
 struct store_member;
 
-/* A room's whole state (chain and directory) travels in one ROOM_STATE, which
- * must fit a 1 MiB frame even with RSA-4096 keys. */
-#define ROOM_MEMBERS_MAX 256
-#define ROOM_RECORDS_MAX 800
+/* A room's members: the request that makes a room carries a wrapped key for
+ * each and ADD records naming them, which must fit the default 1 MiB frame
+ * with 32-character nicknames and RSA-4096 signatures (988 KB at 5,120). Its
+ * records plus members: each member keeps room for its LEAVE (membership.c). */
+#define ROOM_MEMBERS_MAX 5120
+#define ROOM_RECORDS_MAX 8000
+#define ROOM_FULL_WHY "a room has at most 5120 members"
+#define ROOM_CAP_WHY \
+	"the room's history is full (8000 records and members): members can only leave"
+
+/* ---- state.c: a room's state, streamed --------------------------------------- */
+
+/* Sends a member the room's state (ROOM_STATE, after PARTs when long) as the
+ * output drains; a join then goes on to its backlog (join_backlog_start).
+ * While it streams, c->state is set and the connection is not read. */
+void state_start(struct conn *c, uint32_t request_id, const struct store_room *room, bool join);
+/* The same for USERS_GET: the answer (USERS, after PARTs when long). */
+void users_start(struct conn *c, const struct proto_users_get *req);
+/* The output drained: more of the state. */
+void state_continue(struct conn *c);
+/* The connection is going. */
+void state_drop(struct conn *c);
+/* rooms.c: a join's backlog, after its state; then the member is live. */
+void join_backlog_start(struct conn *c, int64_t room, uint32_t request_id, int64_t after);
+
+/* ---- parts.c: long answers ------------------------------------------------- */
+
+/* The bytes of list items a PART carries before it is sent (at most; a
+ * quarter of --max-output if that is less). */
+#define PARTS_BUDGET (256u * 1024)
+
+/* The records and users of one USERS or ROOM_STATE answer: whatever passes
+ * the budget goes first in PARTs; the answer itself carries the rest. */
+struct answer_parts {
+	struct conn *c;
+	uint32_t request_id;
+	size_t budget;
+	struct buf records, users;
+	uint16_t nrecords, nusers;
+};
+void parts_init(struct answer_parts *p, struct conn *c, uint32_t request_id);
+void parts_free(struct answer_parts *p);
+/* Call before adding an item: sends a PART of what is there if it has
+ * reached the budget. */
+cc_err parts_make_room(struct answer_parts *p);
 
 /* A message of this loop turn, stored but not yet committed (rooms.c): its
  * sender is answered and its listeners sent it after the group commit. */

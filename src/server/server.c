@@ -151,6 +151,29 @@ static cc_err conn_on_message(struct conn *c, const uint8_t *body, size_t len)
 	}
 }
 
+/* Handles the whole messages the channel has decrypted, until one fails
+ * (*refused) or a room's state starts streaming. */
+static cc_err conn_pop_messages(struct conn *c, bool *refused)
+{
+	const uint8_t *body;
+	size_t body_len;
+	cc_err err = CC_OK;
+	while (!c->closing && !c->state && (err = chan_pop_frame(c->chan, &body, &body_len)) == CC_OK)
+		if ((err = conn_on_message(c, body, body_len))) {
+			*refused = true;
+			break;
+		}
+	return err;
+}
+
+static void conn_close_on(struct conn *c, cc_err err)
+{
+	conn_log(c, LOG_LEVEL_INFO, "closing", err);
+	if (chan_is_open(c->chan) && c->user_id)
+		conn_send_error(c, 0, err, NULL);
+	conn_close_after_flush(c);
+}
+
 static void conn_read_cb(struct bufferevent *bev, void *arg)
 {
 	struct conn *c = arg;
@@ -159,8 +182,8 @@ static void conn_read_cb(struct bufferevent *bev, void *arg)
 	size_t body_len;
 	cc_err err = CC_OK;
 
-	if (c->hs_job)
-		return;  /* a worker has the channel */
+	if (c->hs_job || c->state)
+		return;  /* a worker has the channel; a room's state streams */
 	while (!c->closing) {
 		size_t avail = evbuffer_get_length(input);
 		if (avail < PROTO_FRAME_HEADER_LEN)
@@ -204,25 +227,41 @@ static void conn_read_cb(struct bufferevent *bev, void *arg)
 		}
 		if (ev != CHAN_EVENT_DATA)
 			continue;
-		const uint8_t *body;
 		bool refused = false;
-		while (!c->closing && (err = chan_pop_frame(c->chan, &body, &body_len)) == CC_OK)
-			if ((err = conn_on_message(c, body, body_len))) {
-				refused = true;
-				break;
-			}
+		err = conn_pop_messages(c, &refused);
+		if (!refused && c->state) {
+			/* A room's state streams: the requests after it wait, here
+			 * and in TCP, until it is sent (server_conn_resume_input). */
+			bufferevent_disable(c->bev, EV_READ);
+			return;
+		}
 		/* TRUNCATED from chan_pop_frame means "no whole frame yet"; from a
 		 * message that was cut short it is the end. */
 		if (refused || err != CC_ERR_TRUNCATED)
 			break;
 		err = CC_OK;
 	}
-	if (err && !c->closing) {
-		conn_log(c, LOG_LEVEL_INFO, "closing", err);
-		if (chan_is_open(c->chan) && c->user_id)
-			conn_send_error(c, 0, err, NULL);
-		conn_close_after_flush(c);
+	if (err && !c->closing)
+		conn_close_on(c, err);
+}
+
+void server_conn_resume_input(struct conn *c)
+{
+	bool refused = false;
+	if (c->dead || c->closing)
+		return;
+	c->last_recv_ms = clock_mono_ms();  /* not silent: we were not listening */
+	cc_err err = conn_pop_messages(c, &refused);
+	if (c->closing || c->state)
+		return;  /* another state streams: still not read */
+	if (refused || (err && err != CC_ERR_TRUNCATED)) {
+		conn_close_on(c, err);
+		return;
 	}
+	if (!c->paused)
+		bufferevent_enable(c->bev, EV_READ);
+	if (evbuffer_get_length(bufferevent_get_input(c->bev)))
+		conn_read_cb(c->bev, c);
 }
 
 void server_conn_key_done(struct conn *c, cc_err err, struct buf *wire)
@@ -251,7 +290,7 @@ static void conn_write_cb(struct bufferevent *bev, void *arg)
 	size_t queued = evbuffer_get_length(bufferevent_get_output(bev));
 	if (c->closing && queued == 0)
 		conn_kill(c);
-	else if (!c->closing && c->pumping && queued <= c->srv->cfg->max_output / 4)
+	else if (!c->closing && (c->pumping || c->state) && queued <= c->srv->cfg->max_output / 4)
 		server_on_output_drained(c);
 	if (c->user_id && !c->dead)
 		live_output_written(c, queued);
@@ -288,7 +327,7 @@ static void conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	uint64_t idle_ms = (uint64_t)c->srv->cfg->idle_timeout_s * 1000;
 	/* A sender we are not reading (flow control) is not silent. */
-	uint64_t silent = c->paused ? 0 : now - c->last_recv_ms;
+	uint64_t silent = c->paused || c->state ? 0 : now - c->last_recv_ms;
 	/* Dropped only after a ping went unanswered: a client that answers stays. */
 	if (silent >= 2 * idle_ms && c->ping_outstanding) {
 		conn_log(c, LOG_LEVEL_INFO, "idle", CC_ERR_TIMEOUT);

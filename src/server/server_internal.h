@@ -91,6 +91,8 @@ struct conn {
 	/* rooms.c, live.c */
 	int64_t *active_rooms;           /* room row ids this connection hears live */
 	size_t nactive, active_cap;
+	struct state_pump *state;        /* a room's state streaming (state.c): the
+					    connection is not read meanwhile */
 	bool pumping;                    /* delivering a join's backlog */
 	int64_t pump_room;
 	uint32_t pump_request;
@@ -128,6 +130,9 @@ void server_flush_soon(struct server *srv);
 bool server_txn_ensure(struct server *srv);
 /* The event that runs the flush (output.c). */
 struct event *server_flush_event_new(struct server *srv);
+/* A room's state has streamed (state.c): read the connection's requests
+ * again, those already received first. Not from within its read callback. */
+void server_conn_resume_input(struct conn *c);
 /* Stops reading, sends what is queued, then frees (from the write callback). */
 void conn_close_after_flush(struct conn *c);
 

@@ -70,6 +70,10 @@ cc_err buf_reserve(struct buf *b, size_t extra)
 
 cc_err buf_append_space(struct buf *b, size_t n, uint8_t **out)
 {
+	if (n == 0 && !b->data) {
+		*out = NULL;  /* nothing to write, nowhere to point */
+		return CC_OK;
+	}
 	cc_err err = buf_reserve(b, n);
 	if (err)
 		return err;

@@ -168,6 +168,43 @@ void rt_create(struct itest_client *c, const char *members, const char *title,
 	json_decref(ev);
 }
 
+void rt_create_one_by_one(struct itest_client *c, const char *members, const char *title,
+			  const char *const *want, char room[RT_ROOM_HEX])
+{
+	char first[64];
+	const char *rest = strchr(members, ',');
+	size_t n = rest ? (size_t)(rest - members) : strlen(members);
+	assert_true(n < sizeof first);
+	memcpy(first, members, n);
+	first[n] = '\0';
+	const char *const just_first[] = {itest_client_nick(c), first, NULL};
+	rt_create(c, first, title, just_first, room);
+	if (!rest)
+		return;
+	json_decref(rt_join(c, room, -1));
+	while (rest) {
+		const char *next = strchr(rest + 1, ',');
+		n = next ? (size_t)(next - rest - 1) : strlen(rest + 1);
+		assert_true(n < sizeof first);
+		memcpy(first, rest + 1, n);
+		first[n] = '\0';
+		json_t *ev = rt_cmd(c, "member_added", "/add %s", first);
+		assert_string_equal(itest_json_str(ev, "nick"), first);
+		json_decref(ev);
+		rest = next;
+	}
+	json_t *ev = rt_cmd(c, "disconnected", "/disconnect %s", room);
+	json_decref(ev);
+	json_t *rooms = rt_rooms(c);
+	json_t *r = rt_rooms_find(rooms, room);
+	assert_non_null(r);
+	size_t want_n = 0;
+	while (want[want_n])
+		want_n++;
+	assert_int_equal(itest_json_int(r, "members", -1), (long long)want_n);
+	json_decref(rooms);
+}
+
 json_t *rt_rooms(struct itest_client *c)
 {
 	json_t *ev = rt_cmd(c, "rooms", "/rooms");

@@ -67,6 +67,13 @@ void rt_ping(struct itest_client *c);
  * NULL-terminated WANT, in order) and writes the room id to ROOM. */
 void rt_create(struct itest_client *c, const char *members, const char *title,
 	       const char *const *want, char room[RT_ROOM_HEX]);
+/* As rt_create, but a chain of one record per member, as clients made them
+ * before an ADD could name several (tests whose attacks edit one member's
+ * record): the room made with the first member, then each other one added
+ * by the admin, who joins to do it and disconnects after. want is the whole
+ * room. */
+void rt_create_one_by_one(struct itest_client *c, const char *members, const char *title,
+			  const char *const *want, char room[RT_ROOM_HEX]);
 /* 1 if the JSON array ARR holds exactly the NULL-terminated strings WANT,
  * in order. */
 int rt_same_list(const json_t *arr, const char *const *want);

@@ -22,7 +22,7 @@
  * the missing ones are made and kept).
  *
  *   bench_rooms [--members N] [--server PATH] [--keys DIR] [--dir DIR]
- *               [--jobs P] [--inflight K] [--timeout S]
+ *               [--jobs P] [--inflight K] [--timeout S] [--max-output BYTES]
  *
  * The server: its key RSA-2048 (handshakes are set-up, not measured), the
  * per-address handshake limits and the proof of work lifted, as in
@@ -69,7 +69,8 @@ static struct {
 	unsigned members, jobs, inflight;
 	double timeout;
 	const char *server, *keys, *dir;
-} opt = {5000, 0, 32, 600, NULL, "/tmp/cryptocat-bench-keys", NULL};
+	const char *max_output;  /* the server's --max-output; NULL: its default */
+} opt = {5000, 0, 32, 600, NULL, "/tmp/cryptocat-bench-keys", NULL, NULL};
 
 static struct {
 	pid_t server;
@@ -114,7 +115,12 @@ static const char *server_start(void)
 	char *argv[] = {(char *)opt.server, "--listen", listen, "--data", data, "--log-level", "warn",
 			"--rsa-bits", "2048", "--preauth-per-address", "1000000",
 			"--handshake-rate", "1000000", "--handshake-burst", "1000000",
-			"--puzzle-max", "0", NULL};
+			"--puzzle-max", "0", NULL, NULL, NULL};
+	if (opt.max_output) {
+		/* A small one makes a big room's state stream over many drains. */
+		argv[sizeof argv / sizeof argv[0] - 3] = "--max-output";
+		argv[sizeof argv / sizeof argv[0] - 2] = (char *)opt.max_output;
+	}
 	g.server = fork();
 	if (g.server == 0) {
 		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
@@ -465,7 +471,7 @@ static void report(double users_took)
 {
 	unsigned n = opt.members;
 	static const char *const what[OP_COUNT] = {
-		"the N - 1 others' directory entries checked, CREATE and one ADD each signed, "
+		"the N - 1 others' directory entries checked, CREATE and ADDs of up to 256 signed, "
 		"the secret wrapped to all",
 		"the room's state verified (its chain, every member's keys); not a target",
 		"the user's entry, the room's state fetched again, an ADD signed, the new "
@@ -528,7 +534,8 @@ static void usage(FILE *f)
 	      "                  removed at the end)\n"
 	      "  --jobs P        processes registering the users (default: one per core)\n"
 	      "  --inflight K    registrations in flight, in all (default 32)\n"
-	      "  --timeout S     give up the registrations, or the calls, after S (default 600)\n",
+	      "  --timeout S     give up the registrations, or the calls, after S (default 600)\n"
+	      "  --max-output BYTES  the server's --max-output (default: its own)\n",
 	      f);
 }
 
@@ -539,6 +546,7 @@ static void parse(int argc, char **argv)
 		{"keys", required_argument, NULL, 'K'}, {"dir", required_argument, NULL, 'd'},
 		{"jobs", required_argument, NULL, 'j'}, {"inflight", required_argument, NULL, 'k'},
 		{"timeout", required_argument, NULL, 't'}, {"help", no_argument, NULL, 'h'},
+		{"max-output", required_argument, NULL, 'o'},
 		{NULL, 0, NULL, 0}};
 	int c;
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -557,6 +565,7 @@ static void parse(int argc, char **argv)
 		case 'j': opt.jobs = (unsigned)v; break;
 		case 'k': opt.inflight = (unsigned)v; break;
 		case 't': opt.timeout = v; break;
+		case 'o': opt.max_output = optarg; break;
 		case 'h': usage(stdout); exit(0);
 		default: usage(stderr); exit(2);
 		}

@@ -417,9 +417,19 @@ static cc_err client_on_message(struct client *cl, const uint8_t *body, size_t l
 		return err;
 	uint32_t wire = proto_msg_request_id(&m);
 	struct client_req *req = wire ? client_req_by_wire(cl, wire) : NULL;
+	if (m.type == PROTO_PART)
+		return req ? client_parts_add(&req->parts, &m.u.part) : CC_OK;
 	if (req && (cl->state == CLIENT_READY || req->kind == REQ_SIGNING_KEY ||
-		    (req->kind == REQ_RECV_KEY && req->connecting)))
-		return client_on_answer(cl, req, &m);
+		    (req->kind == REQ_RECV_KEY && req->connecting))) {
+		/* A long answer: handled whole, its parts and its own lists as one.
+		 * The parts leave req first, as the answer may end it. */
+		struct client_parts parts = req->parts;
+		client_parts_init(&req->parts);
+		if (!(err = client_parts_complete(&parts, &m)))
+			err = client_on_answer(cl, req, &m);
+		client_parts_free(&parts);
+		return err;
+	}
 	if (cl->state != CLIENT_READY && m.type == PROTO_REKEY_OWED)
 		return client_on_room_message(cl, &m);  /* queued for when we are ready */
 	if (cl->state != CLIENT_READY && m.type != PROTO_WELCOME && m.type != PROTO_ERROR)

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "client/core/internal.h"
+#include "proto/frame.h"
 #include "store/client_store.h"
 #include "util/clock.h"
 #include "util/log.h"
@@ -25,11 +26,20 @@ static bool opens_epoch(uint8_t action)
 }
 
 cc_err client_record_make(struct client *cl, const struct e2e_chain *chain, uint8_t action,
-			  const char *subject, const uint8_t subject_fp[CRYPTO_FINGERPRINT_LEN],
-			  uint32_t epoch, const uint8_t commit[PROTO_HASH_LEN], struct buf *out)
+			  const struct client_change *who, size_t n, uint32_t epoch,
+			  const uint8_t commit[PROTO_HASH_LEN], struct buf *out)
 {
 	struct proto_record rec = {0};
-	rec.version = PROTO_RECORD_VERSION;
+	struct buf subjects;
+	cc_err err = CC_OK;
+
+	if (n == 0 || n > PROTO_RECORD_SUBJECTS_MAX || (n > 1 && action != PROTO_REC_ADD))
+		return CC_ERR_INTERNAL;
+	buf_init(&subjects, PROTO_RECORD_MAX);
+	for (size_t i = 0; n > 1 && i < n && !err; i++) {
+		struct proto_bytes nick = proto_bytes_str(who[i].nick);
+		err = proto_subject_put(&subjects, &nick, who[i].fp);
+	}
 	memcpy(rec.room_id, chain->room_id, PROTO_ROOM_ID_LEN);
 	rec.seq = chain->count;
 	if (chain->count)
@@ -47,12 +57,29 @@ cc_err client_record_make(struct client *cl, const struct e2e_chain *chain, uint
 	/* The chain's name for us when it has one (it is what the rules check). */
 	rec.actor = proto_bytes_str(self ? self->nick : cl->nick);
 	memcpy(rec.actor_fp, fp, CRYPTO_FINGERPRINT_LEN);
-	rec.subject = proto_bytes_str(subject);
-	memcpy(rec.subject_fp, subject_fp, CRYPTO_FINGERPRINT_LEN);
+	rec.subject = proto_bytes_str(who[0].nick);
+	memcpy(rec.subject_fp, who[0].fp, CRYPTO_FINGERPRINT_LEN);
+	rec.nsubjects = (uint16_t)n;
+	rec.subjects = (struct proto_bytes){subjects.data, subjects.len};
 	rec.epoch = epoch;
 	memcpy(rec.key_commit, commit, PROTO_HASH_LEN);
 	rec.time_ms = clock_now_ms();
-	return e2e_record_sign(key, &rec, out);
+	if (!err)
+		err = e2e_record_sign(key, &rec, out);
+	buf_free(&subjects);
+	return err;
+}
+
+/* The changes changes[i..) signed as one record: consecutive ADDs, up to
+ * PROTO_RECORD_SUBJECTS_MAX; any other change alone. */
+static size_t change_group(const struct client_change *changes, size_t n, size_t i)
+{
+	size_t end = i + 1;
+	if (changes[i].action == PROTO_REC_ADD)
+		while (end < n && changes[end].action == PROTO_REC_ADD &&
+		       end - i < PROTO_RECORD_SUBJECTS_MAX)
+			end++;
+	return end;
 }
 
 /* Signs the changes on req->chain (a copy of r's chain) into req->records.
@@ -65,13 +92,14 @@ static cc_err epoch_sign(struct client *cl, struct client_req *req, struct clien
 	size_t last_open = n;
 	cc_err err = CC_OK;
 
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i = change_group(changes, n, i))
 		if (opens_epoch(changes[i].action))
 			last_open = i;
 	if (last_open == n)
 		return CC_ERR_INTERNAL;
 	buf_init(&one, PROTO_RECORD_MAX);
-	for (size_t i = 0; i < n && !err; i++) {
+	for (size_t i = 0, end; i < n && !err; i = end) {
+		end = change_group(changes, n, i);
 		struct e2e_chain *chain = &req->chain;
 		uint8_t commit[PROTO_HASH_LEN], spare[E2E_KEY_LEN];
 		uint32_t epoch = chain->epoch;
@@ -88,8 +116,8 @@ static cc_err epoch_sign(struct client *cl, struct client_req *req, struct clien
 		}
 		buf_reset(&one);
 		struct proto_blob_item item = {{NULL, 0}};
-		if ((err = client_record_make(cl, chain, changes[i].action, changes[i].nick,
-					      changes[i].fp, epoch, commit, &one)) ||
+		if ((err = client_record_make(cl, chain, changes[i].action, &changes[i], end - i,
+					      epoch, commit, &one)) ||
 		    (err = e2e_chain_apply(chain, one.data, one.len, client_room_key_lookup, r,
 					   &why)))
 			break;
@@ -141,7 +169,8 @@ cc_err client_epoch_send(struct client *cl, struct client_req *req, struct clien
 	uint16_t nkeys = 0;
 	cc_err err;
 
-	buf_init(&keys, 512 * 1024);
+	/* A key for each of up to 5,120 members: within the server's 1 MiB. */
+	buf_init(&keys, PROTO_FRAME_MAX_DEFAULT);
 	buf_init(&title_ct, PROTO_TITLE_CT_MAX);
 	buf_reset(&req->records);
 	req->nrecords = 0;

@@ -112,6 +112,22 @@ enum client_req_step {
 };
 
 /* One request in flight, with its own state. */
+/* The PARTs of a long answer, until the answer (parts.c). */
+struct client_parts {
+	struct buf records, users;        /* list items, back to back */
+	uint32_t nrecords, nusers;
+	bool any;
+};
+void client_parts_init(struct client_parts *p);
+void client_parts_free(struct client_parts *p);
+/* Forgets them (a new attempt of the request). */
+void client_parts_reset(struct client_parts *p);
+cc_err client_parts_add(struct client_parts *p, const struct proto_part *part);
+/* The answer that ends them: its lists become the parts' and its own, in
+ * order (views into p, which must outlive m's use). An ERROR drops them;
+ * any other answer after parts is CC_ERR_STATE. */
+cc_err client_parts_complete(struct client_parts *p, struct proto_msg *m);
+
 struct client_req {
 	struct client_req *next;
 	uint32_t id;                      /* the caller's; 0 for the core's own work */
@@ -149,6 +165,7 @@ struct client_req {
 	uint16_t nrecords;
 	bool connecting;                  /* recv key: registration waits for it */
 	struct client_change *change;     /* add, kick: the change, once checked */
+	struct client_parts parts;        /* a long answer's first parts */
 	uint8_t (*sweep_rooms)[PROTO_ROOM_ID_LEN];  /* sweep: rooms left to fetch */
 	size_t nsweep;
 };
@@ -480,16 +497,19 @@ void client_records_events(struct client *cl, const struct client_req *req,
 
 /* ---- epochs (epochs.c) -------------------------------------------------------------------- */
 
-cc_err client_record_make(struct client *cl, const struct e2e_chain *chain, uint8_t action,
-			  const char *subject, const uint8_t subject_fp[CRYPTO_FINGERPRINT_LEN],
-			  uint32_t epoch, const uint8_t commit[PROTO_HASH_LEN], struct buf *out);
-/* One record of a new epoch to sign: the last that opens an epoch keeps its
- * secret. */
+/* One change of a new epoch to sign: the last that opens an epoch keeps its
+ * secret. Consecutive ADDs (a room's creation) are signed as one record of
+ * up to PROTO_RECORD_SUBJECTS_MAX subjects. */
 struct client_change {
 	uint8_t action;
 	char nick[PROTO_NICK_MAX + 1];
 	uint8_t fp[CRYPTO_FINGERPRINT_LEN];
 };
+/* Signs a record of the action whose subjects are who[0..n) (n > 1 for an
+ * ADD only; who[i].action is not read), appended to out. */
+cc_err client_record_make(struct client *cl, const struct e2e_chain *chain, uint8_t action,
+			  const struct client_change *who, size_t n, uint32_t epoch,
+			  const uint8_t commit[PROTO_HASH_LEN], struct buf *out);
 /* Builds a new epoch from r's chain (the changes signed on a copy kept in
  * req->chain, the secret in req->secret, the records in req->records), seals
  * title and wraps the secret to every member of the new epoch, and sends

@@ -39,6 +39,18 @@ static void record_event(struct client *cl, uint32_t request, const struct clien
 	if (rec->action >= sizeof types / sizeof types[0] || !types[rec->action])
 		return;  /* a creation: told as the room itself */
 	nick_of(actor, rec->actor);
+	if (rec->action == PROTO_REC_ADD) {
+		/* One event per member added (an ADD may bring many). */
+		struct proto_subject_iter it;
+		struct proto_bytes nick;
+		const uint8_t *fp;
+		proto_subject_iter_init(&it, rec);
+		while (proto_subject_next(&it, &nick, &fp) == CC_OK) {
+			nick_of(subject, nick);
+			client_emit_change(cl, types[rec->action], request, r, chain, subject, actor);
+		}
+		return;
+	}
 	nick_of(subject, rec->subject);
 	client_emit_change(cl, types[rec->action], request, r, chain,
 			   rec->action == PROTO_REC_REKEY || rec->action == PROTO_REC_MOVE ? ""
@@ -295,8 +307,11 @@ static cc_err plain_record(struct client *cl, struct client_req *req, struct cli
 	buf_reset(&req->records);
 	if (!commit)
 		return CC_ERR_INTERNAL;
-	return client_record_make(cl, &r->chain, action, subject->nick, subject->fp,
-				  r->chain.epoch, commit, &req->records);
+	struct client_change who = {.action = action};
+	snprintf(who.nick, sizeof who.nick, "%s", subject->nick);
+	memcpy(who.fp, subject->fp, CRYPTO_FINGERPRINT_LEN);
+	return client_record_make(cl, &r->chain, action, &who, 1, r->chain.epoch, commit,
+				  &req->records);
 }
 
 /* Our own record, accepted: applied to our copy of the chain and stored. */

@@ -67,6 +67,7 @@ struct client_req *client_req_new(struct client *cl, enum client_req_kind kind, 
 	}
 	buf_init(&req->asked, 64 * 1024);
 	buf_init(&req->records, 512 * 1024);
+	client_parts_init(&req->parts);
 	buf_init(&req->envelope, PROTO_ENVELOPE_MAX);
 	/* Last in the list: requests run in the order they came. */
 	struct client_req **tail = &cl->reqs;
@@ -103,6 +104,7 @@ cc_err client_req_send(struct client *cl, struct client_req *req, struct proto_m
 	if (++cl->next_wire == 0)
 		++cl->next_wire;
 	req->wire = cl->next_wire;
+	client_parts_reset(&req->parts);  /* of an earlier attempt's answer */
 	switch (m->type) {
 	case PROTO_SIGNING_KEY:
 		m->u.signing_key.request_id = req->wire;
@@ -180,6 +182,7 @@ static void client_req_free(struct client_req *req)
 	}
 	buf_free(&req->asked);
 	buf_free(&req->records);
+	client_parts_free(&req->parts);
 	free(req->sweep_rooms);
 	free(req->change);
 	buf_free(&req->envelope);
