@@ -62,6 +62,7 @@ enum lie {
 	LIE_STATE_IN_PARTS,          /* records and users in a PART, then the rest */
 	LIE_STATE_PARTS_THEN_SENT,   /* a PART, then a SENT for the join */
 	LIE_STATE_PARTS_OVERFLOW,    /* PARTs of 65 536 records, then the state */
+	LIE_SENT_AS_OK,              /* the SENT of bob's line is an OK */
 };
 
 struct lie_ctx {
@@ -204,6 +205,12 @@ static enum hostile_verdict lie_filter(void *ctx, const char *nick, int session,
 			err = put_frame(out, body, len);
 		break;
 	}
+	case LIE_SENT_AS_OK:
+		memset(&c, 0, sizeof c);
+		c.type = PROTO_OK;
+		c.u.request.request_id = m->u.sent.request_id;
+		err = hostile_frame_msg(out, &c);
+		break;
 	case LIE_ANSWER_AS_SENT:
 		/* The answer to the request is a SENT of its id. */
 		memset(&c, 0, sizeof c);
@@ -559,6 +566,37 @@ static void test_hostile_client(void **state)
 	rejoin(&h);
 	expect_reconnect(&h, false);
 	bob_still_works(&h);
+
+	/* An answer of the wrong kind to a line: the connection goes, and the
+	 * very same envelope goes again; the server answers the stored copy
+	 * with its first SENT, and alice hears the line once. */
+	fprintf(stderr, "input %d: bob's line answered with OK\n", ++inputs);
+	arm(PROTO_SENT, LIE_SENT_AS_OK);
+	assert_int_equal(itest_client_sendf(h.bob, "/say %s said once", h.room), 0);
+	{
+		bool lost = false, back = false, joined = false, sent = false;
+		while (!(lost && back && joined && sent)) {
+			ev = itest_client_next(h.bob, ITEST_TIMEOUT_MS);
+			assert_non_null(ev);
+			const char *name = itest_json_str(ev, "event");
+			if (strcmp(name, "connection_lost") == 0 && !lost)
+				lost = true;
+			else if (strcmp(name, "reconnected") == 0 && lost && !back)
+				back = true;
+			else if (strcmp(name, "joined") == 0 && back && !joined)
+				joined = true;
+			else if (strcmp(name, "sent") == 0 && back && !sent)
+				sent = true;
+			else
+				fail_msg("bob said %s", itest_json_dump(ev));
+			json_decref(ev);
+		}
+	}
+	ev = itest_client_expect(h.alice, "message", ITEST_TIMEOUT_MS);
+	assert_non_null(ev);
+	assert_string_equal(itest_json_str(ev, "text"), "said once");
+	json_decref(ev);
+	bob_still_works(&h);  /* and alice heard nothing more than that */
 
 	/* ---- lies about counts and names in other answers ------------------------- */
 	fprintf(stderr, "input %d: /rooms with counts of 2^32-1\n", ++inputs);

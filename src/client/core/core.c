@@ -291,26 +291,51 @@ static void client_on_error_msg(struct client *cl, const struct proto_error *e)
 }
 
 /* 0 if M cannot answer REQ: a server that answers a join with a SENT, say,
- * breaks the protocol (the request would wait forever). Only the requests
- * whose answers are few are checked here. */
+ * breaks the protocol (the request would wait forever, or take the wrong
+ * answer for its own). Each request, at each step, takes one kind of answer
+ * (and ERROR); the connection is dropped on any other, and the request made
+ * again once reconnected (a change is looked up first: resolve). */
 static int client_answer_fits(const struct client_req *req, const struct proto_msg *m)
 {
-	if (m->type == PROTO_ERROR)
+	uint8_t t = m->type;
+	if (t == PROTO_ERROR)
 		return 1;
 	switch (req->kind) {
 	case REQ_JOIN:
-		return m->type == PROTO_ROOM_STATE || m->type == PROTO_JOIN_DONE;
+		return t == PROTO_ROOM_STATE || t == PROTO_JOIN_DONE;
 	case REQ_ROOMS:
-		return m->type == PROTO_ROOMS;
-	case REQ_DISCONNECT:
-		return m->type == PROTO_OK;
+		return t == PROTO_ROOMS;
 	case REQ_FINGERPRINT:
 	case REQ_SAFETY:
 	case REQ_VERIFY:
-		return m->type == PROTO_USERS;
-	default:
-		return 1;
+		return t == PROTO_USERS;
+	case REQ_SIGNING_KEY:
+	case REQ_RECV_KEY:
+	case REQ_KEY_MOVE:
+	case REQ_DISCONNECT:
+		return t == PROTO_OK;
+	case REQ_SEND:
+		return t == PROTO_SENT;
+	case REQ_SWEEP:  /* ROOMS_LIST first (STEP_USERS), then a ROOM_FETCH per room */
+		return req->step == STEP_USERS ? t == PROTO_ROOMS : t == PROTO_ROOM_STATE;
+	case REQ_CREATE:
+		return req->step == STEP_USERS ? t == PROTO_USERS : t == PROTO_OK;
+	case REQ_ADD:
+	case REQ_KICK:
+	case REQ_REKEY:
+	case REQ_ADMIN:
+	case REQ_LEAVE:
+		/* The directory (an add's), the room's state (a leave loads the
+		 * room with a join), then the change. */
+		if (req->step == STEP_USERS)
+			return t == PROTO_USERS;
+		if (req->step == STEP_STATE)
+			return t == PROTO_ROOM_STATE || (req->kind == REQ_LEAVE && t == PROTO_JOIN_DONE);
+		return t == PROTO_OK;
+	case REQ_PING:
+		return 0;  /* answered by PONG, which names no request */
 	}
+	return 1;
 }
 
 /* An answer to one of our requests. */
