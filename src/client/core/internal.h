@@ -170,6 +170,17 @@ struct client_req {
 	size_t nsweep;
 };
 
+/* ---- answers (answers.c) ---- */
+
+/* An answer (or ERROR) to req: checked for its kind, then handled. An error
+ * return drops the connection. */
+cc_err client_on_answer(struct client *cl, struct client_req *req, const struct proto_msg *m);
+/* core.c: an ERROR that answers no request of ours, or one during
+ * registration; the answer to RECEIVE_KEY. */
+void client_on_error_msg(struct client *cl, const struct proto_error *e);
+void client_recv_key_on_answer(struct client *cl, struct client_req *req,
+			       const struct proto_msg *m);
+
 /* A new request (queued; run it with client_reqs_pump). NULL without memory. */
 struct client_req *client_req_new(struct client *cl, enum client_req_kind kind, bool caller);
 /* A caller's request about room (NULL: none); *out is NULL if it ended at
