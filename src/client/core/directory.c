@@ -33,8 +33,7 @@ const struct crypto_rsa_key *client_room_key_lookup(void *ctx,
  * stolen, signing key): then the newest one seen stays in use. */
 static void user_take_signing_key(struct client *cl, const struct client_room *r,
 				  struct client_user *u, uint32_t version,
-				  const uint8_t pub[CRYPTO_ED25519_PUB_LEN], const uint8_t *cert,
-				  size_t cert_len)
+				  const uint8_t pub[CRYPTO_ED25519_PUB_LEN], bool cert_ok)
 {
 	uint32_t have_version = 0;
 	uint8_t have_pub[CRYPTO_ED25519_PUB_LEN];
@@ -45,7 +44,7 @@ static void user_take_signing_key(struct client *cl, const struct client_room *r
 		u->sign_version = have_version;
 		u->sign_ok = true;
 	}
-	if (!cert_len || e2e_signing_cert_verify(u->key, version, pub, cert, cert_len) != CC_OK)
+	if (!cert_ok)
 		return;
 	if (u->sign_ok && version <= u->sign_version) {
 		if (version < u->sign_version ||
@@ -70,7 +69,8 @@ static void user_take_signing_key(struct client *cl, const struct client_room *r
  * never to an older one than the newest seen here (an old one's private
  * part may be deleted, or stolen). */
 static void user_take_recv_key(struct client *cl, const struct client_room *r,
-			       struct client_user *u, const struct proto_user_item *it)
+			       struct client_user *u, const struct proto_user_item *it,
+			       bool cert_ok)
 {
 	uint32_t have_version = 0;
 	uint64_t have_created = 0;
@@ -84,9 +84,7 @@ static void user_take_recv_key(struct client *cl, const struct client_room *r,
 		u->recv_created_ms = have_created;
 		u->recv_ok = true;
 	}
-	if (!it->recv_cert.len ||
-	    e2e_recv_cert_verify(u->key, it->recv_version, it->recv_created_ms, it->recv_pub,
-				 it->recv_cert.p, it->recv_cert.len) != CC_OK)
+	if (!cert_ok)
 		return;
 	if (u->recv_ok && it->recv_version <= u->recv_version) {
 		if (it->recv_version < u->recv_version ||
@@ -113,32 +111,29 @@ static void user_take_recv_key(struct client *cl, const struct client_room *r,
 static cc_err room_add_user(struct client *cl, struct client_room *r,
 			    const struct proto_user_item *it, struct client_user **out)
 {
-	struct client_user u = {0};
-	cc_err err;
-
-	if ((err = crypto_rsa_public_from_der(it->identity_key.p, it->identity_key.len, &u.key)) ||
-	    (err = crypto_rsa_fingerprint(u.key, u.fp))) {
-		crypto_rsa_free(u.key);
+	struct client_entry_check checked;
+	cc_err err = client_entry_check(cl, it, &checked);
+	if (err)
 		return err;
-	}
-	struct client_user *entry = client_room_user(r, u.fp);
+	struct client_user *entry = client_room_user(r, checked.fp);
 	if (entry) {
-		crypto_rsa_free(u.key);
+		crypto_rsa_free(checked.key);
 	} else {
+		struct client_user u = {.key = checked.key};
+		memcpy(u.fp, checked.fp, sizeof u.fp);
 		snprintf(u.dir_nick, sizeof u.dir_nick, "%.*s", (int)it->nick.len,
 			 (const char *)it->nick.p);
 		struct client_user *users = realloc(r->users, (r->nusers + 1) * sizeof *users);
 		if (!users) {
-			crypto_rsa_free(u.key);
+			crypto_rsa_free(checked.key);
 			return CC_ERR_NOMEM;
 		}
 		r->users = users;
 		entry = &r->users[r->nusers++];
 		*entry = u;
 	}
-	user_take_signing_key(cl, r, entry, it->sign_version, it->sign_pub, it->sign_cert.p,
-			      it->sign_cert.len);
-	user_take_recv_key(cl, r, entry, it);
+	user_take_signing_key(cl, r, entry, it->sign_version, it->sign_pub, checked.sign_ok);
+	user_take_recv_key(cl, r, entry, it, checked.recv_ok);
 	if (out)
 		*out = entry;
 	return CC_OK;

@@ -9,6 +9,7 @@
  *   events.c      building and sending events
  *   rooms.c       rooms, /create, /rooms, joins and their checks
  *   directory.c   a room's users: keys, signing keys, names, trust
+ *   keycache.c    identity keys and certificates verified before
  *   messages.c    saying a line, receiving messages, read marks
  *   membership.c  add, kick, admin, leave, disconnect; records others made
  *   epochs.c      new epochs: making them, and when the core does by itself
@@ -253,6 +254,14 @@ struct client {
 	struct client_room **rooms;
 	size_t nrooms;
 
+	/* identity keys of directory entries, parsed and verified once (keycache.c) */
+	struct client_keycache {
+		struct client_known_key **buckets;
+		size_t n;                     /* keys held: at most CLIENT_KEYCACHE_MAX */
+		uint64_t keys_parsed;         /* the work done, for the tests */
+		uint64_t certs_verified;
+	} keycache;
+
 	/* this loop turn's messages, stored but not committed yet (turn.c) */
 	struct client_turn {
 		bool batch;                   /* a store batch is open */
@@ -423,6 +432,27 @@ cc_err client_room_add_self(struct client *cl, struct client_room *r);
 cc_err client_room_name_users(struct client *cl, struct client_room *r, const char **why);
 /* Marks every loaded directory entry of nick with this key as trusted. */
 void client_rooms_trust(struct client *cl, const char *nick, const uint8_t fp[CRYPTO_FINGERPRINT_LEN]);
+
+/* ---- identity keys verified before (keycache.c) ----------------------------------------
+ * Every directory entry's key is parsed and its certificates verified here,
+ * once for the same bytes: an entry byte for byte the one verified before is
+ * a lookup, anything else is verified as ever. */
+
+/* The identity keys kept (a room of 5,000 fits, with room to spare); past
+ * it the cache starts over. */
+#define CLIENT_KEYCACHE_MAX 8192
+/* What a directory entry's bytes are worth, as verifying them says. */
+struct client_entry_check {
+	struct crypto_rsa_key *key;       /* the identity key (the caller frees it) */
+	uint8_t fp[CRYPTO_FINGERPRINT_LEN];  /* computed from the key */
+	bool sign_ok;                     /* sign_cert verifies under key */
+	bool recv_ok;                     /* recv_cert verifies under key (a real point) */
+};
+/* Parses it->identity_key (an error if it does not parse) and checks both
+ * certificates of it under that key. */
+cc_err client_entry_check(struct client *cl, const struct proto_user_item *it,
+			  struct client_entry_check *out);
+void client_keycache_free(struct client_keycache *kc);
 
 /* ---- messages (messages.c) ------------------------------------------------------------ */
 

@@ -209,17 +209,16 @@ void client_add_on_users(struct client *cl, struct client_req *req, const struct
 		client_req_end(cl, req, err);
 		return;
 	}
-	/* The entry just added (or refreshed) is the last one with this key;
-	 * its fingerprint was computed from the key. */
-	struct crypto_rsa_key *probe = NULL;
-	if (crypto_rsa_public_from_der(item.identity_key.p, item.identity_key.len, &probe) ||
-	    crypto_rsa_fingerprint(probe, add.fp)) {
-		crypto_rsa_free(probe);
+	/* The entry just added (or refreshed); its fingerprint was computed
+	 * from the key (checked again: a lookup now). */
+	struct client_entry_check checked;
+	if (client_entry_check(cl, &item, &checked) != CC_OK) {
 		client_req_error(cl, req, "malformed", "the server sent an unusable key");
 		client_req_end(cl, req, CC_ERR_MALFORMED);
 		return;
 	}
-	crypto_rsa_free(probe);
+	memcpy(add.fp, checked.fp, sizeof add.fp);
+	crypto_rsa_free(checked.key);
 	/* The name asked for, as the directory spells it, is what we pin and sign. */
 	nick_of(add.nick, item.nick);
 	if (!client_trust_check(cl, add.nick, add.fp)) {
