@@ -7,7 +7,11 @@
  *   - Any byte that differs is verified again, and refused if it does not
  *     verify: another certificate, a certificate of another identity key, a
  *     key that is no key. The cache cannot smuggle in what verifying would
- *     refuse; what it keeps is bounded. */
+ *     refuse; what it keeps is bounded.
+ *   - Users are found by fingerprint, whatever their number.
+ *   - Names and pins come from the chain's spans as e2e_chain_names and
+ *     e2e_chain_successor say, a moved key included; a directory naming a
+ *     key otherwise is refused. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -28,6 +32,8 @@
 #include "support/tmpdir.h"
 #include "util/buf.h"
 
+#define MANY 10  /* users of the index test: past its first growth (16 slots) */
+
 struct fixture {
 	struct tmpdir tmp;  /* first: tmpdir_fixture_new */
 	struct client *cl;
@@ -40,11 +46,32 @@ struct entry {
 	struct proto_user_item it;
 };
 
+static struct crypto_rsa_key *extra[MANY];
+static uint8_t extra_fp[MANY][CRYPTO_FINGERPRINT_LEN];
+
 static void on_event(void *ctx, const struct client_event *ev)
 {
 	struct fixture *f = ctx;
 	if (ev->type == CLIENT_EV_ERROR && strcmp(ev->u.error.code, "security") == 0)
 		f->security_errors++;
+}
+
+static int group_setup(void **state)
+{
+	if (people_setup(state))
+		return -1;
+	for (size_t i = 0; i < MANY; i++)
+		if (crypto_rsa_generate(2048, &extra[i]) != CC_OK ||
+		    crypto_rsa_fingerprint(extra[i], extra_fp[i]) != CC_OK)
+			return -1;
+	return 0;
+}
+
+static int group_teardown(void **state)
+{
+	for (size_t i = 0; i < MANY; i++)
+		crypto_rsa_free(extra[i]);
+	return people_teardown(state);
 }
 
 /* A client of alice's, with a store and nothing else: enough for rooms'
@@ -61,6 +88,7 @@ static int setup(void **state)
 	}
 	snprintf(f->cl->nick, sizeof f->cl->nick, "alice");
 	memcpy(f->cl->fp, alice.fp, sizeof f->cl->fp);
+	f->cl->identity = alice.key;  /* borrowed: signs the chain's records */
 	f->cl->cb.on_event = on_event;
 	f->cl->cb.ctx = f;
 	*state = f;
@@ -333,6 +361,151 @@ static void test_cache_bounded(void **state)
 	entry_free(&c);
 }
 
+/* ---- users by fingerprint ------------------------------------------------------ */
+
+static void test_users_by_fingerprint(void **state)
+{
+	struct fixture *f = *state;
+	struct entry e[MANY];
+	uint8_t recv[32], pub[32], seed[32] = {7};
+	char nick[16];
+
+	x25519_pub(recv);
+	assert_int_equal(crypto_ed25519_public(seed, pub), CC_OK);
+	struct client_room *r = client_room_new(room_a);
+	for (size_t i = 0; i < MANY; i++) {
+		snprintf(nick, sizeof nick, "user%zu", i);
+		entry_make(&e[i], extra[i], nick, extra[i], 1, pub, 1, recv);
+		take(f, r, &e[i]);
+		/* Every one so far is found, at its place, as the index grows. */
+		for (size_t k = 0; k <= i; k++) {
+			const struct client_user *u = client_room_user(r, extra_fp[k]);
+			assert_ptr_equal(u, &r->users[k]);
+			assert_memory_equal(u->fp, extra_fp[k], CRYPTO_FINGERPRINT_LEN);
+		}
+	}
+	assert_int_equal(r->nusers, MANY);
+	assert_true(r->user_slots_cap >= 2 * MANY);
+	/* A key again is the same user, not another. */
+	take(f, r, &e[3]);
+	assert_int_equal(r->nusers, MANY);
+	/* Keys not in the room are not found. */
+	assert_null(client_room_user(r, alice.fp));
+	uint8_t near[CRYPTO_FINGERPRINT_LEN];
+	memcpy(near, extra_fp[0], sizeof near);
+	near[CRYPTO_FINGERPRINT_LEN - 1] ^= 0x01;  /* the same slot, another key */
+	assert_null(client_room_user(r, near));
+	struct client_room *empty = client_room_new(room_b);
+	assert_null(client_room_user(empty, extra_fp[0]));
+	client_room_free(empty);
+	client_room_free(r);
+	for (size_t i = 0; i < MANY; i++)
+		entry_free(&e[i]);
+}
+
+/* ---- names and pins from the chain ------------------------------------------------- */
+
+/* Signs rec as signer and applies it to r's chain. */
+static void chain_add(struct client_room *r, uint8_t action, const struct who *actor,
+		      const char *subject, const uint8_t subject_fp[32], uint32_t epoch,
+		      const struct crypto_rsa_key *signer)
+{
+	struct proto_record rec = {0};
+	struct buf wire;
+	const char *why = NULL;
+
+	rec.version = PROTO_RECORD_VERSION;
+	memcpy(rec.room_id, r->chain.room_id, PROTO_ROOM_ID_LEN);
+	rec.seq = r->chain.count;
+	if (r->chain.count)
+		memcpy(rec.prev_hash, r->chain.last_hash, PROTO_HASH_LEN);
+	rec.action = action;
+	rec.actor = proto_bytes_str(actor->nick);
+	memcpy(rec.actor_fp, actor->fp, PROTO_FINGERPRINT_LEN);
+	rec.subject = proto_bytes_str(subject);
+	memcpy(rec.subject_fp, subject_fp, PROTO_FINGERPRINT_LEN);
+	rec.epoch = epoch;
+	epoch_commit(r->chain.room_id, epoch, rec.key_commit);
+	rec.time_ms = 1700000000000ull + r->chain.count;
+	buf_init(&wire, PROTO_RECORD_MAX);
+	assert_int_equal(e2e_record_sign(signer, &rec, &wire), CC_OK);
+	assert_int_equal(e2e_chain_apply(&r->chain, wire.data, wire.len, client_room_key_lookup,
+					 r, &why),
+			 CC_OK);
+	buf_free(&wire);
+}
+
+static void test_names_from_chain(void **state)
+{
+	struct fixture *f = *state;
+	struct entry e[5];
+	uint8_t recv[32];
+	const char *why = "";
+
+	/* alice makes the room with bob and dave; dave moves to erin's key
+	 * (a MOVE signed by dave's old one). The directory spells names its
+	 * own way, any case; carol's key is in it, not in the chain. */
+	x25519_pub(recv);
+	entry_make(&e[0], alice.key, "alice", alice.key, 1, alice.pub, 1, recv);
+	entry_make(&e[1], bob.key, "BOB", bob.key, 1, bob.pub, 1, recv);
+	entry_make(&e[2], dave.key, "dave", dave.key, 1, dave.pub, 1, recv);
+	entry_make(&e[3], erin.key, "Dave", erin.key, 1, erin.pub, 1, recv);
+	entry_make(&e[4], carol.key, "carol", carol.key, 1, carol.pub, 1, recv);
+	struct client_room *r = client_room_new(room_a);
+	for (size_t i = 0; i < 5; i++)
+		take(f, r, &e[i]);
+	chain_add(r, PROTO_REC_CREATE, &alice, "alice", alice.fp, 0, alice.key);
+	chain_add(r, PROTO_REC_ADD, &alice, "bob", bob.fp, 1, alice.key);
+	chain_add(r, PROTO_REC_ADD, &alice, "dave", dave.fp, 2, alice.key);
+	chain_add(r, PROTO_REC_MOVE, &dave, "dave", erin.fp, 3, dave.key);
+
+	assert_int_equal(client_room_name_users(f->cl, r, &why), CC_OK);
+	/* Names are the chain's, as e2e_chain_names agrees; a key moved from
+	 * is trusted as far as the key it moved to (pinned now for "dave"). */
+	struct { const struct who *w; const char *nick; const char *dir; bool verified; } want[] = {
+		{&alice, "alice", "alice", true},
+		{&bob, "bob", "BOB", false},
+		{&dave, "dave", "dave", false},
+		{&erin, "dave", "Dave", false},
+	};
+	for (size_t i = 0; i < 4; i++) {
+		const struct client_user *u = user_of(r, want[i].w);
+		assert_string_equal(u->nick, want[i].nick);
+		assert_true(e2e_chain_names(&r->chain, u->fp, want[i].dir));
+		assert_true(u->trusted);
+		assert_int_equal(u->verified, want[i].verified);
+	}
+	assert_memory_equal(e2e_chain_successor(&r->chain, dave.fp), erin.fp, 32);
+	assert_string_equal(user_of(r, &carol)->nick, "");
+	struct cstore_pin pin;
+	assert_int_equal(cstore_pin_get(f->cl->store, "dave", &pin), CC_OK);
+	assert_memory_equal(pin.fp, erin.fp, 32);
+	assert_int_equal(cstore_pin_get(f->cl->store, "bob", &pin), CC_OK);
+	assert_memory_equal(pin.fp, bob.fp, 32);
+	assert_int_equal(cstore_pin_get(f->cl->store, "carol", &pin), CC_ERR_NOT_FOUND);
+	/* Verified by hand: the pin says so, and so does the next naming. */
+	assert_int_equal(cstore_pin_put(f->cl->store, "bob", bob.fp, 1, 1), CC_OK);
+	assert_int_equal(client_room_name_users(f->cl, r, &why), CC_OK);
+	assert_true(user_of(r, &bob)->verified);
+	client_room_free(r);
+
+	/* The directory calls bob's key by a name the chain never gave it. */
+	struct entry m;
+	entry_make(&m, bob.key, "mallory", bob.key, 1, bob.pub, 1, recv);
+	r = client_room_new(room_b);
+	take(f, r, &e[0]);
+	take(f, r, &m);
+	chain_add(r, PROTO_REC_CREATE, &alice, "alice", alice.fp, 0, alice.key);
+	chain_add(r, PROTO_REC_ADD, &alice, "bob", bob.fp, 1, alice.key);
+	why = "";
+	assert_int_equal(client_room_name_users(f->cl, r, &why), CC_ERR_SECURITY);
+	assert_non_null(strstr(why, "differently"));
+	client_room_free(r);
+	entry_free(&m);
+	for (size_t i = 0; i < 5; i++)
+		entry_free(&e[i]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -340,6 +513,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_changed_bytes_verified_again, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_key_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cache_bounded, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_users_by_fingerprint, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_names_from_chain, setup, teardown),
 	};
-	return cmocka_run_group_tests(tests, people_setup, people_teardown);
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

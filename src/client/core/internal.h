@@ -67,7 +67,11 @@ struct client_room {
 	uint64_t *positions;              /* each record's place among the messages */
 	size_t positions_cap;
 	struct client_user *users;
-	size_t nusers;
+	size_t nusers, users_cap;
+	uint32_t *user_slots;             /* users by fingerprint (directory.c): open
+					     addressing, each slot an index + 1, 0
+					     empty; never more than half full */
+	size_t user_slots_cap;            /* a power of two, or 0 */
 	bool joined;                      /* state loaded and hearing it live */
 	bool gone_pending;                /* the server says members expired: sign them out */
 	uint64_t last_msg_id;             /* highest server message id processed */
@@ -613,6 +617,9 @@ void client_trust_moved(struct client *cl, const struct client_room *r,
  * pinned key differs (announced once as key_changed) and was not verified. */
 int client_trust_check(struct client *cl, const char *nick,
 		       const uint8_t fp[CRYPTO_FINGERPRINT_LEN]);
+/* The same, and *verified: the key is ours, or the pin the user verified. */
+int client_trust_check_verified(struct client *cl, const char *nick,
+				const uint8_t fp[CRYPTO_FINGERPRINT_LEN], bool *verified);
 /* Asks the server for req->nick's key (USERS_GET; step USERS). */
 cc_err client_ask_user(struct client *cl, struct client_req *req);
 void client_trust_start(struct client *cl, struct client_req *req);
