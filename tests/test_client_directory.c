@@ -11,7 +11,8 @@
  *   - Users are found by fingerprint, whatever their number.
  *   - Names and pins come from the chain's spans as e2e_chain_names and
  *     e2e_chain_successor say, a moved key included; a directory naming a
- *     key otherwise is refused. */
+ *     key otherwise is refused.
+ *   - A directory's writes are one commit (client_directory_begin). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -459,7 +460,9 @@ static void test_names_from_chain(void **state)
 	chain_add(r, PROTO_REC_ADD, &alice, "dave", dave.fp, 2, alice.key);
 	chain_add(r, PROTO_REC_MOVE, &dave, "dave", erin.fp, 3, dave.key);
 
+	client_directory_begin(f->cl, "test:names-stored");
 	assert_int_equal(client_room_name_users(f->cl, r, &why), CC_OK);
+	assert_int_equal(client_directory_commit(f->cl), CC_OK);
 	/* Names are the chain's, as e2e_chain_names agrees; a key moved from
 	 * is trusted as far as the key it moved to (pinned now for "dave"). */
 	struct { const struct who *w; const char *nick; const char *dir; bool verified; } want[] = {
@@ -506,6 +509,73 @@ static void test_names_from_chain(void **state)
 		entry_free(&e[i]);
 }
 
+/* ---- a directory's writes: one commit ------------------------------------------------ */
+
+static void test_directory_one_commit(void **state)
+{
+	struct fixture *f = *state;
+	struct who *people[] = {&bob, &carol, &dave};
+	struct entry e[3];
+	uint8_t recv[32];
+	uint32_t version;
+	uint8_t pub[32];
+
+	x25519_pub(recv);
+	struct client_room *r = client_room_new(room_a);
+	/* Everything between begin and a failed commit is gone (rolled back
+	 * here, as a crash before the commit would leave it). */
+	client_directory_begin(f->cl, "test:dir-stored");
+	assert_true(f->cl->turn.batch);
+	for (size_t i = 0; i < 3; i++) {
+		entry_make(&e[i], people[i]->key, people[i]->nick, people[i]->key, 1,
+			   people[i]->pub, 1, recv);
+		take(f, r, &e[i]);
+		assert_int_equal(client_trust_check(f->cl, people[i]->nick, people[i]->fp), 1);
+	}
+	/* The batch's own reads see its writes. */
+	assert_int_equal(cstore_sign_get(f->cl->store, bob.fp, &version, pub), CC_OK);
+	client_turn_free(f->cl);  /* rolls back */
+	struct cstore_pin pin;
+	for (size_t i = 0; i < 3; i++) {
+		assert_int_equal(cstore_pin_get(f->cl->store, people[i]->nick, &pin),
+				 CC_ERR_NOT_FOUND);
+		assert_int_equal(cstore_sign_get(f->cl->store, people[i]->fp, &version, pub),
+				 CC_ERR_NOT_FOUND);
+	}
+	/* Committed: all of it. */
+	client_room_free(r);
+	r = client_room_new(room_a);
+	client_directory_begin(f->cl, "test:dir-stored");
+	for (size_t i = 0; i < 3; i++) {
+		take(f, r, &e[i]);
+		assert_int_equal(client_trust_check(f->cl, people[i]->nick, people[i]->fp), 1);
+	}
+	assert_int_equal(client_directory_commit(f->cl), CC_OK);
+	assert_false(f->cl->turn.batch);
+	for (size_t i = 0; i < 3; i++) {
+		assert_int_equal(cstore_pin_get(f->cl->store, people[i]->nick, &pin), CC_OK);
+		assert_memory_equal(pin.fp, people[i]->fp, 32);
+		assert_int_equal(cstore_sign_get(f->cl->store, people[i]->fp, &version, pub), CC_OK);
+		assert_int_equal(version, 1);
+		uint64_t created;
+		assert_int_equal(cstore_recv_seen_get(f->cl->store, people[i]->fp, &version,
+						      &created, pub),
+				 CC_OK);
+		assert_memory_equal(pub, recv, 32);
+	}
+	/* An event shown meanwhile commits what came before it first: its
+	 * handler may call into the core. */
+	client_directory_begin(f->cl, "test:dir-stored");
+	assert_int_equal(cstore_pin_put(f->cl->store, "erin", erin.fp, 0, 1), CC_OK);
+	client_emit_error(f->cl, 0, "", NULL, "security", "an event");
+	assert_false(f->cl->turn.batch);
+	assert_int_equal(client_directory_commit(f->cl), CC_OK);
+	assert_int_equal(cstore_pin_get(f->cl->store, "erin", &pin), CC_OK);
+	client_room_free(r);
+	for (size_t i = 0; i < 3; i++)
+		entry_free(&e[i]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -515,6 +585,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_cache_bounded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_users_by_fingerprint, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_names_from_chain, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_directory_one_commit, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -269,6 +269,10 @@ struct client {
 	/* this loop turn's messages, stored but not committed yet (turn.c) */
 	struct client_turn {
 		bool batch;                   /* a store batch is open */
+		const char *step;             /* the batch holds this step's
+						 writes only: its crash point */
+		bool failed;                  /* a commit failed (since
+						 client_directory_begin) */
 		struct client_staged *ev;     /* their events, shown after the commit */
 		size_t n, cap;
 	} turn;
@@ -489,6 +493,17 @@ void client_turn_stage(struct client *cl, struct client_room *r, const struct cl
 cc_err client_turn_end(struct client *cl);
 /* Forgets what is staged (the client is going away). */
 void client_turn_free(struct client *cl);
+/* Taking in a room's directory writes the keys seen of every member, and a
+ * creation, an add or a join pins each new one: alone, a few transactions
+ * a member, each several disk syncs. Between these two calls they join the
+ * turn's batch instead (handlers of answers run with no turn open: core.c
+ * ends it first), and the commit comes before anything that rests on them
+ * is sent or shown: a secret is wrapped to a member, and the request sent,
+ * only once its pin and keys are on disk. STEP names the commit's crash
+ * point ("client:create-stored"...). CC_ERR_STORE if the commit failed:
+ * nothing of it is stored, and the caller goes no further. */
+void client_directory_begin(struct client *cl, const char *step);
+cc_err client_directory_commit(struct client *cl);
 void client_rooms_ack_all(struct client *cl);
 
 /* ---- membership (membership.c) ---------------------------------------------------------- */

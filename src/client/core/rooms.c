@@ -258,6 +258,8 @@ static void create_on_users(struct client *cl, struct client_req *req,
 		goto fail;
 	}
 	changes = calloc((size_t)users->users.count + 1, sizeof *changes);
+	/* The invitees' keys seen and pins: one commit, before the wraps go out. */
+	client_directory_begin(cl, "client:create-stored");
 	if ((err = crypto_random_bytes(room_id, sizeof room_id)) || !changes ||
 	    !(r = client_room_new(room_id))) {
 		err = err ? err : CC_ERR_NOMEM;
@@ -287,6 +289,8 @@ static void create_on_users(struct client *cl, struct client_req *req,
 		snprintf(changes[n].nick, sizeof changes[n].nick, "%s", u->nick);
 		memcpy(changes[n++].fp, u->fp, CRYPTO_FINGERPRINT_LEN);
 	}
+	if ((err = client_directory_commit(cl)))
+		goto fail;
 	snprintf(r->title, sizeof r->title, "%s", req->title);
 	memcpy(req->room, room_id, PROTO_ROOM_ID_LEN);
 	req->new_room = r;
@@ -297,6 +301,8 @@ static void create_on_users(struct client *cl, struct client_req *req,
 		client_req_end(cl, req, err);
 	return;
 fail:
+	/* What was seen and pinned until then is kept, as it is on its own. */
+	client_directory_commit(cl);
 	free(changes);
 	client_room_free(r);
 	client_req_error(cl, req, cc_err_code(err),
@@ -304,7 +310,8 @@ fail:
 			 : err == CC_ERR_KEY_CHANGED
 				 ? "a member's key is not the one pinned: compare fingerprints "
 				   "(/safety NICK), then /verify NICK; no room was made"
-				 : "cannot create the room");
+			 : err == CC_ERR_STORE ? "cannot store the members' keys and pins"
+					       : "cannot create the room");
 	client_req_end(cl, req, err);
 }
 
@@ -543,9 +550,15 @@ cc_err client_join_verify(struct client *cl, struct client_room *r,
 	struct proto_gone_item gone;
 	cc_err err;
 
+	client_directory_begin(cl, "client:join-stored");
 	if ((err = client_room_add_users(cl, r, &st->users)) ||
 	    (err = client_room_add_self(cl, r))) {
+		client_directory_commit(cl);
 		*why = "a member's key does not parse";
+		return err;
+	}
+	if ((err = client_directory_commit(cl))) {
+		*why = "cannot store the members' keys";
 		return err;
 	}
 	if ((err = join_apply_chain(cl, r, &st->records, why)))
@@ -574,8 +587,15 @@ cc_err client_join_verify(struct client *cl, struct client_room *r,
 	}
 	bool titled = false;
 	r->title[0] = '\0';
-	if ((err = client_room_name_users(cl, r, why)) ||
-	    (err = join_take_keys(cl, r, st, &r->keys_lost, &titled, why)))
+	/* The pins of members seen for the first time: one commit. */
+	client_directory_begin(cl, "client:join-pins-stored");
+	err = client_room_name_users(cl, r, why);
+	cc_err stored = client_directory_commit(cl);
+	if (!err && stored) {
+		err = stored;
+		*why = "cannot store the members' pins";
+	}
+	if (err || (err = join_take_keys(cl, r, st, &r->keys_lost, &titled, why)))
 		return err;
 	/* The title only from a checked key: the current epoch's, else the one
 	 * this client opened before. */
