@@ -593,6 +593,38 @@ static void test_rsa_public_der_cached(void **state)
 	buf_free(&sig);
 }
 
+/* Another handle on a public key: the same key, freed on its own; a
+ * private key is not handed out this way. */
+static void test_rsa_public_copy(void **state)
+{
+	struct buf der, sig;
+	struct crypto_rsa_key *pub = NULL, *copy = NULL;
+	uint8_t fp1[32], fp2[32], digest[32] = {4, 5, 6};
+	(void)state;
+
+	buf_init(&der, 0);
+	buf_init(&sig, 0);
+	assert_int_equal(crypto_rsa_public_to_der(key_a, &der), CC_OK);
+	assert_int_equal(crypto_rsa_public_from_der(der.data, der.len, &pub), CC_OK);
+	assert_int_equal(crypto_rsa_public_copy(pub, &copy), CC_OK);
+	assert_ptr_not_equal(pub, copy);
+	assert_false(crypto_rsa_is_private(copy));
+	crypto_rsa_free(pub);
+	assert_int_equal(crypto_rsa_fingerprint(copy, fp2), CC_OK);
+	assert_int_equal(crypto_rsa_fingerprint(key_a, fp1), CC_OK);
+	assert_memory_equal(fp1, fp2, 32);
+	assert_int_equal(crypto_rsa_pss_sign(key_a, digest, sizeof digest, &sig), CC_OK);
+	assert_int_equal(crypto_rsa_pss_verify(copy, digest, sizeof digest, sig.data, sig.len),
+			 CC_OK);
+	crypto_rsa_free(copy);
+	copy = key_a;
+	assert_int_equal(crypto_rsa_public_copy(key_a, &copy), CC_ERR_USAGE);
+	assert_null(copy);
+	crypto_rsa_cache_clear();
+	buf_free(&der);
+	buf_free(&sig);
+}
+
 static void test_rsa_public_der_rejects(void **state)
 {
 	struct buf der;
@@ -1170,6 +1202,7 @@ int main(void)
 		cmocka_unit_test(test_rsa_generate),
 		cmocka_unit_test(test_rsa_public_der),
 		cmocka_unit_test(test_rsa_public_der_cached),
+		cmocka_unit_test(test_rsa_public_copy),
 		cmocka_unit_test(test_rsa_public_der_rejects),
 		cmocka_unit_test(test_rsa_private_pem),
 		cmocka_unit_test(test_rsa_files),

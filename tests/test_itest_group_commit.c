@@ -8,7 +8,13 @@
  * shows each exactly once, in order, and a later run gets none of them
  * again. A burst of messages taken in few turns is shown whole and in order,
  * and a copy of a message in the same turn as the original is refused as a
- * replay. */
+ * replay.
+ *
+ * And a directory's writes (src/client/core/turn.c, client_directory_begin):
+ * the keys seen and the first-use pins of a creation, or of an add, are one
+ * commit, made before the request they rest on is sent. A client killed
+ * just before it has sent nothing and stored none of them; started again,
+ * the same change works. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -129,10 +135,100 @@ static void test_crash_before_commit(void **state)
 	rt_stop(&f);
 }
 
+/* NICK's client (home DIR/NICK) killed at the crash point POINT. */
+static struct itest_client *crashing_at(int port, const char *dir, const char *nick,
+					const char *point)
+{
+	assert_int_equal(setenv(CRASH_ENV, point, 1), 0);
+	struct itest_client *c = rt_client(port, itest_subdir(dir, nick), nick, nick);
+	unsetenv(CRASH_ENV);
+	return c;
+}
+
+static void killed(struct itest_client *c)
+{
+	assert_int_equal(itest_client_wait_exit(c, ITEST_TIMEOUT_MS), 128 + 9);
+}
+
+/* Rows of TABLE in the client.db of DIR/NICK (then the server's database
+ * again, in DATA). */
+static long long client_rows(const char *dir, const char *data, const char *nick,
+			     const char *table)
+{
+	rt_db_use(itest_path(itest_subdir(dir, nick), "client.db"), dir);
+	long long n = rt_sql_int("SELECT count(*) FROM %s", table);
+	rt_db_use(itest_path(data, "cryptocat.db"), dir);
+	return n;
+}
+
+static void test_directory_commit(void **state)
+{
+	(void)state;
+	struct rt_fixture f;
+	struct itest_client *c[4];
+	const char *const nicks[] = {"alice", "bob", "carol", "dave"};
+	const char *const abc[] = {"alice", "bob", "carol", NULL};
+	char room[RT_ROOM_HEX];
+
+	rt_start(&f, "group-commit-dir", 1);
+	rt_clients(f.port, f.dir, nicks, 4, c);
+	for (int i = 0; i < 4; i++)
+		rt_quit(c[i]);
+
+	/* A creation killed before its directory's commit: no room on the
+	 * server (nothing was sent), and none of the invitees' keys or pins
+	 * stored (all of it, or none: one commit). */
+	struct itest_client *alice = crashing_at(f.port, f.dir, "alice", "client:create-stored");
+	assert_int_equal(itest_client_send(alice, "/create bob,carol Crashed"), 0);
+	killed(alice);
+	assert_int_equal(rt_sql_int("SELECT count(*) FROM rooms"), 0);
+	assert_int_equal(client_rows(f.dir, f.data, "alice", "pins"), 0);
+	assert_int_equal(client_rows(f.dir, f.data, "alice", "sign_keys"), 0);
+	assert_int_equal(client_rows(f.dir, f.data, "alice", "recv_seen"), 0);
+
+	/* Started again, the same creation works, and all of it is stored. */
+	alice = rt_client(f.port, itest_subdir(f.dir, "alice"), "alice", "alice");
+	rt_create(alice, "bob,carol", "Made", abc, room);
+	json_decref(rt_join(alice, room, 0));
+	rt_quit(alice);
+	assert_int_equal(client_rows(f.dir, f.data, "alice", "pins"), 2);
+	assert_int_equal(client_rows(f.dir, f.data, "alice", "recv_seen"), 3);
+	long long epoch = rt_sql_int("SELECT epoch FROM rooms WHERE room_id = X'%s'", room);
+
+	/* An add killed before the new member's keys and pin are committed:
+	 * nothing of it stored, nothing sent. */
+	alice = crashing_at(f.port, f.dir, "alice", "client:add-stored");
+	json_decref(rt_join(alice, room, 0));
+	assert_int_equal(itest_client_send(alice, "/add dave"), 0);
+	killed(alice);
+	assert_int_equal(client_rows(f.dir, f.data, "alice", "pins"), 2);
+	assert_int_equal(rt_sql_int("SELECT epoch FROM rooms WHERE room_id = X'%s'", room), epoch);
+
+	/* Killed before the fetched directory's commit: dave's pin is stored
+	 * (the commit before the fetch), the room unchanged. */
+	alice = crashing_at(f.port, f.dir, "alice", "client:refresh-stored");
+	json_decref(rt_join(alice, room, 0));
+	assert_int_equal(itest_client_send(alice, "/add dave"), 0);
+	killed(alice);
+	assert_int_equal(client_rows(f.dir, f.data, "alice", "pins"), 3);
+	assert_int_equal(rt_sql_int("SELECT epoch FROM rooms WHERE room_id = X'%s'", room), epoch);
+
+	/* And done whole. */
+	alice = rt_client(f.port, itest_subdir(f.dir, "alice"), "alice", "alice");
+	json_decref(rt_join(alice, room, 0));
+	json_decref(rt_cmd(alice, "member_added", "/add dave"));
+	rt_quit(alice);
+	assert_int_equal(rt_sql_int("SELECT epoch FROM rooms WHERE room_id = X'%s'", room),
+			 epoch + 1);
+	assert_int_equal(client_rows(f.dir, f.data, "alice", "pins"), 3);
+	rt_stop(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_crash_before_commit, teardown),
+		cmocka_unit_test_teardown(test_directory_commit, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

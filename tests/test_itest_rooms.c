@@ -362,7 +362,9 @@ static void test_access_control(void **state)
 	expect_rooms_empty(bob);
 	expect_rooms_empty(alice);
 
-	rt_create(alice, "bob,carol", "Secret", three, room);
+	/* Each invitee once, in the order first named, whatever the case; the
+	 * creator never. */
+	rt_create(alice, "bob,CAROL,alice,Bob,carol", "Secret", three, room);
 	/* eve is not a member: the same answer as for a room that does not
 	 * exist, so room ids cannot be probed. */
 	expect_rooms_empty(eve);

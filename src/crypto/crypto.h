@@ -173,6 +173,9 @@ cc_err crypto_rsa_public_from_der(const uint8_t *der, size_t len, struct crypto_
  * few hundred, by their DER) so that the same key is not parsed again;
  * this frees them (at exit, for leak checkers; safe at any time). */
 void crypto_rsa_cache_clear(void);
+/* Another handle on a public key (freed on its own; the key is shared, not
+ * copied): CC_ERR_USAGE for a private key. */
+cc_err crypto_rsa_public_copy(const struct crypto_rsa_key *key, struct crypto_rsa_key **out);
 /* PKCS#8 private keys, DER or PEM (unencrypted: the file is 0600). Parsing
  * accepts RSA keys of any size >= 1024 bits so test vectors load; a PEM
  * encrypted under a passphrase is CC_ERR_BAD_PASSPHRASE (it needs one). */

@@ -262,6 +262,14 @@ out:
 	return err;
 }
 
+cc_err crypto_rsa_public_copy(const struct crypto_rsa_key *key, struct crypto_rsa_key **out)
+{
+	*out = NULL;
+	if (!key || key->is_private || !key->der)
+		return CC_ERR_USAGE;
+	return rsa_wrap_public(key->pkey, key->der, key->der_len, out);
+}
+
 cc_err crypto_rsa_private_from_der(const uint8_t *der, size_t len, struct crypto_rsa_key **out)
 {
 	cc_err err = CC_ERR_MALFORMED;

@@ -9,6 +9,12 @@ void client_emit(struct client *cl, struct client_event *ev)
 {
 	if (!ev->room)
 		ev->room = "";
+	/* A handler may call into the core, which may send: nothing sent may
+	 * rest on writes not yet committed, so an open batch (a directory's,
+	 * turn.c) is committed first. A turn's messages never get here with
+	 * theirs open: their events wait for its commit. */
+	if (cl->turn.batch)
+		client_turn_end(cl);
 	if (cl->cb.on_event)
 		cl->cb.on_event(cl->cb.ctx, ev);
 }

@@ -9,6 +9,7 @@
  *   events.c      building and sending events
  *   rooms.c       rooms, /create, /rooms, joins and their checks
  *   directory.c   a room's users: keys, signing keys, names, trust
+ *   keycache.c    identity keys and certificates verified before
  *   messages.c    saying a line, receiving messages, read marks
  *   membership.c  add, kick, admin, leave, disconnect; records others made
  *   epochs.c      new epochs: making them, and when the core does by itself
@@ -66,7 +67,11 @@ struct client_room {
 	uint64_t *positions;              /* each record's place among the messages */
 	size_t positions_cap;
 	struct client_user *users;
-	size_t nusers;
+	size_t nusers, users_cap;
+	uint32_t *user_slots;             /* users by fingerprint (directory.c): open
+					     addressing, each slot an index + 1, 0
+					     empty; never more than half full */
+	size_t user_slots_cap;            /* a power of two, or 0 */
 	bool joined;                      /* state loaded and hearing it live */
 	bool gone_pending;                /* the server says members expired: sign them out */
 	uint64_t last_msg_id;             /* highest server message id processed */
@@ -281,9 +286,21 @@ struct client {
 	struct client_room **rooms;
 	size_t nrooms;
 
+	/* identity keys of directory entries, parsed and verified once (keycache.c) */
+	struct client_keycache {
+		struct client_known_key **buckets;
+		size_t n;                     /* keys held: at most CLIENT_KEYCACHE_MAX */
+		uint64_t keys_parsed;         /* the work done, for the tests */
+		uint64_t certs_verified;
+	} keycache;
+
 	/* this loop turn's messages, stored but not committed yet (turn.c) */
 	struct client_turn {
 		bool batch;                   /* a store batch is open */
+		const char *step;             /* the batch holds this step's
+						 writes only: its crash point */
+		bool failed;                  /* a commit failed (since
+						 client_directory_begin) */
 		struct client_staged *ev;     /* their events, shown after the commit */
 		size_t n, cap;
 	} turn;
@@ -452,6 +469,27 @@ cc_err client_room_name_users(struct client *cl, struct client_room *r, const ch
 /* Marks every loaded directory entry of nick with this key as trusted. */
 void client_rooms_trust(struct client *cl, const char *nick, const uint8_t fp[CRYPTO_FINGERPRINT_LEN]);
 
+/* ---- identity keys verified before (keycache.c) ----------------------------------------
+ * Every directory entry's key is parsed and its certificates verified here,
+ * once for the same bytes: an entry byte for byte the one verified before is
+ * a lookup, anything else is verified as ever. */
+
+/* The identity keys kept (a room of 5,000 fits, with room to spare); past
+ * it the cache starts over. */
+#define CLIENT_KEYCACHE_MAX 8192
+/* What a directory entry's bytes are worth, as verifying them says. */
+struct client_entry_check {
+	struct crypto_rsa_key *key;       /* the identity key (the caller frees it) */
+	uint8_t fp[CRYPTO_FINGERPRINT_LEN];  /* computed from the key */
+	bool sign_ok;                     /* sign_cert verifies under key */
+	bool recv_ok;                     /* recv_cert verifies under key (a real point) */
+};
+/* Parses it->identity_key (an error if it does not parse) and checks both
+ * certificates of it under that key. */
+cc_err client_entry_check(struct client *cl, const struct proto_user_item *it,
+			  struct client_entry_check *out);
+void client_keycache_free(struct client_keycache *kc);
+
 /* ---- messages (messages.c) ------------------------------------------------------------ */
 
 void client_send_start(struct client *cl, struct client_req *req);
@@ -483,6 +521,17 @@ void client_turn_stage(struct client *cl, struct client_room *r, const struct cl
 cc_err client_turn_end(struct client *cl);
 /* Forgets what is staged (the client is going away). */
 void client_turn_free(struct client *cl);
+/* Taking in a room's directory writes the keys seen of every member, and a
+ * creation, an add or a join pins each new one: alone, a few transactions
+ * a member, each several disk syncs. Between these two calls they join the
+ * turn's batch instead (handlers of answers run with no turn open: core.c
+ * ends it first), and the commit comes before anything that rests on them
+ * is sent or shown: a secret is wrapped to a member, and the request sent,
+ * only once its pin and keys are on disk. STEP names the commit's crash
+ * point ("client:create-stored"...). CC_ERR_STORE if the commit failed:
+ * nothing of it is stored, and the caller goes no further. */
+void client_directory_begin(struct client *cl, const char *step);
+cc_err client_directory_commit(struct client *cl);
 void client_rooms_ack_all(struct client *cl);
 
 /* ---- membership (membership.c) ---------------------------------------------------------- */
@@ -614,6 +663,9 @@ void client_trust_moved(struct client *cl, const struct client_room *r,
  * pinned key differs (announced once as key_changed) and was not verified. */
 int client_trust_check(struct client *cl, const char *nick,
 		       const uint8_t fp[CRYPTO_FINGERPRINT_LEN]);
+/* The same, and *verified: the key is ours, or the pin the user verified. */
+int client_trust_check_verified(struct client *cl, const char *nick,
+				const uint8_t fp[CRYPTO_FINGERPRINT_LEN], bool *verified);
 /* Asks the server for req->nick's key (USERS_GET; step USERS). */
 cc_err client_ask_user(struct client *cl, struct client_req *req);
 void client_trust_start(struct client *cl, struct client_req *req);

@@ -137,6 +137,7 @@ void client_free(struct client *cl)
 	client_reqs_free(cl);
 	client_rooms_free(cl);
 	client_trust_free(cl);
+	client_keycache_free(&cl->keycache);
 	client_turn_free(cl);
 	cstore_close(cl->store);
 	crypto_rsa_free(cl->identity);

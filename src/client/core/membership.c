@@ -205,6 +205,9 @@ void client_add_on_users(struct client *cl, struct client_req *req, const struct
 	const char *code = NULL, *why = NULL;
 	cc_err err = CC_ERR_SECURITY;
 
+	/* The user's keys seen and pin: one commit, before the room is fetched
+	 * to wrap to them. */
+	client_directory_begin(cl, "client:add-stored");
 	proto_list_iter_init(&it, &users->users, PROTO_ITEM_USER);
 	if (!r || users->users.count != 1 || proto_list_next(&it, &item) != CC_OK) {
 		code = "malformed", why = "the server's answer is not the user asked for";
@@ -217,24 +220,31 @@ void client_add_on_users(struct client *cl, struct client_req *req, const struct
 		err = CC_ERR_MALFORMED;
 	}
 	if (code) {
+		client_directory_commit(cl);
 		client_req_error(cl, req, code, why);
 		client_req_end(cl, req, err);
 		return;
 	}
-	/* The entry just added (or refreshed) is the last one with this key;
-	 * its fingerprint was computed from the key. */
-	struct crypto_rsa_key *probe = NULL;
-	if (crypto_rsa_public_from_der(item.identity_key.p, item.identity_key.len, &probe) ||
-	    crypto_rsa_fingerprint(probe, add.fp)) {
-		crypto_rsa_free(probe);
+	/* The entry just added (or refreshed); its fingerprint was computed
+	 * from the key (checked again: a lookup now). */
+	struct client_entry_check checked;
+	if (client_entry_check(cl, &item, &checked) != CC_OK) {
+		client_directory_commit(cl);
 		client_req_error(cl, req, "malformed", "the server sent an unusable key");
 		client_req_end(cl, req, CC_ERR_MALFORMED);
 		return;
 	}
-	crypto_rsa_free(probe);
+	memcpy(add.fp, checked.fp, sizeof add.fp);
+	crypto_rsa_free(checked.key);
 	/* The name asked for, as the directory spells it, is what we pin and sign. */
 	nick_of(add.nick, item.nick);
-	if (!client_trust_check(cl, add.nick, add.fp)) {
+	bool trusted = client_trust_check(cl, add.nick, add.fp);
+	if (client_directory_commit(cl) != CC_OK) {
+		client_req_error(cl, req, "store_error", "cannot store the user's key and pin");
+		client_req_end(cl, req, CC_ERR_STORE);
+		return;
+	}
+	if (!trusted) {
 		/* The server offers another key than the one we pinned: refuse. */
 		client_req_error(cl, req, "key_changed",
 				 "the key the server gives for that user is not the one pinned; "
@@ -268,9 +278,16 @@ void client_refresh_on_state(struct client *cl, struct client_req *req,
 		return;
 	}
 	/* Only the directory is taken: each entry's keys are checked as ever
-	 * (certified, never older than seen); the chain stays ours. */
+	 * (certified, never older than seen); the chain stays ours. What it
+	 * stores is committed before the new secret is wrapped and sent. */
+	client_directory_begin(cl, "client:refresh-stored");
 	if (client_room_add_users(cl, r, &st->users) != CC_OK)
 		log_warn("room %s: a member's key in the directory does not parse", r->id_hex);
+	if (client_directory_commit(cl) != CC_OK) {
+		client_req_error(cl, req, "store_error", "cannot store the members' keys");
+		client_req_end(cl, req, CC_ERR_STORE);
+		return;
+	}
 	cc_err err = client_epoch_send(cl, req, r,
 				       req->kind == REQ_ADD ? PROTO_ROOM_ADD : PROTO_ROOM_KICK,
 				       req->change, 1, r->title);
@@ -523,7 +540,13 @@ void client_on_room_record(struct client *cl, const struct proto_room_record *rr
 
 	if (!r || !r->joined)
 		return;
-	if (client_room_add_users(cl, r, &rr->users) != CC_OK) {
+	/* The newcomers' keys seen, then their pins: a commit each (nothing
+	 * sent rests on them; a failure is a warning, as a single write's). */
+	client_directory_begin(cl, "client:record-stored");
+	err = client_room_add_users(cl, r, &rr->users);
+	if (client_directory_commit(cl) != CC_OK)
+		log_warn("room %s: cannot store the members' keys", r->id_hex);
+	if (err) {
 		client_emit_error(cl, 0, r->id_hex, NULL, "security",
 				  "a membership record comes with a key that does not parse");
 		return;
@@ -543,8 +566,11 @@ void client_on_room_record(struct client *cl, const struct proto_room_record *rr
 	if (client_room_set_position(r, r->chain.count - 1, rr->position) ||
 	    cstore_activity_put(cl->store, rec.actor_fp, rec.time_ms))
 		log_warn("room %s: cannot keep a record's details", r->id_hex);
+	client_directory_begin(cl, "client:record-pins-stored");
 	if (client_room_name_users(cl, r, &why))
 		client_emit_error(cl, 0, r->id_hex, NULL, "security", why);
+	if (client_directory_commit(cl) != CC_OK)
+		log_warn("room %s: cannot store the members' pins", r->id_hex);
 	if (!e2e_chain_member(&r->chain, cl->fp) &&
 	    !(r->needs_move && e2e_chain_member(&r->chain, cl->old_fp))) {
 		/* Expelled (or signed out): the room and its keys are no longer ours. */

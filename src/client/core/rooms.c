@@ -29,6 +29,7 @@ void client_room_free(struct client_room *r)
 		crypto_ed25519_pub_free(r->users[i].sign_key);
 	}
 	free(r->users);
+	free(r->user_slots);
 	free(r->positions);
 	e2e_chain_free(&r->chain);
 	free(r);
@@ -126,6 +127,37 @@ int client_is_admin(const struct client *cl, const struct client_room *r)
 
 /* ---- /create -------------------------------------------------------------- */
 
+static int nick_ptr_cmp(const void *a, const void *b)
+{
+	const char *const *x = *(const char *const *const *)a;
+	const char *const *y = *(const char *const *const *)b;
+	int c = strcasecmp(*x, *y);
+	return c ? c : (x < y ? -1 : x > y);  /* then in the caller's order */
+}
+
+/* repeated[i]: nicks[i] is self, or one before it, in any case. Sorted, not
+ * compared pairwise: a creation may name thousands. NULL without memory. */
+static bool *nicks_repeated(const char *self, const char *const *nicks, size_t n)
+{
+	bool *repeated = calloc(n + 1, sizeof *repeated);
+	const char *const **by_nick = malloc((n + 1) * sizeof *by_nick);
+	if (!repeated || !by_nick) {
+		free(repeated);
+		free(by_nick);
+		return NULL;
+	}
+	for (size_t i = 0; i < n; i++)
+		by_nick[i] = &nicks[i];
+	qsort(by_nick, n, sizeof *by_nick, nick_ptr_cmp);
+	for (size_t i = 0; i < n; i++) {
+		size_t at = (size_t)(by_nick[i] - nicks);
+		repeated[at] = strcasecmp(self, nicks[at]) == 0 ||
+			       (i > 0 && strcasecmp(*by_nick[i - 1], nicks[at]) == 0);
+	}
+	free(by_nick);
+	return repeated;
+}
+
 uint32_t client_room_create(struct client *cl, const char *const *nicks, size_t n,
 			    const char *title)
 {
@@ -143,8 +175,9 @@ uint32_t client_room_create(struct client *cl, const char *const *nicks, size_t 
 	else if (!proto_utf8_valid((const uint8_t *)title, strlen(title)))
 		code = "malformed", why = "a title must be UTF-8";
 	/* The invitees, each once (any case), never ourselves. */
+	bool *repeated = code ? NULL : nicks_repeated(cl->nick, nicks, n);
 	buf_reset(&req->asked);
-	if (!code && buf_put_u16(&req->asked, 0) != CC_OK)
+	if (!code && (!repeated || buf_put_u16(&req->asked, 0) != CC_OK))
 		code = "no_memory", why = "out of memory";
 	for (size_t i = 0; !code && i < n; i++) {
 		size_t len = strlen(nicks[i]);
@@ -153,13 +186,11 @@ uint32_t client_room_create(struct client *cl, const char *const *nicks, size_t 
 			code = "bad_nick", why = msg;
 			break;
 		}
-		bool dup = strcasecmp(cl->nick, nicks[i]) == 0;
-		for (size_t k = 0; !dup && k < i; k++)
-			dup = strcasecmp(nicks[k], nicks[i]) == 0;
 		struct proto_nick_item item = {proto_bytes_str(nicks[i])};
-		if (!dup && proto_item_encode(PROTO_ITEM_NICK, &item, &req->asked) == CC_OK)
+		if (!repeated[i] && proto_item_encode(PROTO_ITEM_NICK, &item, &req->asked) == CC_OK)
 			count++;
 	}
+	free(repeated);
 	if (!code && count == 0)
 		code = "usage", why = "name at least one other member";
 	if (code) {
@@ -227,6 +258,8 @@ static void create_on_users(struct client *cl, struct client_req *req,
 		goto fail;
 	}
 	changes = calloc((size_t)users->users.count + 1, sizeof *changes);
+	/* The invitees' keys seen and pins: one commit, before the wraps go out. */
+	client_directory_begin(cl, "client:create-stored");
 	if ((err = crypto_random_bytes(room_id, sizeof room_id)) || !changes ||
 	    !(r = client_room_new(room_id))) {
 		err = err ? err : CC_ERR_NOMEM;
@@ -256,6 +289,8 @@ static void create_on_users(struct client *cl, struct client_req *req,
 		snprintf(changes[n].nick, sizeof changes[n].nick, "%s", u->nick);
 		memcpy(changes[n++].fp, u->fp, CRYPTO_FINGERPRINT_LEN);
 	}
+	if ((err = client_directory_commit(cl)))
+		goto fail;
 	snprintf(r->title, sizeof r->title, "%s", req->title);
 	memcpy(req->room, room_id, PROTO_ROOM_ID_LEN);
 	req->new_room = r;
@@ -266,6 +301,8 @@ static void create_on_users(struct client *cl, struct client_req *req,
 		client_req_end(cl, req, err);
 	return;
 fail:
+	/* What was seen and pinned until then is kept, as it is on its own. */
+	client_directory_commit(cl);
 	free(changes);
 	client_room_free(r);
 	client_req_error(cl, req, cc_err_code(err),
@@ -273,7 +310,8 @@ fail:
 			 : err == CC_ERR_KEY_CHANGED
 				 ? "a member's key is not the one pinned: compare fingerprints "
 				   "(/safety NICK), then /verify NICK; no room was made"
-				 : "cannot create the room");
+			 : err == CC_ERR_STORE ? "cannot store the members' keys and pins"
+					       : "cannot create the room");
 	client_req_end(cl, req, err);
 }
 
@@ -512,9 +550,15 @@ cc_err client_join_verify(struct client *cl, struct client_room *r,
 	struct proto_gone_item gone;
 	cc_err err;
 
+	client_directory_begin(cl, "client:join-stored");
 	if ((err = client_room_add_users(cl, r, &st->users)) ||
 	    (err = client_room_add_self(cl, r))) {
+		client_directory_commit(cl);
 		*why = "a member's key does not parse";
+		return err;
+	}
+	if ((err = client_directory_commit(cl))) {
+		*why = "cannot store the members' keys";
 		return err;
 	}
 	if ((err = join_apply_chain(cl, r, &st->records, why)))
@@ -543,8 +587,15 @@ cc_err client_join_verify(struct client *cl, struct client_room *r,
 	}
 	bool titled = false;
 	r->title[0] = '\0';
-	if ((err = client_room_name_users(cl, r, why)) ||
-	    (err = join_take_keys(cl, r, st, &r->keys_lost, &titled, why)))
+	/* The pins of members seen for the first time: one commit. */
+	client_directory_begin(cl, "client:join-pins-stored");
+	err = client_room_name_users(cl, r, why);
+	cc_err stored = client_directory_commit(cl);
+	if (!err && stored) {
+		err = stored;
+		*why = "cannot store the members' pins";
+	}
+	if (err || (err = join_take_keys(cl, r, st, &r->keys_lost, &titled, why)))
 		return err;
 	/* The title only from a checked key: the current epoch's, else the one
 	 * this client opened before. */

@@ -43,21 +43,33 @@ static void emit_key_changed(struct client *cl, uint32_t request, const char *ni
 int client_trust_check(struct client *cl, const char *nick,
 		       const uint8_t fp[CRYPTO_FINGERPRINT_LEN])
 {
+	bool verified;
+	return client_trust_check_verified(cl, nick, fp, &verified);
+}
+
+int client_trust_check_verified(struct client *cl, const char *nick,
+				const uint8_t fp[CRYPTO_FINGERPRINT_LEN], bool *verified)
+{
 	struct cstore_pin pin;
 	char old_hex[2 * CRYPTO_FINGERPRINT_LEN + 1], new_hex[2 * CRYPTO_FINGERPRINT_LEN + 1];
 
-	if (client_fp_is_own(cl, fp))
+	*verified = false;
+	if (client_fp_is_own(cl, fp)) {
+		*verified = true;
 		return 1;  /* ourselves (or a key we moved away from) */
+	}
 	cc_err err = cstore_pin_get(cl->store, nick, &pin);
 	if (err == CC_ERR_NOT_FOUND) {
 		if (cstore_pin_put(cl->store, nick, fp, 0, clock_now_ms()) != CC_OK)
 			log_warn("cannot pin the key of %s", nick);
-		return 1;
+		return 1;  /* pinned now, not verified */
 	}
 	if (err)
 		return 0;
-	if (memcmp(pin.fp, fp, CRYPTO_FINGERPRINT_LEN) == 0)
+	if (memcmp(pin.fp, fp, CRYPTO_FINGERPRINT_LEN) == 0) {
+		*verified = pin.verified != 0;
 		return 1;
+	}
 	if (!already_announced(cl, nick, fp)) {
 		hex_encode(pin.fp, CRYPTO_FINGERPRINT_LEN, old_hex);
 		hex_encode(fp, CRYPTO_FINGERPRINT_LEN, new_hex);

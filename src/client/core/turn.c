@@ -28,14 +28,16 @@ struct client_staged {
 
 void client_turn_begin(struct client *cl)
 {
-	if (cl->turn.batch)
+	if (cl->turn.batch) {
+		cl->turn.step = NULL;  /* now it holds more than one step's writes */
 		return;
-	/* Without a batch every message still commits on its own: slower, not
+	}
+	/* Without a batch every write still commits on its own: slower, not
 	 * less safe. */
 	if (cstore_begin(cl->store) == CC_OK)
 		cl->turn.batch = true;
 	else
-		log_warn("cannot open a store batch: storing message by message");
+		log_warn("cannot open a store batch: storing write by write");
 }
 
 static void staged_clear(struct client_staged *s)
@@ -163,10 +165,13 @@ cc_err client_turn_end(struct client *cl)
 	struct client_turn *t = &cl->turn;
 	if (t->batch) {
 		t->batch = false;
-		testpoint("client:turn-stored");  /* written, not committed, nothing shown */
+		/* Written, not committed; nothing shown, nothing sent. */
+		testpoint(t->step ? t->step : "client:turn-stored");
+		t->step = NULL;
 		uint64_t t0 = clock_mono_ms();
 		if (cstore_commit(cl->store) != CC_OK) {
-			log_error("cannot commit the messages of this turn");
+			log_error("cannot commit the writes of this turn");
+			t->failed = true;
 			turn_undo(cl);
 			return CC_ERR_STORE;
 		}
@@ -196,11 +201,31 @@ cc_err client_turn_end(struct client *cl)
 	return CC_OK;
 }
 
+/* A directory's writes join the turn's batch: one commit for them all, and
+ * it comes before anything that rests on them is sent. */
+void client_directory_begin(struct client *cl, const char *step)
+{
+	bool open = cl->turn.batch;
+	client_turn_begin(cl);
+	cl->turn.step = !open && cl->turn.batch ? step : NULL;  /* holds nothing else */
+	cl->turn.failed = false;
+}
+
+cc_err client_directory_commit(struct client *cl)
+{
+	client_turn_end(cl);
+	/* Also a commit made early, before an event (events.c), that failed. */
+	bool failed = cl->turn.failed;
+	cl->turn.failed = false;
+	return failed ? CC_ERR_STORE : CC_OK;
+}
+
 void client_turn_free(struct client *cl)
 {
 	if (cl->turn.batch)
 		cstore_rollback(cl->store);
 	cl->turn.batch = false;
+	cl->turn.step = NULL;
 	for (size_t i = 0; i < cl->turn.n; i++)
 		staged_clear(&cl->turn.ev[i]);
 	free(cl->turn.ev);
