@@ -362,6 +362,64 @@ static void test_cache_bounded(void **state)
 	entry_free(&c);
 }
 
+/* ---- a big directory, checked on every core ----------------------------------- */
+
+/* 70 entries over 14 keys (past the warm's minimum of 64), every fifth one
+ * certified by the wrong key: warmed on worker threads, each key is parsed
+ * once, and every entry then checks exactly as it would cold: the honest
+ * ones from the cache, the forged ones verified again and refused. */
+static void test_directory_warmed(void **state)
+{
+	struct fixture *f = *state;
+	struct client_keycache *kc = &f->cl->keycache;
+	enum { KEYS = 4 + MANY, ENTRIES = 70 };
+	const struct crypto_rsa_key *keys[KEYS] = {bob.key, carol.key, dave.key, erin.key};
+	static struct entry e[ENTRIES];
+	uint8_t sign_pub[32], recv[32];
+	struct buf raw;
+
+	for (size_t i = 0; i < MANY; i++)
+		keys[4 + i] = extra[i];
+	x25519_pub(sign_pub);
+	x25519_pub(recv);
+	buf_init(&raw, 1 << 20);
+	for (size_t i = 0; i < ENTRIES; i++) {
+		const struct crypto_rsa_key *k = keys[i % KEYS];
+		bool forged = i % 5 == 4;
+		char nick[16];
+		snprintf(nick, sizeof nick, "user%zu", i % KEYS);
+		entry_make(&e[i], k, "x", forged ? keys[(i + 1) % KEYS] : k, 1, sign_pub, 1, recv);
+		e[i].it.nick = proto_bytes_str(nick);
+		assert_int_equal(proto_item_encode(PROTO_ITEM_USER, &e[i].it, &raw), CC_OK);
+		e[i].it.nick = proto_bytes_str("x");
+	}
+	struct proto_list list = {ENTRIES, {raw.data, raw.len}};
+	client_keycache_warm(f->cl, &list);
+	assert_int_equal(kc->keys_parsed, KEYS);
+	assert_int_equal(kc->n, KEYS);
+	for (size_t i = 0; i < ENTRIES; i++) {
+		struct client_entry_check c;
+		bool forged = i % 5 == 4;
+		assert_int_equal(client_entry_check(f->cl, &e[i].it, &c), CC_OK);
+		assert_int_equal(c.sign_ok, !forged);
+		assert_int_equal(c.recv_ok, !forged);
+		uint8_t fp[CRYPTO_FINGERPRINT_LEN];
+		assert_int_equal(crypto_rsa_fingerprint(keys[i % KEYS], fp), CC_OK);
+		assert_memory_equal(c.fp, fp, sizeof fp);
+		crypto_rsa_free(c.key);
+	}
+	assert_int_equal(kc->keys_parsed, KEYS);  /* none parsed again */
+	/* Fewer than the minimum: left to the checks one by one. */
+	client_keycache_free(kc);
+	kc->keys_parsed = 0;
+	list.count = 10;
+	client_keycache_warm(f->cl, &list);
+	assert_int_equal(kc->keys_parsed, 0);
+	for (size_t i = 0; i < ENTRIES; i++)
+		entry_free(&e[i]);
+	buf_free(&raw);
+}
+
 /* ---- users by fingerprint ------------------------------------------------------ */
 
 static void test_users_by_fingerprint(void **state)
@@ -583,6 +641,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_changed_bytes_verified_again, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_key_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cache_bounded, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_directory_warmed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_users_by_fingerprint, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_names_from_chain, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_directory_one_commit, setup, teardown),

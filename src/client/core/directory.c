@@ -211,6 +211,7 @@ cc_err client_room_add_users(struct client *cl, struct client_room *r,
 	struct proto_user_item item;
 	cc_err err;
 
+	client_keycache_warm(cl, users);  /* a big room's, on every core */
 	proto_list_iter_init(&it, users, PROTO_ITEM_USER);
 	while (proto_list_next(&it, &item) == CC_OK)
 		if ((err = client_room_add_user_item(cl, r, &item)))

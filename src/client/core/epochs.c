@@ -129,35 +129,65 @@ static cc_err epoch_sign(struct client *cl, struct client_req *req, struct clien
 	return err;
 }
 
-/* Wraps the new secret to every member of the new epoch. */
+/* One member's wrap, on a worker (client_parallel). */
+struct wrap_job {
+	const struct client_user *u;
+	const struct e2e_chain *chain;
+	const uint8_t *secret;
+	uint8_t out[PROTO_WRAPPED_MAX];
+	size_t len;
+	cc_err err;
+};
+
+static void wrap_one(void *ctx, size_t i)
+{
+	struct wrap_job *j = &((struct wrap_job *)ctx)[i];
+	struct buf one;
+	buf_init(&one, PROTO_WRAPPED_MAX);
+	j->err = e2e_key_wrap(j->u->recv_pub, j->u->recv_version, j->u->fp, j->chain->room_id,
+			      j->chain->epoch, j->secret, &one);
+	if (!j->err) {
+		memcpy(j->out, one.data, one.len);
+		j->len = one.len;
+	}
+	buf_free(&one);
+}
+
+/* Wraps the new secret to every member of the new epoch: the members'
+ * keys looked up here, the wraps made on every core (each is an X25519
+ * and a seal of its own), then encoded in the chain's order. */
 static cc_err epoch_wrap(const struct client_req *req, const struct client_room *r,
 			 struct buf *keys, uint16_t *nkeys)
 {
 	const struct e2e_chain *chain = &req->chain;
-	struct buf one;
+	size_t n = chain->nmembers;
 	cc_err err = CC_OK;
 
-	buf_init(&one, PROTO_WRAPPED_MAX);
-	for (size_t i = 0; i < chain->nmembers && !err; i++) {
-		const struct e2e_member *mem = &chain->members[i];
-		struct client_user *u = client_room_user(r, mem->fp);
-		struct proto_wrapped_item w;
+	struct wrap_job *jobs = calloc(n ? n : 1, sizeof *jobs);
+	if (!jobs)
+		return CC_ERR_NOMEM;
+	for (size_t i = 0; i < n; i++) {
+		const struct client_user *u = client_room_user(r, chain->members[i].fp);
 		if (!u || !u->recv_ok) {
 			/* Never wrap to a key its owner did not certify. */
 			err = CC_ERR_SECURITY;
-			break;
+			goto out;
 		}
-		buf_reset(&one);
-		if ((err = e2e_key_wrap(u->recv_pub, u->recv_version, u->fp, chain->room_id,
-					chain->epoch, req->secret, &one)))
+		jobs[i] = (struct wrap_job){.u = u, .chain = chain, .secret = req->secret};
+	}
+	client_parallel(n, 64, wrap_one, jobs);
+	for (size_t i = 0; i < n && !err; i++) {
+		struct proto_wrapped_item w;
+		if ((err = jobs[i].err))
 			break;
-		w.nick = proto_bytes_str(mem->nick);
+		w.nick = proto_bytes_str(chain->members[i].nick);
 		w.epoch = chain->epoch;
-		w.wrapped = (struct proto_bytes){one.data, one.len};
+		w.wrapped = (struct proto_bytes){jobs[i].out, jobs[i].len};
 		if (!(err = proto_item_encode(PROTO_ITEM_WRAPPED, &w, keys)))
 			(*nkeys)++;
 	}
-	buf_free(&one);
+out:
+	free(jobs);
 	return err;
 }
 

@@ -469,6 +469,13 @@ cc_err client_room_name_users(struct client *cl, struct client_room *r, const ch
 /* Marks every loaded directory entry of nick with this key as trusted. */
 void client_rooms_trust(struct client *cl, const char *nick, const uint8_t fp[CRYPTO_FINGERPRINT_LEN]);
 
+/* ---- work on every core (parallel.c) ---- */
+
+/* Calls fn(ctx, i) for each i in [0, n), on as many threads as there are
+ * cores (each given at least min_per_thread items; 0: no minimum), and
+ * returns when all are done. fn must touch nothing but what its i owns. */
+void client_parallel(size_t n, size_t min_per_thread, void (*fn)(void *ctx, size_t i), void *ctx);
+
 /* ---- identity keys verified before (keycache.c) ----------------------------------------
  * Every directory entry's key is parsed and its certificates verified here,
  * once for the same bytes: an entry byte for byte the one verified before is
@@ -488,6 +495,11 @@ struct client_entry_check {
  * certificates of it under that key. */
 cc_err client_entry_check(struct client *cl, const struct proto_user_item *it,
 			  struct client_entry_check *out);
+/* Checks, on every core, the entries of users (PROTO_ITEM_USER) whose key is
+ * not kept yet, and keeps what verifies, so that client_entry_check finds
+ * them: a big room's directory seen for the first time. Nothing changes but
+ * the cache; what does not verify is verified again (and refused) there. */
+void client_keycache_warm(struct client *cl, const struct proto_list *users);
 void client_keycache_free(struct client_keycache *kc);
 
 /* ---- messages (messages.c) ------------------------------------------------------------ */

@@ -198,3 +198,92 @@ cc_err client_entry_check(struct client *cl, const struct proto_user_item *it,
 	out->recv_ok = recv_cert_ok(kc, k, out->key, it);
 	return CC_OK;
 }
+
+/* ---- a directory never seen, checked on every core ---- */
+
+/* Fewer entries than this are checked on the loop's thread, as they come. */
+#define WARM_MIN 64
+
+struct warm_entry {
+	struct proto_user_item it;            /* views into the caller's list */
+	uint8_t der_hash[CRYPTO_SHA256_LEN];
+	struct crypto_rsa_key *key;           /* NULL: did not parse */
+	bool sign_ok, recv_ok;
+};
+
+/* One entry, on a worker: nothing but the entry is touched. */
+static void warm_one(void *ctx, size_t i)
+{
+	struct warm_entry *w = &((struct warm_entry *)ctx)[i];
+	const struct proto_user_item *it = &w->it;
+	if (crypto_rsa_public_from_der(it->identity_key.p, it->identity_key.len, &w->key))
+		return;
+	w->sign_ok = it->sign_cert.len &&
+		     e2e_signing_cert_verify(w->key, it->sign_version, it->sign_pub,
+					     it->sign_cert.p, it->sign_cert.len) == CC_OK;
+	w->recv_ok = it->recv_cert.len &&
+		     e2e_recv_cert_verify(w->key, it->recv_version, it->recv_created_ms,
+					  it->recv_pub, it->recv_cert.p, it->recv_cert.len) == CC_OK;
+}
+
+/* What a worker found, into the cache (on the loop's thread): the key, and
+ * the certificates that verified, byte for byte. */
+static void warm_keep(struct client_keycache *kc, struct warm_entry *w)
+{
+	const struct proto_user_item *it = &w->it;
+	if (!w->key ||
+	    known_key_find(kc, w->der_hash, it->identity_key.p, it->identity_key.len))
+		return;  /* did not parse, or the same key twice in the list */
+	struct client_known_key *k = known_key_add(kc, w->der_hash, it->identity_key.p,
+						   it->identity_key.len, w->key);
+	if (!k)
+		return;
+	w->key = NULL;  /* the cache's now */
+	kc->keys_parsed++;
+	if (w->sign_ok && it->sign_cert.len <= sizeof k->sign_cert) {
+		k->sign_cert_len = it->sign_cert.len;
+		k->sign_version = it->sign_version;
+		memcpy(k->sign_pub, it->sign_pub, sizeof k->sign_pub);
+		memcpy(k->sign_cert, it->sign_cert.p, it->sign_cert.len);
+	}
+	if (w->recv_ok && it->recv_cert.len <= sizeof k->recv_cert) {
+		k->recv_cert_len = it->recv_cert.len;
+		k->recv_version = it->recv_version;
+		k->recv_created_ms = it->recv_created_ms;
+		memcpy(k->recv_pub, it->recv_pub, sizeof k->recv_pub);
+		memcpy(k->recv_cert, it->recv_cert.p, it->recv_cert.len);
+	}
+	kc->certs_verified += (it->sign_cert.len != 0) + (it->recv_cert.len != 0);
+}
+
+void client_keycache_warm(struct client *cl, const struct proto_list *users)
+{
+	struct client_keycache *kc = &cl->keycache;
+	struct proto_list_iter iter;
+	struct proto_user_item it;
+	size_t n = 0;
+
+	if (users->count < WARM_MIN)
+		return;
+	struct warm_entry *todo = calloc(users->count, sizeof *todo);
+	if (!todo)
+		return;  /* checked one by one, as ever */
+	proto_list_iter_init(&iter, users, PROTO_ITEM_USER);
+	while (n < users->count && proto_list_next(&iter, &it) == CC_OK) {
+		struct warm_entry *w = &todo[n];
+		crypto_sha256(it.identity_key.p, it.identity_key.len, w->der_hash);
+		if (!known_key_find(kc, w->der_hash, it.identity_key.p, it.identity_key.len)) {
+			w->it = it;
+			n++;
+		}
+	}
+	/* A cache about to start over would drop what is kept here. */
+	if (n >= WARM_MIN && kc->n + n <= CLIENT_KEYCACHE_MAX) {
+		client_parallel(n, WARM_MIN / 2, warm_one, todo);
+		for (size_t i = 0; i < n; i++)
+			warm_keep(kc, &todo[i]);
+	}
+	for (size_t i = 0; i < n; i++)
+		crypto_rsa_free(todo[i].key);
+	free(todo);
+}

@@ -270,6 +270,7 @@ static void create_on_users(struct client *cl, struct client_req *req,
 	changes[n].action = PROTO_REC_CREATE;
 	snprintf(changes[n].nick, sizeof changes[n].nick, "%s", cl->nick);
 	memcpy(changes[n++].fp, cl->fp, CRYPTO_FINGERPRINT_LEN);
+	client_keycache_warm(cl, &users->users);  /* the invitees', on every core */
 	proto_list_iter_init(&it, &users->users, PROTO_ITEM_USER);
 	while (proto_list_next(&it, &item) == CC_OK) {
 		if ((err = client_room_add_user_item(cl, r, &item)))
