@@ -3,6 +3,9 @@
 #define CC_TOOLS_BENCH_ROOMS_H
 
 #include <stdbool.h>
+#include <stdint.h>
+
+#include "util/err.h"
 
 /* The users to register: bench1..bench<count>, their keys in the cache
  * keys (benchI.pem), on the server at 127.0.0.1:port. */
@@ -20,6 +23,20 @@ struct reg_plan {
  * certificates), then disconnected. NULL, or why not (a failed
  * registration says which on stderr); *took: the seconds it took. */
 const char *users_register(const struct reg_plan *plan, double *took);
+
+/* register.c: user's receiving key (version 1), made from its identity key
+ * so that verify.c can open what was wrapped to it. A benchmark's keys only:
+ * a real client draws it from its CSPRNG. */
+struct crypto_rsa_key;
+cc_err bench_recv_key(const struct crypto_rsa_key *identity, uint8_t priv[32], uint8_t pub[32]);
+
+/* verify.c: user (benchI) checks the room at the end, as its own client
+ * would: the chain in its state verifies, names it a member among members
+ * others, and the key of the last epoch wrapped to it opens and matches the
+ * chain's commitment; or, if not member, the server says no_such_room.
+ * NULL, or why not. */
+const char *member_verify(const char *keys, int port, unsigned user,
+			  const uint8_t room_id[16], bool member, unsigned members);
 
 /* A socket connected (or, non-blocking, connecting) to 127.0.0.1:port, or -1. */
 int connect_local(int port, bool nonblocking);

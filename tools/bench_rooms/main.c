@@ -465,6 +465,23 @@ static const char *admin_run(void)
 	return adm.why[0] ? adm.why : NULL;
 }
 
+/* A sample of members checks the room at the end, as its client would
+ * (verify.c): one there since the creation, the one added, the one
+ * expelled. NULL, or why not. */
+static const char *members_check(void)
+{
+	const char *why;
+	double t0 = now_s();
+	if ((why = member_verify(opt.keys, g.port, 2, adm.room, true, opt.members)) ||
+	    (why = member_verify(opt.keys, g.port, opt.members, adm.room, true, opt.members)) ||
+	    (why = member_verify(opt.keys, g.port, 1, adm.room, false, opt.members)))
+		return why;
+	printf("  checked: bench2 and bench%u verify the room's chain (%u members) and open the "
+	       "last epoch's key to its commitment; bench1, expelled, is refused (%.2f s)\n",
+	       opt.members, opt.members, now_s() - t0);
+	return NULL;
+}
+
 /* ---- the report ---- */
 
 static void report(double users_took)
@@ -627,6 +644,8 @@ int main(int argc, char **argv)
 		why = users_register(&plan, &users_took);
 	if (!why)
 		why = admin_run();
+	if (!why)
+		why = members_check();
 	if (!server_stop() && !why)
 		why = "the server did not stop cleanly on SIGTERM";
 	if (why && why != adm.why)
