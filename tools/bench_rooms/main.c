@@ -13,7 +13,9 @@
  * once joined): timed and shown, not a target. Each call must end with
  * CC_OK and leave the room with the members it should (the core's view of
  * the room), else the program fails: the short run in the suite
- * (bench_rooms_smoke) can fail.
+ * (bench_rooms_smoke) can fail. At the end a sample of members checks the
+ * room over sessions of its own, as their clients would (verify.c): the
+ * chain, and the last epoch's key wrapped to each.
  *
  * The users: bench0 is the admin (its client core, a home of its own under
  * the scratch directory); bench1..benchN are registered first, as a real
