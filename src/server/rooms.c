@@ -291,10 +291,15 @@ void join_backlog_start(struct conn *c, int64_t room, uint32_t request_id, int64
 void server_on_output_drained(struct conn *c)
 {
 	server_rooms_commit(c->srv);
-	if (c->state)
+	if (c->state) {
+		/* Its requests wait unread while an answer streams: reading the
+		 * answer is its sign of life. One that stops reading falls silent,
+		 * and the idle timeout drops it as any other. */
+		c->last_recv_ms = clock_mono_ms();
 		state_continue(c);
-	else
+	} else {
 		pump_backlog(c);
+	}
 }
 
 static cc_err handle_room_fetch(struct conn *c, const struct proto_room_ref *req)

@@ -327,7 +327,7 @@ static void conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	uint64_t idle_ms = (uint64_t)c->srv->cfg->idle_timeout_s * 1000;
 	/* A sender we are not reading (flow control) is not silent. */
-	uint64_t silent = c->paused || c->state ? 0 : now - c->last_recv_ms;
+	uint64_t silent = c->paused ? 0 : now - c->last_recv_ms;
 	/* Dropped only after a ping went unanswered: a client that answers stays. */
 	if (silent >= 2 * idle_ms && c->ping_outstanding) {
 		conn_log(c, LOG_LEVEL_INFO, "idle", CC_ERR_TIMEOUT);
