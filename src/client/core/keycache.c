@@ -109,6 +109,45 @@ static struct client_known_key *known_key_add(struct client_keycache *kc,
 	return k;
 }
 
+/* Whether an entry's certificates verify under key: a function of their
+ * bytes alone (so a worker may call it: parallel.c). */
+static bool sign_cert_verifies(const struct crypto_rsa_key *key, const struct proto_user_item *it)
+{
+	return it->sign_cert.len && e2e_signing_cert_verify(key, it->sign_version, it->sign_pub,
+							    it->sign_cert.p,
+							    it->sign_cert.len) == CC_OK;
+}
+
+/* The receiving key's (which also refuses a key that is no key). */
+static bool recv_cert_verifies(const struct crypto_rsa_key *key, const struct proto_user_item *it)
+{
+	return it->recv_cert.len &&
+	       e2e_recv_cert_verify(key, it->recv_version, it->recv_created_ms, it->recv_pub,
+				    it->recv_cert.p, it->recv_cert.len) == CC_OK;
+}
+
+/* Keeps the bytes of a certificate that verified under k's key. */
+static void sign_cert_keep(struct client_known_key *k, const struct proto_user_item *it)
+{
+	if (it->sign_cert.len > sizeof k->sign_cert)
+		return;
+	k->sign_cert_len = it->sign_cert.len;
+	k->sign_version = it->sign_version;
+	memcpy(k->sign_pub, it->sign_pub, sizeof k->sign_pub);
+	memcpy(k->sign_cert, it->sign_cert.p, it->sign_cert.len);
+}
+
+static void recv_cert_keep(struct client_known_key *k, const struct proto_user_item *it)
+{
+	if (it->recv_cert.len > sizeof k->recv_cert)
+		return;
+	k->recv_cert_len = it->recv_cert.len;
+	k->recv_version = it->recv_version;
+	k->recv_created_ms = it->recv_created_ms;
+	memcpy(k->recv_pub, it->recv_pub, sizeof k->recv_pub);
+	memcpy(k->recv_cert, it->recv_cert.p, it->recv_cert.len);
+}
+
 /* 1 if the entry's signing certificate verifies under key: the bytes that
  * verified last (k, if any), else verified now (and kept in k). */
 static bool signing_cert_ok(struct client_keycache *kc, struct client_known_key *k,
@@ -122,20 +161,14 @@ static bool signing_cert_ok(struct client_keycache *kc, struct client_known_key 
 	    memcmp(k->sign_cert, it->sign_cert.p, len) == 0)
 		return true;
 	kc->certs_verified++;
-	if (e2e_signing_cert_verify(key, it->sign_version, it->sign_pub, it->sign_cert.p, len) !=
-	    CC_OK)
+	if (!sign_cert_verifies(key, it))
 		return false;
-	if (k && len <= sizeof k->sign_cert) {
-		k->sign_cert_len = len;
-		k->sign_version = it->sign_version;
-		memcpy(k->sign_pub, it->sign_pub, sizeof k->sign_pub);
-		memcpy(k->sign_cert, it->sign_cert.p, len);
-	}
+	if (k)
+		sign_cert_keep(k, it);
 	return true;
 }
 
-/* The same for the receiving key's certificate (which also refuses a key
- * that is no key: e2e_recv_cert_verify). */
+/* The same for the receiving key's certificate. */
 static bool recv_cert_ok(struct client_keycache *kc, struct client_known_key *k,
 			 const struct crypto_rsa_key *key, const struct proto_user_item *it)
 {
@@ -148,16 +181,10 @@ static bool recv_cert_ok(struct client_keycache *kc, struct client_known_key *k,
 	    memcmp(k->recv_cert, it->recv_cert.p, len) == 0)
 		return true;
 	kc->certs_verified++;
-	if (e2e_recv_cert_verify(key, it->recv_version, it->recv_created_ms, it->recv_pub,
-				 it->recv_cert.p, len) != CC_OK)
+	if (!recv_cert_verifies(key, it))
 		return false;
-	if (k && len <= sizeof k->recv_cert) {
-		k->recv_cert_len = len;
-		k->recv_version = it->recv_version;
-		k->recv_created_ms = it->recv_created_ms;
-		memcpy(k->recv_pub, it->recv_pub, sizeof k->recv_pub);
-		memcpy(k->recv_cert, it->recv_cert.p, len);
-	}
+	if (k)
+		recv_cert_keep(k, it);
 	return true;
 }
 
@@ -218,12 +245,8 @@ static void warm_one(void *ctx, size_t i)
 	const struct proto_user_item *it = &w->it;
 	if (crypto_rsa_public_from_der(it->identity_key.p, it->identity_key.len, &w->key))
 		return;
-	w->sign_ok = it->sign_cert.len &&
-		     e2e_signing_cert_verify(w->key, it->sign_version, it->sign_pub,
-					     it->sign_cert.p, it->sign_cert.len) == CC_OK;
-	w->recv_ok = it->recv_cert.len &&
-		     e2e_recv_cert_verify(w->key, it->recv_version, it->recv_created_ms,
-					  it->recv_pub, it->recv_cert.p, it->recv_cert.len) == CC_OK;
+	w->sign_ok = sign_cert_verifies(w->key, it);
+	w->recv_ok = recv_cert_verifies(w->key, it);
 }
 
 /* What a worker found, into the cache (on the loop's thread): the key, and
@@ -240,19 +263,10 @@ static void warm_keep(struct client_keycache *kc, struct warm_entry *w)
 		return;
 	w->key = NULL;  /* the cache's now */
 	kc->keys_parsed++;
-	if (w->sign_ok && it->sign_cert.len <= sizeof k->sign_cert) {
-		k->sign_cert_len = it->sign_cert.len;
-		k->sign_version = it->sign_version;
-		memcpy(k->sign_pub, it->sign_pub, sizeof k->sign_pub);
-		memcpy(k->sign_cert, it->sign_cert.p, it->sign_cert.len);
-	}
-	if (w->recv_ok && it->recv_cert.len <= sizeof k->recv_cert) {
-		k->recv_cert_len = it->recv_cert.len;
-		k->recv_version = it->recv_version;
-		k->recv_created_ms = it->recv_created_ms;
-		memcpy(k->recv_pub, it->recv_pub, sizeof k->recv_pub);
-		memcpy(k->recv_cert, it->recv_cert.p, it->recv_cert.len);
-	}
+	if (w->sign_ok)
+		sign_cert_keep(k, it);
+	if (w->recv_ok)
+		recv_cert_keep(k, it);
 	kc->certs_verified += (it->sign_cert.len != 0) + (it->recv_cert.len != 0);
 }
 
