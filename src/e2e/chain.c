@@ -3,12 +3,12 @@
  * A record is checked completely before anything changes, and the arrays
  * are grown before the first write, so a refused record (or an allocation
  * that fails) leaves the chain exactly as it was. */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "e2e/e2e.h"
+#include "util/ascii.h"
 
 static const uint8_t zero_hash[PROTO_HASH_LEN];
 
@@ -279,21 +279,16 @@ static int subjects_are_new(const struct e2e_chain *c, const struct proto_record
 		goto out;
 	for (; k < c->nmembers; k++) {
 		memcpy(fps[k], c->members[k].fp, PROTO_FINGERPRINT_LEN);
-		snprintf(names[k], sizeof names[k], "%s", c->members[k].nick);
+		ascii_lower(c->members[k].nick, strlen(c->members[k].nick), names[k]);
 	}
 	proto_subject_iter_init(&it, rec);
 	while (k < n && proto_subject_next(&it, &nick, &fp) == CC_OK) {
 		memcpy(fps[k], fp, PROTO_FINGERPRINT_LEN);
-		memcpy(names[k], nick.p, nick.len);
-		names[k][nick.len] = '\0';
+		ascii_lower((const char *)nick.p, nick.len, names[k]);
 		k++;
 	}
 	if (k != n)
 		goto out;
-	for (size_t i = 0; i < n; i++)
-		for (char *ch = names[i]; *ch; ch++)
-			if (*ch >= 'A' && *ch <= 'Z')
-				*ch = (char)(*ch - 'A' + 'a');
 	qsort(fps, n, sizeof *fps, cmp_fp);
 	qsort(names, n, sizeof *names, cmp_name);
 	fresh = 1;

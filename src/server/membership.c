@@ -16,6 +16,7 @@
 #include "server/rooms_internal.h"
 #include "store/store.h"
 #include "transport/chan.h"
+#include "util/ascii.h"
 #include "util/clock.h"
 #include "util/log.h"
 #include "util/testpoint.h"
@@ -141,13 +142,6 @@ static int cmp_fp(const void *a, const void *b)
 	return memcmp(a, b, PROTO_FINGERPRINT_LEN);
 }
 
-static void name_lower(char *dst, const uint8_t *p, size_t len)
-{
-	for (size_t i = 0; i < len; i++)
-		dst[i] = (char)(p[i] >= 'A' && p[i] <= 'Z' ? p[i] - 'A' + 'a' : p[i]);
-	dst[len] = '\0';
-}
-
 /* 1 if keys holds exactly one key for each member of the chain, by nickname:
  * both sides' names sorted and compared, as a big room has thousands. */
 static int keys_cover_members(const struct e2e_chain *chain, const struct proto_list *keys)
@@ -164,12 +158,11 @@ static int keys_cover_members(const struct e2e_chain *chain, const struct proto_
 	if (!members || !named)
 		goto out;
 	for (size_t i = 0; i < n; i++)
-		name_lower(members[i], (const uint8_t *)chain->members[i].nick,
-			   strlen(chain->members[i].nick));
+		ascii_lower(chain->members[i].nick, strlen(chain->members[i].nick), members[i]);
 	size_t k = 0;
 	proto_list_iter_init(&it, keys, PROTO_ITEM_WRAPPED);
 	while (k < n && proto_list_next(&it, &w) == CC_OK)
-		name_lower(named[k++], w.nick.p, w.nick.len);
+		ascii_lower((const char *)w.nick.p, w.nick.len, named[k++]);
 	if (k != n)
 		goto out;
 	qsort(members, n, sizeof *members, cmp_name);

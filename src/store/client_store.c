@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "store/client_store_internal.h"
+#include "util/ascii.h"
 #include "util/buf.h"
 #include "util/log.h"
 
@@ -697,7 +698,7 @@ cc_err cstore_pin_get(struct client_store *cs, const char *nick, struct cstore_p
 	if (!sqlite_util_nick_valid(nick, &len))
 		return CC_ERR_BAD_NICK;
 	char lower[CSTORE_NICK_MAX + 1];
-	sqlite_util_nick_lower(nick, len, lower);
+	ascii_lower(nick, len, lower);
 
 	sqlite3_stmt *s = cs->stmt[STMT_PIN_GET];
 	cc_err err = sqlite_util_bind_check(CSTORE_NAME, s,
@@ -724,7 +725,7 @@ cc_err cstore_pin_get(struct client_store *cs, const char *nick, struct cstore_p
 		    sqlite3_column_type(s, 3) == SQLITE_INTEGER &&
 		    fp && fp_len == CSTORE_FP_LEN && (verified == 0 || verified == 1) &&
 		    first_seen >= 0 && sqlite_util_col_nick(s, 0, out->nick, &n_len)) {
-			sqlite_util_nick_lower(out->nick, n_len, have);
+			ascii_lower(out->nick, n_len, have);
 			if (strcmp(have, lower) == 0)
 				err = CC_OK;
 		}
@@ -753,7 +754,7 @@ cc_err cstore_pin_put(struct client_store *cs, const char *nick,
 	if (now_ms > INT64_MAX)
 		return CC_ERR_MALFORMED;
 	char lower[CSTORE_NICK_MAX + 1];
-	sqlite_util_nick_lower(nick, len, lower);
+	ascii_lower(nick, len, lower);
 
 	sqlite3_stmt *s = cs->stmt[STMT_PIN_PUT];
 	cc_err err = sqlite_util_bind_check(CSTORE_NAME, s,

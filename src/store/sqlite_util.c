@@ -397,15 +397,6 @@ bool sqlite_util_nick_valid(const char *nick, size_t *len)
 	return true;
 }
 
-void sqlite_util_nick_lower(const char *nick, size_t len, char *out)
-{
-	for (size_t i = 0; i < len; i++) {
-		char c = nick[i];
-		out[i] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
-	}
-	out[len] = '\0';
-}
-
 bool sqlite_util_col_nick(sqlite3_stmt *s, int col, char *out, size_t *len)
 {
 	if (sqlite3_column_type(s, col) != SQLITE_TEXT)

@@ -79,9 +79,6 @@ cc_err sqlite_util_tx_end(const char *name, sqlite3_stmt *commit, sqlite3_stmt *
 /* True if nick follows the rule; *len gets its length. Reads at most
  * SQLITE_UTIL_NICK_MAX + 1 bytes. */
 bool sqlite_util_nick_valid(const char *nick, size_t *len);
-/* ASCII only, independent of the locale; out has SQLITE_UTIL_NICK_MAX + 1
- * bytes. */
-void sqlite_util_nick_lower(const char *nick, size_t len, char *out);
 /* True if column col of the current row is TEXT holding a nickname that
  * follows the rule (the schema enforces it, but a damaged or hand-edited
  * file must not overflow out or yield an invalid one); it is copied to out

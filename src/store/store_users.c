@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/ascii.h"
 #include "util/log.h"
 
 /* The nickname rule is shared with the client's store (sqlite_util). */
@@ -164,7 +165,7 @@ cc_err store_user_register(struct store *st, const char *nick,
 	if (now_s > INT64_MAX)
 		return CC_ERR_MALFORMED;
 	char lower[STORE_NICK_MAX + 1];
-	sqlite_util_nick_lower(nick, len, lower);
+	ascii_lower(nick, len, lower);
 
 	/* In the caller's transaction if it holds one (the server puts a known
 	 * key's visit into its group commit), else in one of its own. */
@@ -176,7 +177,7 @@ cc_err store_user_register(struct store *st, const char *nick,
 	err = store_user_fetch_by_fingerprint(st, fingerprint, out);
 	if (err == CC_OK) {
 		char have[STORE_NICK_MAX + 1];
-		sqlite_util_nick_lower(out->nick, strlen(out->nick), have);
+		ascii_lower(out->nick, strlen(out->nick), have);
 		if (out->pubkey_len != pubkey_len || memcmp(out->pubkey, pubkey, pubkey_len) != 0) {
 			/* The caller derives the fingerprint from the key, so this is a bug
 			 * (or a SHA-256 collision); never hand out the other key. */
@@ -238,7 +239,7 @@ cc_err store_user_get_by_nick(struct store *st, const char *nick, struct store_u
 	if (!sqlite_util_nick_valid(nick, &len))
 		return CC_ERR_BAD_NICK;
 	char lower[STORE_NICK_MAX + 1];
-	sqlite_util_nick_lower(nick, len, lower);
+	ascii_lower(nick, len, lower);
 	return store_user_fetch_by_nick_lower(st, lower, len, out);
 }
 
