@@ -90,14 +90,6 @@ cc_err user_item_put(struct server *srv, const uint8_t fp[PROTO_FINGERPRINT_LEN]
 	return err;
 }
 
-cc_err handle_users_get(struct conn *c, const struct proto_users_get *req)
-{
-	/* Thousands of users (a big room's invitees) go out in parts, as the
-	 * output drains (state.c). */
-	users_start(c, req);
-	return CC_OK;
-}
-
 /* The session's user moves to a new identity key: the statement signed by
  * the session's key (its owner chose the new key) and by the new key (the
  * asker holds it). Then every connection of the old key is closed: the old

@@ -314,28 +314,15 @@ static cc_err add_members(struct server *srv, const struct store_room *room,
 	return err;
 }
 
-/* The subjects the records name (an ADD request's: the members it brings). */
-static size_t records_subjects(const struct proto_list *records)
-{
-	struct proto_list_iter it;
-	struct proto_blob_item item;
-	struct proto_record rec;
-	size_t n = 0;
-	proto_list_iter_init(&it, records, PROTO_ITEM_BLOB);
-	while (proto_list_next(&it, &item) == CC_OK)
-		if (proto_record_decode(item.data.p, item.data.len, &rec) == CC_OK)
-			n += rec.nsubjects;
-	return n;
-}
-
 /* The records of a new epoch, before the room's chain is touched: each one
  * the session may bring, of the kind its place takes, its signature
  * verified (checked[i]). A request costs one verification per record, and
- * a REKEY carries no more EXPIREs than the room has members gone. */
+ * a REKEY carries no more EXPIREs than the room has members gone. *subjects:
+ * the subjects the records name (an ADD's: the members it brings). */
 static cc_err new_epoch_records_check(struct conn *c, const struct proto_room_rekey *req,
 				      uint8_t action, const struct store_room *room,
 				      struct key_cache *keys, struct e2e_checked_record *checked,
-				      const char **why)
+				      size_t *subjects, const char **why)
 {
 	struct proto_list_iter it;
 	struct proto_blob_item item;
@@ -372,6 +359,7 @@ static cc_err new_epoch_records_check(struct conn *c, const struct proto_room_re
 		}
 		if ((err = record_sig_check(item.data.p, item.data.len, keys, &checked[i], why)))
 			return err;
+		*subjects += rec.nsubjects;
 	}
 	return CC_OK;
 }
@@ -418,11 +406,13 @@ cc_err handle_new_epoch(struct conn *c, const struct proto_room_rekey *req, uint
 		err = CC_ERR_NOMEM;
 		goto reply;
 	}
-	if ((err = new_epoch_records_check(c, req, action, &room, &keys, checked, &why)) ||
+	size_t subjects = 0;
+	if ((err = new_epoch_records_check(c, req, action, &room, &keys, checked, &subjects,
+					   &why)) ||
 	    (err = chain_cache_get(srv, &room, &chain, &keys)))
 		goto reply;
 	/* An ADD brings its subjects, a KICK or an EXPIRE takes one. */
-	int members_delta = action == PROTO_REC_ADD	 ? (int)records_subjects(&req->records)
+	int members_delta = action == PROTO_REC_ADD	 ? (int)subjects
 			    : action == PROTO_REC_KICK ? -1
 						       : -(int)(nrecords - 1);
 	bool full = action == PROTO_REC_ADD &&

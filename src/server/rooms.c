@@ -470,7 +470,9 @@ cc_err server_handle_request(struct conn *c, const struct proto_msg *m)
 	case PROTO_SIGNING_KEY:
 		return handle_signing_key(c, &m->u.signing_key);
 	case PROTO_USERS_GET:
-		return handle_users_get(c, &m->u.users_get);
+		/* Thousands of users (a big room's invitees) stream as PARTs. */
+		users_start(c, &m->u.users_get);
+		return CC_OK;
 	case PROTO_ROOM_CREATE:
 		return handle_room_create(c, &m->u.room_create);
 	case PROTO_ROOMS_LIST:

@@ -151,7 +151,6 @@ cc_err user_item_put(struct server *srv, const uint8_t fp[PROTO_FINGERPRINT_LEN]
 		     struct buf *raw);
 cc_err handle_signing_key(struct conn *c, const struct proto_signing_key *sk);
 cc_err handle_receive_key(struct conn *c, const struct proto_receive_key *rk);
-cc_err handle_users_get(struct conn *c, const struct proto_users_get *req);
 /* The member holds the room's keys up to an epoch: its wrapped copies go. */
 cc_err handle_keys_ack(struct conn *c, const struct proto_keys_ack *req);
 /* KEY_MOVE: the session's user moves to a new identity key. */
