@@ -119,13 +119,7 @@ static void test_crash_before_commit(void **state)
 	json_decref(rt_cmd(bob, "disconnected", "/disconnect %s", room));
 	struct rt_sent once = rt_say(alice, room, "only once", 0);
 	long long rid = rt_sql_int("SELECT id FROM rooms WHERE room_id = X'%s'", room);
-	free(rt_sql("BEGIN;"
-		    "INSERT INTO messages(room, msg_id, sender, epoch, ts_ms, blob)"
-		    " SELECT room, (SELECT last_msg_id + 1 FROM rooms WHERE id = %lld), sender,"
-		    " epoch, ts_ms, blob FROM messages WHERE room = %lld AND msg_id = %lld;"
-		    "UPDATE rooms SET last_msg_id = last_msg_id + 1 WHERE id = %lld;"
-		    "COMMIT;",
-		    rid, rid, once.msg_id, rid));
+	rt_sql_message_copy(rid, once.msg_id);
 	json_decref(rt_join(bob, room, 2));
 	rt_expect_msg(bob, room, "alice", "only once", once.seq, once.msg_id);
 	json_decref(rt_expect_room_error(bob, "replayed", room, "alice"));

@@ -218,13 +218,7 @@ static void test_tamper_messages(void **state)
 
 	/* A replay: "one", which bob has read, stored again under a new id. */
 	disconnect(bob, room);
-	free(rt_sql("BEGIN;"
-		    "INSERT INTO messages(room, msg_id, sender, epoch, ts_ms, blob)"
-		    " SELECT room, (SELECT last_msg_id + 1 FROM rooms WHERE id = %lld), sender,"
-		    " epoch, ts_ms, blob FROM messages WHERE room = %lld AND msg_id = %lld;"
-		    "UPDATE rooms SET last_msg_id = last_msg_id + 1 WHERE id = %lld;"
-		    "COMMIT;",
-		    rid, rid, s[1].msg_id, rid));
+	rt_sql_message_copy(rid, s[1].msg_id);
 	json_decref(rt_join(bob, room, 1));
 	json_decref(rt_expect_room_error(bob, "replayed", room, "alice"));
 

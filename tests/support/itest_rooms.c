@@ -368,6 +368,17 @@ long long rt_sql_int(const char *fmt, ...)
 	return v;
 }
 
+void rt_sql_message_copy(long long room, long long msg_id)
+{
+	free(rt_sql("BEGIN;"
+		    "INSERT INTO messages(room, msg_id, sender, epoch, ts_ms, blob)"
+		    " SELECT room, (SELECT last_msg_id + 1 FROM rooms WHERE id = %lld), sender,"
+		    " epoch, ts_ms, blob FROM messages WHERE room = %lld AND msg_id = %lld;"
+		    "UPDATE rooms SET last_msg_id = last_msg_id + 1 WHERE id = %lld;"
+		    "COMMIT;",
+		    room, room, msg_id, room));
+}
+
 static int hex_digit(char c)
 {
 	if (c >= '0' && c <= '9')

@@ -117,6 +117,9 @@ void rt_db_use(const char *db, const char *scratch_dir);
 char *rt_sql(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* A query that prints one integer. */
 long long rt_sql_int(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* What a hostile server's operator does to replay a message: the room's
+ * (row id) message msg_id stored again under the room's next id. */
+void rt_sql_message_copy(long long room, long long msg_id);
 /* A query that prints one hex() value: the bytes (caller frees), *LEN set. */
 uint8_t *rt_sql_blob(size_t *len, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Lowercase hex of N bytes (caller frees): for X'..' literals. */
