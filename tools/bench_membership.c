@@ -40,6 +40,7 @@
 #include "proto/room.h"
 #include "transport/chan.h"
 #include "util/buf.h"
+#include "benchserver.h"
 
 #define NICK "bench"
 #define TIMEOUT_MS 60000
@@ -84,61 +85,27 @@ static double now_ms(void)
 
 /* ---- the server --------------------------------------------------------- */
 
-static int free_port(void)
-{
-	struct sockaddr_in a = {.sin_family = AF_INET};
-	socklen_t len = sizeof a;
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) ||
-	    getsockname(fd, (struct sockaddr *)&a, &len))
-		die("a free port", strerror(errno));
-	close(fd);
-	return ntohs(a.sin_port);
-}
-
-static int connect_port(int port)
-{
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0)
-		return fd;
-	if (fd >= 0)
-		close(fd);
-	return -1;
-}
-
 static int server_start(void)
 {
-	int port = free_port();
+	int port = benchserver_free_port();
 	char listen[32], data[600], log[600];
+	if (port < 0)
+		die("a free port", strerror(errno));
 	snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
 	snprintf(data, sizeof data, "%s/data", g.dir);
 	snprintf(log, sizeof log, "%s/server.log", g.dir);
-	g.pid = fork();
-	if (g.pid < 0)
+	char *argv[] = {(char *)g.server, "--listen", listen, "--data", data, "--rsa-bits", "2048",
+			"--log-level", "warn", "--chain-cache", g.chain_cache, NULL};
+	if ((g.pid = benchserver_spawn(argv, log)) < 0)
 		die("fork", strerror(errno));
-	if (g.pid == 0) {
-		FILE *f = freopen(log, "w", stderr);
-		(void)f;
-		dup2(2, 1);
-		execl(g.server, g.server, "--listen", listen, "--data", data, "--rsa-bits", "2048",
-		      "--log-level", "warn", "--chain-cache", g.chain_cache, (char *)NULL);
-		_exit(127);
+	int fd = benchserver_wait(g.pid, port, 30);  /* the server makes its key first */
+	if (fd == -1) {
+		g.pid = 0;
+		die("the server exited; see", log);
 	}
-	for (int i = 0; i < 1500; i++) {  /* the server makes its key first */
-		int fd = connect_port(port);
-		if (fd >= 0)
-			return fd;
-		if (waitpid(g.pid, NULL, WNOHANG) == g.pid) {
-			g.pid = 0;
-			die("the server exited; see", log);
-		}
-		usleep(20000);
-	}
-	die("the server did not start; see", log);
-	return -1;
+	if (fd < 0)
+		die("the server did not start; see", log);
+	return fd;
 }
 
 /* ---- the session -------------------------------------------------------- */
@@ -415,9 +382,7 @@ int main(int argc, char **argv)
 	close(g.fd);
 	crypto_rsa_free(g.key);
 	free(g.hashes);
-	kill(g.pid, SIGTERM);
-	int status = 0;
-	waitpid(g.pid, &status, 0);
+	int status = benchserver_stop(g.pid, -1);
 	if (!dir) {
 		char cmd[600];
 		snprintf(cmd, sizeof cmd, "rm -rf '%s'", g.dir);

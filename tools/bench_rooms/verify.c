@@ -15,6 +15,7 @@
 
 #include "bench_rooms.h"
 #include "../benchkeys.h"
+#include "../benchserver.h"
 #include "crypto/crypto.h"
 #include "e2e/e2e.h"
 #include "proto/frame.h"
@@ -211,7 +212,7 @@ const char *member_verify(const char *keys, int port, unsigned user,
 		v_fail(&s, nick, "cannot load its key");
 		goto out;
 	}
-	if ((s.fd = connect_local(port, false)) < 0) {
+	if ((s.fd = benchserver_connect(port, false)) < 0) {
 		v_fail(&s, nick, "cannot connect");
 		goto out;
 	}
