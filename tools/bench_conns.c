@@ -51,6 +51,7 @@
 #include "transport/chan.h"
 #include "util/buf.h"
 #include "benchkeys.h"
+#include "benchserver.h"
 #include "procstat.h"
 
 #define PING_EVERY_US 100000
@@ -110,24 +111,11 @@ static void die(const char *what)
 
 /* ---- the server ---- */
 
-static int free_port(void)
-{
-	struct sockaddr_in a = {.sin_family = AF_INET};
-	socklen_t len = sizeof a;
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	int ok = fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
-		 getsockname(fd, (struct sockaddr *)&a, &len) == 0;
-	if (fd >= 0)
-		close(fd);
-	return ok ? ntohs(a.sin_port) : -1;
-}
-
 static void server_start(void)
 {
 	char listen[32], maxconn[16], bits[16], data[96], log[96];
 	snprintf(g.dir, sizeof g.dir, "/tmp/cryptocat-bench-conns.XXXXXX");
-	if (!mkdtemp(g.dir) || (g.port = free_port()) < 0)
+	if (!mkdtemp(g.dir) || (g.port = benchserver_free_port()) < 0)
 		die("cannot make a data directory or find a free port");
 	snprintf(listen, sizeof listen, "127.0.0.1:%d", g.port);
 	snprintf(maxconn, sizeof maxconn, "%u", opt.connections + opt.inflight + opt.pingers + 64);
@@ -138,47 +126,25 @@ static void server_start(void)
 			"--max-connections", maxconn, "--rsa-bits", bits,
 			"--preauth-per-address", "1000000", "--handshake-rate", "1000000",
 			"--handshake-burst", "1000000", "--puzzle-max", "0", NULL};
-	g.server = fork();
-	if (g.server == 0) {
-		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
-		if (fd >= 0) {
-			dup2(fd, 1);
-			dup2(fd, 2);
-		}
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	if (g.server < 0)
+	if ((g.server = benchserver_spawn(argv, log)) < 0)
 		die("fork failed");
-	/* A fresh data directory: the server makes its RSA key first. */
-	for (int i = 0; i < 1200; i++) {
-		struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)g.port)};
-		a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		int fd = socket(AF_INET, SOCK_STREAM, 0);
-		int ok = fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
-		if (fd >= 0)
-			close(fd);
-		if (ok)
-			return;
-		if (waitpid(g.server, NULL, WNOHANG) == g.server) {
-			g.server = 0;
-			die("the server exited at start (see its log in /tmp/cryptocat-bench-conns.*)");
-		}
-		usleep(50000);
+	int fd = benchserver_wait(g.server, g.port, 60);
+	if (fd >= 0) {
+		close(fd);
+		return;
+	}
+	if (fd == -1) {
+		g.server = 0;
+		die("the server exited at start (see its log in /tmp/cryptocat-bench-conns.*)");
 	}
 	die("the server does not listen after 60 s");
 }
 
 static void server_stop(void)
 {
-	int status = 0;
 	if (g.server <= 0)
 		return;
-	kill(g.server, SIGTERM);
-	for (int i = 0; i < 100 && waitpid(g.server, &status, WNOHANG) == 0; i++)
-		usleep(50000);
-	kill(g.server, SIGKILL);
-	waitpid(g.server, &status, 0);
+	benchserver_stop(g.server, 5);
 	g.server = 0;
 	char cmd[128];
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", g.dir);

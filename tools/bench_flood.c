@@ -42,6 +42,7 @@
 #include "transport/chan.h"
 #include "util/buf.h"
 #include "util/clock.h"
+#include "benchserver.h"
 #include "procstat.h"
 
 #define MAX_CLIENTS 64
@@ -181,50 +182,6 @@ fail:
 
 /* ---- processes ---- */
 
-static pid_t spawn(char *const argv[], const char *out_path)
-{
-	pid_t pid = fork();
-	if (pid == 0) {
-		int fd = open(out_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
-		if (fd >= 0) {
-			dup2(fd, 1);
-			dup2(fd, 2);
-		}
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	return pid;
-}
-
-static int free_port(void)
-{
-	struct sockaddr_in a = {.sin_family = AF_INET};
-	socklen_t len = sizeof a;
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) ||
-	    getsockname(fd, (struct sockaddr *)&a, &len))
-		return -1;
-	close(fd);
-	return ntohs(a.sin_port);
-}
-
-static int wait_listening(void)
-{
-	for (int i = 0; i < 600; i++) {
-		struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-		a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		int fd = socket(AF_INET, SOCK_STREAM, 0);
-		int ok = fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
-		if (fd >= 0)
-			close(fd);
-		if (ok)
-			return 0;
-		usleep(50000);
-	}
-	return -1;
-}
-
 /* ---- keys ---- */
 
 static struct crypto_rsa_key *key_get(unsigned i)
@@ -313,7 +270,7 @@ static int run_scenario(const struct scenario *sc, struct crypto_rsa_key **ckeys
 {
 	char data[256], log_path[256], flood_out[256], portarg[32], listen[64];
 	int bad = 0;
-	port = free_port();
+	port = benchserver_free_port();
 	snprintf(data, sizeof data, "%s/data", tmp_dir);
 	snprintf(log_path, sizeof log_path, "%s/server.log", tmp_dir);
 	snprintf(flood_out, sizeof flood_out, "%s/flood.out", tmp_dir);
@@ -334,11 +291,13 @@ static int run_scenario(const struct scenario *sc, struct crypto_rsa_key **ckeys
 		sargv[sa++] = "2048";
 	}
 	sargv[sa] = NULL;
-	pid_t server = spawn(sargv, log_path);
-	if (server < 0 || wait_listening()) {
+	pid_t server = benchserver_spawn(sargv, log_path);
+	int lfd = server < 0 ? -1 : benchserver_wait(server, port, 30);
+	if (lfd < 0) {
 		fprintf(stderr, "bench_flood: the server did not start (%s)\n", log_path);
 		return 1;
 	}
+	close(lfd);
 
 	/* The established clients, before the flood. */
 	struct session sess[MAX_CLIENTS];
@@ -366,7 +325,7 @@ static int run_scenario(const struct scenario *sc, struct crypto_rsa_key **ckeys
 		char *fargv[] = {flood_bin, "--port", portarg, "--sources", srcs, "--inflight",
 				 infl, "--duration", dur, "--cpu", "0",
 				 sc->solve ? "--solve" : NULL, NULL};
-		flood = spawn(fargv, flood_out);
+		flood = benchserver_spawn(fargv, flood_out);
 		usleep(1000000);  /* let the flood reach its pace */
 	}
 
@@ -474,9 +433,7 @@ static int run_scenario(const struct scenario *sc, struct crypto_rsa_key **ckeys
 		bad = 1;
 	free(rtt);
 	if (flood > 0) {
-		int status;
-		kill(flood, SIGTERM);
-		waitpid(flood, &status, 0);
+		benchserver_stop(flood, -1);
 		FILE *f = fopen(flood_out, "r");
 		char line[1024] = "";
 		while (f && fgets(line, sizeof line, f))
@@ -490,9 +447,7 @@ static int run_scenario(const struct scenario *sc, struct crypto_rsa_key **ckeys
 stop:
 	for (unsigned i = 0; i < nclients; i++)
 		session_close(&sess[i]);
-	kill(server, SIGTERM);
-	int status;
-	waitpid(server, &status, 0);
+	int status = benchserver_stop(server, -1);
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		printf("server          exited with status %d (signal %d): see %s\n",
 		       WIFEXITED(status) ? WEXITSTATUS(status) : -1,

@@ -43,6 +43,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "benchserver.h"
 #include "procstat.h"
 
 #define FOLLOWER "benchfollow"
@@ -68,27 +69,28 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static void die(const char *why)
+/* No child outlives a run that failed or was stopped. */
+static void kill_children(void)
 {
-	fprintf(stderr, "bench_follow: %s (logs in %s)\n", why, tmp_dir);
 	if (client_pid > 0)
 		kill(client_pid, SIGKILL);
 	if (loadgen_pid > 0)
 		kill(loadgen_pid, SIGKILL);
 	if (server_pid > 0)
 		kill(server_pid, SIGKILL);
+}
+
+static void die(const char *why)
+{
+	fprintf(stderr, "bench_follow: %s (logs in %s)\n", why, tmp_dir);
+	kill_children();
 	exit(2);
 }
 
 /* Stopped from outside (a timeout, ^C): take the children along. */
 static void on_signal(int sig)
 {
-	if (client_pid > 0)
-		kill(client_pid, SIGKILL);
-	if (loadgen_pid > 0)
-		kill(loadgen_pid, SIGKILL);
-	if (server_pid > 0)
-		kill(server_pid, SIGKILL);
+	kill_children();
 	signal(sig, SIG_DFL);
 	raise(sig);
 }
@@ -112,48 +114,6 @@ static pid_t spawn(char *const argv[], int in_fd, int out_fd, const char *log)
 	if (pid < 0)
 		die("cannot fork");
 	return pid;
-}
-
-static int free_port(void)
-{
-	struct sockaddr_in a = {.sin_family = AF_INET};
-	socklen_t len = sizeof a;
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) ||
-	    getsockname(fd, (struct sockaddr *)&a, &len))
-		return -1;
-	close(fd);
-	return ntohs(a.sin_port);
-}
-
-static int wait_listening(int port)
-{
-	for (int i = 0; i < 600; i++) {
-		struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-		a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		int fd = socket(AF_INET, SOCK_STREAM, 0);
-		int ok = fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
-		if (fd >= 0)
-			close(fd);
-		if (ok)
-			return 0;
-		usleep(50000);
-	}
-	return -1;
-}
-
-/* SIGTERM, then SIGKILL if it has not gone within 5 s. */
-static void stop(pid_t pid)
-{
-	kill(pid, SIGTERM);
-	for (int i = 0; i < 50; i++) {
-		if (waitpid(pid, NULL, WNOHANG) == pid)
-			return;
-		usleep(100000);
-	}
-	kill(pid, SIGKILL);
-	waitpid(pid, NULL, 0);
 }
 
 static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
@@ -393,7 +353,7 @@ int main(int argc, char **argv)
 	snprintf(slog, sizeof slog, "%s/server.log", tmp_dir);
 	snprintf(clog, sizeof clog, "%s/client.log", tmp_dir);
 	snprintf(llog, sizeof llog, "%s/loadgen.log", tmp_dir);
-	int port = free_port();
+	int port = benchserver_free_port();
 	if (port < 0)
 		die("no free port");
 	snprintf(port_s, sizeof port_s, "%d", port);
@@ -406,8 +366,13 @@ int main(int argc, char **argv)
 			 "--handshake-rate", "1000000", "--handshake-burst", "1000000",
 			 "--puzzle-max", "0", NULL};
 	server_pid = spawn(sargv, -1, -1, slog);
-	if (wait_listening(port))
+	int lfd = benchserver_wait(server_pid, port, 30);
+	if (lfd < 0) {
+		if (lfd == -1)
+			server_pid = 0;  /* exited, and reaped */
 		die("the server does not listen");
+	}
+	close(lfd);
 
 	/* The follower: a fresh home, registered before the room is made. It
 	 * never starts a new epoch itself (--rekey-after never): the generator's
@@ -471,9 +436,10 @@ int main(int argc, char **argv)
 	}
 
 	close(client_in);  /* batch mode: the end of its input is /quit */
-	stop(client_pid);
-	stop(loadgen_pid);
-	stop(server_pid);
+	/* Each: SIGTERM, then SIGKILL if it has not gone within 5 s. */
+	benchserver_stop(client_pid, 5);
+	benchserver_stop(loadgen_pid, 5);
+	benchserver_stop(server_pid, 5);
 
 	long hz = sysconf(_SC_CLK_TCK);
 	double win = (double)(st.t1 - st.t0) / 1e9;

@@ -20,7 +20,6 @@
  *                    [--chain-cache N]   (the server's; 0: no cache) */
 #include <errno.h>
 #include <getopt.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,9 +39,10 @@
 #include "proto/room.h"
 #include "transport/chan.h"
 #include "util/buf.h"
+#include "benchserver.h"
+#include "benchsession.h"
 
 #define NICK "bench"
-#define TIMEOUT_MS 60000
 
 static struct {
 	const char *server;
@@ -50,9 +50,7 @@ static struct {
 	char chain_cache[16];
 	char dir[512];
 	pid_t pid;
-	int fd;
-	struct chan *ch;
-	struct buf out;
+	struct benchsession s;
 	struct crypto_rsa_key *key;
 	uint8_t fp[CRYPTO_FINGERPRINT_LEN];
 	uint8_t room[PROTO_ROOM_ID_LEN];
@@ -61,9 +59,13 @@ static struct {
 	uint32_t next_request;
 } g;
 
+/* why NULL: what says it all (a session's failure, "read: ..."). */
 static void die(const char *what, const char *why)
 {
-	fprintf(stderr, "bench_membership: %s: %s\n", what, why);
+	if (why)
+		fprintf(stderr, "bench_membership: %s: %s\n", what, why);
+	else
+		fprintf(stderr, "bench_membership: %s\n", what);
 	if (g.pid > 0)
 		kill(g.pid, SIGKILL);
 	exit(1);
@@ -84,138 +86,58 @@ static double now_ms(void)
 
 /* ---- the server --------------------------------------------------------- */
 
-static int free_port(void)
-{
-	struct sockaddr_in a = {.sin_family = AF_INET};
-	socklen_t len = sizeof a;
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) ||
-	    getsockname(fd, (struct sockaddr *)&a, &len))
-		die("a free port", strerror(errno));
-	close(fd);
-	return ntohs(a.sin_port);
-}
-
-static int connect_port(int port)
-{
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0)
-		return fd;
-	if (fd >= 0)
-		close(fd);
-	return -1;
-}
-
 static int server_start(void)
 {
-	int port = free_port();
+	int port = benchserver_free_port();
 	char listen[32], data[600], log[600];
+	if (port < 0)
+		die("a free port", strerror(errno));
 	snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
 	snprintf(data, sizeof data, "%s/data", g.dir);
 	snprintf(log, sizeof log, "%s/server.log", g.dir);
-	g.pid = fork();
-	if (g.pid < 0)
+	char *argv[] = {(char *)g.server, "--listen", listen, "--data", data, "--rsa-bits", "2048",
+			"--log-level", "warn", "--chain-cache", g.chain_cache, NULL};
+	if ((g.pid = benchserver_spawn(argv, log)) < 0)
 		die("fork", strerror(errno));
-	if (g.pid == 0) {
-		FILE *f = freopen(log, "w", stderr);
-		(void)f;
-		dup2(2, 1);
-		execl(g.server, g.server, "--listen", listen, "--data", data, "--rsa-bits", "2048",
-		      "--log-level", "warn", "--chain-cache", g.chain_cache, (char *)NULL);
-		_exit(127);
+	int fd = benchserver_wait(g.pid, port, 30);  /* the server makes its key first */
+	if (fd == -1) {
+		g.pid = 0;
+		die("the server exited; see", log);
 	}
-	for (int i = 0; i < 1500; i++) {  /* the server makes its key first */
-		int fd = connect_port(port);
-		if (fd >= 0)
-			return fd;
-		if (waitpid(g.pid, NULL, WNOHANG) == g.pid) {
-			g.pid = 0;
-			die("the server exited; see", log);
-		}
-		usleep(20000);
-	}
-	die("the server did not start; see", log);
-	return -1;
+	if (fd < 0)
+		die("the server did not start; see", log);
+	return fd;
 }
 
 /* ---- the session -------------------------------------------------------- */
 
+/* benchsession.h's calls return a failure; this program ends on one. */
 static void flush_out(void)
 {
-	size_t off = 0;
-	while (off < g.out.len) {
-		ssize_t n = write(g.fd, g.out.data + off, g.out.len - off);
-		if (n <= 0)
-			die("write", strerror(errno));
-		off += (size_t)n;
-	}
-	buf_reset(&g.out);
-}
-
-static void read_exact(uint8_t *p, size_t n)
-{
-	while (n) {
-		struct pollfd pfd = {g.fd, POLLIN, 0};
-		if (poll(&pfd, 1, TIMEOUT_MS) != 1)
-			die("read", "no answer in time");
-		ssize_t r = read(g.fd, p, n);
-		if (r <= 0)
-			die("read", r == 0 ? "the server closed" : strerror(errno));
-		p += r;
-		n -= (size_t)r;
-	}
+	if (!benchsession_flush(&g.s))
+		die(g.s.why, NULL);
 }
 
 /* The next inner message (views valid until the next call). */
 static void next_msg(struct proto_msg *m)
 {
-	for (;;) {
-		const uint8_t *body;
-		size_t len;
-		cc_err err = chan_pop_frame(g.ch, &body, &len);
-		if (err == CC_OK) {
-			check(proto_msg_decode(body, len, m), "decode");
-			return;
-		}
-		if (err != CC_ERR_TRUNCATED)
-			die("a frame", cc_err_str(err));
-		uint8_t hdr[4];
-		read_exact(hdr, sizeof hdr);
-		uint32_t n = (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 |
-			     (uint32_t)hdr[2] << 8 | hdr[3];
-		if (n == 0 || n > chan_frame_cap(g.ch))
-			die("a frame", "length over the cap");
-		uint8_t *frame = malloc((size_t)n + 4);
-		if (!frame)
-			die("a frame", "out of memory");
-		memcpy(frame, hdr, 4);
-		read_exact(frame + 4, n);
-		enum chan_event ev;
-		err = chan_recv_frame(g.ch, frame, (size_t)n + 4, &g.out, &ev);
-		free(frame);
-		check(err, "a record");
-		if (ev == CHAN_EVENT_SERVER_KEY)
-			check(chan_client_continue(g.ch, &g.out), "handshake");
-		flush_out();
-	}
+	if (!benchsession_next(&g.s, m))
+		die(g.s.why, NULL);
 }
 
 static void session_open(void)
 {
 	struct proto_msg m;
-	buf_init(&g.out, 2 * PROTO_FRAME_MAX_LIMIT);
-	check(chan_client_new(g.key, NICK, PROTO_FRAME_MAX_DEFAULT, &g.ch), "session");
-	check(chan_client_start(g.ch, &g.out), "hello");
+	buf_init(&g.s.out, 2 * PROTO_FRAME_MAX_LIMIT);
+	check(chan_client_new(g.key, NICK, PROTO_FRAME_MAX_DEFAULT, &g.s.ch), "session");
+	check(chan_client_start(g.s.ch, &g.s.out), "hello");
 	flush_out();
 	do
 		next_msg(&m);
 	while (m.type == PROTO_PING);
 	if (m.type != PROTO_WELCOME)
 		die("handshake", "no WELCOME");
-	chan_set_send_cap(g.ch, m.u.welcome.max_frame);
+	chan_set_send_cap(g.s.ch, m.u.welcome.max_frame);
 }
 
 /* Sends a request and returns its answer's type (OK or ERROR code in *code). */
@@ -227,7 +149,7 @@ static uint8_t request(struct proto_msg *req, uint16_t *code)
 		req->u.room_create.request_id = id;
 	else
 		req->u.room_rekey.request_id = id;
-	check(chan_send_msg(g.ch, req, &g.out), "send");
+	check(chan_send_msg(g.s.ch, req, &g.s.out), "send");
 	flush_out();
 	for (;;) {
 		next_msg(&m);
@@ -390,7 +312,7 @@ int main(int argc, char **argv)
 	if (!g.hashes)
 		die("hashes", "out of memory");
 
-	g.fd = server_start();
+	g.s.fd = server_start();
 	session_open();
 	struct buf rec;
 	buf_init(&rec, PROTO_RECORD_MAX);
@@ -410,14 +332,12 @@ int main(int argc, char **argv)
 	       valid_ms / g.valid, g.valid);
 
 	buf_free(&rec);
-	buf_free(&g.out);
-	chan_free(g.ch);
-	close(g.fd);
+	buf_free(&g.s.out);
+	chan_free(g.s.ch);
+	close(g.s.fd);
 	crypto_rsa_free(g.key);
 	free(g.hashes);
-	kill(g.pid, SIGTERM);
-	int status = 0;
-	waitpid(g.pid, &status, 0);
+	int status = benchserver_stop(g.pid, -1);
 	if (!dir) {
 		char cmd[600];
 		snprintf(cmd, sizeof cmd, "rm -rf '%s'", g.dir);

@@ -38,9 +38,6 @@ cc_err bench_recv_key(const struct crypto_rsa_key *identity, uint8_t priv[32], u
 const char *member_verify(const char *keys, int port, unsigned user,
 			  const uint8_t room_id[16], bool member, unsigned members);
 
-/* A socket connected (or, non-blocking, connecting) to 127.0.0.1:port, or -1. */
-int connect_local(int port, bool nonblocking);
-
 double now_s(void);
 
 #endif

@@ -62,6 +62,7 @@
 #include "util/log.h"
 #include "../benchkeys.h"
 #include "../procstat.h"
+#include "../benchserver.h"
 #include "bench_rooms.h"
 
 #define TARGET_S 2.0
@@ -92,24 +93,11 @@ static void on_signal(int sig)
 
 /* ---- the server ---- */
 
-static int free_port(void)
-{
-	struct sockaddr_in a = {.sin_family = AF_INET};
-	socklen_t len = sizeof a;
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	int ok = fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
-		 getsockname(fd, (struct sockaddr *)&a, &len) == 0;
-	if (fd >= 0)
-		close(fd);
-	return ok ? ntohs(a.sin_port) : -1;
-}
-
 static const char *server_start(void)
 {
 	static char why[700];
 	char listen[32], data[600], log[600];
-	if ((g.port = free_port()) < 0)
+	if ((g.port = benchserver_free_port()) < 0)
 		return "cannot find a free port";
 	snprintf(listen, sizeof listen, "127.0.0.1:%d", g.port);
 	snprintf(data, sizeof data, "%s/data", g.dir);
@@ -123,30 +111,18 @@ static const char *server_start(void)
 		argv[sizeof argv / sizeof argv[0] - 3] = "--max-output";
 		argv[sizeof argv / sizeof argv[0] - 2] = (char *)opt.max_output;
 	}
-	g.server = fork();
-	if (g.server == 0) {
-		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
-		if (fd >= 0) {
-			dup2(fd, 1);
-			dup2(fd, 2);
-		}
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	if (g.server < 0)
+	if ((g.server = benchserver_spawn(argv, log)) < 0)
 		return "fork failed";
-	for (int i = 0; i < 1200; i++) {  /* a fresh data directory: it makes its key first */
-		int fd = connect_local(g.port, false);
-		if (fd >= 0) {
-			close(fd);
-			return NULL;
-		}
-		if (waitpid(g.server, NULL, WNOHANG) == g.server) {
-			g.server = 0;
-			snprintf(why, sizeof why, "the server exited at start (see %s)", log);
-			return why;
-		}
-		usleep(50000);
+	/* A fresh data directory: it makes its key first. */
+	int fd = benchserver_wait(g.server, g.port, 60);
+	if (fd >= 0) {
+		close(fd);
+		return NULL;
+	}
+	if (fd == -1) {
+		g.server = 0;
+		snprintf(why, sizeof why, "the server exited at start (see %s)", log);
+		return why;
 	}
 	return "the server does not listen after 60 s";
 }
@@ -155,18 +131,9 @@ static const char *server_start(void)
  * not (another status, or still running after 5 s: killed). */
 static bool server_stop(void)
 {
-	int status = 0;
-	pid_t got = 0;
 	if (g.server <= 0)
 		return true;
-	kill(g.server, SIGTERM);
-	for (int i = 0; i < 100 && (got = waitpid(g.server, &status, WNOHANG)) == 0; i++)
-		usleep(50000);
-	if (got != g.server) {
-		kill(g.server, SIGKILL);
-		waitpid(g.server, &status, 0);
-		status = -1;
-	}
+	int status = benchserver_stop(g.server, 5);
 	g.server = 0;
 	return status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }

@@ -28,6 +28,7 @@
 #include "util/buf.h"
 #include "util/clock.h"
 #include "../benchkeys.h"
+#include "../benchserver.h"
 #include "bench_rooms.h"
 
 static const struct reg_plan *plan;
@@ -37,19 +38,6 @@ double now_s(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-int connect_local(int port, bool nonblocking)
-{
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | (nonblocking ? SOCK_NONBLOCK : 0), 0);
-	if (fd < 0)
-		return -1;
-	if (connect(fd, (struct sockaddr *)&a, sizeof a) == 0 || (nonblocking && errno == EINPROGRESS))
-		return fd;
-	close(fd);
-	return -1;
 }
 
 enum reg_state { R_FREE, R_CONNECTING, R_HANDSHAKE, R_SIGNKEY, R_RECVKEY };
@@ -97,7 +85,7 @@ static void reg_open(struct reg *r, unsigned user)
 		reg_die(r, "cannot load its identity key");
 	if (chan_client_new(r->key, nick, PROTO_FRAME_MAX_DEFAULT, &r->ch))
 		reg_die(r, "out of memory");
-	if ((r->fd = connect_local(plan->port, true)) < 0)
+	if ((r->fd = benchserver_connect(plan->port, true)) < 0)
 		reg_die(r, strerror(errno));
 	setsockopt(r->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	r->st = R_CONNECTING;

@@ -6,8 +6,6 @@
  * wrapped to it by the admin's core (on worker threads for a big room),
  * must open with its receiving key and match the commitment the chain
  * signed. An expelled member must be told no_such_room. */
-#include <errno.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +13,8 @@
 
 #include "bench_rooms.h"
 #include "../benchkeys.h"
+#include "../benchserver.h"
+#include "../benchsession.h"
 #include "crypto/crypto.h"
 #include "e2e/e2e.h"
 #include "proto/frame.h"
@@ -22,86 +22,6 @@
 #include "proto/room.h"
 #include "transport/chan.h"
 #include "util/buf.h"
-
-#define VERIFY_TIMEOUT_MS 60000
-
-struct vsession {
-	int fd;
-	struct chan *ch;
-	struct buf out;
-	char why[200];
-};
-
-static bool v_fail(struct vsession *s, const char *what, const char *detail)
-{
-	if (!s->why[0])
-		snprintf(s->why, sizeof s->why, "%s: %s", what, detail);
-	return false;
-}
-
-static bool v_flush(struct vsession *s)
-{
-	size_t off = 0;
-	while (off < s->out.len) {
-		ssize_t n = write(s->fd, s->out.data + off, s->out.len - off);
-		if (n <= 0)
-			return v_fail(s, "write", strerror(errno));
-		off += (size_t)n;
-	}
-	buf_reset(&s->out);
-	return true;
-}
-
-static bool v_read(struct vsession *s, uint8_t *p, size_t n)
-{
-	while (n) {
-		struct pollfd pfd = {s->fd, POLLIN, 0};
-		if (poll(&pfd, 1, VERIFY_TIMEOUT_MS) != 1)
-			return v_fail(s, "read", "no answer in time");
-		ssize_t r = read(s->fd, p, n);
-		if (r <= 0)
-			return v_fail(s, "read", r == 0 ? "the server closed" : strerror(errno));
-		p += r;
-		n -= (size_t)r;
-	}
-	return true;
-}
-
-/* The next inner message (views valid until the next call). */
-static bool v_next(struct vsession *s, struct proto_msg *m)
-{
-	for (;;) {
-		const uint8_t *body;
-		size_t len;
-		cc_err err = chan_pop_frame(s->ch, &body, &len);
-		if (err == CC_OK)
-			return proto_msg_decode(body, len, m) == CC_OK || v_fail(s, "decode", "");
-		if (err != CC_ERR_TRUNCATED)
-			return v_fail(s, "a frame", cc_err_str(err));
-		uint8_t hdr[PROTO_FRAME_HEADER_LEN];
-		if (!v_read(s, hdr, sizeof hdr))
-			return false;
-		uint32_t n = load_be32(hdr);
-		if (n == 0 || n > chan_frame_cap(s->ch))
-			return v_fail(s, "a frame", "length over the cap");
-		uint8_t *frame = malloc((size_t)n + sizeof hdr);
-		if (!frame)
-			return v_fail(s, "a frame", "out of memory");
-		memcpy(frame, hdr, sizeof hdr);
-		enum chan_event ev = CHAN_EVENT_NONE;
-		if (v_read(s, frame + sizeof hdr, n))
-			err = chan_recv_frame(s->ch, frame, (size_t)n + sizeof hdr, &s->out, &ev);
-		free(frame);
-		if (s->why[0])
-			return false;
-		if (err)
-			return v_fail(s, "a record", cc_err_str(err));
-		if (ev == CHAN_EVENT_SERVER_KEY && (err = chan_client_continue(s->ch, &s->out)))
-			return v_fail(s, "handshake", cc_err_str(err));
-		if (!v_flush(s))
-			return false;
-	}
-}
 
 /* The keys of the chain's actors, from the state's directory. */
 struct v_directory {
@@ -138,7 +58,7 @@ static const struct crypto_rsa_key *v_lookup(void *ctx, const uint8_t fp[PROTO_F
 
 /* The room's state (its PARTs put together) checked as a member's client
  * would. */
-static bool v_state(struct vsession *s, const struct proto_room_state *st,
+static bool v_state(struct benchsession *s, const struct proto_room_state *st,
 		    const uint8_t fp[CRYPTO_FINGERPRINT_LEN], const uint8_t priv[32],
 		    unsigned members)
 {
@@ -154,7 +74,7 @@ static bool v_state(struct vsession *s, const struct proto_room_state *st,
 	proto_list_iter_init(&it, &st->records, PROTO_ITEM_CHAIN);
 	while (proto_list_next(&it, &item) == CC_OK)
 		if (e2e_chain_apply(&chain, item.record.p, item.record.len, v_lookup, &dir, &why)) {
-			v_fail(s, "the chain does not verify", why);
+			benchsession_fail(s, "the chain does not verify", why);
 			goto out;
 		}
 	if (chain.count != st->records.count || !e2e_chain_member(&chain, fp) ||
@@ -162,7 +82,7 @@ static bool v_state(struct vsession *s, const struct proto_room_state *st,
 		char d[120];
 		snprintf(d, sizeof d, "%u records, %zu members, this one %s", chain.count,
 			 chain.nmembers, e2e_chain_member(&chain, fp) ? "in" : "not in");
-		v_fail(s, "the chain is not the room's", d);
+		benchsession_fail(s, "the chain is not the room's", d);
 		goto out;
 	}
 	proto_list_iter_init(&it, &st->keys, PROTO_ITEM_WRAPPED);
@@ -177,8 +97,8 @@ static bool v_state(struct vsession *s, const struct proto_room_state *st,
 		opened = memcmp(commit, e2e_chain_commit(&chain, chain.epoch), sizeof commit) == 0;
 	}
 	if (!opened) {
-		v_fail(s, "the last epoch's key", "none wrapped to this member opens to the "
-						  "chain's commitment");
+		benchsession_fail(s, "the last epoch's key",
+				  "none wrapped to this member opens to the chain's commitment");
 		goto out;
 	}
 	ok = true;
@@ -193,7 +113,7 @@ const char *member_verify(const char *keys, int port, unsigned user,
 			  const uint8_t room_id[16], bool member, unsigned members)
 {
 	static char why[300];
-	struct vsession s = {.fd = -1};
+	struct benchsession s = {.fd = -1};
 	struct crypto_rsa_key *key = NULL;
 	uint8_t fp[CRYPTO_FINGERPRINT_LEN], priv[32], pub[32];
 	struct buf records, users;
@@ -208,43 +128,43 @@ const char *member_verify(const char *keys, int port, unsigned user,
 	buf_init(&users, 64u << 20);
 	if (benchkeys_load(keys, user, &key) || crypto_rsa_fingerprint(key, fp) ||
 	    bench_recv_key(key, priv, pub)) {
-		v_fail(&s, nick, "cannot load its key");
+		benchsession_fail(&s, nick, "cannot load its key");
 		goto out;
 	}
-	if ((s.fd = connect_local(port, false)) < 0) {
-		v_fail(&s, nick, "cannot connect");
+	if ((s.fd = benchserver_connect(port, false)) < 0) {
+		benchsession_fail(&s, nick, "cannot connect");
 		goto out;
 	}
 	if (chan_client_new(key, nick, PROTO_FRAME_MAX_DEFAULT, &s.ch) ||
-	    chan_client_start(s.ch, &s.out) || !v_flush(&s)) {
-		v_fail(&s, nick, "cannot start the handshake");
+	    chan_client_start(s.ch, &s.out) || !benchsession_flush(&s)) {
+		benchsession_fail(&s, nick, "cannot start the handshake");
 		goto out;
 	}
 	do
-		if (!v_next(&s, &m))
+		if (!benchsession_next(&s, &m))
 			goto out;
 	while (m.type == PROTO_PING);
 	if (m.type != PROTO_WELCOME) {
-		v_fail(&s, nick, "no WELCOME");
+		benchsession_fail(&s, nick, "no WELCOME");
 		goto out;
 	}
 	chan_set_send_cap(s.ch, m.u.welcome.max_frame);
 	struct proto_msg fetch = {.type = PROTO_ROOM_FETCH};
 	fetch.u.room_ref.request_id = 7;
 	memcpy(fetch.u.room_ref.room_id, room_id, PROTO_ROOM_ID_LEN);
-	if (chan_send_msg(s.ch, &fetch, &s.out) || !v_flush(&s)) {
-		v_fail(&s, nick, "cannot ask for the room");
+	if (chan_send_msg(s.ch, &fetch, &s.out) || !benchsession_flush(&s)) {
+		benchsession_fail(&s, nick, "cannot ask for the room");
 		goto out;
 	}
 	for (;;) {
-		if (!v_next(&s, &m))
+		if (!benchsession_next(&s, &m))
 			goto out;
 		if (proto_msg_request_id(&m) != 7)
 			continue;  /* PINGs, REKEY_OWED */
 		if (m.type == PROTO_PART) {
 			if (buf_put_bytes(&records, m.u.part.records.raw.p, m.u.part.records.raw.len) ||
 			    buf_put_bytes(&users, m.u.part.users.raw.p, m.u.part.users.raw.len)) {
-				v_fail(&s, nick, "a state too large");
+				benchsession_fail(&s, nick, "a state too large");
 				goto out;
 			}
 			nrecords += m.u.part.records.count;
@@ -256,18 +176,19 @@ const char *member_verify(const char *keys, int port, unsigned user,
 	if (!member) {
 		ok = m.type == PROTO_ERROR && m.u.error.code == CC_ERR_NO_SUCH_ROOM;
 		if (!ok)
-			v_fail(&s, nick, "expelled, and still given the room");
+			benchsession_fail(&s, nick, "expelled, and still given the room");
 		goto out;
 	}
 	if (m.type != PROTO_ROOM_STATE) {
-		v_fail(&s, nick, m.type == PROTO_ERROR ? "the room was refused" : "a wrong answer");
+		benchsession_fail(&s, nick,
+				  m.type == PROTO_ERROR ? "the room was refused" : "a wrong answer");
 		goto out;
 	}
 	struct proto_room_state st = m.u.room_state;
 	if (buf_put_bytes(&records, st.records.raw.p, st.records.raw.len) ||
 	    buf_put_bytes(&users, st.users.raw.p, st.users.raw.len) ||
 	    nrecords + st.records.count > UINT16_MAX || nusers + st.users.count > UINT16_MAX) {
-		v_fail(&s, nick, "a state too large");
+		benchsession_fail(&s, nick, "a state too large");
 		goto out;
 	}
 	st.records = (struct proto_list){(uint16_t)(nrecords + st.records.count),
