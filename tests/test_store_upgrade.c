@@ -471,7 +471,7 @@ static void test_upgrade_from_v4(void **state)
 		memset(&s, 0, sizeof s);
 		assert_int_equal(store_message_each(st, room, 0, 0, st_seen_message, &s), CC_OK);
 		assert_int_equal(s.n, 0);
-		assert_int_equal(store_record_each(st, room, st_seen_record, &s), CC_OK);
+		assert_int_equal(store_record_each(st, room, 0, st_seen_record, &s), CC_OK);
 		assert_int_equal(s.n, 0);
 		assert_int_equal(store_member_each(st, room, st_seen_member, &s), CC_OK);
 		assert_int_equal(s.n, 0);
@@ -513,7 +513,7 @@ static void test_upgrade_from_v4(void **state)
 	assert_true(r.closed);
 	assert_int_equal(r.last_msg_id, 1);
 	memset(&s, 0, sizeof s);
-	assert_int_equal(store_record_each(st, room, st_seen_record, &s), CC_OK);
+	assert_int_equal(store_record_each(st, room, 0, st_seen_record, &s), CC_OK);
 	assert_int_equal(s.n, 1);
 	assert_int_equal(s.seq[0], 1);
 	uint8_t *cert;

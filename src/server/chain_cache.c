@@ -154,7 +154,7 @@ static cc_err chain_load(struct server *srv, const struct store_room *room,
 {
 	struct chain_load cl = {chain, keys, CC_OK};
 	e2e_chain_init(chain, room->room_id);
-	cc_err err = store_record_each(srv->store, room->id, chain_load_record, &cl);
+	cc_err err = store_record_each(srv->store, room->id, 0, chain_load_record, &cl);
 	if (!err && !cl.err && chain->count != room->record_count)
 		err = CC_ERR_STORE;  /* the room row and its records disagree */
 	if (cl.err || err)

@@ -128,8 +128,6 @@ static int step_record(void *ctx, uint32_t seq, uint64_t position, const uint8_t
 	struct proto_bytes nick;
 	const uint8_t *fp;
 
-	if (seq < sp->next_seq)
-		return 0;
 	if ((sp->err = proto_record_decode(rec, len, &r)))
 		return sp->err;
 	if (!sp->in_record) {
@@ -320,7 +318,7 @@ static int state_run(struct conn *c)
 		struct step_ctx st = {c, sp};
 		uint32_t before = sp->next_seq;
 		uint16_t before_subject = sp->next_subject;
-		err = store_record_each(srv->store, sp->room, step_record, &st);
+		err = store_record_each(srv->store, sp->room, sp->next_seq, step_record, &st);
 		if (err == STEP_PAUSED && !sp->err)
 			err = CC_OK;
 		if (err || (err = sp->err))

@@ -250,7 +250,7 @@ static const char *const store_stmt_sql[STMT_COUNT_] = {
 	[STMT_RECORD_ROOM_UPDATE] = ("UPDATE rooms SET record_count = ?2 + 1,"
 				     " last_record_hash = ?3 WHERE id = ?1"),
 	[STMT_RECORD_EACH] = ("SELECT seq, record, position FROM records WHERE room = ?1"
-			      " ORDER BY seq"),
+			      " AND seq >= ?2 ORDER BY seq"),
 	[STMT_EPOCH_PUT] = ("INSERT INTO epochs(room, epoch, title_ct, opened_ms)"
 			    " VALUES(?1, ?2, ?3, ?4)"
 			    " ON CONFLICT(room, epoch) DO UPDATE SET title_ct = excluded.title_ct"),

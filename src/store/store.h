@@ -211,8 +211,10 @@ typedef int (*store_blob_fn)(void *ctx, uint32_t n, const uint8_t *blob, size_t 
 /* position: the room's last message id when the record was appended. */
 typedef int (*store_record_fn)(void *ctx, uint32_t seq, uint64_t position,
 			       const uint8_t *record, size_t len);
-/* Calls fn for each record in order. */
-cc_err store_record_each(struct store *st, int64_t room, store_record_fn fn, void *ctx);
+/* Calls fn for each record from seq from_seq on, in order (0: all of them;
+ * a room's state streamed in steps goes on where it stopped). */
+cc_err store_record_each(struct store *st, int64_t room, uint32_t from_seq, store_record_fn fn,
+			 void *ctx);
 
 /* ---- Keys and epochs ---------------------------------------------------- */
 

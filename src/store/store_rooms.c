@@ -445,7 +445,8 @@ cc_err store_record_append(struct store *st, int64_t room, uint32_t seq,
 	return store_write_end(st, own, err);
 }
 
-cc_err store_record_each(struct store *st, int64_t room, store_record_fn fn, void *ctx)
+cc_err store_record_each(struct store *st, int64_t room, uint32_t from_seq, store_record_fn fn,
+			 void *ctx)
 {
 	if (!st || !fn)
 		return CC_ERR_INTERNAL;
@@ -453,6 +454,8 @@ cc_err store_record_each(struct store *st, int64_t room, store_record_fn fn, voi
 	cc_err err = store_walk_check(s);
 	if (!err)
 		err = store_bind_i64(s, 1, room);
+	if (!err)
+		err = store_bind_i64(s, 2, from_seq);
 	while (!err) {
 		int rc = sqlite3_step(s);
 		if (rc == SQLITE_DONE)

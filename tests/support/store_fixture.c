@@ -145,7 +145,7 @@ size_t st_members(struct fixture *f, int64_t room, struct seen *s)
 size_t st_records(struct fixture *f, int64_t room, struct seen *s)
 {
 	memset(s, 0, sizeof *s);
-	assert_int_equal(store_record_each(f->st, room, st_seen_record, s), CC_OK);
+	assert_int_equal(store_record_each(f->st, room, 0, st_seen_record, s), CC_OK);
 	return s->n;
 }
 
