@@ -130,7 +130,8 @@ cc_err client_on_answer(struct client *cl, struct client_req *req, const struct 
 		client_key_move_on_answer(cl, req, m);
 		return CC_OK;
 	case REQ_PING:
-		return CC_OK;  /* answered by PONG, below */
+		break;  /* never here: a ping's answer is a PONG, which names no
+			   request, so client_answer_fits refuses any other */
 	}
 	return CC_OK;
 }
